@@ -1,0 +1,43 @@
+/**
+ * Metric names and namespace, defined once: the consumer handler emits them (EMF through Powertools Metrics)
+ * and the CDK monitoring construct builds its alarms and dashboard from the very same constants.
+ */
+export const METRICS_NAMESPACE = 'EventTimeFeatures';
+
+/** Dimension added to every metric so several pipelines can share an account. */
+export const PIPELINE_DIMENSION = 'Pipeline';
+
+export const MetricName = {
+  /** Kinesis records received by the consumer (re-deliveries included). */
+  RecordsIn: 'RecordsIn',
+  /** Valid, non-duplicate records applied to at least one window. */
+  RecordsApplied: 'RecordsApplied',
+  /** (record, feature) pairs that arrived after their windows were final. */
+  LateRecords: 'LateRecords',
+  /** Records rejected as invalid (bad JSON, missing or malformed fields, too large). */
+  InvalidRecords: 'InvalidRecords',
+  /** Records whose event time is too far ahead of their arrival time. */
+  FutureRecords: 'FutureRecords',
+  /** Producer duplicates (same id field) skipped. */
+  DuplicateRecords: 'DuplicateRecords',
+  /** Records skipped because a previous delivery of the same Kinesis record was already applied. */
+  RedeliveredRecords: 'RedeliveredRecords',
+  /** Windows that became final in the batch. */
+  FinalWindows: 'FinalWindows',
+  /** Corrections emitted for final windows (latePolicy "update"). */
+  Corrections: 'Corrections',
+  /** Messages sent to the dead-letter queue. */
+  DeadLetters: 'DeadLetters',
+  /** now − watermark of the shard, in milliseconds. */
+  WatermarkLagMs: 'WatermarkLagMs',
+  /** Write time − event time of the newest record applied, in milliseconds. */
+  FeatureFreshnessMs: 'FeatureFreshnessMs',
+  /** DynamoDB write requests issued by the batch. */
+  StateWrites: 'StateWrites',
+  /** Conditional writes that failed their condition (a concurrent or stale writer). */
+  ConditionConflicts: 'ConditionConflicts',
+  /** Wall time of one handler invocation, in milliseconds. */
+  BatchDurationMs: 'BatchDurationMs',
+} as const;
+
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
