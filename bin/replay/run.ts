@@ -1,0 +1,96 @@
+/**
+ * Replay: runs a file of recorded stream records through the window engine — the same code the Lambda consumer
+ * runs — and writes final windows, rejected records and a summary (SPEC §5). Input is streamed; memory holds the
+ * open windows only (plus, under latePolicy "update", one accumulator per final window so it can be corrected).
+ */
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type BatchResult, type FinalWindow, type InputRecord, WindowEngine } from '../../lambda/core/engine';
+import { parseInputLine } from '../../lambda/core/input-line';
+import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
+import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
+import { readLines } from '../cli/lines';
+import { LineWriter } from '../cli/writer';
+
+export interface ReplayOptions {
+  readonly spec: PipelineSpec;
+  readonly inputPath: string;
+  readonly outDir: string;
+  /** Records handed to the engine at once. @default 2000 */
+  readonly batchSize?: number;
+  /** Called about once a second with progress; the CLI prints it on a terminal. */
+  readonly onProgress?: (p: ReplayProgress) => void;
+}
+
+export interface ReplayProgress {
+  readonly lines: number;
+  readonly bytesRead: number;
+  readonly totalBytes: number;
+  readonly elapsedMs: number;
+  readonly openSlices: number;
+  readonly openSessions: number;
+}
+
+export function loadSpecFile(path: string): PipelineSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read spec ${path}: ${(e as Error).message}`);
+  }
+  return parseSpecJson(text);
+}
+
+export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
+  const engine = new WindowEngine(opts.spec);
+  const batchSize = opts.batchSize ?? 2000;
+  mkdirSync(opts.outDir, { recursive: true });
+  const windowsOut = new LineWriter(join(opts.outDir, 'windows.jsonl'));
+  const rejectedOut = new LineWriter(join(opts.outDir, 'rejected.jsonl'));
+  const correctionsOut = opts.spec.latePolicy === 'update' ? new LineWriter(join(opts.outDir, 'corrections.jsonl')) : undefined;
+  // Under "update" a final window may still change, so windows are written once, at the end, with their last value.
+  const held = opts.spec.latePolicy === 'update' ? new Map<string, WindowLine>() : undefined;
+  const summary = emptySummary();
+  const totalBytes = statSync(opts.inputPath).size;
+  const started = Date.now();
+  let bytesRead = 0;
+  let lastProgress = started;
+  let batches = 0;
+
+  const emit = async (result: BatchResult): Promise<void> => {
+    addCounters(summary, result.counters);
+    for (const f of result.finals) await writeFinal(f);
+    for (const c of result.corrections) {
+      held?.set(windowId(c), { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, ...c.new });
+      await correctionsOut?.write({ feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new });
+    }
+    for (const r of result.rejected) await rejectedOut.write(rejectedLine(r, Number(r.seq)));
+  };
+  const writeFinal = async (f: FinalWindow): Promise<void> => {
+    if (held) held.set(windowId(f), windowLine(f));
+    else await windowsOut.write(windowLine(f));
+  };
+
+  let batch: InputRecord[] = [];
+  let line = 0;
+  for await (const text of readLines(opts.inputPath, (n) => (bytesRead += n))) {
+    line += 1;
+    if (text.trim().length === 0) continue;
+    batch.push(parseInputLine(text, line));
+    if (batch.length < batchSize) continue;
+    await emit(engine.processBatch(batch));
+    batch = [];
+    if (++batches % 50 === 0) engine.evictIdle();
+    const now = Date.now();
+    if (opts.onProgress && now - lastProgress >= 1000) {
+      lastProgress = now;
+      const st = engine.stats();
+      opts.onProgress({ lines: line, bytesRead, totalBytes, elapsedMs: now - started, openSlices: st.openSlices, openSessions: st.openSessions });
+    }
+  }
+  if (batch.length > 0) await emit(engine.processBatch(batch));
+  await emit(engine.flush());
+  if (held) for (const w of held.values()) await windowsOut.write(w);
+  await Promise.all([windowsOut.close(), rejectedOut.close(), correctionsOut?.close()]);
+  return summary;
+}

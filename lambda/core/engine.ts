@@ -1,0 +1,648 @@
+/**
+ * The window engine: processes a batch of records and returns data, not I/O — final windows, corrections,
+ * rejected records with reasons, the slices and sessions it changed, watermarks and counters. Replay, the local
+ * sandbox and the Lambda consumer all run this code; only where the state lives differs.
+ *
+ * Assigner, watermark and trigger are kept apart: `assign.ts` maps event times to slices and windows,
+ * `watermark.ts` tracks per-shard progress, and windows fire here when their shard's watermark passes their end
+ * (event-time timers in `timers.ts`).
+ */
+import { type Acc, accOf, addInto, copyAcc, mergeInto, resultValue } from './aggregate';
+import {
+  type SliceGeometry,
+  firstWindowStart,
+  lastWindowEnd,
+  lastWindowStart,
+  nextWindowEndAfter,
+  sliceGeometry,
+  sliceStart,
+  windowStartsOf,
+} from './assign';
+import { type DecodedRecord, DEFAULT_MAX_PAYLOAD_BYTES, RecordDecoder } from './record';
+import { type FeatureSpec, type PipelineSpec, longestWindowMs } from './spec';
+import {
+  type Entity,
+  type SeenId,
+  type SerializedEntity,
+  type Session,
+  type SessionEntity,
+  type SliceEntity,
+  compareSeq,
+  deserializeEntity,
+  serializeEntity,
+} from './state';
+import { TimerHeap } from './timers';
+
+export interface EntityRef {
+  readonly feature: string;
+  readonly key: string;
+}
+import { type ShardWatermark, observe, watermarkOf } from './watermark';
+
+/** One stream record as delivered: the raw payload plus where and when it arrived. */
+export interface InputRecord {
+  readonly data: string | Uint8Array;
+  readonly shard: string;
+  /** Sequence number within the shard (Kinesis sequence number; the line number in replay). */
+  readonly seq: string;
+  /** Arrival time, epoch ms (Kinesis approximateArrivalTimestamp); no future check without it. */
+  readonly arrivalTime?: number;
+}
+
+export interface WindowResult {
+  readonly feature: string;
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly value: number;
+  readonly count: number;
+}
+
+export interface FinalWindow extends WindowResult {
+  /** Partial aggregate [count, sum, min, max], so a store can apply later corrections. */
+  readonly acc: Acc;
+}
+
+/** latePolicy "update": a final window changed by a late record (retract `old`, use `new`). */
+export interface Correction {
+  readonly feature: string;
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly old: { readonly value: number; readonly count: number } | null;
+  readonly new: { readonly value: number; readonly count: number };
+  readonly acc: Acc;
+}
+
+export type RejectReason = 'invalid' | 'future' | 'late';
+
+export interface Rejection {
+  readonly reason: RejectReason;
+  readonly message: string;
+  /** Feature the record was late for (reason "late" only). */
+  readonly feature?: string;
+  readonly shard: string;
+  readonly seq: string;
+  /** Shard watermark just before the record (null = −∞). */
+  readonly watermark: number | null;
+  readonly arrivalTime?: number;
+  readonly eventTime?: number;
+  readonly key?: string;
+  /** The full original payload. */
+  readonly data: string | Uint8Array;
+}
+
+export interface BatchCounters {
+  records: number;
+  /** Valid, non-duplicate records applied to at least one window (now or by an earlier delivery). */
+  applied: number;
+  /** (record, feature) pairs that were late. */
+  late: number;
+  /** Records late for every feature, hence applied nowhere. */
+  lateRecords: number;
+  invalid: number;
+  future: number;
+  duplicates: number;
+  /** Records a previous delivery had already applied everywhere (Lambda re-delivery); included in `applied`. */
+  redelivered: number;
+  finalWindows: number;
+  corrections: number;
+}
+
+export interface BatchResult {
+  readonly finals: FinalWindow[];
+  readonly corrections: Correction[];
+  readonly rejected: Rejection[];
+  /** Entities changed by the batch (applied records or fired windows), to persist once each. */
+  readonly changed: EntityRef[];
+  /** Producer ids first seen in this batch, to remember. */
+  readonly newIds: Array<{ readonly id: string } & SeenId>;
+  /** Watermark of every shard the batch touched, after the batch (null = −∞). */
+  readonly watermarks: Record<string, number | null>;
+  /** Newest event time applied in the batch, per shard (for freshness). */
+  readonly newestApplied: Record<string, number>;
+  readonly counters: BatchCounters;
+}
+
+export interface EngineOptions {
+  /** @default 262144 (256 KiB) */
+  readonly maxPayloadBytes?: number;
+  /**
+   * How long (event time, behind the watermark) a producer id is remembered. Under "update" every id is kept,
+   * since a late duplicate would otherwise be applied twice.
+   * @default longest window + allowed lateness
+   */
+  readonly dedupRetentionMs?: number;
+}
+
+const LATE = 1;
+const APPLIED = 2;
+const REDELIVERED = 4;
+
+interface FeatureRuntime {
+  readonly fi: number;
+  readonly spec: FeatureSpec;
+  readonly geometry: SliceGeometry | undefined;
+  readonly gapMs: number;
+}
+
+function emptyCounters(): BatchCounters {
+  return {
+    records: 0,
+    applied: 0,
+    late: 0,
+    lateRecords: 0,
+    invalid: 0,
+    future: 0,
+    duplicates: 0,
+    redelivered: 0,
+    finalWindows: 0,
+    corrections: 0,
+  };
+}
+
+class BatchCollector {
+  public readonly finals: FinalWindow[] = [];
+  public readonly corrections: Correction[] = [];
+  public readonly rejected: Rejection[] = [];
+  public readonly changed = new Set<Entity>();
+  public readonly newIds: Array<{ id: string } & SeenId> = [];
+  public readonly shards = new Set<string>();
+  public readonly newestApplied: Record<string, number> = {};
+  public readonly counters = emptyCounters();
+}
+
+export class WindowEngine {
+  public readonly spec: PipelineSpec;
+  private readonly decoder: RecordDecoder;
+  private readonly features: FeatureRuntime[];
+  private readonly lateness: number;
+  private readonly keepFinals: boolean;
+  private readonly dedupRetentionMs: number;
+  /** Per feature (spec order): key → entity. */
+  private readonly entities: Map<string, Entity>[];
+  private readonly shards = new Map<string, ShardWatermark>();
+  private readonly timers = new Map<string, TimerHeap<Entity>>();
+  private readonly seen = new Map<string, SeenId>();
+  private out = new BatchCollector();
+
+  public constructor(spec: PipelineSpec, options: EngineOptions = {}) {
+    this.spec = spec;
+    this.decoder = new RecordDecoder(spec, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    this.features = spec.features.map((f, fi) => ({
+      fi,
+      spec: f,
+      geometry: f.window.type === 'session' ? undefined : sliceGeometry(f.window),
+      gapMs: f.window.type === 'session' ? f.window.gapMs : 0,
+    }));
+    this.entities = spec.features.map(() => new Map<string, Entity>());
+    this.lateness = spec.watermark.allowedLatenessMs;
+    this.keepFinals = spec.latePolicy === 'update';
+    this.dedupRetentionMs = this.keepFinals
+      ? Infinity
+      : (options.dedupRetentionMs ?? longestWindowMs(spec) + spec.watermark.allowedLatenessMs);
+  }
+
+  // ---- batch processing -------------------------------------------------------------------------------------
+
+  /** Processes records in arrival order, then fires every window its shard's watermark has passed. */
+  public processBatch(records: readonly InputRecord[]): BatchResult {
+    for (const r of records) this.processRecord(r);
+    for (const shard of this.out.shards) this.fireDue(shard, this.watermark(shard));
+    return this.takeResult();
+  }
+
+  /** End of a bounded input: the watermark becomes +∞ and every open window is final. */
+  public flush(): BatchResult {
+    for (const byKey of this.entities) for (const e of byKey.values()) this.advance(e, Infinity);
+    for (const shard of this.shards.keys()) this.out.shards.add(shard);
+    return this.takeResult();
+  }
+
+  private takeResult(): BatchResult {
+    const o = this.out;
+    this.out = new BatchCollector();
+    this.pruneSeen();
+    const watermarks: Record<string, number | null> = {};
+    for (const shard of o.shards) {
+      const w = this.watermark(shard);
+      watermarks[shard] = Number.isFinite(w) ? w : null;
+    }
+    return {
+      finals: o.finals,
+      corrections: o.corrections,
+      rejected: o.rejected,
+      changed: [...o.changed].map((e) => ({ feature: this.features[e.fi]!.spec.name, key: e.key })),
+      newIds: o.newIds,
+      watermarks,
+      newestApplied: o.newestApplied,
+      counters: o.counters,
+    };
+  }
+
+  private processRecord(r: InputRecord): void {
+    const c = this.out.counters;
+    c.records += 1;
+    this.out.shards.add(r.shard);
+    const shardState = this.shardState(r.shard);
+    const w = watermarkOf(shardState, this.lateness);
+    const wOut = Number.isFinite(w) ? w : null;
+
+    const decoded = this.decoder.decode(r.data);
+    if (!decoded.ok) {
+      c.invalid += 1;
+      this.reject(r, 'invalid', decoded.message, wOut);
+      return;
+    }
+    const rec = decoded.record;
+    const skew = this.spec.watermark.maxFutureSkewMs;
+    if (skew !== undefined && r.arrivalTime !== undefined && rec.time - r.arrivalTime > skew) {
+      c.future += 1;
+      this.reject(r, 'future', `${this.spec.source.timeField} is ${rec.time - r.arrivalTime} ms ahead of arrival, over maxFutureSkewMs ${skew}`, wOut, rec);
+      return;
+    }
+    observe(shardState, rec.time);
+    if (rec.id !== undefined && this.isDuplicate(rec.id, r, rec.time)) {
+      c.duplicates += 1;
+      return;
+    }
+
+    let applied = false;
+    let lateEverywhere = true;
+    let alreadyApplied = true;
+    for (const f of this.features) {
+      const outcome = this.applyToFeature(f, rec, r, w);
+      if (outcome & LATE) {
+        c.late += 1;
+        if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.geometry === undefined)) {
+          this.reject(r, 'late', `${f.spec.name}: every window of event time ${rec.time} is final (watermark ${w})`, wOut, rec, f.spec.name);
+        }
+      } else {
+        lateEverywhere = false;
+      }
+      if (outcome & APPLIED) {
+        applied = true;
+        if (!(outcome & REDELIVERED)) alreadyApplied = false;
+      }
+    }
+    if (!applied) {
+      if (lateEverywhere) c.lateRecords += 1;
+      return;
+    }
+    c.applied += 1;
+    if (alreadyApplied) c.redelivered += 1;
+    const prev = this.out.newestApplied[r.shard];
+    if (prev === undefined || rec.time > prev) this.out.newestApplied[r.shard] = rec.time;
+  }
+
+  private isDuplicate(id: string, r: InputRecord, time: number): boolean {
+    const first = this.seen.get(id);
+    if (first === undefined) {
+      const s: SeenId = { shard: r.shard, seq: r.seq, time };
+      this.seen.set(id, s);
+      this.out.newIds.push({ id, ...s });
+      return false;
+    }
+    // The same Kinesis record delivered again is not a producer duplicate.
+    return !(first.shard === r.shard && first.seq === r.seq);
+  }
+
+  /**
+   * Applies a record to one feature. Lateness is judged against the shard watermark before the record (and the
+   * entity's own final horizon, which only differs when one key arrives on several shards). A record an earlier
+   * delivery already applied (sequence number at or below the entity's last applied one) is judged but not
+   * applied again. Returns LATE / APPLIED / REDELIVERED flags.
+   */
+  private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, r: InputRecord, w: number): number {
+    const existing = this.entities[f.fi]!.get(rec.key);
+    const last = existing?.lastApplied[r.shard];
+    const redelivered = last !== undefined && compareSeq(r.seq, last) <= 0;
+    const horizon = redelivered ? w : Math.max(w, existing?.finalThrough ?? -Infinity);
+    const t = rec.time;
+
+    if (f.geometry === undefined) {
+      if (t + f.gapMs <= horizon) return LATE;
+      if (redelivered) return APPLIED | REDELIVERED;
+      const e = (existing ?? this.newEntity(f, rec.key, 'sessions')) as SessionEntity;
+      this.advance(e, horizon);
+      addSession(e, t, f.gapMs, rec.values[f.fi]!);
+      this.touched(e, r, t, dueOf(f, e));
+      return APPLIED;
+    }
+
+    const g = f.geometry;
+    const lateFlag = lastWindowEnd(g, t) <= horizon ? LATE : 0;
+    if (lateFlag && !this.keepFinals) return LATE;
+    if (redelivered) return lateFlag | APPLIED | REDELIVERED;
+    const e = (existing ?? this.newEntity(f, rec.key, 'slices')) as SliceEntity;
+    this.advance(e, horizon);
+    const v = rec.values[f.fi]!;
+    if (this.keepFinals && firstWindowStart(g, t) + g.sizeMs <= horizon) this.correctFinals(f, e, t, v, horizon);
+    let due = e.due;
+    if (!lateFlag) {
+      const s = sliceStart(g, t);
+      const acc = e.slices.get(s);
+      if (acc) {
+        addInto(acc, v);
+      } else {
+        e.slices.set(s, accOf(v));
+        // A new slice can only bring the earliest pending window end forward: O(1), no scan of the slices.
+        const firstEnd = firstWindowStart(g, s) + g.sizeMs;
+        const candidate = Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
+        if (candidate < due) due = candidate;
+      }
+    }
+    this.touched(e, r, t, due);
+    return lateFlag | APPLIED;
+  }
+
+  /** latePolicy "update": fold a late record into each of its final windows and emit the correction. */
+  private correctFinals(f: FeatureRuntime, e: SliceEntity, t: number, v: number, horizon: number): void {
+    const g = f.geometry!;
+    const finals = e.finals!;
+    for (const s of windowStartsOf(g, t)) {
+      if (s + g.sizeMs > horizon) break;
+      const before = finals.get(s);
+      const after = before ? copyAcc(before) : accOf(v);
+      if (before) addInto(after, v);
+      finals.set(s, after);
+      const kind = f.spec.aggregate;
+      this.out.corrections.push({
+        feature: f.spec.name,
+        key: e.key,
+        windowStart: s,
+        windowEnd: s + g.sizeMs,
+        old: before ? { value: resultValue(kind, before), count: before[0] } : null,
+        new: { value: resultValue(kind, after), count: after[0] },
+        acc: after,
+      });
+      this.out.counters.corrections += 1;
+    }
+  }
+
+  private touched(e: Entity, r: InputRecord, t: number, due: number): void {
+    e.lastApplied[r.shard] = r.seq;
+    if (t > e.maxEventTime) e.maxEventTime = t;
+    if (e.timerShard !== r.shard || due !== e.due) {
+      e.timerShard = r.shard;
+      e.due = due;
+      this.schedule(e);
+    }
+    this.out.changed.add(e);
+  }
+
+  private reject(r: InputRecord, reason: 'invalid' | 'future' | 'late', message: string, watermark: number | null, rec?: DecodedRecord, feature?: string): void {
+    this.out.rejected.push({
+      reason,
+      message,
+      ...(feature === undefined ? {} : { feature }),
+      shard: r.shard,
+      seq: r.seq,
+      watermark,
+      ...(r.arrivalTime === undefined ? {} : { arrivalTime: r.arrivalTime }),
+      ...(rec ? { eventTime: rec.time, key: rec.key } : {}),
+      data: r.data,
+    });
+  }
+
+  // ---- firing windows ---------------------------------------------------------------------------------------
+
+  /** Fires every window of the entity that ends at or before `w` and drops state no open window needs. */
+  private advance(e: Entity, w: number): void {
+    if (w <= e.finalThrough) return;
+    if (w < e.due) {
+      // Nothing fires yet: only the horizon moves (the common case, kept O(1) per record).
+      e.finalThrough = w;
+      return;
+    }
+    const f = this.features[e.fi]!;
+    if (e.kind === 'sessions') {
+      while (e.sessions.length > 0 && e.sessions[0]!.end <= w) {
+        const s = e.sessions.shift()!;
+        this.emitFinal(f, e.key, s.start, s.end, s.acc);
+      }
+    } else {
+      this.fireSlices(f, e, w);
+    }
+    e.finalThrough = w;
+    e.due = dueOf(f, e);
+    this.out.changed.add(e);
+  }
+
+  private fireSlices(f: FeatureRuntime, e: SliceEntity, w: number): void {
+    const g = f.geometry!;
+    if (e.slices.size === 0) return;
+    const firstOpenStart = Number.isFinite(e.finalThrough) ? nextWindowEndAfter(g, e.finalThrough) - g.sizeMs : -Infinity;
+    const starts = new Set<number>();
+    for (const a of e.slices.keys()) {
+      const last = lastWindowStart(g, a);
+      for (let s = Math.max(firstWindowStart(g, a), firstOpenStart); s <= last && s + g.sizeMs <= w; s += g.slideMs) starts.add(s);
+    }
+    for (const s of [...starts].sort((x, y) => x - y)) {
+      let acc: Acc | undefined;
+      for (let b = s; b < s + g.sizeMs; b += g.sliceMs) {
+        const part = e.slices.get(b);
+        if (!part) continue;
+        if (acc) mergeInto(acc, part);
+        else acc = copyAcc(part);
+      }
+      if (!acc) continue;
+      e.finals?.set(s, acc);
+      this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
+    }
+    for (const a of [...e.slices.keys()]) if (lastWindowEnd(g, a) <= w) e.slices.delete(a);
+  }
+
+  private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {
+    this.out.finals.push({
+      feature: f.spec.name,
+      key,
+      windowStart: start,
+      windowEnd: end,
+      value: resultValue(f.spec.aggregate, acc),
+      count: acc[0],
+      acc: copyAcc(acc),
+    });
+    this.out.counters.finalWindows += 1;
+  }
+
+  private fireDue(shard: string, w: number): void {
+    const heap = this.timers.get(shard);
+    if (!heap) return;
+    for (const e of heap.popDue(w)) {
+      if (this.entities[e.fi]!.get(e.key) !== e || e.timerShard !== shard || e.due > w) continue; // stale entry
+      this.advance(e, w);
+      this.schedule(e);
+    }
+  }
+
+  private schedule(e: Entity): void {
+    if (e.timerShard === undefined || !Number.isFinite(e.due)) return;
+    let heap = this.timers.get(e.timerShard);
+    if (!heap) {
+      heap = new TimerHeap<Entity>();
+      this.timers.set(e.timerShard, heap);
+    }
+    heap.push(e.due, e);
+  }
+
+  // ---- state --------------------------------------------------------------------------------------------------
+
+  public watermark(shard: string): number {
+    return watermarkOf(this.shardState(shard), this.lateness);
+  }
+
+  private shardState(shard: string): ShardWatermark {
+    let s = this.shards.get(shard);
+    if (!s) {
+      s = { maxEventTime: null };
+      this.shards.set(shard, s);
+    }
+    return s;
+  }
+
+  private newEntity(f: FeatureRuntime, key: string, kind: 'slices' | 'sessions'): Entity {
+    const base = { fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined };
+    const e: Entity =
+      kind === 'slices'
+        ? { ...base, kind, slices: new Map(), finals: this.keepFinals ? new Map() : undefined }
+        : { ...base, kind, sessions: [] };
+    this.entities[f.fi]!.set(key, e);
+    return e;
+  }
+
+  /** Forgets producer ids whose event time is so far behind their shard's watermark that no window takes them. */
+  private pruneSeen(): void {
+    if (!Number.isFinite(this.dedupRetentionMs)) return;
+    // Ids are inserted roughly in event-time order: prune from the oldest and stop at the first one still needed.
+    for (const [id, s] of this.seen) {
+      if (s.time + this.dedupRetentionMs > this.watermark(s.shard)) break;
+      this.seen.delete(id);
+    }
+  }
+
+  /** Feature index by name. */
+  public featureIndex(name: string): number {
+    const fi = this.features.findIndex((f) => f.spec.name === name);
+    if (fi < 0) throw new RangeError(`unknown feature "${name}"`);
+    return fi;
+  }
+
+  public getShardWatermark(shard: string): ShardWatermark {
+    return { ...this.shardState(shard) };
+  }
+
+  public setShardWatermark(shard: string, s: ShardWatermark): void {
+    this.shards.set(shard, { ...s });
+  }
+
+  /** Loads a persisted entity (Lambda path) and registers its timer. */
+  public loadEntity(feature: string, key: string, s: SerializedEntity): void {
+    const fi = this.featureIndex(feature);
+    const e = deserializeEntity(fi, key, s, this.keepFinals);
+    e.due = dueOf(this.features[fi]!, e);
+    this.entities[fi]!.set(key, e);
+    this.schedule(e);
+  }
+
+  /** Loads a persisted final window result (update policy) so a late record can correct it. */
+  public loadFinal(feature: string, key: string, windowStart: number, acc: Acc): void {
+    const e = this.entities[this.featureIndex(feature)]!.get(key);
+    if (e?.kind === 'slices' && e.finals) e.finals.set(windowStart, copyAcc(acc));
+  }
+
+  public loadSeen(id: string, s: SeenId): void {
+    this.seen.set(id, s);
+  }
+
+  public exportEntity(ref: EntityRef): { due: number; state: SerializedEntity } | undefined {
+    const e = this.entities[this.featureIndex(ref.feature)]!.get(ref.key);
+    if (!e) return undefined;
+    return { due: e.due, state: serializeEntity(e) };
+  }
+
+  /**
+   * Current value of every open window of an entity whose end is the latest (the "now" value an online store
+   * serves): for slices, the latest window containing the newest event; for sessions, the newest session.
+   */
+  public currentValue(ref: EntityRef): WindowResult | undefined {
+    const e = this.entities[this.featureIndex(ref.feature)]!.get(ref.key);
+    if (!e) return undefined;
+    const f = this.features[e.fi]!;
+    if (e.kind === 'sessions') {
+      const s = e.sessions[e.sessions.length - 1];
+      if (!s) return undefined;
+      return { feature: f.spec.name, key: e.key, windowStart: s.start, windowEnd: s.end, value: resultValue(f.spec.aggregate, s.acc), count: s.acc[0] };
+    }
+    const g = f.geometry!;
+    if (!Number.isFinite(e.maxEventTime)) return undefined;
+    const start = lastWindowStart(g, e.maxEventTime);
+    if (start + g.sizeMs <= e.finalThrough) return undefined;
+    let acc: Acc | undefined;
+    for (let b = start; b < start + g.sizeMs; b += g.sliceMs) {
+      const part = e.slices.get(b);
+      if (!part) continue;
+      if (acc) mergeInto(acc, part);
+      else acc = copyAcc(part);
+    }
+    if (!acc) return undefined;
+    return { feature: f.spec.name, key: e.key, windowStart: start, windowEnd: start + g.sizeMs, value: resultValue(f.spec.aggregate, acc), count: acc[0] };
+  }
+
+  /** Open-state size, for progress reports and memory checks. */
+  public stats(): { entities: number; openSlices: number; openSessions: number; rememberedIds: number } {
+    let openSlices = 0;
+    let openSessions = 0;
+    let entities = 0;
+    for (const byKey of this.entities) {
+      entities += byKey.size;
+      for (const e of byKey.values()) {
+        if (e.kind === 'slices') openSlices += e.slices.size;
+        else openSessions += e.sessions.length;
+      }
+    }
+    return { entities, openSlices, openSessions, rememberedIds: this.seen.size };
+  }
+
+  /** Drops entities with nothing open (replay keeps memory to the open windows). */
+  public evictIdle(): void {
+    if (this.keepFinals) return;
+    for (const byKey of this.entities) {
+      for (const [key, e] of byKey) {
+        const open = e.kind === 'slices' ? e.slices.size : e.sessions.length;
+        // Keys seen on several shards keep their final horizon (see applyToFeature).
+        if (open === 0 && Object.keys(e.lastApplied).length <= 1) byKey.delete(key);
+      }
+    }
+  }
+}
+
+/** Merges a new session [t, t+gap) with every open session it overlaps (half-open), keeping the list sorted. */
+function addSession(e: SessionEntity, t: number, gapMs: number, v: number): void {
+  const merged: Session = { start: t, end: t + gapMs, acc: accOf(v) };
+  const keep: Session[] = [];
+  for (const s of e.sessions) {
+    if (s.start < merged.end && t < s.end) {
+      if (s.start < merged.start) merged.start = s.start;
+      if (s.end > merged.end) merged.end = s.end;
+      mergeInto(merged.acc, s.acc);
+    } else {
+      keep.push(s);
+    }
+  }
+  let i = 0;
+  while (i < keep.length && keep[i]!.start < merged.start) i++;
+  keep.splice(i, 0, merged);
+  e.sessions = keep;
+}
+
+/** Earliest end among the entity's open windows (Infinity when none). */
+function dueOf(f: FeatureRuntime, e: Entity): number {
+  if (e.kind === 'sessions') return e.sessions.length > 0 ? Math.min(...e.sessions.map((s) => s.end)) : Infinity;
+  if (e.slices.size === 0) return Infinity;
+  const g = f.geometry!;
+  let minSlice = Infinity;
+  for (const a of e.slices.keys()) if (a < minSlice) minSlice = a;
+  const firstEnd = firstWindowStart(g, minSlice) + g.sizeMs;
+  return Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
+}

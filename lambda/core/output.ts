@@ -1,0 +1,83 @@
+/**
+ * Output line formats of SPEC §5, shared by the replay CLI and the local sandbox so both write identical files.
+ */
+import type { BatchCounters, FinalWindow, Rejection, WindowResult } from './engine';
+
+export interface WindowLine {
+  readonly feature: string;
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly value: number;
+  readonly count: number;
+}
+
+export interface RejectedLine {
+  readonly reason: Rejection['reason'];
+  readonly feature?: string;
+  readonly message: string;
+  /** 1-based input line of the record. */
+  readonly line: number;
+  readonly shard: string;
+  /** Shard watermark when the record arrived (null = no record seen yet). */
+  readonly watermark: number | null;
+  readonly eventTime?: number;
+  readonly key?: string;
+  /** The full original payload. */
+  readonly data: string;
+}
+
+export interface ReplaySummary {
+  records: number;
+  applied: number;
+  late: number;
+  invalid: number;
+  future: number;
+  duplicates: number;
+  lateRecords: number;
+  finalWindows: number;
+  corrections: number;
+}
+
+export function windowLine(w: WindowResult | FinalWindow): WindowLine {
+  return { feature: w.feature, key: w.key, windowStart: w.windowStart, windowEnd: w.windowEnd, value: w.value, count: w.count };
+}
+
+export function payloadText(data: string | Uint8Array): string {
+  return typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+}
+
+export function rejectedLine(r: Rejection, line: number): RejectedLine {
+  return {
+    reason: r.reason,
+    ...(r.feature === undefined ? {} : { feature: r.feature }),
+    message: r.message,
+    line,
+    shard: r.shard,
+    watermark: r.watermark,
+    ...(r.eventTime === undefined ? {} : { eventTime: r.eventTime }),
+    ...(r.key === undefined ? {} : { key: r.key }),
+    data: payloadText(r.data),
+  };
+}
+
+export function emptySummary(): ReplaySummary {
+  return { records: 0, applied: 0, late: 0, invalid: 0, future: 0, duplicates: 0, lateRecords: 0, finalWindows: 0, corrections: 0 };
+}
+
+export function addCounters(s: ReplaySummary, c: BatchCounters): void {
+  s.records += c.records;
+  s.applied += c.applied;
+  s.late += c.late;
+  s.invalid += c.invalid;
+  s.future += c.future;
+  s.duplicates += c.duplicates;
+  s.lateRecords += c.lateRecords;
+  s.finalWindows += c.finalWindows;
+  s.corrections += c.corrections;
+}
+
+/** Stable identity of a window, for corrections and comparisons. */
+export function windowId(w: { feature: string; key: string; windowStart: number }): string {
+  return `${w.feature}\u0000${w.key}\u0000${w.windowStart}`;
+}

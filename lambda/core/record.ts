@@ -1,0 +1,133 @@
+/**
+ * Record decoding and validation (SPEC §2). Untrusted payloads are parsed defensively: size-capped, only own
+ * properties read (so `__proto__` or `constructor` keys cannot masquerade as fields), and every rejection names
+ * the field at fault.
+ */
+import type { PipelineSpec } from './spec';
+
+/** Payloads above this are rejected before parsing. Kinesis allows larger records; features never need them. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
+/** ECMAScript Date range: anything outside is not a real instant. */
+const MAX_ABS_TIME_MS = 8.64e15;
+const ISO_8601 =
+  /^[+-]?\d{4,6}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const HAS_OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+export interface DecodedRecord {
+  /** Entity key, compared as a string: 42 and "42" are the same entity. */
+  readonly key: string;
+  /** Event time, epoch milliseconds. */
+  readonly time: number;
+  /** Producer event id (idField), when the spec names one and the record carries a string or number. */
+  readonly id: string | undefined;
+  /** Value aggregated by each feature, in spec order (0 for `count`). */
+  readonly values: readonly number[];
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly record: DecodedRecord }
+  | { readonly ok: false; readonly message: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function own(o: Record<string, unknown>, k: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return v.length > 40 ? `the string "${v.slice(0, 40)}…"` : `the string "${v}"`;
+  if (typeof v === 'number') return String(v);
+  return `a ${Array.isArray(v) ? 'array' : typeof v}`;
+}
+
+/** Parses the time field: epoch-ms number or ISO-8601 string (no offset means UTC). */
+export function parseEventTime(v: unknown): number | undefined {
+  let t: number;
+  if (typeof v === 'number') {
+    t = v;
+  } else if (typeof v === 'string' && ISO_8601.test(v.trim())) {
+    const s = v.trim().replace(' ', 'T').replace(',', '.');
+    t = Date.parse(HAS_OFFSET.test(s) || !s.includes('T') ? s : `${s}Z`);
+  } else {
+    return undefined;
+  }
+  return Number.isFinite(t) && Math.abs(t) <= MAX_ABS_TIME_MS ? t : undefined;
+}
+
+export class RecordDecoder {
+  private readonly keyField: string;
+  private readonly timeField: string;
+  private readonly idField: string | undefined;
+  private readonly fields: readonly (string | undefined)[];
+
+  public constructor(
+    spec: PipelineSpec,
+    private readonly maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
+  ) {
+    this.keyField = spec.source.keyField;
+    this.timeField = spec.source.timeField;
+    this.idField = spec.source.idField;
+    this.fields = spec.features.map((f) => (f.aggregate === 'count' ? undefined : f.field));
+  }
+
+  public decode(payload: string | Uint8Array): DecodeResult {
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
+    if (size > this.maxPayloadBytes) {
+      return { ok: false, message: `payload is ${size} bytes, over the ${this.maxPayloadBytes}-byte limit` };
+    }
+    let text: string;
+    try {
+      text = typeof payload === 'string' ? payload : utf8.decode(payload);
+    } catch {
+      return { ok: false, message: 'payload is not valid UTF-8' };
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      return { ok: false, message: `payload is not valid JSON: ${(e as Error).message}` };
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      return { ok: false, message: `payload must be a JSON object, got ${doc === null ? 'null' : Array.isArray(doc) ? 'an array' : typeof doc}` };
+    }
+    const o = doc as Record<string, unknown>;
+
+    const rawKey = own(o, this.keyField);
+    let key: string;
+    if (typeof rawKey === 'string' && rawKey.length > 0) key = rawKey;
+    else if (typeof rawKey === 'number' && Number.isFinite(rawKey)) key = String(rawKey);
+    else return { ok: false, message: `${this.keyField} must be a non-empty string or a finite number, got ${describe(rawKey)}` };
+
+    const rawTime = own(o, this.timeField);
+    const time = parseEventTime(rawTime);
+    if (time === undefined) {
+      return {
+        ok: false,
+        message: `${this.timeField} must be epoch milliseconds or an ISO-8601 date-time within ±8.64e15 ms, got ${describe(rawTime)}`,
+      };
+    }
+
+    const values: number[] = [];
+    for (const field of this.fields) {
+      if (field === undefined) {
+        values.push(0);
+        continue;
+      }
+      const v = own(o, field);
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        return { ok: false, message: `${field} must be a finite number, got ${describe(v)}` };
+      }
+      values.push(v);
+    }
+
+    let id: string | undefined;
+    if (this.idField !== undefined) {
+      const rawId = own(o, this.idField);
+      if (typeof rawId === 'string' && rawId.length > 0) id = rawId;
+      else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = String(rawId);
+    }
+    return { ok: true, record: { key, time, id, values } };
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * Pipeline spec (SPEC §1): types and validation. A bad spec is refused before anything runs, with one message
+ * per problem naming the path of the bad field.
+ */
+
+export type AggregateKind = 'count' | 'sum' | 'min' | 'max' | 'avg';
+export type LatePolicy = 'dlq' | 'drop' | 'update';
+
+export interface TumblingWindowSpec {
+  readonly type: 'tumbling';
+  readonly sizeMs: number;
+}
+export interface SlidingWindowSpec {
+  readonly type: 'sliding';
+  readonly sizeMs: number;
+  readonly slideMs: number;
+}
+export interface SessionWindowSpec {
+  readonly type: 'session';
+  readonly gapMs: number;
+}
+export type WindowSpec = TumblingWindowSpec | SlidingWindowSpec | SessionWindowSpec;
+
+export interface FeatureSpec {
+  readonly name: string;
+  readonly window: WindowSpec;
+  readonly aggregate: AggregateKind;
+  /** Numeric record field aggregated; required by every aggregate but `count`. */
+  readonly field?: string;
+}
+
+export interface SourceSpec {
+  readonly keyField: string;
+  readonly timeField: string;
+  /** Producer-assigned event id used to skip producer retries; no de-duplication without it. */
+  readonly idField?: string;
+}
+
+export interface WatermarkSpec {
+  readonly allowedLatenessMs: number;
+  /** Records more than this ahead of their arrival time are rejected as `future`; no guard without it. */
+  readonly maxFutureSkewMs?: number;
+}
+
+export interface PipelineSpec {
+  readonly source: SourceSpec;
+  readonly watermark: WatermarkSpec;
+  readonly latePolicy: LatePolicy;
+  readonly features: readonly FeatureSpec[];
+}
+
+/** A spec that breaks one or more rules; `problems` has one message per bad field, each naming its path. */
+export class SpecError extends Error {
+  public readonly problems: readonly string[];
+
+  public constructor(problems: readonly string[]) {
+    super(`invalid pipeline spec:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'SpecError';
+    this.problems = problems;
+  }
+}
+
+const AGGREGATES: readonly AggregateKind[] = ['count', 'sum', 'min', 'max', 'avg'];
+const LATE_POLICIES: readonly LatePolicy[] = ['dlq', 'drop', 'update'];
+const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const;
+/** Largest window or lateness accepted: ten years. Larger values are almost certainly a unit mistake. */
+const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+class Checker {
+  public readonly problems: string[] = [];
+
+  public object(v: unknown, path: string): Obj | undefined {
+    if (isObject(v)) return v;
+    this.problems.push(`${path} must be an object`);
+    return undefined;
+  }
+
+  public name(v: unknown, path: string, optional = false): string | undefined {
+    if (v === undefined && optional) return undefined;
+    if (typeof v === 'string' && v.trim().length > 0) return v;
+    this.problems.push(`${path} must be a non-empty string`);
+    return undefined;
+  }
+
+  public duration(v: unknown, path: string, opts: { optional?: boolean; allowZero?: boolean } = {}): number | undefined {
+    if (v === undefined && opts.optional) return undefined;
+    const ok = typeof v === 'number' && Number.isSafeInteger(v) && (opts.allowZero ? v >= 0 : v > 0);
+    if (!ok) {
+      this.problems.push(`${path} must be a ${opts.allowZero ? 'non-negative' : 'positive'} integer (milliseconds)`);
+      return undefined;
+    }
+    if (v > MAX_DURATION_MS) {
+      this.problems.push(`${path} must be at most ${MAX_DURATION_MS} (ten years in milliseconds)`);
+      return undefined;
+    }
+    return v;
+  }
+
+  public oneOf<T extends string>(v: unknown, allowed: readonly T[], path: string): T | undefined {
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.problems.push(`${path} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+    return undefined;
+  }
+
+  public unknownKeys(o: Obj, allowed: readonly string[], path: string): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.problems.push(`${path}.${k} is not a known field (allowed: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+function checkWindow(c: Checker, v: unknown, path: string): WindowSpec | undefined {
+  const w = c.object(v, path);
+  if (!w) return undefined;
+  const type = c.oneOf(w.type, WINDOW_TYPES, `${path}.type`);
+  switch (type) {
+    case 'tumbling': {
+      c.unknownKeys(w, ['type', 'sizeMs'], path);
+      const sizeMs = c.duration(w.sizeMs, `${path}.sizeMs`);
+      return sizeMs === undefined ? undefined : { type, sizeMs };
+    }
+    case 'sliding': {
+      c.unknownKeys(w, ['type', 'sizeMs', 'slideMs'], path);
+      const sizeMs = c.duration(w.sizeMs, `${path}.sizeMs`);
+      const slideMs = c.duration(w.slideMs, `${path}.slideMs`);
+      if (sizeMs === undefined || slideMs === undefined) return undefined;
+      if (slideMs > sizeMs) {
+        c.problems.push(`${path}.slideMs must not exceed ${path}.sizeMs (${slideMs} > ${sizeMs}): events would fall in no window`);
+        return undefined;
+      }
+      return { type, sizeMs, slideMs };
+    }
+    case 'session': {
+      c.unknownKeys(w, ['type', 'gapMs'], path);
+      const gapMs = c.duration(w.gapMs, `${path}.gapMs`);
+      return gapMs === undefined ? undefined : { type, gapMs };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undefined {
+  const f = c.object(v, path);
+  if (!f) return undefined;
+  c.unknownKeys(f, ['name', 'window', 'aggregate', 'field'], path);
+  const name = c.name(f.name, `${path}.name`);
+  const window = checkWindow(c, f.window, `${path}.window`);
+  const aggregate = c.oneOf(f.aggregate, AGGREGATES, `${path}.aggregate`);
+  let field: string | undefined;
+  if (aggregate === 'count') {
+    field = c.name(f.field, `${path}.field`, true);
+  } else if (aggregate !== undefined) {
+    if (f.field === undefined) c.problems.push(`${path}.field is required for aggregate "${aggregate}"`);
+    else field = c.name(f.field, `${path}.field`);
+  }
+  if (name === undefined || window === undefined || aggregate === undefined) return undefined;
+  if (aggregate !== 'count' && field === undefined) return undefined;
+  return field === undefined ? { name, window, aggregate } : { name, window, aggregate, field };
+}
+
+/**
+ * Validates an untrusted spec document and returns it typed, with defaults applied (`latePolicy: "dlq"`).
+ * @throws SpecError listing every problem found, each naming the path of the bad field.
+ */
+export function parseSpec(input: unknown): PipelineSpec {
+  const c = new Checker();
+  const root = c.object(input, 'spec');
+  if (!root) throw new SpecError(c.problems);
+  c.unknownKeys(root, ['source', 'watermark', 'latePolicy', 'features'], 'spec');
+
+  const src = c.object(root.source, 'source');
+  let source: SourceSpec | undefined;
+  if (src) {
+    c.unknownKeys(src, ['keyField', 'timeField', 'idField'], 'source');
+    const keyField = c.name(src.keyField, 'source.keyField');
+    const timeField = c.name(src.timeField, 'source.timeField');
+    const idField = c.name(src.idField, 'source.idField', true);
+    if (keyField !== undefined && timeField !== undefined) {
+      source = idField === undefined ? { keyField, timeField } : { keyField, timeField, idField };
+    }
+  }
+
+  const wm = c.object(root.watermark, 'watermark');
+  let watermark: WatermarkSpec | undefined;
+  if (wm) {
+    c.unknownKeys(wm, ['allowedLatenessMs', 'maxFutureSkewMs'], 'watermark');
+    const allowedLatenessMs = c.duration(wm.allowedLatenessMs, 'watermark.allowedLatenessMs', { allowZero: true });
+    const maxFutureSkewMs = c.duration(wm.maxFutureSkewMs, 'watermark.maxFutureSkewMs', { optional: true, allowZero: true });
+    if (allowedLatenessMs !== undefined) {
+      watermark = maxFutureSkewMs === undefined ? { allowedLatenessMs } : { allowedLatenessMs, maxFutureSkewMs };
+    }
+  }
+
+  const latePolicy = root.latePolicy === undefined ? 'dlq' : c.oneOf(root.latePolicy, LATE_POLICIES, 'latePolicy');
+
+  const features: FeatureSpec[] = [];
+  if (!Array.isArray(root.features) || root.features.length === 0) {
+    c.problems.push('features must be a non-empty array');
+  } else {
+    const seen = new Map<string, number>();
+    root.features.forEach((fv, i) => {
+      const f = checkFeature(c, fv, `features[${i}]`);
+      if (!f) return;
+      const first = seen.get(f.name);
+      if (first !== undefined) {
+        c.problems.push(`features[${i}].name "${f.name}" is already used by features[${first}] (names must be unique)`);
+        return;
+      }
+      seen.set(f.name, i);
+      features.push(f);
+    });
+  }
+
+  if (c.problems.length > 0 || !source || !watermark || !latePolicy) throw new SpecError(c.problems);
+  return { source, watermark, latePolicy, features };
+}
+
+/** Parses spec text (JSON) and validates it; a JSON syntax error is reported as a spec problem too. */
+export function parseSpecJson(text: string): PipelineSpec {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new SpecError([`spec is not valid JSON: ${(e as Error).message}`]);
+  }
+  return parseSpec(doc);
+}
+
+/** Longest event-time span any feature's window can cover (session: its gap), used to size retention. */
+export function longestWindowMs(spec: PipelineSpec): number {
+  let longest = 0;
+  for (const f of spec.features) {
+    const span = f.window.type === 'session' ? f.window.gapMs : f.window.sizeMs;
+    if (span > longest) longest = span;
+  }
+  return longest;
+}

@@ -1,0 +1,109 @@
+/**
+ * Engine state: per (feature, key) entities, per-shard watermarks and the de-duplication memory. Everything here
+ * serializes to plain JSON so the Lambda path can persist it between batches.
+ */
+import type { Acc } from './aggregate';
+
+export interface Session {
+  start: number;
+  end: number;
+  acc: Acc;
+}
+
+interface EntityBase {
+  /** Index of the feature in the spec. */
+  readonly fi: number;
+  readonly key: string;
+  /** Windows ending at or before this are final and already emitted. */
+  finalThrough: number;
+  /** Last Kinesis sequence number applied, per shard: a re-delivered record at or below it is skipped. */
+  lastApplied: Record<string, string>;
+  /** Newest event time applied (for freshness and the online store's current value). */
+  maxEventTime: number;
+  /** Earliest window end still pending; Infinity when nothing is open. */
+  due: number;
+  /** Shard whose watermark finalizes this entity's windows (the shard of its newest record). */
+  timerShard: string | undefined;
+}
+
+export interface SliceEntity extends EntityBase {
+  readonly kind: 'slices';
+  /** Open slices (panes): slice start → partial aggregate. */
+  slices: Map<number, Acc>;
+  /** Final window results (window start → aggregate), kept only under latePolicy "update" to emit corrections. */
+  finals: Map<number, Acc> | undefined;
+}
+
+export interface SessionEntity extends EntityBase {
+  readonly kind: 'sessions';
+  /** Open sessions, sorted by start, non-overlapping. */
+  sessions: Session[];
+}
+
+export type Entity = SliceEntity | SessionEntity;
+
+/** First sighting of a producer event id, so a retry is recognised and a Lambda re-delivery is not. */
+export interface SeenId {
+  readonly shard: string;
+  readonly seq: string;
+  /** Event time of the record, to expire the memory once no window can take it any more. */
+  readonly time: number;
+}
+
+/** JSON form of an entity (no Infinity, no Map). */
+export interface SerializedEntity {
+  readonly kind: 'slices' | 'sessions';
+  readonly finalThrough: number | null;
+  readonly lastApplied: Record<string, string>;
+  readonly maxEventTime: number | null;
+  readonly timerShard?: string;
+  /** [start, count, sum, min, max] per slice. */
+  readonly slices?: readonly (readonly [number, number, number, number, number])[];
+  /** [start, end, count, sum, min, max] per session. */
+  readonly sessions?: readonly (readonly [number, number, number, number, number, number])[];
+}
+
+const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
+
+export function serializeEntity(e: Entity): SerializedEntity {
+  const base = {
+    kind: e.kind,
+    finalThrough: finite(e.finalThrough),
+    lastApplied: e.lastApplied,
+    maxEventTime: finite(e.maxEventTime),
+    ...(e.timerShard === undefined ? {} : { timerShard: e.timerShard }),
+  };
+  if (e.kind === 'slices') {
+    const slices = [...e.slices].sort((a, b) => a[0] - b[0]).map(([s, a]) => [s, a[0], a[1], a[2], a[3]] as const);
+    return { ...base, slices };
+  }
+  return { ...base, sessions: e.sessions.map((s) => [s.start, s.end, s.acc[0], s.acc[1], s.acc[2], s.acc[3]] as const) };
+}
+
+export function deserializeEntity(fi: number, key: string, s: SerializedEntity, keepFinals: boolean): Entity {
+  const base = {
+    fi,
+    key,
+    finalThrough: s.finalThrough ?? -Infinity,
+    lastApplied: { ...s.lastApplied },
+    maxEventTime: s.maxEventTime ?? -Infinity,
+    due: Infinity,
+    timerShard: s.timerShard,
+  };
+  if (s.kind === 'slices') {
+    const slices = new Map<number, Acc>();
+    for (const [start, c, sum, mn, mx] of s.slices ?? []) slices.set(start, [c, sum, mn, mx]);
+    return { ...base, kind: 'slices', slices, finals: keepFinals ? new Map() : undefined };
+  }
+  return {
+    ...base,
+    kind: 'sessions',
+    sessions: (s.sessions ?? []).map(([start, end, c, sum, mn, mx]) => ({ start, end, acc: [c, sum, mn, mx] as Acc })),
+  };
+}
+
+/** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. */
+export function compareSeq(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,16 @@
+/**
+ * Per-shard watermark (SPEC §3): W = max event time of valid, non-future records seen on the shard − allowed
+ * lateness; −∞ before any record. A record is judged against W before it is observed.
+ */
+export interface ShardWatermark {
+  /** Highest event time observed on the shard; null before any record. */
+  maxEventTime: number | null;
+}
+
+export function watermarkOf(s: ShardWatermark, allowedLatenessMs: number): number {
+  return s.maxEventTime === null ? -Infinity : s.maxEventTime - allowedLatenessMs;
+}
+
+export function observe(s: ShardWatermark, eventTime: number): void {
+  if (s.maxEventTime === null || eventTime > s.maxEventTime) s.maxEventTime = eventTime;
+}
