@@ -1,0 +1,354 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  ListShardsCommand,
+  PutRecordsCommand,
+  SplitShardCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { kinesisClient } from '../../../lambda/adapters/aws-clients';
+import { startEmulators, type Emulators } from '../../../bin/local/emulators';
+import {
+  LocalEventSourceMapping,
+  type KinesisOnFailureMessage,
+  type LocalEventSourceMappingOptions,
+} from '../../../bin/local/esm-runner';
+
+let emulators: Emulators;
+let kinesis: KinesisClient;
+const savedEnv = { ...process.env };
+const mappings: LocalEventSourceMapping[] = [];
+let streamCount = 0;
+
+beforeAll(async () => {
+  emulators = await startEmulators({ services: ['kinesis'] });
+  Object.assign(process.env, emulators.env());
+  kinesis = kinesisClient();
+});
+
+afterEach(async () => {
+  await Promise.all(mappings.splice(0).map((m) => m.stop()));
+});
+
+afterAll(async () => {
+  process.env = savedEnv;
+  await emulators?.stop();
+});
+
+async function createStream(shards: number): Promise<string> {
+  const name = `esm-test-${++streamCount}`;
+  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (;;) {
+    const { StreamDescriptionSummary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return name;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Puts records `{ i }` for i in [from, to), spread over all hash keys so every shard gets some. */
+async function put(stream: string, from: number, to: number): Promise<void> {
+  const entries = [];
+  for (let i = from; i < to; i++) {
+    const hashKey = ((2n ** 128n - 1n) * BigInt(i % 4)) / 3n; // 0, 1/3, 2/3 and the top of the key space
+    entries.push({ Data: Buffer.from(JSON.stringify({ i })), PartitionKey: `k${i}`, ExplicitHashKey: hashKey.toString() });
+  }
+  const res = await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: entries }));
+  expect(res.FailedRecordCount ?? 0).toBe(0);
+}
+
+const payload = (r: KinesisStreamRecord): number =>
+  (JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8')) as { i: number }).i;
+
+type Handler = (event: KinesisStreamEvent, call: number) => KinesisStreamBatchResponse | void;
+
+/** Starts a mapping that records every event it receives (copied before the handler may throw). */
+async function run(stream: string, behave: Handler = () => undefined, options: Partial<LocalEventSourceMappingOptions> = {}) {
+  const events: KinesisStreamEvent[] = [];
+  const failures: KinesisOnFailureMessage[] = [];
+  const esm = new LocalEventSourceMapping({
+    streamName: stream,
+    pollIntervalMs: 10,
+    maximumRetryAttempts: 2,
+    handler: async (event) => {
+      events.push(structuredClone(event));
+      return behave(event, events.length);
+    },
+    onFailure: async (message) => {
+      failures.push(message);
+    },
+    ...options,
+  });
+  mappings.push(esm);
+  await esm.start();
+  return { esm, events, failures };
+}
+
+/** Payloads of each invocation, in invocation order. */
+const batches = (events: KinesisStreamEvent[]) => events.map((e) => e.Records.map(payload));
+
+describe('LocalEventSourceMapping', () => {
+  it('delivers every record of a 1-shard stream once, in order, as real-shaped Kinesis events', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 30);
+    const before = Date.now() / 1000;
+    const { esm, events } = await run(stream);
+    await esm.drain();
+    expect(batches(events).flat()).toEqual([...Array(30).keys()]);
+
+    const record = events[0].Records[0];
+    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
+    const shardId = Shards?.[0].ShardId;
+    expect(record).toEqual({
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: 'k0',
+        sequenceNumber: expect.stringMatching(/^\d+$/),
+        data: Buffer.from(JSON.stringify({ i: 0 })).toString('base64'),
+        approximateArrivalTimestamp: expect.any(Number),
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `${shardId}:${record.kinesis.sequenceNumber}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::000000000000:role/local-consumer-role',
+      awsRegion: 'us-east-1',
+      eventSourceARN: `arn:aws:kinesis:us-east-1:000000000000:stream/${stream}`,
+    });
+    // Epoch seconds with a fraction, not milliseconds.
+    expect(record.kinesis.approximateArrivalTimestamp).toBeGreaterThan(before - 60);
+    expect(record.kinesis.approximateArrivalTimestamp).toBeLessThanOrEqual(before + 1);
+    expect(esm.counters).toMatchObject({ failedInvocations: 0, retries: 0, recordsDelivered: 30 });
+  });
+
+  it('reads the shards of a 2-shard stream in parallel, each in order, each record once', async () => {
+    const stream = await createStream(2);
+    await put(stream, 0, 40);
+    const { esm, events } = await run(stream, () => undefined, { batchSize: 7 });
+    await esm.drain();
+    await put(stream, 40, 60); // records arriving while running are picked up too
+    await esm.drain();
+
+    const byShard = new Map<string, KinesisStreamRecord[]>();
+    for (const event of events) {
+      const shard = event.Records[0].eventID.split(':')[0];
+      expect(event.Records.every((r) => r.eventID.startsWith(`${shard}:`))).toBe(true); // one shard per batch
+      byShard.set(shard, [...(byShard.get(shard) ?? []), ...event.Records]);
+    }
+    expect(byShard.size).toBe(2);
+    for (const records of byShard.values()) {
+      const seqs = records.map((r) => BigInt(r.kinesis.sequenceNumber));
+      expect(seqs).toEqual([...seqs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      expect(new Set(seqs).size).toBe(seqs.length);
+    }
+    expect(batches(events).flat().sort((a, b) => a - b)).toEqual([...Array(60).keys()]);
+  });
+
+  it('honours the batch size', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 25);
+    const { esm, events } = await run(stream, () => undefined, { batchSize: 10 });
+    await esm.drain();
+    expect(events.map((e) => e.Records.length)).toEqual([10, 10, 5]);
+  });
+
+  it('gathers records for up to the batching window', async () => {
+    const stream = await createStream(1);
+    const { esm, events } = await run(stream, () => undefined, { maximumBatchingWindowMs: 400 });
+    await put(stream, 0, 3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await put(stream, 3, 6);
+    await esm.drain();
+    expect(batches(events)).toEqual([[0, 1, 2, 3, 4, 5]]);
+  });
+
+  it('reports a drain that cannot finish with a named error', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 1);
+    const { esm } = await run(stream, () => undefined, {
+      handler: () => new Promise((resolve) => setTimeout(resolve, 500)),
+    });
+    await expect(esm.drain({ timeoutMs: 100 })).rejects.toMatchObject({
+      name: 'DrainTimeoutError',
+      message: expect.stringContaining(stream),
+    });
+    await expect(run('no-such-stream')).rejects.toThrow(/no-such-stream/);
+  });
+
+  it('re-delivers the same batch after the handler throws', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 5);
+    const { esm, events, failures } = await run(
+      stream,
+      (_event, call) => {
+        if (call === 1) throw new Error('transient');
+      },
+      { bisectBatchOnFunctionError: false },
+    );
+    await esm.drain();
+    expect(batches(events)).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+    ]);
+    expect(events[1]).toEqual(events[0]);
+    expect(esm.counters).toMatchObject({ invocations: 2, failedInvocations: 1, retries: 1, onFailureBatches: 0 });
+    expect(failures).toEqual([]);
+  });
+
+  it('bisects around a poison record until it alone exhausts its retries and goes to onFailure', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 8);
+    const poison = 5;
+    const { esm, events, failures } = await run(stream, (event) => {
+      if (event.Records.some((r) => payload(r) === poison)) throw new Error('poison');
+    });
+    await esm.drain();
+
+    const succeeded = events.filter((e) => !e.Records.some((r) => payload(r) === poison));
+    expect(batches(succeeded)).toEqual([[0, 1, 2, 3], [4], [6, 7]]);
+    expect(batches(events)).toEqual([
+      [0, 1, 2, 3, 4, 5, 6, 7],
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [4, 5],
+      [4],
+      [5],
+      [5],
+      [5], // first try + 2 retries
+      [6, 7],
+    ]);
+    expect(esm.counters).toMatchObject({ bisections: 3, retries: 2, onFailureBatches: 1, invocations: 9 });
+
+    const poisonRecord = events[5].Records[0];
+    expect(failures).toEqual([
+      {
+        requestContext: {
+          requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:local-consumer',
+          condition: 'RetryAttemptsExhausted',
+          approximateInvokeCount: 3,
+        },
+        responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+        version: '1.0',
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        KinesisBatchInfo: {
+          shardId: poisonRecord.eventID.split(':')[0],
+          startSequenceNumber: poisonRecord.kinesis.sequenceNumber,
+          endSequenceNumber: poisonRecord.kinesis.sequenceNumber,
+          approximateArrivalOfFirstRecord: new Date(poisonRecord.kinesis.approximateArrivalTimestamp * 1000).toISOString(),
+          approximateArrivalOfLastRecord: new Date(poisonRecord.kinesis.approximateArrivalTimestamp * 1000).toISOString(),
+          batchSize: 1,
+          streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${stream}`,
+        },
+      },
+    ]);
+  });
+
+  it('sends a whole batch to onFailure when retries run out without bisection', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 3);
+    const { esm, events, failures } = await run(
+      stream,
+      () => {
+        throw new Error('always');
+      },
+      { bisectBatchOnFunctionError: false, maximumRetryAttempts: 1 },
+    );
+    await esm.drain();
+    expect(batches(events)).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    expect(failures.map((f) => [f.KinesisBatchInfo.batchSize, f.requestContext.approximateInvokeCount])).toEqual([[3, 2]]);
+  });
+
+  it('re-delivers everything from the lowest reported item failure', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 6);
+    const { esm, events, failures } = await run(stream, (event, call) => {
+      if (call !== 1) return { batchItemFailures: [] };
+      const seq = (i: number) => event.Records[i].kinesis.sequenceNumber;
+      return { batchItemFailures: [{ itemIdentifier: seq(4) }, { itemIdentifier: seq(2) }] };
+    });
+    await esm.drain();
+    expect(batches(events)).toEqual([
+      [0, 1, 2, 3, 4, 5],
+      [2, 3, 4, 5],
+    ]);
+    expect(esm.counters).toMatchObject({ retries: 1, bisections: 0, failedInvocations: 1 });
+    expect(failures).toEqual([]);
+  });
+
+  it('treats an unknown item identifier as a whole-batch failure, and ignores failures when not enabled', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 4);
+    const unknown = await run(stream, (_event, call) =>
+      call === 1 ? { batchItemFailures: [{ itemIdentifier: 'not-a-sequence-number' }] } : undefined,
+    );
+    await unknown.esm.drain();
+    expect(batches(unknown.events)).toEqual([
+      [0, 1, 2, 3],
+      [0, 1, 2, 3],
+    ]);
+
+    const ignored = await run(stream, (event) => ({ batchItemFailures: [{ itemIdentifier: event.Records[0].kinesis.sequenceNumber }] }), {
+      reportBatchItemFailures: false,
+    });
+    await ignored.esm.drain();
+    expect(batches(ignored.events)).toEqual([[0, 1, 2, 3]]);
+  });
+
+  it('discards records older than the maximum record age', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { esm, events, failures } = await run(stream, () => undefined, { maximumRecordAgeMs: 100 });
+    await esm.drain();
+    await put(stream, 3, 5);
+    await esm.drain();
+    expect(batches(events)).toEqual([[3, 4]]);
+    expect(failures.map((f) => [f.requestContext.condition, f.KinesisBatchInfo.batchSize])).toEqual([['RecordAgeExceeded', 3]]);
+  });
+
+  it('starts at LATEST when asked', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 3);
+    const { esm, events } = await run(stream, () => undefined, { startingPosition: 'LATEST' });
+    await esm.drain();
+    await put(stream, 3, 5);
+    await esm.drain();
+    expect(batches(events).flat()).toEqual([3, 4]);
+  });
+
+  it('reads a parent shard to its end before its children after a split', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 10);
+    const { esm, events } = await run(stream, () => undefined, { batchSize: 4 });
+    await esm.drain();
+    await put(stream, 10, 14);
+    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
+    await kinesis.send(
+      new SplitShardCommand({
+        StreamName: stream,
+        ShardToSplit: Shards?.[0].ShardId,
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }),
+    );
+    await put(stream, 14, 30);
+    await esm.drain();
+    // A second mapping started after the split must also finish the closed parent before the children.
+    const late = await run(stream, () => undefined, { batchSize: 4 });
+    await late.esm.drain();
+
+    for (const seen of [batches(events).flat(), batches(late.events).flat()]) {
+      expect([...seen].sort((a, b) => a - b)).toEqual([...Array(30).keys()]);
+      const parentShardRecords = seen.slice(0, 14);
+      expect(parentShardRecords).toEqual([...Array(14).keys()]);
+    }
+    const parent = Shards?.[0].ShardId;
+    const shardsSeen = [...new Set(late.events.map((e) => e.Records[0].eventID.split(':')[0]))];
+    expect(shardsSeen[0]).toBe(parent);
+    expect(shardsSeen).toHaveLength(3);
+  });
+});
