@@ -115,13 +115,21 @@ export interface BatchResult {
   readonly rejected: Rejection[];
   /** Entities changed by the batch (applied records or fired windows), to persist once each. */
   readonly changed: EntityRef[];
-  /** Producer ids first seen in this batch, to remember. */
-  readonly newIds: Array<{ readonly id: string } & SeenId>;
+  /** Producer ids first seen in this batch, to remember (ids are remembered per entity key). */
+  readonly newIds: Array<{ readonly key: string; readonly id: string } & SeenId>;
   /** Watermark of every shard the batch touched, after the batch (null = −∞). */
   readonly watermarks: Record<string, number | null>;
   /** Newest event time applied in the batch, per shard (for freshness). */
   readonly newestApplied: Record<string, number>;
   readonly counters: BatchCounters;
+}
+
+export interface BatchPlan {
+  readonly keys: string[];
+  /** Highest watermark each shard can reach in the batch. */
+  readonly watermarkBound: Record<string, number>;
+  /** latePolicy "update": final windows the batch's late records may correct, to load beforehand. */
+  readonly finalsNeeded: Array<{ readonly feature: string; readonly key: string; readonly windowStart: number }>;
 }
 
 export interface EngineOptions {
@@ -166,7 +174,7 @@ class BatchCollector {
   public readonly corrections: Correction[] = [];
   public readonly rejected: Rejection[] = [];
   public readonly changed = new Set<Entity>();
-  public readonly newIds: Array<{ id: string } & SeenId> = [];
+  public readonly newIds: Array<{ key: string; id: string } & SeenId> = [];
   public readonly shards = new Set<string>();
   public readonly newestApplied: Record<string, number> = {};
   public readonly counters = emptyCounters();
@@ -175,7 +183,7 @@ class BatchCollector {
 export class WindowEngine {
   public readonly spec: PipelineSpec;
   private readonly decoder: RecordDecoder;
-  private readonly features: FeatureRuntime[];
+  private readonly runtime: FeatureRuntime[];
   private readonly lateness: number;
   private readonly keepFinals: boolean;
   private readonly dedupRetentionMs: number;
@@ -189,7 +197,7 @@ export class WindowEngine {
   public constructor(spec: PipelineSpec, options: EngineOptions = {}) {
     this.spec = spec;
     this.decoder = new RecordDecoder(spec, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
-    this.features = spec.features.map((f, fi) => ({
+    this.runtime = spec.features.map((f, fi) => ({
       fi,
       spec: f,
       geometry: f.window.type === 'session' ? undefined : sliceGeometry(f.window),
@@ -232,7 +240,7 @@ export class WindowEngine {
       finals: o.finals,
       corrections: o.corrections,
       rejected: o.rejected,
-      changed: [...o.changed].map((e) => ({ feature: this.features[e.fi]!.spec.name, key: e.key })),
+      changed: [...o.changed].map((e) => ({ feature: this.runtime[e.fi]!.spec.name, key: e.key })),
       newIds: o.newIds,
       watermarks,
       newestApplied: o.newestApplied,
@@ -262,7 +270,7 @@ export class WindowEngine {
       return;
     }
     observe(shardState, rec.time);
-    if (rec.id !== undefined && this.isDuplicate(rec.id, r, rec.time)) {
+    if (rec.id !== undefined && this.isDuplicate(rec.key, rec.id, r, rec.time)) {
       c.duplicates += 1;
       return;
     }
@@ -270,7 +278,7 @@ export class WindowEngine {
     let applied = false;
     let lateEverywhere = true;
     let alreadyApplied = true;
-    for (const f of this.features) {
+    for (const f of this.runtime) {
       const outcome = this.applyToFeature(f, rec, r, w);
       if (outcome & LATE) {
         c.late += 1;
@@ -295,12 +303,12 @@ export class WindowEngine {
     if (prev === undefined || rec.time > prev) this.out.newestApplied[r.shard] = rec.time;
   }
 
-  private isDuplicate(id: string, r: InputRecord, time: number): boolean {
-    const first = this.seen.get(id);
+  private isDuplicate(key: string, id: string, r: InputRecord, time: number): boolean {
+    const seenKey = `${key}\u0000${id}`;
+    const first = this.seen.get(seenKey);
     if (first === undefined) {
-      const s: SeenId = { shard: r.shard, seq: r.seq, time };
-      this.seen.set(id, s);
-      this.out.newIds.push({ id, ...s });
+      this.seen.set(seenKey, { shard: r.shard, seq: r.seq, time });
+      this.out.newIds.push({ key, id, shard: r.shard, seq: r.seq, time });
       return false;
     }
     // The same Kinesis record delivered again is not a producer duplicate.
@@ -383,10 +391,12 @@ export class WindowEngine {
   private touched(e: Entity, r: InputRecord, t: number, due: number): void {
     e.lastApplied[r.shard] = r.seq;
     if (t > e.maxEventTime) e.maxEventTime = t;
-    if (e.timerShard !== r.shard || due !== e.due) {
+    if (e.timerShard !== r.shard) {
       e.timerShard = r.shard;
       e.due = due;
       this.schedule(e);
+    } else {
+      this.setDue(e, due);
     }
     this.out.changed.add(e);
   }
@@ -415,7 +425,7 @@ export class WindowEngine {
       e.finalThrough = w;
       return;
     }
-    const f = this.features[e.fi]!;
+    const f = this.runtime[e.fi]!;
     if (e.kind === 'sessions') {
       while (e.sessions.length > 0 && e.sessions[0]!.end <= w) {
         const s = e.sessions.shift()!;
@@ -425,24 +435,28 @@ export class WindowEngine {
       this.fireSlices(f, e, w);
     }
     e.finalThrough = w;
-    e.due = dueOf(f, e);
+    this.setDue(e, dueOf(f, e));
     this.out.changed.add(e);
   }
 
   private fireSlices(f: FeatureRuntime, e: SliceEntity, w: number): void {
     const g = f.geometry!;
     if (e.slices.size === 0) return;
-    const firstOpenStart = Number.isFinite(e.finalThrough) ? nextWindowEndAfter(g, e.finalThrough) - g.sizeMs : -Infinity;
-    const starts = new Set<number>();
+    let minSlice = Infinity;
+    let maxSlice = -Infinity;
     for (const a of e.slices.keys()) {
-      const last = lastWindowStart(g, a);
-      for (let s = Math.max(firstWindowStart(g, a), firstOpenStart); s <= last && s + g.sizeMs <= w; s += g.slideMs) starts.add(s);
+      if (a < minSlice) minSlice = a;
+      if (a > maxSlice) maxSlice = a;
     }
-    for (const s of [...starts].sort((x, y) => x - y)) {
+    // Windows in start order, from the first one still open that holds data to the last one that ends by w.
+    let s = firstWindowStart(g, minSlice);
+    if (Number.isFinite(e.finalThrough)) s = Math.max(s, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
+    const lastStart = Math.min(lastWindowStart(g, maxSlice), w - g.sizeMs);
+    for (; s <= lastStart; s += g.slideMs) {
       let acc: Acc | undefined;
       for (let b = s; b < s + g.sizeMs; b += g.sliceMs) {
         const part = e.slices.get(b);
-        if (!part) continue;
+        if (part === undefined) continue;
         if (acc) mergeInto(acc, part);
         else acc = copyAcc(part);
       }
@@ -450,7 +464,7 @@ export class WindowEngine {
       e.finals?.set(s, acc);
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
     }
-    for (const a of [...e.slices.keys()]) if (lastWindowEnd(g, a) <= w) e.slices.delete(a);
+    for (const a of e.slices.keys()) if (lastWindowEnd(g, a) <= w) e.slices.delete(a);
   }
 
   private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {
@@ -461,7 +475,7 @@ export class WindowEngine {
       windowEnd: end,
       value: resultValue(f.spec.aggregate, acc),
       count: acc[0],
-      acc: copyAcc(acc),
+      acc,
     });
     this.out.counters.finalWindows += 1;
   }
@@ -472,8 +486,14 @@ export class WindowEngine {
     for (const e of heap.popDue(w)) {
       if (this.entities[e.fi]!.get(e.key) !== e || e.timerShard !== shard || e.due > w) continue; // stale entry
       this.advance(e, w);
-      this.schedule(e);
     }
+  }
+
+  /** Every change of an entity's due time registers a timer; superseded entries are skipped when popped. */
+  private setDue(e: Entity, due: number): void {
+    if (due === e.due) return;
+    e.due = due;
+    this.schedule(e);
   }
 
   private schedule(e: Entity): void {
@@ -502,11 +522,11 @@ export class WindowEngine {
   }
 
   private newEntity(f: FeatureRuntime, key: string, kind: 'slices' | 'sessions'): Entity {
-    const base = { fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined };
+    // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const e: Entity =
       kind === 'slices'
-        ? { ...base, kind, slices: new Map(), finals: this.keepFinals ? new Map() : undefined }
-        : { ...base, kind, sessions: [] };
+        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, slices: new Map(), finals: this.keepFinals ? new Map() : undefined }
+        : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, sessions: [] };
     this.entities[f.fi]!.set(key, e);
     return e;
   }
@@ -521,9 +541,13 @@ export class WindowEngine {
     }
   }
 
+  public get features(): readonly FeatureSpec[] {
+    return this.spec.features;
+  }
+
   /** Feature index by name. */
   public featureIndex(name: string): number {
-    const fi = this.features.findIndex((f) => f.spec.name === name);
+    const fi = this.runtime.findIndex((f) => f.spec.name === name);
     if (fi < 0) throw new RangeError(`unknown feature "${name}"`);
     return fi;
   }
@@ -540,7 +564,7 @@ export class WindowEngine {
   public loadEntity(feature: string, key: string, s: SerializedEntity): void {
     const fi = this.featureIndex(feature);
     const e = deserializeEntity(fi, key, s, this.keepFinals);
-    e.due = dueOf(this.features[fi]!, e);
+    e.due = dueOf(this.runtime[fi]!, e);
     this.entities[fi]!.set(key, e);
     this.schedule(e);
   }
@@ -551,8 +575,42 @@ export class WindowEngine {
     if (e?.kind === 'slices' && e.finals) e.finals.set(windowStart, copyAcc(acc));
   }
 
-  public loadSeen(id: string, s: SeenId): void {
-    this.seen.set(id, s);
+  public loadSeen(key: string, id: string, s: SeenId): void {
+    this.seen.set(`${key}\u0000${id}`, s);
+  }
+
+  /**
+   * What a batch will need, computed with the same decoding rules before any state is loaded: the entity keys it
+   * touches, and per shard an upper bound of the watermark it can reach (so due timers can be fetched).
+   */
+  public plan(records: readonly InputRecord[]): BatchPlan {
+    const keys = new Set<string>();
+    const maxTime = new Map<string, number>();
+    const lateCandidates: Array<{ key: string; time: number; shard: string }> = [];
+    const skew = this.spec.watermark.maxFutureSkewMs;
+    for (const r of records) {
+      const d = this.decoder.decode(r.data);
+      if (!d.ok) continue;
+      const t = d.record.time;
+      if (skew !== undefined && r.arrivalTime !== undefined && t - r.arrivalTime > skew) continue;
+      keys.add(d.record.key);
+      lateCandidates.push({ key: d.record.key, time: t, shard: r.shard });
+      const m = maxTime.get(r.shard);
+      if (m === undefined || t > m) maxTime.set(r.shard, t);
+    }
+    const watermarkBound: Record<string, number> = {};
+    for (const [shard, m] of maxTime) watermarkBound[shard] = Math.max(this.watermark(shard), m - this.lateness);
+    const finalsNeeded: Array<{ feature: string; key: string; windowStart: number }> = [];
+    if (this.keepFinals) {
+      for (const c of lateCandidates) {
+        const bound = watermarkBound[c.shard] ?? -Infinity;
+        for (const f of this.runtime) {
+          if (!f.geometry) continue;
+          for (const s of windowStartsOf(f.geometry, c.time)) if (s + f.geometry.sizeMs <= bound) finalsNeeded.push({ feature: f.spec.name, key: c.key, windowStart: s });
+        }
+      }
+    }
+    return { keys: [...keys], watermarkBound, finalsNeeded };
   }
 
   public exportEntity(ref: EntityRef): { due: number; state: SerializedEntity } | undefined {
@@ -568,7 +626,7 @@ export class WindowEngine {
   public currentValue(ref: EntityRef): WindowResult | undefined {
     const e = this.entities[this.featureIndex(ref.feature)]!.get(ref.key);
     if (!e) return undefined;
-    const f = this.features[e.fi]!;
+    const f = this.runtime[e.fi]!;
     if (e.kind === 'sessions') {
       const s = e.sessions[e.sessions.length - 1];
       if (!s) return undefined;
@@ -638,7 +696,11 @@ function addSession(e: SessionEntity, t: number, gapMs: number, v: number): void
 
 /** Earliest end among the entity's open windows (Infinity when none). */
 function dueOf(f: FeatureRuntime, e: Entity): number {
-  if (e.kind === 'sessions') return e.sessions.length > 0 ? Math.min(...e.sessions.map((s) => s.end)) : Infinity;
+  if (e.kind === 'sessions') {
+    let due = Infinity;
+    for (const s of e.sessions) if (s.end < due) due = s.end;
+    return due;
+  }
   if (e.slices.size === 0) return Infinity;
   const g = f.geometry!;
   let minSlice = Infinity;

@@ -81,25 +81,18 @@ export function serializeEntity(e: Entity): SerializedEntity {
 }
 
 export function deserializeEntity(fi: number, key: string, s: SerializedEntity, keepFinals: boolean): Entity {
-  const base = {
-    fi,
-    key,
-    finalThrough: s.finalThrough ?? -Infinity,
-    lastApplied: { ...s.lastApplied },
-    maxEventTime: s.maxEventTime ?? -Infinity,
-    due: Infinity,
-    timerShard: s.timerShard,
-  };
+  const finalThrough = s.finalThrough ?? -Infinity;
+  const lastApplied = { ...s.lastApplied };
+  const maxEventTime = s.maxEventTime ?? -Infinity;
+  const timerShard = s.timerShard;
   if (s.kind === 'slices') {
     const slices = new Map<number, Acc>();
     for (const [start, c, sum, mn, mx] of s.slices ?? []) slices.set(start, [c, sum, mn, mx]);
-    return { ...base, kind: 'slices', slices, finals: keepFinals ? new Map() : undefined };
+    const finals = keepFinals ? new Map<number, Acc>() : undefined;
+    return { kind: 'slices', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, slices, finals };
   }
-  return {
-    ...base,
-    kind: 'sessions',
-    sessions: (s.sessions ?? []).map(([start, end, c, sum, mn, mx]) => ({ start, end, acc: [c, sum, mn, mx] as Acc })),
-  };
+  const sessions = (s.sessions ?? []).map(([start, end, c, sum, mn, mx]) => ({ start, end, acc: [c, sum, mn, mx] as Acc }));
+  return { kind: 'sessions', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, sessions };
 }
 
 /** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. */

@@ -1,0 +1,191 @@
+/**
+ * One consumer batch: load the state the batch needs, run the engine, persist. The order of effects is what
+ * makes re-delivery harmless:
+ *
+ * 1. records at or below the shard checkpoint were fully processed by an earlier delivery: skipped;
+ * 2. dead letters are sent first (FIFO queue, deterministic deduplication ids), so a failure writes nothing;
+ * 3. window state, id memory, timers and feature values are written with bounded concurrency, each item once,
+ *    window state and ids conditionally on the version read; a record already applied to an entity (sequence
+ *    number at or below the entity's last applied one) is never applied again;
+ * 4. the shard watermark and checkpoint are written last. Until then, a retry sees the watermark from before the
+ *    batch, so every record is judged exactly as in the first delivery.
+ */
+import type { WriteRequest } from '@aws-sdk/client-dynamodb';
+import { type BatchCounters, type InputRecord, WindowEngine } from '../core/engine';
+import type { PipelineSpec } from '../core/spec';
+import { longestWindowMs } from '../core/spec';
+import { compareSeq, type SeenId } from '../core/state';
+import type { DeadLetterSender } from './dead-letters';
+import type { CurrentValue, FeatureStore } from './feature-store';
+import { type DueTimer, type ShardCheckpoint, type StateStore, timerSortKey } from './state-store';
+
+export interface BatchProcessorOptions {
+  readonly spec: PipelineSpec;
+  readonly state: StateStore;
+  readonly features: FeatureStore;
+  readonly deadLetters: DeadLetterSender;
+  /**
+   * Lambda's ParallelizationFactor. Above 1, batches of one shard run concurrently, so the shard checkpoint cannot
+   * skip records (per-entity sequence numbers still do).
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+  /** How long final window results stay in the feature table. @default 7 days */
+  readonly finalRetentionSeconds?: number;
+  /** Most due timers fired per shard per batch; the rest fire in the next batches. @default 5000 */
+  readonly timerLimit?: number;
+  readonly now?: () => number;
+}
+
+export interface BatchOutcome {
+  readonly counters: BatchCounters;
+  /** Records skipped because the shard checkpoint shows them processed. */
+  readonly skipped: number;
+  readonly deadLetters: number;
+  readonly stateWrites: number;
+  readonly writeUnits: number;
+  readonly conflicts: number;
+  /** now − watermark per shard (ms); absent before any record. */
+  readonly watermarkLagMs: Record<string, number>;
+  /** Write time − event time of the newest record applied (ms); absent when nothing was applied. */
+  readonly freshnessMs: number | undefined;
+}
+
+const DAY_S = 86_400;
+
+export async function processBatch(input: readonly InputRecord[], o: BatchProcessorOptions): Promise<BatchOutcome> {
+  const now = o.now ?? Date.now;
+  const spec = o.spec;
+  const featureNames = spec.features.map((f) => f.name);
+  const engine = new WindowEngine(spec);
+
+  // 1. Shard checkpoints and watermarks.
+  const shards = [...new Set(input.map((r) => r.shard))];
+  const checkpoints = new Map<string, ShardCheckpoint>();
+  await Promise.all(shards.map(async (s) => checkpoints.set(s, await o.state.getShard(s))));
+  const checkpointSkips = (o.parallelizationFactor ?? 1) <= 1;
+  const records = checkpointSkips
+    ? input.filter((r) => {
+        const cp = checkpoints.get(r.shard)!.checkpoint;
+        return cp === '' || compareSeq(r.seq, cp) > 0;
+      })
+    : [...input];
+  for (const cp of checkpoints.values()) engine.setShardWatermark(cp.shard, { maxEventTime: cp.maxEventTime });
+
+  // 2. Load what the batch touches: its keys' window state and ids, and entities whose timers are due.
+  const plan = engine.plan(records);
+  const dueTimers: DueTimer[] = [];
+  await Promise.all(
+    Object.entries(plan.watermarkBound).map(async ([shard, bound]) => {
+      if (Number.isFinite(bound)) dueTimers.push(...(await o.state.getDueTimers(shard, bound, o.timerLimit ?? 5000)));
+    }),
+  );
+  const batchKeys = new Set(plan.keys);
+  const timerKeys = [...new Set(dueTimers.map((t) => t.key))].filter((k) => !batchKeys.has(k));
+  const [fromBatch, fromTimers] = await Promise.all([o.state.getEntities(plan.keys, featureNames), o.state.getEntities(timerKeys, featureNames)]);
+  const loaded = new Map<string, { version: number; due: number | null; timerShard: string | undefined }>();
+  for (const e of [...fromBatch.entities, ...fromTimers.entities]) {
+    engine.loadEntity(e.feature, e.key, e.state);
+    loaded.set(ref(e.feature, e.key), { version: e.version, due: e.due, timerShard: e.timerShard });
+  }
+  const ids = new Map<string, { version: number; ids: Record<string, SeenId> }>();
+  for (const s of fromBatch.ids) {
+    ids.set(s.key, { version: s.version, ids: s.ids });
+    for (const [id, seen] of Object.entries(s.ids)) engine.loadSeen(s.key, id, seen);
+  }
+  if (plan.finalsNeeded.length > 0) {
+    for (const f of await o.features.getFinals(plan.finalsNeeded)) engine.loadFinal(f.feature, f.key, f.windowStart, f.acc);
+  }
+
+  // 3. Run the engine.
+  const result = engine.processBatch(records);
+  const writtenAt = now();
+  const nowS = Math.floor(writtenAt / 1000);
+
+  // 4. Dead letters first.
+  const sentBefore = o.deadLetters.sent;
+  await o.deadLetters.send(result.rejected);
+
+  // 5. State, timers, ids, feature values: each item once, concurrently with a bound.
+  const writes: (() => Promise<void>)[] = [];
+  const timerPuts: DueTimer[] = [];
+  const timerDeletes: DueTimer[] = [];
+  const current = new Map<string, CurrentValue[]>();
+  for (const r of result.changed) {
+    const exported = engine.exportEntity(r)!;
+    const before = loaded.get(ref(r.feature, r.key));
+    const due = Number.isFinite(exported.due) ? exported.due : null;
+    const timerShard = exported.state.timerShard;
+    writes.push(() => o.state.putEntity({ feature: r.feature, key: r.key, state: exported.state, due, timerShard, version: 0 }, before?.version ?? 0, writtenAt));
+    if (before?.due != null && before.timerShard !== undefined && (before.due !== due || before.timerShard !== timerShard)) {
+      timerDeletes.push({ shard: before.timerShard, sk: timerSortKey(before.due, r.feature, r.key), feature: r.feature, key: r.key, due: before.due });
+    }
+    if (due !== null && timerShard !== undefined && (before?.due !== due || before.timerShard !== timerShard)) {
+      timerPuts.push({ shard: timerShard, sk: timerSortKey(due, r.feature, r.key), feature: r.feature, key: r.key, due });
+    }
+    const cv = engine.currentValue(r);
+    if (cv) {
+      const list = current.get(r.key) ?? [];
+      list.push({ ...cv, maxEventTime: exported.state.maxEventTime ?? cv.windowStart });
+      current.set(r.key, list);
+    }
+  }
+  // Timers fetched but no longer matching their entity (superseded or already fired) are removed.
+  for (const t of dueTimers) {
+    const e = engine.exportEntity({ feature: t.feature, key: t.key });
+    const stillDue = e && Number.isFinite(e.due) && e.due === t.due && e.state.timerShard === t.shard;
+    if (!stillDue && !timerDeletes.some((d) => d.shard === t.shard && d.sk === t.sk)) timerDeletes.push(t);
+  }
+  const retentionS = Math.ceil((longestWindowMs(spec) + spec.watermark.allowedLatenessMs) / 1000) + DAY_S;
+  const timerWrites: WriteRequest[] = o.state.timerRequests(timerPuts, timerDeletes, nowS + 30 * DAY_S);
+  writes.push(...o.state.batchWriteRequests(o.state.tableName, timerWrites));
+
+  const newIdsByKey = new Map<string, Array<{ id: string } & SeenId>>();
+  for (const n of result.newIds) {
+    const list = newIdsByKey.get(n.key) ?? [];
+    list.push(n);
+    newIdsByKey.set(n.key, list);
+  }
+  for (const [key, added] of newIdsByKey) {
+    const before = ids.get(key);
+    const merged: Record<string, SeenId> = {};
+    const horizon = spec.latePolicy === 'update' ? -Infinity : engine.watermark(added[0]!.shard) - (longestWindowMs(spec) + spec.watermark.allowedLatenessMs);
+    for (const [id, s] of Object.entries(before?.ids ?? {})) if (s.time > horizon) merged[id] = s;
+    for (const n of added) merged[n.id] = { shard: n.shard, seq: n.seq, time: n.time };
+    writes.push(() => o.state.putIds({ key, ids: merged, version: 0 }, before?.version ?? 0, nowS + retentionS));
+  }
+
+  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  writes.push(...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
+  for (const [key, values] of current) writes.push(o.features.currentValueWrite(key, values, writtenAt));
+  await o.state.writeAll(writes);
+
+  // 6. The shard watermark and checkpoint, last.
+  await Promise.all(
+    shards.map((s) => {
+      const last = input.filter((r) => r.shard === s).reduce((m, r) => (compareSeq(r.seq, m) > 0 ? r.seq : m), '');
+      return o.state.advanceShard(checkpoints.get(s)!, engine.getShardWatermark(s).maxEventTime, last, writtenAt);
+    }),
+  );
+
+  const watermarkLagMs: Record<string, number> = {};
+  for (const s of shards) {
+    const w = engine.watermark(s);
+    if (Number.isFinite(w)) watermarkLagMs[s] = writtenAt - w;
+  }
+  const newest = Math.max(...Object.values(result.newestApplied));
+  return {
+    counters: result.counters,
+    skipped: input.length - records.length,
+    deadLetters: o.deadLetters.sent - sentBefore,
+    stateWrites: o.state.writes + o.features.writes,
+    writeUnits: o.state.consumedWriteUnits + o.features.consumedWriteUnits,
+    conflicts: o.state.conflicts,
+    watermarkLagMs,
+    freshnessMs: Number.isFinite(newest) ? writtenAt - newest : undefined,
+  };
+}
+
+function ref(feature: string, key: string): string {
+  return `${feature}\u0000${key}`;
+}

@@ -1,0 +1,122 @@
+/**
+ * Sends rejected records (late, invalid, future) to the dead-letter queue with their full payload. The queue is
+ * FIFO: the deduplication id is derived from shard, sequence number, reason and feature, so the re-sends of a
+ * retried Lambda batch within SQS's five-minute window are dropped by SQS itself.
+ */
+import { createHash } from 'node:crypto';
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Rejection } from '../core/engine';
+import { retryUnprocessed } from './concurrency';
+import type { WriteGate } from './state-store';
+
+/** SQS message limit is 262,144 bytes; leave room for the envelope around the payload. */
+export const MAX_INLINE_PAYLOAD_BYTES = 200_000;
+const MAX_BATCH_BYTES = 262_144;
+
+export interface DeadLetterMessage {
+  readonly reason: Rejection['reason'];
+  readonly message: string;
+  readonly feature?: string;
+  readonly shard: string;
+  readonly sequenceNumber: string;
+  /** Shard watermark when the record arrived (null = no record seen yet). */
+  readonly watermark: number | null;
+  readonly arrivalTime?: number;
+  readonly eventTime?: number;
+  readonly key?: string;
+  /** Original payload (UTF-8 text, or base64 when `payloadEncoding` says so), possibly truncated. */
+  readonly payload: string;
+  readonly payloadEncoding: 'utf8' | 'base64';
+  readonly payloadBytes: number;
+  readonly payloadSha256: string;
+  /** True when the payload was too large for SQS and only its first bytes are kept (size and hash are whole). */
+  readonly truncated: boolean;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function toDeadLetter(r: Rejection): DeadLetterMessage {
+  const bytes = typeof r.data === 'string' ? Buffer.from(r.data, 'utf8') : Buffer.from(r.data);
+  const truncated = bytes.length > MAX_INLINE_PAYLOAD_BYTES;
+  const kept = truncated ? bytes.subarray(0, MAX_INLINE_PAYLOAD_BYTES) : bytes;
+  let payload: string;
+  let payloadEncoding: 'utf8' | 'base64' = 'utf8';
+  try {
+    payload = utf8.decode(kept);
+  } catch {
+    payload = kept.toString('base64');
+    payloadEncoding = 'base64';
+  }
+  return {
+    reason: r.reason,
+    message: r.message,
+    ...(r.feature === undefined ? {} : { feature: r.feature }),
+    shard: r.shard,
+    sequenceNumber: r.seq,
+    watermark: r.watermark,
+    ...(r.arrivalTime === undefined ? {} : { arrivalTime: r.arrivalTime }),
+    ...(r.eventTime === undefined ? {} : { eventTime: r.eventTime }),
+    ...(r.key === undefined ? {} : { key: r.key }),
+    payload,
+    payloadEncoding,
+    payloadBytes: bytes.length,
+    payloadSha256: createHash('sha256').update(bytes).digest('hex'),
+    truncated,
+  };
+}
+
+export function deduplicationId(m: DeadLetterMessage): string {
+  return createHash('sha256').update(`${m.shard}\u0000${m.sequenceNumber}\u0000${m.reason}\u0000${m.feature ?? ''}`).digest('hex');
+}
+
+export interface DeadLetterSenderOptions {
+  readonly client: SQSClient;
+  readonly queueUrl: string;
+  readonly writeGate?: WriteGate;
+}
+
+export class DeadLetterSender {
+  public sent = 0;
+
+  public constructor(private readonly o: DeadLetterSenderOptions) {}
+
+  /** Sends every rejection; throws if any cannot be sent after retries, so the batch fails and nothing is lost. */
+  public async send(rejections: readonly Rejection[]): Promise<void> {
+    const entries: SendMessageBatchRequestEntry[] = rejections.map((r, i) => {
+      const m = toDeadLetter(r);
+      return { Id: String(i), MessageBody: JSON.stringify(m), MessageGroupId: m.shard, MessageDeduplicationId: deduplicationId(m) };
+    });
+    for (const batch of packBatches(entries)) {
+      let pending = batch;
+      await retryUnprocessed(async () => {
+        await this.o.writeGate?.('SendMessageBatch');
+        const res = await this.o.client.send(new SendMessageBatchCommand({ QueueUrl: this.o.queueUrl, Entries: pending }));
+        const failed = new Set((res.Failed ?? []).map((f) => f.Id));
+        const senderFault = (res.Failed ?? []).find((f) => f.SenderFault);
+        if (senderFault) throw new Error(`dead-letter queue refused a message: ${senderFault.Code} ${senderFault.Message ?? ''}`);
+        this.sent += pending.length - failed.size;
+        pending = pending.filter((e) => failed.has(e.Id));
+        return pending.length;
+      }, 'SendMessageBatch');
+    }
+  }
+}
+
+/** Groups entries into SendMessageBatch requests: at most 10 entries and 256 KiB each. */
+function packBatches(entries: readonly SendMessageBatchRequestEntry[]): SendMessageBatchRequestEntry[][] {
+  const out: SendMessageBatchRequestEntry[][] = [];
+  let cur: SendMessageBatchRequestEntry[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    const size = Buffer.byteLength(e.MessageBody ?? '', 'utf8');
+    if (cur.length === 10 || (cur.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(e);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}

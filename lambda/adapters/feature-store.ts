@@ -1,0 +1,161 @@
+/**
+ * The online feature store (feature table, `pk` = entity key): what models read.
+ *
+ * | item                 | sk                                      | holds                                          |
+ * |----------------------|-----------------------------------------|------------------------------------------------|
+ * | current values       | `current`                               | one map per feature: value of its newest open window, with the max event time it includes and when it was written; updated every batch |
+ * | final window result  | `final#<feature>#<windowStart, padded>` | value, count, window bounds, partial aggregate (for corrections), written at, TTL |
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type DynamoDBClient,
+  ScanCommand,
+  UpdateItemCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import type { Acc } from '../core/aggregate';
+import type { Correction, FinalWindow, WindowResult } from '../core/engine';
+import type { WindowLine } from '../core/output';
+import { pool, retryUnprocessed } from './concurrency';
+import { type Item, padTime, type WriteGate } from './state-store';
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+
+export function finalSortKey(feature: string, windowStart: number): string {
+  return `final#${feature}#${padTime(windowStart)}`;
+}
+
+export interface CurrentValue extends WindowResult {
+  readonly maxEventTime: number;
+}
+
+export class FeatureStore {
+  public writes = 0;
+  public consumedWriteUnits = 0;
+
+  public constructor(
+    private readonly client: DynamoDBClient,
+    public readonly tableName: string,
+    private readonly gate?: WriteGate,
+  ) {}
+
+  public finalRequests(finals: readonly FinalWindow[], corrections: readonly Correction[], writtenAt: number, expiresAt: number): WriteRequest[] {
+    const item = (w: { feature: string; key: string; windowStart: number; windowEnd: number; acc: Acc }, value: number, count: number, extra: Item): WriteRequest => ({
+      PutRequest: {
+        Item: {
+          pk: S(w.key),
+          sk: S(finalSortKey(w.feature, w.windowStart)),
+          feature: S(w.feature),
+          windowStart: N(w.windowStart),
+          windowEnd: N(w.windowEnd),
+          value: N(value),
+          count: N(count),
+          acc: { L: w.acc.map((x) => N(x)) },
+          writtenAt: N(writtenAt),
+          expiresAt: N(expiresAt),
+          ...extra,
+        },
+      },
+    });
+    // A correction supersedes the final written in the same batch for the same window: keep the last per window.
+    const byWindow = new Map<string, WriteRequest>();
+    for (const f of finals) byWindow.set(`${f.key}\u0000${finalSortKey(f.feature, f.windowStart)}`, item(f, f.value, f.count, {}));
+    for (const c of corrections) {
+      const prev: Item = c.old ? { previousValue: N(c.old.value), previousCount: N(c.old.count) } : {};
+      byWindow.set(`${c.key}\u0000${finalSortKey(c.feature, c.windowStart)}`, item(c, c.new.value, c.new.count, { ...prev, correctedAt: N(writtenAt) }));
+    }
+    return [...byWindow.values()];
+  }
+
+  /** One UpdateItem per key per batch, setting each changed feature's current value. */
+  public currentValueWrite(key: string, values: readonly CurrentValue[], writtenAt: number): () => Promise<void> {
+    return async () => {
+      await this.gate?.(`UpdateItem current ${key}`);
+      this.writes += 1;
+      const names: Record<string, string> = {};
+      const vals: Record<string, AttributeValue> = {};
+      const sets = values.map((v, i) => {
+        names[`#f${i}`] = v.feature;
+        vals[`:v${i}`] = {
+          M: {
+            value: N(v.value),
+            count: N(v.count),
+            windowStart: N(v.windowStart),
+            windowEnd: N(v.windowEnd),
+            maxEventTime: N(v.maxEventTime),
+            writtenAt: N(writtenAt),
+          },
+        };
+        return `#f${i} = :v${i}`;
+      });
+      const res = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: S(key), sk: S('current') },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: vals,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    };
+  }
+
+  /** Loads stored final results (latePolicy "update") so late records can correct them. */
+  public async getFinals(wanted: ReadonlyArray<{ feature: string; key: string; windowStart: number }>): Promise<Array<{ feature: string; key: string; windowStart: number; acc: Acc }>> {
+    const uniq = new Map<string, Item>();
+    for (const w of wanted) uniq.set(`${w.key}\u0000${finalSortKey(w.feature, w.windowStart)}`, { pk: S(w.key), sk: S(finalSortKey(w.feature, w.windowStart)) });
+    const keys = [...uniq.values()];
+    const chunks: Item[][] = [];
+    for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
+    const got = await pool(chunks, 8, async (chunk) => {
+      const items: Item[] = [];
+      let pending = chunk;
+      await retryUnprocessed(async () => {
+        const res = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
+        items.push(...(res.Responses?.[this.tableName] ?? []));
+        pending = res.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+        return pending.length;
+      }, 'BatchGetItem finals');
+      return items;
+    });
+    return got.flat().map((it) => ({
+      feature: it.feature!.S!,
+      key: it.pk!.S!,
+      windowStart: Number(it.windowStart!.N),
+      acc: (it.acc!.L ?? []).map((x) => Number(x.N)) as Acc,
+    }));
+  }
+
+  /** Reads every final window back (export and tests; a full scan, not for the hot path). */
+  public async scanFinals(): Promise<WindowLine[]> {
+    const out: WindowLine[] = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':p': S('final#') },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const it of res.Items ?? []) {
+        out.push({
+          feature: it.feature!.S!,
+          key: it.pk!.S!,
+          windowStart: Number(it.windowStart!.N),
+          windowEnd: Number(it.windowEnd!.N),
+          value: Number(it.value!.N),
+          count: Number(it.count!.N),
+        });
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}

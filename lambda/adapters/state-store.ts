@@ -1,0 +1,322 @@
+/**
+ * DynamoDB state for the consumer. One table (`pk`, `sk`, TTL `expiresAt`) holds:
+ *
+ * | item                    | pk                  | sk                        | written                               |
+ * |-------------------------|---------------------|---------------------------|---------------------------------------|
+ * | shard watermark         | `shard#<shardId>`   | `watermark`               | last, once per batch, versioned       |
+ * | window state            | `entity#<key>`      | `<feature>`               | once per batch if changed, versioned  |
+ * | producer-id memory      | `entity#<key>`      | `#ids`                    | once per batch if new ids, versioned  |
+ * | event-time timer        | `timers#<shardId>`  | `<due, padded>#<feature>#<key>` | when an entity's due time moves |
+ *
+ * Every state item carries a `version`; writes are conditional on the version read, so a stale or concurrent
+ * writer fails instead of overwriting (no blind `ADD`). Window state also records, per shard, the last sequence
+ * number applied, so a re-delivered record is never applied twice.
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import type { SeenId, SerializedEntity } from '../core/state';
+import { pool, retryUnprocessed } from './concurrency';
+
+export type Item = Record<string, AttributeValue>;
+
+/** A write that lost its condition: another writer got there first. The batch fails and its retry is harmless. */
+export class StateConflictError extends Error {
+  public constructor(what: string) {
+    super(`conditional write lost for ${what}: a concurrent or stale writer changed it; the batch will be retried`);
+    this.name = 'StateConflictError';
+  }
+}
+
+export interface ShardCheckpoint {
+  readonly shard: string;
+  /** Highest event time seen on the shard (null before any record). */
+  readonly maxEventTime: number | null;
+  /** Last sequence number of the last batch fully processed ('' before any). */
+  readonly checkpoint: string;
+  readonly version: number;
+}
+
+export interface StoredEntity {
+  readonly feature: string;
+  readonly key: string;
+  readonly state: SerializedEntity;
+  readonly due: number | null;
+  readonly timerShard: string | undefined;
+  readonly version: number;
+}
+
+export interface StoredIds {
+  readonly key: string;
+  readonly ids: Record<string, SeenId>;
+  readonly version: number;
+}
+
+export interface DueTimer {
+  readonly shard: string;
+  readonly sk: string;
+  readonly feature: string;
+  readonly key: string;
+  readonly due: number;
+}
+
+/** Hook called before every write request (fault injection in tests and the sandbox's chaos mode). */
+export type WriteGate = (what: string) => void | Promise<void>;
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+const num = (v: AttributeValue | undefined): number | null => (v?.N === undefined ? null : Number(v.N));
+const str = (v: AttributeValue | undefined): string | undefined => v?.S;
+
+/** Fixed-width, order-preserving text for event times (valid for |t| < 9e15, the Date range and then some). */
+export function padTime(t: number): string {
+  return String(Math.round(t) + 9e15).padStart(17, '0');
+}
+
+/** Sequence numbers padded to a fixed width so string order is numeric order. */
+export function padSeq(seq: string): string {
+  return seq.padStart(128, '0');
+}
+
+export interface StateStoreOptions {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+  /** Concurrent write requests in flight. @default 16 */
+  readonly writeConcurrency?: number;
+  /** How long producer ids and fired timers are kept after their event time (seconds, for TTL). */
+  readonly idRetentionSeconds?: number;
+  readonly writeGate?: WriteGate;
+}
+
+export class StateStore {
+  public writes = 0;
+  public conflicts = 0;
+  public consumedWriteUnits = 0;
+  private readonly client: DynamoDBClient;
+  private readonly table: string;
+  private readonly concurrency: number;
+  private readonly gate: WriteGate | undefined;
+
+  public constructor(o: StateStoreOptions) {
+    this.client = o.client;
+    this.table = o.tableName;
+    this.concurrency = o.writeConcurrency ?? 16;
+    this.gate = o.writeGate;
+  }
+
+  // ---- reads --------------------------------------------------------------------------------------------------
+
+  public async getShard(shard: string): Promise<ShardCheckpoint> {
+    const res = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: S(`shard#${shard}`), sk: S('watermark') }, ConsistentRead: true }),
+    );
+    const it = res.Item;
+    return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', version: num(it?.version) ?? 0 };
+  }
+
+  /** Loads window state and id memory for the given keys (BatchGetItem, 100 keys a request, retried). */
+  public async getEntities(keys: readonly string[], features: readonly string[]): Promise<{ entities: StoredEntity[]; ids: StoredIds[] }> {
+    const wanted: Item[] = [];
+    for (const key of keys) {
+      for (const f of features) wanted.push({ pk: S(`entity#${key}`), sk: S(f) });
+      wanted.push({ pk: S(`entity#${key}`), sk: S('#ids') });
+    }
+    const items = await this.batchGet(wanted);
+    const entities: StoredEntity[] = [];
+    const ids: StoredIds[] = [];
+    for (const it of items) {
+      const key = str(it.pk)!.slice('entity#'.length);
+      const sk = str(it.sk)!;
+      const version = num(it.version) ?? 0;
+      if (sk === '#ids') {
+        ids.push({ key, ids: JSON.parse(str(it.ids) ?? '{}') as Record<string, SeenId>, version });
+      } else {
+        entities.push({ feature: sk, key, state: JSON.parse(str(it.state)!) as SerializedEntity, due: num(it.due), timerShard: str(it.timerShard), version });
+      }
+    }
+    return { entities, ids };
+  }
+
+  /** Timers of a shard due at or before `bound`, oldest first, at most `limit` (the rest fire in later batches). */
+  public async getDueTimers(shard: string, bound: number, limit: number): Promise<DueTimer[]> {
+    const out: DueTimer[] = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND sk <= :sk',
+          ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`) },
+          ConsistentRead: true,
+          Limit: limit - out.length,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const it of res.Items ?? []) {
+        out.push({ shard, sk: str(it.sk)!, feature: str(it.feature)!, key: str(it.key)!, due: num(it.due)! });
+      }
+      start = res.LastEvaluatedKey;
+    } while (start && out.length < limit);
+    return out;
+  }
+
+  private async batchGet(keys: Item[]): Promise<Item[]> {
+    const chunks: Item[][] = [];
+    for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
+    const results = await pool(chunks, 8, async (chunk) => {
+      const got: Item[] = [];
+      let pending: Item[] = chunk;
+      await retryUnprocessed(async () => {
+        const res = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        got.push(...(res.Responses?.[this.table] ?? []));
+        pending = res.UnprocessedKeys?.[this.table]?.Keys ?? [];
+        return pending.length;
+      }, 'BatchGetItem');
+      return got;
+    });
+    return results.flat();
+  }
+
+  // ---- writes -------------------------------------------------------------------------------------------------
+
+  /** Runs write thunks with bounded concurrency. */
+  public async writeAll(writes: readonly (() => Promise<void>)[]): Promise<void> {
+    await pool(writes, this.concurrency, (w) => w());
+  }
+
+  public async putEntity(e: StoredEntity, expectedVersion: number, updatedAt: number): Promise<void> {
+    await this.conditionalPut(
+      {
+        pk: S(`entity#${e.key}`),
+        sk: S(e.feature),
+        state: S(JSON.stringify(e.state)),
+        ...(e.due === null ? {} : { due: N(e.due) }),
+        ...(e.timerShard === undefined ? {} : { timerShard: S(e.timerShard) }),
+        version: N(expectedVersion + 1),
+        updatedAt: N(updatedAt),
+      },
+      expectedVersion,
+      `window state ${e.feature}/${e.key}`,
+    );
+  }
+
+  public async putIds(s: StoredIds, expectedVersion: number, expiresAtSeconds: number): Promise<void> {
+    await this.conditionalPut(
+      { pk: S(`entity#${s.key}`), sk: S('#ids'), ids: S(JSON.stringify(s.ids)), version: N(expectedVersion + 1), expiresAt: N(expiresAtSeconds) },
+      expectedVersion,
+      `producer ids of ${s.key}`,
+    );
+  }
+
+  /**
+   * Advances the shard watermark and checkpoint, forward only. The write is conditional on the version read; if
+   * another writer moved it meanwhile (parallelization factor > 1), re-read and write the maximum of both.
+   */
+  public async advanceShard(read: ShardCheckpoint, maxEventTime: number | null, checkpoint: string, updatedAt: number): Promise<void> {
+    let current = read;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const m = maxOf(current.maxEventTime, maxEventTime);
+      const c = padSeq(checkpoint) > padSeq(current.checkpoint) ? checkpoint : current.checkpoint;
+      if (m === current.maxEventTime && c === current.checkpoint && current.version > 0) return;
+      try {
+        await this.conditionalPut(
+          {
+            pk: S(`shard#${read.shard}`),
+            sk: S('watermark'),
+            ...(m === null ? {} : { maxEventTime: N(m) }),
+            checkpoint: S(c),
+            version: N(current.version + 1),
+            updatedAt: N(updatedAt),
+          },
+          current.version,
+          `watermark of ${read.shard}`,
+        );
+        return;
+      } catch (e) {
+        if (!(e instanceof StateConflictError)) throw e;
+        current = await this.getShard(read.shard);
+      }
+    }
+    throw new StateConflictError(`watermark of ${read.shard} (5 attempts)`);
+  }
+
+  /** Puts and deletes that are idempotent by nature (timers, final results): BatchWriteItem, 25 a request. */
+  public batchWriteRequests(table: string, requests: readonly WriteRequest[]): (() => Promise<void>)[] {
+    const thunks: (() => Promise<void>)[] = [];
+    for (let i = 0; i < requests.length; i += 25) {
+      const chunk = requests.slice(i, i + 25);
+      thunks.push(async () => {
+        let pending: WriteRequest[] = chunk;
+        await retryUnprocessed(async () => {
+          await this.gate?.(`BatchWriteItem ${table}`);
+          this.writes += 1;
+          const res = await this.client.send(
+            new BatchWriteItemCommand({ RequestItems: { [table]: pending }, ReturnConsumedCapacity: 'TOTAL' }),
+          );
+          for (const c of res.ConsumedCapacity ?? []) this.consumedWriteUnits += c.CapacityUnits ?? 0;
+          pending = res.UnprocessedItems?.[table] ?? [];
+          return pending.length;
+        }, 'BatchWriteItem');
+      });
+    }
+    return thunks;
+  }
+
+  public timerRequests(put: readonly DueTimer[], del: readonly DueTimer[], expiresAtSeconds: number): WriteRequest[] {
+    return [
+      ...del.map((t) => ({ DeleteRequest: { Key: { pk: S(`timers#${t.shard}`), sk: S(t.sk) } } })),
+      ...put.map((t) => ({
+        PutRequest: {
+          Item: { pk: S(`timers#${t.shard}`), sk: S(t.sk), feature: S(t.feature), key: S(t.key), due: N(t.due), expiresAt: N(expiresAtSeconds) },
+        },
+      })),
+    ];
+  }
+
+  public get tableName(): string {
+    return this.table;
+  }
+
+  private async conditionalPut(item: Item, expectedVersion: number, what: string): Promise<void> {
+    await this.gate?.(`PutItem ${what}`);
+    this.writes += 1;
+    try {
+      const res = await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
+          ...(expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ':v': N(expectedVersion) } }),
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException') {
+        this.conflicts += 1;
+        throw new StateConflictError(what);
+      }
+      throw e;
+    }
+  }
+}
+
+export function timerSortKey(due: number, feature: string, key: string): string {
+  return `${padTime(due)}#${feature}#${key}`;
+}
+
+function maxOf(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}

@@ -1,0 +1,58 @@
+/**
+ * Kinesis consumer: parse → engine → store → metrics. Failures throw, so Lambda retries (or bisects) the batch;
+ * state writes are idempotent, so a retry is harmless. Poison records never throw: they go to the dead-letter
+ * queue and the batch proceeds.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { dynamoClient, sqsClient } from '../adapters/aws-clients';
+import { type BatchOutcome, processBatch } from '../adapters/batch-processor';
+import { type ConsumerConfig, configFromEnv } from '../adapters/config';
+import { DeadLetterSender } from '../adapters/dead-letters';
+import { FeatureStore } from '../adapters/feature-store';
+import { toInputRecord } from '../adapters/kinesis-records';
+import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../adapters/metric-names';
+import { publishBatchMetrics } from '../adapters/metrics';
+import { StateStore, type WriteGate } from '../adapters/state-store';
+
+export interface ConsumerOptions {
+  readonly config: ConsumerConfig;
+  /** Called before every write (fault injection). */
+  readonly writeGate?: WriteGate;
+  /** Receives each batch's outcome (the local sandbox's figures). */
+  readonly onOutcome?: (o: BatchOutcome, recordsIn: number) => void;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+}
+
+export function createConsumer(opts: ConsumerOptions): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
+  const { config } = opts;
+  const logger = opts.logger ?? new Logger({ serviceName: config.pipelineName });
+  const metrics = opts.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, defaultDimensions: { [PIPELINE_DIMENSION]: config.pipelineName } });
+  const dynamo = dynamoClient({ maxAttempts: 8 });
+  const sqs = sqsClient({ maxAttempts: 8 });
+  return async (event) => {
+    const started = Date.now();
+    const records = event.Records.map(toInputRecord);
+    const outcome = await processBatch(records, {
+      spec: config.spec,
+      state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
+      features: new FeatureStore(dynamo, config.featureTable, opts.writeGate),
+      deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
+      parallelizationFactor: config.parallelizationFactor,
+    });
+    publishBatchMetrics(metrics, records.length, outcome, Date.now() - started);
+    logger.info('batch processed', { shard: records[0]?.shard, firstSeq: records[0]?.seq, recordsIn: records.length, ...outcome.counters, skipped: outcome.skipped, stateWrites: outcome.stateWrites });
+    opts.onOutcome?.(outcome, records.length);
+    return { batchItemFailures: [] };
+  };
+}
+
+let consumer: ReturnType<typeof createConsumer> | undefined;
+
+/** Lambda entry point: configuration comes from the environment the stack sets, read on first use. */
+export const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+  consumer ??= createConsumer({ config: configFromEnv() });
+  return consumer(event);
+};
