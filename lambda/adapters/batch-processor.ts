@@ -186,6 +186,34 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   };
 }
 
+/**
+ * End of a bounded input (the sandbox after draining a file): the watermark becomes +∞, so every open window is
+ * final. Fires them all, writes their results and the emptied window state. Not for a live stream.
+ */
+export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' | 'features' | 'finalRetentionSeconds' | 'now'>): Promise<number> {
+  const engine = new WindowEngine(o.spec);
+  const stored = await o.state.scanEntities();
+  const versions = new Map<string, number>();
+  for (const e of stored) {
+    engine.loadEntity(e.feature, e.key, e.state);
+    versions.set(ref(e.feature, e.key), e.version);
+  }
+  const result = engine.flush();
+  const writtenAt = (o.now ?? Date.now)();
+  const nowS = Math.floor(writtenAt / 1000);
+  const writes: (() => Promise<void>)[] = [];
+  for (const r of result.changed) {
+    const exported = engine.exportEntity(r)!;
+    writes.push(() =>
+      o.state.putEntity({ feature: r.feature, key: r.key, state: exported.state, due: null, timerShard: exported.state.timerShard, version: 0 }, versions.get(ref(r.feature, r.key)) ?? 0, writtenAt),
+    );
+  }
+  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  writes.push(...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
+  await o.state.writeAll(writes);
+  return result.finals.length;
+}
+
 function ref(feature: string, key: string): string {
   return `${feature}\u0000${key}`;
 }

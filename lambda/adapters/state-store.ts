@@ -21,6 +21,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { SeenId, SerializedEntity } from '../core/state';
@@ -165,6 +166,35 @@ export class StateStore {
       }
       start = res.LastEvaluatedKey;
     } while (start && out.length < limit);
+    return out;
+  }
+
+  /** Every window-state item (end of a bounded input, and exports; a full scan, never on the hot path). */
+  public async scanEntities(): Promise<StoredEntity[]> {
+    const out: StoredEntity[] = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.client.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'begins_with(pk, :p) AND sk <> :ids',
+          ExpressionAttributeValues: { ':p': S('entity#'), ':ids': S('#ids') },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const it of res.Items ?? []) {
+        out.push({
+          feature: str(it.sk)!,
+          key: str(it.pk)!.slice('entity#'.length),
+          state: JSON.parse(str(it.state)!) as SerializedEntity,
+          due: num(it.due),
+          timerShard: str(it.timerShard),
+          version: num(it.version) ?? 0,
+        });
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
     return out;
   }
 
