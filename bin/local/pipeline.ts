@@ -49,8 +49,6 @@ export interface PutResult {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class LocalPipeline {
-  public readonly onFailure: KinesisOnFailureMessage[] = [];
-
   private constructor(
     public readonly names: { stream: string; stateTable: string; featureTable: string; deadLetterQueueUrl: string; onFailureQueueUrl: string },
     public readonly esm: LocalEventSourceMapping,
@@ -58,6 +56,8 @@ export class LocalPipeline {
     private readonly dynamo: DynamoDBClient,
     private readonly sqs: SQSClient,
     private readonly spec: PipelineSpec,
+    /** Metadata-only messages of batches the event source mapping gave up on (Lambda's on-failure destination). */
+    public readonly onFailure: KinesisOnFailureMessage[],
   ) {}
 
   /** Creates the resources (emulator endpoints come from the environment) and starts polling. */
@@ -102,7 +102,7 @@ export class LocalPipeline {
       o.beforeInvoke?.();
       return consumer(event);
     };
-    let pipeline: LocalPipeline | undefined;
+    const sink = { onFailure: [] as KinesisOnFailureMessage[] };
     const esm = new LocalEventSourceMapping({
       streamName: stream,
       handler,
@@ -111,10 +111,10 @@ export class LocalPipeline {
       pollIntervalMs: 20,
       client: kinesis,
       onFailure: async (m) => {
-        pipeline?.onFailure.push(m);
+        sink.onFailure.push(m);
       },
     });
-    pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, o.spec);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, o.spec, sink.onFailure);
     await esm.start();
     return pipeline;
   }
