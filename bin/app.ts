@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * CDK app of the feature pipeline. Context:
+ *   -c spec=<path>          pipeline spec (default bin/specs/fraud.json)
+ *   -c pipelineName=<name>  metric dimension and name part (default: the spec file's base name)
+ *   -c stackName=<name>     stack name (default FeaturePipeline-<pipelineName>)
+ *   -c alarmEmail=<email>   subscribe an email address to the alarms
+ *   -c devStack=true        destroy tables and logs with the stack (development only)
+ */
+import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { PipelinePropsError } from '../lib/errors';
+import { PipelineStack } from '../lib/pipeline-stack';
+import { DEFAULT_SPEC_PATH, pipelineNameFromSpecPath, readSpecFile } from '../lib/spec-loader';
+
+const app = new App();
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+
+function stringContext(key: string): string | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new PipelinePropsError(`context ${key} must be a string (got ${JSON.stringify(value)})`);
+  return value;
+}
+
+function booleanContext(key: string): boolean {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new PipelinePropsError(`context ${key} must be true or false (got ${JSON.stringify(value)})`);
+}
+
+/** Configuration errors are the user's to fix: print the message alone, without a stack trace. */
+const CONFIG_ERRORS = new Set(['SpecError', 'SpecFileError', 'PipelinePropsError']);
+
+let specPath = DEFAULT_SPEC_PATH;
+try {
+  specPath = stringContext('spec') ?? DEFAULT_SPEC_PATH;
+  const pipelineName = stringContext('pipelineName') ?? pipelineNameFromSpecPath(specPath);
+  // Stack names allow letters, digits and hyphens only.
+  const stackName = stringContext('stackName') ?? `FeaturePipeline-${pipelineName.replace(/[^A-Za-z0-9-]/g, '-')}`;
+  new PipelineStack(app, stackName, {
+    stackName,
+    description: `Event-time feature pipeline ${pipelineName} (spec ${specPath})`,
+    specJson: readSpecFile(specPath),
+    pipelineName,
+    removalPolicy: booleanContext('devStack') ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    monitoring: { alarmEmail: stringContext('alarmEmail') },
+  });
+  app.synth();
+} catch (e) {
+  if (!(e instanceof Error) || !CONFIG_ERRORS.has(e.name)) throw e;
+  // The engine's messages name the field; name the file too.
+  console.error(e.name === 'SpecError' ? `spec ${specPath}: ${e.message}` : e.message);
+  process.exit(1);
+}

@@ -1,0 +1,274 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../lambda/adapters/metric-names';
+import { PipelinePropsError, checkDuration, checkInteger } from './errors';
+import {
+  CONSUMER_ENV,
+  CONSUMER_QUEUE_ACTIONS,
+  CONSUMER_TABLE_ACTIONS,
+  EVENT_SOURCE_DEFAULTS,
+  EVENT_SOURCE_LIMITS,
+} from './resource-definitions';
+
+const PROJECT_ROOT = path.join(__dirname, '..');
+/** Source of the consumer handler, bundled with the local esbuild at synth time. */
+export const CONSUMER_ENTRY = path.join(PROJECT_ROOT, 'lambda', 'handlers', 'consumer.ts');
+
+/** Powertools log levels accepted in POWERTOOLS_LOG_LEVEL. */
+export type ConsumerLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** Tuning of the consumer function and its Kinesis event source mapping. */
+export interface ConsumerOptions {
+  /**
+   * Memory of the function in MB; CPU is allocated in proportion.
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout, at most 15 minutes.
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Retention of the function's log group (its logs also carry the pipeline's metrics).
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Level of the function's structured log.
+   * @default 'INFO'
+   */
+  readonly logLevel?: ConsumerLogLevel;
+  /**
+   * Concurrency reserved for the consumer. Leave room for shards × parallelizationFactor, or batches throttle
+   * and the iterator age grows.
+   * @default - no reservation, the function draws on the account's unreserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Where a new mapping starts reading each shard.
+   * @default lambda.StartingPosition.TRIM_HORIZON
+   */
+  readonly startingPosition?: lambda.StartingPosition;
+  /**
+   * Start time in Unix seconds; required with `StartingPosition.AT_TIMESTAMP` and refused otherwise.
+   * @default - none
+   */
+  readonly startingPositionTimestamp?: number;
+  /**
+   * Most records per batch, 1 to 10000.
+   * @default 500
+   */
+  readonly batchSize?: number;
+  /**
+   * How long the mapping gathers records before invoking, at most 5 minutes.
+   * @default Duration.seconds(1)
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Retries of a failing batch before it goes to the on-failure queue, 0 to 10000. Unbounded retries (-1) are
+   * refused: one poison record would stop its shard until the record expires.
+   * @default 10
+   */
+  readonly retryAttempts?: number;
+  /**
+   * Records older than this many seconds are not retried but sent to the on-failure queue: -1 (never) or 60 to 604800.
+   * @default 86400 (one day)
+   */
+  readonly maxRecordAgeSeconds?: number;
+  /**
+   * Concurrent batches per shard, 1 to 10. Above 1, records of one partition key still stay in order.
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+}
+
+export interface PipelineConsumerProps extends ConsumerOptions {
+  /** Pipeline name: the `Pipeline` dimension of every metric the consumer emits. */
+  readonly pipelineName: string;
+  /** The validated spec as minified JSON, shipped in PIPELINE_SPEC. */
+  readonly specJson: string;
+  readonly stream: kinesis.IStream;
+  readonly stateTable: dynamodb.ITable;
+  readonly featureTable: dynamodb.ITable;
+  /** FIFO queue the handler writes late and invalid records to. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Standard queue the event source mapping sends abandoned batches to. */
+  readonly onFailureQueue: sqs.IQueue;
+  /**
+   * What happens to the log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Powertools service name of the consumer (appears in every log line). */
+export const CONSUMER_SERVICE_NAME = 'feature-consumer';
+
+/** The consumer Lambda function and its Kinesis event source mapping. */
+export class PipelineConsumer extends Construct {
+  public readonly function: nodejs.NodejsFunction;
+  public readonly role: iam.Role;
+  public readonly logGroup: logs.LogGroup;
+  public readonly eventSource: KinesisEventSource;
+
+  public constructor(scope: Construct, id: string, props: PipelineConsumerProps) {
+    super(scope, id);
+    validateConsumerOptions(props);
+    const parallelizationFactor = props.parallelizationFactor ?? EVENT_SOURCE_DEFAULTS.parallelizationFactor;
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // An own role instead of the default one, which carries the AWS managed AWSLambdaBasicExecutionRole policy
+    // (logs on every log group): this one may write to its own log group only.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Consumer of feature pipeline ${props.pipelineName}`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: CONSUMER_ENTRY,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.seconds(60),
+      role: this.role,
+      logGroup: this.logGroup,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      description: `Event-time feature consumer of pipeline ${props.pipelineName}`,
+      environment: {
+        [CONSUMER_ENV.spec]: props.specJson,
+        [CONSUMER_ENV.pipelineName]: props.pipelineName,
+        [CONSUMER_ENV.stateTableName]: props.stateTable.tableName,
+        [CONSUMER_ENV.featureTableName]: props.featureTable.tableName,
+        [CONSUMER_ENV.deadLetterQueueUrl]: props.deadLetterQueue.queueUrl,
+        [CONSUMER_ENV.serviceName]: CONSUMER_SERVICE_NAME,
+        [CONSUMER_ENV.metricsNamespace]: METRICS_NAMESPACE,
+        [CONSUMER_ENV.logLevel]: props.logLevel ?? 'INFO',
+        [CONSUMER_ENV.parallelizationFactor]: String(parallelizationFactor),
+        // Stack traces point at the TypeScript sources through the bundled source map.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        forceDockerBundling: false,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        target: 'node22',
+        // The Node.js 22 runtime ships AWS SDK v3; bundling it again only grows the package.
+        externalModules: ['@aws-sdk/*'],
+      },
+    });
+
+    // Exactly the item operations the consumer performs, on the two tables (which have no indexes).
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'FeatureTablesItemAccess',
+        actions: [...CONSUMER_TABLE_ACTIONS],
+        resources: [props.stateTable.tableArn, props.featureTable.tableArn],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DeadLetterQueueSend',
+        actions: [...CONSUMER_QUEUE_ACTIONS],
+        resources: [props.deadLetterQueue.queueArn],
+      }),
+    );
+
+    // The mapping grants itself stream read and send on the on-failure queue.
+    this.eventSource = new KinesisEventSource(props.stream, {
+      startingPosition: props.startingPosition ?? lambda.StartingPosition[EVENT_SOURCE_DEFAULTS.startingPosition],
+      startingPositionTimestamp: props.startingPositionTimestamp,
+      batchSize: props.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
+      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(EVENT_SOURCE_DEFAULTS.maxBatchingWindowSeconds),
+      bisectBatchOnError: EVENT_SOURCE_DEFAULTS.bisectBatchOnError,
+      reportBatchItemFailures: EVENT_SOURCE_DEFAULTS.reportBatchItemFailures,
+      retryAttempts: props.retryAttempts ?? EVENT_SOURCE_DEFAULTS.retryAttempts,
+      maxRecordAge: maxRecordAge(props.maxRecordAgeSeconds ?? EVENT_SOURCE_DEFAULTS.maxRecordAgeSeconds),
+      parallelizationFactor,
+      onFailure: new SqsDlq(props.onFailureQueue),
+    });
+    this.function.addEventSource(this.eventSource);
+
+    const fnResource = this.function.node.defaultChild as lambda.CfnFunction;
+    Validations.of(fnResource).acknowledge(
+      {
+        id: 'AwsSolutions-L1',
+        reason: 'Node.js 22 is the runtime the handler is built and tested for (esbuild target node22); moving to a newer one is a deliberate upgrade.',
+      },
+      {
+        id: 'Serverless-LambdaLatestVersion',
+        reason: 'Node.js 22 is the runtime the handler is built and tested for (esbuild target node22); moving to a newer one is a deliberate upgrade.',
+      },
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason: 'The function is only invoked by the Kinesis event source mapping, never asynchronously; failed batches go to the mapping\'s on-failure queue.',
+      },
+      {
+        id: 'Serverless-LambdaTracing',
+        reason: 'Traces of stream-polled invocations do not link producers to the consumer; latency and freshness are measured by the pipeline\'s own metrics.',
+      },
+    );
+  }
+}
+
+function maxRecordAge(seconds: number): Duration | undefined {
+  // -1 is the service default (never expire), expressed by leaving the property out.
+  return seconds === EVENT_SOURCE_LIMITS.maxRecordAgeSeconds.infinite ? undefined : Duration.seconds(seconds);
+}
+
+/** Refuses settings the service would reject at deploy time, or that would stall a shard. */
+export function validateConsumerOptions(props: ConsumerOptions): void {
+  const owner = 'PipelineConsumer';
+  const L = EVENT_SOURCE_LIMITS;
+  checkInteger(owner, 'memorySize', props.memorySize, 128, 10_240);
+  checkDuration(owner, 'timeout', props.timeout, Duration.minutes(15));
+  checkInteger(owner, 'reservedConcurrentExecutions', props.reservedConcurrentExecutions, 1, 1_000_000);
+  checkInteger(owner, 'batchSize', props.batchSize, L.batchSize.min, L.batchSize.max);
+  if (props.maxBatchingWindow !== undefined && !props.maxBatchingWindow.isUnresolved()) {
+    const s = props.maxBatchingWindow.toSeconds({ integral: false });
+    if (!Number.isInteger(s) || s < L.maxBatchingWindowSeconds.min || s > L.maxBatchingWindowSeconds.max) {
+      throw new PipelinePropsError(
+        `${owner}: maxBatchingWindow must be whole seconds from 0 to ${L.maxBatchingWindowSeconds.max} (got ${props.maxBatchingWindow.toHumanString()})`,
+      );
+    }
+  }
+  if (props.retryAttempts === -1) {
+    throw new PipelinePropsError(`${owner}: retryAttempts must be bounded (0 to ${L.retryAttempts.max}); -1 retries a poison batch forever`);
+  }
+  checkInteger(owner, 'retryAttempts', props.retryAttempts, L.retryAttempts.min, L.retryAttempts.max);
+  const age = props.maxRecordAgeSeconds;
+  if (age !== undefined && age !== L.maxRecordAgeSeconds.infinite) {
+    if (!Number.isInteger(age) || age < L.maxRecordAgeSeconds.min || age > L.maxRecordAgeSeconds.max) {
+      throw new PipelinePropsError(
+        `${owner}: maxRecordAgeSeconds must be -1 or an integer from ${L.maxRecordAgeSeconds.min} to ${L.maxRecordAgeSeconds.max} (got ${age})`,
+      );
+    }
+  }
+  checkInteger(owner, 'parallelizationFactor', props.parallelizationFactor, L.parallelizationFactor.min, L.parallelizationFactor.max);
+  const atTimestamp = props.startingPosition === lambda.StartingPosition.AT_TIMESTAMP;
+  if (atTimestamp && props.startingPositionTimestamp === undefined) {
+    throw new PipelinePropsError(`${owner}: startingPositionTimestamp is required with startingPosition AT_TIMESTAMP`);
+  }
+  if (!atTimestamp && props.startingPositionTimestamp !== undefined) {
+    throw new PipelinePropsError(`${owner}: startingPositionTimestamp is only valid with startingPosition AT_TIMESTAMP`);
+  }
+}
+

@@ -1,0 +1,554 @@
+import { Aws, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { MetricName } from '../lambda/adapters/metric-names';
+import { PipelinePropsError, checkDuration, checkPositive } from './errors';
+import { PipelineMetricFactory, type PipelineMetricSources } from './metric-factory';
+
+/** Alarm thresholds and notification settings. */
+export interface MonitoringOptions {
+  /**
+   * Consumer lag: alarm when the Lambda IteratorAge maximum stays above this for three one-minute periods.
+   * @default Duration.seconds(60)
+   */
+  readonly iteratorAgeThreshold?: Duration;
+  /**
+   * Freshness SLO: alarm when the p99 of FeatureFreshnessMs stays above this for three one-minute periods.
+   * @default Duration.seconds(10)
+   */
+  readonly freshnessSlo?: Duration;
+  /**
+   * Alarm when the largest WatermarkLagMs stays above this for three one-minute periods. The watermark trails
+   * the newest event time by the allowed lateness, so the threshold must leave room for it.
+   * @default allowedLateness + 5 minutes
+   */
+  readonly watermarkLagThreshold?: Duration;
+  /**
+   * Alarm when the dead-letter queue holds at least this many messages.
+   * @default 100
+   */
+  readonly deadLetterQueueDepthThreshold?: number;
+  /**
+   * Alarm when the oldest dead-letter message is older than this (SQS deletes messages after 14 days).
+   * @default Duration.days(3)
+   */
+  readonly deadLetterQueueAgeThreshold?: Duration;
+  /**
+   * Alarm when the consumer reports at least this many errors in five minutes.
+   * @default 1
+   */
+  readonly consumerErrorsThreshold?: number;
+  /**
+   * Alarm when the consumer is throttled at least this many times in five minutes.
+   * @default 1
+   */
+  readonly consumerThrottlesThreshold?: number;
+  /**
+   * Alarm when a table reports at least this many read plus write throttle events in five minutes.
+   * @default 1
+   */
+  readonly tableThrottlesThreshold?: number;
+  /**
+   * Alarm when stream reads or writes exceed the shard limits at least this many times a minute, three minutes running.
+   * @default 1
+   */
+  readonly streamThroughputExceededThreshold?: number;
+  /**
+   * Email address subscribed to the alarm topic (the subscription must be confirmed from the email).
+   * @default - no subscription; subscribe to the topic yourself
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Dashboard name. CloudWatch dashboard names are unique per account across regions.
+   * @default `<stack name>-<region>`
+   */
+  readonly dashboardName?: string;
+}
+
+export interface PipelineMonitoringProps extends MonitoringOptions, PipelineMetricSources {
+  /** The spec's allowed lateness: the watermark lag it causes is normal. */
+  readonly allowedLateness: Duration;
+}
+
+/** Identifies each alarm; also the suffix of its name. */
+export type AlarmKey =
+  | 'ConsumerLag'
+  | 'FeatureFreshness'
+  | 'WatermarkLag'
+  | 'ConsumerErrors'
+  | 'ConsumerThrottles'
+  | 'DeadLetterQueueDepth'
+  | 'DeadLetterQueueAge'
+  | 'OnFailureQueueNotEmpty'
+  | 'StateTableThrottles'
+  | 'FeatureTableThrottles'
+  | 'StreamReadThroughputExceeded'
+  | 'StreamWriteThroughputExceeded';
+
+export interface RunbookEntry {
+  /** What the alarm going off means for the features served. */
+  readonly meaning: string;
+  /** What to look at first. */
+  readonly firstStep: string;
+}
+
+/** What each alarm means and what to do first; shown on the dashboard and in every alarm's description. */
+export const ALARM_RUNBOOK: Readonly<Record<AlarmKey, RunbookEntry>> = {
+  ConsumerLag: {
+    meaning: 'The consumer is behind the newest records of a shard (Lambda IteratorAge): features are getting stale.',
+    firstStep:
+      'Look at consumer errors and throttles. Errors: read the function log. Throttles: raise concurrency. Neither: batches are slow; raise memory or parallelizationFactor.',
+  },
+  FeatureFreshness: {
+    meaning: 'The p99 delay from event time to feature write is above the SLO: models read old features.',
+    firstStep:
+      'If iterator age is high too, the consumer is behind (see consumer lag). If not, producers send events late; compare with watermark lag. Expected while replaying old records.',
+  },
+  WatermarkLag: {
+    meaning: 'A shard\'s watermark trails the clock by more than the threshold: windows become final late.',
+    firstStep:
+      'Check records in and iterator age: a slow consumer, a producer with a skewed clock, or a shard receiving only old events.',
+  },
+  ConsumerErrors: {
+    meaning: 'The handler threw: the whole batch is retried, then bisected, then sent to the on-failure queue.',
+    firstStep: 'Search the function log for ERROR lines around the alarm time and fix the cause before retries run out.',
+  },
+  ConsumerThrottles: {
+    meaning: 'Lambda refused invocations for lack of concurrency: shards wait and lag grows.',
+    firstStep:
+      'Compare concurrent executions with reserved concurrency and the account limit; shards × parallelizationFactor must fit.',
+  },
+  DeadLetterQueueDepth: {
+    meaning: 'Many late or invalid records are waiting in the dead-letter queue: their events are not in the features.',
+    firstStep:
+      'Receive a few messages and read why they were rejected. Invalid: fix the producer. Late: compare their delay with watermark.allowedLatenessMs.',
+  },
+  DeadLetterQueueAge: {
+    meaning: 'Dead-letter messages have waited long; SQS deletes them 14 days after they arrived.',
+    firstStep: 'Replay or archive the messages that matter, then purge the queue.',
+  },
+  OnFailureQueueNotEmpty: {
+    meaning:
+      'The event source mapping gave up on a batch (retries or record age exhausted): those records were never applied.',
+    firstStep:
+      'Read the message: it names the shard and sequence numbers. Find the error in the function log, fix it, then replay that range from the stream.',
+  },
+  StateTableThrottles: {
+    meaning: 'DynamoDB throttled state reads or writes: batches retry and slow down.',
+    firstStep:
+      'Look for a hot key (one entity with most of the events; CloudWatch Contributor Insights for DynamoDB shows it) or traffic jumping beyond twice its previous peak.',
+  },
+  FeatureTableThrottles: {
+    meaning: 'DynamoDB throttled feature writes or reads: online features update late, readers may see errors.',
+    firstStep: 'Check consumed capacity for a spike and whether feature readers share the table with heavy scans or hot keys.',
+  },
+  StreamReadThroughputExceeded: {
+    meaning: 'Reads exceeded the per-shard limits (5 GetRecords calls or 2 MB per second, shared by all consumers).',
+    firstStep: 'Count the stream\'s consumers; move additional ones to enhanced fan-out or add shards.',
+  },
+  StreamWriteThroughputExceeded: {
+    meaning: 'Producers were throttled (1 MB or 1000 records per second per shard): events may be delayed or lost.',
+    firstStep: 'Check that producers retry; add shards (provisioned) or spread partition keys (on-demand).',
+  },
+};
+
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/** Alarms, their notification topic, and the dashboard of the pipeline. */
+export class PipelineMonitoring extends Construct {
+  public readonly metrics: PipelineMetricFactory;
+  public readonly alarmTopic: sns.Topic;
+  public readonly alarms: Readonly<Record<AlarmKey, cw.Alarm>>;
+  public readonly dashboard: cw.Dashboard;
+
+  public constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
+    super(scope, id);
+    validateMonitoringOptions(props);
+    this.metrics = new PipelineMetricFactory(props);
+
+    this.alarmTopic = this.createTopic(props.alarmEmail);
+    this.alarms = this.createAlarms(props);
+    const action = new cwActions.SnsAction(this.alarmTopic);
+    for (const alarm of Object.values(this.alarms)) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
+
+    const thresholds = resolveThresholds(props);
+    this.dashboard = new cw.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName ?? Fn.join('-', [Stack.of(this).stackName, Aws.REGION]),
+      defaultInterval: Duration.hours(3),
+      widgets: dashboardRows(this.metrics, this.alarms, thresholds, props.pipelineName),
+    });
+  }
+
+  /** Console address of the dashboard. */
+  public get dashboardUrl(): string {
+    return Fn.join('', [
+      'https://',
+      Aws.REGION,
+      '.console.aws.amazon.com/cloudwatch/home?region=',
+      Aws.REGION,
+      '#dashboards:name=',
+      this.dashboard.dashboardName,
+    ]);
+  }
+
+  private createTopic(alarmEmail: string | undefined): sns.Topic {
+    // CloudWatch cannot publish to a topic encrypted with the AWS managed key alias/aws/sns (its policy cannot
+    // grant CloudWatch), so the topic gets its own key whose policy allows CloudWatch in this account only.
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Encrypts the feature pipeline alarm topic',
+      enableKeyRotation: true,
+      // Only encrypts notifications in flight; nothing stored under it needs the key after the stack is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+      policy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'AccountAdministersKey',
+            principals: [new iam.AccountRootPrincipal()],
+            actions: KEY_ADMIN_ACTIONS,
+            resources: ['*'],
+          }),
+          new iam.PolicyStatement({
+            sid: 'CloudWatchAlarmsPublish',
+            principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+            actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            resources: ['*'],
+            conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+          }),
+        ],
+      }),
+    });
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Feature pipeline alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    // enforceSSL creates a topic policy, which replaces SNS's default one: allow this account's alarms explicitly.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+        },
+      }),
+    );
+    if (alarmEmail !== undefined) {
+      const sub = new sns.Subscription(this, 'AlarmEmail', {
+        topic,
+        protocol: sns.SubscriptionProtocol.EMAIL,
+        endpoint: alarmEmail,
+      });
+      Validations.of(sub.node.defaultChild as sns.CfnSubscription).acknowledge({
+        id: 'Serverless-SNSRedrivePolicy',
+        reason: 'Email subscription for alarm notifications: the alarm state stays in CloudWatch, so an undelivered email needs no replay queue.',
+      });
+    }
+    return topic;
+  }
+
+  private createAlarms(props: PipelineMonitoringProps): Record<AlarmKey, cw.Alarm> {
+    const m = this.metrics;
+    const t = resolveThresholds(props);
+    const stackName = Stack.of(this).stackName;
+    const alarm = (key: AlarmKey, metric: cw.IMetric, spec: AlarmSpec): cw.Alarm => {
+      const runbook = ALARM_RUNBOOK[key];
+      return new cw.Alarm(this, key, {
+        alarmName: `${stackName}-${key}`,
+        alarmDescription: `${runbook.meaning} First: ${runbook.firstStep}`,
+        metric,
+        threshold: spec.threshold,
+        comparisonOperator: spec.comparison ?? cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: spec.evaluationPeriods ?? 1,
+        datapointsToAlarm: spec.evaluationPeriods ?? 1,
+        // No data means no invocations or no events: an idle pipeline, not a failing one.
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      });
+    };
+    const sustained = { evaluationPeriods: 3, comparison: cw.ComparisonOperator.GREATER_THAN_THRESHOLD };
+
+    return {
+      ConsumerLag: alarm('ConsumerLag', m.iteratorAge(), { threshold: t.iteratorAge.toMilliseconds(), ...sustained }),
+      FeatureFreshness: alarm('FeatureFreshness', m.pipeline(MetricName.FeatureFreshnessMs, cw.Stats.p(99)), {
+        threshold: t.freshnessSlo.toMilliseconds(),
+        ...sustained,
+      }),
+      WatermarkLag: alarm('WatermarkLag', m.pipeline(MetricName.WatermarkLagMs, cw.Stats.MAXIMUM), {
+        threshold: t.watermarkLag.toMilliseconds(),
+        ...sustained,
+      }),
+      ConsumerErrors: alarm('ConsumerErrors', m.consumerErrors(), { threshold: t.consumerErrors }),
+      ConsumerThrottles: alarm('ConsumerThrottles', m.consumerThrottles(), { threshold: t.consumerThrottles }),
+      DeadLetterQueueDepth: alarm('DeadLetterQueueDepth', m.queueDepth('deadLetter'), { threshold: t.deadLetterDepth }),
+      DeadLetterQueueAge: alarm('DeadLetterQueueAge', m.queueOldestMessageAge('deadLetter'), {
+        threshold: t.deadLetterAge.toSeconds(),
+        comparison: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      }),
+      // A single message is a batch that was never applied: alarm on the first one.
+      OnFailureQueueNotEmpty: alarm('OnFailureQueueNotEmpty', m.queueDepth('onFailure'), { threshold: 1 }),
+      StateTableThrottles: alarm('StateTableThrottles', m.tableThrottleEvents('state'), { threshold: t.tableThrottles }),
+      FeatureTableThrottles: alarm('FeatureTableThrottles', m.tableThrottleEvents('features'), {
+        threshold: t.tableThrottles,
+      }),
+      StreamReadThroughputExceeded: alarm('StreamReadThroughputExceeded', m.streamMetric('ReadProvisionedThroughputExceeded'), {
+        threshold: t.streamThroughputExceeded,
+        evaluationPeriods: 3,
+      }),
+      StreamWriteThroughputExceeded: alarm(
+        'StreamWriteThroughputExceeded',
+        m.streamMetric('WriteProvisionedThroughputExceeded'),
+        { threshold: t.streamThroughputExceeded, evaluationPeriods: 3 },
+      ),
+    };
+  }
+}
+
+interface AlarmSpec {
+  readonly threshold: number;
+  readonly comparison?: cw.ComparisonOperator;
+  readonly evaluationPeriods?: number;
+}
+
+/** Key administration without `kms:*`: everything an administrator needs, nothing that uses the key. */
+const KEY_ADMIN_ACTIONS = [
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:CreateGrant',
+  'kms:DeleteAlias',
+  'kms:DescribeKey',
+  'kms:DisableKey',
+  'kms:DisableKeyRotation',
+  'kms:EnableKey',
+  'kms:EnableKeyRotation',
+  'kms:GetKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:ListAliases',
+  'kms:ListGrants',
+  'kms:ListKeyPolicies',
+  'kms:ListResourceTags',
+  'kms:PutKeyPolicy',
+  'kms:RetireGrant',
+  'kms:RevokeGrant',
+  'kms:RotateKeyOnDemand',
+  'kms:ScheduleKeyDeletion',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateAlias',
+  'kms:UpdateKeyDescription',
+];
+
+interface Thresholds {
+  readonly iteratorAge: Duration;
+  readonly freshnessSlo: Duration;
+  readonly watermarkLag: Duration;
+  readonly deadLetterDepth: number;
+  readonly deadLetterAge: Duration;
+  readonly consumerErrors: number;
+  readonly consumerThrottles: number;
+  readonly tableThrottles: number;
+  readonly streamThroughputExceeded: number;
+}
+
+function resolveThresholds(props: PipelineMonitoringProps): Thresholds {
+  return {
+    iteratorAge: props.iteratorAgeThreshold ?? Duration.seconds(60),
+    freshnessSlo: props.freshnessSlo ?? Duration.seconds(10),
+    watermarkLag: props.watermarkLagThreshold ?? props.allowedLateness.plus(Duration.minutes(5)),
+    deadLetterDepth: props.deadLetterQueueDepthThreshold ?? 100,
+    deadLetterAge: props.deadLetterQueueAgeThreshold ?? Duration.days(3),
+    consumerErrors: props.consumerErrorsThreshold ?? 1,
+    consumerThrottles: props.consumerThrottlesThreshold ?? 1,
+    tableThrottles: props.tableThrottlesThreshold ?? 1,
+    streamThroughputExceeded: props.streamThroughputExceededThreshold ?? 1,
+  };
+}
+
+/** Refuses thresholds that would alarm constantly or never. */
+export function validateMonitoringOptions(props: MonitoringOptions): void {
+  const owner = 'PipelineMonitoring';
+  checkDuration(owner, 'iteratorAgeThreshold', props.iteratorAgeThreshold, Duration.days(7));
+  checkDuration(owner, 'freshnessSlo', props.freshnessSlo);
+  checkDuration(owner, 'watermarkLagThreshold', props.watermarkLagThreshold);
+  checkDuration(owner, 'deadLetterQueueAgeThreshold', props.deadLetterQueueAgeThreshold, Duration.days(14));
+  checkPositive(owner, 'deadLetterQueueDepthThreshold', props.deadLetterQueueDepthThreshold);
+  checkPositive(owner, 'consumerErrorsThreshold', props.consumerErrorsThreshold);
+  checkPositive(owner, 'consumerThrottlesThreshold', props.consumerThrottlesThreshold);
+  checkPositive(owner, 'tableThrottlesThreshold', props.tableThrottlesThreshold);
+  checkPositive(owner, 'streamThroughputExceededThreshold', props.streamThroughputExceededThreshold);
+  if (props.alarmEmail !== undefined && !EMAIL_PATTERN.test(props.alarmEmail)) {
+    throw new PipelinePropsError(`${owner}: alarmEmail must be an email address (got "${props.alarmEmail}")`);
+  }
+}
+
+const COUNT_METRICS = [
+  MetricName.RecordsIn,
+  MetricName.RecordsApplied,
+  MetricName.LateRecords,
+  MetricName.InvalidRecords,
+  MetricName.FutureRecords,
+  MetricName.DuplicateRecords,
+  MetricName.RedeliveredRecords,
+] as const;
+
+const OUTCOME_METRICS = [
+  MetricName.FinalWindows,
+  MetricName.Corrections,
+  MetricName.DeadLetters,
+  MetricName.StateWrites,
+  MetricName.ConditionConflicts,
+] as const;
+
+function dashboardRows(
+  m: PipelineMetricFactory,
+  alarms: Readonly<Record<AlarmKey, cw.Alarm>>,
+  t: Thresholds,
+  pipelineName: string,
+): cw.IWidget[][] {
+  const line = (value: number, label: string): cw.HorizontalAnnotation => ({ value, label, color: cw.Color.RED });
+  const as = (metric: cw.Metric, label: string): cw.Metric => metric.with({ label });
+  const pipeline = (name: MetricName, statistic: string, label = `${name} ${statistic}`): cw.Metric =>
+    as(m.pipeline(name, statistic), label);
+  const tables = ['state', 'features'] as const;
+  return [
+    [
+      new cw.TextWidget({
+        markdown: `# Feature pipeline \`${pipelineName}\`\nEvent-time features from Kinesis to DynamoDB. Alarm guide at the bottom.`,
+        width: 24,
+        height: 2,
+      }),
+    ],
+    [new cw.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(alarms), width: 24, height: 3 })],
+    [
+      new cw.GraphWidget({
+        title: 'Feature freshness (ms)',
+        left: [pipeline(MetricName.FeatureFreshnessMs, cw.Stats.p(50)), pipeline(MetricName.FeatureFreshnessMs, cw.Stats.p(99))],
+        leftAnnotations: [line(t.freshnessSlo.toMilliseconds(), 'SLO')],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Watermark lag (ms)',
+        left: [pipeline(MetricName.WatermarkLagMs, cw.Stats.MAXIMUM), pipeline(MetricName.WatermarkLagMs, cw.Stats.p(50))],
+        leftAnnotations: [line(t.watermarkLag.toMilliseconds(), 'alarm')],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Iterator age (ms)',
+        left: [as(m.iteratorAge(), 'IteratorAge max')],
+        leftAnnotations: [line(t.iteratorAge.toMilliseconds(), 'alarm')],
+        width: 8,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'Records',
+        left: COUNT_METRICS.map((name) => pipeline(name, cw.Stats.SUM, name)),
+        width: 12,
+      }),
+      new cw.GraphWidget({
+        title: 'Windows, corrections, dead letters, writes',
+        left: OUTCOME_METRICS.map((name) => pipeline(name, cw.Stats.SUM, name)),
+        width: 12,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'Consumer errors and throttles',
+        left: [
+          as(m.consumerErrors(Duration.minutes(1)), 'Errors'),
+          as(m.consumerThrottles(Duration.minutes(1)), 'Throttles'),
+        ],
+        right: [as(m.consumerInvocations(), 'Invocations')],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Batch duration (ms)',
+        left: [
+          pipeline(MetricName.BatchDurationMs, cw.Stats.p(50)),
+          pipeline(MetricName.BatchDurationMs, cw.Stats.p(99)),
+          as(m.consumerDuration(cw.Stats.p(99)), 'Lambda Duration p99'),
+        ],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Concurrent executions',
+        left: [as(m.consumerConcurrency(), 'ConcurrentExecutions max')],
+        width: 8,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'Queue depth',
+        left: [as(m.queueDepth('deadLetter'), 'Dead-letter queue'), as(m.queueDepth('onFailure'), 'On-failure queue')],
+        width: 12,
+      }),
+      new cw.GraphWidget({
+        title: 'Oldest queued message (s)',
+        left: [
+          as(m.queueOldestMessageAge('deadLetter'), 'Dead-letter queue'),
+          as(m.queueOldestMessageAge('onFailure'), 'On-failure queue'),
+        ],
+        leftAnnotations: [line(t.deadLetterAge.toSeconds(), 'dead-letter alarm')],
+        width: 12,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'DynamoDB consumed capacity',
+        left: tables.flatMap((tb) => [
+          as(m.tableMetric(tb, 'ConsumedReadCapacityUnits'), `${tb} read`),
+          as(m.tableMetric(tb, 'ConsumedWriteCapacityUnits'), `${tb} write`),
+        ]),
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'DynamoDB throttle events',
+        left: tables.flatMap((tb) => [
+          as(m.tableMetric(tb, 'ReadThrottleEvents'), `${tb} read`),
+          as(m.tableMetric(tb, 'WriteThrottleEvents'), `${tb} write`),
+        ]),
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'DynamoDB throttled requests',
+        left: tables.map((tb) => m.tableThrottledRequests(tb)),
+        width: 8,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'Stream records',
+        left: [as(m.streamMetric('IncomingRecords'), 'Incoming'), as(m.streamMetric('GetRecords.Records'), 'Read')],
+        width: 12,
+      }),
+      new cw.GraphWidget({
+        title: 'Stream throughput exceeded',
+        left: [
+          as(m.streamMetric('ReadProvisionedThroughputExceeded'), 'Read exceeded'),
+          as(m.streamMetric('WriteProvisionedThroughputExceeded'), 'Write exceeded'),
+        ],
+        width: 12,
+      }),
+    ],
+    [new cw.TextWidget({ markdown: runbookMarkdown(), width: 24, height: 12 })],
+  ];
+}
+
+/** The alarm guide as a markdown table. */
+export function runbookMarkdown(): string {
+  const escape = (s: string): string => s.replace(/\|/g, '\\|');
+  const rows = (Object.keys(ALARM_RUNBOOK) as AlarmKey[]).map((key) => {
+    const r = ALARM_RUNBOOK[key];
+    return `| ${key} | ${escape(r.meaning)} | ${escape(r.firstStep)} |`;
+  });
+  return ['## Alarm guide', '', '| Alarm | What it means | What to do first |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,172 @@
+/**
+ * Plain definitions of the pipeline's resources, shared by the CDK constructs and by the local sandbox that
+ * creates the same resources in emulators. No CDK imports here: the sandbox must be able to load this file
+ * without aws-cdk-lib, and both sides reading the same constants is what keeps them from drifting apart.
+ */
+
+/** DynamoDB scalar attribute types used by the key schema. */
+export type KeyAttributeType = 'S' | 'N' | 'B';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: KeyAttributeType;
+}
+
+export interface TableDefinition {
+  /** Short role name, used in construct ids and sandbox table names. */
+  readonly role: 'state' | 'features';
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey: KeyAttribute;
+  /** Attribute holding the expiry time in epoch seconds; DynamoDB deletes items after it passes. */
+  readonly ttlAttribute: string;
+  readonly billingMode: 'PAY_PER_REQUEST';
+}
+
+/** Name of the TTL attribute on both tables (epoch seconds). */
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+/** Window state, watermarks and de-duplication markers. */
+export const STATE_TABLE: TableDefinition = {
+  role: 'state',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  ttlAttribute: TTL_ATTRIBUTE,
+  billingMode: 'PAY_PER_REQUEST',
+};
+
+/** Online feature store read by models at inference time. */
+export const FEATURE_TABLE: TableDefinition = {
+  role: 'features',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  ttlAttribute: TTL_ATTRIBUTE,
+  billingMode: 'PAY_PER_REQUEST',
+};
+
+/** DynamoDB CreateTable input for a definition (the shape of the API request, without SDK types). */
+export function createTableInput(def: TableDefinition, tableName: string) {
+  return {
+    TableName: tableName,
+    AttributeDefinitions: [
+      { AttributeName: def.partitionKey.name, AttributeType: def.partitionKey.type },
+      { AttributeName: def.sortKey.name, AttributeType: def.sortKey.type },
+    ],
+    KeySchema: [
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' as const },
+      { AttributeName: def.sortKey.name, KeyType: 'RANGE' as const },
+    ],
+    BillingMode: def.billingMode,
+  };
+}
+
+/** DynamoDB UpdateTimeToLive input for a definition. */
+export function updateTimeToLiveInput(def: TableDefinition, tableName: string) {
+  return {
+    TableName: tableName,
+    TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true },
+  };
+}
+
+export interface QueueDefinition {
+  /** Short role name, used in construct ids and sandbox queue names. */
+  readonly role: 'dead-letter' | 'on-failure';
+  readonly fifo: boolean;
+  /** Off for the dead-letter queue: the consumer sets a deduplication id per record. */
+  readonly contentBasedDeduplication: boolean;
+  readonly retentionSeconds: number;
+}
+
+/** SQS's longest retention: 14 days. */
+export const MAX_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600;
+
+/**
+ * Late and invalid records. FIFO so a record re-sent by a Lambda retry within the five-minute deduplication
+ * interval is stored once (the consumer sets MessageDeduplicationId per record and MessageGroupId to the shard id).
+ */
+export const DEAD_LETTER_QUEUE: QueueDefinition = {
+  role: 'dead-letter',
+  fifo: true,
+  contentBasedDeduplication: false,
+  retentionSeconds: MAX_QUEUE_RETENTION_SECONDS,
+};
+
+/**
+ * Where the event source mapping sends the metadata of batches it gave up on (retries or record age exhausted).
+ * Standard, because event source mapping destinations do not accept FIFO queues.
+ */
+export const ON_FAILURE_QUEUE: QueueDefinition = {
+  role: 'on-failure',
+  fifo: false,
+  contentBasedDeduplication: false,
+  retentionSeconds: MAX_QUEUE_RETENTION_SECONDS,
+};
+
+/** SQS CreateQueue input for a definition; FIFO queue names must end in `.fifo`. */
+export function createQueueInput(def: QueueDefinition, baseName: string) {
+  const attributes: Record<string, string> = {
+    MessageRetentionPeriod: String(def.retentionSeconds),
+    SqsManagedSseEnabled: 'true',
+  };
+  if (def.fifo) {
+    attributes.FifoQueue = 'true';
+    attributes.ContentBasedDeduplication = String(def.contentBasedDeduplication);
+  }
+  return { QueueName: def.fifo ? `${baseName}.fifo` : baseName, Attributes: attributes };
+}
+
+/** Kinesis retention bounds in hours: the service accepts 24 h to 365 days. */
+export const STREAM_RETENTION_HOURS = {
+  /** Seven days, so a week of records can be replayed after a bug fix. */
+  default: 7 * 24,
+  min: 24,
+  max: 8760,
+} as const;
+
+/** Event source mapping settings shared by the deployed mapping and the sandbox poller. */
+export const EVENT_SOURCE_DEFAULTS = {
+  startingPosition: 'TRIM_HORIZON',
+  batchSize: 500,
+  maxBatchingWindowSeconds: 1,
+  bisectBatchOnError: true,
+  reportBatchItemFailures: true,
+  retryAttempts: 10,
+  maxRecordAgeSeconds: 24 * 3600,
+  parallelizationFactor: 1,
+} as const;
+
+/** Limits Lambda enforces on a Kinesis event source mapping. */
+export const EVENT_SOURCE_LIMITS = {
+  batchSize: { min: 1, max: 10_000 },
+  maxBatchingWindowSeconds: { min: 0, max: 300 },
+  retryAttempts: { min: 0, max: 10_000 },
+  /** -1 means records never expire; otherwise 60 s to 7 days. */
+  maxRecordAgeSeconds: { infinite: -1, min: 60, max: 604_800 },
+  parallelizationFactor: { min: 1, max: 10 },
+} as const;
+
+/** Environment variables the consumer function reads. */
+export const CONSUMER_ENV = {
+  spec: 'PIPELINE_SPEC',
+  pipelineName: 'PIPELINE_NAME',
+  stateTableName: 'STATE_TABLE_NAME',
+  featureTableName: 'FEATURE_TABLE_NAME',
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+  /** The mapping's parallelization factor: batches of one shard may then run concurrently. */
+  parallelizationFactor: 'PARALLELIZATION_FACTOR',
+} as const;
+
+/** DynamoDB actions the consumer needs on both tables, and nothing more. */
+export const CONSUMER_TABLE_ACTIONS: readonly string[] = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:BatchWriteItem',
+];
+
+/** SQS actions the consumer needs on the dead-letter queue. */
+export const CONSUMER_QUEUE_ACTIONS: readonly string[] = ['sqs:SendMessage'];

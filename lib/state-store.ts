@@ -1,0 +1,49 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { FEATURE_TABLE, STATE_TABLE, type TableDefinition } from './resource-definitions';
+
+export interface StateStoreProps {
+  /**
+   * What happens to both tables when they leave the stack. Keep RETAIN for anything holding real features:
+   * window state cannot be rebuilt once the stream's retention has passed.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The state table (windows, watermarks, de-duplication markers) and the online feature table. */
+export class StateStore extends Construct {
+  public readonly stateTable: dynamodb.Table;
+  public readonly featureTable: dynamodb.Table;
+
+  public constructor(scope: Construct, id: string, props: StateStoreProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.stateTable = this.table('StateTable', STATE_TABLE, removalPolicy);
+    this.featureTable = this.table('FeatureTable', FEATURE_TABLE, removalPolicy);
+  }
+
+  private table(id: string, def: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
+    return new dynamodb.Table(this, id, {
+      partitionKey: { name: def.partitionKey.name, type: attributeType(def.partitionKey.type) },
+      sortKey: { name: def.sortKey.name, type: attributeType(def.sortKey.type) },
+      timeToLiveAttribute: def.ttlAttribute,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy,
+    });
+  }
+}
+
+function attributeType(type: TableDefinition['partitionKey']['type']): dynamodb.AttributeType {
+  switch (type) {
+    case 'S':
+      return dynamodb.AttributeType.STRING;
+    case 'N':
+      return dynamodb.AttributeType.NUMBER;
+    case 'B':
+      return dynamodb.AttributeType.BINARY;
+  }
+}

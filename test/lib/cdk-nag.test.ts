@@ -1,0 +1,81 @@
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PipelineStack } from '../../lib/pipeline-stack';
+import { FRAUD_SPEC_JSON, NO_BUNDLING } from './fixtures';
+
+let app: App;
+
+beforeAll(() => {
+  app = new App({ context: NO_BUNDLING });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  // With an email subscription, so the subscription's finding is covered too.
+  new PipelineStack(app, 'NagPipeline', {
+    specJson: FRAUD_SPEC_JSON,
+    pipelineName: 'fraud',
+    monitoring: { alarmEmail: 'oncall@example.com' },
+  });
+});
+
+/** Acknowledged rule ids with their reasons, by construct path. */
+function acknowledgments(root: IConstruct): Array<{ path: string; id: string; reason: string }> {
+  const out: Array<{ path: string; id: string; reason: string }> = [];
+  for (const c of root.node.findAll()) {
+    for (const entry of c.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        out.push({ path: c.node.path, id: id.replace(/^annotation::/i, ''), reason });
+      }
+    }
+  }
+  return out;
+}
+
+describe('cdk-nag', () => {
+  it.each([
+    ['AwsSolutions', () => new AwsSolutionsChecks()],
+    ['Serverless', () => new ServerlessChecks()],
+  ] as const)('%s reports no unacknowledged finding, error or warning', (_name, pack) => {
+    const report = pack().validateScope(app);
+    const findings = report.violations.map(
+      (v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+    );
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('would report a finding (the check above is not vacuous)', () => {
+    const other = new App();
+    new sqs.Queue(new Stack(other, 'Plain'), 'Queue');
+    const rules = new AwsSolutionsChecks().validateScope(other).violations.map((v) => v.ruleName);
+    expect(rules).toEqual(expect.arrayContaining(['AwsSolutions-SQS3', 'AwsSolutions-SQS4']));
+  });
+
+  it('synthesizes with both packs registered (synthesis fails on any error)', () => {
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('acknowledges only on resources, never on the stack, each with a reason', () => {
+    const acks = acknowledgments(app);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) {
+      expect(ack.path.split('/').length, ack.path).toBeGreaterThan(2);
+      expect(ack.reason.length, ack.id).toBeGreaterThan(30);
+    }
+    expect(acks.map((a) => `${a.path.split('/').slice(1).join('/')} ${a.id}`).sort()).toEqual(
+      [
+        'Consumer/Function/Resource AwsSolutions-L1',
+        'Consumer/Function/Resource Serverless-LambdaDLQ',
+        'Consumer/Function/Resource Serverless-LambdaLatestVersion',
+        'Consumer/Function/Resource Serverless-LambdaTracing',
+        'Monitoring/AlarmEmail/Resource Serverless-SNSRedrivePolicy',
+        'Queues/DeadLetterQueue/Resource AwsSolutions-SQS3',
+        'Queues/DeadLetterQueue/Resource Serverless-SQSRedrivePolicy',
+        'Queues/OnFailureQueue/Resource AwsSolutions-SQS3',
+        'Queues/OnFailureQueue/Resource Serverless-SQSRedrivePolicy',
+      ].sort(),
+    );
+  });
+});

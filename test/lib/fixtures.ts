@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { PipelineStack, type PipelineStackProps } from '../../lib/pipeline-stack';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const FRAUD_SPEC_JSON = readFileSync(path.join(ROOT, 'bin', 'specs', 'fraud.json'), 'utf8');
+
+/** Skips asset bundling: for tests about configuration, not about the bundle. */
+export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
+
+export interface Built {
+  readonly app: App;
+  readonly stack: PipelineStack;
+  readonly template: Template;
+}
+
+/** Builds the stack of the example spec with the given overrides. */
+export function buildPipeline(
+  overrides: Partial<PipelineStackProps> = {},
+  opts: { bundle?: boolean; app?: App } = {},
+): Built {
+  const app = opts.app ?? new App({ context: opts.bundle ? {} : NO_BUNDLING });
+  const stack = new PipelineStack(app, 'TestPipeline', {
+    specJson: FRAUD_SPEC_JSON,
+    pipelineName: 'fraud',
+    ...overrides,
+  });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+type Json = unknown;
+
+/** Every IAM-style statement in the template: identity policies, roles' inline policies and resource policies. */
+export function allStatements(template: Template): Array<Record<string, Json>> {
+  const out: Array<Record<string, Json>> = [];
+  const visit = (node: Json): void => {
+    if (Array.isArray(node)) {
+      node.forEach(visit);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    const obj = node as Record<string, Json>;
+    if (Array.isArray(obj.Statement)) {
+      for (const st of obj.Statement) out.push(st as Record<string, Json>);
+    }
+    Object.values(obj).forEach(visit);
+  };
+  visit(template.toJSON().Resources);
+  return out;
+}
+
+export function asArray<T>(v: T | T[] | undefined): T[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** Logical id of the only resource of a type, failing if there is not exactly one. */
+export function onlyLogicalId(template: Template, type: string): string {
+  const ids = Object.keys(template.findResources(type));
+  if (ids.length !== 1) throw new Error(`expected one ${type}, found ${ids.length}`);
+  return ids[0] as string;
+}
+
+/** Concatenates the literal parts of a CloudFormation string (Fn::Join), replacing references by a marker. */
+export function flattenCfnString(value: Json): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object' && 'Fn::Join' in value) {
+    const [sep, parts] = (value as { 'Fn::Join': [string, Json[]] })['Fn::Join'];
+    return parts.map(flattenCfnString).join(sep);
+  }
+  return '<ref>';
+}

@@ -1,0 +1,259 @@
+import { type CfnElement, Duration } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../lambda/adapters/metric-names';
+import { ALARM_RUNBOOK, type AlarmKey } from '../../lib/monitoring';
+import { type Built, buildPipeline, flattenCfnString } from './fixtures';
+
+let built: Built;
+let fnId: string;
+let topicId: string;
+let streamId: string;
+let dlqId: string;
+let onFailureId: string;
+let tableIds: string[];
+let dashboard: { widgets: Array<{ type: string; properties: Record<string, unknown> }> };
+let dashboardText: string;
+
+beforeAll(() => {
+  built = buildPipeline();
+  const { stack } = built;
+  const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnElement);
+  fnId = id(stack.consumer.function);
+  topicId = id(stack.monitoring.alarmTopic);
+  streamId = id(stack.eventStream.stream);
+  dlqId = id(stack.queues.deadLetterQueue);
+  onFailureId = id(stack.queues.onFailureQueue);
+  tableIds = [id(stack.stateStore.stateTable), id(stack.stateStore.featureTable)];
+  const body = Object.values(built.template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody;
+  dashboardText = flattenCfnString(body);
+  dashboard = JSON.parse(dashboardText);
+});
+
+function alarmProps(key: AlarmKey): Record<string, unknown> {
+  const alarm = built.stack.monitoring.alarms[key];
+  const logicalId = built.stack.getLogicalId(alarm.node.defaultChild as CfnElement);
+  return built.template.toJSON().Resources[logicalId].Properties;
+}
+
+describe('alarms', () => {
+  it('has one alarm per runbook entry, each notifying the topic on alarm and on recovery', () => {
+    const keys = Object.keys(ALARM_RUNBOOK) as AlarmKey[];
+    built.template.resourceCountIs('AWS::CloudWatch::Alarm', keys.length);
+    for (const key of keys) {
+      const p = alarmProps(key);
+      expect(p.AlarmActions, key).toEqual([{ Ref: topicId }]);
+      expect(p.OKActions, key).toEqual([{ Ref: topicId }]);
+      expect(p.TreatMissingData, key).toBe('notBreaching');
+      expect(p.AlarmDescription, key).toContain(ALARM_RUNBOOK[key].firstStep);
+    }
+  });
+
+  it('consumer lag: IteratorAge Maximum by FunctionName above 60 s for 3 of 3 minutes', () => {
+    expect(alarmProps('ConsumerLag')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+      Period: 60,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 60_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('freshness: p99 of the shared FeatureFreshnessMs metric above the 10 s SLO', () => {
+    const p = alarmProps('FeatureFreshness');
+    expect(p).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: MetricName.FeatureFreshnessMs,
+      ExtendedStatistic: 'p99',
+      Dimensions: [{ Name: PIPELINE_DIMENSION, Value: 'fraud' }],
+      Threshold: 10_000,
+      EvaluationPeriods: 3,
+    });
+    expect(p.Statistic).toBeUndefined();
+  });
+
+  it('watermark lag: Maximum of WatermarkLagMs above allowed lateness + 5 minutes by default', () => {
+    expect(alarmProps('WatermarkLag')).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: MetricName.WatermarkLagMs,
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: PIPELINE_DIMENSION, Value: 'fraud' }],
+      Threshold: 30_000 + 300_000,
+    });
+  });
+
+  it('consumer errors and throttles: Lambda Sum by FunctionName', () => {
+    for (const [key, metric] of [
+      ['ConsumerErrors', 'Errors'],
+      ['ConsumerThrottles', 'Throttles'],
+    ] as const) {
+      expect(alarmProps(key)).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Statistic: 'Sum',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+  });
+
+  it('dead-letter queue: depth and age of the oldest message', () => {
+    const dim = [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }];
+    expect(alarmProps('DeadLetterQueueDepth')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: dim,
+      Threshold: 100,
+    });
+    expect(alarmProps('DeadLetterQueueAge')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: dim,
+      Threshold: Duration.days(3).toSeconds(),
+    });
+  });
+
+  it('on-failure queue: alarms on the first message', () => {
+    expect(alarmProps('OnFailureQueueNotEmpty')).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [onFailureId, 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('DynamoDB: read plus write throttle events of each table', () => {
+    const perTable = [alarmProps('StateTableThrottles'), alarmProps('FeatureTableThrottles')];
+    perTable.forEach((p, i) => {
+      const metrics = p.Metrics as Array<{ MetricStat?: { Metric: Record<string, unknown>; Stat: string } }>;
+      const names = metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
+      expect(names.sort()).toEqual(['ReadThrottleEvents', 'WriteThrottleEvents']);
+      for (const m of metrics.filter((x) => x.MetricStat)) {
+        expect(m.MetricStat?.Metric.Dimensions).toEqual([{ Name: 'TableName', Value: { Ref: tableIds[i] } }]);
+        expect(m.MetricStat?.Stat).toBe('Sum');
+      }
+    });
+  });
+
+  it('Kinesis: read and write provisioned throughput exceeded by StreamName', () => {
+    for (const [key, metric] of [
+      ['StreamReadThroughputExceeded', 'ReadProvisionedThroughputExceeded'],
+      ['StreamWriteThroughputExceeded', 'WriteProvisionedThroughputExceeded'],
+    ] as const) {
+      expect(alarmProps(key)).toMatchObject({
+        Namespace: 'AWS/Kinesis',
+        MetricName: metric,
+        Statistic: 'Sum',
+        Dimensions: [{ Name: 'StreamName', Value: { Ref: streamId } }],
+      });
+    }
+  });
+
+  it('takes thresholds from props', () => {
+    const { stack, template } = buildPipeline({
+      monitoring: {
+        iteratorAgeThreshold: Duration.minutes(5),
+        freshnessSlo: Duration.seconds(30),
+        watermarkLagThreshold: Duration.minutes(2),
+        deadLetterQueueDepthThreshold: 7,
+      },
+    });
+    const props = (key: AlarmKey) =>
+      template.toJSON().Resources[stack.getLogicalId(stack.monitoring.alarms[key].node.defaultChild as CfnElement)].Properties;
+    expect(props('ConsumerLag').Threshold).toBe(300_000);
+    expect(props('FeatureFreshness').Threshold).toBe(30_000);
+    expect(props('WatermarkLag').Threshold).toBe(120_000);
+    expect(props('DeadLetterQueueDepth').Threshold).toBe(7);
+  });
+});
+
+describe('alarm topic', () => {
+  it('has no subscription unless an email is given', () => {
+    built.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const { template } = buildPipeline({ monitoring: { alarmEmail: 'oncall@example.com' } });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('lets CloudWatch use the topic key and publish, from this account only', () => {
+    built.template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      },
+    });
+    built.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish' }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('dashboard', () => {
+  type MetricRow = unknown[];
+  const metricRows = (): MetricRow[] =>
+    dashboard.widgets.flatMap((w) => ((w.properties.metrics as MetricRow[] | undefined) ?? []));
+
+  it.each(Object.values(MetricName))('shows the %s metric the consumer emits, with its Pipeline dimension', (name) => {
+    const row = metricRows().find((r) => r[0] === METRICS_NAMESPACE && r[1] === name);
+    expect(row, name).toBeDefined();
+    expect(row?.slice(2, 4)).toEqual([PIPELINE_DIMENSION, 'fraud']);
+  });
+
+  it('shows freshness at p50 and p99', () => {
+    const stats = metricRows()
+      .filter((r) => r[1] === MetricName.FeatureFreshnessMs)
+      .map((r) => (r[r.length - 1] as { stat?: string }).stat);
+    expect(stats).toEqual(expect.arrayContaining(['p50', 'p99']));
+  });
+
+  it('shows iterator age, errors, throttles, queue depths and DynamoDB capacity and throttles', () => {
+    const names = new Set(metricRows().map((r) => r[1]));
+    for (const n of [
+      'IteratorAge',
+      'Errors',
+      'Throttles',
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateAgeOfOldestMessage',
+      'ConsumedReadCapacityUnits',
+      'ConsumedWriteCapacityUnits',
+      'ReadThrottleEvents',
+      'WriteThrottleEvents',
+      'ThrottledRequests',
+      'ReadProvisionedThroughputExceeded',
+      'WriteProvisionedThroughputExceeded',
+    ]) {
+      expect(names, n).toContain(n);
+    }
+  });
+
+  it('explains every alarm and its first step in a text widget', () => {
+    const text = dashboard.widgets
+      .filter((w) => w.type === 'text')
+      .map((w) => w.properties.markdown as string)
+      .join('\n');
+    for (const [key, entry] of Object.entries(ALARM_RUNBOOK)) {
+      expect(text).toContain(key);
+      expect(text).toContain(entry.meaning.replace(/\|/g, '\\|'));
+      expect(text).toContain(entry.firstStep.replace(/\|/g, '\\|'));
+    }
+  });
+
+  it('shows the status of every alarm', () => {
+    const status = dashboard.widgets.find((w) => w.type === 'alarm');
+    expect((status?.properties.alarms as unknown[]).length).toBe(Object.keys(ALARM_RUNBOOK).length);
+    expect(dashboardText.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,289 @@
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { type CfnElement, RemovalPolicy } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { METRICS_NAMESPACE } from '../../lambda/adapters/metric-names';
+import { parseSpecJson } from '../../lambda/core/spec';
+import {
+  CONSUMER_ENV,
+  CONSUMER_TABLE_ACTIONS,
+  DEAD_LETTER_QUEUE,
+  FEATURE_TABLE,
+  ON_FAILURE_QUEUE,
+  STATE_TABLE,
+  createQueueInput,
+  createTableInput,
+} from '../../lib/resource-definitions';
+import { type Built, FRAUD_SPEC_JSON, allStatements, asArray, buildPipeline } from './fixtures';
+
+let built: Built;
+let ids: Record<'stream' | 'stateTable' | 'featureTable' | 'deadLetterQueue' | 'onFailureQueue' | 'logGroup' | 'role', string>;
+
+beforeAll(() => {
+  // The one synthesis of this file that bundles the consumer for real.
+  built = buildPipeline({}, { bundle: true });
+  const { stack } = built;
+  const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnElement);
+  ids = {
+    stream: id(stack.eventStream.stream),
+    stateTable: id(stack.stateStore.stateTable),
+    featureTable: id(stack.stateStore.featureTable),
+    deadLetterQueue: id(stack.queues.deadLetterQueue),
+    onFailureQueue: id(stack.queues.onFailureQueue),
+    logGroup: id(stack.consumer.logGroup),
+    role: id(stack.consumer.role),
+  };
+});
+
+const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+
+describe('event source mapping', () => {
+  it('bisects, reports item failures and sends abandoned batches to the on-failure queue', () => {
+    built.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    built.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: arnOf(ids.stream),
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: arnOf(ids.onFailureQueue) } },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+      ParallelizationFactor: 1,
+    });
+  });
+
+  it('bounds retries and record age', () => {
+    const esm = Object.values(built.template.findResources('AWS::Lambda::EventSourceMapping'))[0];
+    const { MaximumRetryAttempts, MaximumRecordAgeInSeconds } = esm?.Properties as Record<string, number>;
+    expect(MaximumRetryAttempts).toBe(10);
+    expect(MaximumRetryAttempts).toBeGreaterThanOrEqual(0);
+    expect(MaximumRecordAgeInSeconds).toBe(86_400);
+  });
+
+  it('passes tuning props through', () => {
+    const { template } = buildPipeline({
+      consumer: { batchSize: 100, retryAttempts: 3, maxRecordAgeSeconds: -1, parallelizationFactor: 4 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [CONSUMER_ENV.parallelizationFactor]: '4' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 100,
+      MaximumRetryAttempts: 3,
+      ParallelizationFactor: 4,
+      MaximumRecordAgeInSeconds: Match.absent(),
+    });
+  });
+});
+
+describe('consumer function', () => {
+  it('runs Node.js 22 on arm64 with the documented memory and timeout', () => {
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 1024,
+      Timeout: 60,
+      Handler: 'index.handler',
+      LoggingConfig: { LogGroup: { Ref: ids.logGroup } },
+    });
+    built.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('receives the validated spec and every variable of the handler contract', () => {
+    const fn = Object.values(built.template.findResources('AWS::Lambda::Function'))[0];
+    const vars = (fn?.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    for (const name of Object.values(CONSUMER_ENV)) expect(vars, name).toHaveProperty(name);
+    expect(JSON.parse(vars[CONSUMER_ENV.spec] as string)).toEqual(parseSpecJson(FRAUD_SPEC_JSON));
+    expect(vars[CONSUMER_ENV.pipelineName]).toBe('fraud');
+    expect(vars[CONSUMER_ENV.metricsNamespace]).toBe(METRICS_NAMESPACE);
+    expect(vars[CONSUMER_ENV.stateTableName]).toEqual({ Ref: ids.stateTable });
+    expect(vars[CONSUMER_ENV.featureTableName]).toEqual({ Ref: ids.featureTable });
+    expect(vars[CONSUMER_ENV.deadLetterQueueUrl]).toEqual({ Ref: ids.deadLetterQueue });
+    expect(vars[CONSUMER_ENV.parallelizationFactor]).toBe('1');
+  });
+
+  it('is bundled locally into a single minified file with a source map', () => {
+    const assembly = built.app.synth();
+    const assetDirs = readdirSync(assembly.directory).filter((f) => f.startsWith('asset.'));
+    const bundle = assetDirs.map((d) => path.join(assembly.directory, d)).find((d) => existsSync(path.join(d, 'index.js')));
+    expect(bundle).toBeDefined();
+    expect(existsSync(path.join(bundle as string, 'index.js.map'))).toBe(true);
+  });
+
+  it('sets reserved concurrency only when asked', () => {
+    expect(JSON.stringify(built.template.toJSON())).not.toContain('ReservedConcurrentExecutions');
+    buildPipeline({ consumer: { reservedConcurrentExecutions: 20 } }).template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 20,
+    });
+  });
+});
+
+describe('encryption', () => {
+  it('encrypts the stream with the AWS managed Kinesis key and keeps 7 days by default', () => {
+    built.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      RetentionPeriodHours: 168,
+      ShardCount: Match.absent(),
+    });
+  });
+
+  it('encrypts both queues and denies requests without TLS', () => {
+    for (const queueId of [ids.deadLetterQueue, ids.onFailureQueue]) {
+      const queue = built.template.toJSON().Resources[queueId];
+      expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+      built.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queueId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('encrypts the alarm topic with a rotated key and requires TLS to publish', () => {
+    built.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    built.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    built.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('tables', () => {
+  it.each([
+    ['state', STATE_TABLE, () => ids.stateTable],
+    ['features', FEATURE_TABLE, () => ids.featureTable],
+  ] as const)('%s table: keys from the shared definition, TTL, PITR, SSE, on-demand, retained', (_n, def, id) => {
+    const table = built.template.toJSON().Resources[id()];
+    const expected = createTableInput(def, 'unused');
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      KeySchema: expected.KeySchema,
+      AttributeDefinitions: expected.AttributeDefinitions,
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('are destroyed with the stack only when asked', () => {
+    const { template } = buildPipeline({ removalPolicy: RemovalPolicy.DESTROY });
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    expect(tables).toHaveLength(2);
+    for (const t of tables) expect(t.DeletionPolicy).toBe('Delete');
+  });
+});
+
+describe('queues', () => {
+  it('dead-letter queue matches the shared definition: FIFO, no content-based dedup, 14 days', () => {
+    const props = built.template.toJSON().Resources[ids.deadLetterQueue].Properties;
+    const attrs = createQueueInput(DEAD_LETTER_QUEUE, 'x').Attributes;
+    expect(props).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      MessageRetentionPeriod: Number(attrs.MessageRetentionPeriod),
+    });
+  });
+
+  it('on-failure queue is a standard queue with 14 days retention', () => {
+    const props = built.template.toJSON().Resources[ids.onFailureQueue].Properties;
+    expect(props.FifoQueue).toBeUndefined();
+    expect(props.MessageRetentionPeriod).toBe(ON_FAILURE_QUEUE.retentionSeconds);
+  });
+});
+
+describe('IAM', () => {
+  const wildcardAction = (a: unknown): boolean => a === '*' || (typeof a === 'string' && /^[A-Za-z0-9-]+:\*$/.test(a));
+
+  it('allows no wildcard action anywhere; wildcard denies only refuse non-TLS requests', () => {
+    const statements = allStatements(built.template);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const st of statements) {
+      const actions = asArray(st.Action as string | string[]);
+      if (st.Effect === 'Allow') {
+        expect(actions.filter(wildcardAction), JSON.stringify(st)).toEqual([]);
+      } else if (actions.some(wildcardAction)) {
+        expect(st.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+      }
+    }
+  });
+
+  it('scopes every identity policy statement to resources of this stack', () => {
+    const resources = built.template.toJSON().Resources as Record<string, unknown>;
+    const policies = Object.values(built.template.findResources('AWS::IAM::Policy'));
+    expect(policies).toHaveLength(1);
+    for (const policy of policies) {
+      for (const st of (policy.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } }).PolicyDocument.Statement) {
+        for (const res of asArray(st.Resource)) {
+          const ref = res as { 'Fn::GetAtt'?: [string, string]; Ref?: string };
+          const target = ref['Fn::GetAtt']?.[0] ?? ref.Ref;
+          expect(target, JSON.stringify(st)).toBeDefined();
+          expect(resources, JSON.stringify(st)).toHaveProperty(target as string);
+        }
+      }
+    }
+  });
+
+  it('grants the consumer exactly its table, queue, stream and log actions', () => {
+    const policy = Object.values(built.template.findResources('AWS::IAM::Policy'))[0];
+    const statements = (policy?.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } }).PolicyDocument.Statement;
+    const byResource = (logicalId: string) =>
+      statements.filter((s) => asArray(s.Resource).some((r) => JSON.stringify(r) === JSON.stringify(arnOf(logicalId))));
+    const actionsOn = (logicalId: string) => byResource(logicalId).flatMap((s) => asArray(s.Action as string | string[])).sort();
+
+    expect(actionsOn(ids.stateTable)).toEqual([...CONSUMER_TABLE_ACTIONS].sort());
+    expect(actionsOn(ids.featureTable)).toEqual([...CONSUMER_TABLE_ACTIONS].sort());
+    expect(actionsOn(ids.deadLetterQueue)).toEqual(['sqs:SendMessage']);
+    expect(actionsOn(ids.onFailureQueue)).toContain('sqs:SendMessage');
+    expect(actionsOn(ids.stream)).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
+    expect(actionsOn(ids.logGroup)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    const all = statements.flatMap((s) => asArray(s.Action as string | string[]));
+    expect(all).not.toContain('cloudwatch:PutMetricData');
+    expect(all.filter((a) => a.startsWith('dynamodb:'))).not.toContain('dynamodb:DeleteItem');
+  });
+
+  it('uses no AWS managed policy on the consumer role', () => {
+    const role = built.template.toJSON().Resources[ids.role];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('outputs', () => {
+  it('exports stream, tables, queues and dashboard', () => {
+    const outputs = built.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining([
+        'StreamName',
+        'StreamArn',
+        'StateTableName',
+        'FeatureTableName',
+        'DeadLetterQueueUrl',
+        'OnFailureQueueUrl',
+        'DashboardUrl',
+      ]),
+    );
+    expect(outputs.StreamArn?.Value).toEqual(arnOf(ids.stream));
+    expect(outputs.DeadLetterQueueUrl?.Value).toEqual({ Ref: ids.deadLetterQueue });
+    expect(JSON.stringify(outputs.DashboardUrl?.Value)).toContain('#dashboards:name=');
+  });
+});
+
+describe('stream props', () => {
+  it('provisions shards in provisioned mode', () => {
+    const { template } = buildPipeline({ stream: { streamMode: StreamMode.PROVISIONED, shardCount: 4 } });
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      ShardCount: 4,
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+    });
+  });
+});
