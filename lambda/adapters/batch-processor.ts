@@ -3,8 +3,10 @@
  * makes re-delivery harmless:
  *
  * 1. records at or below the shard checkpoint were fully processed by an earlier delivery: skipped;
- * 2. dead letters are sent first (FIFO queue, deterministic deduplication ids), so a failure writes nothing;
- * 3. window state, id memory, timers and feature values are written with bounded concurrency, each item once,
+ * 2. the batch's outputs go first, being idempotent: dead letters (FIFO queue, deterministic deduplication ids),
+ *    then final window results (plain puts of the same values). Window state that drops a fired window must
+ *    never land before that window's result, or a crash in between would lose it;
+ * 3. window state, id memory, timers and current feature values, with bounded concurrency, each item once,
  *    window state and ids conditionally on the version read; a record already applied to an entity (sequence
  *    number at or below the entity's last applied one) is never applied again;
  * 4. the shard watermark and checkpoint are written last. Until then, a retry sees the watermark from before the
@@ -102,9 +104,11 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const writtenAt = now();
   const nowS = Math.floor(writtenAt / 1000);
 
-  // 4. Dead letters first.
+  // 4. Outputs first: dead letters, then final results.
   const sentBefore = o.deadLetters.sent;
   await o.deadLetters.send(result.rejected);
+  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
 
   // 5. State, timers, ids, feature values: each item once, concurrently with a bound.
   const writes: (() => Promise<void>)[] = [];
@@ -123,11 +127,15 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     if (due !== null && timerShard !== undefined && (before?.due !== due || before.timerShard !== timerShard)) {
       timerPuts.push({ shard: timerShard, sk: timerSortKey(due, r.feature, r.key), feature: r.feature, key: r.key, due });
     }
-    const cv = engine.currentValue(r);
-    if (cv) {
-      const list = current.get(r.key) ?? [];
-      list.push({ ...cv, maxEventTime: exported.state.maxEventTime ?? cv.windowStart });
-      current.set(r.key, list);
+  }
+  // Current values for every key of the batch, re-delivered ones included, so a retry completes what a crash cut.
+  for (const key of plan.keys) {
+    for (const feature of featureNames) {
+      const cv = engine.currentValue({ feature, key });
+      if (!cv) continue;
+      const list = current.get(key) ?? [];
+      list.push({ ...cv, maxEventTime: engine.exportEntity({ feature, key })!.state.maxEventTime ?? cv.windowStart });
+      current.set(key, list);
     }
   }
   // Timers fetched but no longer matching their entity (superseded or already fired) are removed.
@@ -155,8 +163,6 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     writes.push(() => o.state.putIds({ key, ids: merged, version: 0 }, before?.version ?? 0, nowS + retentionS));
   }
 
-  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
-  writes.push(...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
   for (const [key, values] of current) writes.push(o.features.currentValueWrite(key, values, writtenAt));
   await o.state.writeAll(writes);
 
@@ -201,6 +207,8 @@ export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' |
   const result = engine.flush();
   const writtenAt = (o.now ?? Date.now)();
   const nowS = Math.floor(writtenAt / 1000);
+  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
   const writes: (() => Promise<void>)[] = [];
   for (const r of result.changed) {
     const exported = engine.exportEntity(r)!;
@@ -208,8 +216,6 @@ export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' |
       o.state.putEntity({ feature: r.feature, key: r.key, state: exported.state, due: null, timerShard: exported.state.timerShard, version: 0 }, versions.get(ref(r.feature, r.key)) ?? 0, writtenAt),
     );
   }
-  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
-  writes.push(...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
   await o.state.writeAll(writes);
   return result.finals.length;
 }

@@ -2,17 +2,27 @@
  * Bounded concurrency and retry-with-backoff for the batch APIs' unprocessed leftovers (throttling).
  */
 
-/** Maps items with at most `limit` promises in flight; rejects on the first failure. */
+/**
+ * Maps items with at most `limit` promises in flight. After the first failure no new item starts, and the
+ * failure is rethrown only once the ones in flight have settled: a failed batch must not keep writing while its
+ * retry runs.
+ */
 export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++;
-      results[i] = await fn(items[i]!);
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
   return results;
 }
 

@@ -254,7 +254,7 @@ export class StateStore {
    */
   public async advanceShard(read: ShardCheckpoint, maxEventTime: number | null, checkpoint: string, updatedAt: number): Promise<void> {
     let current = read;
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       const m = maxOf(current.maxEventTime, maxEventTime);
       const c = padSeq(checkpoint) > padSeq(current.checkpoint) ? checkpoint : current.checkpoint;
       if (m === current.maxEventTime && c === current.checkpoint && current.version > 0) return;
@@ -274,10 +274,11 @@ export class StateStore {
         return;
       } catch (e) {
         if (!(e instanceof StateConflictError)) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * (attempt + 1)));
         current = await this.getShard(read.shard);
       }
     }
-    throw new StateConflictError(`watermark of ${read.shard} (5 attempts)`);
+    throw new StateConflictError(`watermark of ${read.shard} (20 attempts)`);
   }
 
   /** Puts and deletes that are idempotent by nature (timers, final results): BatchWriteItem, 25 a request. */

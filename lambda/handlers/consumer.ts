@@ -29,7 +29,7 @@ export interface ConsumerOptions {
 export function createConsumer(opts: ConsumerOptions): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
   const { config } = opts;
   const logger = opts.logger ?? new Logger({ serviceName: config.pipelineName });
-  const metrics = opts.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, defaultDimensions: { [PIPELINE_DIMENSION]: config.pipelineName } });
+  const metrics = opts.metrics ?? pipelineMetrics(config.pipelineName);
   const dynamo = dynamoClient({ maxAttempts: 8 });
   const sqs = sqsClient({ maxAttempts: 8 });
   return async (event) => {
@@ -47,6 +47,14 @@ export function createConsumer(opts: ConsumerOptions): (event: KinesisStreamEven
     opts.onOutcome?.(outcome, records.length);
     return { batchItemFailures: [] };
   };
+}
+
+/** Metrics with the single `Pipeline` dimension the alarms and dashboard query (Powertools adds `service` otherwise). */
+function pipelineMetrics(pipelineName: string): Metrics {
+  const m = new Metrics({ namespace: METRICS_NAMESPACE });
+  m.clearDefaultDimensions();
+  m.setDefaultDimensions({ [PIPELINE_DIMENSION]: pipelineName });
+  return m;
 }
 
 let consumer: ReturnType<typeof createConsumer> | undefined;

@@ -1,0 +1,311 @@
+/**
+ * The consumer's exactly-once effect under at-least-once delivery, against real emulators (dynalite, fauxqs):
+ * crashes after k of n writes, whole-batch re-delivery, bisected halves, partial-failure suffixes, producer
+ * duplicates and throttling must all leave DynamoDB and the dead-letter queue exactly as one clean delivery.
+ */
+import { CreateTableCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import { prng } from '../../../bin/bench/workload';
+import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
+import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-processor';
+import { DeadLetterSender } from '../../../lambda/adapters/dead-letters';
+import { FeatureStore } from '../../../lambda/adapters/feature-store';
+import { StateStore, type WriteGate } from '../../../lambda/adapters/state-store';
+import type { InputRecord } from '../../../lambda/core/engine';
+import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lib/resource-definitions';
+
+const SHARD = 'shardId-000000000000';
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+
+const spec: PipelineSpec = parseSpec({
+  source: { keyField: 'user', timeField: 'ts', idField: 'id' },
+  watermark: { allowedLatenessMs: 5_000, maxFutureSkewMs: 60_000 },
+  latePolicy: 'dlq',
+  features: [
+    { name: 'count_1m', window: { type: 'tumbling', sizeMs: 60_000 }, aggregate: 'count' },
+    { name: 'sum_2m_every_30s', window: { type: 'sliding', sizeMs: 120_000, slideMs: 30_000 }, aggregate: 'sum', field: 'amount' },
+    { name: 'session_max', window: { type: 'session', gapMs: 45_000 }, aggregate: 'max', field: 'amount' },
+  ],
+});
+
+/** A stream with late, duplicate, invalid and future records; seq numbers shaped like Kinesis' (56 digits). */
+function makeRecords(n: number, seed: number): InputRecord[] {
+  const rnd = prng(seed);
+  const out: InputRecord[] = [];
+  let t = T0;
+  for (let i = 0; i < n; i++) {
+    t += Math.floor(rnd() * 4000);
+    const seq = (BigInt('49650000000000000000000000000000000000000000000000000000') + BigInt(i * 7 + 1)).toString();
+    const u = rnd();
+    let payload: string;
+    let arrival = t + 200;
+    if (u < 0.03) payload = '{"user": "broken", ts:';
+    else if (u < 0.05) payload = JSON.stringify({ user: `u${i % 5}`, ts: t + 86_400_000, amount: 1, id: `e${i}` });
+    else if (u < 0.12) payload = JSON.stringify({ user: `u${i % 5}`, ts: t - 40_000 - Math.floor(rnd() * 60_000), amount: 3, id: `e${i}` });
+    else payload = JSON.stringify({ user: `u${Math.floor(rnd() * 5)}`, ts: t, amount: Math.floor(rnd() * 100), id: `e${i}` });
+    if (u > 0.95 && out.length > 0) {
+      // Producer retry: the same payload again, later, under a new sequence number.
+      payload = Buffer.from(out[out.length - 1]!.data).toString('utf8');
+      arrival += 1000;
+    }
+    out.push({ data: Buffer.from(payload, 'utf8'), shard: SHARD, seq, arrivalTime: arrival });
+  }
+  return out;
+}
+
+class InjectedFault extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'InjectedFault';
+  }
+}
+
+interface Env {
+  dynamo: DynamoDBClient;
+  sqs: SQSClient;
+  stateTable: string;
+  featureTable: string;
+  queueUrl: string;
+}
+
+let emulators: Emulators;
+let tableSeq = 0;
+
+async function freshEnv(): Promise<Env> {
+  const dynamo = dynamoClient();
+  const sqs = sqsClient();
+  const id = `t${++tableSeq}x${Date.now() % 100000}`;
+  const stateTable = `${id}-state`;
+  const featureTable = `${id}-features`;
+  await dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, stateTable)));
+  await dynamo.send(new CreateTableCommand(createTableInput(FEATURE_TABLE, featureTable)));
+  const q = await sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${id}-dlq`)));
+  return { dynamo, sqs, stateTable, featureTable, queueUrl: q.QueueUrl! };
+}
+
+function deliver(env: Env, records: readonly InputRecord[], gate?: WriteGate): Promise<BatchOutcome> {
+  return processBatch(records, {
+    spec,
+    state: new StateStore({ client: env.dynamo, tableName: env.stateTable, ...(gate ? { writeGate: gate } : {}) }),
+    features: new FeatureStore(env.dynamo, env.featureTable, gate),
+    deadLetters: new DeadLetterSender({ client: env.sqs, queueUrl: env.queueUrl, ...(gate ? { writeGate: gate } : {}) }),
+    now: () => T0 + 3_600_000,
+  });
+}
+
+/** Fails the k-th write (0-based) once; `name` picks the error (a crash, or DynamoDB throttling). */
+function failAfter(k: number, name = 'InjectedFault'): WriteGate {
+  let n = 0;
+  return (what) => {
+    if (n++ === k) {
+      const e = new InjectedFault(`injected before write ${k}: ${what}`);
+      e.name = name;
+      throw e;
+    }
+  };
+}
+
+/** Ids with event times at or before this are past retention by the end of the test stream. */
+let idHorizon = -Infinity;
+
+const VOLATILE = new Set(['updatedAt', 'writtenAt', 'version', 'expiresAt', 'correctedAt']);
+
+function normalize(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(normalize);
+  if (v && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) if (!VOLATILE.has(k)) o[k] = normalize((v as Record<string, unknown>)[k]);
+    return o;
+  }
+  return v;
+}
+
+/** Window state, ids, watermark and every feature-table item, without write times and versions. */
+async function snapshot(env: Env): Promise<{ state: string[]; features: string[]; deadLetters: string[] }> {
+  const scan = async (table: string): Promise<string[]> => {
+    const out: string[] = [];
+    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const res = await env.dynamo.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      for (const it of res.Items ?? []) {
+        // Timer items may briefly outlive a superseded due time after a crash; they are cleaned when fetched.
+        if (it.pk?.S?.startsWith('timers#')) continue;
+        if (it.sk?.S === '#ids') {
+          // The id memory is pruned whenever it is rewritten, so how much expired history it still holds depends on
+          // how many deliveries there were. Compare what is still within retention.
+          const ids = JSON.parse(it.ids!.S!) as Record<string, { time: number }>;
+          const kept = Object.entries(ids).filter(([, v]) => v.time > idHorizon).sort(([a], [b]) => a.localeCompare(b));
+          out.push(JSON.stringify({ pk: it.pk, ids: kept }));
+          continue;
+        }
+        out.push(JSON.stringify(normalize(it)));
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out.sort();
+  };
+  const deadLetters: string[] = [];
+  for (let empty = 0; empty < 2; ) {
+    const res = await env.sqs.send(new ReceiveMessageCommand({ QueueUrl: env.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }));
+    const msgs = res.Messages ?? [];
+    if (msgs.length === 0) {
+      empty++;
+      continue;
+    }
+    deadLetters.push(...msgs.map((m) => m.Body!));
+    await env.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: env.queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+  }
+  return { state: await scan(env.stateTable), features: await scan(env.featureTable), deadLetters: deadLetters.sort() };
+}
+
+function chunks<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+beforeAll(async () => {
+  emulators = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  Object.assign(process.env, emulators.env());
+}, 60_000);
+
+afterAll(async () => {
+  await emulators?.stop();
+});
+
+describe('batch processor against emulators', () => {
+  const records = makeRecords(240, 11);
+  const batches = chunks(records, 40);
+  let clean: Awaited<ReturnType<typeof snapshot>>;
+  const cleanTotals = { records: 0, applied: 0, lateRecords: 0, invalid: 0, future: 0, duplicates: 0, late: 0 };
+
+  beforeAll(async () => {
+    const env = await freshEnv();
+    const eventTime = (r: InputRecord): number => {
+      try {
+        return (JSON.parse(Buffer.from(r.data).toString('utf8')) as { ts: number }).ts;
+      } catch {
+        return 0;
+      }
+    };
+    const maxT = Math.max(...records.map(eventTime).filter((t) => t < T0 + 86_400_000));
+    // Watermark at the end minus the retention the consumer applies (longest window + allowed lateness), with slack.
+    idHorizon = maxT - 5_000 - (120_000 + 5_000) + 60_000;
+    for (const b of batches) {
+      const o = await deliver(env, b);
+      for (const k of Object.keys(cleanTotals) as (keyof typeof cleanTotals)[]) cleanTotals[k] += o.counters[k];
+    }
+    clean = await snapshot(env);
+  }, 60_000);
+
+  it('a clean run exercises every path and its accounting holds exactly', () => {
+    const t = cleanTotals;
+    expect(t.records).toBe(records.length);
+    expect(t.records).toBe(t.applied + t.lateRecords + t.invalid + t.future + t.duplicates);
+    for (const k of ['applied', 'late', 'invalid', 'future', 'duplicates'] as const) expect(t[k], k).toBeGreaterThan(0);
+    expect(clean.features.some((f) => f.includes('final#'))).toBe(true);
+    const reasons = new Set(clean.deadLetters.map((d) => (JSON.parse(d) as { reason: string }).reason));
+    expect([...reasons].sort()).toEqual(['future', 'invalid', 'late']);
+    // Late letters carry the full payload, the feature, the watermark at arrival, shard and sequence number.
+    const late = clean.deadLetters.map((d) => JSON.parse(d) as Record<string, unknown>).find((d) => d.reason === 'late')!;
+    expect(late).toMatchObject({ shard: SHARD, payloadEncoding: 'utf8', truncated: false });
+    expect(typeof late.feature).toBe('string');
+    expect(typeof late.watermark).toBe('number');
+    expect(records.some((r) => r.seq === late.sequenceNumber && Buffer.from(r.data).toString('utf8') === late.payload)).toBe(true);
+  });
+
+  it('crashes after k of n writes, whole-batch retries, bisected halves and re-delivered suffixes leave the clean state', async () => {
+    const env = await freshEnv();
+    const rnd = prng(5);
+    for (const b of batches) {
+      // First delivery crashes after a random number of its writes.
+      await expect(deliver(env, b, failAfter(Math.floor(rnd() * 12)))).rejects.toThrow(/injected/);
+      // Lambda bisects the failed batch: the first half succeeds, the second half crashes again, then succeeds.
+      const mid = Math.ceil(b.length / 2);
+      await deliver(env, b.slice(0, mid));
+      await expect(deliver(env, b.slice(mid), failAfter(Math.floor(rnd() * 6)))).rejects.toThrow(/injected/);
+      await deliver(env, b.slice(mid));
+      // A partial-failure checkpoint re-delivers everything after some record, and a whole batch comes again.
+      await deliver(env, b.slice(Math.floor(rnd() * b.length)));
+      await deliver(env, b);
+    }
+    expect(await snapshot(env)).toEqual(clean);
+  }, 120_000);
+
+  it('throttling that outlasts the retries fails the batch cleanly, and its retry is harmless', async () => {
+    const env = await freshEnv();
+    const rnd = prng(9);
+    for (const b of batches) {
+      const err = deliver(env, b, failAfter(Math.floor(rnd() * 10), 'ProvisionedThroughputExceededException'));
+      await expect(err).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+      await deliver(env, b);
+    }
+    expect(await snapshot(env)).toEqual(clean);
+  }, 120_000);
+
+  it('counts a re-delivered batch as re-delivered, never twice', async () => {
+    const env = await freshEnv();
+    const first = await deliver(env, batches[0]!);
+    const again = await deliver(env, batches[0]!);
+    expect(again.skipped).toBe(batches[0]!.length);
+    expect(again.counters.records).toBe(0);
+    expect(first.counters.applied).toBeGreaterThan(0);
+  });
+});
+
+describe('shard watermark', () => {
+  it('never decreases under concurrent writers', async () => {
+    const env = await freshEnv();
+    const store = new StateStore({ client: env.dynamo, tableName: env.stateTable });
+    const shard = 'shardId-000000000007';
+    const rnd = prng(3);
+    let max = -Infinity;
+    for (let round = 0; round < 5; round++) {
+      const read = await store.getShard(shard);
+      // Eight writers that all read the same version race to advance it, some with stale (smaller) values.
+      const values = Array.from({ length: 8 }, () => T0 + Math.floor(rnd() * 1_000_000));
+      await Promise.all(values.map((v, i) => store.advanceShard(read, v, String(1000 * round + i), T0)));
+      max = Math.max(max, ...values);
+      const after = await store.getShard(shard);
+      expect(after.maxEventTime).toBe(max);
+      expect(after.checkpoint).toBe(String(1000 * round + 7));
+      expect(after.version).toBeGreaterThan(read.version);
+    }
+  });
+});
+
+describe('poison payloads', () => {
+  it('rejects malformed, non-object, huge, deeply nested and __proto__-keyed payloads with reasons, and applies the rest', async () => {
+    const env = await freshEnv();
+    const good = (i: number): string => JSON.stringify({ user: 'ok', ts: T0 + i * 1000, amount: 5, id: `g${i}` });
+    const poison = [
+      '{"user":',
+      '"just a string"',
+      '[1,2,3]',
+      'null',
+      JSON.stringify({ user: 'big', ts: T0, amount: 1, pad: 'x'.repeat(1_048_576) }),
+      '['.repeat(200_000) + ']'.repeat(200_000),
+      '{"__proto__": {"user": "polluted", "ts": 1767261600000, "amount": 1}}',
+      JSON.stringify({ user: 'nan', ts: 'not a time', amount: 1 }),
+      JSON.stringify({ user: 'amt', ts: T0, amount: '12' }),
+    ];
+    const payloads = [good(0), ...poison, good(1)];
+    const recs: InputRecord[] = payloads.map((p, i) => ({ data: Buffer.from(p, 'utf8'), shard: SHARD, seq: String(100 + i), arrivalTime: T0 + 5000 }));
+    const o = await deliver(env, recs);
+    expect(o.counters.invalid).toBe(poison.length);
+    expect(o.counters.applied).toBe(2);
+    expect(({} as Record<string, unknown>).user).toBeUndefined();
+    const { deadLetters } = await snapshot(env);
+    const letters = deadLetters.map((d) => JSON.parse(d) as { reason: string; message: string; truncated: boolean; payloadBytes: number });
+    expect(letters).toHaveLength(poison.length);
+    expect(letters.every((l) => l.reason === 'invalid' && l.message.length > 0)).toBe(true);
+    const huge = letters.find((l) => l.payloadBytes > 1_000_000)!;
+    expect(huge.truncated).toBe(true);
+    expect(huge.message).toMatch(/over the 262144-byte limit/);
+    expect(letters.some((l) => /user must be/.test(l.message))).toBe(true);
+    expect(letters.some((l) => /amount must be a finite number/.test(l.message))).toBe(true);
+  }, 60_000);
+});
