@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { SpecError, longestWindowMs, parseSpec, parseSpecJson } from '../../../lambda/core/spec';
+import { specDoc } from '../../support/engine-harness';
+
+/** Runs parseSpec on a document that must be refused and returns its problems. */
+function problemsOf(doc: unknown): readonly string[] {
+  try {
+    parseSpec(doc);
+  } catch (e) {
+    expect(e).toBeInstanceOf(SpecError);
+    return (e as SpecError).problems;
+  }
+  throw new Error('spec was accepted');
+}
+
+const tumbling = { name: 'cnt', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' };
+
+describe('parseSpec: valid documents', () => {
+  it('accepts the example of the semantics document and keeps every field', () => {
+    const spec = parseSpec({
+      source: { keyField: 'user_id', timeField: 'event_time', idField: 'event_id' },
+      watermark: { allowedLatenessMs: 30000, maxFutureSkewMs: 300000 },
+      latePolicy: 'dlq',
+      features: [
+        { name: 'txn_count_5m', window: { type: 'tumbling', sizeMs: 300000 }, aggregate: 'count' },
+        { name: 'spend_1h_every_5m', window: { type: 'sliding', sizeMs: 3600000, slideMs: 300000 }, aggregate: 'sum', field: 'amount' },
+        { name: 'session_spend', window: { type: 'session', gapMs: 1800000 }, aggregate: 'sum', field: 'amount' },
+      ],
+    });
+    expect(spec).toEqual({
+      source: { keyField: 'user_id', timeField: 'event_time', idField: 'event_id' },
+      watermark: { allowedLatenessMs: 30000, maxFutureSkewMs: 300000 },
+      latePolicy: 'dlq',
+      features: [
+        { name: 'txn_count_5m', window: { type: 'tumbling', sizeMs: 300000 }, aggregate: 'count' },
+        { name: 'spend_1h_every_5m', window: { type: 'sliding', sizeMs: 3600000, slideMs: 300000 }, aggregate: 'sum', field: 'amount' },
+        { name: 'session_spend', window: { type: 'session', gapMs: 1800000 }, aggregate: 'sum', field: 'amount' },
+      ],
+    });
+    expect(longestWindowMs(spec)).toBe(3600000);
+  });
+
+  it('defaults latePolicy to "dlq"', () => {
+    const doc = specDoc();
+    delete doc.latePolicy;
+    expect(parseSpec(doc).latePolicy).toBe('dlq');
+  });
+
+  it.each(['dlq', 'drop', 'update'])('accepts latePolicy %s', (p) => {
+    expect(parseSpec(specDoc({ latePolicy: p })).latePolicy).toBe(p);
+  });
+
+  it('makes idField and maxFutureSkewMs optional, and accepts zero lateness and zero skew', () => {
+    const spec = parseSpec(specDoc({ source: { keyField: 'u', timeField: 't' }, watermark: { allowedLatenessMs: 0 } }));
+    expect(spec.source).toEqual({ keyField: 'u', timeField: 't' });
+    expect(spec.watermark).toEqual({ allowedLatenessMs: 0 });
+    expect(parseSpec(specDoc({ watermark: { allowedLatenessMs: 0, maxFutureSkewMs: 0 } })).watermark.maxFutureSkewMs).toBe(0);
+  });
+
+  it('accepts slide equal to size and a count with an (ignored) field', () => {
+    const spec = parseSpec(
+      specDoc({
+        features: [
+          { name: 'a', window: { type: 'sliding', sizeMs: 10, slideMs: 10 }, aggregate: 'count' },
+          { name: 'b', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count', field: 'amount' },
+        ],
+      }),
+    );
+    expect(spec.features.map((f) => f.name)).toEqual(['a', 'b']);
+  });
+
+  it.each(['min', 'max', 'avg', 'sum'])('accepts aggregate %s with a field', (agg) => {
+    const spec = parseSpec(specDoc({ features: [{ name: 'x', window: { type: 'tumbling', sizeMs: 5 }, aggregate: agg, field: 'v' }] }));
+    expect(spec.features[0]).toEqual({ name: 'x', window: { type: 'tumbling', sizeMs: 5 }, aggregate: agg, field: 'v' });
+  });
+});
+
+describe('parseSpec: every rule names the path of the bad field', () => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['slideMs not an integer', { features: [tumbling, { name: 's', window: { type: 'sliding', sizeMs: 10, slideMs: 2.5 }, aggregate: 'count' }] }, /^features\[1\]\.window\.slideMs must be a positive integer/],
+    ['slideMs zero', { features: [{ name: 's', window: { type: 'sliding', sizeMs: 10, slideMs: 0 }, aggregate: 'count' }] }, /^features\[0\]\.window\.slideMs must be a positive integer/],
+    ['sizeMs negative', { features: [{ name: 's', window: { type: 'tumbling', sizeMs: -5 }, aggregate: 'count' }] }, /^features\[0\]\.window\.sizeMs must be a positive integer/],
+    ['sizeMs a string', { features: [{ name: 's', window: { type: 'tumbling', sizeMs: '10' }, aggregate: 'count' }] }, /^features\[0\]\.window\.sizeMs must be a positive integer/],
+    ['gapMs missing', { features: [{ name: 's', window: { type: 'session' }, aggregate: 'count' }] }, /^features\[0\]\.window\.gapMs must be a positive integer/],
+    ['sizeMs over ten years', { features: [{ name: 's', window: { type: 'tumbling', sizeMs: 400 * 365 * 86400000 }, aggregate: 'count' }] }, /^features\[0\]\.window\.sizeMs must be at most/],
+    ['unknown window type', { features: [{ name: 's', window: { type: 'hopping', sizeMs: 10 }, aggregate: 'count' }] }, /^features\[0\]\.window\.type must be one of "tumbling", "sliding", "session"/],
+    ['window not an object', { features: [{ name: 's', window: 10, aggregate: 'count' }] }, /^features\[0\]\.window must be an object/],
+    ['unknown aggregate', { features: [{ name: 's', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'median', field: 'v' }] }, /^features\[0\]\.aggregate must be one of "count", "sum", "min", "max", "avg"/],
+    ['empty name', { features: [{ name: '  ', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' }] }, /^features\[0\]\.name must be a non-empty string/],
+    ['field not a string', { features: [{ name: 's', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'max', field: 3 }] }, /^features\[0\]\.field must be a non-empty string/],
+    ['feature not an object', { features: ['cnt'] }, /^features\[0\] must be an object/],
+    ['features empty', { features: [] }, /^features must be a non-empty array/],
+    ['features missing', { features: undefined }, /^features must be a non-empty array/],
+    ['keyField missing', { source: { timeField: 't' } }, /^source\.keyField must be a non-empty string/],
+    ['timeField empty', { source: { keyField: 'k', timeField: '' } }, /^source\.timeField must be a non-empty string/],
+    ['idField a number', { source: { keyField: 'k', timeField: 't', idField: 7 } }, /^source\.idField must be a non-empty string/],
+    ['source missing', { source: undefined }, /^source must be an object/],
+    ['watermark missing', { watermark: undefined }, /^watermark must be an object/],
+    ['allowedLatenessMs negative', { watermark: { allowedLatenessMs: -1 } }, /^watermark\.allowedLatenessMs must be a non-negative integer/],
+    ['allowedLatenessMs missing', { watermark: {} }, /^watermark\.allowedLatenessMs must be a non-negative integer/],
+    ['maxFutureSkewMs fractional', { watermark: { allowedLatenessMs: 0, maxFutureSkewMs: 0.5 } }, /^watermark\.maxFutureSkewMs must be a non-negative integer/],
+    ['latePolicy unknown', { latePolicy: 'ignore' }, /^latePolicy must be one of "dlq", "drop", "update"/],
+  ];
+
+  it.each(cases)('%s', (_name, overrides, expected) => {
+    const problems = problemsOf(specDoc(overrides));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(expected);
+  });
+
+  it('requires a field for sum, min, max and avg, naming the feature path', () => {
+    for (const agg of ['sum', 'min', 'max', 'avg']) {
+      const problems = problemsOf(specDoc({ features: [tumbling, { name: 'x', window: { type: 'tumbling', sizeMs: 10 }, aggregate: agg }] }));
+      expect(problems).toEqual([`features[1].field is required for aggregate "${agg}"`]);
+    }
+  });
+
+  it('refuses duplicate feature names, naming both positions', () => {
+    const problems = problemsOf(specDoc({ features: [tumbling, { ...tumbling, window: { type: 'tumbling', sizeMs: 20 } }] }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('features[1].name "cnt"');
+    expect(problems[0]).toContain('features[0]');
+  });
+
+  it('refuses a slide larger than the size', () => {
+    const problems = problemsOf(specDoc({ features: [{ name: 's', window: { type: 'sliding', sizeMs: 10, slideMs: 11 }, aggregate: 'count' }] }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^features\[0\]\.window\.slideMs must not exceed features\[0\]\.window\.sizeMs/);
+    expect(problems[0]).toContain('11 > 10');
+  });
+
+  it('refuses unknown keys at every level, naming each', () => {
+    const problems = problemsOf({
+      ...specDoc(),
+      extra: true,
+      source: { keyField: 'k', timeField: 't', partition: 'p' },
+      watermark: { allowedLatenessMs: 0, idleMs: 5 },
+      features: [{ ...tumbling, offsetMs: 3, window: { type: 'tumbling', sizeMs: 10, slideMs: 10 } }],
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems.some((p) => p.startsWith('spec.extra is not a known field'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('source.partition is not a known field'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('watermark.idleMs is not a known field'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('features[0].offsetMs is not a known field'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('features[0].window.slideMs is not a known field'))).toBe(true);
+  });
+
+  it('reports several problems at once', () => {
+    const problems = problemsOf({
+      source: { keyField: '', timeField: 't' },
+      watermark: { allowedLatenessMs: -5 },
+      latePolicy: 'retry',
+      features: [
+        { name: 'a', window: { type: 'sliding', sizeMs: 10, slideMs: 0 }, aggregate: 'count' },
+        { name: 'b', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'sum' },
+        { name: 'a', window: { type: 'session', gapMs: 5 }, aggregate: 'count' },
+      ],
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems[0]).toMatch(/^source\.keyField/);
+    expect(problems[1]).toMatch(/^watermark\.allowedLatenessMs/);
+    expect(problems[2]).toMatch(/^latePolicy/);
+    expect(problems[3]).toMatch(/^features\[0\]\.window\.slideMs/);
+    expect(problems[4]).toMatch(/^features\[1\]\.field is required/);
+  });
+
+  it('puts every problem in the error message too', () => {
+    let message = '';
+    try {
+      parseSpec(specDoc({ latePolicy: 'x', watermark: { allowedLatenessMs: 'soon' } }));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('watermark.allowedLatenessMs');
+    expect(message).toContain('latePolicy');
+  });
+
+  it('refuses a document that is not an object', () => {
+    for (const doc of [null, [], 'spec', 42]) expect(problemsOf(doc)).toEqual(['spec must be an object']);
+  });
+});
+
+describe('parseSpecJson', () => {
+  it('parses JSON text', () => {
+    expect(parseSpecJson(JSON.stringify(specDoc())).features[0]!.name).toBe('cnt');
+  });
+
+  it('reports a syntax error as a spec problem', () => {
+    expect(() => parseSpecJson('{"source": ')).toThrow(SpecError);
+    try {
+      parseSpecJson('{"source": ');
+    } catch (e) {
+      expect((e as SpecError).problems).toHaveLength(1);
+      expect((e as SpecError).problems[0]).toMatch(/^spec is not valid JSON/);
+    }
+  });
+
+  it('validates the parsed document', () => {
+    expect(() => parseSpecJson(JSON.stringify(specDoc({ latePolicy: 'never' })))).toThrow(/latePolicy must be one of/);
+  });
+});
