@@ -13,9 +13,8 @@
  *    batch, so every record is judged exactly as in the first delivery.
  */
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
-import { type BatchCounters, type InputRecord, WindowEngine } from '../core/engine';
+import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
 import type { PipelineSpec } from '../core/spec';
-import { longestWindowMs } from '../core/spec';
 import { compareSeq, type SeenId } from '../core/state';
 import type { DeadLetterSender } from './dead-letters';
 import type { CurrentValue, FeatureStore } from './feature-store';
@@ -144,7 +143,8 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     const stillDue = e && Number.isFinite(e.due) && e.due === t.due && e.state.timerShard === t.shard;
     if (!stillDue && !timerDeletes.some((d) => d.shard === t.shard && d.sk === t.sk)) timerDeletes.push(t);
   }
-  const retentionS = Math.ceil((longestWindowMs(spec) + spec.watermark.allowedLatenessMs) / 1000) + DAY_S;
+  const idRetention = idRetentionMs(spec);
+  const retentionS = Number.isFinite(idRetention) ? Math.ceil(idRetention / 1000) + DAY_S : 3650 * DAY_S;
   const timerWrites: WriteRequest[] = o.state.timerRequests(timerPuts, timerDeletes, nowS + 30 * DAY_S);
   writes.push(...o.state.batchWriteRequests(o.state.tableName, timerWrites));
 
@@ -157,9 +157,10 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   for (const [key, added] of newIdsByKey) {
     const before = ids.get(key);
     const merged: Record<string, SeenId> = {};
-    const horizon = spec.latePolicy === 'update' ? -Infinity : engine.watermark(added[0]!.shard) - (longestWindowMs(spec) + spec.watermark.allowedLatenessMs);
+    const horizon = engine.watermark(added[0]!.shard) - idRetentionMs(spec);
     for (const [id, s] of Object.entries(before?.ids ?? {})) if (s.time > horizon) merged[id] = s;
     for (const n of added) merged[n.id] = { shard: n.shard, seq: n.seq, time: n.time };
+    capIds(merged);
     writes.push(() => o.state.putIds({ key, ids: merged, version: 0 }, before?.version ?? 0, nowS + retentionS));
   }
 
@@ -218,6 +219,19 @@ export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' |
   }
   await o.state.writeAll(writes);
   return result.finals.length;
+}
+
+/**
+ * A key's id memory lives in one item (DynamoDB items are at most 400 KB). An extremely hot key keeps its newest
+ * ids only; older retries of such a key would then count once more.
+ */
+export const MAX_IDS_PER_KEY = 4000;
+
+function capIds(ids: Record<string, SeenId>): void {
+  const entries = Object.entries(ids);
+  if (entries.length <= MAX_IDS_PER_KEY) return;
+  entries.sort((a, b) => a[1].time - b[1].time);
+  for (const [id] of entries.slice(0, entries.length - MAX_IDS_PER_KEY)) delete ids[id];
 }
 
 function ref(feature: string, key: string): string {

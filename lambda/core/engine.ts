@@ -136,11 +136,22 @@ export interface EngineOptions {
   /** @default 262144 (256 KiB) */
   readonly maxPayloadBytes?: number;
   /**
-   * How long (event time, behind the watermark) a producer id is remembered. Under "update" every id is kept,
-   * since a late duplicate would otherwise be applied twice.
-   * @default longest window + allowed lateness
+   * How long (event time, behind the watermark) a producer id is remembered.
+   * @default idRetentionMs(spec): longest window + allowed lateness + 1 day; forever under "update"
    */
   readonly dedupRetentionMs?: number;
+}
+
+/** How far (event time) the watermark may move on between a record and its producer retry. */
+const RETRY_HORIZON_MS = 24 * 3600 * 1000;
+
+/**
+ * How long a producer id is remembered, in event time behind the watermark: the longest window plus allowed
+ * lateness plus a day for slow producer retries. Under "update" ids are kept for good: a late duplicate would
+ * otherwise be applied twice.
+ */
+export function idRetentionMs(spec: PipelineSpec): number {
+  return spec.latePolicy === 'update' ? Infinity : longestWindowMs(spec) + spec.watermark.allowedLatenessMs + RETRY_HORIZON_MS;
 }
 
 const LATE = 1;
@@ -206,9 +217,7 @@ export class WindowEngine {
     this.entities = spec.features.map(() => new Map<string, Entity>());
     this.lateness = spec.watermark.allowedLatenessMs;
     this.keepFinals = spec.latePolicy === 'update';
-    this.dedupRetentionMs = this.keepFinals
-      ? Infinity
-      : (options.dedupRetentionMs ?? longestWindowMs(spec) + spec.watermark.allowedLatenessMs);
+    this.dedupRetentionMs = options.dedupRetentionMs ?? idRetentionMs(spec);
   }
 
   // ---- batch processing -------------------------------------------------------------------------------------
@@ -306,7 +315,8 @@ export class WindowEngine {
   private isDuplicate(key: string, id: string, r: InputRecord, time: number): boolean {
     const seenKey = `${key}\u0000${id}`;
     const first = this.seen.get(seenKey);
-    if (first === undefined) {
+    // An id past its retention counts as unseen at lookup, so the outcome never depends on batch boundaries.
+    if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(first.shard)) {
       this.seen.set(seenKey, { shard: r.shard, seq: r.seq, time });
       this.out.newIds.push({ key, id, shard: r.shard, seq: r.seq, time });
       return false;
@@ -325,12 +335,13 @@ export class WindowEngine {
     const existing = this.entities[f.fi]!.get(rec.key);
     const last = existing?.lastApplied[r.shard];
     const redelivered = last !== undefined && compareSeq(r.seq, last) <= 0;
-    const horizon = redelivered ? w : Math.max(w, existing?.finalThrough ?? -Infinity);
+    const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
     const t = rec.time;
 
+    // A record an earlier delivery already handled is never judged again: no second dead letter, no double count.
+    if (redelivered) return APPLIED | REDELIVERED;
     if (f.geometry === undefined) {
       if (t + f.gapMs <= horizon) return LATE;
-      if (redelivered) return APPLIED | REDELIVERED;
       const e = (existing ?? this.newEntity(f, rec.key, 'sessions')) as SessionEntity;
       this.advance(e, horizon);
       addSession(e, t, f.gapMs, rec.values[f.fi]!);
@@ -341,7 +352,6 @@ export class WindowEngine {
     const g = f.geometry;
     const lateFlag = lastWindowEnd(g, t) <= horizon ? LATE : 0;
     if (lateFlag && !this.keepFinals) return LATE;
-    if (redelivered) return lateFlag | APPLIED | REDELIVERED;
     const e = (existing ?? this.newEntity(f, rec.key, 'slices')) as SliceEntity;
     this.advance(e, horizon);
     const v = rec.values[f.fi]!;

@@ -48,12 +48,26 @@ export function parseEventTime(v: unknown): number | undefined {
   if (typeof v === 'number') {
     t = v;
   } else if (typeof v === 'string' && ISO_8601.test(v.trim())) {
-    const s = v.trim().replace(' ', 'T').replace(',', '.');
+    let s = v.trim().replace(' ', 'T').replace(',', '.');
+    if (!validCalendarDate(s)) return undefined;
+    if (s.includes('T')) s = s.replace(/([+-]\d{2})$/, '$1:00'); // ±hh → ±hh:mm, which Date.parse requires
     t = Date.parse(HAS_OFFSET.test(s) || !s.includes('T') ? s : `${s}Z`);
   } else {
     return undefined;
   }
   return Number.isFinite(t) && Math.abs(t) <= MAX_ABS_TIME_MS ? t : undefined;
+}
+
+/** Date.parse rolls 2023-02-29 over to March 1st; a date that does not exist is refused instead. */
+function validCalendarDate(s: string): boolean {
+  const m = /^([+-]?\d{4,6})-(\d{2})-(\d{2})/.exec(s);
+  if (!m) return false;
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const d = new Date(0);
+  d.setUTCFullYear(Number(m[1]), month, 0); // day 0 of the next month: the last day of this one
+  return day <= d.getUTCDate();
 }
 
 export class RecordDecoder {

@@ -53,7 +53,11 @@ export class TimerHeap<T> {
   }
 
   private swap(a: number, b: number): void {
-    [this.dues[a], this.dues[b]] = [this.dues[b]!, this.dues[a]!];
-    [this.ids[a], this.ids[b]] = [this.ids[b]!, this.ids[a]!];
+    const d = this.dues[a]!;
+    this.dues[a] = this.dues[b]!;
+    this.dues[b] = d;
+    const id = this.ids[a]!;
+    this.ids[a] = this.ids[b]!;
+    this.ids[b] = id;
   }
 }

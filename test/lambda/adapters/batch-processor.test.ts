@@ -13,7 +13,7 @@ import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-
 import { DeadLetterSender } from '../../../lambda/adapters/dead-letters';
 import { FeatureStore } from '../../../lambda/adapters/feature-store';
 import { StateStore, type WriteGate } from '../../../lambda/adapters/state-store';
-import type { InputRecord } from '../../../lambda/core/engine';
+import { type InputRecord, idRetentionMs } from '../../../lambda/core/engine';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
 import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lib/resource-definitions';
 
@@ -192,8 +192,8 @@ describe('batch processor against emulators', () => {
       }
     };
     const maxT = Math.max(...records.map(eventTime).filter((t) => t < T0 + 86_400_000));
-    // Watermark at the end minus the retention the consumer applies (longest window + allowed lateness), with slack.
-    idHorizon = maxT - 5_000 - (120_000 + 5_000) + 60_000;
+    // Watermark at the end minus the retention the consumer applies, with a minute of slack.
+    idHorizon = maxT - 5_000 - idRetentionMs(spec) + 60_000;
     for (const b of batches) {
       const o = await deliver(env, b);
       for (const k of Object.keys(cleanTotals) as (keyof typeof cleanTotals)[]) cleanTotals[k] += o.counters[k];
