@@ -1,0 +1,229 @@
+/**
+ * `npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR`: a recorded file through the deployed code
+ * path on emulators (Kinesis → event source mapping → consumer → DynamoDB/SQS), then the final windows and the
+ * dead-letter queue read back into the replay's output format, so both can be compared line for line.
+ *
+ * Summary: the sum of the counters of successful invocations. A failed invocation reports nothing; its records
+ * are delivered again, and the retry judges each of them exactly as the first attempt did (the shard watermark
+ * and checkpoint are written last), counting a record the failed attempt had already applied as `applied`
+ * (`redelivered`). So every record is counted once, in the invocation that completed it. `finalWindows` is the
+ * number of final windows read back (a failed attempt may have written some before failing).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
+import { type InputRecord } from '../../lambda/core/engine';
+import { parseInputLine } from '../../lambda/core/input-line';
+import { type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
+import type { PipelineSpec } from '../../lambda/core/spec';
+import { readLines } from '../cli/lines';
+import type { EsmCounters } from '../local/esm-runner';
+import { LocalPipeline } from '../local/pipeline';
+import { ArrivalLedger } from './arrivals';
+import { FaultInjector } from './chaos';
+
+/** Partition key of payloads without a usable key (invalid records): they all land on one shard. */
+export const UNKEYED_PARTITION_KEY = '__no_key__';
+/** Kinesis limit on partition key length (Unicode characters). */
+const MAX_PARTITION_KEY = 256;
+const PUT_CHUNK = 500;
+
+export interface FileRunOptions {
+  readonly spec: PipelineSpec;
+  readonly inputPath: string;
+  readonly outDir: string;
+  /** @default 1 */
+  readonly shards?: number;
+  /** Fraction of invocations that fail part-way through their writes. @default 0 */
+  readonly chaos?: number;
+  /** Seed of the fault injector. @default 1 */
+  readonly seed?: number;
+  /** Resource name prefix (unique per run when several share the emulators). @default 'sandbox' */
+  readonly name?: string;
+  /** @default 100 */
+  readonly batchSize?: number;
+  /** High enough that chaos never exhausts retries at P ≤ 0.5. @default 20 */
+  readonly maximumRetryAttempts?: number;
+}
+
+export interface FileRunStats {
+  readonly records: number;
+  readonly windows: number;
+  readonly rejected: number;
+  readonly shards: number;
+  readonly chaos: { readonly probability: number; readonly invocations: number; readonly armed: number; readonly faults: number };
+  readonly esm: EsmCounters;
+  /** Invocations retried because a put was still in flight (see ArrivalLedger). */
+  readonly arrivalWaits: number;
+  /** Records skipped by a successful invocation because the shard checkpoint showed them done. */
+  readonly skipped: number;
+  readonly stateWrites: number;
+  readonly writeUnits: number;
+  readonly putMs: number;
+  readonly drainMs: number;
+  readonly exportMs: number;
+}
+
+export interface FileRunResult {
+  readonly summary: ReplaySummary;
+  readonly stats: FileRunStats;
+}
+
+/** The event source mapping gave up on batches: their records are missing from every output. */
+export class RecordsLostError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'RecordsLostError';
+  }
+}
+
+/** The outputs could not be related to the input (a bug in the pipeline or in the sandbox). */
+export class ExportError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'ExportError';
+  }
+}
+
+/** The record's key as Kinesis partition key, so one entity's records stay on one shard and in order. */
+export function partitionKeyOf(data: string, keyField: string): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(data);
+  } catch {
+    return UNKEYED_PARTITION_KEY;
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return UNKEYED_PARTITION_KEY;
+  const v = (doc as Record<string, unknown>)[keyField];
+  // Keys compare as strings (SPEC §2): 42 and "42" are one entity, so they must share a shard.
+  const key = typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+  if (key === undefined) return UNKEYED_PARTITION_KEY;
+  return key.length <= MAX_PARTITION_KEY ? key : createHash('sha256').update(key).digest('hex');
+}
+
+export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...windows].sort((a, b) => cmp(a.feature, b.feature) || cmp(a.key, b.key) || a.windowStart - b.windowStart);
+}
+
+/** A dead-letter message in the replay's rejected-line format (SPEC §5). */
+export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
+  if (m.truncated) throw new ExportError(`dead letter of input line ${line} holds a truncated payload (${m.payloadBytes} bytes)`);
+  const data = m.payloadEncoding === 'base64' ? Buffer.from(m.payload, 'base64').toString('utf8') : m.payload;
+  return {
+    reason: m.reason,
+    ...(m.feature === undefined ? {} : { feature: m.feature }),
+    message: m.message,
+    line,
+    shard: m.shard,
+    watermark: m.watermark,
+    ...(m.eventTime === undefined ? {} : { eventTime: m.eventTime }),
+    ...(m.key === undefined ? {} : { key: m.key }),
+    data,
+  };
+}
+
+const jsonl = (rows: readonly unknown[]): string => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+
+/** Runs the file through the pipeline. The emulator endpoints must already be in process.env. */
+export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
+  const shards = o.shards ?? 1;
+  const summary = emptySummary();
+  const ledger = new ArrivalLedger();
+  const chaos = new FaultInjector({ probability: o.chaos ?? 0, seed: o.seed ?? 1 });
+  let skipped = 0;
+  let stateWrites = 0;
+  let writeUnits = 0;
+  const pipeline = await LocalPipeline.start({
+    spec: o.spec,
+    name: o.name ?? 'sandbox',
+    shards,
+    batchSize: o.batchSize ?? 100,
+    maximumRetryAttempts: o.maximumRetryAttempts ?? 20,
+    arrivalClock: ledger.clock,
+    ...((o.chaos ?? 0) > 0 ? { beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate } : {}),
+    onOutcome: (outcome) => {
+      addCounters(summary, outcome.counters);
+      skipped += outcome.skipped;
+      stateWrites += outcome.stateWrites;
+      writeUnits += outcome.writeUnits;
+    },
+  });
+  try {
+    // 1. Put the file in order, remembering which input line each sequence number holds.
+    const t0 = Date.now();
+    const lineOf = new Map<string, number>();
+    let records = 0;
+    let chunk: Array<InputRecord & { line: number }> = [];
+    const putChunk = async (): Promise<void> => {
+      const batch = chunk;
+      chunk = [];
+      const results = await ledger.put(
+        batch.map((r) => r.arrivalTime),
+        () => pipeline.put(batch.map((r) => ({ partitionKey: partitionKeyOf(r.data as string, o.spec.source.keyField), data: r.data }))),
+      );
+      results.forEach((res, i) => lineOf.set(`${res.shard}\u0000${res.seq}`, batch[i]!.line));
+    };
+    let line = 0;
+    for await (const text of readLines(o.inputPath)) {
+      line += 1;
+      if (text.trim().length === 0) continue;
+      chunk.push({ ...parseInputLine(text, line), line });
+      records += 1;
+      if (chunk.length >= PUT_CHUNK) await putChunk();
+    }
+    if (chunk.length > 0) await putChunk();
+    const putMs = Date.now() - t0;
+
+    // 2. Wait until the consumer has caught up, then end the bounded input.
+    const t1 = Date.now();
+    await pipeline.drain(Math.max(60_000, records * 20));
+    const drainMs = Date.now() - t1;
+    if (pipeline.onFailure.length > 0) {
+      const lost = pipeline.onFailure.reduce((n, m) => n + m.KinesisBatchInfo.batchSize, 0);
+      const where = pipeline.onFailure.map((m) => `${m.KinesisBatchInfo.shardId} ${m.KinesisBatchInfo.startSequenceNumber}…${m.KinesisBatchInfo.endSequenceNumber} (${m.requestContext.condition})`);
+      throw new RecordsLostError(`${pipeline.onFailure.length} batch(es), ${lost} record(s), abandoned after retries; outputs would be incomplete: ${where.join('; ')}`);
+    }
+    if (summary.records !== records) {
+      throw new ExportError(`successful invocations counted ${summary.records} records but ${records} were put (skipped by checkpoint: ${skipped})`);
+    }
+    const t2 = Date.now();
+    await pipeline.flush();
+
+    // 3. Read the results back from DynamoDB and SQS.
+    const windows = sortWindows(await pipeline.finalWindows());
+    const letters = await pipeline.takeDeadLetters();
+    const rejected = letters.map((m) => {
+      const l = lineOf.get(`${m.shard}\u0000${m.sequenceNumber}`);
+      if (l === undefined) throw new ExportError(`dead letter for ${m.shard}/${m.sequenceNumber} matches no record put`);
+      return deadLetterToRejectedLine(m, l);
+    });
+    const featureOrder = new Map(o.spec.features.map((f, i) => [f.name, i]));
+    rejected.sort((a, b) => a.line - b.line || (featureOrder.get(a.feature ?? '') ?? -1) - (featureOrder.get(b.feature ?? '') ?? -1));
+    mkdirSync(o.outDir, { recursive: true });
+    writeFileSync(join(o.outDir, 'windows.jsonl'), jsonl(windows));
+    writeFileSync(join(o.outDir, 'rejected.jsonl'), jsonl(rejected));
+    summary.finalWindows = windows.length;
+    return {
+      summary,
+      stats: {
+        records,
+        windows: windows.length,
+        rejected: rejected.length,
+        shards,
+        chaos: { probability: o.chaos ?? 0, invocations: chaos.invocations, armed: chaos.armed, faults: chaos.faults },
+        esm: { ...pipeline.esm.counters },
+        arrivalWaits: ledger.waits,
+        skipped,
+        stateWrites,
+        writeUnits,
+        putMs,
+        drainMs,
+        exportMs: Date.now() - t2,
+      },
+    };
+  } finally {
+    await pipeline.stop();
+  }
+}
