@@ -2,6 +2,11 @@
  * `npm run bench` — prints throughput figures of the replay engine on a generated workload (see
  * bin/bench/workload.ts) beside the cost of merely reading and parsing the same file, and beside updating every
  * window a record belongs to one by one. Figures only; nothing here passes or fails.
+ *
+ * A second section runs the consumer's batch work on local emulators (bin/bench/emulator-bench.ts): DynamoDB
+ * writes and capacity units per 1000 records and handler time per batch for batch sizes 100, 1000 and 10000.
+ * `--skip-emulators` leaves it out; `--emulator-records N` sets the records per batch size (default 5000, and at
+ * least two batches).
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +18,7 @@ import { parseArgs } from './cli/args';
 import { readLines } from './cli/lines';
 import { BENCH_SPEC, generateWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
+import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
 import { replay } from './replay/run';
 
 function best<T>(runs: number, fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -57,7 +63,13 @@ function withoutSessions(spec: PipelineSpec): PipelineSpec {
 const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} records/s`;
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), { records: { kind: 'number' }, keys: { kind: 'number' }, runs: { kind: 'number' } });
+  const args = parseArgs(process.argv.slice(2), {
+    records: { kind: 'number' },
+    keys: { kind: 'number' },
+    runs: { kind: 'number' },
+    'skip-emulators': { kind: 'flag' },
+    'emulator-records': { kind: 'number' },
+  });
   const records = (args.records as number | undefined) ?? 300_000;
   const keys = (args.keys as number | undefined) ?? 5_000;
   const runs = (args.runs as number | undefined) ?? 3;
@@ -104,6 +116,17 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+
+  if (args['skip-emulators'] !== true) await emulatorSection((args['emulator-records'] as number | undefined) ?? 5_000, keys);
+}
+
+// ---- consumer batches on local emulators ------------------------------------------------------------------------
+
+async function emulatorSection(records: number, keys: number): Promise<void> {
+  console.log(`\nconsumer batches on local emulators (${records.toLocaleString('en-US')} records per batch size, at least two batches; same workload and keys):`);
+  const result = await runEmulatorBench({ records, keys, progress: (line) => console.log(line) });
+  console.log('');
+  for (const line of formatEmulatorBench(result)) console.log(line);
 }
 
 main().catch((e: unknown) => {
