@@ -42,7 +42,7 @@ export function loadSpecFile(path: string): PipelineSpec {
 }
 
 export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
-  const engine = new WindowEngine(opts.spec);
+  const engine = new WindowEngine(opts.spec, { trackChanges: false });
   const batchSize = opts.batchSize ?? 2000;
   mkdirSync(opts.outDir, { recursive: true });
   const windowsOut = new LineWriter(join(opts.outDir, 'windows.jsonl'));

@@ -140,6 +140,8 @@ export interface EngineOptions {
    * @default idRetentionMs(spec): longest window + allowed lateness + 1 day; forever under "update"
    */
   readonly dedupRetentionMs?: number;
+  /** List the entities each batch changed (the Lambda path persists them; replay does not need them). @default true */
+  readonly trackChanges?: boolean;
 }
 
 /** How far (event time) the watermark may move on between a record and its producer retry. */
@@ -184,7 +186,8 @@ class BatchCollector {
   public readonly finals: FinalWindow[] = [];
   public readonly corrections: Correction[] = [];
   public readonly rejected: Rejection[] = [];
-  public readonly changed = new Set<Entity>();
+  public readonly changed: Entity[] = [];
+  public lastShard: string | undefined = undefined;
   public readonly newIds: Array<{ key: string; id: string } & SeenId> = [];
   public readonly shards = new Set<string>();
   public readonly newestApplied: Record<string, number> = {};
@@ -202,8 +205,13 @@ export class WindowEngine {
   private readonly entities: Map<string, Entity>[];
   private readonly shards = new Map<string, ShardWatermark>();
   private readonly timers = new Map<string, TimerHeap<Entity>>();
-  private readonly seen = new Map<string, SeenId>();
+  /** Producer ids remembered, per entity key. */
+  private readonly seen = new Map<string, Map<string, SeenId>>();
   private out = new BatchCollector();
+  /** Batch number; entities changed in this batch carry it in `mark`. */
+  private epoch = 1;
+  private batches = 0;
+  private readonly trackChanges: boolean;
 
   public constructor(spec: PipelineSpec, options: EngineOptions = {}) {
     this.spec = spec;
@@ -218,6 +226,7 @@ export class WindowEngine {
     this.lateness = spec.watermark.allowedLatenessMs;
     this.keepFinals = spec.latePolicy === 'update';
     this.dedupRetentionMs = options.dedupRetentionMs ?? idRetentionMs(spec);
+    this.trackChanges = options.trackChanges ?? true;
   }
 
   // ---- batch processing -------------------------------------------------------------------------------------
@@ -239,7 +248,9 @@ export class WindowEngine {
   private takeResult(): BatchResult {
     const o = this.out;
     this.out = new BatchCollector();
-    this.pruneSeen();
+    this.epoch += 1;
+    // Expired ids are already ignored at lookup; pruning only returns their memory, so it need not run often.
+    if (++this.batches % 32 === 0) this.pruneSeen();
     const watermarks: Record<string, number | null> = {};
     for (const shard of o.shards) {
       const w = this.watermark(shard);
@@ -249,7 +260,7 @@ export class WindowEngine {
       finals: o.finals,
       corrections: o.corrections,
       rejected: o.rejected,
-      changed: [...o.changed].map((e) => ({ feature: this.runtime[e.fi]!.spec.name, key: e.key })),
+      changed: this.trackChanges ? o.changed.map((e) => ({ feature: this.runtime[e.fi]!.spec.name, key: e.key })) : [],
       newIds: o.newIds,
       watermarks,
       newestApplied: o.newestApplied,
@@ -260,7 +271,10 @@ export class WindowEngine {
   private processRecord(r: InputRecord): void {
     const c = this.out.counters;
     c.records += 1;
-    this.out.shards.add(r.shard);
+    if (r.shard !== this.out.lastShard) {
+      this.out.shards.add(r.shard);
+      this.out.lastShard = r.shard;
+    }
     const shardState = this.shardState(r.shard);
     const w = watermarkOf(shardState, this.lateness);
     const wOut = Number.isFinite(w) ? w : null;
@@ -313,11 +327,15 @@ export class WindowEngine {
   }
 
   private isDuplicate(key: string, id: string, r: InputRecord, time: number): boolean {
-    const seenKey = `${key}\u0000${id}`;
-    const first = this.seen.get(seenKey);
+    let ids = this.seen.get(key);
+    if (ids === undefined) {
+      ids = new Map();
+      this.seen.set(key, ids);
+    }
+    const first = ids.get(id);
     // An id past its retention counts as unseen at lookup, so the outcome never depends on batch boundaries.
     if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(first.shard)) {
-      this.seen.set(seenKey, { shard: r.shard, seq: r.seq, time });
+      ids.set(id, { shard: r.shard, seq: r.seq, time });
       this.out.newIds.push({ key, id, shard: r.shard, seq: r.seq, time });
       return false;
     }
@@ -359,11 +377,12 @@ export class WindowEngine {
     let due = e.due;
     if (!lateFlag) {
       const s = sliceStart(g, t);
-      const acc = e.slices.get(s);
+      const idx = s / g.sliceMs;
+      const acc = e.slices.get(idx);
       if (acc) {
         addInto(acc, v);
       } else {
-        e.slices.set(s, accOf(v));
+        e.slices.set(idx, accOf(v));
         // A new slice can only bring the earliest pending window end forward: O(1), no scan of the slices.
         const firstEnd = firstWindowStart(g, s) + g.sizeMs;
         const candidate = Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
@@ -408,7 +427,13 @@ export class WindowEngine {
     } else {
       this.setDue(e, due);
     }
-    this.out.changed.add(e);
+    this.markChanged(e);
+  }
+
+  private markChanged(e: Entity): void {
+    if (e.mark === this.epoch) return;
+    e.mark = this.epoch;
+    this.out.changed.push(e);
   }
 
   private reject(r: InputRecord, reason: 'invalid' | 'future' | 'late', message: string, watermark: number | null, rec?: DecodedRecord, feature?: string): void {
@@ -446,35 +471,36 @@ export class WindowEngine {
     }
     e.finalThrough = w;
     this.setDue(e, dueOf(f, e));
-    this.out.changed.add(e);
+    this.markChanged(e);
   }
 
   private fireSlices(f: FeatureRuntime, e: SliceEntity, w: number): void {
     const g = f.geometry!;
     if (e.slices.size === 0) return;
-    let minSlice = Infinity;
-    let maxSlice = -Infinity;
-    for (const a of e.slices.keys()) {
-      if (a < minSlice) minSlice = a;
-      if (a > maxSlice) maxSlice = a;
+    let minIdx = Infinity;
+    let maxIdx = -Infinity;
+    for (const i of e.slices.keys()) {
+      if (i < minIdx) minIdx = i;
+      if (i > maxIdx) maxIdx = i;
     }
     // Windows in start order, from the first one still open that holds data to the last one that ends by w.
-    let s = firstWindowStart(g, minSlice);
+    let s = firstWindowStart(g, minIdx * g.sliceMs);
     if (Number.isFinite(e.finalThrough)) s = Math.max(s, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
-    const lastStart = Math.min(lastWindowStart(g, maxSlice), w - g.sizeMs);
+    const lastStart = Math.min(lastWindowStart(g, maxIdx * g.sliceMs), w - g.sizeMs);
+    const perWindow = g.sizeMs / g.sliceMs;
     for (; s <= lastStart; s += g.slideMs) {
-      let acc: Acc | undefined;
-      for (let b = s; b < s + g.sizeMs; b += g.sliceMs) {
-        const part = e.slices.get(b);
-        if (part === undefined) continue;
-        if (acc) mergeInto(acc, part);
-        else acc = copyAcc(part);
-      }
+      const acc = mergeSlices(e.slices, s / g.sliceMs, perWindow);
       if (!acc) continue;
       e.finals?.set(s, acc);
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
     }
-    for (const a of e.slices.keys()) if (lastWindowEnd(g, a) <= w) e.slices.delete(a);
+    // A slice is dropped once the last window holding it is final.
+    if (w === Infinity) {
+      e.slices.clear();
+      return;
+    }
+    const keepFrom = (lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs;
+    if (minIdx < keepFrom) for (const i of e.slices.keys()) if (i < keepFrom) e.slices.delete(i);
   }
 
   private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {
@@ -494,7 +520,7 @@ export class WindowEngine {
     const heap = this.timers.get(shard);
     if (!heap) return;
     for (const e of heap.popDue(w)) {
-      if (this.entities[e.fi]!.get(e.key) !== e || e.timerShard !== shard || e.due > w) continue; // stale entry
+      if (e.timerShard !== shard || e.due > w) continue; // stale entry (or evicted: timerShard cleared)
       this.advance(e, w);
     }
   }
@@ -535,8 +561,8 @@ export class WindowEngine {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const e: Entity =
       kind === 'slices'
-        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, slices: new Map(), finals: this.keepFinals ? new Map() : undefined }
-        : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, sessions: [] };
+        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices: new Map(), finals: this.keepFinals ? new Map() : undefined }
+        : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
     this.entities[f.fi]!.set(key, e);
     return e;
   }
@@ -544,10 +570,13 @@ export class WindowEngine {
   /** Forgets producer ids whose event time is so far behind their shard's watermark that no window takes them. */
   private pruneSeen(): void {
     if (!Number.isFinite(this.dedupRetentionMs)) return;
-    // Ids are inserted roughly in event-time order: prune from the oldest and stop at the first one still needed.
-    for (const [id, s] of this.seen) {
-      if (s.time + this.dedupRetentionMs > this.watermark(s.shard)) break;
-      this.seen.delete(id);
+    for (const [key, ids] of this.seen) {
+      // Ids are inserted roughly in event-time order: prune from the oldest, stop at the first one still needed.
+      for (const [id, s] of ids) {
+        if (s.time + this.dedupRetentionMs > this.watermark(s.shard)) break;
+        ids.delete(id);
+      }
+      if (ids.size === 0) this.seen.delete(key);
     }
   }
 
@@ -573,7 +602,7 @@ export class WindowEngine {
   /** Loads a persisted entity (Lambda path) and registers its timer. */
   public loadEntity(feature: string, key: string, s: SerializedEntity): void {
     const fi = this.featureIndex(feature);
-    const e = deserializeEntity(fi, key, s, this.keepFinals);
+    const e = deserializeEntity(fi, key, s, this.keepFinals, this.runtime[fi]!.geometry?.sliceMs ?? 1);
     e.due = dueOf(this.runtime[fi]!, e);
     this.entities[fi]!.set(key, e);
     this.schedule(e);
@@ -586,7 +615,12 @@ export class WindowEngine {
   }
 
   public loadSeen(key: string, id: string, s: SeenId): void {
-    this.seen.set(`${key}\u0000${id}`, s);
+    let ids = this.seen.get(key);
+    if (ids === undefined) {
+      ids = new Map();
+      this.seen.set(key, ids);
+    }
+    ids.set(id, s);
   }
 
   /**
@@ -626,7 +660,7 @@ export class WindowEngine {
   public exportEntity(ref: EntityRef): { due: number; state: SerializedEntity } | undefined {
     const e = this.entities[this.featureIndex(ref.feature)]!.get(ref.key);
     if (!e) return undefined;
-    return { due: e.due, state: serializeEntity(e) };
+    return { due: e.due, state: serializeEntity(e, this.runtime[e.fi]!.geometry?.sliceMs ?? 1) };
   }
 
   /**
@@ -646,13 +680,7 @@ export class WindowEngine {
     if (!Number.isFinite(e.maxEventTime)) return undefined;
     const start = lastWindowStart(g, e.maxEventTime);
     if (start + g.sizeMs <= e.finalThrough) return undefined;
-    let acc: Acc | undefined;
-    for (let b = start; b < start + g.sizeMs; b += g.sliceMs) {
-      const part = e.slices.get(b);
-      if (!part) continue;
-      if (acc) mergeInto(acc, part);
-      else acc = copyAcc(part);
-    }
+    const acc = mergeSlices(e.slices, start / g.sliceMs, g.sizeMs / g.sliceMs);
     if (!acc) return undefined;
     return { feature: f.spec.name, key: e.key, windowStart: start, windowEnd: start + g.sizeMs, value: resultValue(f.spec.aggregate, acc), count: acc[0] };
   }
@@ -669,7 +697,9 @@ export class WindowEngine {
         else openSessions += e.sessions.length;
       }
     }
-    return { entities, openSlices, openSessions, rememberedIds: this.seen.size };
+    let rememberedIds = 0;
+    for (const ids of this.seen.values()) rememberedIds += ids.size;
+    return { entities, openSlices, openSessions, rememberedIds };
   }
 
   /** Drops entities with nothing open (replay keeps memory to the open windows). */
@@ -679,10 +709,25 @@ export class WindowEngine {
       for (const [key, e] of byKey) {
         const open = e.kind === 'slices' ? e.slices.size : e.sessions.length;
         // Keys seen on several shards keep their final horizon (see applyToFeature).
-        if (open === 0 && Object.keys(e.lastApplied).length <= 1) byKey.delete(key);
+        if (open === 0 && Object.keys(e.lastApplied).length <= 1) {
+          e.timerShard = undefined; // its pending timer entries become stale
+          byKey.delete(key);
+        }
       }
     }
   }
+}
+
+/** Merge of the `count` slices from index `first` (a window), or undefined when none holds data. */
+function mergeSlices(slices: Map<number, Acc>, first: number, count: number): Acc | undefined {
+  let acc: Acc | undefined;
+  for (let i = first, end = first + count; i < end; i++) {
+    const part = slices.get(i);
+    if (part === undefined) continue;
+    if (acc) mergeInto(acc, part);
+    else acc = copyAcc(part);
+  }
+  return acc;
 }
 
 /** Merges a new session [t, t+gap) with every open session it overlaps (half-open), keeping the list sorted. */
@@ -713,8 +758,8 @@ function dueOf(f: FeatureRuntime, e: Entity): number {
   }
   if (e.slices.size === 0) return Infinity;
   const g = f.geometry!;
-  let minSlice = Infinity;
-  for (const a of e.slices.keys()) if (a < minSlice) minSlice = a;
-  const firstEnd = firstWindowStart(g, minSlice) + g.sizeMs;
+  let minIdx = Infinity;
+  for (const i of e.slices.keys()) if (i < minIdx) minIdx = i;
+  const firstEnd = firstWindowStart(g, minIdx * g.sliceMs) + g.sizeMs;
   return Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
 }

@@ -24,11 +24,13 @@ interface EntityBase {
   due: number;
   /** Shard whose watermark finalizes this entity's windows (the shard of its newest record). */
   timerShard: string | undefined;
+  /** Number of the last batch that changed the entity (so it is listed once per batch without a set). */
+  mark: number;
 }
 
 export interface SliceEntity extends EntityBase {
   readonly kind: 'slices';
-  /** Open slices (panes): slice start → partial aggregate. */
+  /** Open slices (panes): slice index (start / slice width; small integers hash fast) → partial aggregate. */
   slices: Map<number, Acc>;
   /** Final window results (window start → aggregate), kept only under latePolicy "update" to emit corrections. */
   finals: Map<number, Acc> | undefined;
@@ -65,7 +67,7 @@ export interface SerializedEntity {
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
-export function serializeEntity(e: Entity): SerializedEntity {
+export function serializeEntity(e: Entity, sliceMs: number): SerializedEntity {
   const base = {
     kind: e.kind,
     finalThrough: finite(e.finalThrough),
@@ -74,25 +76,25 @@ export function serializeEntity(e: Entity): SerializedEntity {
     ...(e.timerShard === undefined ? {} : { timerShard: e.timerShard }),
   };
   if (e.kind === 'slices') {
-    const slices = [...e.slices].sort((a, b) => a[0] - b[0]).map(([s, a]) => [s, a[0], a[1], a[2], a[3]] as const);
+    const slices = [...e.slices].sort((a, b) => a[0] - b[0]).map(([i, a]) => [i * sliceMs, a[0], a[1], a[2], a[3]] as const);
     return { ...base, slices };
   }
   return { ...base, sessions: e.sessions.map((s) => [s.start, s.end, s.acc[0], s.acc[1], s.acc[2], s.acc[3]] as const) };
 }
 
-export function deserializeEntity(fi: number, key: string, s: SerializedEntity, keepFinals: boolean): Entity {
+export function deserializeEntity(fi: number, key: string, s: SerializedEntity, keepFinals: boolean, sliceMs: number): Entity {
   const finalThrough = s.finalThrough ?? -Infinity;
   const lastApplied = { ...s.lastApplied };
   const maxEventTime = s.maxEventTime ?? -Infinity;
   const timerShard = s.timerShard;
   if (s.kind === 'slices') {
     const slices = new Map<number, Acc>();
-    for (const [start, c, sum, mn, mx] of s.slices ?? []) slices.set(start, [c, sum, mn, mx]);
+    for (const [start, c, sum, mn, mx] of s.slices ?? []) slices.set(start / sliceMs, [c, sum, mn, mx]);
     const finals = keepFinals ? new Map<number, Acc>() : undefined;
-    return { kind: 'slices', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, slices, finals };
+    return { kind: 'slices', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, mark: 0, slices, finals };
   }
   const sessions = (s.sessions ?? []).map(([start, end, c, sum, mn, mx]) => ({ start, end, acc: [c, sum, mn, mx] as Acc }));
-  return { kind: 'sessions', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, sessions };
+  return { kind: 'sessions', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, mark: 0, sessions };
 }
 
 /** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. */

@@ -30,19 +30,21 @@ describe('entity serialization', () => {
       maxEventTime: 42,
       due: 50,
       timerShard: 'shard-0',
+      mark: 0,
+      // Slice indexes with a 10 ms slice width: slices [40, 50) and [30, 40).
       slices: new Map([
-        [40, [2, 7, 3, 4]],
-        [30, [1, -1, -1, -1]],
+        [4, [2, 7, 3, 4]],
+        [3, [1, -1, -1, -1]],
       ]),
       finals: undefined,
     };
-    const json = JSON.parse(JSON.stringify(serializeEntity(e)));
+    const json = JSON.parse(JSON.stringify(serializeEntity(e, 10)));
     expect(json.finalThrough).toBeNull();
     expect(json.slices).toEqual([
       [30, 1, -1, -1, -1],
       [40, 2, 7, 3, 4],
     ]);
-    const back = deserializeEntity(1, 'u', json, false);
+    const back = deserializeEntity(1, 'u', json, false, 10);
     expect(back.kind).toBe('slices');
     expect(back.finalThrough).toBe(-Infinity);
     expect(back.maxEventTime).toBe(42);
@@ -50,11 +52,11 @@ describe('entity serialization', () => {
     expect(back.timerShard).toBe('shard-0');
     if (back.kind === 'slices') {
       expect([...back.slices.entries()].sort((a, b) => a[0] - b[0])).toEqual([
-        [30, [1, -1, -1, -1]],
-        [40, [2, 7, 3, 4]],
+        [3, [1, -1, -1, -1]],
+        [4, [2, 7, 3, 4]],
       ]);
       expect(back.finals).toBeUndefined();
-      const withFinals = deserializeEntity(1, 'u', json, true);
+      const withFinals = deserializeEntity(1, 'u', json, true, 10);
       expect(withFinals.kind === 'slices' ? withFinals.finals : 'not slices').toEqual(new Map());
     }
   });
@@ -69,15 +71,16 @@ describe('entity serialization', () => {
       maxEventTime: -Infinity,
       due: 130,
       timerShard: undefined,
+      mark: 0,
       sessions: [
         { start: 105, end: 130, acc: [2, 9, 4, 5] },
         { start: 140, end: 150, acc: [1, 1, 1, 1] },
       ],
     };
-    const json = JSON.parse(JSON.stringify(serializeEntity(e)));
+    const json = JSON.parse(JSON.stringify(serializeEntity(e, 1)));
     expect(json.maxEventTime).toBeNull();
     expect(json).not.toHaveProperty('timerShard');
-    const back = deserializeEntity(0, '42', json, false);
+    const back = deserializeEntity(0, '42', json, false, 1);
     expect(back.kind).toBe('sessions');
     expect(back.finalThrough).toBe(100);
     expect(back.maxEventTime).toBe(-Infinity);
