@@ -1,4 +1,305 @@
+/**
+ * `npm start`: the lesson's story played through the pipeline on emulators, compressed from 42 minutes to
+ * seconds. Records are put in waves of two story minutes, each with its story arrival time (so the future guard
+ * judges against the story's clock), and after each wave the online features are read back the way a fraud model
+ * would read them at that moment.
+ */
+import { join } from 'node:path';
+import { type AttributeValue, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { kinesisClient } from '../../lambda/adapters/aws-clients';
+import type { BatchOutcome } from '../../lambda/adapters/batch-processor';
+import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
+import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core/output';
+import type { PipelineSpec } from '../../lambda/core/spec';
+import { EVENT_SOURCE_DEFAULTS } from '../../lib/resource-definitions';
 import type { Emulators } from '../local/emulators';
-export async function runDemo(_o: { emulators: Emulators; follow: boolean; out: (s: string) => void }): Promise<number> {
-  return 0;
+import { LocalPipeline } from '../local/pipeline';
+import { loadSpecFile } from '../replay/run';
+import { ArrivalLedger } from './arrivals';
+import { type Column, clock, cut, ms, percentile, renderTable } from './format';
+import { type Story, type StoryRecord, type StoryWave, buildStory } from './story';
+
+export const DEMO_SPEC_PATH = join(__dirname, '..', 'specs', 'fraud.json');
+/** Features shown side by side for the fraudster and an ordinary customer. */
+const SHOWN = ['txn_count_5m', 'txn_count_1h_every_5m', 'spend_1h_every_5m'] as const;
+const VISIBLE_TIMEOUT_MS = 15_000;
+
+export interface DemoOptions {
+  readonly emulators: Emulators;
+  /** Keep running after the story for records sent by the user's own producer. */
+  readonly follow?: boolean;
+  readonly out: (text: string) => void;
+  /** Story time ends just before this instant. @default Date.now() */
+  readonly now?: number;
+  /** @default 'sandbox' */
+  readonly name?: string;
+}
+
+interface FeatureValue {
+  readonly value: number;
+  readonly count: number;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly maxEventTime: number;
+  readonly writtenAt: number;
+}
+
+type CurrentItem = Record<string, FeatureValue>;
+
+interface Timed {
+  readonly at: number;
+  readonly outcome: BatchOutcome;
+  readonly recordsIn: number;
+}
+
+const sleep = (t: number) => new Promise<void>((r) => setTimeout(r, t));
+
+function parseCurrent(item: Record<string, AttributeValue> | undefined): CurrentItem {
+  const out: CurrentItem = {};
+  for (const [name, v] of Object.entries(item ?? {})) {
+    const m = v.M;
+    if (!m) continue;
+    const n = (k: string) => Number(m[k]?.N ?? NaN);
+    out[name] = { value: n('value'), count: n('count'), windowStart: n('windowStart'), windowEnd: n('windowEnd'), maxEventTime: n('maxEventTime'), writtenAt: n('writtenAt') };
+  }
+  return out;
+}
+
+/** Roles whose records reach at least one window (and so update the user's current features). */
+const applies = (r: StoryRecord) => r.role === 'fraud' || r.role === 'ordinary' || r.role === 'subway';
+
+/** What a wave carried, in a few characters. */
+function waveNote(w: StoryWave): string {
+  const n = (role: StoryRecord['role']) => w.records.filter((r) => r.role === role).length;
+  const parts: string[] = [];
+  if (n('fraud') > 0) parts.push(`F×${n('fraud')}`);
+  if (n('duplicate') > 0) parts.push('F retry');
+  const subway = w.records.filter((r) => r.role === 'subway');
+  if (subway.length > 0) parts.push(`U ${subway.length} late (≤${Math.round(Math.max(...subway.map((r) => r.arrivalTime - r.eventTime)) / 60_000)} min)`);
+  if (n('future') > 0) parts.push('clock +1 day');
+  if (n('invalid') > 0) parts.push('malformed');
+  if (n('ordinary') > 0) parts.push(`+${n('ordinary')}`);
+  return parts.join(', ');
+}
+
+export async function runDemo(o: DemoOptions): Promise<number> {
+  const out = o.out;
+  const spec: PipelineSpec = loadSpecFile(DEMO_SPEC_PATH);
+  const story = buildStory(o.now ?? Date.now());
+  const ledger = new ArrivalLedger();
+  const outcomes: Timed[] = [];
+  const totals: ReplaySummary & { redelivered: number } = { ...emptySummary(), redelivered: 0 };
+  let stateWrites = 0;
+  let writeUnits = 0;
+  let liveLog: ((t: Timed) => void) | undefined;
+
+  const pipeline = await LocalPipeline.start({
+    spec,
+    name: o.name ?? 'sandbox',
+    shards: 2,
+    batchSize: EVENT_SOURCE_DEFAULTS.batchSize,
+    arrivalClock: ledger.clock,
+    onOutcome: (outcome, recordsIn) => {
+      const t: Timed = { at: Date.now(), outcome, recordsIn };
+      outcomes.push(t);
+      addCounters(totals, outcome.counters);
+      totals.redelivered += outcome.counters.redelivered;
+      stateWrites += outcome.stateWrites;
+      writeUnits += outcome.writeUnits;
+      liveLog?.(t);
+    },
+  });
+  try {
+    const dynamo = pipeline.dynamoClient;
+    const listed = await kinesisClient().send(new ListShardsCommand({ StreamName: pipeline.names.stream }));
+    const shardIds = (listed.Shards ?? []).map((s) => s.ShardId!).sort();
+    const getCurrent = async (user: string): Promise<CurrentItem> => {
+      const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.featureTable, Key: { pk: { S: user }, sk: { S: 'current' } }, ConsistentRead: true }));
+      return parseCurrent(res.Item);
+    };
+    const watermark = async (shard: string): Promise<number | undefined> => {
+      const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.stateTable, Key: { pk: { S: `shard#${shard}` }, sk: { S: 'watermark' } }, ConsistentRead: true }));
+      const max = res.Item?.maxEventTime?.N;
+      return max === undefined ? undefined : Number(max) - spec.watermark.allowedLatenessMs;
+    };
+    /** Wall time at which the user's current features first show a write made after `since`. */
+    const visibleAt = async (user: string, since: number): Promise<number | undefined> => {
+      const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
+      while (Date.now() < deadline) {
+        const cur = await getCurrent(user);
+        if (Object.values(cur).some((f) => f.writtenAt >= since)) return Date.now();
+        await sleep(5);
+      }
+      return undefined;
+    };
+
+    const story42 = `${clock(story.start).slice(0, 5)}–${clock(story.start + 42 * 60_000).slice(0, 5)} UTC`;
+    out(`\nThe story, ${story42}, played in seconds:\n`);
+    out(`  ${story.fraudster} makes 22 payments in 38 minutes among 19 customers paying 1–3 times each;\n`);
+    out(`  ${story.commuter}'s phone is on the subway: its payments arrive up to 12 minutes late;\n`);
+    out(`  user_13's phone clock is a day ahead; user_05's terminal sends the amount "12,50" as text;\n`);
+    out(`  a producer retry sends one of the fraudster's payments twice.\n`);
+    out(`Stream of ${shardIds.length} shards (one watermark each); allowed lateness ${spec.watermark.allowedLatenessMs / 1000} s; features:\n`);
+    out(`  ${spec.features.map((f) => f.name).join(', ')}\n\n`);
+
+    const [f5, f1h, s1h] = SHOWN;
+    const cols: Column[] = [
+      { header: 'story', align: 'l' },
+      { header: 'n5m' },
+      { header: 'n1h' },
+      { header: '$1h' },
+      { header: 'n5m' },
+      { header: 'n1h' },
+      { header: '$1h' },
+      ...shardIds.map((s) => ({ header: `shard ${s.slice(-2)}` })),
+      { header: 'lag' },
+      { header: 'what arrived', align: 'l' as const },
+    ];
+    const groups = [
+      { label: '', span: 1 },
+      { label: story.fraudster, span: 3 },
+      { label: story.commuter, span: 3 },
+      { label: 'watermark', span: shardIds.length },
+      { label: 'ms', span: 1 },
+    ];
+    out(`Online features after each wave of 2 story minutes, as a model reads them (sk=current):\n`);
+    out(`  n5m = ${f5}, n1h = ${f1h}, $1h = ${s1h};\n`);
+    out(`  lag = put → last batch processed; F = ${story.fraudster}, U = ${story.commuter}, +N = others.\n`);
+    const rows: string[][] = [];
+    const visibleMs: number[] = [];
+    const eventToWrittenMs: number[] = [];
+    const lagMs: number[] = [];
+    const invisible: string[] = [];
+    const fmt = (v: FeatureValue | undefined, money = false) => (v === undefined ? '—' : money ? v.value.toFixed(2) : String(v.value));
+    for (const wave of story.waves) {
+      const before = outcomes.length;
+      const putAt = Date.now();
+      if (wave.records.length > 0) {
+        await ledger.put(
+          wave.records.map((r) => r.arrivalTime),
+          () => pipeline.put(wave.records.map((r) => ({ partitionKey: r.user, data: r.data }))),
+        );
+        const users = new Map<string, number>();
+        for (const r of wave.records.filter(applies)) users.set(r.user, (users.get(r.user) ?? 0) + 1);
+        await Promise.all([
+          pipeline.drain(),
+          ...[...users].map(async ([user, n]) => {
+            const seen = await visibleAt(user, putAt);
+            if (seen === undefined) invisible.push(`${user} at ${clock(wave.until)}`);
+            else for (let i = 0; i < n; i++) visibleMs.push(seen - putAt);
+          }),
+        ]);
+      }
+      const done = outcomes.slice(before);
+      const lag = done.length > 0 ? Math.max(...done.map((d) => d.at)) - putAt : undefined;
+      if (lag !== undefined) lagMs.push(lag);
+      for (const d of done) {
+        const v = storyFreshness(d, wave, putAt);
+        if (v !== undefined) eventToWrittenMs.push(v);
+      }
+      const [fr, cu, ...wms] = await Promise.all([getCurrent(story.fraudster), getCurrent(story.commuter), ...shardIds.map(watermark)]);
+      rows.push([
+        clock(wave.until).slice(0, 5),
+        fmt(fr[f5]),
+        fmt(fr[f1h]),
+        fmt(fr[s1h], true),
+        fmt(cu[f5]),
+        fmt(cu[f1h]),
+        fmt(cu[s1h], true),
+        ...wms.map((w) => (w === undefined ? '—' : clock(w))),
+        lag === undefined ? '' : String(lag),
+        waveNote(wave),
+      ]);
+    }
+    out(renderTable(cols, rows, { groups }));
+
+    await pipeline.drain();
+    const letters = await pipeline.takeDeadLetters();
+    out(`\nDead-letter queue (${pipeline.names.deadLetterQueueUrl.split('/').pop()}): ${letters.length} messages\n`);
+    out(renderTable(
+      [{ header: 'reason', align: 'l' }, { header: 'feature', align: 'l' }, { header: 'key', align: 'l' }, { header: 'event time' }, { header: 'watermark' }, { header: 'message', align: 'l' }],
+      sortLetters(letters).map((m) => [
+        m.reason,
+        m.feature ?? '',
+        m.key ?? '',
+        m.eventTime === undefined ? '' : eventClock(m.eventTime, story.start),
+        m.watermark === null ? '—' : clock(m.watermark),
+        m.reason === 'late' ? 'its windows are all final' : cut(m.message, 34),
+      ]),
+    ));
+    for (const m of letters.filter((l) => l.reason !== 'late')) out(`  ${m.reason} payload: ${cut(m.payload, 98 - m.reason.length - 11)}\n`);
+
+    const records = outcomes.reduce((n, t) => n + t.recordsIn, 0);
+    const perK = (v: number) => (records === 0 ? '—' : ((1000 * v) / records).toFixed(0));
+    out(`\nPipeline figures (${records} records, ${outcomes.length} successful invocations, ${pipeline.esm.counters.invocations} in all)\n`);
+    out(renderTable(
+      [{ header: 'measure', align: 'l' }, { header: 'p50' }, { header: 'p95' }, { header: 'p99' }, { header: 'n' }],
+      [
+        ['record put → feature visible (wall clock)', ...pcts(visibleMs), String(visibleMs.length)],
+        ['event time → feature written (story clock)¹', ...pcts(eventToWrittenMs), String(eventToWrittenMs.length)],
+        ['consumer lag: put → batch processed (wall clock)', ...pcts(lagMs), String(lagMs.length)],
+      ],
+    ));
+    out(`  ¹ newest event of each batch: its simulated arrival delay plus the measured put → write time\n`);
+    out(`  counted: applied ${totals.applied}, late ${totals.late} (record, feature) pairs, invalid ${totals.invalid}, future ${totals.future}, duplicates ${totals.duplicates}\n`);
+    out(`  DynamoDB writes per 1000 records: ${perK(stateWrites)} requests, ${perK(writeUnits)} write units. Writes are per\n`);
+    out(`  entity and batch; this story's batches hold ${(records / Math.max(1, outcomes.length)).toFixed(1)} records each, a busy stream's far more.\n`);
+    if (invisible.length > 0) out(`  WARNING: no feature write seen within ${VISIBLE_TIMEOUT_MS / 1000} s for ${invisible.join(', ')}\n`);
+
+    if (!o.follow) return invisible.length > 0 ? 1 : 0;
+    printFollowHelp(o, pipeline, spec);
+    liveLog = (t) => out(`${clock(t.at)}  ${batchLine(t)}\n`);
+    await new Promise<never>(() => undefined); // until Ctrl-C (the CLI's signal handler ends the process)
+    return 0;
+  } finally {
+    await pipeline.stop();
+  }
+}
+
+/**
+ * Event time → feature written for a batch's newest applied record, on the story clock: the record's simulated
+ * arrival plus the measured wall time from its put to the write. The consumer's own figure (write time − event
+ * time) mixes the wall clock with story event times, so it is translated: write = event + freshnessMs.
+ */
+function storyFreshness(d: Timed, wave: StoryWave, putAt: number): number | undefined {
+  const f = d.outcome.freshnessMs;
+  if (f === undefined) return undefined;
+  const newest = d.at - f; // the event time the consumer measured from, within the few ms between write and report
+  let best: StoryRecord | undefined;
+  for (const r of wave.records.filter(applies)) if (!best || Math.abs(r.eventTime - newest) < Math.abs(best.eventTime - newest)) best = r;
+  return best === undefined ? undefined : best.arrivalTime + f - putAt;
+}
+
+function pcts(values: readonly number[]): string[] {
+  return [50, 95, 99].map((p) => ms(percentile(values, p)));
+}
+
+/** Event time as a story clock, or with the day offset when it is not on the story's day. */
+function eventClock(t: number, storyStart: number): string {
+  const days = Math.round((t - storyStart) / 86_400_000);
+  return days === 0 ? clock(t) : `${clock(t)} ${days > 0 ? '+' : ''}${days}d`;
+}
+
+function sortLetters(letters: readonly DeadLetterMessage[]): DeadLetterMessage[] {
+  const rank: Record<string, number> = { late: 0, future: 1, invalid: 2 };
+  return [...letters].sort((a, b) => (rank[a.reason] ?? 9) - (rank[b.reason] ?? 9) || (a.eventTime ?? 0) - (b.eventTime ?? 0) || (a.feature ?? '').localeCompare(b.feature ?? ''));
+}
+
+function batchLine(t: Timed): string {
+  const c = t.outcome.counters;
+  const shards = Object.keys(t.outcome.watermarkLagMs).join(',') || '?';
+  const fresh = t.outcome.freshnessMs === undefined ? '' : `, event→written ${ms(t.outcome.freshnessMs)}`;
+  return `batch ${shards}: ${t.recordsIn} in, applied ${c.applied}, late ${c.late}, invalid ${c.invalid}, future ${c.future}, duplicates ${c.duplicates}, final windows ${c.finalWindows}, writes ${t.outcome.stateWrites}${fresh}`;
+}
+
+function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: PipelineSpec): void {
+  const env = o.emulators.env();
+  const { keyField, timeField, idField } = spec.source;
+  o.out(`\nStill running. Send your own records to stream "${pipeline.names.stream}":\n`);
+  for (const [k, v] of Object.entries(env)) o.out(`  export ${k}=${v}\n`);
+  o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
+  o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
+  o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}\n`);
+  o.out('One line per batch below; Ctrl-C stops everything.\n');
 }

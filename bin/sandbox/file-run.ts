@@ -20,6 +20,7 @@ import type { PipelineSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import type { EsmCounters } from '../local/esm-runner';
 import { LocalPipeline } from '../local/pipeline';
+import { EVENT_SOURCE_DEFAULTS } from '../../lib/resource-definitions';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
 
@@ -41,7 +42,7 @@ export interface FileRunOptions {
   readonly seed?: number;
   /** Resource name prefix (unique per run when several share the emulators). @default 'sandbox' */
   readonly name?: string;
-  /** @default 100 */
+  /** Records per invocation. @default the deployed mapping's batch size (EVENT_SOURCE_DEFAULTS) */
   readonly batchSize?: number;
   /** High enough that chaos never exhausts retries at P ≤ 0.5. @default 20 */
   readonly maximumRetryAttempts?: number;
@@ -139,7 +140,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     spec: o.spec,
     name: o.name ?? 'sandbox',
     shards,
-    batchSize: o.batchSize ?? 100,
+    batchSize: o.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
     maximumRetryAttempts: o.maximumRetryAttempts ?? 20,
     arrivalClock: ledger.clock,
     ...((o.chaos ?? 0) > 0 ? { beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate } : {}),
