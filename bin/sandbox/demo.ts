@@ -18,7 +18,7 @@ import { LocalPipeline } from '../local/pipeline';
 import { loadSpecFile } from '../replay/run';
 import { ArrivalLedger } from './arrivals';
 import { type Column, clock, cut, ms, percentile, renderTable } from './format';
-import { type Story, type StoryRecord, type StoryWave, buildStory } from './story';
+import { type StoryRecord, type StoryWave, buildStory } from './story';
 
 export const DEMO_SPEC_PATH = join(__dirname, '..', 'specs', 'fraud.json');
 /** Features shown side by side for the fraudster and an ordinary customer. */
@@ -209,7 +209,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         fmt(cu[s1h], true),
         ...wms.map((w) => (w === undefined ? '—' : clock(w))),
         lag === undefined ? '' : String(lag),
-        waveNote(wave),
+        wave.records.length === 0 ? '(nothing)' : waveNote(wave),
       ]);
     }
     out(renderTable(cols, rows, { groups }));
