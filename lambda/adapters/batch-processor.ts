@@ -15,10 +15,10 @@
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
 import type { PipelineSpec } from '../core/spec';
-import { compareSeq, type SeenId } from '../core/state';
+import { compareSeq, type SeenId, type SerializedEntity } from '../core/state';
 import type { DeadLetterSender } from './dead-letters';
 import type { CurrentValue, FeatureStore } from './feature-store';
-import { type DueTimer, type ShardCheckpoint, type StateStore, timerSortKey } from './state-store';
+import { type DueTimer, type ShardCheckpoint, type StateStore, type StoredKeyState, timerSortKey } from './state-store';
 
 export interface BatchProcessorOptions {
   readonly spec: PipelineSpec;
@@ -83,11 +83,11 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   );
   const batchKeys = new Set(plan.keys);
   const timerKeys = [...new Set(dueTimers.map((t) => t.key))].filter((k) => !batchKeys.has(k));
-  const [fromBatch, fromTimers] = await Promise.all([o.state.getEntities(plan.keys, featureNames), o.state.getEntities(timerKeys, featureNames)]);
+  const [fromBatch, fromTimers] = await Promise.all([o.state.getKeys(plan.keys), o.state.getKeys(timerKeys)]);
   const loaded = new Map<string, { version: number; due: number | null; timerShard: string | undefined }>();
-  for (const e of [...fromBatch.entities, ...fromTimers.entities]) {
-    engine.loadEntity(e.feature, e.key, e.state);
-    loaded.set(ref(e.feature, e.key), { version: e.version, due: e.due, timerShard: e.timerShard });
+  for (const k of [...fromBatch.states, ...fromTimers.states]) {
+    for (const [feature, state] of Object.entries(k.features)) engine.loadEntity(feature, k.key, state);
+    loaded.set(k.key, { version: k.version, due: k.due, timerShard: k.timerShard });
   }
   const ids = new Map<string, { version: number; ids: Record<string, SeenId> }>();
   for (const s of fromBatch.ids) {
@@ -114,17 +114,15 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const timerPuts: DueTimer[] = [];
   const timerDeletes: DueTimer[] = [];
   const current = new Map<string, CurrentValue[]>();
-  for (const r of result.changed) {
-    const exported = engine.exportEntity(r)!;
-    const before = loaded.get(ref(r.feature, r.key));
-    const due = Number.isFinite(exported.due) ? exported.due : null;
-    const timerShard = exported.state.timerShard;
-    writes.push(() => o.state.putEntity({ feature: r.feature, key: r.key, state: exported.state, due, timerShard, version: 0 }, before?.version ?? 0, writtenAt));
-    if (before?.due != null && before.timerShard !== undefined && (before.due !== due || before.timerShard !== timerShard)) {
-      timerDeletes.push({ shard: before.timerShard, sk: timerSortKey(before.due, r.feature, r.key), feature: r.feature, key: r.key, due: before.due });
+  for (const key of new Set(result.changed.map((r) => r.key))) {
+    const k = keyState(engine, featureNames, key);
+    const before = loaded.get(key);
+    writes.push(() => o.state.putKeyState(k, before?.version ?? 0, writtenAt));
+    if (before?.due != null && before.timerShard !== undefined && (before.due !== k.due || before.timerShard !== k.timerShard)) {
+      timerDeletes.push({ shard: before.timerShard, sk: timerSortKey(before.due, key), key, due: before.due });
     }
-    if (due !== null && timerShard !== undefined && (before?.due !== due || before.timerShard !== timerShard)) {
-      timerPuts.push({ shard: timerShard, sk: timerSortKey(due, r.feature, r.key), feature: r.feature, key: r.key, due });
+    if (k.due !== null && k.timerShard !== undefined && (before?.due !== k.due || before.timerShard !== k.timerShard)) {
+      timerPuts.push({ shard: k.timerShard, sk: timerSortKey(k.due, key), key, due: k.due });
     }
   }
   // Current values for every key of the batch, re-delivered ones included, so a retry completes what a crash cut.
@@ -137,10 +135,10 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       current.set(key, list);
     }
   }
-  // Timers fetched but no longer matching their entity (superseded or already fired) are removed.
+  // Timers fetched but no longer matching their key (superseded or already fired) are removed.
   for (const t of dueTimers) {
-    const e = engine.exportEntity({ feature: t.feature, key: t.key });
-    const stillDue = e && Number.isFinite(e.due) && e.due === t.due && e.state.timerShard === t.shard;
+    const k = keyState(engine, featureNames, t.key);
+    const stillDue = k.due === t.due && k.timerShard === t.shard;
     if (!stillDue && !timerDeletes.some((d) => d.shard === t.shard && d.sk === t.sk)) timerDeletes.push(t);
   }
   const idRetention = idRetentionMs(spec);
@@ -199,26 +197,38 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
  */
 export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' | 'features' | 'finalRetentionSeconds' | 'now'>): Promise<number> {
   const engine = new WindowEngine(o.spec);
-  const stored = await o.state.scanEntities();
+  const featureNames = o.spec.features.map((f) => f.name);
+  const stored = await o.state.scanKeys();
   const versions = new Map<string, number>();
-  for (const e of stored) {
-    engine.loadEntity(e.feature, e.key, e.state);
-    versions.set(ref(e.feature, e.key), e.version);
+  for (const k of stored) {
+    for (const [feature, state] of Object.entries(k.features)) engine.loadEntity(feature, k.key, state);
+    versions.set(k.key, k.version);
   }
   const result = engine.flush();
   const writtenAt = (o.now ?? Date.now)();
   const nowS = Math.floor(writtenAt / 1000);
   const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
   await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
-  const writes: (() => Promise<void>)[] = [];
-  for (const r of result.changed) {
-    const exported = engine.exportEntity(r)!;
-    writes.push(() =>
-      o.state.putEntity({ feature: r.feature, key: r.key, state: exported.state, due: null, timerShard: exported.state.timerShard, version: 0 }, versions.get(ref(r.feature, r.key)) ?? 0, writtenAt),
-    );
-  }
+  const writes = [...new Set(result.changed.map((r) => r.key))].map((key) => () => o.state.putKeyState(keyState(engine, featureNames, key), versions.get(key) ?? 0, writtenAt));
   await o.state.writeAll(writes);
   return result.finals.length;
+}
+
+/** The key's window state over all features, with the earliest pending window end and the shard that fires it. */
+function keyState(engine: WindowEngine, featureNames: readonly string[], key: string): StoredKeyState {
+  const features: Record<string, SerializedEntity> = {};
+  let due = Infinity;
+  let timerShard: string | undefined;
+  for (const feature of featureNames) {
+    const e = engine.exportEntity({ feature, key });
+    if (!e) continue;
+    features[feature] = e.state;
+    if (e.due < due) {
+      due = e.due;
+      timerShard = e.state.timerShard;
+    }
+  }
+  return { key, features, due: Number.isFinite(due) ? due : null, timerShard: Number.isFinite(due) ? timerShard : undefined, version: 0 };
 }
 
 /**
@@ -234,6 +244,3 @@ function capIds(ids: Record<string, SeenId>): void {
   for (const [id] of entries.slice(0, entries.length - MAX_IDS_PER_KEY)) delete ids[id];
 }
 
-function ref(feature: string, key: string): string {
-  return `${feature}\u0000${key}`;
-}

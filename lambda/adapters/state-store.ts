@@ -1,12 +1,12 @@
 /**
  * DynamoDB state for the consumer. One table (`pk`, `sk`, TTL `expiresAt`) holds:
  *
- * | item                    | pk                  | sk                        | written                               |
- * |-------------------------|---------------------|---------------------------|---------------------------------------|
- * | shard watermark         | `shard#<shardId>`   | `watermark`               | last, once per batch, versioned       |
- * | window state            | `entity#<key>`      | `<feature>`               | once per batch if changed, versioned  |
- * | producer-id memory      | `entity#<key>`      | `#ids`                    | once per batch if new ids, versioned  |
- * | event-time timer        | `timers#<shardId>`  | `<due, padded>#<feature>#<key>` | when an entity's due time moves |
+ * | item                    | pk                  | sk                        | written                                 |
+ * |-------------------------|---------------------|---------------------------|-----------------------------------------|
+ * | shard watermark         | `shard#<shardId>`   | `watermark`               | last, once per batch, versioned         |
+ * | window state of a key   | `entity#<key>`      | `state`                   | once per batch if changed, versioned; open slices and sessions of every feature |
+ * | producer-id memory      | `entity#<key>`      | `ids`                     | once per batch if new ids, versioned    |
+ * | event-time timer        | `timers#<shardId>`  | `<due, padded>#<key>`     | when the key's earliest window end moves |
  *
  * Every state item carries a `version`; writes are conditional on the version read, so a stale or concurrent
  * writer fails instead of overwriting (no blind `ADD`). Window state also records, per shard, the last sequence
@@ -46,10 +46,12 @@ export interface ShardCheckpoint {
   readonly version: number;
 }
 
-export interface StoredEntity {
-  readonly feature: string;
+/** All window state of one key: one item, so a batch reads and writes each key once whatever the feature count. */
+export interface StoredKeyState {
   readonly key: string;
-  readonly state: SerializedEntity;
+  /** Feature name → its open slices or sessions. */
+  readonly features: Record<string, SerializedEntity>;
+  /** Earliest pending window end over the key's features (null when nothing is open). */
   readonly due: number | null;
   readonly timerShard: string | undefined;
   readonly version: number;
@@ -64,7 +66,6 @@ export interface StoredIds {
 export interface DueTimer {
   readonly shard: string;
   readonly sk: string;
-  readonly feature: string;
   readonly key: string;
   readonly due: number;
 }
@@ -123,27 +124,19 @@ export class StateStore {
     return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', version: num(it?.version) ?? 0 };
   }
 
-  /** Loads window state and id memory for the given keys (BatchGetItem, 100 keys a request, retried). */
-  public async getEntities(keys: readonly string[], features: readonly string[]): Promise<{ entities: StoredEntity[]; ids: StoredIds[] }> {
+  /** Loads window state and id memory of the given keys (BatchGetItem, 100 items a request, retried). */
+  public async getKeys(keys: readonly string[]): Promise<{ states: StoredKeyState[]; ids: StoredIds[] }> {
     const wanted: Item[] = [];
-    for (const key of keys) {
-      for (const f of features) wanted.push({ pk: S(`entity#${key}`), sk: S(f) });
-      wanted.push({ pk: S(`entity#${key}`), sk: S('#ids') });
-    }
-    const items = await this.batchGet(wanted);
-    const entities: StoredEntity[] = [];
+    for (const key of keys) wanted.push({ pk: S(`entity#${key}`), sk: S('state') }, { pk: S(`entity#${key}`), sk: S('ids') });
+    const states: StoredKeyState[] = [];
     const ids: StoredIds[] = [];
-    for (const it of items) {
+    for (const it of await this.batchGet(wanted)) {
       const key = str(it.pk)!.slice('entity#'.length);
-      const sk = str(it.sk)!;
       const version = num(it.version) ?? 0;
-      if (sk === '#ids') {
-        ids.push({ key, ids: JSON.parse(str(it.ids) ?? '{}') as Record<string, SeenId>, version });
-      } else {
-        entities.push({ feature: sk, key, state: JSON.parse(str(it.state)!) as SerializedEntity, due: num(it.due), timerShard: str(it.timerShard), version });
-      }
+      if (str(it.sk) === 'ids') ids.push({ key, ids: JSON.parse(str(it.ids) ?? '{}') as Record<string, SeenId>, version });
+      else states.push(keyStateOf(key, it));
     }
-    return { entities, ids };
+    return { states, ids };
   }
 
   /** Timers of a shard due at or before `bound`, oldest first, at most `limit` (the rest fire in later batches). */
@@ -162,37 +155,28 @@ export class StateStore {
         }),
       );
       for (const it of res.Items ?? []) {
-        out.push({ shard, sk: str(it.sk)!, feature: str(it.feature)!, key: str(it.key)!, due: num(it.due)! });
+        out.push({ shard, sk: str(it.sk)!, key: str(it.key)!, due: num(it.due)! });
       }
       start = res.LastEvaluatedKey;
     } while (start && out.length < limit);
     return out;
   }
 
-  /** Every window-state item (end of a bounded input, and exports; a full scan, never on the hot path). */
-  public async scanEntities(): Promise<StoredEntity[]> {
-    const out: StoredEntity[] = [];
+  /** Every key's window state (end of a bounded input, and exports; a full scan, never on the hot path). */
+  public async scanKeys(): Promise<StoredKeyState[]> {
+    const out: StoredKeyState[] = [];
     let start: Item | undefined;
     do {
       const res = await this.client.send(
         new ScanCommand({
           TableName: this.table,
-          FilterExpression: 'begins_with(pk, :p) AND sk <> :ids',
-          ExpressionAttributeValues: { ':p': S('entity#'), ':ids': S('#ids') },
+          FilterExpression: 'begins_with(pk, :p) AND sk = :state',
+          ExpressionAttributeValues: { ':p': S('entity#'), ':state': S('state') },
           ConsistentRead: true,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
-      for (const it of res.Items ?? []) {
-        out.push({
-          feature: str(it.sk)!,
-          key: str(it.pk)!.slice('entity#'.length),
-          state: JSON.parse(str(it.state)!) as SerializedEntity,
-          due: num(it.due),
-          timerShard: str(it.timerShard),
-          version: num(it.version) ?? 0,
-        });
-      }
+      for (const it of res.Items ?? []) out.push(keyStateOf(str(it.pk)!.slice('entity#'.length), it));
       start = res.LastEvaluatedKey;
     } while (start);
     return out;
@@ -224,25 +208,25 @@ export class StateStore {
     await pool(writes, this.concurrency, (w) => w());
   }
 
-  public async putEntity(e: StoredEntity, expectedVersion: number, updatedAt: number): Promise<void> {
+  public async putKeyState(k: StoredKeyState, expectedVersion: number, updatedAt: number): Promise<void> {
     await this.conditionalPut(
       {
-        pk: S(`entity#${e.key}`),
-        sk: S(e.feature),
-        state: S(JSON.stringify(e.state)),
-        ...(e.due === null ? {} : { due: N(e.due) }),
-        ...(e.timerShard === undefined ? {} : { timerShard: S(e.timerShard) }),
+        pk: S(`entity#${k.key}`),
+        sk: S('state'),
+        features: S(JSON.stringify(k.features)),
+        ...(k.due === null ? {} : { due: N(k.due) }),
+        ...(k.timerShard === undefined ? {} : { timerShard: S(k.timerShard) }),
         version: N(expectedVersion + 1),
         updatedAt: N(updatedAt),
       },
       expectedVersion,
-      `window state ${e.feature}/${e.key}`,
+      `window state of ${k.key}`,
     );
   }
 
   public async putIds(s: StoredIds, expectedVersion: number, expiresAtSeconds: number): Promise<void> {
     await this.conditionalPut(
-      { pk: S(`entity#${s.key}`), sk: S('#ids'), ids: S(JSON.stringify(s.ids)), version: N(expectedVersion + 1), expiresAt: N(expiresAtSeconds) },
+      { pk: S(`entity#${s.key}`), sk: S('ids'), ids: S(JSON.stringify(s.ids)), version: N(expectedVersion + 1), expiresAt: N(expiresAtSeconds) },
       expectedVersion,
       `producer ids of ${s.key}`,
     );
@@ -308,7 +292,7 @@ export class StateStore {
       ...del.map((t) => ({ DeleteRequest: { Key: { pk: S(`timers#${t.shard}`), sk: S(t.sk) } } })),
       ...put.map((t) => ({
         PutRequest: {
-          Item: { pk: S(`timers#${t.shard}`), sk: S(t.sk), feature: S(t.feature), key: S(t.key), due: N(t.due), expiresAt: N(expiresAtSeconds) },
+          Item: { pk: S(`timers#${t.shard}`), sk: S(t.sk), key: S(t.key), due: N(t.due), expiresAt: N(expiresAtSeconds) },
         },
       })),
     ];
@@ -342,8 +326,18 @@ export class StateStore {
   }
 }
 
-export function timerSortKey(due: number, feature: string, key: string): string {
-  return `${padTime(due)}#${feature}#${key}`;
+export function timerSortKey(due: number, key: string): string {
+  return `${padTime(due)}#${key}`;
+}
+
+function keyStateOf(key: string, it: Item): StoredKeyState {
+  return {
+    key,
+    features: JSON.parse(str(it.features) ?? '{}') as Record<string, SerializedEntity>,
+    due: num(it.due),
+    timerShard: str(it.timerShard),
+    version: num(it.version) ?? 0,
+  };
 }
 
 function maxOf(a: number | null, b: number | null): number | null {
