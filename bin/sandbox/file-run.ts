@@ -3,11 +3,15 @@
  * path on emulators (Kinesis → event source mapping → consumer → DynamoDB/SQS), then the final windows and the
  * dead-letter queue read back into the replay's output format, so both can be compared line for line.
  *
- * Summary: the sum of the counters of successful invocations. A failed invocation reports nothing; its records
- * are delivered again, and the retry judges each of them exactly as the first attempt did (the shard watermark
- * and checkpoint are written last), counting a record the failed attempt had already applied as `applied`
- * (`redelivered`). So every record is counted once, in the invocation that completed it. `finalWindows` is the
- * number of final windows read back (a failed attempt may have written some before failing).
+ * Summary (the replay's fields, equal to its summary for one shard): `records` is the number of records put;
+ * `invalid`, `future` and (latePolicy "dlq") `late` and `lateRecords` are counted from the dead letters read
+ * back, one message per rejected record or (record, feature) pair; `duplicates` is summed over successful
+ * invocations; `applied` is what remains (records − invalid − future − duplicates − lateRecords); `finalWindows`
+ * is the number of final windows read back. Invocation counters alone would not do: a failed invocation reports
+ * nothing, and its retry does not judge again a record the failed attempt already wrote to an entity, so the late
+ * pairs of such a record are never counted (its dead letters were sent before the crash). The plain sums of the
+ * invocation counters are in the stats, for comparison. Under latePolicy "drop" and "update" late records are not
+ * all in the queue, so `late` and `lateRecords` come from the invocation counters and may miss retried records.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -61,6 +65,8 @@ export interface FileRunStats {
   readonly skipped: number;
   readonly stateWrites: number;
   readonly writeUnits: number;
+  /** Plain sums of the counters of successful invocations (see the summary's definition above). */
+  readonly invocationCounters: ReplaySummary;
   readonly putMs: number;
   readonly drainMs: number;
   readonly exportMs: number;
@@ -125,12 +131,39 @@ export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): Re
   };
 }
 
+/** The run's summary from what was read back (see the definition at the top of this file). */
+export function summarize(spec: PipelineSpec, records: number, counted: ReplaySummary, rejected: readonly RejectedLine[], finalWindows: number): ReplaySummary {
+  const count = (reason: RejectedLine['reason']) => rejected.filter((r) => r.reason === reason).length;
+  const invalid = count('invalid');
+  const future = count('future');
+  let late = counted.late;
+  let lateRecords = counted.lateRecords;
+  if (spec.latePolicy === 'dlq') {
+    late = count('late');
+    const perLine = new Map<number, number>();
+    for (const r of rejected) if (r.reason === 'late') perLine.set(r.line, (perLine.get(r.line) ?? 0) + 1);
+    lateRecords = [...perLine.values()].filter((n) => n === spec.features.length).length;
+  }
+  const duplicates = counted.duplicates;
+  return {
+    records,
+    applied: records - invalid - future - duplicates - lateRecords,
+    late,
+    invalid,
+    future,
+    duplicates,
+    lateRecords,
+    finalWindows,
+    corrections: counted.corrections,
+  };
+}
+
 const jsonl = (rows: readonly unknown[]): string => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 
 /** Runs the file through the pipeline. The emulator endpoints must already be in process.env. */
 export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   const shards = o.shards ?? 1;
-  const summary = emptySummary();
+  const counted = emptySummary();
   const ledger = new ArrivalLedger();
   const chaos = new FaultInjector({ probability: o.chaos ?? 0, seed: o.seed ?? 1 });
   let skipped = 0;
@@ -145,7 +178,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     arrivalClock: ledger.clock,
     ...((o.chaos ?? 0) > 0 ? { beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate } : {}),
     onOutcome: (outcome) => {
-      addCounters(summary, outcome.counters);
+      addCounters(counted, outcome.counters);
       skipped += outcome.skipped;
       stateWrites += outcome.stateWrites;
       writeUnits += outcome.writeUnits;
@@ -186,8 +219,8 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       const where = pipeline.onFailure.map((m) => `${m.KinesisBatchInfo.shardId} ${m.KinesisBatchInfo.startSequenceNumber}…${m.KinesisBatchInfo.endSequenceNumber} (${m.requestContext.condition})`);
       throw new RecordsLostError(`${pipeline.onFailure.length} batch(es), ${lost} record(s), abandoned after retries; outputs would be incomplete: ${where.join('; ')}`);
     }
-    if (summary.records !== records) {
-      throw new ExportError(`successful invocations counted ${summary.records} records but ${records} were put (skipped by checkpoint: ${skipped})`);
+    if (counted.records !== records) {
+      throw new ExportError(`successful invocations counted ${counted.records} records but ${records} were put (skipped by checkpoint: ${skipped})`);
     }
     const t2 = Date.now();
     await pipeline.flush();
@@ -205,7 +238,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     mkdirSync(o.outDir, { recursive: true });
     writeFileSync(join(o.outDir, 'windows.jsonl'), jsonl(windows));
     writeFileSync(join(o.outDir, 'rejected.jsonl'), jsonl(rejected));
-    summary.finalWindows = windows.length;
+    const summary = summarize(o.spec, records, counted, rejected, windows.length);
     return {
       summary,
       stats: {
@@ -219,6 +252,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         skipped,
         stateWrites,
         writeUnits,
+        invocationCounters: counted,
         putMs,
         drainMs,
         exportMs: Date.now() - t2,
