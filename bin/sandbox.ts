@@ -13,7 +13,7 @@ import { UsageError, parseArgs } from './cli/args';
 import { type Emulators, startEmulators } from './local/emulators';
 import { loadSpecFile } from './replay/run';
 import { runDemo } from './sandbox/demo';
-import { runFile } from './sandbox/file-run';
+import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
 
 const USAGE = `usage: npm start [-- --follow]
        npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S]`;
@@ -66,6 +66,7 @@ async function main(): Promise<number> {
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
   // Everything that can be refused is refused before any process starts.
   const spec = fileMode ? loadSpecFile(args.config as string) : undefined;
+  if (fileMode) await checkInputFile(args.input as string);
 
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
@@ -101,8 +102,8 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError) process.stderr.write(`error: ${e.message}\n`);
-    else if (e instanceof Error) process.stderr.write(`error: ${e.name}: ${e.message}\n`);
+    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof InputFileError) process.stderr.write(`error: ${e.message}\n`);
+    else if (e instanceof Error) process.stderr.write(`error: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}\n`);
     else process.stderr.write(`error: ${String(e)}\n`);
     void stopEmulators().finally(() => process.exit(e instanceof UsageError ? 64 : 1));
   },

@@ -160,6 +160,35 @@ export function summarize(spec: PipelineSpec, records: number, counted: ReplaySu
 
 const jsonl = (rows: readonly unknown[]): string => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 
+/** The input file could not be read. */
+export class InputFileError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'InputFileError';
+  }
+}
+
+/**
+ * Checks every line of the input (SPEC §5) before anything starts, so a bad line is reported with its number
+ * without waiting for the emulators. Returns the number of records.
+ */
+export async function checkInputFile(path: string): Promise<number> {
+  let line = 0;
+  let records = 0;
+  try {
+    for await (const text of readLines(path)) {
+      line += 1;
+      if (text.trim().length === 0) continue;
+      parseInputLine(text, line);
+      records += 1;
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== undefined) throw new InputFileError(`cannot read input ${path}: ${(e as Error).message}`);
+    throw e;
+  }
+  return records;
+}
+
 /** Runs the file through the pipeline. The emulator endpoints must already be in process.env. */
 export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   const shards = o.shards ?? 1;

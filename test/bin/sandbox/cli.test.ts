@@ -1,0 +1,58 @@
+/** `npm start` refuses bad options, specs and input lines with messages naming the culprit, before starting anything. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const FRAUD = path.join(ROOT, 'bin', 'specs', 'fraud.json');
+const dir = mkdtempSync(path.join(tmpdir(), 'sandbox-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sandbox(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'sandbox.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+}
+
+describe.concurrent('sandbox command line', () => {
+  const good = path.join(dir, 'good.jsonl');
+  writeFileSync(good, '{"data":"{}"}\n');
+
+  it('names an unknown option', async () => {
+    const r = await sandbox(['--chaoss', '0.1']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('unknown option --chaoss');
+  });
+
+  it('names a bad option value', async () => {
+    const r = await sandbox(['--config', FRAUD, '--input', good, '--out', dir, '--chaos', '2']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('--chaos must be a probability from 0 to 1, got 2');
+  });
+
+  it('asks for the missing file option', async () => {
+    const r = await sandbox(['--config', FRAUD, '--out', dir]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('--input is required');
+  });
+
+  it('gives the path of a bad spec field', async () => {
+    const spec = path.join(dir, 'bad-spec.json');
+    writeFileSync(spec, JSON.stringify({ source: { keyField: 'k', timeField: 't' }, watermark: { allowedLatenessMs: 0 }, features: [{ name: 'a', window: { type: 'sliding', sizeMs: 10, slideMs: 0 }, aggregate: 'count' }] }));
+    const r = await sandbox(['--config', spec, '--input', good, '--out', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('features[0].window.slideMs');
+  });
+
+  it('gives the number of a bad input line', async () => {
+    const input = path.join(dir, 'bad.jsonl');
+    writeFileSync(input, '{"data":"{}"}\n\nnot json\n');
+    const r = await sandbox(['--config', FRAUD, '--input', input, '--out', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('input line 3');
+    expect(r.stderr).not.toContain('emulators up'); // refused before any process started
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * The resources the sandbox creates on the emulators, the CDK stack and lib/resource-definitions.ts agree: same
+ * table keys, same queue kinds. Read back from the emulators (DescribeTable, GetQueueAttributes) and from the
+ * synthesized template, not from the inputs that made them.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import { LocalPipeline } from '../../../bin/local/pipeline';
+import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
+import { parseSpecJson } from '../../../lambda/core/spec';
+import { PipelineStack } from '../../../lib/pipeline-stack';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, type QueueDefinition, STATE_TABLE, type TableDefinition } from '../../../lib/resource-definitions';
+
+const SPEC_JSON = readFileSync(path.join(__dirname, '..', '..', '..', 'bin', 'specs', 'fraud.json'), 'utf8');
+
+/** Key schema of a definition, in the shape both DescribeTable and CloudFormation use. */
+function expectedKeys(def: TableDefinition) {
+  return {
+    KeySchema: [
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: def.partitionKey.name, AttributeType: def.partitionKey.type },
+      { AttributeName: def.sortKey.name, AttributeType: def.sortKey.type },
+    ],
+  };
+}
+
+const byName = <T extends { AttributeName?: string }>(xs: readonly T[] | undefined): T[] =>
+  [...(xs ?? [])].sort((a, b) => (a.AttributeName ?? '').localeCompare(b.AttributeName ?? ''));
+
+/** FIFO settings as plain booleans, whatever form the source spells them in. */
+function fifoSettings(fifo: unknown, contentDedup: unknown): { fifo: boolean; contentBasedDeduplication: boolean } {
+  return { fifo: fifo === true || fifo === 'true', contentBasedDeduplication: contentDedup === true || contentDedup === 'true' };
+}
+
+const expectedQueue = (def: QueueDefinition) => ({ fifo: def.fifo, contentBasedDeduplication: def.contentBasedDeduplication });
+
+describe('sandbox resources match the CDK definitions', () => {
+  const saved = { ...process.env };
+  let emulators: Emulators;
+  let pipeline: LocalPipeline;
+
+  beforeAll(async () => {
+    emulators = await startEmulators();
+    Object.assign(process.env, emulators.env());
+    pipeline = await LocalPipeline.start({ spec: parseSpecJson(SPEC_JSON), name: 'resources' });
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    process.env = saved;
+    await emulators?.stop();
+  });
+
+  it('tables on the emulator have the defined key schema', async () => {
+    const dynamo = dynamoClient();
+    for (const [def, name] of [[STATE_TABLE, pipeline.names.stateTable], [FEATURE_TABLE, pipeline.names.featureTable]] as const) {
+      const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: name }));
+      const want = expectedKeys(def);
+      expect(Table?.KeySchema, name).toEqual(want.KeySchema);
+      expect(byName(Table?.AttributeDefinitions), name).toEqual(byName(want.AttributeDefinitions));
+    }
+  });
+
+  it('queues on the emulator have the defined FIFO settings', async () => {
+    const sqs = sqsClient();
+    for (const [def, url] of [[DEAD_LETTER_QUEUE, pipeline.names.deadLetterQueueUrl], [ON_FAILURE_QUEUE, pipeline.names.onFailureQueueUrl]] as const) {
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }));
+      expect(fifoSettings(Attributes?.FifoQueue, Attributes?.ContentBasedDeduplication), url).toEqual(expectedQueue(def));
+      expect(url.endsWith('.fifo')).toBe(def.fifo);
+    }
+  });
+
+  it('the synthesized stack declares the same keys and FIFO settings', () => {
+    // Asset bundling is skipped: only the template's resource properties matter here.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new PipelineStack(app, 'SandboxResources', { specJson: SPEC_JSON, pipelineName: 'fraud' });
+    const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: Record<string, unknown> }> };
+    const props = (c: { node: { defaultChild?: unknown } }) => template.Resources[stack.getLogicalId(c.node.defaultChild as CfnElement)]!.Properties;
+
+    for (const [def, table] of [[STATE_TABLE, stack.stateStore.stateTable], [FEATURE_TABLE, stack.stateStore.featureTable]] as const) {
+      const p = props(table) as { KeySchema: unknown; AttributeDefinitions: Array<{ AttributeName: string }> };
+      const want = expectedKeys(def);
+      expect(p.KeySchema).toEqual(want.KeySchema);
+      expect(byName(p.AttributeDefinitions)).toEqual(byName(want.AttributeDefinitions));
+    }
+    for (const [def, queue] of [[DEAD_LETTER_QUEUE, stack.queues.deadLetterQueue], [ON_FAILURE_QUEUE, stack.queues.onFailureQueue]] as const) {
+      const p = props(queue);
+      expect(fifoSettings(p.FifoQueue, p.ContentBasedDeduplication)).toEqual(expectedQueue(def));
+    }
+  });
+});
