@@ -664,8 +664,9 @@ export class WindowEngine {
   }
 
   /**
-   * Current value of every open window of an entity whose end is the latest (the "now" value an online store
-   * serves): for slices, the latest window containing the newest event; for sessions, the newest session.
+   * The value an online store serves now: for tumbling and sliding windows, the earliest window still open that
+   * contains the entity's newest event — for a sliding window that is the trailing one ("spend in the last hour"),
+   * not the one that just started; for sessions, the newest session.
    */
   public currentValue(ref: EntityRef): WindowResult | undefined {
     const e = this.entities[this.featureIndex(ref.feature)]!.get(ref.key);
@@ -678,8 +679,9 @@ export class WindowEngine {
     }
     const g = f.geometry!;
     if (!Number.isFinite(e.maxEventTime)) return undefined;
-    const start = lastWindowStart(g, e.maxEventTime);
-    if (start + g.sizeMs <= e.finalThrough) return undefined;
+    let start = firstWindowStart(g, e.maxEventTime);
+    if (Number.isFinite(e.finalThrough)) start = Math.max(start, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
+    if (start > lastWindowStart(g, e.maxEventTime)) return undefined;
     const acc = mergeSlices(e.slices, start / g.sliceMs, g.sizeMs / g.sliceMs);
     if (!acc) return undefined;
     return { feature: f.spec.name, key: e.key, windowStart: start, windowEnd: start + g.sizeMs, value: resultValue(f.spec.aggregate, acc), count: acc[0] };

@@ -149,6 +149,17 @@ async function snapshot(env: Env): Promise<{ state: string[]; features: string[]
           out.push(JSON.stringify(normalize({ ...it, features })));
           continue;
         }
+        if (it.sk?.S === 'current') {
+          // A current value is the open window as of the watermark when it was written, and a bisected half is
+          // written at an earlier watermark than the whole batch. What must match: which features each key
+          // serves and the newest event each includes.
+          const served = Object.entries(it)
+            .filter(([k]) => k !== 'pk' && k !== 'sk')
+            .map(([feature, v]) => [feature, v.M?.maxEventTime?.N] as const)
+            .sort(([a], [b]) => a.localeCompare(b));
+          out.push(JSON.stringify({ pk: it.pk, served }));
+          continue;
+        }
         out.push(JSON.stringify(normalize(it)));
       }
       start = res.LastEvaluatedKey;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { InputRecord } from '../../../lambda/core/engine';
+import { type InputRecord, WindowEngine } from '../../../lambda/core/engine';
+import { parseSpec } from '../../../lambda/core/spec';
 import { Feed, SHARD, collect, makeEngine, repeatedFinals, runAll, runBatches } from '../../support/engine-harness';
 
 const COUNT = { name: 'cnt', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' };
@@ -506,5 +507,35 @@ describe('accounting', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('current value (online store)', () => {
+  const spec = parseSpec({
+    source: { keyField: 'u', timeField: 't' },
+    watermark: { allowedLatenessMs: 1000 },
+    features: [
+      { name: 'n1h', window: { type: 'sliding', sizeMs: 3_600_000, slideMs: 300_000 }, aggregate: 'count' },
+      { name: 'n5m', window: { type: 'tumbling', sizeMs: 300_000 }, aggregate: 'count' },
+    ],
+  });
+  const rec = (t: number, seq: number): InputRecord => ({ data: JSON.stringify({ u: 'a', t }), shard: 's', seq: String(seq) });
+
+  it('serves the trailing window of a sliding feature, not the one that just started', () => {
+    const e = new WindowEngine(spec);
+    // One event a minute for 38 minutes: the trailing hour holds all 38, the current 5-minute bucket only a few.
+    e.processBatch(Array.from({ length: 38 }, (_, i) => rec(i * 60_000 + 1_000, i + 1)));
+    const hour = e.currentValue({ feature: 'n1h', key: 'a' })!;
+    expect(hour.value).toBe(38);
+    expect(hour.windowEnd).toBe(2_400_000); // ends at the slide boundary after the newest event (37 min)
+    const bucket = e.currentValue({ feature: 'n5m', key: 'a' })!;
+    expect(bucket).toMatchObject({ windowStart: 2_100_000, windowEnd: 2_400_000, value: 3 });
+  });
+
+  it('moves past windows that became final', () => {
+    const e = new WindowEngine(spec);
+    e.processBatch([rec(1_000, 1), rec(3_700_000, 2)]);
+    // The event at 1 s is in windows ending by 1 h, all final once the watermark passes 1 h.
+    expect(e.currentValue({ feature: 'n1h', key: 'a' })).toMatchObject({ windowStart: 300_000, value: 1 });
   });
 });
