@@ -17,7 +17,7 @@ import type { Emulators } from '../local/emulators';
 import { LocalPipeline } from '../local/pipeline';
 import { loadSpecFile } from '../replay/run';
 import { ArrivalLedger } from './arrivals';
-import { type Column, clock, cut, ms, percentile, renderTable } from './format';
+import { type Column, clock, cut, ms, percentile, renderTable, streamedTable } from './format';
 import { type StoryRecord, type StoryWave, buildStory } from './story';
 
 export const DEMO_SPEC_PATH = join(__dirname, '..', 'specs', 'fraud.json');
@@ -74,13 +74,13 @@ function waveNote(w: StoryWave): string {
   const n = (role: StoryRecord['role']) => w.records.filter((r) => r.role === role).length;
   const parts: string[] = [];
   if (n('fraud') > 0) parts.push(`F×${n('fraud')}`);
-  if (n('duplicate') > 0) parts.push('F retry');
+  if (n('duplicate') > 0) parts.push('retry');
   const subway = w.records.filter((r) => r.role === 'subway');
-  if (subway.length > 0) parts.push(`U ${subway.length} late (≤${Math.round(Math.max(...subway.map((r) => r.arrivalTime - r.eventTime)) / 60_000)} min)`);
-  if (n('future') > 0) parts.push('clock +1 day');
+  if (subway.length > 0) parts.push(`U×${subway.length} late≤${Math.round(Math.max(...subway.map((r) => r.arrivalTime - r.eventTime)) / 60_000)}m`);
+  if (n('future') > 0) parts.push('clock+1d');
   if (n('invalid') > 0) parts.push('malformed');
   if (n('ordinary') > 0) parts.push(`+${n('ordinary')}`);
-  return parts.join(', ');
+  return parts.join(' ');
 }
 
 export async function runDemo(o: DemoOptions): Promise<number> {
@@ -146,14 +146,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const [f5, f1h, s1h] = SHOWN;
     const cols: Column[] = [
       { header: 'story', align: 'l' },
-      { header: 'n5m' },
-      { header: 'n1h' },
-      { header: '$1h' },
-      { header: 'n5m' },
-      { header: 'n1h' },
-      { header: '$1h' },
-      ...shardIds.map((s) => ({ header: `shard ${s.slice(-2)}` })),
-      { header: 'lag' },
+      { header: 'n5m', width: 4 },
+      { header: 'n1h', width: 4 },
+      { header: '$1h', width: 9 },
+      { header: 'n5m', width: 4 },
+      { header: 'n1h', width: 4 },
+      { header: '$1h', width: 7 },
+      ...shardIds.map((s) => ({ header: `shard ${s.slice(-2)}`, width: 8 })),
+      { header: 'lag', width: 4 },
       { header: 'what arrived', align: 'l' as const },
     ];
     const groups = [
@@ -165,13 +165,18 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     ];
     out(`Online features after each wave of 2 story minutes, as a model reads them (sk=current):\n`);
     out(`  n5m = ${f5}, n1h = ${f1h}, $1h = ${s1h};\n`);
-    out(`  lag = put → last batch processed; F = ${story.fraudster}, U = ${story.commuter}, +N = others.\n`);
-    const rows: string[][] = [];
+    out(`  lag = put → last batch processed; F×n / U×n = payments of ${story.fraudster} / ${story.commuter},\n`);
+    out(`  retry = producer retry, +n = other customers; * = that window has ended: the item is only\n`);
+    out(`  rewritten by the user's next record, so a reader must check windowEnd against its clock.\n`);
+    const table = streamedTable(cols, { groups });
+    out(table.header);
     const visibleMs: number[] = [];
     const eventToWrittenMs: number[] = [];
     const lagMs: number[] = [];
     const invisible: string[] = [];
-    const fmt = (v: FeatureValue | undefined, money = false) => (v === undefined ? '—' : money ? v.value.toFixed(2) : String(v.value));
+    // A current value whose window ended before the wave is as of the user's last record: flagged, not hidden.
+    const fmt = (v: FeatureValue | undefined, readAt: number, money = false) =>
+      v === undefined ? '—' : `${money ? v.value.toFixed(2) : String(v.value)}${v.windowEnd <= readAt ? '*' : ''}`;
     for (const wave of story.waves) {
       const before = outcomes.length;
       const putAt = Date.now();
@@ -198,21 +203,22 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         const v = storyFreshness(d, wave, putAt);
         if (v !== undefined) eventToWrittenMs.push(v);
       }
+      // The model reads right after the wave's last record: that is the story time the values are judged at.
+      const readAt = wave.records.length > 0 ? Math.max(...wave.records.map((r) => r.arrivalTime)) : wave.until - 1;
       const [fr, cu, ...wms] = await Promise.all([getCurrent(story.fraudster), getCurrent(story.commuter), ...shardIds.map(watermark)]);
-      rows.push([
+      out(table.row([
         clock(wave.until).slice(0, 5),
-        fmt(fr[f5]),
-        fmt(fr[f1h]),
-        fmt(fr[s1h], true),
-        fmt(cu[f5]),
-        fmt(cu[f1h]),
-        fmt(cu[s1h], true),
+        fmt(fr[f5], readAt),
+        fmt(fr[f1h], readAt),
+        fmt(fr[s1h], readAt, true),
+        fmt(cu[f5], readAt),
+        fmt(cu[f1h], readAt),
+        fmt(cu[s1h], readAt, true),
         ...wms.map((w) => (w === undefined ? '—' : clock(w))),
         lag === undefined ? '' : String(lag),
         wave.records.length === 0 ? '(nothing)' : waveNote(wave),
-      ]);
+      ]));
     }
-    out(renderTable(cols, rows, { groups }));
 
     await pipeline.drain();
     const letters = await pipeline.takeDeadLetters();

@@ -4,6 +4,8 @@ export interface Column {
   readonly header: string;
   /** @default 'r' (numbers) */
   readonly align?: 'l' | 'r';
+  /** Minimum width; with streamed rows (renderTable's `widths` unknown in advance) the width of the column. */
+  readonly width?: number;
 }
 
 /** A table with a header, a rule and one line per row; cells are padded to the widest value of their column. */
@@ -13,7 +15,7 @@ export function renderTable(
   opts: { indent?: string; groups?: ReadonlyArray<{ label: string; span: number }> } = {},
 ): string {
   const indent = opts.indent ?? '  ';
-  const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = columns.map((c, i) => Math.max(c.width ?? 0, c.header.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     indent +
     columns
@@ -56,4 +58,11 @@ export function ms(v: number | undefined): string {
 /** Shortens text to `max` characters with an ellipsis. */
 export function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** A table printed row by row as results come in: column widths come from the columns alone. */
+export function streamedTable(columns: readonly Column[], opts: { indent?: string; groups?: ReadonlyArray<{ label: string; span: number }> } = {}) {
+  const header = renderTable(columns, [], opts);
+  const row = (cells: readonly string[]): string => renderTable(columns, [cells], { indent: opts.indent ?? '  ' }).split('\n')[2]! + '\n';
+  return { header, row };
 }
