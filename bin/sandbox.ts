@@ -3,7 +3,7 @@
  *
  *   npm start                       the fraud story of the lesson, compressed into seconds
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
- *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S]
+ *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
  *                                   files as `npm run replay` (windows sorted) and the summary on stdout
  */
@@ -16,7 +16,7 @@ import { runDemo } from './sandbox/demo';
 import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
 
 const USAGE = `usage: npm start [-- --follow]
-       npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S]`;
+       npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]`;
 
 const OPTIONS = {
   config: { kind: 'string' },
@@ -25,6 +25,7 @@ const OPTIONS = {
   shards: { kind: 'number' },
   chaos: { kind: 'number' },
   seed: { kind: 'number' },
+  'batch-size': { kind: 'number' },
   follow: { kind: 'flag' },
   help: { kind: 'flag' },
 } as const;
@@ -56,7 +57,7 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow is for the story mode (no --config)');
   } else {
-    for (const name of ['shards', 'chaos', 'seed'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
@@ -64,6 +65,8 @@ async function main(): Promise<number> {
   if (chaos !== undefined && !(chaos >= 0 && chaos <= 1)) throw new UsageError(`--chaos must be a probability from 0 to 1, got ${chaos}`);
   const seed = args.seed as number | undefined;
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
+  const batchSize = args['batch-size'] as number | undefined;
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)) throw new UsageError(`--batch-size must be an integer from 1 to 10000, got ${batchSize}`);
   // Everything that can be refused is refused before any process starts.
   const spec = fileMode ? loadSpecFile(args.config as string) : undefined;
   if (fileMode) await checkInputFile(args.input as string);
@@ -87,6 +90,7 @@ async function main(): Promise<number> {
         ...(shards === undefined ? {} : { shards }),
         ...(chaos === undefined ? {} : { chaos }),
         ...(seed === undefined ? {} : { seed }),
+        ...(batchSize === undefined ? {} : { batchSize }),
       });
       process.stderr.write(`${JSON.stringify(stats)}\n`);
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
