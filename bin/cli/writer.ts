@@ -14,7 +14,11 @@ export class LineWriter {
   }
 
   public async write(obj: unknown): Promise<void> {
-    const s = JSON.stringify(obj);
+    await this.writeLine(JSON.stringify(obj));
+  }
+
+  /** Writes one line of already-serialized JSON. */
+  public async writeLine(s: string): Promise<void> {
     this.buffer.push(s);
     this.size += s.length + 1;
     if (this.size >= 1 << 20) await this.drainBuffer();

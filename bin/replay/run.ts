@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchResult, type FinalWindow, type InputRecord, WindowEngine } from '../../lambda/core/engine';
 import { parseInputLine } from '../../lambda/core/input-line';
-import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
+import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine, windowLineJson } from '../../lambda/core/output';
 import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import { LineWriter } from '../cli/writer';
@@ -68,7 +68,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   };
   const writeFinal = async (f: FinalWindow): Promise<void> => {
     if (held) held.set(windowId(f), windowLine(f));
-    else await windowsOut.write(windowLine(f));
+    else await windowsOut.writeLine(windowLineJson(f));
   };
 
   let batch: InputRecord[] = [];
