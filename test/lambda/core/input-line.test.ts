@@ -25,7 +25,7 @@ describe('parseInputLine', () => {
     const r = parseInputLine('{"data": "x"}', 1);
     expect(r).toEqual({ data: 'x', shard: DEFAULT_SHARD, seq: '1' });
     expect(DEFAULT_SHARD).toBe('shardId-000000000000');
-    expect('arrivalTime' in r).toBe(false);
+    expect(r.arrivalTime).toBeUndefined();
   });
 
   it('keeps a payload that is not JSON as it is (the engine judges it)', () => {
