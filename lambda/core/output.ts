@@ -3,14 +3,8 @@
  */
 import type { BatchCounters, FinalWindow, Rejection, WindowResult } from './engine';
 
-export interface WindowLine {
-  readonly feature: string;
-  readonly key: string;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly value: number;
-  readonly count: number;
-}
+/** One line of windows.jsonl: exactly a window result. */
+export type WindowLine = WindowResult;
 
 export interface RejectedLine {
   readonly reason: Rejection['reason'];

@@ -9,18 +9,12 @@ import {
   type EngineOptions,
   type InputRecord,
   type Rejection,
+  type WindowResult,
   WindowEngine,
 } from '../../lambda/core/engine';
 import { type PipelineSpec, parseSpec } from '../../lambda/core/spec';
 
-export interface WindowRow {
-  readonly feature: string;
-  readonly key: string;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly value: number;
-  readonly count: number;
-}
+export type WindowRow = WindowResult;
 
 export const SHARD = 'shard-0';
 
