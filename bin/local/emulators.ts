@@ -231,6 +231,10 @@ async function startOne(service: EmulatorService, quiet: boolean, timeoutMs: num
   while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
     try {
       await call();
+      // A port can be taken between freePort() and the child's bind (parallel test workers): then the answer came
+      // from someone else's server and our child is about to exit. Make sure it is still ours that runs.
+      await delay(100);
+      if (child.exitCode !== null || child.signalCode !== null) break;
       return { child, endpoint, ms: Math.round(performance.now() - t0) };
     } catch (error) {
       lastError = error;
@@ -244,11 +248,23 @@ async function startOne(service: EmulatorService, quiet: boolean, timeoutMs: num
   throw new EmulatorStartError(`${service} emulator on ${endpoint} ${why}\n--- output tail ---\n${tail.trim()}`);
 }
 
+/** Starts one emulator, choosing fresh ports again when the chosen ones were taken before the child bound them. */
+async function startWithRetry(service: EmulatorService, quiet: boolean, timeoutMs: number): Promise<Started> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOne(service, quiet, timeoutMs);
+    } catch (error) {
+      const portTaken = error instanceof EmulatorStartError && /EADDRINUSE|address already in use/i.test(error.message);
+      if (!portTaken || attempt >= 5) throw error;
+    }
+  }
+}
+
 /** Starts the requested emulators in parallel and resolves once each one answers a real API call. */
 export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<Emulators> {
   const services = opts.services ?? ALL;
   const quiet = opts.quiet ?? true;
-  const results = await Promise.allSettled(services.map((s) => startOne(s, quiet, opts.startTimeoutMs ?? 30_000)));
+  const results = await Promise.allSettled(services.map((s) => startWithRetry(s, quiet, opts.startTimeoutMs ?? 30_000)));
 
   const started = new Map<EmulatorService, Started>();
   results.forEach((r, i) => {
