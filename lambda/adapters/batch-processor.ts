@@ -95,7 +95,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     for (const [id, seen] of Object.entries(s.ids)) engine.loadSeen(s.key, id, seen);
   }
   if (plan.finalsNeeded.length > 0) {
-    for (const f of await o.features.getFinals(plan.finalsNeeded)) engine.loadFinal(f.feature, f.key, f.windowStart, f.acc);
+    for (const f of await o.features.getFinals(plan.finalsNeeded)) engine.loadFinal(f.feature, f.key, f.windowStart, f.acc, f.corrected);
   }
 
   // 3. Run the engine.

@@ -64,7 +64,8 @@ export class FeatureStore {
     for (const f of finals) byWindow.set(`${f.key}\u0000${finalSortKey(f.feature, f.windowStart)}`, item(f, f.value, f.count, {}));
     for (const c of corrections) {
       const prev: Item = c.old ? { previousValue: N(c.old.value), previousCount: N(c.old.count) } : {};
-      byWindow.set(`${c.key}\u0000${finalSortKey(c.feature, c.windowStart)}`, item(c, c.new.value, c.new.count, { ...prev, correctedAt: N(writtenAt) }));
+      const through: Item = { correctedThrough: { M: Object.fromEntries(Object.entries(c.corrected).map(([shard, seq]) => [shard, S(seq)])) } };
+      byWindow.set(`${c.key}\u0000${finalSortKey(c.feature, c.windowStart)}`, item(c, c.new.value, c.new.count, { ...prev, ...through, correctedAt: N(writtenAt) }));
     }
     return [...byWindow.values()];
   }
@@ -105,7 +106,9 @@ export class FeatureStore {
   }
 
   /** Loads stored final results (latePolicy "update") so late records can correct them. */
-  public async getFinals(wanted: ReadonlyArray<{ feature: string; key: string; windowStart: number }>): Promise<Array<{ feature: string; key: string; windowStart: number; acc: Acc }>> {
+  public async getFinals(
+    wanted: ReadonlyArray<{ feature: string; key: string; windowStart: number }>,
+  ): Promise<Array<{ feature: string; key: string; windowStart: number; acc: Acc; corrected: Record<string, string> }>> {
     const uniq = new Map<string, Item>();
     for (const w of wanted) uniq.set(`${w.key}\u0000${finalSortKey(w.feature, w.windowStart)}`, { pk: S(w.key), sk: S(finalSortKey(w.feature, w.windowStart)) });
     const keys = [...uniq.values()];
@@ -127,6 +130,7 @@ export class FeatureStore {
       key: it.pk!.S!,
       windowStart: Number(it.windowStart!.N),
       acc: (it.acc!.L ?? []).map((x) => Number(x.N)) as Acc,
+      corrected: Object.fromEntries(Object.entries(it.correctedThrough?.M ?? {}).map(([shard, v]) => [shard, v.S!])),
     }));
   }
 

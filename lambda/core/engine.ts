@@ -72,6 +72,8 @@ export interface Correction {
   readonly old: { readonly value: number; readonly count: number } | null;
   readonly new: { readonly value: number; readonly count: number };
   readonly acc: Acc;
+  /** Per shard, the last sequence number folded into this window by a correction (so a retry never folds twice). */
+  readonly corrected: Record<string, string>;
 }
 
 export type RejectReason = 'invalid' | 'future' | 'late';
@@ -373,7 +375,7 @@ export class WindowEngine {
     const e = (existing ?? this.newEntity(f, rec.key, 'slices')) as SliceEntity;
     this.advance(e, horizon);
     const v = rec.values[f.fi]!;
-    if (this.keepFinals && firstWindowStart(g, t) + g.sizeMs <= horizon) this.correctFinals(f, e, t, v, horizon);
+    if (this.keepFinals && firstWindowStart(g, t) + g.sizeMs <= horizon) this.correctFinals(f, e, r, t, v, horizon);
     let due = e.due;
     if (!lateFlag) {
       const s = sliceStart(g, t);
@@ -394,15 +396,21 @@ export class WindowEngine {
   }
 
   /** latePolicy "update": fold a late record into each of its final windows and emit the correction. */
-  private correctFinals(f: FeatureRuntime, e: SliceEntity, t: number, v: number, horizon: number): void {
+  private correctFinals(f: FeatureRuntime, e: SliceEntity, r: InputRecord, t: number, v: number, horizon: number): void {
     const g = f.geometry!;
     const finals = e.finals!;
     for (const s of windowStartsOf(g, t)) {
       if (s + g.sizeMs > horizon) break;
-      const before = finals.get(s);
+      const state = finals.get(s);
+      const last = state?.corrected[r.shard];
+      // Corrections are stored before the key's state: after a crash between the two, a retry finds this record
+      // already folded into the window and must not fold it twice.
+      if (last !== undefined && compareSeq(r.seq, last) <= 0) continue;
+      const before = state?.acc;
       const after = before ? copyAcc(before) : accOf(v);
       if (before) addInto(after, v);
-      finals.set(s, after);
+      const corrected = { ...state?.corrected, [r.shard]: r.seq };
+      finals.set(s, { acc: after, corrected });
       const kind = f.spec.aggregate;
       this.out.corrections.push({
         feature: f.spec.name,
@@ -412,6 +420,7 @@ export class WindowEngine {
         old: before ? { value: resultValue(kind, before), count: before[0] } : null,
         new: { value: resultValue(kind, after), count: after[0] },
         acc: after,
+        corrected,
       });
       this.out.counters.corrections += 1;
     }
@@ -491,7 +500,7 @@ export class WindowEngine {
     for (; s <= lastStart; s += g.slideMs) {
       const acc = mergeSlices(e.slices, s / g.sliceMs, perWindow);
       if (!acc) continue;
-      e.finals?.set(s, acc);
+      e.finals?.set(s, { acc, corrected: {} });
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
     }
     // A slice is dropped once the last window holding it is final.
@@ -609,9 +618,10 @@ export class WindowEngine {
   }
 
   /** Loads a persisted final window result (update policy) so a late record can correct it. */
-  public loadFinal(feature: string, key: string, windowStart: number, acc: Acc): void {
-    const e = this.entities[this.featureIndex(feature)]!.get(key);
-    if (e?.kind === 'slices' && e.finals) e.finals.set(windowStart, copyAcc(acc));
+  public loadFinal(feature: string, key: string, windowStart: number, acc: Acc, corrected: Record<string, string> = {}): void {
+    const fi = this.featureIndex(feature);
+    const e = this.entities[fi]!.get(key) ?? this.newEntity(this.runtime[fi]!, key, 'slices');
+    if (e.kind === 'slices' && e.finals) e.finals.set(windowStart, { acc: copyAcc(acc), corrected: { ...corrected } });
   }
 
   public loadSeen(key: string, id: string, s: SeenId): void {

@@ -32,8 +32,14 @@ export interface SliceEntity extends EntityBase {
   readonly kind: 'slices';
   /** Open slices (panes): slice index (start / slice width; small integers hash fast) → partial aggregate. */
   slices: Map<number, Acc>;
-  /** Final window results (window start → aggregate), kept only under latePolicy "update" to emit corrections. */
-  finals: Map<number, Acc> | undefined;
+  /** Final window results (window start → result), kept only under latePolicy "update" to emit corrections. */
+  finals: Map<number, FinalState> | undefined;
+}
+
+/** A final window's aggregate, and per shard the last sequence number a correction folded into it. */
+export interface FinalState {
+  acc: Acc;
+  corrected: Record<string, string>;
 }
 
 export interface SessionEntity extends EntityBase {
@@ -90,7 +96,7 @@ export function deserializeEntity(fi: number, key: string, s: SerializedEntity, 
   if (s.kind === 'slices') {
     const slices = new Map<number, Acc>();
     for (const [start, c, sum, mn, mx] of s.slices ?? []) slices.set(start / sliceMs, [c, sum, mn, mx]);
-    const finals = keepFinals ? new Map<number, Acc>() : undefined;
+    const finals = keepFinals ? new Map<number, FinalState>() : undefined;
     return { kind: 'slices', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, mark: 0, slices, finals };
   }
   const sessions = (s.sessions ?? []).map(([start, end, c, sum, mn, mx]) => ({ start, end, acc: [c, sum, mn, mx] as Acc }));

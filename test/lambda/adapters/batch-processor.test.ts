@@ -20,16 +20,17 @@ import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, create
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 
-const spec: PipelineSpec = parseSpec({
+const specFor = (latePolicy: 'dlq' | 'update'): PipelineSpec => parseSpec({
   source: { keyField: 'user', timeField: 'ts', idField: 'id' },
   watermark: { allowedLatenessMs: 5_000, maxFutureSkewMs: 60_000 },
-  latePolicy: 'dlq',
+  latePolicy,
   features: [
     { name: 'count_1m', window: { type: 'tumbling', sizeMs: 60_000 }, aggregate: 'count' },
     { name: 'sum_2m_every_30s', window: { type: 'sliding', sizeMs: 120_000, slideMs: 30_000 }, aggregate: 'sum', field: 'amount' },
     { name: 'session_max', window: { type: 'session', gapMs: 45_000 }, aggregate: 'max', field: 'amount' },
   ],
 });
+const dlqSpec = specFor('dlq');
 
 /** A stream with late, duplicate, invalid and future records; seq numbers shaped like Kinesis' (56 digits). */
 function makeRecords(n: number, seed: number): InputRecord[] {
@@ -86,7 +87,7 @@ async function freshEnv(): Promise<Env> {
   return { dynamo, sqs, stateTable, featureTable, queueUrl: q.QueueUrl! };
 }
 
-function deliver(env: Env, records: readonly InputRecord[], gate?: WriteGate): Promise<BatchOutcome> {
+function deliver(spec: PipelineSpec, env: Env, records: readonly InputRecord[], gate?: WriteGate): Promise<BatchOutcome> {
   return processBatch(records, {
     spec,
     state: new StateStore({ client: env.dynamo, tableName: env.stateTable, ...(gate ? { writeGate: gate } : {}) }),
@@ -195,7 +196,8 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-describe('batch processor against emulators', () => {
+describe.each(['dlq', 'update'] as const)('batch processor against emulators, latePolicy %s', (policy) => {
+  const spec = specFor(policy);
   const records = makeRecords(240, 11);
   const batches = chunks(records, 40);
   let clean: Awaited<ReturnType<typeof snapshot>>;
@@ -214,7 +216,7 @@ describe('batch processor against emulators', () => {
     // Watermark at the end minus the retention the consumer applies, with a minute of slack.
     idHorizon = maxT - 5_000 - idRetentionMs(spec) + 60_000;
     for (const b of batches) {
-      const o = await deliver(env, b);
+      const o = await deliver(spec, env, b);
       for (const k of Object.keys(cleanTotals) as (keyof typeof cleanTotals)[]) cleanTotals[k] += o.counters[k];
     }
     clean = await snapshot(env);
@@ -227,7 +229,9 @@ describe('batch processor against emulators', () => {
     for (const k of ['applied', 'late', 'invalid', 'future', 'duplicates'] as const) expect(t[k], k).toBeGreaterThan(0);
     expect(clean.features.some((f) => f.includes('final#'))).toBe(true);
     const reasons = new Set(clean.deadLetters.map((d) => (JSON.parse(d) as { reason: string }).reason));
+    // Under "update" only the session feature's late records are dead letters; the others become corrections.
     expect([...reasons].sort()).toEqual(['future', 'invalid', 'late']);
+    if (policy === 'update') expect(clean.features.some((f) => f.includes('correctedThrough'))).toBe(true);
     // Late letters carry the full payload, the feature, the watermark at arrival, shard and sequence number.
     const late = clean.deadLetters.map((d) => JSON.parse(d) as Record<string, unknown>).find((d) => d.reason === 'late')!;
     expect(late).toMatchObject({ shard: SHARD, payloadEncoding: 'utf8', truncated: false });
@@ -241,15 +245,15 @@ describe('batch processor against emulators', () => {
     const rnd = prng(5);
     for (const b of batches) {
       // First delivery crashes after a random number of its writes.
-      await expect(deliver(env, b, failAfter(Math.floor(rnd() * 12)))).rejects.toThrow(/injected/);
+      await expect(deliver(spec, env, b, failAfter(Math.floor(rnd() * 12)))).rejects.toThrow(/injected/);
       // Lambda bisects the failed batch: the first half succeeds, the second half crashes again, then succeeds.
       const mid = Math.ceil(b.length / 2);
-      await deliver(env, b.slice(0, mid));
-      await expect(deliver(env, b.slice(mid), failAfter(Math.floor(rnd() * 6)))).rejects.toThrow(/injected/);
-      await deliver(env, b.slice(mid));
+      await deliver(spec, env, b.slice(0, mid));
+      await expect(deliver(spec, env, b.slice(mid), failAfter(Math.floor(rnd() * 6)))).rejects.toThrow(/injected/);
+      await deliver(spec, env, b.slice(mid));
       // A partial-failure checkpoint re-delivers everything after some record, and a whole batch comes again.
-      await deliver(env, b.slice(Math.floor(rnd() * b.length)));
-      await deliver(env, b);
+      await deliver(spec, env, b.slice(Math.floor(rnd() * b.length)));
+      await deliver(spec, env, b);
     }
     expect(await snapshot(env)).toEqual(clean);
   }, 120_000);
@@ -258,17 +262,17 @@ describe('batch processor against emulators', () => {
     const env = await freshEnv();
     const rnd = prng(9);
     for (const b of batches) {
-      const err = deliver(env, b, failAfter(Math.floor(rnd() * 10), 'ProvisionedThroughputExceededException'));
+      const err = deliver(spec, env, b, failAfter(Math.floor(rnd() * 10), 'ProvisionedThroughputExceededException'));
       await expect(err).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
-      await deliver(env, b);
+      await deliver(spec, env, b);
     }
     expect(await snapshot(env)).toEqual(clean);
   }, 120_000);
 
   it('counts a re-delivered batch as re-delivered, never twice', async () => {
     const env = await freshEnv();
-    const first = await deliver(env, batches[0]!);
-    const again = await deliver(env, batches[0]!);
+    const first = await deliver(spec, env, batches[0]!);
+    const again = await deliver(spec, env, batches[0]!);
     expect(again.skipped).toBe(batches[0]!.length);
     expect(again.counters.records).toBe(0);
     expect(first.counters.applied).toBeGreaterThan(0);
@@ -313,7 +317,7 @@ describe('poison payloads', () => {
     ];
     const payloads = [good(0), ...poison, good(1)];
     const recs: InputRecord[] = payloads.map((p, i) => ({ data: Buffer.from(p, 'utf8'), shard: SHARD, seq: String(100 + i), arrivalTime: T0 + 5000 }));
-    const o = await deliver(env, recs);
+    const o = await deliver(dlqSpec, env, recs);
     expect(o.counters.invalid).toBe(poison.length);
     expect(o.counters.applied).toBe(2);
     expect(({} as Record<string, unknown>).user).toBeUndefined();
