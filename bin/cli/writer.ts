@@ -1,39 +1,57 @@
 /**
- * Buffered line writer that honours stream back-pressure, so a large replay's output never piles up in memory.
+ * Buffered JSON-lines writer that honours stream back-pressure, so a large replay's output never piles up in
+ * memory. Lines are encoded straight into a byte buffer (no per-line promise, no join of many strings); callers
+ * await `drain()` once per batch.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 
+const CHUNK = 1 << 20;
+
 export class LineWriter {
   private readonly stream: WriteStream;
-  private buffer: string[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
+  private pending = false;
 
   public constructor(path: string) {
     this.stream = createWriteStream(path);
   }
 
-  public async write(obj: unknown): Promise<void> {
-    await this.writeLine(JSON.stringify(obj));
+  /** Serializes and buffers one value as a line. */
+  public write(obj: unknown): void {
+    this.writeLine(JSON.stringify(obj));
   }
 
-  /** Writes one line of already-serialized JSON. */
-  public async writeLine(s: string): Promise<void> {
-    this.buffer.push(s);
-    this.size += s.length + 1;
-    if (this.size >= 1 << 20) await this.drainBuffer();
+  /** Buffers one line of already-serialized JSON. */
+  public writeLine(s: string): void {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    if (this.pos + s.length * 3 + 1 > this.buf.length) {
+      this.flushChunk();
+      if (s.length * 3 + 1 > this.buf.length) this.buf = Buffer.allocUnsafe(s.length * 3 + 1);
+    }
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+    this.buf[this.pos++] = 10;
   }
 
-  private async drainBuffer(): Promise<void> {
-    if (this.buffer.length === 0) return;
-    const text = this.buffer.join('\n') + '\n';
-    this.buffer = [];
-    this.size = 0;
-    if (!this.stream.write(text)) await once(this.stream, 'drain');
+  private flushChunk(): void {
+    if (this.pos === 0) return;
+    // The stream keeps the chunk until written, so the next lines go into a fresh buffer.
+    if (!this.stream.write(this.buf.subarray(0, this.pos))) this.pending = true;
+    this.buf = Buffer.allocUnsafe(CHUNK);
+    this.pos = 0;
+  }
+
+  /** Waits until the stream has taken what was handed to it, if it asked for a pause. */
+  public async drain(): Promise<void> {
+    if (!this.pending) return;
+    this.pending = false;
+    if (this.stream.writableNeedDrain) await once(this.stream, 'drain');
   }
 
   public async close(): Promise<void> {
-    await this.drainBuffer();
+    this.flushChunk();
+    await this.drain();
     await new Promise<void>((resolve, reject) => {
       this.stream.once('error', reject);
       this.stream.end(() => resolve());

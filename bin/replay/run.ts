@@ -59,16 +59,18 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 
   const emit = async (result: BatchResult): Promise<void> => {
     addCounters(summary, result.counters);
-    for (const f of result.finals) await writeFinal(f);
+    for (const f of result.finals) writeFinal(f);
     for (const c of result.corrections) {
       held?.set(windowId(c), { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, ...c.new });
-      await correctionsOut?.write({ feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new });
+      correctionsOut?.write({ feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new });
     }
-    for (const r of result.rejected) await rejectedOut.write(rejectedLine(r, Number(r.seq)));
+    for (const r of result.rejected) rejectedOut.write(rejectedLine(r, Number(r.seq)));
+    // Back-pressure once per batch, not per line.
+    await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain()]);
   };
-  const writeFinal = async (f: FinalWindow): Promise<void> => {
+  const writeFinal = (f: FinalWindow): void => {
     if (held) held.set(windowId(f), windowLine(f));
-    else await windowsOut.writeLine(windowLineJson(f));
+    else windowsOut.writeLine(windowLineJson(f));
   };
 
   let batch: InputRecord[] = [];
@@ -90,7 +92,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   }
   if (batch.length > 0) await emit(engine.processBatch(batch));
   await emit(engine.flush());
-  if (held) for (const w of held.values()) await windowsOut.write(w);
+  if (held) {
+    for (const w of held.values()) {
+      windowsOut.writeLine(windowLineJson(w));
+      await windowsOut.drain();
+    }
+  }
   await Promise.all([windowsOut.close(), rejectedOut.close(), correctionsOut?.close()]);
   return summary;
 }

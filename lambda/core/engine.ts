@@ -162,6 +162,13 @@ const LATE = 1;
 const APPLIED = 2;
 const REDELIVERED = 4;
 
+/** Everything the engine holds for one entity key. */
+interface KeyState {
+  /** Per feature (spec order): its entity, once the key has one. */
+  readonly ents: (Entity | undefined)[];
+  ids: Map<string, SeenId> | undefined;
+}
+
 interface FeatureRuntime {
   readonly fi: number;
   readonly spec: FeatureSpec;
@@ -203,12 +210,10 @@ export class WindowEngine {
   private readonly lateness: number;
   private readonly keepFinals: boolean;
   private readonly dedupRetentionMs: number;
-  /** Per feature (spec order): key → entity. */
-  private readonly entities: Map<string, Entity>[];
+  /** Entity key → its state in every feature and its producer-id memory: one lookup per record. */
+  private readonly keys = new Map<string, KeyState>();
   private readonly shards = new Map<string, ShardWatermark>();
   private readonly timers = new Map<string, TimerHeap<Entity>>();
-  /** Producer ids remembered, per entity key. */
-  private readonly seen = new Map<string, Map<string, SeenId>>();
   private out = new BatchCollector();
   /** Batch number; entities changed in this batch carry it in `mark`. */
   private epoch = 1;
@@ -224,7 +229,6 @@ export class WindowEngine {
       geometry: f.window.type === 'session' ? undefined : sliceGeometry(f.window),
       gapMs: f.window.type === 'session' ? f.window.gapMs : 0,
     }));
-    this.entities = spec.features.map(() => new Map<string, Entity>());
     this.lateness = spec.watermark.allowedLatenessMs;
     this.keepFinals = spec.latePolicy === 'update';
     this.dedupRetentionMs = options.dedupRetentionMs ?? idRetentionMs(spec);
@@ -242,7 +246,7 @@ export class WindowEngine {
 
   /** End of a bounded input: the watermark becomes +∞ and every open window is final. */
   public flush(): BatchResult {
-    for (const byKey of this.entities) for (const e of byKey.values()) this.advance(e, Infinity);
+    for (const ks of this.keys.values()) for (const e of ks.ents) if (e) this.advance(e, Infinity);
     for (const shard of this.shards.keys()) this.out.shards.add(shard);
     return this.takeResult();
   }
@@ -295,7 +299,8 @@ export class WindowEngine {
       return;
     }
     observe(shardState, rec.time);
-    if (rec.id !== undefined && this.isDuplicate(rec.key, rec.id, r, rec.time)) {
+    const ks = this.keyState(rec.key);
+    if (rec.id !== undefined && this.isDuplicate(ks, rec.key, rec.id, r, rec.time)) {
       c.duplicates += 1;
       return;
     }
@@ -304,7 +309,7 @@ export class WindowEngine {
     let lateEverywhere = true;
     let alreadyApplied = true;
     for (const f of this.runtime) {
-      const outcome = this.applyToFeature(f, rec, r, w);
+      const outcome = this.applyToFeature(f, rec, r, w, ks);
       if (outcome & LATE) {
         c.late += 1;
         if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.geometry === undefined)) {
@@ -328,12 +333,8 @@ export class WindowEngine {
     if (prev === undefined || rec.time > prev) this.out.newestApplied[r.shard] = rec.time;
   }
 
-  private isDuplicate(key: string, id: string, r: InputRecord, time: number): boolean {
-    let ids = this.seen.get(key);
-    if (ids === undefined) {
-      ids = new Map();
-      this.seen.set(key, ids);
-    }
+  private isDuplicate(ks: KeyState, key: string, id: string, r: InputRecord, time: number): boolean {
+    const ids = (ks.ids ??= new Map());
     const first = ids.get(id);
     // An id past its retention counts as unseen at lookup, so the outcome never depends on batch boundaries.
     if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(first.shard)) {
@@ -351,8 +352,8 @@ export class WindowEngine {
    * delivery already applied (sequence number at or below the entity's last applied one) is judged but not
    * applied again. Returns LATE / APPLIED / REDELIVERED flags.
    */
-  private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, r: InputRecord, w: number): number {
-    const existing = this.entities[f.fi]!.get(rec.key);
+  private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, r: InputRecord, w: number, ks: KeyState): number {
+    const existing = ks.ents[f.fi];
     const last = existing?.lastApplied[r.shard];
     const redelivered = last !== undefined && compareSeq(r.seq, last) <= 0;
     const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
@@ -362,7 +363,7 @@ export class WindowEngine {
     if (redelivered) return APPLIED | REDELIVERED;
     if (f.geometry === undefined) {
       if (t + f.gapMs <= horizon) return LATE;
-      const e = (existing ?? this.newEntity(f, rec.key, 'sessions')) as SessionEntity;
+      const e = (existing ?? this.newEntity(f, rec.key, 'sessions', ks)) as SessionEntity;
       this.advance(e, horizon);
       addSession(e, t, f.gapMs, rec.values[f.fi]!);
       this.touched(e, r, t, dueOf(f, e));
@@ -372,7 +373,7 @@ export class WindowEngine {
     const g = f.geometry;
     const lateFlag = lastWindowEnd(g, t) <= horizon ? LATE : 0;
     if (lateFlag && !this.keepFinals) return LATE;
-    const e = (existing ?? this.newEntity(f, rec.key, 'slices')) as SliceEntity;
+    const e = (existing ?? this.newEntity(f, rec.key, 'slices', ks)) as SliceEntity;
     this.advance(e, horizon);
     const v = rec.values[f.fi]!;
     if (this.keepFinals && firstWindowStart(g, t) + g.sizeMs <= horizon) this.correctFinals(f, e, r, t, v, horizon);
@@ -566,26 +567,41 @@ export class WindowEngine {
     return s;
   }
 
-  private newEntity(f: FeatureRuntime, key: string, kind: 'slices' | 'sessions'): Entity {
+  private keyState(key: string): KeyState {
+    let ks = this.keys.get(key);
+    if (ks === undefined) {
+      ks = { ents: new Array<Entity | undefined>(this.runtime.length).fill(undefined), ids: undefined };
+      this.keys.set(key, ks);
+    }
+    return ks;
+  }
+
+  private entity(fi: number, key: string): Entity | undefined {
+    return this.keys.get(key)?.ents[fi];
+  }
+
+  private newEntity(f: FeatureRuntime, key: string, kind: 'slices' | 'sessions', ks: KeyState = this.keyState(key)): Entity {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const e: Entity =
       kind === 'slices'
         ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices: new Map(), finals: this.keepFinals ? new Map() : undefined }
         : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
-    this.entities[f.fi]!.set(key, e);
+    ks.ents[f.fi] = e;
     return e;
   }
 
   /** Forgets producer ids whose event time is so far behind their shard's watermark that no window takes them. */
   private pruneSeen(): void {
     if (!Number.isFinite(this.dedupRetentionMs)) return;
-    for (const [key, ids] of this.seen) {
+    for (const ks of this.keys.values()) {
+      const ids = ks.ids;
+      if (!ids) continue;
       // Ids are inserted roughly in event-time order: prune from the oldest, stop at the first one still needed.
       for (const [id, s] of ids) {
         if (s.time + this.dedupRetentionMs > this.watermark(s.shard)) break;
         ids.delete(id);
       }
-      if (ids.size === 0) this.seen.delete(key);
+      if (ids.size === 0) ks.ids = undefined;
     }
   }
 
@@ -613,24 +629,19 @@ export class WindowEngine {
     const fi = this.featureIndex(feature);
     const e = deserializeEntity(fi, key, s, this.keepFinals, this.runtime[fi]!.geometry?.sliceMs ?? 1);
     e.due = dueOf(this.runtime[fi]!, e);
-    this.entities[fi]!.set(key, e);
+    this.keyState(key).ents[fi] = e;
     this.schedule(e);
   }
 
   /** Loads a persisted final window result (update policy) so a late record can correct it. */
   public loadFinal(feature: string, key: string, windowStart: number, acc: Acc, corrected: Record<string, string> = {}): void {
     const fi = this.featureIndex(feature);
-    const e = this.entities[fi]!.get(key) ?? this.newEntity(this.runtime[fi]!, key, 'slices');
+    const e = this.entity(fi, key) ?? this.newEntity(this.runtime[fi]!, key, 'slices');
     if (e.kind === 'slices' && e.finals) e.finals.set(windowStart, { acc: copyAcc(acc), corrected: { ...corrected } });
   }
 
   public loadSeen(key: string, id: string, s: SeenId): void {
-    let ids = this.seen.get(key);
-    if (ids === undefined) {
-      ids = new Map();
-      this.seen.set(key, ids);
-    }
-    ids.set(id, s);
+    (this.keyState(key).ids ??= new Map()).set(id, s);
   }
 
   /**
@@ -668,7 +679,7 @@ export class WindowEngine {
   }
 
   public exportEntity(ref: EntityRef): { due: number; state: SerializedEntity } | undefined {
-    const e = this.entities[this.featureIndex(ref.feature)]!.get(ref.key);
+    const e = this.entity(this.featureIndex(ref.feature), ref.key);
     if (!e) return undefined;
     return { due: e.due, state: serializeEntity(e, this.runtime[e.fi]!.geometry?.sliceMs ?? 1) };
   }
@@ -679,7 +690,7 @@ export class WindowEngine {
    * not the one that just started; for sessions, the newest session.
    */
   public currentValue(ref: EntityRef): WindowResult | undefined {
-    const e = this.entities[this.featureIndex(ref.feature)]!.get(ref.key);
+    const e = this.entity(this.featureIndex(ref.feature), ref.key);
     if (!e) return undefined;
     const f = this.runtime[e.fi]!;
     if (e.kind === 'sessions') {
@@ -702,30 +713,36 @@ export class WindowEngine {
     let openSlices = 0;
     let openSessions = 0;
     let entities = 0;
-    for (const byKey of this.entities) {
-      entities += byKey.size;
-      for (const e of byKey.values()) {
+    let rememberedIds = 0;
+    for (const ks of this.keys.values()) {
+      rememberedIds += ks.ids?.size ?? 0;
+      for (const e of ks.ents) {
+        if (!e) continue;
+        entities += 1;
         if (e.kind === 'slices') openSlices += e.slices.size;
         else openSessions += e.sessions.length;
       }
     }
-    let rememberedIds = 0;
-    for (const ids of this.seen.values()) rememberedIds += ids.size;
     return { entities, openSlices, openSessions, rememberedIds };
   }
 
   /** Drops entities with nothing open (replay keeps memory to the open windows). */
   public evictIdle(): void {
     if (this.keepFinals) return;
-    for (const byKey of this.entities) {
-      for (const [key, e] of byKey) {
+    for (const [key, ks] of this.keys) {
+      let left = 0;
+      ks.ents.forEach((e, fi) => {
+        if (!e) return;
         const open = e.kind === 'slices' ? e.slices.size : e.sessions.length;
         // Keys seen on several shards keep their final horizon (see applyToFeature).
         if (open === 0 && Object.keys(e.lastApplied).length <= 1) {
           e.timerShard = undefined; // its pending timer entries become stale
-          byKey.delete(key);
+          ks.ents[fi] = undefined;
+        } else {
+          left += 1;
         }
-      }
+      });
+      if (left === 0 && ks.ids === undefined) this.keys.delete(key);
     }
   }
 }

@@ -41,8 +41,12 @@ export function windowLine(w: WindowResult | FinalWindow): WindowLine {
  * The same line as `JSON.stringify(windowLine(w))`, built directly: replay writes one per final window, and
  * serializing through an intermediate object doubles the work.
  */
+const featureJson = new Map<string, string>();
+
 export function windowLineJson(w: WindowResult | FinalWindow): string {
-  return `{"feature":${JSON.stringify(w.feature)},"key":${JSON.stringify(w.key)},"windowStart":${w.windowStart},"windowEnd":${w.windowEnd},"value":${JSON.stringify(w.value)},"count":${w.count}}`;
+  let feature = featureJson.get(w.feature);
+  if (feature === undefined) featureJson.set(w.feature, (feature = JSON.stringify(w.feature)));
+  return `{"feature":${feature},"key":${JSON.stringify(w.key)},"windowStart":${w.windowStart},"windowEnd":${w.windowEnd},"value":${JSON.stringify(w.value)},"count":${w.count}}`;
 }
 
 export function payloadText(data: string | Uint8Array): string {
