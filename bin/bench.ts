@@ -8,7 +8,7 @@
  * `--skip-emulators` leaves it out; `--emulator-records N` sets the records per batch size (default 5000, and at
  * least two batches).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InputRecord, WindowEngine } from '../lambda/core/engine';
@@ -16,7 +16,7 @@ import { parseInputLine } from '../lambda/core/input-line';
 import type { PipelineSpec } from '../lambda/core/spec';
 import { parseArgs } from './cli/args';
 import { readLines } from './cli/lines';
-import { BENCH_SPEC, generateWorkload, writeWorkload } from './bench/workload';
+import { BENCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
 import { replay } from './replay/run';
@@ -69,9 +69,18 @@ async function main(): Promise<void> {
     runs: { kind: 'number' },
     'skip-emulators': { kind: 'flag' },
     'emulator-records': { kind: 'number' },
+    'write-input': { kind: 'string' },
   });
   const records = (args.records as number | undefined) ?? 300_000;
   const keys = (args.keys as number | undefined) ?? 5_000;
+  if (args['write-input'] !== undefined) {
+    // Only write the workload (any size, in chunks) as a replay input file, plus the benchmark's spec beside it.
+    const path = args['write-input'] as string;
+    await writeLongWorkload(path, records, keys);
+    writeFileSync(`${path}.spec.json`, JSON.stringify(BENCH_SPEC, null, 2));
+    console.log(`wrote ${records.toLocaleString('en-US')} records to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) and the spec to ${path}.spec.json`);
+    return;
+  }
   const runs = (args.runs as number | undefined) ?? 3;
   const dir = mkdtempSync(join(tmpdir(), 'feature-bench-'));
   try {

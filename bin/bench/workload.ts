@@ -24,6 +24,8 @@ export interface WorkloadOptions {
   readonly shards?: number;
   readonly seed?: number;
   readonly startTime?: number;
+  /** Prefix of generated event ids, so chunks of one long file never share ids. @default 'e' */
+  readonly idPrefix?: string;
 }
 
 /** The benchmark's six features, as the issue describes them. */
@@ -101,6 +103,7 @@ export function generateWorkload(o: WorkloadOptions): Line[] {
   const futureRate = o.futureRate ?? 0;
   const shards = o.shards ?? 1;
   const start = o.startTime ?? Date.UTC(2026, 0, 1, 9, 0, 0);
+  const idPrefix = o.idPrefix ?? 'e';
   const lines: Line[] = [];
   let t = start;
   for (let i = 0; lines.length < o.records; i++) {
@@ -109,18 +112,33 @@ export function generateWorkload(o: WorkloadOptions): Line[] {
     const shard = shardOf(key, shards);
     const u = rnd();
     if (u < badRate) {
-      const bad = [`{"user_id":"${key}","event_time":`, JSON.stringify({ user_id: key, amount: 5 }), JSON.stringify({ user_id: key, event_time: t, amount: 'ten', event_id: `e${i}` }), '[1,2,3]'];
+      const bad = [`{"user_id":"${key}","event_time":`, JSON.stringify({ user_id: key, amount: 5 }), JSON.stringify({ user_id: key, event_time: t, amount: 'ten', event_id: `${idPrefix}${i}` }), '[1,2,3]'];
       lines.push({ arrivalTime: t + 100, data: bad[i % bad.length]!, shard });
       continue;
     }
     const eventTime = u < badRate + futureRate ? t + 86_400_000 : t;
-    const data = JSON.stringify({ user_id: key, event_time: eventTime, amount: Math.round(rnd() * 50_000) / 100, event_id: `e${i}` });
+    const data = JSON.stringify({ user_id: key, event_time: eventTime, amount: Math.round(rnd() * 50_000) / 100, event_id: `${idPrefix}${i}` });
     const arrival = t + Math.round(delayMs(rnd));
     lines.push({ arrivalTime: arrival, data, shard });
     if (rnd() < dupRate && lines.length < o.records) lines.push({ arrivalTime: arrival + 1000 + Math.round(rnd() * 5000), data, shard });
   }
   lines.sort((a, b) => a.arrivalTime - b.arrivalTime);
   return lines;
+}
+
+/**
+ * Writes a long workload in chunks of 200,000 records (each later in event time, with its own ids), so files far
+ * larger than memory can be made for replay memory checks.
+ */
+export async function writeLongWorkload(path: string, records: number, keys: number): Promise<void> {
+  const out = createWriteStream(path);
+  const chunk = 200_000;
+  for (let i = 0; i * chunk < records; i++) {
+    const n = Math.min(chunk, records - i * chunk);
+    const lines = generateWorkload({ records: n, keys, seed: i + 1, startTime: Date.UTC(2026, 0, 1) + i * chunk * 50, idPrefix: `c${i}e` });
+    if (!out.write(lines.map((l) => JSON.stringify(l)).join('\n') + '\n')) await once(out, 'drain');
+  }
+  await new Promise<void>((resolve) => out.end(resolve));
 }
 
 export async function writeWorkload(path: string, lines: readonly Line[]): Promise<void> {

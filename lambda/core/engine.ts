@@ -139,23 +139,21 @@ export interface EngineOptions {
   readonly maxPayloadBytes?: number;
   /**
    * How long (event time, behind the watermark) a producer id is remembered.
-   * @default idRetentionMs(spec): longest window + allowed lateness + 1 day; forever under "update"
+   * @default idRetentionMs(spec): longest window + allowed lateness; forever under "update"
    */
   readonly dedupRetentionMs?: number;
   /** List the entities each batch changed (the Lambda path persists them; replay does not need them). @default true */
   readonly trackChanges?: boolean;
 }
 
-/** How far (event time) the watermark may move on between a record and its producer retry. */
-const RETRY_HORIZON_MS = 24 * 3600 * 1000;
-
 /**
  * How long a producer id is remembered, in event time behind the watermark: the longest window plus allowed
- * lateness plus a day for slow producer retries. Under "update" ids are kept for good: a late duplicate would
- * otherwise be applied twice.
+ * lateness. A retry arriving later is late for every window it could belong to (they all end by its event time
+ * plus the longest window), so it is rejected as late and cannot be applied twice. Under "update" late records
+ * are applied, so ids are kept for good.
  */
 export function idRetentionMs(spec: PipelineSpec): number {
-  return spec.latePolicy === 'update' ? Infinity : longestWindowMs(spec) + spec.watermark.allowedLatenessMs + RETRY_HORIZON_MS;
+  return spec.latePolicy === 'update' ? Infinity : longestWindowMs(spec) + spec.watermark.allowedLatenessMs;
 }
 
 const LATE = 1;

@@ -307,12 +307,21 @@ describe('duplicates (idField)', () => {
     expect(out.counters).toMatchObject({ duplicates: 1, late: 0, lateRecords: 0 });
   });
 
-  // The semantics know no expiry for producer ids: a retry arriving long after the original is still a
-  // duplicate, skipped silently, and must not reach the late-events queue.
-  it('still recognises a retry once the watermark is far past the original', () => {
+  // Ids are remembered for the longest window + allowed lateness. A retry arriving after that is late for every
+  // window it belongs to: rejected as late (nothing lost silently), never applied twice.
+  it('judges a retry that arrives after its id expired as late, never applying it twice', () => {
     const feed = new Feed();
-    // Separate batches, as a stream delivers them: whatever the engine keeps between batches must still know x.
-    const out = collect(runBatches(makeEngine(), [[feed.ev('u', 5, { id: 'x' })], [feed.ev('u', 1000, { id: 'y' })], [feed.ev('u', 5, { id: 'x' })]]));
+    const engine = makeEngine();
+    // Separate batches, as a stream delivers them.
+    const out = collect(runBatches(engine, [[feed.ev('u', 5, { id: 'x' })], [feed.ev('u', 1000, { id: 'y' })], [feed.ev('u', 5, { id: 'x' })]]));
+    expect(out.counters).toMatchObject({ duplicates: 0, applied: 2, lateRecords: 1 });
+    expect(out.rejected.map((r) => r.reason)).toEqual(out.rejected.map(() => 'late'));
+    expect(out.rejected.length).toBeGreaterThan(0);
+  });
+
+  it('still recognises a retry while its windows are open', () => {
+    const feed = new Feed();
+    const out = collect(runBatches(makeEngine(), [[feed.ev('u', 5, { id: 'x' })], [feed.ev('u', 7, { id: 'y' })], [feed.ev('u', 5, { id: 'x' })]]));
     expect(out.rejected).toEqual([]);
     expect(out.counters).toMatchObject({ duplicates: 1, late: 0 });
   });
