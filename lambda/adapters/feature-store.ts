@@ -8,16 +8,14 @@
  */
 import {
   type AttributeValue,
-  BatchGetItemCommand,
   type DynamoDBClient,
-  ScanCommand,
   UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { Acc } from '../core/aggregate';
 import type { Correction, FinalWindow, WindowResult } from '../core/engine';
 import type { WindowLine } from '../core/output';
-import { pool, retryUnprocessed } from './concurrency';
+import { batchGetAll, scanAll } from './dynamo-io';
 import { type Item, padTime, type WriteGate } from './state-store';
 
 const S = (s: string): AttributeValue => ({ S: s });
@@ -111,21 +109,8 @@ export class FeatureStore {
   ): Promise<Array<{ feature: string; key: string; windowStart: number; acc: Acc; corrected: Record<string, string> }>> {
     const uniq = new Map<string, Item>();
     for (const w of wanted) uniq.set(`${w.key}\u0000${finalSortKey(w.feature, w.windowStart)}`, { pk: S(w.key), sk: S(finalSortKey(w.feature, w.windowStart)) });
-    const keys = [...uniq.values()];
-    const chunks: Item[][] = [];
-    for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
-    const got = await pool(chunks, 8, async (chunk) => {
-      const items: Item[] = [];
-      let pending = chunk;
-      await retryUnprocessed(async () => {
-        const res = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
-        items.push(...(res.Responses?.[this.tableName] ?? []));
-        pending = res.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-        return pending.length;
-      }, 'BatchGetItem finals');
-      return items;
-    });
-    return got.flat().map((it) => ({
+    const got = await batchGetAll(this.client, this.tableName, [...uniq.values()]);
+    return got.map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
       windowStart: Number(it.windowStart!.N),
@@ -136,30 +121,19 @@ export class FeatureStore {
 
   /** Reads every final window back (export and tests; a full scan, not for the hot path). */
   public async scanFinals(): Promise<WindowLine[]> {
-    const out: WindowLine[] = [];
-    let start: Item | undefined;
-    do {
-      const res = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: 'begins_with(sk, :p)',
-          ExpressionAttributeValues: { ':p': S('final#') },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const it of res.Items ?? []) {
-        out.push({
-          feature: it.feature!.S!,
-          key: it.pk!.S!,
-          windowStart: Number(it.windowStart!.N),
-          windowEnd: Number(it.windowEnd!.N),
-          value: Number(it.value!.N),
-          count: Number(it.count!.N),
-        });
-      }
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await scanAll(this.client, {
+      TableName: this.tableName,
+      FilterExpression: 'begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':p': S('final#') },
+      ConsistentRead: true,
+    });
+    return items.map((it) => ({
+      feature: it.feature!.S!,
+      key: it.pk!.S!,
+      windowStart: Number(it.windowStart!.N),
+      windowEnd: Number(it.windowEnd!.N),
+      value: Number(it.value!.N),
+      count: Number(it.count!.N),
+    }));
   }
 }

@@ -14,20 +14,18 @@
  */
 import {
   type AttributeValue,
-  BatchGetItemCommand,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
-  ScanCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { SeenId, SerializedEntity } from '../core/state';
 import { pool, retryUnprocessed } from './concurrency';
+import { type Item, batchGetAll, queryAll, scanAll } from './dynamo-io';
 
-export type Item = Record<string, AttributeValue>;
+export type { Item } from './dynamo-io';
 
 /** A write that lost its condition: another writer got there first. The batch fails and its retry is harmless. */
 export class StateConflictError extends Error {
@@ -130,7 +128,7 @@ export class StateStore {
     for (const key of keys) wanted.push({ pk: S(`entity#${key}`), sk: S('state') }, { pk: S(`entity#${key}`), sk: S('ids') });
     const states: StoredKeyState[] = [];
     const ids: StoredIds[] = [];
-    for (const it of await this.batchGet(wanted)) {
+    for (const it of await batchGetAll(this.client, this.table, wanted)) {
       const key = str(it.pk)!.slice('entity#'.length);
       const version = num(it.version) ?? 0;
       if (str(it.sk) === 'ids') ids.push({ key, ids: JSON.parse(str(it.ids) ?? '{}') as Record<string, SeenId>, version });
@@ -141,64 +139,28 @@ export class StateStore {
 
   /** Timers of a shard due at or before `bound`, oldest first, at most `limit` (the rest fire in later batches). */
   public async getDueTimers(shard: string, bound: number, limit: number): Promise<DueTimer[]> {
-    const out: DueTimer[] = [];
-    let start: Item | undefined;
-    do {
-      const res = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND sk <= :sk',
-          ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`) },
-          ConsistentRead: true,
-          Limit: limit - out.length,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const it of res.Items ?? []) {
-        out.push({ shard, sk: str(it.sk)!, key: str(it.key)!, due: num(it.due)! });
-      }
-      start = res.LastEvaluatedKey;
-    } while (start && out.length < limit);
-    return out;
+    const items = await queryAll(
+      this.client,
+      {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND sk <= :sk',
+        ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`) },
+        ConsistentRead: true,
+      },
+      limit,
+    );
+    return items.map((it) => ({ shard, sk: str(it.sk)!, key: str(it.key)!, due: num(it.due)! }));
   }
 
   /** Every key's window state (end of a bounded input, and exports; a full scan, never on the hot path). */
   public async scanKeys(): Promise<StoredKeyState[]> {
-    const out: StoredKeyState[] = [];
-    let start: Item | undefined;
-    do {
-      const res = await this.client.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'begins_with(pk, :p) AND sk = :state',
-          ExpressionAttributeValues: { ':p': S('entity#'), ':state': S('state') },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const it of res.Items ?? []) out.push(keyStateOf(str(it.pk)!.slice('entity#'.length), it));
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out;
-  }
-
-  private async batchGet(keys: Item[]): Promise<Item[]> {
-    const chunks: Item[][] = [];
-    for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
-    const results = await pool(chunks, 8, async (chunk) => {
-      const got: Item[] = [];
-      let pending: Item[] = chunk;
-      await retryUnprocessed(async () => {
-        const res = await this.client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        got.push(...(res.Responses?.[this.table] ?? []));
-        pending = res.UnprocessedKeys?.[this.table]?.Keys ?? [];
-        return pending.length;
-      }, 'BatchGetItem');
-      return got;
+    const items = await scanAll(this.client, {
+      TableName: this.table,
+      FilterExpression: 'begins_with(pk, :p) AND sk = :state',
+      ExpressionAttributeValues: { ':p': S('entity#'), ':state': S('state') },
+      ConsistentRead: true,
     });
-    return results.flat();
+    return items.map((it) => keyStateOf(str(it.pk)!.slice('entity#'.length), it));
   }
 
   // ---- writes -------------------------------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+/**
+ * Paginated reads shared by the state store and the feature store: BatchGetItem in chunks of 100 keys with
+ * retried leftovers, and Scan/Query following LastEvaluatedKey.
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type DynamoDBClient,
+  QueryCommand,
+  type QueryCommandInput,
+  ScanCommand,
+  type ScanCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { pool, retryUnprocessed } from './concurrency';
+
+export type Item = Record<string, AttributeValue>;
+
+/** Consistent BatchGetItem of any number of keys: 100 a request, 8 requests in flight, unprocessed keys retried. */
+export async function batchGetAll(client: DynamoDBClient, table: string, keys: readonly Item[]): Promise<Item[]> {
+  const chunks: Item[][] = [];
+  for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
+  const results = await pool(chunks, 8, async (chunk) => {
+    const got: Item[] = [];
+    let pending: Item[] = chunk;
+    await retryUnprocessed(async () => {
+      const res = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      got.push(...(res.Responses?.[table] ?? []));
+      pending = res.UnprocessedKeys?.[table]?.Keys ?? [];
+      return pending.length;
+    }, `BatchGetItem ${table}`);
+    return got;
+  });
+  return results.flat();
+}
+
+/** Every item a Scan returns, across pages. */
+export async function scanAll(client: DynamoDBClient, input: ScanCommandInput): Promise<Item[]> {
+  const out: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const res = await client.send(new ScanCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    out.push(...(res.Items ?? []));
+    start = res.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+/** Items of a Query, across pages, up to `limit`. */
+export async function queryAll(client: DynamoDBClient, input: QueryCommandInput, limit = Infinity): Promise<Item[]> {
+  const out: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const left = limit - out.length;
+    const res = await client.send(new QueryCommand({ ...input, ...(Number.isFinite(left) ? { Limit: left } : {}), ...(start ? { ExclusiveStartKey: start } : {}) }));
+    out.push(...(res.Items ?? []));
+    start = res.LastEvaluatedKey;
+  } while (start && out.length < limit);
+  return out;
+}
