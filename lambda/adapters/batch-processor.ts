@@ -12,7 +12,6 @@
  * 4. the shard watermark and checkpoint are written last. Until then, a retry sees the watermark from before the
  *    batch, so every record is judged exactly as in the first delivery.
  */
-import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
 import type { PipelineSpec } from '../core/spec';
 import { compareSeq, type SeenId, type SerializedEntity } from '../core/state';
@@ -103,13 +102,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const writtenAt = now();
   const nowS = Math.floor(writtenAt / 1000);
 
-  // 4. Outputs first: dead letters, then final results.
-  const sentBefore = o.deadLetters.sent;
-  await o.deadLetters.send(result.rejected);
-  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
-  await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
-
-  // 5. State, timers, ids, feature values: each item once, concurrently with a bound.
+  // 4. What to write: state, timers, ids, feature values, each item once.
   const writes: (() => Promise<void>)[] = [];
   const timerPuts: DueTimer[] = [];
   const timerDeletes: DueTimer[] = [];
@@ -143,8 +136,6 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   }
   const idRetention = idRetentionMs(spec);
   const retentionS = Number.isFinite(idRetention) ? Math.ceil(idRetention / 1000) + DAY_S : 3650 * DAY_S;
-  const timerWrites: WriteRequest[] = o.state.timerRequests(timerPuts, timerDeletes, nowS + 30 * DAY_S);
-  writes.push(...o.state.batchWriteRequests(o.state.tableName, timerWrites));
 
   const newIdsByKey = new Map<string, Array<{ id: string } & SeenId>>();
   for (const n of result.newIds) {
@@ -163,6 +154,18 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   }
 
   for (const [key, values] of current) writes.push(o.features.currentValueWrite(key, values, writtenAt));
+
+  // 5. Outputs and timers first, being idempotent: dead letters, then final results and timers. A key's state
+  // must never land before the results of the windows it drops, nor before the timer that will fire its next
+  // window (after a crash in between, the retry would see the state already moved on and write neither).
+  const sentBefore = o.deadLetters.sent;
+  await o.deadLetters.send(result.rejected);
+  const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  await o.state.writeAll([
+    ...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)),
+    ...o.state.batchWriteRequests(o.state.tableName, o.state.timerRequests(timerPuts, timerDeletes)),
+  ]);
+  // Then the state, ids and current values, concurrently with a bound.
   await o.state.writeAll(writes);
 
   // 6. The shard watermark and checkpoint, last.
@@ -232,15 +235,21 @@ function keyState(engine: WindowEngine, featureNames: readonly string[], key: st
 }
 
 /**
- * A key's id memory lives in one item (DynamoDB items are at most 400 KB). An extremely hot key keeps its newest
- * ids only; older retries of such a key would then count once more.
+ * A key's id memory lives in one item, and DynamoDB items are at most 400 KB: an extremely hot key keeps its
+ * newest ids within this many bytes; an older retry of such a key would then count once more.
  */
-export const MAX_IDS_PER_KEY = 4000;
+export const MAX_ID_BYTES = 300_000;
 
 function capIds(ids: Record<string, SeenId>): void {
   const entries = Object.entries(ids);
-  if (entries.length <= MAX_IDS_PER_KEY) return;
-  entries.sort((a, b) => a[1].time - b[1].time);
-  for (const [id] of entries.slice(0, entries.length - MAX_IDS_PER_KEY)) delete ids[id];
+  let bytes = 2;
+  for (const e of entries) bytes += JSON.stringify(e).length;
+  if (bytes <= MAX_ID_BYTES) return;
+  entries.sort((x, y) => x[1].time - y[1].time);
+  for (const e of entries) {
+    if (bytes <= MAX_ID_BYTES) break;
+    bytes -= JSON.stringify(e).length;
+    delete ids[e[0]];
+  }
 }
 

@@ -9,7 +9,9 @@ import type { Rejection } from '../core/engine';
 import { retryUnprocessed } from './concurrency';
 import type { WriteGate } from './state-store';
 
-/** SQS message limit is 262,144 bytes; leave room for the envelope around the payload. */
+/** SQS's classic message limit (256 KiB) with a margin; every message body is kept at or below it. */
+export const MAX_MESSAGE_BYTES = 250_000;
+/** First cut of an oversized payload; cut further while escaping or base64 keeps the body over the limit. */
 export const MAX_INLINE_PAYLOAD_BYTES = 200_000;
 const MAX_BATCH_BYTES = 262_144;
 
@@ -35,10 +37,10 @@ export interface DeadLetterMessage {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function toDeadLetter(r: Rejection): DeadLetterMessage {
+export function toDeadLetter(r: Rejection, maxPayloadBytes = MAX_INLINE_PAYLOAD_BYTES): DeadLetterMessage {
   const bytes = typeof r.data === 'string' ? Buffer.from(r.data, 'utf8') : Buffer.from(r.data);
-  const truncated = bytes.length > MAX_INLINE_PAYLOAD_BYTES;
-  const kept = truncated ? bytes.subarray(0, MAX_INLINE_PAYLOAD_BYTES) : bytes;
+  const truncated = bytes.length > maxPayloadBytes;
+  const kept = truncated ? bytes.subarray(0, maxPayloadBytes) : bytes;
   let payload: string;
   let payloadEncoding: 'utf8' | 'base64' = 'utf8';
   try {
@@ -65,6 +67,22 @@ export function toDeadLetter(r: Rejection): DeadLetterMessage {
   };
 }
 
+/**
+ * The message and its JSON body, within MAX_MESSAGE_BYTES. JSON escaping (quotes double, control characters
+ * grow sixfold) and base64 can push a payload under the first cut over the limit; it is then cut further, so a
+ * poison record can never make the send fail and block its shard.
+ */
+export function encodeDeadLetter(r: Rejection): { message: DeadLetterMessage; body: string } {
+  let limit = MAX_INLINE_PAYLOAD_BYTES;
+  for (;;) {
+    const message = toDeadLetter(r, limit);
+    const body = JSON.stringify(message);
+    const size = Buffer.byteLength(body, 'utf8');
+    if (size <= MAX_MESSAGE_BYTES) return { message, body };
+    limit = Math.floor(Math.min(limit, message.payloadBytes) * (MAX_MESSAGE_BYTES / size) * 0.95);
+  }
+}
+
 export function deduplicationId(m: DeadLetterMessage): string {
   return createHash('sha256').update(`${m.shard}\u0000${m.sequenceNumber}\u0000${m.reason}\u0000${m.feature ?? ''}`).digest('hex');
 }
@@ -83,8 +101,8 @@ export class DeadLetterSender {
   /** Sends every rejection; throws if any cannot be sent after retries, so the batch fails and nothing is lost. */
   public async send(rejections: readonly Rejection[]): Promise<void> {
     const entries: SendMessageBatchRequestEntry[] = rejections.map((r, i) => {
-      const m = toDeadLetter(r);
-      return { Id: String(i), MessageBody: JSON.stringify(m), MessageGroupId: m.shard, MessageDeduplicationId: deduplicationId(m) };
+      const { message, body } = encodeDeadLetter(r);
+      return { Id: String(i), MessageBody: body, MessageGroupId: message.shard, MessageDeduplicationId: deduplicationId(message) };
     });
     for (const batch of packBatches(entries)) {
       let pending = batch;

@@ -76,9 +76,26 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
 const num = (v: AttributeValue | undefined): number | null => (v?.N === undefined ? null : Number(v.N));
 const str = (v: AttributeValue | undefined): string | undefined => v?.S;
 
-/** Fixed-width, order-preserving text for event times (valid for |t| < 9e15, the Date range and then some). */
+/** Largest |t| encoded: the Date range plus ten years (the longest window), still exact in a double. */
+const TIME_BOUND = 8.64e15 + 3.2e11;
+
+/**
+ * Order-preserving, exact text for an event time, for sort keys: a sign digit, the integer part padded to 16
+ * digits (negatives offset so they sort below), and the fractional digits if any. Exact for every time the
+ * engine accepts, fractional ones included, so two distinct times never share a key.
+ */
 export function padTime(t: number): string {
-  return String(Math.round(t) + 9e15).padStart(17, '0');
+  if (!Number.isFinite(t) || Math.abs(t) > TIME_BOUND) throw new RangeError(`event time ${t} is outside the encodable range`);
+  let whole = Math.floor(t);
+  let frac = t - whole;
+  if (frac >= 1) {
+    // t is a hair below an integer and the subtraction rounded up: it is that integer.
+    whole += 1;
+    frac = 0;
+  }
+  // 9e15 + whole stays below 2^53 for every negative time in range, so the offset is exact.
+  const digits = t < 0 ? `0${String(whole + 9e15).padStart(16, '0')}` : `1${String(whole).padStart(16, '0')}`;
+  return frac === 0 ? digits : `${digits}${String(frac).slice(1)}`;
 }
 
 /** Sequence numbers padded to a fixed width so string order is numeric order. */
@@ -249,16 +266,21 @@ export class StateStore {
     return thunks;
   }
 
-  public timerRequests(put: readonly DueTimer[], del: readonly DueTimer[], expiresAtSeconds: number): WriteRequest[] {
+  /**
+   * Timer puts and deletes. Timers carry no TTL: they are removed when they fire, and a window may last for
+   * years of event time (a replayed backfill's event times may also lie in the past). A delete of the key a put
+   * rewrites is dropped: one BatchWriteItem must not name an item twice.
+   */
+  public timerRequests(put: readonly DueTimer[], del: readonly DueTimer[]): WriteRequest[] {
+    const putKeys = new Set(put.map((t) => `${t.shard}\u0000${t.sk}`));
+    const deletes = new Map<string, DueTimer>();
+    for (const t of del) if (!putKeys.has(`${t.shard}\u0000${t.sk}`)) deletes.set(`${t.shard}\u0000${t.sk}`, t);
     return [
-      ...del.map((t) => ({ DeleteRequest: { Key: { pk: S(`timers#${t.shard}`), sk: S(t.sk) } } })),
-      ...put.map((t) => ({
-        PutRequest: {
-          Item: { pk: S(`timers#${t.shard}`), sk: S(t.sk), key: S(t.key), due: N(t.due), expiresAt: N(expiresAtSeconds) },
-        },
-      })),
+      ...[...deletes.values()].map((t) => ({ DeleteRequest: { Key: { pk: S(`timers#${t.shard}`), sk: S(t.sk) } } })),
+      ...put.map((t) => ({ PutRequest: { Item: { pk: S(`timers#${t.shard}`), sk: S(t.sk), key: S(t.key), due: N(t.due) } } })),
     ];
   }
+
 
   public get tableName(): string {
     return this.table;

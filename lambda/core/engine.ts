@@ -334,8 +334,9 @@ export class WindowEngine {
   private isDuplicate(ks: KeyState, key: string, id: string, r: InputRecord, time: number): boolean {
     const ids = (ks.ids ??= new Map());
     const first = ids.get(id);
-    // An id past its retention counts as unseen at lookup, so the outcome never depends on batch boundaries.
-    if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(first.shard)) {
+    // An id past its retention counts as unseen at lookup, so the outcome never depends on batch boundaries. It is
+    // judged on the retry's own shard: there the retry is then late for every window, so never applied twice.
+    if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(r.shard)) {
       ids.set(id, { shard: r.shard, seq: r.seq, time });
       this.out.newIds.push({ key, id, shard: r.shard, seq: r.seq, time });
       return false;

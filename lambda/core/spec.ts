@@ -218,8 +218,47 @@ export function parseSpec(input: unknown): PipelineSpec {
     });
   }
 
+  if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs);
   if (c.problems.length > 0 || !source || !watermark || !latePolicy) throw new SpecError(c.problems);
   return { source, watermark, latePolicy, features };
+}
+
+/** Most open slices or sessions one feature may keep per key; all features of a key share one 400 KB item. */
+export const MAX_OPEN_PANES_PER_FEATURE = 2000;
+export const MAX_OPEN_PANES_PER_KEY = 4000;
+
+/**
+ * Window state of a key is one DynamoDB item, so what a key can hold open must fit in it: a window of size S
+ * built from slices of width g, with allowed lateness L, keeps up to (S + L) / g slices; a session feature with
+ * gap G keeps up to L / G sessions.
+ */
+function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number): void {
+  let total = 0;
+  features.forEach((f, i) => {
+    const w = f.window;
+    let panes: number;
+    let unit: string;
+    if (w.type === 'session') {
+      panes = Math.ceil(latenessMs / w.gapMs) + 1;
+      unit = 'sessions';
+    } else {
+      const slide = w.type === 'tumbling' ? w.sizeMs : w.slideMs;
+      let a = w.sizeMs;
+      let b = slide;
+      while (b !== 0) [a, b] = [b, a % b];
+      panes = Math.ceil((w.sizeMs + latenessMs) / a) + 1;
+      unit = `slices of ${a} ms`;
+    }
+    total += panes;
+    if (panes > MAX_OPEN_PANES_PER_FEATURE) {
+      c.problems.push(
+        `features[${i}].window keeps up to ${panes} open ${unit} per key (window plus allowed lateness); at most ${MAX_OPEN_PANES_PER_FEATURE} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
+      );
+    }
+  });
+  if (total > MAX_OPEN_PANES_PER_KEY) {
+    c.problems.push(`features together keep up to ${total} open slices and sessions per key; at most ${MAX_OPEN_PANES_PER_KEY} fit in a key's state item`);
+  }
 }
 
 /** Parses spec text (JSON) and validates it; a JSON syntax error is reported as a spec problem too. */

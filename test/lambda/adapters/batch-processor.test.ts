@@ -124,7 +124,7 @@ function normalize(v: unknown): unknown {
   return v;
 }
 
-/** Window state, ids, watermark and every feature-table item, without write times and versions. */
+/** Window state, ids, timers, watermark and every feature-table item, without write times and versions. */
 async function snapshot(env: Env): Promise<{ state: string[]; features: string[]; deadLetters: string[] }> {
   const scan = async (table: string): Promise<string[]> => {
     const out: string[] = [];
@@ -132,8 +132,6 @@ async function snapshot(env: Env): Promise<{ state: string[]; features: string[]
     do {
       const res = await env.dynamo.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
       for (const it of res.Items ?? []) {
-        // Timer items may briefly outlive a superseded due time after a crash; they are cleaned when fetched.
-        if (it.pk?.S?.startsWith('timers#')) continue;
         if (it.sk?.S === 'ids') {
           // The id memory is pruned whenever it is rewritten, so how much expired history it still holds depends on
           // how many deliveries there were. Compare what is still within retention.
@@ -276,6 +274,38 @@ describe.each(['dlq', 'update'] as const)('batch processor against emulators, la
     expect(again.skipped).toBe(batches[0]!.length);
     expect(again.counters.records).toBe(0);
     expect(first.counters.applied).toBeGreaterThan(0);
+  });
+});
+
+describe('timers', () => {
+  it('a crash at the timer write leaves no key without the timer that fires its next window', async () => {
+    const rec = (t: number, seq: number): InputRecord => ({
+      data: Buffer.from(JSON.stringify({ user: 'solo', ts: t, amount: 1, id: `s${seq}` })),
+      shard: SHARD,
+      seq: String(seq),
+      arrivalTime: t,
+    });
+    const first = [rec(T0 + 1_000, 1)];
+    const second = [rec(T0 + 70_000, 2)];
+    const cleanEnv = await freshEnv();
+    await deliver(dlqSpec, cleanEnv, first);
+    await deliver(dlqSpec, cleanEnv, second);
+    const clean = await snapshot(cleanEnv);
+    expect(clean.state.some((x) => x.includes('timers#'))).toBe(true);
+
+    const env = await freshEnv();
+    await deliver(dlqSpec, env, first);
+    // The second batch moves the key's next window end; crash right at the timer write, then retry.
+    let crashed = false;
+    const gate: WriteGate = (what) => {
+      if (!crashed && what === `BatchWriteItem ${env.stateTable}`) {
+        crashed = true;
+        throw new InjectedFault('injected at the timer write');
+      }
+    };
+    await expect(deliver(dlqSpec, env, second, gate)).rejects.toThrow(/timer write/);
+    await deliver(dlqSpec, env, second);
+    expect(await snapshot(env)).toEqual(clean);
   });
 });
 

@@ -199,3 +199,32 @@ describe('parseSpecJson', () => {
     expect(() => parseSpecJson(JSON.stringify(specDoc({ latePolicy: 'never' })))).toThrow(/latePolicy must be one of/);
   });
 });
+
+describe('state size limits', () => {
+  const base = { source: { keyField: 'k', timeField: 't' }, watermark: { allowedLatenessMs: 0 } };
+
+  it('refuses a window whose open slices per key could not fit in the key state item', () => {
+    // A day sliding every second: 86,400 one-second slices per key.
+    const doc = { ...base, features: [{ name: 'a', window: { type: 'sliding', sizeMs: 86_400_000, slideMs: 1000 }, aggregate: 'count' }] };
+    expect(() => parseSpec(doc)).toThrow(/features\[0\]\.window keeps up to 86401 open slices of 1000 ms per key/);
+  });
+
+  it('counts allowed lateness, which keeps slices and sessions open longer', () => {
+    const doc = {
+      source: base.source,
+      watermark: { allowedLatenessMs: 30 * 86_400_000 },
+      features: [{ name: 's', window: { type: 'session', gapMs: 60_000 }, aggregate: 'count' }],
+    };
+    expect(() => parseSpec(doc)).toThrow(/features\[0\]\.window keeps up to 43201 open sessions per key/);
+  });
+
+  it('refuses features that fit one by one but not together', () => {
+    const f = (name: string) => ({ name, window: { type: 'sliding', sizeMs: 1_500_000, slideMs: 1000 }, aggregate: 'count' });
+    expect(() => parseSpec({ ...base, features: [f('a'), f('b'), f('c')] })).toThrow(/features together keep up to 4503 open slices/);
+  });
+
+  it('accepts the example spec and hour-long windows sliding every minute', () => {
+    const doc = { ...base, features: [{ name: 'a', window: { type: 'sliding', sizeMs: 3_600_000, slideMs: 60_000 }, aggregate: 'sum', field: 'x' }] };
+    expect(parseSpec(doc).features).toHaveLength(1);
+  });
+});

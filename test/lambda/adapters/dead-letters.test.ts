@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_MESSAGE_BYTES, encodeDeadLetter } from '../../../lambda/adapters/dead-letters';
+import type { Rejection } from '../../../lambda/core/engine';
+
+const rejection = (data: string | Uint8Array): Rejection => ({ reason: 'invalid', message: 'x', shard: 's', seq: '1', watermark: null, data });
+
+describe('dead-letter encoding', () => {
+  it.each([
+    ['plain text under the first cut', 'a'.repeat(150_000), false],
+    ['quotes that double when escaped', '"'.repeat(150_000), true],
+    ['control characters that grow sixfold when escaped', '\u0001'.repeat(60_000), true],
+    ['bytes that are not UTF-8 (sent as base64)', Buffer.alloc(199_000, 0xff), true],
+    ['a payload over the first cut', 'b'.repeat(1_048_576), true],
+  ])('keeps every body within the SQS limit: %s', (_name, data, truncated) => {
+    const { message, body } = encodeDeadLetter(rejection(data as string | Uint8Array));
+    expect(Buffer.byteLength(body, 'utf8')).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    expect(message.truncated).toBe(truncated);
+    const size = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+    expect(message.payloadBytes).toBe(size);
+    expect(message.payloadSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('keeps a small payload whole and as text', () => {
+    const { message } = encodeDeadLetter(rejection('{"user":"u"}'));
+    expect(message).toMatchObject({ payload: '{"user":"u"}', payloadEncoding: 'utf8', truncated: false, payloadBytes: 12 });
+  });
+});
