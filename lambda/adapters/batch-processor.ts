@@ -93,8 +93,9 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     ids.set(s.key, { version: s.version, ids: s.ids });
     for (const [id, seen] of Object.entries(s.ids)) engine.loadSeen(s.key, id, seen);
   }
-  if (plan.finalsNeeded.length > 0) {
-    for (const f of await o.features.getFinals(plan.finalsNeeded)) engine.loadFinal(f.feature, f.key, f.windowStart, f.acc, f.corrected);
+  const finalsNeeded = engine.finalsToLoad(plan);
+  if (finalsNeeded.length > 0) {
+    for (const f of await o.features.getFinals(finalsNeeded)) engine.loadFinal(f.feature, f.key, f.windowStart, f.acc, f.corrected);
   }
 
   // 3. Run the engine.

@@ -130,8 +130,8 @@ export interface BatchPlan {
   readonly keys: string[];
   /** Highest watermark each shard can reach in the batch. */
   readonly watermarkBound: Record<string, number>;
-  /** latePolicy "update": final windows the batch's late records may correct, to load beforehand. */
-  readonly finalsNeeded: Array<{ readonly feature: string; readonly key: string; readonly windowStart: number }>;
+  /** Valid, non-future records of the batch (key, event time, shard): what may correct final windows. */
+  readonly candidates: ReadonlyArray<{ readonly key: string; readonly time: number; readonly shard: string }>;
 }
 
 export interface EngineOptions {
@@ -664,17 +664,26 @@ export class WindowEngine {
     }
     const watermarkBound: Record<string, number> = {};
     for (const [shard, m] of maxTime) watermarkBound[shard] = Math.max(this.watermark(shard), m - this.lateness);
-    const finalsNeeded: Array<{ feature: string; key: string; windowStart: number }> = [];
-    if (this.keepFinals) {
-      for (const c of lateCandidates) {
-        const bound = watermarkBound[c.shard] ?? -Infinity;
-        for (const f of this.runtime) {
-          if (!f.geometry) continue;
-          for (const s of windowStartsOf(f.geometry, c.time)) if (s + f.geometry.sizeMs <= bound) finalsNeeded.push({ feature: f.spec.name, key: c.key, windowStart: s });
-        }
+    return { keys: [...keys], watermarkBound, candidates: lateCandidates };
+  }
+
+  /**
+   * latePolicy "update": the final windows the batch's records may correct, to load before processing. Call once
+   * the keys' state is loaded: a window is final for a key up to the larger of its shard's watermark bound and
+   * the key's own final horizon.
+   */
+  public finalsToLoad(plan: BatchPlan): Array<{ feature: string; key: string; windowStart: number }> {
+    const out: Array<{ feature: string; key: string; windowStart: number }> = [];
+    if (!this.keepFinals) return out;
+    for (const c of plan.candidates) {
+      const shardBound = plan.watermarkBound[c.shard] ?? -Infinity;
+      for (const f of this.runtime) {
+        if (!f.geometry) continue;
+        const bound = Math.max(shardBound, this.entity(f.fi, c.key)?.finalThrough ?? -Infinity);
+        for (const s of windowStartsOf(f.geometry, c.time)) if (s + f.geometry.sizeMs <= bound) out.push({ feature: f.spec.name, key: c.key, windowStart: s });
       }
     }
-    return { keys: [...keys], watermarkBound, finalsNeeded };
+    return out;
   }
 
   public exportEntity(ref: EntityRef): { due: number; state: SerializedEntity } | undefined {
