@@ -57,7 +57,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const now = o.now ?? Date.now;
   const spec = o.spec;
   const featureNames = spec.features.map((f) => f.name);
-  const engine = new WindowEngine(spec);
+  const engine = new WindowEngine(spec, { judgeRedelivered: true });
 
   // 1. Shard checkpoints and watermarks.
   const shards = [...new Set(input.map((r) => r.shard))];

@@ -144,6 +144,13 @@ export interface EngineOptions {
   readonly dedupRetentionMs?: number;
   /** List the entities each batch changed (the Lambda path persists them; replay does not need them). @default true */
   readonly trackChanges?: boolean;
+  /**
+   * Judge the lateness of a record an earlier delivery already applied, counting it late (without a second dead
+   * letter) where the first delivery did. Right only when the watermark is the one from before the batch, as in
+   * the consumer, which writes it last; otherwise such a record simply counts as re-delivered.
+   * @default false
+   */
+  readonly judgeRedelivered?: boolean;
 }
 
 /**
@@ -217,6 +224,7 @@ export class WindowEngine {
   private epoch = 1;
   private batches = 0;
   private readonly trackChanges: boolean;
+  private readonly judgeRedelivered: boolean;
 
   public constructor(spec: PipelineSpec, options: EngineOptions = {}) {
     this.spec = spec;
@@ -231,6 +239,7 @@ export class WindowEngine {
     this.keepFinals = spec.latePolicy === 'update';
     this.dedupRetentionMs = options.dedupRetentionMs ?? idRetentionMs(spec);
     this.trackChanges = options.trackChanges ?? true;
+    this.judgeRedelivered = options.judgeRedelivered ?? false;
   }
 
   // ---- batch processing -------------------------------------------------------------------------------------
@@ -310,7 +319,9 @@ export class WindowEngine {
       const outcome = this.applyToFeature(f, rec, r, w, ks);
       if (outcome & LATE) {
         c.late += 1;
-        if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.geometry === undefined)) {
+        if (outcome & REDELIVERED) {
+          // Its dead letter went out with the delivery that applied the record's other features.
+        } else if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.geometry === undefined)) {
           this.reject(r, 'late', `${f.spec.name}: every window of event time ${rec.time} is final (watermark ${w})`, wOut, rec, f.spec.name);
         }
       } else {
@@ -358,8 +369,11 @@ export class WindowEngine {
     const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
     const t = rec.time;
 
-    // A record an earlier delivery already handled is never judged again: no second dead letter, no double count.
-    if (redelivered) return APPLIED | REDELIVERED;
+    // A record an earlier delivery already handled is never applied again, nor dead-lettered twice.
+    if (redelivered) {
+      const late = this.judgeRedelivered && (f.geometry === undefined ? t + f.gapMs <= w : lastWindowEnd(f.geometry, t) <= w);
+      return late ? LATE | REDELIVERED : APPLIED | REDELIVERED;
+    }
     if (f.geometry === undefined) {
       if (t + f.gapMs <= horizon) return LATE;
       const e = (existing ?? this.newEntity(f, rec.key, 'sessions', ks)) as SessionEntity;

@@ -309,6 +309,42 @@ describe('timers', () => {
   });
 });
 
+describe('counters after a retry', () => {
+  it('count a re-delivered late record as late again, without a second dead letter', async () => {
+    const rec = (t: number, seq: number): InputRecord => ({
+      data: Buffer.from(JSON.stringify({ user: 'a', ts: t, amount: 1, id: `r${seq}` })),
+      shard: SHARD,
+      seq: String(seq),
+      arrivalTime: T0 + 300_000,
+    });
+    const first = [rec(T0 + 200_000, 1)];
+    // Late for every feature (the watermark is at +195 s), then one on time.
+    const second = [rec(T0 + 1_000, 2), rec(T0 + 210_000, 3)];
+    const cleanEnv = await freshEnv();
+    await deliver(dlqSpec, cleanEnv, first);
+    const clean = await deliver(dlqSpec, cleanEnv, second);
+    expect(clean.counters).toMatchObject({ applied: 1, late: 3, lateRecords: 1 });
+
+    const env = await freshEnv();
+    await deliver(dlqSpec, env, first);
+    // Crash after the key's state is written, just before the shard watermark: the retry re-delivers both.
+    let crashed = false;
+    const gate: WriteGate = (what) => {
+      if (!crashed && what.startsWith('PutItem watermark')) {
+        crashed = true;
+        throw new InjectedFault('injected at the watermark write');
+      }
+    };
+    await expect(deliver(dlqSpec, env, second, gate)).rejects.toThrow(/watermark write/);
+    const retry = await deliver(dlqSpec, env, second);
+    expect(retry.counters).toMatchObject({ applied: 1, late: 3, lateRecords: 1, redelivered: 1 });
+    expect(retry.deadLetters).toBe(0);
+    const [a, b] = [await snapshot(cleanEnv), await snapshot(env)];
+    expect(b).toEqual(a);
+    expect(a.deadLetters).toHaveLength(3);
+  });
+});
+
 describe('shard watermark', () => {
   it('never decreases under concurrent writers', async () => {
     const env = await freshEnv();
