@@ -24,7 +24,6 @@ import {
   type Entity,
   type SeenId,
   type SerializedEntity,
-  type Session,
   type SessionEntity,
   type SliceEntity,
   compareSeq,
@@ -781,23 +780,31 @@ function mergeSlices(slices: Map<number, Acc>, first: number, count: number): Ac
   return acc;
 }
 
-/** Merges a new session [t, t+gap) with every open session it overlaps (half-open), keeping the list sorted. */
+/**
+ * Merges a new session [t, t+gap) with every open session it overlaps (half-open), in place: the sessions are
+ * sorted and disjoint, so the overlapping ones are one run, folded into its first.
+ */
 function addSession(e: SessionEntity, t: number, gapMs: number, v: number): void {
-  const merged: Session = { start: t, end: t + gapMs, acc: accOf(v) };
-  const keep: Session[] = [];
-  for (const s of e.sessions) {
-    if (s.start < merged.end && t < s.end) {
-      if (s.start < merged.start) merged.start = s.start;
-      if (s.end > merged.end) merged.end = s.end;
-      mergeInto(merged.acc, s.acc);
-    } else {
-      keep.push(s);
-    }
-  }
+  const ss = e.sessions;
+  const end = t + gapMs;
   let i = 0;
-  while (i < keep.length && keep[i]!.start < merged.start) i++;
-  keep.splice(i, 0, merged);
-  e.sessions = keep;
+  while (i < ss.length && ss[i]!.end <= t) i++;
+  let j = i;
+  while (j < ss.length && ss[j]!.start < end) j++;
+  if (i === j) {
+    ss.splice(i, 0, { start: t, end, acc: accOf(v) });
+    return;
+  }
+  const m = ss[i]!;
+  if (t < m.start) m.start = t;
+  addInto(m.acc, v);
+  let mergedEnd = m.end > end ? m.end : end;
+  for (let k = i + 1; k < j; k++) {
+    mergeInto(m.acc, ss[k]!.acc);
+    if (ss[k]!.end > mergedEnd) mergedEnd = ss[k]!.end;
+  }
+  m.end = mergedEnd;
+  if (j > i + 1) ss.splice(i + 1, j - i - 1);
 }
 
 /** Earliest end among the entity's open windows (Infinity when none). */

@@ -41,12 +41,23 @@ export function windowLine(w: WindowResult | FinalWindow): WindowLine {
  * The same line as `JSON.stringify(windowLine(w))`, built directly: replay writes one per final window, and
  * serializing through an intermediate object doubles the work.
  */
-const featureJson = new Map<string, string>();
+interface FeatureText {
+  readonly json: string;
+  /** Window start → the text of its bounds; many keys' windows share them. */
+  readonly bounds: Map<number, { readonly end: number; readonly text: string }>;
+}
+const featureText = new Map<string, FeatureText>();
 
 export function windowLineJson(w: WindowResult | FinalWindow): string {
-  let feature = featureJson.get(w.feature);
-  if (feature === undefined) featureJson.set(w.feature, (feature = JSON.stringify(w.feature)));
-  return `{"feature":${feature},"key":${JSON.stringify(w.key)},"windowStart":${w.windowStart},"windowEnd":${w.windowEnd},"value":${JSON.stringify(w.value)},"count":${w.count}}`;
+  let f = featureText.get(w.feature);
+  if (f === undefined) featureText.set(w.feature, (f = { json: JSON.stringify(w.feature), bounds: new Map() }));
+  let b = f.bounds.get(w.windowStart);
+  if (b === undefined || b.end !== w.windowEnd) {
+    if (f.bounds.size >= 10_000) f.bounds.clear();
+    b = { end: w.windowEnd, text: `,"windowStart":${w.windowStart},"windowEnd":${w.windowEnd},"value":` };
+    f.bounds.set(w.windowStart, b);
+  }
+  return `{"feature":${f.json},"key":${JSON.stringify(w.key)}${b.text}${JSON.stringify(w.value)},"count":${w.count}}`;
 }
 
 export function payloadText(data: string | Uint8Array): string {
