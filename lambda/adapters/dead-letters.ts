@@ -74,13 +74,22 @@ export function toDeadLetter(r: Rejection, maxPayloadBytes = MAX_INLINE_PAYLOAD_
  */
 export function encodeDeadLetter(r: Rejection): { message: DeadLetterMessage; body: string } {
   let limit = MAX_INLINE_PAYLOAD_BYTES;
-  for (;;) {
+  for (let attempt = 0; attempt < 20 && limit > 0; attempt++) {
     const message = toDeadLetter(r, limit);
     const body = JSON.stringify(message);
     const size = Buffer.byteLength(body, 'utf8');
     if (size <= MAX_MESSAGE_BYTES) return { message, body };
     limit = Math.floor(Math.min(limit, message.payloadBytes) * (MAX_MESSAGE_BYTES / size) * 0.95);
   }
+  // Even without its payload the message is too large (a huge key): clip the key and the message text too.
+  const full = toDeadLetter(r, 0);
+  const message: DeadLetterMessage = {
+    ...full,
+    message: full.message.slice(0, 2_000),
+    ...(full.key === undefined ? {} : { key: full.key.slice(0, 1_000) }),
+    truncated: true,
+  };
+  return { message, body: JSON.stringify(message) };
 }
 
 export function deduplicationId(m: DeadLetterMessage): string {

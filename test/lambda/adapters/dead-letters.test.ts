@@ -20,6 +20,14 @@ describe('dead-letter encoding', () => {
     expect(message.payloadSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('terminates and fits even when the key alone is over the limit', () => {
+    const huge = 'k'.repeat(300_000);
+    const { message, body } = encodeDeadLetter({ ...rejection('{}'), reason: 'late', key: huge, feature: 'f' });
+    expect(Buffer.byteLength(body, 'utf8')).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    expect(message).toMatchObject({ truncated: true, payloadBytes: 2 });
+    expect(message.key).toHaveLength(1_000);
+  });
+
   it('keeps a small payload whole and as text', () => {
     const { message } = encodeDeadLetter(rejection('{"user":"u"}'));
     expect(message).toMatchObject({ payload: '{"user":"u"}', payloadEncoding: 'utf8', truncated: false, payloadBytes: 12 });
