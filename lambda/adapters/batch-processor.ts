@@ -156,18 +156,23 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
 
   for (const [key, values] of current) writes.push(o.features.currentValueWrite(key, values, writtenAt));
 
-  // 5. Outputs and timers first, being idempotent: dead letters, then final results and timers. A key's state
-  // must never land before the results of the windows it drops, nor before the timer that will fire its next
-  // window (after a crash in between, the retry would see the state already moved on and write neither).
+  // 5. Outputs and new timers first, being idempotent: dead letters, then final results and timer puts. A key's
+  // state must never land before the results of the windows it drops, nor before the timer that will fire its
+  // next window (after a crash in between, the retry would see the state already moved on and write neither).
   const sentBefore = o.deadLetters.sent;
   await o.deadLetters.send(result.rejected);
   const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  const timerPutKeys = new Set(timerPuts.map((t) => `${t.shard}\u0000${t.sk}`));
   await o.state.writeAll([
     ...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)),
-    ...o.state.batchWriteRequests(o.state.tableName, o.state.timerRequests(timerPuts, timerDeletes)),
+    ...o.state.batchWriteRequests(o.state.tableName, o.state.timerRequests(timerPuts, [])),
   ]);
   // Then the state, ids and current values, concurrently with a bound.
   await o.state.writeAll(writes);
+  // Old timers go only once the state that no longer needs them is written: deleted earlier, a crash could leave
+  // a key whose window fires on no timer. A timer left behind by a crash is harmless: skipped when fetched.
+  const deletes = timerDeletes.filter((t) => !timerPutKeys.has(`${t.shard}\u0000${t.sk}`));
+  await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerRequests([], deletes)));
 
   // 6. The shard watermark and checkpoint, last.
   await Promise.all(
@@ -243,13 +248,15 @@ export const MAX_ID_BYTES = 300_000;
 
 function capIds(ids: Record<string, SeenId>): void {
   const entries = Object.entries(ids);
+  // DynamoDB counts UTF-8 bytes.
+  const size = (e: [string, SeenId]): number => Buffer.byteLength(JSON.stringify(e), 'utf8');
   let bytes = 2;
-  for (const e of entries) bytes += JSON.stringify(e).length;
+  for (const e of entries) bytes += size(e);
   if (bytes <= MAX_ID_BYTES) return;
   entries.sort((x, y) => x[1].time - y[1].time);
   for (const e of entries) {
     if (bytes <= MAX_ID_BYTES) break;
-    bytes -= JSON.stringify(e).length;
+    bytes -= size(e);
     delete ids[e[0]];
   }
 }

@@ -87,15 +87,16 @@ const TIME_BOUND = 8.64e15 + 3.2e11;
 export function padTime(t: number): string {
   if (!Number.isFinite(t) || Math.abs(t) > TIME_BOUND) throw new RangeError(`event time ${t} is outside the encodable range`);
   let whole = Math.floor(t);
-  let frac = t - whole;
-  if (frac >= 1) {
-    // t is a hair below an integer and the subtraction rounded up: it is that integer.
+  // Fixed-width fraction digits sort like the fractions themselves (String() would switch to exponents).
+  let frac = t === whole ? '' : (t - whole).toFixed(17);
+  if (frac.startsWith('1')) {
+    // t is a hair below an integer and the fraction rounded up: it is that integer.
     whole += 1;
-    frac = 0;
+    frac = '';
   }
   // 9e15 + whole stays below 2^53 for every negative time in range, so the offset is exact.
   const digits = t < 0 ? `0${String(whole + 9e15).padStart(16, '0')}` : `1${String(whole).padStart(16, '0')}`;
-  return frac === 0 ? digits : `${digits}${String(frac).slice(1)}`;
+  return frac === '' ? digits : `${digits}${frac.slice(1)}`;
 }
 
 /** Sequence numbers padded to a fixed width so string order is numeric order. */

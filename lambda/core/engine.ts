@@ -371,7 +371,9 @@ export class WindowEngine {
     // A record an earlier delivery already handled is never applied again, nor dead-lettered twice.
     if (redelivered) {
       const late = this.judgeRedelivered && (f.geometry === undefined ? t + f.gapMs <= w : lastWindowEnd(f.geometry, t) <= w);
-      return late ? LATE | REDELIVERED : APPLIED | REDELIVERED;
+      // Under "update" a late record of a tumbling or sliding feature was applied to its final windows.
+      if (late) return this.keepFinals && f.geometry !== undefined ? LATE | APPLIED | REDELIVERED : LATE | REDELIVERED;
+      return APPLIED | REDELIVERED;
     }
     if (f.geometry === undefined) {
       if (t + f.gapMs <= horizon) return LATE;

@@ -223,9 +223,12 @@ export function parseSpec(input: unknown): PipelineSpec {
   return { source, watermark, latePolicy, features };
 }
 
-/** Most open slices or sessions one feature may keep per key; all features of a key share one 400 KB item. */
+/**
+ * Most open slices or sessions one feature, and all features together, may keep per key: they share one
+ * 400 KB item, and a slice with full-precision aggregates serializes to about 100 bytes.
+ */
 export const MAX_OPEN_PANES_PER_FEATURE = 2000;
-export const MAX_OPEN_PANES_PER_KEY = 4000;
+export const MAX_OPEN_PANES_PER_KEY = 2500;
 
 /**
  * Window state of a key is one DynamoDB item, so what a key can hold open must fit in it: a window of size S
@@ -239,7 +242,8 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
     let panes: number;
     let unit: string;
     if (w.type === 'session') {
-      panes = Math.ceil(latenessMs / w.gapMs) + 1;
+      // One more than whole-millisecond times allow: fractional event times can fit one more session.
+      panes = Math.ceil(latenessMs / w.gapMs) + 2;
       unit = 'sessions';
     } else {
       const slide = w.type === 'tumbling' ? w.sizeMs : w.slideMs;

@@ -309,6 +309,38 @@ describe('timers', () => {
   });
 });
 
+describe('timers and finals under a crash', () => {
+  it('a crash at the final results never deletes the timer of the key whose window was due', async () => {
+    const rec = (user: string, t: number, seq: number): InputRecord => ({
+      data: Buffer.from(JSON.stringify({ user, ts: t, amount: 1, id: `${user}${seq}` })),
+      shard: SHARD,
+      seq: String(seq),
+      arrivalTime: t,
+    });
+    const first = [rec('solo', T0 + 1_000, 1)];
+    // Another key moves the watermark past solo's first window: solo is fired from its timer, not from a record.
+    const second = [rec('other', T0 + 70_000, 2)];
+    const cleanEnv = await freshEnv();
+    await deliver(dlqSpec, cleanEnv, first);
+    await deliver(dlqSpec, cleanEnv, second);
+    const clean = await snapshot(cleanEnv);
+    expect(clean.features.some((f) => f.includes('solo') && f.includes('final#count_1m'))).toBe(true);
+
+    const env = await freshEnv();
+    await deliver(dlqSpec, env, first);
+    let crashed = false;
+    const gate: WriteGate = (what) => {
+      if (!crashed && what === `BatchWriteItem ${env.featureTable}`) {
+        crashed = true;
+        throw new InjectedFault('injected at the final results');
+      }
+    };
+    await expect(deliver(dlqSpec, env, second, gate)).rejects.toThrow(/final results/);
+    await deliver(dlqSpec, env, second);
+    expect(await snapshot(env)).toEqual(clean);
+  });
+});
+
 describe('counters after a retry', () => {
   it('count a re-delivered late record as late again, without a second dead letter', async () => {
     const rec = (t: number, seq: number): InputRecord => ({
@@ -342,6 +374,38 @@ describe('counters after a retry', () => {
     const [a, b] = [await snapshot(cleanEnv), await snapshot(env)];
     expect(b).toEqual(a);
     expect(a.deadLetters).toHaveLength(3);
+  });
+});
+
+describe('counters after a retry under update', () => {
+  it('report what the first delivery did: a late record applied to its final windows counts as applied', async () => {
+    const spec = specFor('update');
+    const rec = (t: number, seq: number): InputRecord => ({
+      data: Buffer.from(JSON.stringify({ user: 'a', ts: t, amount: 1, id: `u${seq}` })),
+      shard: SHARD,
+      seq: String(seq),
+      arrivalTime: T0 + 300_000,
+    });
+    const first = [rec(T0 + 200_000, 1)];
+    const second = [rec(T0 + 1_000, 2), rec(T0 + 210_000, 3)];
+    const cleanEnv = await freshEnv();
+    await deliver(spec, cleanEnv, first);
+    const clean = await deliver(spec, cleanEnv, second);
+    expect(clean.counters).toMatchObject({ applied: 2, late: 3, lateRecords: 0 });
+
+    const env = await freshEnv();
+    await deliver(spec, env, first);
+    let crashed = false;
+    const gate: WriteGate = (what) => {
+      if (!crashed && what.startsWith('PutItem watermark')) {
+        crashed = true;
+        throw new InjectedFault('injected at the watermark write');
+      }
+    };
+    await expect(deliver(spec, env, second, gate)).rejects.toThrow(/watermark write/);
+    const retry = await deliver(spec, env, second);
+    expect(retry.counters).toMatchObject({ applied: 2, late: 3, lateRecords: 0 });
+    expect(await snapshot(env)).toEqual(await snapshot(cleanEnv));
   });
 });
 

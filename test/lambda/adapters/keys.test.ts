@@ -39,3 +39,11 @@ describe('sort-key encodings', () => {
     expect(padSeq('49650000000000000000000000000000000000000000000000000001') < padSeq('49650000000000000000000000000000000000000000000000000002')).toBe(true);
   });
 });
+
+describe('padTime with tiny and near-integer fractions', () => {
+  it('keeps order where plain number text would switch to exponents', () => {
+    const xs = [-1, -0.9999999, -0.5, -1e-7, 0, 1e-7, 0.5, 1, 1.000000000001, 1.00001, 1.9999999999999998, 2];
+    const enc = xs.map(padTime);
+    for (let i = 1; i < xs.length; i++) expect(enc[i - 1]! < enc[i]!, `${xs[i - 1]} < ${xs[i]}`).toBe(true);
+  });
+});

@@ -215,7 +215,7 @@ describe('state size limits', () => {
       watermark: { allowedLatenessMs: 30 * 86_400_000 },
       features: [{ name: 's', window: { type: 'session', gapMs: 60_000 }, aggregate: 'count' }],
     };
-    expect(() => parseSpec(doc)).toThrow(/features\[0\]\.window keeps up to 43201 open sessions per key/);
+    expect(() => parseSpec(doc)).toThrow(/features\[0\]\.window keeps up to 43202 open sessions per key/);
   });
 
   it('refuses features that fit one by one but not together', () => {
