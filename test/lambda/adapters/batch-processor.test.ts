@@ -112,6 +112,22 @@ function failAfter(k: number, name = 'InjectedFault'): WriteGate {
 /** Ids with event times at or before this are past retention by the end of the test stream. */
 let idHorizon = -Infinity;
 
+/** One record of `user` at event time t, sequence number seq. */
+function recordOf(user: string, t: number, seq: number, arrivalTime = t): InputRecord {
+  return { data: Buffer.from(JSON.stringify({ user, ts: t, amount: 1, id: `${user}${seq}` })), shard: SHARD, seq: String(seq), arrivalTime };
+}
+
+/** Crashes once, at the first write the predicate picks. */
+function crashOnce(at: (what: string) => boolean, label: string): WriteGate {
+  let crashed = false;
+  return (what) => {
+    if (!crashed && at(what)) {
+      crashed = true;
+      throw new InjectedFault(`injected at ${label}`);
+    }
+  };
+}
+
 const VOLATILE = new Set(['updatedAt', 'writtenAt', 'version', 'expiresAt', 'correctedAt']);
 
 function normalize(v: unknown): unknown {
@@ -279,14 +295,8 @@ describe.each(['dlq', 'update'] as const)('batch processor against emulators, la
 
 describe('timers', () => {
   it('a crash at the timer write leaves no key without the timer that fires its next window', async () => {
-    const rec = (t: number, seq: number): InputRecord => ({
-      data: Buffer.from(JSON.stringify({ user: 'solo', ts: t, amount: 1, id: `s${seq}` })),
-      shard: SHARD,
-      seq: String(seq),
-      arrivalTime: t,
-    });
-    const first = [rec(T0 + 1_000, 1)];
-    const second = [rec(T0 + 70_000, 2)];
+    const first = [recordOf('solo', T0 + 1_000, 1)];
+    const second = [recordOf('solo', T0 + 70_000, 2)];
     const cleanEnv = await freshEnv();
     await deliver(dlqSpec, cleanEnv, first);
     await deliver(dlqSpec, cleanEnv, second);
@@ -296,13 +306,7 @@ describe('timers', () => {
     const env = await freshEnv();
     await deliver(dlqSpec, env, first);
     // The second batch moves the key's next window end; crash right at the timer write, then retry.
-    let crashed = false;
-    const gate: WriteGate = (what) => {
-      if (!crashed && what === `BatchWriteItem ${env.stateTable}`) {
-        crashed = true;
-        throw new InjectedFault('injected at the timer write');
-      }
-    };
+    const gate = crashOnce((what) => what === `BatchWriteItem ${env.stateTable}`, 'the timer write');
     await expect(deliver(dlqSpec, env, second, gate)).rejects.toThrow(/timer write/);
     await deliver(dlqSpec, env, second);
     expect(await snapshot(env)).toEqual(clean);
@@ -311,15 +315,9 @@ describe('timers', () => {
 
 describe('timers and finals under a crash', () => {
   it('a crash at the final results never deletes the timer of the key whose window was due', async () => {
-    const rec = (user: string, t: number, seq: number): InputRecord => ({
-      data: Buffer.from(JSON.stringify({ user, ts: t, amount: 1, id: `${user}${seq}` })),
-      shard: SHARD,
-      seq: String(seq),
-      arrivalTime: t,
-    });
-    const first = [rec('solo', T0 + 1_000, 1)];
+    const first = [recordOf('solo', T0 + 1_000, 1)];
     // Another key moves the watermark past solo's first window: solo is fired from its timer, not from a record.
-    const second = [rec('other', T0 + 70_000, 2)];
+    const second = [recordOf('other', T0 + 70_000, 2)];
     const cleanEnv = await freshEnv();
     await deliver(dlqSpec, cleanEnv, first);
     await deliver(dlqSpec, cleanEnv, second);
@@ -328,13 +326,7 @@ describe('timers and finals under a crash', () => {
 
     const env = await freshEnv();
     await deliver(dlqSpec, env, first);
-    let crashed = false;
-    const gate: WriteGate = (what) => {
-      if (!crashed && what === `BatchWriteItem ${env.featureTable}`) {
-        crashed = true;
-        throw new InjectedFault('injected at the final results');
-      }
-    };
+    const gate = crashOnce((what) => what === `BatchWriteItem ${env.featureTable}`, 'the final results');
     await expect(deliver(dlqSpec, env, second, gate)).rejects.toThrow(/final results/);
     await deliver(dlqSpec, env, second);
     expect(await snapshot(env)).toEqual(clean);
@@ -343,12 +335,7 @@ describe('timers and finals under a crash', () => {
 
 describe('counters after a retry', () => {
   it('count a re-delivered late record as late again, without a second dead letter', async () => {
-    const rec = (t: number, seq: number): InputRecord => ({
-      data: Buffer.from(JSON.stringify({ user: 'a', ts: t, amount: 1, id: `r${seq}` })),
-      shard: SHARD,
-      seq: String(seq),
-      arrivalTime: T0 + 300_000,
-    });
+    const rec = (t: number, seq: number): InputRecord => recordOf('a', t, seq, T0 + 300_000);
     const first = [rec(T0 + 200_000, 1)];
     // Late for every feature (the watermark is at +195 s), then one on time.
     const second = [rec(T0 + 1_000, 2), rec(T0 + 210_000, 3)];
@@ -360,13 +347,7 @@ describe('counters after a retry', () => {
     const env = await freshEnv();
     await deliver(dlqSpec, env, first);
     // Crash after the key's state is written, just before the shard watermark: the retry re-delivers both.
-    let crashed = false;
-    const gate: WriteGate = (what) => {
-      if (!crashed && what.startsWith('PutItem watermark')) {
-        crashed = true;
-        throw new InjectedFault('injected at the watermark write');
-      }
-    };
+    const gate = crashOnce((what) => what.startsWith('PutItem watermark'), 'the watermark write');
     await expect(deliver(dlqSpec, env, second, gate)).rejects.toThrow(/watermark write/);
     const retry = await deliver(dlqSpec, env, second);
     expect(retry.counters).toMatchObject({ applied: 1, late: 3, lateRecords: 1, redelivered: 1 });
@@ -380,12 +361,7 @@ describe('counters after a retry', () => {
 describe('counters after a retry under update', () => {
   it('report what the first delivery did: a late record applied to its final windows counts as applied', async () => {
     const spec = specFor('update');
-    const rec = (t: number, seq: number): InputRecord => ({
-      data: Buffer.from(JSON.stringify({ user: 'a', ts: t, amount: 1, id: `u${seq}` })),
-      shard: SHARD,
-      seq: String(seq),
-      arrivalTime: T0 + 300_000,
-    });
+    const rec = (t: number, seq: number): InputRecord => recordOf('a', t, seq, T0 + 300_000);
     const first = [rec(T0 + 200_000, 1)];
     const second = [rec(T0 + 1_000, 2), rec(T0 + 210_000, 3)];
     const cleanEnv = await freshEnv();
@@ -395,13 +371,7 @@ describe('counters after a retry under update', () => {
 
     const env = await freshEnv();
     await deliver(spec, env, first);
-    let crashed = false;
-    const gate: WriteGate = (what) => {
-      if (!crashed && what.startsWith('PutItem watermark')) {
-        crashed = true;
-        throw new InjectedFault('injected at the watermark write');
-      }
-    };
+    const gate = crashOnce((what) => what.startsWith('PutItem watermark'), 'the watermark write');
     await expect(deliver(spec, env, second, gate)).rejects.toThrow(/watermark write/);
     const retry = await deliver(spec, env, second);
     expect(retry.counters).toMatchObject({ applied: 2, late: 3, lateRecords: 0 });
