@@ -7,11 +7,10 @@
  * `invalid`, `future` and (latePolicy "dlq") `late` and `lateRecords` are counted from the dead letters read
  * back, one message per rejected record or (record, feature) pair; `duplicates` is summed over successful
  * invocations; `applied` is what remains (records − invalid − future − duplicates − lateRecords); `finalWindows`
- * is the number of final windows read back. Invocation counters alone would not do: a failed invocation reports
- * nothing, and its retry does not judge again a record the failed attempt already wrote to an entity, so the late
- * pairs of such a record are never counted (its dead letters were sent before the crash). The plain sums of the
- * invocation counters are in the stats, for comparison. Under latePolicy "drop" and "update" late records are not
- * all in the queue, so `late` and `lateRecords` come from the invocation counters and may miss retried records.
+ * is the number of final windows read back. Counting from what was stored checks the stored outputs themselves;
+ * the plain sums of the successful invocations' counters (a failed invocation reports nothing, and its retry
+ * judges every record as the first delivery did) are in the stats, for comparison. Under latePolicy "drop" and
+ * "update" late records are not all in the queue, so `late` and `lateRecords` come from those counters.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
