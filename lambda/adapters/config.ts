@@ -1,6 +1,8 @@
 /**
- * Consumer configuration from the environment the CDK stack sets; a missing or bad value fails loudly at start.
+ * Consumer configuration from the environment the CDK stack sets (variable names from the definitions the stack
+ * uses too); a missing or bad value fails loudly at start.
  */
+import { CONSUMER_ENV, EVENT_SOURCE_LIMITS } from '../../lib/resource-definitions';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
 
 export class ConfigError extends Error {
@@ -26,14 +28,16 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerConfig {
-  const pf = Number(env.PARALLELIZATION_FACTOR ?? '1');
-  if (!Number.isInteger(pf) || pf < 1 || pf > 10) throw new ConfigError(`PARALLELIZATION_FACTOR must be an integer from 1 to 10, got "${env.PARALLELIZATION_FACTOR}"`);
+  const pfName = CONSUMER_ENV.parallelizationFactor;
+  const { min, max } = EVENT_SOURCE_LIMITS.parallelizationFactor;
+  const pf = Number(env[pfName] ?? '1');
+  if (!Number.isInteger(pf) || pf < min || pf > max) throw new ConfigError(`${pfName} must be an integer from ${min} to ${max}, got "${env[pfName]}"`);
   return {
-    spec: parseSpecJson(required(env, 'PIPELINE_SPEC')),
-    pipelineName: env.PIPELINE_NAME ?? 'default',
-    stateTable: required(env, 'STATE_TABLE_NAME'),
-    featureTable: required(env, 'FEATURE_TABLE_NAME'),
-    deadLetterQueueUrl: required(env, 'DEAD_LETTER_QUEUE_URL'),
+    spec: parseSpecJson(required(env, CONSUMER_ENV.spec)),
+    pipelineName: env[CONSUMER_ENV.pipelineName] ?? 'default',
+    stateTable: required(env, CONSUMER_ENV.stateTableName),
+    featureTable: required(env, CONSUMER_ENV.featureTableName),
+    deadLetterQueueUrl: required(env, CONSUMER_ENV.deadLetterQueueUrl),
     parallelizationFactor: pf,
   };
 }
