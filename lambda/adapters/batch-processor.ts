@@ -12,11 +12,11 @@
  * 4. the shard watermark and checkpoint are written last. Until then, a retry sees the watermark from before the
  *    batch, so every record is judged exactly as in the first delivery.
  */
-import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
+import { type BatchCounters, type CurrentWindow, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
 import type { PipelineSpec } from '../core/spec';
 import { compareSeq, type SeenId, type SerializedEntity } from '../core/state';
 import type { DeadLetterSender } from './dead-letters';
-import type { CurrentValue, FeatureStore } from './feature-store';
+import type { FeatureStore } from './feature-store';
 import { type DueTimer, type ShardCheckpoint, type StateStore, type StoredKeyState, timerSortKey } from './state-store';
 
 export interface BatchProcessorOptions {
@@ -107,7 +107,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const writes: (() => Promise<void>)[] = [];
   const timerPuts: DueTimer[] = [];
   const timerDeletes: DueTimer[] = [];
-  const current = new Map<string, CurrentValue[]>();
+  const current = new Map<string, CurrentWindow[]>();
   for (const key of new Set(result.changed.map((r) => r.key))) {
     const k = keyState(engine, featureNames, key);
     const before = loaded.get(key);
@@ -125,14 +125,14 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       const cv = engine.currentValue({ feature, key });
       if (!cv) continue;
       const list = current.get(key) ?? [];
-      list.push({ ...cv, maxEventTime: engine.exportEntity({ feature, key })!.state.maxEventTime ?? cv.windowStart });
+      list.push(cv);
       current.set(key, list);
     }
   }
   // Timers fetched but no longer matching their key (superseded or already fired) are removed.
   for (const t of dueTimers) {
-    const k = keyState(engine, featureNames, t.key);
-    const stillDue = k.due === t.due && k.timerShard === t.shard;
+    const k = engine.keyTimer(t.key);
+    const stillDue = k.due === t.due && k.shard === t.shard;
     if (!stillDue && !timerDeletes.some((d) => d.shard === t.shard && d.sk === t.sk)) timerDeletes.push(t);
   }
   const idRetention = idRetentionMs(spec);
@@ -226,18 +226,12 @@ export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' |
 /** The key's window state over all features, with the earliest pending window end and the shard that fires it. */
 function keyState(engine: WindowEngine, featureNames: readonly string[], key: string): StoredKeyState {
   const features: Record<string, SerializedEntity> = {};
-  let due = Infinity;
-  let timerShard: string | undefined;
   for (const feature of featureNames) {
     const e = engine.exportEntity({ feature, key });
-    if (!e) continue;
-    features[feature] = e.state;
-    if (e.due < due) {
-      due = e.due;
-      timerShard = e.state.timerShard;
-    }
+    if (e) features[feature] = e.state;
   }
-  return { key, features, due: Number.isFinite(due) ? due : null, timerShard: Number.isFinite(due) ? timerShard : undefined, version: 0 };
+  const { due, shard } = engine.keyTimer(key);
+  return { key, features, due: Number.isFinite(due) ? due : null, timerShard: Number.isFinite(due) ? shard : undefined, version: 0 };
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { Acc } from '../core/aggregate';
-import type { Correction, FinalWindow, WindowResult } from '../core/engine';
+import type { Correction, CurrentWindow, FinalWindow } from '../core/engine';
 import type { WindowLine } from '../core/output';
 import { batchGetAll, scanAll } from './dynamo-io';
 import { type Item, padTime, type WriteGate } from './state-store';
@@ -23,10 +23,6 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
 
 export function finalSortKey(feature: string, windowStart: number): string {
   return `final#${feature}#${padTime(windowStart)}`;
-}
-
-export interface CurrentValue extends WindowResult {
-  readonly maxEventTime: number;
 }
 
 export class FeatureStore {
@@ -69,7 +65,7 @@ export class FeatureStore {
   }
 
   /** One UpdateItem per key per batch, setting each changed feature's current value. */
-  public currentValueWrite(key: string, values: readonly CurrentValue[], writtenAt: number): () => Promise<void> {
+  public currentValueWrite(key: string, values: readonly CurrentWindow[], writtenAt: number): () => Promise<void> {
     return async () => {
       await this.gate?.(`UpdateItem current ${key}`);
       this.writes += 1;

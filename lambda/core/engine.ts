@@ -57,6 +57,11 @@ export interface WindowResult {
   readonly count: number;
 }
 
+/** An open window's value as an online store serves it, with the newest event time it includes. */
+export interface CurrentWindow extends WindowResult {
+  readonly maxEventTime: number;
+}
+
 export interface FinalWindow extends WindowResult {
   /** Partial aggregate [count, sum, min, max], so a store can apply later corrections. */
   readonly acc: Acc;
@@ -712,23 +717,36 @@ export class WindowEngine {
    * contains the entity's newest event — for a sliding window that is the trailing one ("spend in the last hour"),
    * not the one that just started; for sessions, the newest session.
    */
-  public currentValue(ref: EntityRef): WindowResult | undefined {
+  public currentValue(ref: EntityRef): CurrentWindow | undefined {
     const e = this.entity(this.featureIndex(ref.feature), ref.key);
     if (!e) return undefined;
     const f = this.runtime[e.fi]!;
+    if (!Number.isFinite(e.maxEventTime)) return undefined;
     if (e.kind === 'sessions') {
       const s = e.sessions[e.sessions.length - 1];
       if (!s) return undefined;
-      return { feature: f.spec.name, key: e.key, windowStart: s.start, windowEnd: s.end, value: resultValue(f.spec.aggregate, s.acc), count: s.acc[0] };
+      return { feature: f.spec.name, key: e.key, windowStart: s.start, windowEnd: s.end, value: resultValue(f.spec.aggregate, s.acc), count: s.acc[0], maxEventTime: e.maxEventTime };
     }
     const g = f.geometry!;
-    if (!Number.isFinite(e.maxEventTime)) return undefined;
     let start = firstWindowStart(g, e.maxEventTime);
     if (Number.isFinite(e.finalThrough)) start = Math.max(start, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
     if (start > lastWindowStart(g, e.maxEventTime)) return undefined;
     const acc = mergeSlices(e.slices, start / g.sliceMs, g.sizeMs / g.sliceMs);
     if (!acc) return undefined;
-    return { feature: f.spec.name, key: e.key, windowStart: start, windowEnd: start + g.sizeMs, value: resultValue(f.spec.aggregate, acc), count: acc[0] };
+    return { feature: f.spec.name, key: e.key, windowStart: start, windowEnd: start + g.sizeMs, value: resultValue(f.spec.aggregate, acc), count: acc[0], maxEventTime: e.maxEventTime };
+  }
+
+  /** A key's earliest pending window end over all its features, and the shard whose watermark fires it. */
+  public keyTimer(key: string): { due: number; shard: string | undefined } {
+    let due = Infinity;
+    let shard: string | undefined;
+    for (const e of this.keys.get(key)?.ents ?? []) {
+      if (e && e.due < due) {
+        due = e.due;
+        shard = e.timerShard;
+      }
+    }
+    return { due, shard };
   }
 
   /** Open-state size, for progress reports and memory checks. */
