@@ -30,6 +30,7 @@ import {
   deserializeEntity,
   serializeEntity,
 } from './state';
+import { SliceList } from './slices';
 import { TimerHeap } from './timers';
 
 export interface EntityRef {
@@ -399,12 +400,7 @@ export class WindowEngine {
     let due = e.due;
     if (!lateFlag) {
       const s = sliceStart(g, t);
-      const idx = s / g.sliceMs;
-      const acc = e.slices.get(idx);
-      if (acc) {
-        addInto(acc, v);
-      } else {
-        e.slices.set(idx, accOf(v));
+      if (e.slices.add(s / g.sliceMs, v)) {
         // A new slice can only bring the earliest pending window end forward: O(1), no scan of the slices.
         const firstEnd = firstWindowStart(g, s) + g.sizeMs;
         const candidate = Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
@@ -505,31 +501,33 @@ export class WindowEngine {
 
   private fireSlices(f: FeatureRuntime, e: SliceEntity, w: number): void {
     const g = f.geometry!;
-    if (e.slices.size === 0) return;
-    let minIdx = Infinity;
-    let maxIdx = -Infinity;
-    for (const i of e.slices.keys()) {
-      if (i < minIdx) minIdx = i;
-      if (i > maxIdx) maxIdx = i;
-    }
+    const sl = e.slices;
+    const n = sl.size;
+    if (n === 0) return;
     // Windows in start order, from the first one still open that holds data to the last one that ends by w.
-    let s = firstWindowStart(g, minIdx * g.sliceMs);
+    let s = firstWindowStart(g, sl.first * g.sliceMs);
     if (Number.isFinite(e.finalThrough)) s = Math.max(s, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
-    const lastStart = Math.min(lastWindowStart(g, maxIdx * g.sliceMs), w - g.sizeMs);
+    const lastStart = Math.min(lastWindowStart(g, sl.last * g.sliceMs), w - g.sizeMs);
     const perWindow = g.sizeMs / g.sliceMs;
-    for (; s <= lastStart; s += g.slideMs) {
-      const acc = mergeSlices(e.slices, s / g.sliceMs, perWindow);
-      if (!acc) continue;
+    let k = 0;
+    while (s <= lastStart) {
+      const from = s / g.sliceMs;
+      while (k < n && sl.indexAt(k) < from) k++;
+      if (k === n) break;
+      const next = sl.indexAt(k);
+      if (next >= from + perWindow) {
+        // No data in this window: go straight to the first window holding the next slice.
+        s = firstWindowStart(g, next * g.sliceMs);
+        continue;
+      }
+      const acc = sl.mergeFrom(k, from, from + perWindow)!;
       e.finals?.set(s, { acc, corrected: {} });
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
+      s += g.slideMs;
     }
     // A slice is dropped once the last window holding it is final.
-    if (w === Infinity) {
-      e.slices.clear();
-      return;
-    }
-    const keepFrom = (lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs;
-    if (minIdx < keepFrom) for (const i of e.slices.keys()) if (i < keepFrom) e.slices.delete(i);
+    if (w === Infinity) sl.clear();
+    else sl.dropBefore((lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs);
   }
 
   private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {
@@ -603,7 +601,7 @@ export class WindowEngine {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const e: Entity =
       kind === 'slices'
-        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices: new Map(), finals: this.keepFinals ? new Map() : undefined }
+        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices: new SliceList(), finals: this.keepFinals ? new Map() : undefined }
         : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
     ks.ents[f.fi] = e;
     return e;
@@ -731,7 +729,8 @@ export class WindowEngine {
     let start = firstWindowStart(g, e.maxEventTime);
     if (Number.isFinite(e.finalThrough)) start = Math.max(start, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
     if (start > lastWindowStart(g, e.maxEventTime)) return undefined;
-    const acc = mergeSlices(e.slices, start / g.sliceMs, g.sizeMs / g.sliceMs);
+    const from = start / g.sliceMs;
+    const acc = e.slices.mergeFrom(e.slices.position(from), from, from + g.sizeMs / g.sliceMs);
     if (!acc) return undefined;
     return { feature: f.spec.name, key: e.key, windowStart: start, windowEnd: start + g.sizeMs, value: resultValue(f.spec.aggregate, acc), count: acc[0], maxEventTime: e.maxEventTime };
   }
@@ -788,18 +787,6 @@ export class WindowEngine {
   }
 }
 
-/** Merge of the `count` slices from index `first` (a window), or undefined when none holds data. */
-function mergeSlices(slices: Map<number, Acc>, first: number, count: number): Acc | undefined {
-  let acc: Acc | undefined;
-  for (let i = first, end = first + count; i < end; i++) {
-    const part = slices.get(i);
-    if (part === undefined) continue;
-    if (acc) mergeInto(acc, part);
-    else acc = copyAcc(part);
-  }
-  return acc;
-}
-
 /**
  * Merges a new session [t, t+gap) with every open session it overlaps (half-open), in place: the sessions are
  * sorted and disjoint, so the overlapping ones are one run, folded into its first.
@@ -836,8 +823,6 @@ function dueOf(f: FeatureRuntime, e: Entity): number {
   }
   if (e.slices.size === 0) return Infinity;
   const g = f.geometry!;
-  let minIdx = Infinity;
-  for (const i of e.slices.keys()) if (i < minIdx) minIdx = i;
-  const firstEnd = firstWindowStart(g, minIdx * g.sliceMs) + g.sizeMs;
+  const firstEnd = firstWindowStart(g, e.slices.first * g.sliceMs) + g.sizeMs;
   return Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
 }

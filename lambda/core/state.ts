@@ -3,6 +3,7 @@
  * serializes to plain JSON so the Lambda path can persist it between batches.
  */
 import type { Acc } from './aggregate';
+import { SliceList } from './slices';
 
 export interface Session {
   start: number;
@@ -30,8 +31,8 @@ interface EntityBase {
 
 export interface SliceEntity extends EntityBase {
   readonly kind: 'slices';
-  /** Open slices (panes): slice index (start / slice width; small integers hash fast) → partial aggregate. */
-  slices: Map<number, Acc>;
+  /** Open slices (panes) by slice index (start / slice width), each with its partial aggregate. */
+  readonly slices: SliceList;
   /** Final window results (window start → result), kept only under latePolicy "update" to emit corrections. */
   finals: Map<number, FinalState> | undefined;
 }
@@ -82,7 +83,7 @@ export function serializeEntity(e: Entity, sliceMs: number): SerializedEntity {
     ...(e.timerShard === undefined ? {} : { timerShard: e.timerShard }),
   };
   if (e.kind === 'slices') {
-    const slices = [...e.slices].sort((a, b) => a[0] - b[0]).map(([i, a]) => [i * sliceMs, a[0], a[1], a[2], a[3]] as const);
+    const slices = e.slices.entries().map(([i, a]) => [i * sliceMs, a[0], a[1], a[2], a[3]] as const);
     return { ...base, slices };
   }
   return { ...base, sessions: e.sessions.map((s) => [s.start, s.end, s.acc[0], s.acc[1], s.acc[2], s.acc[3]] as const) };
@@ -94,7 +95,7 @@ export function deserializeEntity(fi: number, key: string, s: SerializedEntity, 
   const maxEventTime = s.maxEventTime ?? -Infinity;
   const timerShard = s.timerShard;
   if (s.kind === 'slices') {
-    const slices = new Map<number, Acc>();
+    const slices = new SliceList();
     for (const [start, c, sum, mn, mx] of s.slices ?? []) slices.set(start / sliceMs, [c, sum, mn, mx]);
     const finals = keepFinals ? new Map<number, FinalState>() : undefined;
     return { kind: 'slices', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, mark: 0, slices, finals };
