@@ -120,9 +120,9 @@ export interface BatchResult {
   readonly finals: FinalWindow[];
   readonly corrections: Correction[];
   readonly rejected: Rejection[];
-  /** Entities changed by the batch (applied records or fired windows), to persist once each. */
+  /** Entities changed by the batch (applied records or fired windows), to persist once each (with trackChanges). */
   readonly changed: EntityRef[];
-  /** Producer ids first seen in this batch, to remember (ids are remembered per entity key). */
+  /** Producer ids first seen in this batch, to remember per entity key (with trackChanges). */
   readonly newIds: Array<{ readonly key: string; readonly id: string } & SeenId>;
   /** Watermark of every shard the batch touched, after the batch (null = −∞). */
   readonly watermarks: Record<string, number | null>;
@@ -147,7 +147,10 @@ export interface EngineOptions {
    * @default idRetentionMs(spec): longest window + allowed lateness; forever under "update"
    */
   readonly dedupRetentionMs?: number;
-  /** List the entities each batch changed (the Lambda path persists them; replay does not need them). @default true */
+  /**
+   * List the entities each batch changed and the producer ids it saw first (the Lambda path persists them; replay
+   * does not need them). @default true
+   */
   readonly trackChanges?: boolean;
   /**
    * Judge the lateness of a record an earlier delivery already applied, counting it late (without a second dead
@@ -354,7 +357,7 @@ export class WindowEngine {
     // judged on the retry's own shard: there the retry is then late for every window, so never applied twice.
     if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(r.shard)) {
       ids.set(id, { shard: r.shard, seq: r.seq, time });
-      this.out.newIds.push({ key, id, shard: r.shard, seq: r.seq, time });
+      if (this.trackChanges) this.out.newIds.push({ key, id, shard: r.shard, seq: r.seq, time });
       return false;
     }
     // The same Kinesis record delivered again is not a producer duplicate.
@@ -456,7 +459,7 @@ export class WindowEngine {
   }
 
   private markChanged(e: Entity): void {
-    if (e.mark === this.epoch) return;
+    if (e.mark === this.epoch || !this.trackChanges) return;
     e.mark = this.epoch;
     this.out.changed.push(e);
   }
@@ -504,6 +507,8 @@ export class WindowEngine {
     const sl = e.slices;
     const n = sl.size;
     if (n === 0) return;
+    // A slice is dropped once the last window holding it is final.
+    const keepFrom = w === Infinity ? Infinity : (lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs;
     // Windows in start order, from the first one still open that holds data to the last one that ends by w.
     let s = firstWindowStart(g, sl.first * g.sliceMs);
     if (Number.isFinite(e.finalThrough)) s = Math.max(s, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
@@ -515,19 +520,20 @@ export class WindowEngine {
       while (k < n && sl.indexAt(k) < from) k++;
       if (k === n) break;
       const next = sl.indexAt(k);
-      if (next >= from + perWindow) {
+      const to = from + perWindow;
+      if (next >= to) {
         // No data in this window: go straight to the first window holding the next slice.
         s = firstWindowStart(g, next * g.sliceMs);
         continue;
       }
-      const acc = sl.mergeFrom(k, from, from + perWindow)!;
+      // A window made of one slice that is dropped below hands out that slice's aggregate (every tumbling window).
+      const acc = next < keepFrom && (k + 1 === n || sl.indexAt(k + 1) >= to) ? sl.accAt(k) : sl.mergeFrom(k, from, to)!;
       e.finals?.set(s, { acc, corrected: {} });
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
       s += g.slideMs;
     }
-    // A slice is dropped once the last window holding it is final.
-    if (w === Infinity) sl.clear();
-    else sl.dropBefore((lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs);
+    if (keepFrom === Infinity) sl.clear();
+    else sl.dropBefore(keepFrom);
   }
 
   private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {

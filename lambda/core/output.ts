@@ -47,6 +47,8 @@ interface FeatureText {
   readonly bounds: Map<number, { readonly end: number; readonly text: string }>;
 }
 const featureText = new Map<string, FeatureText>();
+/** Entity key → its JSON text (keys repeat across windows and features). Bounded: cleared when full. */
+const keyText = new Map<string, string>();
 
 export function windowLineJson(w: WindowResult | FinalWindow): string {
   let f = featureText.get(w.feature);
@@ -57,7 +59,14 @@ export function windowLineJson(w: WindowResult | FinalWindow): string {
     b = { end: w.windowEnd, text: `,"windowStart":${w.windowStart},"windowEnd":${w.windowEnd},"value":` };
     f.bounds.set(w.windowStart, b);
   }
-  return `{"feature":${f.json},"key":${JSON.stringify(w.key)}${b.text}${JSON.stringify(w.value)},"count":${w.count}}`;
+  let k = keyText.get(w.key);
+  if (k === undefined) {
+    if (keyText.size >= 100_000) keyText.clear();
+    keyText.set(w.key, (k = JSON.stringify(w.key)));
+  }
+  // A finite number's JSON text is its string form; JSON writes the others as null.
+  const v = Number.isFinite(w.value) ? String(w.value) : 'null';
+  return `{"feature":${f.json},"key":${k}${b.text}${v},"count":${w.count}}`;
 }
 
 export function payloadText(data: string | Uint8Array): string {

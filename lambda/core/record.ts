@@ -87,7 +87,8 @@ export class RecordDecoder {
   }
 
   public decode(payload: string | Uint8Array): DecodeResult {
-    const size = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
+    // A UTF-16 unit takes at most 3 UTF-8 bytes: short strings need no exact count.
+    const size = typeof payload !== 'string' ? payload.byteLength : payload.length * 3 <= this.maxPayloadBytes ? 0 : Buffer.byteLength(payload, 'utf8');
     if (size > this.maxPayloadBytes) {
       return { ok: false, message: `payload is ${size} bytes, over the ${this.maxPayloadBytes}-byte limit` };
     }
