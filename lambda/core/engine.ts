@@ -227,6 +227,8 @@ export class WindowEngine {
   private readonly keys = new Map<string, KeyState>();
   private readonly shards = new Map<string, ShardWatermark>();
   private readonly timers = new Map<string, TimerHeap<Entity>>();
+  private readonly shardNames = new Map<string, string>();
+  private lastShardName: string | undefined;
   private out = new BatchCollector();
   /** Batch number; entities changed in this batch carry it in `mark`. */
   private epoch = 1;
@@ -292,11 +294,12 @@ export class WindowEngine {
   private processRecord(r: InputRecord): void {
     const c = this.out.counters;
     c.records += 1;
-    if (r.shard !== this.out.lastShard) {
-      this.out.shards.add(r.shard);
-      this.out.lastShard = r.shard;
+    const shard = this.shardName(r.shard);
+    if (shard !== this.out.lastShard) {
+      this.out.shards.add(shard);
+      this.out.lastShard = shard;
     }
-    const shardState = this.shardState(r.shard);
+    const shardState = this.shardState(shard);
     const w = watermarkOf(shardState, this.lateness);
     const wOut = Number.isFinite(w) ? w : null;
 
@@ -315,7 +318,7 @@ export class WindowEngine {
     }
     observe(shardState, rec.time);
     const ks = this.keyState(rec.key);
-    if (rec.id !== undefined && this.isDuplicate(ks, rec.key, rec.id, r, rec.time)) {
+    if (rec.id !== undefined && this.isDuplicate(ks, rec.key, rec.id, shard, r.seq, rec.time)) {
       c.duplicates += 1;
       return;
     }
@@ -324,7 +327,7 @@ export class WindowEngine {
     let lateEverywhere = true;
     let alreadyApplied = true;
     for (const f of this.runtime) {
-      const outcome = this.applyToFeature(f, rec, r, w, ks);
+      const outcome = this.applyToFeature(f, rec, shard, r.seq, w, ks);
       if (outcome & LATE) {
         c.late += 1;
         if (outcome & REDELIVERED) {
@@ -346,22 +349,22 @@ export class WindowEngine {
     }
     c.applied += 1;
     if (alreadyApplied) c.redelivered += 1;
-    const prev = this.out.newestApplied[r.shard];
-    if (prev === undefined || rec.time > prev) this.out.newestApplied[r.shard] = rec.time;
+    const prev = this.out.newestApplied[shard];
+    if (prev === undefined || rec.time > prev) this.out.newestApplied[shard] = rec.time;
   }
 
-  private isDuplicate(ks: KeyState, key: string, id: string, r: InputRecord, time: number): boolean {
+  private isDuplicate(ks: KeyState, key: string, id: string, shard: string, seq: string, time: number): boolean {
     const ids = (ks.ids ??= new Map());
     const first = ids.get(id);
     // An id past its retention counts as unseen at lookup, so the outcome never depends on batch boundaries. It is
     // judged on the retry's own shard: there the retry is then late for every window, so never applied twice.
-    if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(r.shard)) {
-      ids.set(id, { shard: r.shard, seq: r.seq, time });
-      if (this.trackChanges) this.out.newIds.push({ key, id, shard: r.shard, seq: r.seq, time });
+    if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(shard)) {
+      ids.set(id, { shard, seq, time });
+      if (this.trackChanges) this.out.newIds.push({ key, id, shard, seq, time });
       return false;
     }
     // The same Kinesis record delivered again is not a producer duplicate.
-    return !(first.shard === r.shard && first.seq === r.seq);
+    return !(first.shard === shard && first.seq === seq);
   }
 
   /**
@@ -370,10 +373,10 @@ export class WindowEngine {
    * delivery already applied (sequence number at or below the entity's last applied one) is judged but not
    * applied again. Returns LATE / APPLIED / REDELIVERED flags.
    */
-  private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, r: InputRecord, w: number, ks: KeyState): number {
+  private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, shard: string, seq: string, w: number, ks: KeyState): number {
     const existing = ks.ents[f.fi];
-    const last = existing?.lastApplied[r.shard];
-    const redelivered = last !== undefined && compareSeq(r.seq, last) <= 0;
+    const last = existing?.lastApplied[shard];
+    const redelivered = last !== undefined && compareSeq(seq, last) <= 0;
     const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
     const t = rec.time;
 
@@ -389,7 +392,7 @@ export class WindowEngine {
       const e = (existing ?? this.newEntity(f, rec.key, 'sessions', ks)) as SessionEntity;
       this.advance(e, horizon);
       addSession(e, t, f.gapMs, rec.values[f.fi]!);
-      this.touched(e, r, t, dueOf(f, e));
+      this.touched(e, shard, seq, t, dueOf(f, e));
       return APPLIED;
     }
 
@@ -399,7 +402,7 @@ export class WindowEngine {
     const e = (existing ?? this.newEntity(f, rec.key, 'slices', ks)) as SliceEntity;
     this.advance(e, horizon);
     const v = rec.values[f.fi]!;
-    if (this.keepFinals && firstWindowStart(g, t) + g.sizeMs <= horizon) this.correctFinals(f, e, r, t, v, horizon);
+    if (this.keepFinals && firstWindowStart(g, t) + g.sizeMs <= horizon) this.correctFinals(f, e, shard, seq, t, v, horizon);
     let due = e.due;
     if (!lateFlag) {
       const s = sliceStart(g, t);
@@ -410,25 +413,25 @@ export class WindowEngine {
         if (candidate < due) due = candidate;
       }
     }
-    this.touched(e, r, t, due);
+    this.touched(e, shard, seq, t, due);
     return lateFlag | APPLIED;
   }
 
   /** latePolicy "update": fold a late record into each of its final windows and emit the correction. */
-  private correctFinals(f: FeatureRuntime, e: SliceEntity, r: InputRecord, t: number, v: number, horizon: number): void {
+  private correctFinals(f: FeatureRuntime, e: SliceEntity, shard: string, seq: string, t: number, v: number, horizon: number): void {
     const g = f.geometry!;
     const finals = e.finals!;
     for (const s of windowStartsOf(g, t)) {
       if (s + g.sizeMs > horizon) break;
       const state = finals.get(s);
-      const last = state?.corrected[r.shard];
+      const last = state?.corrected[shard];
       // Corrections are stored before the key's state: after a crash between the two, a retry finds this record
       // already folded into the window and must not fold it twice.
-      if (last !== undefined && compareSeq(r.seq, last) <= 0) continue;
+      if (last !== undefined && compareSeq(seq, last) <= 0) continue;
       const before = state?.acc;
       const after = before ? copyAcc(before) : accOf(v);
       if (before) addInto(after, v);
-      const corrected = { ...state?.corrected, [r.shard]: r.seq };
+      const corrected = { ...state?.corrected, [shard]: seq };
       finals.set(s, { acc: after, corrected });
       const kind = f.spec.aggregate;
       this.out.corrections.push({
@@ -445,11 +448,11 @@ export class WindowEngine {
     }
   }
 
-  private touched(e: Entity, r: InputRecord, t: number, due: number): void {
-    e.lastApplied[r.shard] = r.seq;
+  private touched(e: Entity, shard: string, seq: string, t: number, due: number): void {
+    e.lastApplied[shard] = seq;
     if (t > e.maxEventTime) e.maxEventTime = t;
-    if (e.timerShard !== r.shard) {
-      e.timerShard = r.shard;
+    if (e.timerShard !== shard) {
+      e.timerShard = shard;
       e.due = due;
       this.schedule(e);
     } else {
@@ -579,6 +582,22 @@ export class WindowEngine {
 
   public watermark(shard: string): number {
     return watermarkOf(this.shardState(shard), this.lateness);
+  }
+
+  /**
+   * The one string object used for a shard id. Ids arrive as fresh strings on every record; an interned one makes
+   * every later map and property lookup by shard skip hashing and comparing its characters.
+   */
+  private shardName(s: string): string {
+    if (s === this.lastShardName) return this.lastShardName;
+    let name = this.shardNames.get(s);
+    if (name === undefined) {
+      // A string used as a property name is interned by the JavaScript engine.
+      name = Object.keys({ [s]: 0 })[0]!;
+      this.shardNames.set(name, name);
+    }
+    this.lastShardName = name;
+    return name;
   }
 
   private shardState(shard: string): ShardWatermark {
