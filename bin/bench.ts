@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     'skip-emulators': { kind: 'flag' },
     'emulator-records': { kind: 'number' },
     'write-input': { kind: 'string' },
+    'spacing-ms': { kind: 'number' },
   });
   const records = (args.records as number | undefined) ?? 300_000;
   const keys = (args.keys as number | undefined) ?? 5_000;
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'feature-bench-'));
   try {
     const input = join(dir, 'records.jsonl');
-    const lines = generateWorkload({ records, keys, seed: 7 });
+    const lines = generateWorkload({ records, keys, seed: 7, spacingMs: (args['spacing-ms'] as number | undefined) ?? 50 });
     await writeWorkload(input, lines);
     const mb = statSync(input).size / 1e6;
     console.log(`workload: ${records.toLocaleString('en-US')} records, ${keys.toLocaleString('en-US')} Zipf keys (s=1.1), ${mb.toFixed(1)} MB, seed delay mix, 1% duplicates, malformed records`);

@@ -5,9 +5,9 @@
  */
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BatchResult, type FinalWindow, type InputRecord, WindowEngine } from '../../lambda/core/engine';
+import { type BatchResult, type InputRecord, WindowEngine } from '../../lambda/core/engine';
 import { parseInputLine } from '../../lambda/core/input-line';
-import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine, windowLineJson } from '../../lambda/core/output';
+import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine, windowLineJson, windowLineText } from '../../lambda/core/output';
 import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import { LineWriter } from '../cli/writer';
@@ -42,14 +42,19 @@ export function loadSpecFile(path: string): PipelineSpec {
 }
 
 export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
-  const engine = new WindowEngine(opts.spec, { trackChanges: false });
   const batchSize = opts.batchSize ?? 2000;
   mkdirSync(opts.outDir, { recursive: true });
   const windowsOut = new LineWriter(join(opts.outDir, 'windows.jsonl'));
+  const update = opts.spec.latePolicy === 'update';
+  // Final windows go straight to the file as they fire, unless "update" may still change them.
+  const engine = new WindowEngine(opts.spec, {
+    trackChanges: false,
+    ...(update ? {} : { onFinal: (feature, key, start, end, value, count) => windowsOut.writeLine(windowLineText(feature, key, start, end, value, count)) }),
+  });
   const rejectedOut = new LineWriter(join(opts.outDir, 'rejected.jsonl'));
-  const correctionsOut = opts.spec.latePolicy === 'update' ? new LineWriter(join(opts.outDir, 'corrections.jsonl')) : undefined;
+  const correctionsOut = update ? new LineWriter(join(opts.outDir, 'corrections.jsonl')) : undefined;
   // Under "update" a final window may still change, so windows are written once, at the end, with their last value.
-  const held = opts.spec.latePolicy === 'update' ? new Map<string, WindowLine>() : undefined;
+  const held = update ? new Map<string, WindowLine>() : undefined;
   const summary = emptySummary();
   const totalBytes = statSync(opts.inputPath).size;
   const started = Date.now();
@@ -59,7 +64,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 
   const emit = async (result: BatchResult): Promise<void> => {
     addCounters(summary, result.counters);
-    for (const f of result.finals) writeFinal(f);
+    for (const f of result.finals) held?.set(windowId(f), windowLine(f));
     for (const c of result.corrections) {
       held?.set(windowId(c), { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, ...c.new });
       correctionsOut?.write({ feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new });
@@ -67,10 +72,6 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     for (const r of result.rejected) rejectedOut.write(rejectedLine(r, Number(r.seq)));
     // Back-pressure once per batch, not per line.
     await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain()]);
-  };
-  const writeFinal = (f: FinalWindow): void => {
-    if (held) held.set(windowId(f), windowLine(f));
-    else windowsOut.writeLine(windowLineJson(f));
   };
 
   let batch: InputRecord[] = [];

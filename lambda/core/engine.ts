@@ -159,7 +159,16 @@ export interface EngineOptions {
    * @default false
    */
   readonly judgeRedelivered?: boolean;
+  /**
+   * Receives each final window as it fires, instead of collecting it in the batch result's `finals` (replay writes
+   * them out directly and so never builds the objects). Not allowed with latePolicy "update", whose final windows
+   * keep their aggregates for corrections.
+   */
+  readonly onFinal?: FinalSink;
 }
+
+/** A final window handed out as it fires: the fields of a `WindowResult`. */
+export type FinalSink = (feature: string, key: string, windowStart: number, windowEnd: number, value: number, count: number) => void;
 
 /**
  * How long a producer id is remembered, in event time behind the watermark: the longest window plus allowed
@@ -235,6 +244,9 @@ export class WindowEngine {
   private batches = 0;
   private readonly trackChanges: boolean;
   private readonly judgeRedelivered: boolean;
+  private readonly onFinal: FinalSink | undefined;
+  /** Reused for merged windows when a sink takes them (nothing keeps the aggregate). */
+  private readonly scratch: Acc = [0, 0, 0, 0];
 
   public constructor(spec: PipelineSpec, options: EngineOptions = {}) {
     this.spec = spec;
@@ -250,6 +262,8 @@ export class WindowEngine {
     this.dedupRetentionMs = options.dedupRetentionMs ?? idRetentionMs(spec);
     this.trackChanges = options.trackChanges ?? true;
     this.judgeRedelivered = options.judgeRedelivered ?? false;
+    this.onFinal = options.onFinal;
+    if (this.onFinal && this.keepFinals) throw new RangeError('onFinal cannot be used with latePolicy "update": its final windows are kept for corrections');
   }
 
   // ---- batch processing -------------------------------------------------------------------------------------
@@ -530,7 +544,7 @@ export class WindowEngine {
         continue;
       }
       // A window made of one slice that is dropped below hands out that slice's aggregate (every tumbling window).
-      const acc = next < keepFrom && (k + 1 === n || sl.indexAt(k + 1) >= to) ? sl.accAt(k) : sl.mergeFrom(k, from, to)!;
+      const acc = next < keepFrom && (k + 1 === n || sl.indexAt(k + 1) >= to) ? sl.accAt(k) : sl.mergeFrom(k, from, to, this.onFinal ? this.scratch : undefined)!;
       e.finals?.set(s, { acc, corrected: {} });
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
       s += g.slideMs;
@@ -540,6 +554,11 @@ export class WindowEngine {
   }
 
   private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {
+    this.out.counters.finalWindows += 1;
+    if (this.onFinal) {
+      this.onFinal(f.spec.name, key, start, end, resultValue(f.spec.aggregate, acc), acc[0]);
+      return;
+    }
     this.out.finals.push({
       feature: f.spec.name,
       key,
@@ -549,7 +568,6 @@ export class WindowEngine {
       count: acc[0],
       acc,
     });
-    this.out.counters.finalWindows += 1;
   }
 
   private fireDue(shard: string, w: number): void {

@@ -51,22 +51,27 @@ const featureText = new Map<string, FeatureText>();
 const keyText = new Map<string, string>();
 
 export function windowLineJson(w: WindowResult | FinalWindow): string {
-  let f = featureText.get(w.feature);
-  if (f === undefined) featureText.set(w.feature, (f = { json: JSON.stringify(w.feature), bounds: new Map() }));
-  let b = f.bounds.get(w.windowStart);
-  if (b === undefined || b.end !== w.windowEnd) {
+  return windowLineText(w.feature, w.key, w.windowStart, w.windowEnd, w.value, w.count);
+}
+
+/** `windowLineJson` from the fields themselves (for final windows handed out by the engine's `onFinal`). */
+export function windowLineText(feature: string, key: string, windowStart: number, windowEnd: number, value: number, count: number): string {
+  let f = featureText.get(feature);
+  if (f === undefined) featureText.set(feature, (f = { json: JSON.stringify(feature), bounds: new Map() }));
+  let b = f.bounds.get(windowStart);
+  if (b === undefined || b.end !== windowEnd) {
     if (f.bounds.size >= 10_000) f.bounds.clear();
-    b = { end: w.windowEnd, text: `,"windowStart":${w.windowStart},"windowEnd":${w.windowEnd},"value":` };
-    f.bounds.set(w.windowStart, b);
+    b = { end: windowEnd, text: `,"windowStart":${windowStart},"windowEnd":${windowEnd},"value":` };
+    f.bounds.set(windowStart, b);
   }
-  let k = keyText.get(w.key);
+  let k = keyText.get(key);
   if (k === undefined) {
     if (keyText.size >= 100_000) keyText.clear();
-    keyText.set(w.key, (k = JSON.stringify(w.key)));
+    keyText.set(key, (k = JSON.stringify(key)));
   }
   // A finite number's JSON text is its string form; JSON writes the others as null.
-  const v = Number.isFinite(w.value) ? String(w.value) : 'null';
-  return `{"feature":${f.json},"key":${k}${b.text}${v},"count":${w.count}}`;
+  const v = Number.isFinite(value) ? String(value) : 'null';
+  return `{"feature":${f.json},"key":${k}${b.text}${v},"count":${count}}`;
 }
 
 export function payloadText(data: string | Uint8Array): string {

@@ -75,14 +75,24 @@ export class SliceList {
 
   /**
    * Merge of the slices with index in [from, to), starting at position `k` (≤ the first of them), as a new
-   * accumulator; undefined when none holds data.
+   * accumulator or into `into`; undefined when none holds data.
    */
-  public mergeFrom(k: number, from: number, to: number): Acc | undefined {
+  public mergeFrom(k: number, from: number, to: number, into?: Acc): Acc | undefined {
     const idx = this.idx;
     const n = idx.length;
     while (k < n && idx[k]! < from) k++;
     if (k >= n || idx[k]! >= to) return undefined;
-    const acc = copyAcc(this.accs[k]!);
+    const first = this.accs[k]!;
+    let acc: Acc;
+    if (into === undefined) {
+      acc = copyAcc(first);
+    } else {
+      acc = into;
+      acc[0] = first[0];
+      acc[1] = first[1];
+      acc[2] = first[2];
+      acc[3] = first[3];
+    }
     for (k++; k < n && idx[k]! < to; k++) mergeInto(acc, this.accs[k]!);
     return acc;
   }
