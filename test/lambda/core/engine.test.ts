@@ -472,6 +472,29 @@ describe('firing final windows', () => {
     expect(repeatedFinals(out.finals)).toEqual([]);
     expect(out.finals.length).toBe(out.counters.finalWindows);
   });
+
+  it('hands each final window to onFinal as it fires, exactly as the batch result would list it', () => {
+    const features = [COUNT, SUM, { name: 'sl', window: { type: 'sliding', sizeMs: 30, slideMs: 10 }, aggregate: 'avg', field: 'amount' }, SESSION];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 200 }), fc.integer({ min: -50, max: 50 })), { maxLength: 60 }), fc.integer({ min: 1, max: 7 }), (evs, size) => {
+        const feed = new Feed();
+        const records = evs.map(([u, t, amount]) => feed.ev(u, t, { amount }));
+        const chunks = [];
+        for (let i = 0; i < records.length; i += size) chunks.push(records.slice(i, i + size));
+        const listed = collect(runBatches(makeEngine({ watermark: { allowedLatenessMs: 15 }, features }), chunks));
+        const sunk: unknown[] = [];
+        const engine = makeEngine({ watermark: { allowedLatenessMs: 15 }, features }, { onFinal: (feature, key, windowStart, windowEnd, value, count) => sunk.push({ feature, key, windowStart, windowEnd, value, count }) });
+        const results = runBatches(engine, chunks);
+        expect(results.every((r) => r.finals.length === 0)).toBe(true);
+        expect(sunk).toEqual(listed.finals);
+        expect(results.reduce((n, r) => n + r.counters.finalWindows, 0)).toBe(sunk.length);
+      }),
+    );
+  });
+
+  it('refuses onFinal under latePolicy "update", whose final windows must keep their aggregates', () => {
+    expect(() => makeEngine({ latePolicy: 'update' }, { onFinal: () => undefined })).toThrow(/onFinal cannot be used with latePolicy "update"/);
+  });
 });
 
 describe('accounting', () => {
