@@ -543,8 +543,7 @@ export class WindowEngine {
         s = firstWindowStart(g, next * g.sliceMs);
         continue;
       }
-      // A window made of one slice that is dropped below hands out that slice's aggregate (every tumbling window).
-      const acc = next < keepFrom && (k + 1 === n || sl.indexAt(k + 1) >= to) ? sl.accAt(k) : sl.mergeFrom(k, from, to, this.onFinal ? this.scratch : undefined)!;
+      const acc = sl.mergeFrom(k, from, to, this.onFinal ? this.scratch : undefined)!;
       e.finals?.set(s, { acc, corrected: {} });
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
       s += g.slideMs;

@@ -1,76 +1,86 @@
 /**
  * The open slices (panes) of one entity, sorted by slice index. Records mostly arrive in event-time order, so a
  * new slice is nearly always appended; firing walks the list once instead of probing every slot of every window
- * (a sliding 1 h / 5 min window has 12 slots, most of them empty for a quiet key).
+ * (a sliding 1 h / 5 min window has 12 slots, most of them empty for a quiet key). Slices are stored flat, five
+ * numbers each (index, count, sum, min, max), so an update touches one array rather than an object per slice.
  */
-import { type Acc, accOf, addInto, copyAcc, mergeInto } from './aggregate';
+import type { Acc } from './aggregate';
+
+const W = 5;
 
 export class SliceList {
-  /** Slice indexes (slice start / slice width), ascending. */
-  private readonly idx: number[] = [];
-  private readonly accs: Acc[] = [];
+  /** [index, count, sum, min, max] per slice, by ascending slice index (slice start / slice width). */
+  private readonly d: number[] = [];
 
   public get size(): number {
-    return this.idx.length;
+    return this.d.length / W;
   }
 
   /** Smallest open slice index (Infinity when empty). */
   public get first(): number {
-    return this.idx.length > 0 ? this.idx[0]! : Infinity;
+    return this.d.length > 0 ? this.d[0]! : Infinity;
   }
 
   /** Largest open slice index (−Infinity when empty). */
   public get last(): number {
-    return this.idx.length > 0 ? this.idx[this.idx.length - 1]! : -Infinity;
+    return this.d.length > 0 ? this.d[this.d.length - W]! : -Infinity;
   }
 
   /** Folds a value into slice `i`; returns true when the slice is new. */
   public add(i: number, v: number): boolean {
-    const idx = this.idx;
-    let k = idx.length;
+    const d = this.d;
+    let p = d.length;
     // Search from the end: the newest slice is the usual target.
-    while (k > 0 && idx[k - 1]! > i) k--;
-    if (k > 0 && idx[k - 1] === i) {
-      addInto(this.accs[k - 1]!, v);
+    while (p > 0 && d[p - W]! > i) p -= W;
+    if (p > 0 && d[p - W] === i) {
+      const q = p - W;
+      d[q + 1]! += 1;
+      d[q + 2]! += v;
+      if (v < d[q + 3]!) d[q + 3] = v;
+      if (v > d[q + 4]!) d[q + 4] = v;
       return false;
     }
-    this.insertAt(k, i, accOf(v));
+    if (p === d.length) d.push(i, 1, v, v, v);
+    else d.splice(p, 0, i, 1, v, v, v);
     return true;
   }
 
   /** Sets slice `i` (loading persisted state). */
   public set(i: number, acc: Acc): void {
-    const idx = this.idx;
-    let k = idx.length;
-    while (k > 0 && idx[k - 1]! > i) k--;
-    if (k > 0 && idx[k - 1] === i) this.accs[k - 1] = acc;
-    else this.insertAt(k, i, acc);
+    const d = this.d;
+    let p = d.length;
+    while (p > 0 && d[p - W]! > i) p -= W;
+    if (p > 0 && d[p - W] === i) d.splice(p - W, W, i, acc[0], acc[1], acc[2], acc[3]);
+    else d.splice(p, 0, i, acc[0], acc[1], acc[2], acc[3]);
   }
 
   public get(i: number): Acc | undefined {
     const k = this.position(i);
-    return k < this.idx.length && this.idx[k] === i ? this.accs[k] : undefined;
+    return k < this.size && this.indexAt(k) === i ? this.accAt(k) : undefined;
   }
 
-  /** Position of the first slice with index ≥ i. */
+  /** Position (0-based slice number) of the first slice with index ≥ i. */
   public position(i: number): number {
-    const idx = this.idx;
+    const d = this.d;
     let lo = 0;
-    let hi = idx.length;
+    let hi = d.length / W;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (idx[mid]! < i) lo = mid + 1;
+      if (d[mid * W]! < i) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   public indexAt(k: number): number {
-    return this.idx[k]!;
+    return this.d[k * W]!;
   }
 
+  /** A copy of the aggregate at position k. */
   public accAt(k: number): Acc {
-    return this.accs[k]!;
+    const q = k * W;
+    const d = this.d;
+    return [d[q + 1]!, d[q + 2]!, d[q + 3]!, d[q + 4]!];
   }
 
   /**
@@ -78,50 +88,43 @@ export class SliceList {
    * accumulator or into `into`; undefined when none holds data.
    */
   public mergeFrom(k: number, from: number, to: number, into?: Acc): Acc | undefined {
-    const idx = this.idx;
-    const n = idx.length;
-    while (k < n && idx[k]! < from) k++;
-    if (k >= n || idx[k]! >= to) return undefined;
-    const first = this.accs[k]!;
-    let acc: Acc;
-    if (into === undefined) {
-      acc = copyAcc(first);
-    } else {
-      acc = into;
-      acc[0] = first[0];
-      acc[1] = first[1];
-      acc[2] = first[2];
-      acc[3] = first[3];
+    const d = this.d;
+    const end = d.length;
+    let q = k * W;
+    while (q < end && d[q]! < from) q += W;
+    if (q >= end || d[q]! >= to) return undefined;
+    let c = d[q + 1]!;
+    let sum = d[q + 2]!;
+    let mn = d[q + 3]!;
+    let mx = d[q + 4]!;
+    for (q += W; q < end && d[q]! < to; q += W) {
+      c += d[q + 1]!;
+      sum += d[q + 2]!;
+      if (d[q + 3]! < mn) mn = d[q + 3]!;
+      if (d[q + 4]! > mx) mx = d[q + 4]!;
     }
-    for (k++; k < n && idx[k]! < to; k++) mergeInto(acc, this.accs[k]!);
-    return acc;
+    if (into === undefined) return [c, sum, mn, mx];
+    into[0] = c;
+    into[1] = sum;
+    into[2] = mn;
+    into[3] = mx;
+    return into;
   }
 
   /** Drops every slice with index < i. */
   public dropBefore(i: number): void {
-    if (this.idx.length === 0 || this.idx[0]! >= i) return;
-    const k = this.position(i);
-    this.idx.splice(0, k);
-    this.accs.splice(0, k);
+    if (this.d.length === 0 || this.d[0]! >= i) return;
+    this.d.splice(0, this.position(i) * W);
   }
 
   public clear(): void {
-    this.idx.length = 0;
-    this.accs.length = 0;
+    this.d.length = 0;
   }
 
-  /** [index, acc] pairs in index order. */
+  /** [index, aggregate] pairs in index order (aggregates are copies). */
   public entries(): Array<[number, Acc]> {
-    return this.idx.map((i, k) => [i, this.accs[k]!]);
-  }
-
-  private insertAt(k: number, i: number, acc: Acc): void {
-    if (k === this.idx.length) {
-      this.idx.push(i);
-      this.accs.push(acc);
-    } else {
-      this.idx.splice(k, 0, i);
-      this.accs.splice(k, 0, acc);
-    }
+    const out: Array<[number, Acc]> = [];
+    for (let k = 0; k < this.size; k++) out.push([this.indexAt(k), this.accAt(k)]);
+    return out;
   }
 }
