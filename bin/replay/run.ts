@@ -12,6 +12,9 @@ import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import { LineWriter } from '../cli/writer';
 
+/** Batches between sweeps that fire due windows and drop idle keys. */
+const SWEEP_EVERY = 16;
+
 export interface ReplayOptions {
   readonly spec: PipelineSpec;
   readonly inputPath: string;
@@ -49,6 +52,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   // Final windows go straight to the file as they fire, unless "update" may still change them.
   const engine = new WindowEngine(opts.spec, {
     trackChanges: false,
+    // Windows are written as a set (order unspecified), so they fire in sweeps rather than batch by batch.
+    fireAtBatchEnd: false,
     ...(update ? {} : { onFinal: (feature, key, start, end, value, count) => windowsOut.writeLine(windowLineText(feature, key, start, end, value, count)) }),
   });
   const rejectedOut = new LineWriter(join(opts.outDir, 'rejected.jsonl'));
@@ -83,7 +88,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     if (batch.length < batchSize) continue;
     await emit(engine.processBatch(batch));
     batch = [];
-    if (++batches % 50 === 0) engine.evictIdle();
+    // Open state is bounded by what the sweep leaves: windows still open, and keys active since the last sweep.
+    if (++batches % SWEEP_EVERY === 0) {
+      await emit(engine.fireAllDue());
+      engine.evictIdle();
+    }
     const now = Date.now();
     if (opts.onProgress && now - lastProgress >= 1000) {
       lastProgress = now;

@@ -165,6 +165,13 @@ export interface EngineOptions {
    * keep their aggregates for corrections.
    */
   readonly onFinal?: FinalSink;
+  /**
+   * Fire windows at the end of every batch, found through event-time timers (what the consumer needs: each batch's
+   * final windows are written with it). Replay turns this off and calls `fireAllDue()` every few batches instead:
+   * the same windows with the same values, in a different order, without a timer per window. A window not yet
+   * fired still fires before any record of its key is applied, and `flush()` fires the rest. @default true
+   */
+  readonly fireAtBatchEnd?: boolean;
 }
 
 /** A final window handed out as it fires: the fields of a `WindowResult`. */
@@ -245,6 +252,7 @@ export class WindowEngine {
   private readonly trackChanges: boolean;
   private readonly judgeRedelivered: boolean;
   private readonly onFinal: FinalSink | undefined;
+  private readonly fireAtBatchEnd: boolean;
   /** Reused for merged windows when a sink takes them (nothing keeps the aggregate). */
   private readonly scratch: Acc = [0, 0, 0, 0];
 
@@ -263,6 +271,7 @@ export class WindowEngine {
     this.trackChanges = options.trackChanges ?? true;
     this.judgeRedelivered = options.judgeRedelivered ?? false;
     this.onFinal = options.onFinal;
+    this.fireAtBatchEnd = options.fireAtBatchEnd ?? true;
     if (this.onFinal && this.keepFinals) throw new RangeError('onFinal cannot be used with latePolicy "update": its final windows are kept for corrections');
   }
 
@@ -271,7 +280,19 @@ export class WindowEngine {
   /** Processes records in arrival order, then fires every window its shard's watermark has passed. */
   public processBatch(records: readonly InputRecord[]): BatchResult {
     for (const r of records) this.processRecord(r);
-    for (const shard of this.out.shards) this.fireDue(shard, this.watermark(shard));
+    if (this.fireAtBatchEnd) for (const shard of this.out.shards) this.fireDue(shard, this.watermark(shard));
+    return this.takeResult();
+  }
+
+  /** Fires every window its shard's watermark has passed, by a sweep over all keys (see `fireAtBatchEnd`). */
+  public fireAllDue(): BatchResult {
+    for (const ks of this.keys.values()) {
+      for (const e of ks.ents) {
+        if (e === undefined || e.timerShard === undefined) continue;
+        const w = this.watermark(e.timerShard);
+        if (e.due <= w) this.advance(e, w);
+      }
+    }
     return this.takeResult();
   }
 
@@ -586,7 +607,7 @@ export class WindowEngine {
   }
 
   private schedule(e: Entity): void {
-    if (e.timerShard === undefined || !Number.isFinite(e.due)) return;
+    if (e.timerShard === undefined || !Number.isFinite(e.due) || !this.fireAtBatchEnd) return;
     let heap = this.timers.get(e.timerShard);
     if (!heap) {
       heap = new TimerHeap<Entity>();

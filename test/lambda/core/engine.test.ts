@@ -492,6 +492,36 @@ describe('firing final windows', () => {
     );
   });
 
+  it('fires the same windows, rejects the same records and counts the same with sweeps instead of batch-end timers', () => {
+    const features = [COUNT, SUM, { name: 'sl', window: { type: 'sliding', sizeMs: 30, slideMs: 10 }, aggregate: 'avg', field: 'amount' }, SESSION];
+    const byId = (rows: readonly { feature: string; key: string; windowStart: number }[]) => [...rows].sort((x, y) => (rowKey(x) < rowKey(y) ? -1 : 1));
+    const rowKey = (w: { feature: string; key: string; windowStart: number }) => `${w.feature}|${w.key}|${String(w.windowStart).padStart(5, '0')}`;
+    const rejKey = (r: { seq: string; reason: string; feature?: string }) => `${r.seq.padStart(4, '0')}|${r.reason}|${r.feature ?? ''}`;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 200 }), fc.integer({ min: -50, max: 50 }), fc.boolean()), { maxLength: 60 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.constantFrom('dlq', 'drop', 'update'),
+        (evs, size, latePolicy) => {
+          const feed = new Feed();
+          // The last flag of an event also decides whether a sweep follows the batch it closes.
+          const records = evs.map(([u, t, amount]) => feed.ev(u, t, { amount, id: `${u}${t}` }));
+          const doc = { watermark: { allowedLatenessMs: 15 }, latePolicy, features };
+          const chunks: InputRecord[][] = [];
+          for (let i = 0; i < records.length; i += size) chunks.push(records.slice(i, i + size));
+          const timed = collect(runBatches(makeEngine(doc), chunks));
+          const swept = makeEngine(doc, { fireAtBatchEnd: false });
+          const results = chunks.flatMap((c, i) => (evs[i * size]![3] ? [swept.processBatch(c), swept.fireAllDue()] : [swept.processBatch(c)]));
+          results.push(swept.flush());
+          const out = collect(results);
+          expect(byId(out.windows)).toEqual(byId(timed.windows));
+          expect(out.rejected.map(rejKey).sort()).toEqual(timed.rejected.map(rejKey).sort());
+          expect(out.counters).toEqual(timed.counters);
+        },
+      ),
+    );
+  });
+
   it('refuses onFinal under latePolicy "update", whose final windows must keep their aggregates', () => {
     expect(() => makeEngine({ latePolicy: 'update' }, { onFinal: () => undefined })).toThrow(/onFinal cannot be used with latePolicy "update"/);
   });
