@@ -7,10 +7,11 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchResult, type InputRecord, WindowEngine } from '../../lambda/core/engine';
 import { parseInputLine } from '../../lambda/core/input-line';
-import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine, windowLineJson, windowLineText } from '../../lambda/core/output';
+import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
 import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import { LineWriter } from '../cli/writer';
+import { WindowWriter } from './window-writer';
 
 /** Batches between sweeps that fire due windows and drop idle keys. */
 const SWEEP_EVERY = 16;
@@ -45,16 +46,26 @@ export function loadSpecFile(path: string): PipelineSpec {
 }
 
 export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
-  const batchSize = opts.batchSize ?? 2000;
   mkdirSync(opts.outDir, { recursive: true });
-  const windowsOut = new LineWriter(join(opts.outDir, 'windows.jsonl'));
+  // Window lines are formatted and written on a worker thread (see window-writer.ts).
+  const windowsOut = new WindowWriter(join(opts.outDir, 'windows.jsonl'), opts.spec.features.map((f) => f.name));
+  try {
+    return await run(opts, windowsOut);
+  } catch (e) {
+    await windowsOut.abort();
+    throw e;
+  }
+}
+
+async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<ReplaySummary> {
+  const batchSize = opts.batchSize ?? 2000;
   const update = opts.spec.latePolicy === 'update';
-  // Final windows go straight to the file as they fire, unless "update" may still change them.
+  // Final windows go straight to the writer as they fire, unless "update" may still change them.
   const engine = new WindowEngine(opts.spec, {
     trackChanges: false,
     // Windows are written as a set (order unspecified), so they fire in sweeps rather than batch by batch.
     fireAtBatchEnd: false,
-    ...(update ? {} : { onFinal: (feature, key, start, end, value, count) => windowsOut.writeLine(windowLineText(feature, key, start, end, value, count)) }),
+    ...(update ? {} : { onFinal: (feature, key, start, end, value, count) => windowsOut.add(feature, key, start, end, value, count) }),
   });
   const rejectedOut = new LineWriter(join(opts.outDir, 'rejected.jsonl'));
   const correctionsOut = update ? new LineWriter(join(opts.outDir, 'corrections.jsonl')) : undefined;
@@ -83,7 +94,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   let line = 0;
   for await (const text of readLines(opts.inputPath, (n) => (bytesRead += n))) {
     line += 1;
-    if (text.trim().length === 0) continue;
+    // Blank lines are skipped (a line starting with a JSON value is never blank: checked without trimming).
+    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim().length === 0)) continue;
     batch.push(parseInputLine(text, line));
     if (batch.length < batchSize) continue;
     await emit(engine.processBatch(batch));
@@ -104,7 +116,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   await emit(engine.flush());
   if (held) {
     for (const w of held.values()) {
-      windowsOut.writeLine(windowLineJson(w));
+      windowsOut.add(w.feature, w.key, w.windowStart, w.windowEnd, w.value, w.count);
       await windowsOut.drain();
     }
   }

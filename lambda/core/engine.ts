@@ -308,7 +308,7 @@ export class WindowEngine {
     this.out = new BatchCollector();
     this.epoch += 1;
     // Expired ids are already ignored at lookup; pruning only returns their memory, so it need not run often.
-    if (++this.batches % 32 === 0) this.pruneSeen();
+    if (++this.batches % 64 === 0) this.pruneSeen();
     const watermarks: Record<string, number | null> = {};
     for (const shard of o.shards) {
       const w = this.watermark(shard);
