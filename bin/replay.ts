@@ -20,6 +20,9 @@ async function main(): Promise<number> {
   const spec = loadSpecFile(args.config as string);
   const tty = process.stderr.isTTY === true;
   const batchSize = args['batch-size'] as number | undefined;
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65_536)) {
+    throw new UsageError(`--batch-size must be an integer from 1 to 65536, got ${batchSize}`);
+  }
   const summary = await replay({
     spec,
     inputPath: args.input as string,

@@ -5,12 +5,11 @@
  */
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BatchResult, type InputRecord, WindowEngine } from '../../lambda/core/engine';
-import { parseInputLine } from '../../lambda/core/input-line';
+import { type BatchResult, WindowEngine } from '../../lambda/core/engine';
 import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
 import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
-import { readLines } from '../cli/lines';
 import { LineWriter } from '../cli/writer';
+import { readRecordBatches } from './record-reader';
 import { WindowWriter } from './window-writer';
 
 /** Batches between sweeps that fire due windows and drop idle keys. */
@@ -59,6 +58,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 
 async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<ReplaySummary> {
   const batchSize = opts.batchSize ?? 2000;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65_536) throw new RangeError(`batchSize must be an integer from 1 to 65536, got ${batchSize}`);
   const update = opts.spec.latePolicy === 'update';
   // Final windows go straight to the writer as they fire, unless "update" may still change them.
   const engine = new WindowEngine(opts.spec, {
@@ -90,16 +90,9 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<Repla
     await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain()]);
   };
 
-  let batch: InputRecord[] = [];
-  let line = 0;
-  for await (const text of readLines(opts.inputPath, (n) => (bytesRead += n))) {
-    line += 1;
-    // Blank lines are skipped (a line starting with a JSON value is never blank: checked without trimming).
-    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim().length === 0)) continue;
-    batch.push(parseInputLine(text, line));
-    if (batch.length < batchSize) continue;
-    await emit(engine.processBatch(batch));
-    batch = [];
+  for await (const batch of readRecordBatches(opts.inputPath, opts.spec, { batchSize })) {
+    bytesRead = batch.bytesRead;
+    await emit(engine.processBatch(batch.records));
     // Open state is bounded by what the sweep leaves: windows still open, and keys active since the last sweep.
     if (++batches % SWEEP_EVERY === 0) {
       await emit(engine.fireAllDue());
@@ -109,10 +102,9 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<Repla
     if (opts.onProgress && now - lastProgress >= 1000) {
       lastProgress = now;
       const st = engine.stats();
-      opts.onProgress({ lines: line, bytesRead, totalBytes, elapsedMs: now - started, openSlices: st.openSlices, openSessions: st.openSessions });
+      opts.onProgress({ lines: batch.lastLine, bytesRead, totalBytes, elapsedMs: now - started, openSlices: st.openSlices, openSessions: st.openSessions });
     }
   }
-  if (batch.length > 0) await emit(engine.processBatch(batch));
   await emit(engine.flush());
   if (held) {
     for (const w of held.values()) {

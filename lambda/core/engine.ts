@@ -18,7 +18,7 @@ import {
   sliceStart,
   windowStartsOf,
 } from './assign';
-import { type DecodedRecord, DEFAULT_MAX_PAYLOAD_BYTES, RecordDecoder } from './record';
+import { type DecodeResult, type DecodedRecord, DEFAULT_MAX_PAYLOAD_BYTES, RecordDecoder } from './record';
 import { type FeatureSpec, type PipelineSpec, longestWindowMs } from './spec';
 import {
   type Entity,
@@ -47,6 +47,11 @@ export interface InputRecord {
   readonly seq: string;
   /** Arrival time, epoch ms (Kinesis approximateArrivalTimestamp); no future check without it. */
   readonly arrivalTime?: number;
+  /**
+   * The payload already decoded by a `RecordDecoder` of the same spec and payload limit (replay decodes on a
+   * reader thread); the engine decodes `data` itself when absent.
+   */
+  readonly decoded?: DecodeResult;
 }
 
 export interface WindowResult {
@@ -338,7 +343,7 @@ export class WindowEngine {
     const w = watermarkOf(shardState, this.lateness);
     const wOut = Number.isFinite(w) ? w : null;
 
-    const decoded = this.decoder.decode(r.data);
+    const decoded = r.decoded ?? this.decoder.decode(r.data);
     if (!decoded.ok) {
       c.invalid += 1;
       this.reject(r, 'invalid', decoded.message, wOut);
@@ -734,7 +739,7 @@ export class WindowEngine {
     const lateCandidates: Array<{ key: string; time: number; shard: string }> = [];
     const skew = this.spec.watermark.maxFutureSkewMs;
     for (const r of records) {
-      const d = this.decoder.decode(r.data);
+      const d = r.decoded ?? this.decoder.decode(r.data);
       if (!d.ok) continue;
       const t = d.record.time;
       if (skew !== undefined && r.arrivalTime !== undefined && t - r.arrivalTime > skew) continue;

@@ -11,7 +11,7 @@ export const DEFAULT_SHARD = 'shardId-000000000000';
 export class InputLineError extends Error {
   public constructor(
     public readonly line: number,
-    detail: string,
+    public readonly detail: string,
   ) {
     super(`input line ${line}: ${detail}`);
     this.name = 'InputLineError';
