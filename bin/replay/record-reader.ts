@@ -5,9 +5,7 @@
  *
  * Back-pressure: the worker keeps at most `maxInFlight` batches ahead of the consumer of this generator.
  */
-import { createRequire } from 'node:module';
-import { extname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { startWorker } from './start-worker';
 import type { InputRecord } from '../../lambda/core/engine';
 import { InputLineError } from '../../lambda/core/input-line';
 import type { DecodeResult } from '../../lambda/core/record';
@@ -66,14 +64,6 @@ export interface ReadOptions {
   readonly maxInFlight?: number;
 }
 
-function startWorker(init: ReaderInit): Worker {
-  const entry = join(__dirname, `record-reader-worker${extname(__filename)}`);
-  // From source (.ts) the worker module is loaded through tsx, as the main thread was.
-  const loader = entry.endsWith('.ts') ? createRequire(__filename).resolve('tsx/cjs') : undefined;
-  const source = `${loader === undefined ? '' : `require(${JSON.stringify(loader)});`}require(${JSON.stringify(entry)});`;
-  return new Worker(source, { eval: true, workerData: init });
-}
-
 /** Rebuilds the batch's records, each with the decoding the worker made. */
 function recordsOf(c: RecordColumns, features: number): InputRecord[] {
   const out: InputRecord[] = new Array<InputRecord>(c.n);
@@ -96,7 +86,7 @@ function recordsOf(c: RecordColumns, features: number): InputRecord[] {
 
 /** Batches of decoded records from a replay input file, read ahead on a worker thread. */
 export async function* readRecordBatches(path: string, spec: PipelineSpec, opts: ReadOptions): AsyncGenerator<RecordBatch> {
-  const worker = startWorker({ path, spec, batchSize: opts.batchSize, maxPayloadBytes: opts.maxPayloadBytes, maxInFlight: opts.maxInFlight ?? 4 });
+  const worker = startWorker('record-reader-worker', { path, spec, batchSize: opts.batchSize, maxPayloadBytes: opts.maxPayloadBytes, maxInFlight: opts.maxInFlight ?? 4 } satisfies ReaderInit);
   const queue: FromReader[] = [];
   let wake: (() => void) | undefined;
   const push = (m: FromReader): void => {

@@ -6,9 +6,8 @@
  *
  * Back-pressure: at most MAX_IN_FLIGHT chunks are handed over and not yet written; `drain()` waits below that.
  */
-import { createRequire } from 'node:module';
-import { extname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from './start-worker';
 
 /** Windows per message. */
 const CHUNK = 8192;
@@ -51,17 +50,6 @@ function newChunk(): Building {
   return { n: 0, fis: new Uint16Array(CHUNK), keyOf: new Uint32Array(CHUNK), keys: [], nums: new Float64Array(4 * CHUNK) };
 }
 
-/**
- * Starts the worker. The worker's module is TypeScript when the CLIs run from source: it is then loaded through
- * tsx, as the main thread was.
- */
-function startWorker(init: WriterInit): Worker {
-  const entry = join(__dirname, `window-writer-worker${extname(__filename)}`);
-  const loader = entry.endsWith('.ts') ? createRequire(__filename).resolve('tsx/cjs') : undefined;
-  const source = `${loader === undefined ? '' : `require(${JSON.stringify(loader)});`}require(${JSON.stringify(entry)});`;
-  return new Worker(source, { eval: true, workerData: init });
-}
-
 export class WindowWriter {
   private readonly worker: Worker;
   private readonly featureIndex = new Map<string, number>();
@@ -77,7 +65,7 @@ export class WindowWriter {
 
   public constructor(path: string, features: readonly string[]) {
     features.forEach((f, i) => this.featureIndex.set(f, i));
-    this.worker = startWorker({ path, features });
+    this.worker = startWorker('window-writer-worker', { path, features } satisfies WriterInit);
     this.done = new Promise<void>((resolve) => {
       this.worker.on('message', (m: FromWorker) => {
         if (m.type === 'written') this.inFlight -= 1;
