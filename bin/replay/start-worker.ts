@@ -7,14 +7,15 @@ import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 /**
- * Young generation of each worker. The workers make short-lived strings only; a small young generation keeps
- * the replay's resident memory near the main thread's (which the npm scripts give 64 MB semi-spaces).
+ * Heap limits of each worker. A worker holds a few batches at a time, and short-lived strings; its young
+ * generation is kept small (the npm scripts give the main thread 64 MB semi-spaces, which workers would
+ * inherit), while the old generation leaves room for a single input line of a few hundred megabytes.
  */
-const WORKER_YOUNG_GENERATION_MB = 16;
+const WORKER_HEAP = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 1024 };
 
 export function startWorker(name: 'record-reader-worker' | 'window-writer-worker', workerData: unknown): Worker {
   const entry = join(__dirname, `${name}${extname(__filename)}`);
   const loader = entry.endsWith('.ts') ? createRequire(__filename).resolve('tsx/cjs') : undefined;
   const source = `${loader === undefined ? '' : `require(${JSON.stringify(loader)});`}require(${JSON.stringify(entry)});`;
-  return new Worker(source, { eval: true, workerData, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: 128 } });
+  return new Worker(source, { eval: true, workerData, resourceLimits: WORKER_HEAP });
 }
