@@ -14,8 +14,12 @@ export class LineWriter {
   private pos = 0;
   private pending = false;
 
+  /** The first error of the stream (a file that cannot be opened, a full disk): drain() and close() throw it. */
+  private error: Error | undefined;
+
   public constructor(path: string) {
     this.stream = createWriteStream(path);
+    this.stream.on('error', (e) => (this.error ??= e));
   }
 
   /** Serializes and buffers one value as a line. */
@@ -44,8 +48,10 @@ export class LineWriter {
 
   /** Waits until the stream has taken what was handed to it, if it asked for a pause. */
   public async drain(): Promise<void> {
+    if (this.error) throw this.error;
     if (!this.pending) return;
     this.pending = false;
+    // `once` rejects if the stream errors while waiting.
     if (this.stream.writableNeedDrain) await once(this.stream, 'drain');
   }
 
@@ -53,8 +59,17 @@ export class LineWriter {
     this.flushChunk();
     await this.drain();
     await new Promise<void>((resolve, reject) => {
+      if (this.error) {
+        reject(this.error);
+        return;
+      }
       this.stream.once('error', reject);
-      this.stream.end(() => resolve());
+      // end() hands its callback the error when the last writes fail.
+      this.stream.end((err?: Error | null) => {
+        const e = err ?? this.error;
+        if (e) reject(e);
+        else resolve();
+      });
     });
   }
 }

@@ -56,8 +56,8 @@ async function run(): Promise<void> {
   };
   for await (const text of readLines(init.path, (n) => (bytesRead += n))) {
     line += 1;
-    // Blank lines are skipped (a line starting with a JSON value is never blank: checked without trimming).
-    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim().length === 0)) continue;
+    // Blank lines (any white space, as trim() sees it) are skipped; a line starting with `{` needs no trimming.
+    if (text.length === 0 || (text.charCodeAt(0) !== 123 && text.trim().length === 0)) continue;
     const r = parseInputLine(text, line);
     const i = c.n++;
     c.lines[i] = line;

@@ -60,6 +60,8 @@ export class WindowWriter {
   private inFlight = 0;
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
+  /** The worker reported the file written and closed. */
+  private closed = false;
   private readonly done: Promise<void>;
   private lines = 0;
 
@@ -67,17 +69,26 @@ export class WindowWriter {
     features.forEach((f, i) => this.featureIndex.set(f, i));
     this.worker = startWorker('window-writer-worker', { path, features } satisfies WriterInit);
     this.done = new Promise<void>((resolve) => {
-      this.worker.on('message', (m: FromWorker) => {
-        if (m.type === 'written') this.inFlight -= 1;
-        else if (m.type === 'failed') this.fail(new WindowWriterError(`cannot write ${path}: ${m.message}`));
-        else resolve();
+      // Every way the worker can end settles `done` and wakes a waiting drain(): a write that fails, even at close,
+      // must surface as an error, never as a replay that waits forever.
+      const end = (failure?: Error): void => {
+        if (failure) this.fail(failure);
         this.wakeUp();
-      });
-      this.worker.on('error', (e: Error) => {
-        this.fail(new WindowWriterError(`window writer failed: ${e.message}`));
         resolve();
+      };
+      this.worker.on('message', (m: FromWorker) => {
+        if (m.type === 'written') {
+          this.inFlight -= 1;
+          this.wakeUp();
+        } else if (m.type === 'failed') {
+          end(new WindowWriterError(`cannot write ${path}: ${m.message}`));
+        } else {
+          this.closed = true;
+          end();
+        }
       });
-      this.worker.on('exit', () => resolve());
+      this.worker.on('error', (e: Error) => end(new WindowWriterError(`window writer failed: ${e.message}`)));
+      this.worker.on('exit', (code) => end(this.closed ? undefined : new WindowWriterError(`window writer stopped before closing ${path} (exit code ${code})`)));
     });
   }
 

@@ -172,9 +172,9 @@ export interface EngineOptions {
   readonly onFinal?: FinalSink;
   /**
    * Fire windows at the end of every batch, found through event-time timers (what the consumer needs: each batch's
-   * final windows are written with it). Replay turns this off and calls `fireAllDue()` every few batches instead:
-   * the same windows with the same values, in a different order, without a timer per window. A window not yet
-   * fired still fires before any record of its key is applied, and `flush()` fires the rest. @default true
+   * final windows are written with it). Replay turns this off and calls `fireAllDue()` every few batches instead,
+   * which fires what the timers of those batch ends would have fired, as if at each of them: the same windows,
+   * values, rejections and counts, in a different order, without a timer per window. @default true
    */
   readonly fireAtBatchEnd?: boolean;
 }
@@ -248,6 +248,8 @@ export class WindowEngine {
   private readonly keys = new Map<string, KeyState>();
   private readonly shards = new Map<string, ShardWatermark>();
   private readonly timers = new Map<string, TimerHeap<Entity>>();
+  /** Without batch-end firing: per shard, its watermark at each batch end since the last sweep (rising). */
+  private readonly batchEnds = new Map<string, number[]>();
   private readonly shardNames = new Map<string, string>();
   private lastShardName: string | undefined;
   private out = new BatchCollector();
@@ -285,20 +287,41 @@ export class WindowEngine {
   /** Processes records in arrival order, then fires every window its shard's watermark has passed. */
   public processBatch(records: readonly InputRecord[]): BatchResult {
     for (const r of records) this.processRecord(r);
-    if (this.fireAtBatchEnd) for (const shard of this.out.shards) this.fireDue(shard, this.watermark(shard));
-    return this.takeResult();
-  }
-
-  /** Fires every window its shard's watermark has passed, by a sweep over all keys (see `fireAtBatchEnd`). */
-  public fireAllDue(): BatchResult {
-    for (const ks of this.keys.values()) {
-      for (const e of ks.ents) {
-        if (e === undefined || e.timerShard === undefined) continue;
-        const w = this.watermark(e.timerShard);
-        if (e.due <= w) this.advance(e, w);
+    if (this.fireAtBatchEnd) {
+      for (const shard of this.out.shards) this.fireDue(shard, this.watermark(shard));
+    } else {
+      // Remember where each shard's watermark stood at this batch end, for the sweep to replay its timers.
+      for (const shard of this.out.shards) {
+        const w = this.watermark(shard);
+        let ends = this.batchEnds.get(shard);
+        if (!ends) this.batchEnds.set(shard, (ends = []));
+        if (Number.isFinite(w) && (ends.length === 0 || ends[ends.length - 1]! < w)) ends.push(w);
       }
     }
     return this.takeResult();
+  }
+
+  /**
+   * Fires, by a sweep over all keys, what batch-end timers would have fired since the last sweep (see
+   * `fireAtBatchEnd`). Call it between batches.
+   */
+  public fireAllDue(): BatchResult {
+    for (const ks of this.keys.values()) for (const e of ks.ents) if (e !== undefined) this.catchUp(e);
+    this.batchEnds.clear();
+    return this.takeResult();
+  }
+
+  /**
+   * Without batch-end timers: advances an entity as its timer would have at each batch end since the last sweep
+   * (fired at the first batch-end watermark reaching its due time, then again at the first reaching the next).
+   * A key's own shard never needs it before a record (that record's watermark is past every batch end), but a
+   * record of the key from another shard does: the windows final for the key decide its lateness.
+   */
+  private catchUp(e: Entity): void {
+    if (e.timerShard === undefined) return;
+    const ends = this.batchEnds.get(e.timerShard);
+    if (ends === undefined || ends.length === 0 || e.due > ends[ends.length - 1]!) return;
+    for (let i = firstAtLeast(ends, e.due, 0); i < ends.length; i = firstAtLeast(ends, e.due, i + 1)) this.advance(e, ends[i]!);
   }
 
   /** End of a bounded input: the watermark becomes +∞ and every open window is final. */
@@ -415,6 +438,7 @@ export class WindowEngine {
    */
   private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, shard: string, seq: string, w: number, ks: KeyState): number {
     const existing = ks.ents[f.fi];
+    if (!this.fireAtBatchEnd && existing !== undefined && existing.timerShard !== shard) this.catchUp(existing);
     const last = existing?.lastApplied[shard];
     const redelivered = last !== undefined && compareSeq(seq, last) <= 0;
     const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
@@ -880,6 +904,18 @@ function addSession(e: SessionEntity, t: number, gapMs: number, v: number): void
   }
   m.end = mergedEnd;
   if (j > i + 1) ss.splice(i + 1, j - i - 1);
+}
+
+/** Index of the first element ≥ x in the rising array, from index `from` (its length when none). */
+function firstAtLeast(a: readonly number[], x: number, from: number): number {
+  let lo = from;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Earliest end among the entity's open windows (Infinity when none). */

@@ -46,6 +46,14 @@ describe('readRecordBatches (input read and decoded on a worker thread)', () => 
     expect(got).toEqual(expected);
   });
 
+  it('skips lines of white space of any kind, as trim() sees it', async () => {
+    const good = JSON.stringify({ data: JSON.stringify({ user: 'u', ts: 1 }) });
+    const path = file([good, '\u00a0', '\ufeff \t', '\u2028', good]);
+    const lines: string[] = [];
+    for await (const b of readRecordBatches(path, spec, { batchSize: 10 })) lines.push(...b.records.map((r) => r.seq));
+    expect(lines).toEqual(['1', '5']);
+  });
+
   it('stops at a line that is not a valid envelope, naming its line number', async () => {
     const path = file([JSON.stringify({ data: '{}' }), '', '{"data": 5}']);
     const err = await (async () => {

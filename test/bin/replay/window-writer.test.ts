@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { windowLineText } from '../../../lambda/core/output';
@@ -42,6 +42,24 @@ describe('WindowWriter (windows.jsonl on a worker thread)', () => {
     );
     expect(err).toBeInstanceOf(WindowWriterError);
     expect((err as Error).message).toContain(dir);
+  });
+
+  it.runIf(existsSync('/dev/full'))('reports a write that fails at close (full disk) from close(), and does not hang', async () => {
+    const path = join(tmp, 'full.jsonl');
+    symlinkSync('/dev/full', path);
+    const writer = new WindowWriter(path, ['cnt']);
+    for (let i = 0; i < 2000; i++) writer.add('cnt', `u${i}`, i, i + 10, 1, 1);
+    await expect(writer.close()).rejects.toThrow(/ENOSPC/);
+  });
+
+  it('wakes a producer waiting in drain() when the worker fails, with the error', async () => {
+    const dir = join(tmp, 'dir-as-file.jsonl');
+    mkdirSync(dir);
+    const writer = new WindowWriter(dir, ['cnt']);
+    // More than the 8 chunks allowed in flight, so drain() has to wait: the failure must end that wait.
+    for (let i = 0; i < 9 * 8192; i++) writer.add('cnt', 'u', i, i + 10, 1, 1);
+    await expect(writer.drain()).rejects.toBeInstanceOf(WindowWriterError);
+    await expect(writer.close()).rejects.toBeInstanceOf(WindowWriterError);
   });
 
   it('refuses a window of a feature it was not told about, naming it', async () => {
