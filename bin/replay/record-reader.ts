@@ -86,7 +86,9 @@ function recordsOf(c: RecordColumns, features: number): InputRecord[] {
 
 /** Batches of decoded records from a replay input file, read ahead on a worker thread. */
 export async function* readRecordBatches(path: string, spec: PipelineSpec, opts: ReadOptions): AsyncGenerator<RecordBatch> {
-  const worker = startWorker('record-reader-worker', { path, spec, batchSize: opts.batchSize, maxPayloadBytes: opts.maxPayloadBytes, maxInFlight: opts.maxInFlight ?? 4 } satisfies ReaderInit);
+  const maxInFlight = opts.maxInFlight ?? 4;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
+  const worker = startWorker('record-reader-worker', { path, spec, batchSize: opts.batchSize, maxPayloadBytes: opts.maxPayloadBytes, maxInFlight } satisfies ReaderInit);
   const queue: FromReader[] = [];
   let wake: (() => void) | undefined;
   const push = (m: FromReader): void => {
