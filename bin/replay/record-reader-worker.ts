@@ -47,10 +47,16 @@ async function run(): Promise<void> {
   let c = columns(init.batchSize);
   let line = 0;
   let bytesRead = 0;
+  let lastShard: string | undefined;
+  let lastShardIndex = 0;
+  let shardIndex = new Map<string, number>();
   const flush = async (): Promise<void> => {
     c.bytesRead = bytesRead;
     post({ type: 'batch', columns: c }, [c.lines.buffer, c.shardOf.buffer, c.arrival.buffer, c.ok.buffer, c.times.buffer, c.values.buffer] as ArrayBuffer[]);
     c = columns(init.batchSize);
+    // Shard indexes are per batch.
+    lastShard = undefined;
+    shardIndex = new Map();
     unacked += 1;
     while (unacked >= init.maxInFlight) await new Promise<void>((r) => (resume = r));
   };
@@ -62,9 +68,14 @@ async function run(): Promise<void> {
     const i = c.n++;
     c.lines[i] = line;
     c.data.push(r.data as string);
-    let s = c.shards.indexOf(r.shard);
-    if (s < 0) s = c.shards.push(r.shard) - 1;
-    c.shardOf[i] = s;
+    // Shard ids repeat: the previous record's is the usual one, a map finds the others.
+    if (r.shard !== lastShard) {
+      lastShard = r.shard;
+      let s = shardIndex.get(r.shard);
+      if (s === undefined) shardIndex.set(r.shard, (s = c.shards.push(r.shard) - 1));
+      lastShardIndex = s;
+    }
+    c.shardOf[i] = lastShardIndex;
     c.arrival[i] = r.arrivalTime ?? NaN;
     const d = decoder.decode(r.data);
     if (d.ok) {
