@@ -37,10 +37,6 @@ export function windowLine(w: WindowResult | FinalWindow): WindowLine {
   return { feature: w.feature, key: w.key, windowStart: w.windowStart, windowEnd: w.windowEnd, value: w.value, count: w.count };
 }
 
-/**
- * The same line as `JSON.stringify(windowLine(w))`, built directly: replay writes one per final window, and
- * serializing through an intermediate object doubles the work.
- */
 interface FeatureText {
   readonly json: string;
   /** Window start → the text of its bounds; many keys' windows share them. */
@@ -50,11 +46,10 @@ const featureText = new Map<string, FeatureText>();
 /** Entity key → its JSON text (keys repeat across windows and features). Bounded: cleared when full. */
 const keyText = new Map<string, string>();
 
-export function windowLineJson(w: WindowResult | FinalWindow): string {
-  return windowLineText(w.feature, w.key, w.windowStart, w.windowEnd, w.value, w.count);
-}
-
-/** `windowLineJson` from the fields themselves (for final windows handed out by the engine's `onFinal`). */
+/**
+ * The same line as `JSON.stringify(windowLine(w))`, built directly from the fields: replay writes one per final
+ * window, and serializing through an intermediate object doubles the work.
+ */
 export function windowLineText(feature: string, key: string, windowStart: number, windowEnd: number, value: number, count: number): string {
   let f = featureText.get(feature);
   if (f === undefined) featureText.set(feature, (f = { json: JSON.stringify(feature), bounds: new Map() }));

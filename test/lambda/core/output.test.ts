@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addCounters, emptySummary, payloadText, rejectedLine, windowId, windowLine } from '../../../lambda/core/output';
+import { addCounters, emptySummary, payloadText, rejectedLine, windowId, windowLine, windowLineText } from '../../../lambda/core/output';
 import type { BatchCounters, Rejection } from '../../../lambda/core/engine';
 
 describe('output lines', () => {
@@ -38,5 +38,27 @@ describe('output lines', () => {
       windowId({ feature: 'a', key: 'b1', windowStart: 1 }),
     ]);
     expect(ids.size).toBe(5);
+  });
+});
+
+describe('windowLineText', () => {
+  it('is exactly JSON.stringify of the window line, for awkward keys and values too', () => {
+    const cases: Array<[string, string, number, number, number, number]> = [
+      ['cnt', 'user_1', 0, 300_000, 3, 3],
+      ['avg "amount"', 'zoë "quoted" \\ back\u0000slash\n', -600_000, 0, 1 / 3, 7],
+      ['spend', '\ud83d\ude00 and a lone \ud800', 1_767_258_000_000, 1_767_261_600_000, -0, 1],
+      ['avg', 'k', 8.64e15 - 60_000, 8.64e15, NaN, 0],
+      ['max', 'k', -8.64e15, -8.64e15 + 10, Infinity, 2],
+      ['sum', 'k', 0.5, 1.5, 1e21, 1],
+      ['sum', 'k', 0.5, 2.5, 123.45000000000002, 4],
+    ];
+    for (const [feature, key, windowStart, windowEnd, value, count] of cases) {
+      const text = windowLineText(feature, key, windowStart, windowEnd, value, count);
+      expect(text).toBe(JSON.stringify(windowLine({ feature, key, windowStart, windowEnd, value, count })));
+      // Cached pieces are reused, never mixed up: the same bounds with another end, the same key in another feature.
+      expect(windowLineText('other', key, windowStart, windowEnd + 1, value, count)).toBe(
+        JSON.stringify({ feature: 'other', key, windowStart, windowEnd: windowEnd + 1, value: Number.isFinite(value) ? value : null, count }),
+      );
+    }
   });
 });
