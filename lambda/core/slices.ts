@@ -54,11 +54,6 @@ export class SliceList {
     else d.splice(p, 0, i, acc[0], acc[1], acc[2], acc[3]);
   }
 
-  public get(i: number): Acc | undefined {
-    const k = this.position(i);
-    return k < this.size && this.indexAt(k) === i ? this.accAt(k) : undefined;
-  }
-
   /** Position (0-based slice number) of the first slice with index ≥ i. */
   public position(i: number): number {
     const d = this.d;

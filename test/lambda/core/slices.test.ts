@@ -54,7 +54,9 @@ describe('SliceList', () => {
     const merged = list.mergeFrom(0, 3, 5)!;
     expect(merged).toEqual([2, 12, 5, 7]);
     merged[0] = 99;
-    expect(list.get(3)).toEqual([1, 5, 5, 5]);
-    expect(list.get(5)).toBeUndefined();
+    expect(list.entries()).toEqual([
+      [3, [1, 5, 5, 5]],
+      [4, [1, 7, 7, 7]],
+    ]);
   });
 });
