@@ -574,8 +574,6 @@ export class WindowEngine {
     const sl = e.slices;
     const n = sl.size;
     if (n === 0) return;
-    // A slice is dropped once the last window holding it is final.
-    const keepFrom = w === Infinity ? Infinity : (lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs;
     // Windows in start order, from the first one still open that holds data to the last one that ends by w.
     let s = firstWindowStart(g, sl.first * g.sliceMs);
     if (Number.isFinite(e.finalThrough)) s = Math.max(s, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
@@ -598,8 +596,9 @@ export class WindowEngine {
       this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
       s += g.slideMs;
     }
-    if (keepFrom === Infinity) sl.clear();
-    else sl.dropBefore(keepFrom);
+    // A slice is dropped once the last window holding it is final.
+    if (w === Infinity) sl.clear();
+    else sl.dropBefore((lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs);
   }
 
   private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {
