@@ -5,7 +5,7 @@
  * track the watermark, and hand out each final window's result — so the figures compare window maintenance, not
  * missing work. Tumbling and sliding windows only.
  */
-import { type Acc, accOf, addInto, resultValue } from '../../lambda/core/aggregate';
+import { type Acc, type BasicKind, accOf, addInto, resultValue } from '../../lambda/core/aggregates/basic';
 import { type SliceGeometry, lastWindowEnd, sliceGeometry, windowStartsOf } from '../../lambda/core/assign';
 import type { InputRecord } from '../../lambda/core/engine';
 import { RecordDecoder } from '../../lambda/core/record';
@@ -22,7 +22,7 @@ export class PerWindowEngine {
 
   public constructor(private readonly spec: PipelineSpec) {
     this.decoder = new RecordDecoder(spec);
-    this.geometries = spec.features.map((f) => (f.window.type === 'session' ? undefined : sliceGeometry(f.window)));
+    this.geometries = spec.features.map((f) => (f.window.type === 'session' || f.window.type === 'global' ? undefined : sliceGeometry(f.window)));
     this.open = spec.features.map(() => new Map());
   }
 
@@ -67,7 +67,7 @@ export class PerWindowEngine {
         for (const [s, acc] of windows) {
           if (s + g.sizeMs <= w) {
             windows.delete(s);
-            this.finals.push({ feature: f.name, key, windowStart: s, windowEnd: s + g.sizeMs, value: resultValue(f.aggregate, acc), count: acc[0], acc });
+            this.finals.push({ feature: f.name, key, windowStart: s, windowEnd: s + g.sizeMs, value: resultValue(f.aggregate as BasicKind, acc), count: acc[0], acc });
           }
         }
       }

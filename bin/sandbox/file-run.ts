@@ -154,6 +154,7 @@ export function summarize(spec: PipelineSpec, records: number, counted: ReplaySu
     lateRecords,
     finalWindows,
     corrections: counted.corrections,
+    firings: counted.firings,
   };
 }
 

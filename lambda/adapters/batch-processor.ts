@@ -58,6 +58,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const spec = o.spec;
   const featureNames = spec.features.map((f) => f.name);
   const engine = new WindowEngine(spec, { judgeRedelivered: true });
+  const encode = (feature: string, acc: unknown): Uint8Array => engine.accBytes(feature, acc);
 
   // 1. Shard checkpoints and watermarks.
   const shards = [...new Set(input.map((r) => r.shard))];
@@ -164,7 +165,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
   const timerPutKeys = new Set(timerPuts.map((t) => `${t.shard}\u0000${t.sk}`));
   await o.state.writeAll([
-    ...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)),
+    ...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl, encode, result.firings)),
     ...o.state.batchWriteRequests(o.state.tableName, o.state.timerRequests(timerPuts, [])),
   ]);
   // Then the state, ids and current values, concurrently with a bound.
@@ -217,7 +218,7 @@ export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' |
   const writtenAt = (o.now ?? Date.now)();
   const nowS = Math.floor(writtenAt / 1000);
   const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
-  await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)));
+  await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl, (f, a) => engine.accBytes(f, a), result.firings)));
   const writes = [...new Set(result.changed.map((r) => r.key))].map((key) => () => o.state.putKeyState(keyState(engine, featureNames, key), versions.get(key) ?? 0, writtenAt));
   await o.state.writeAll(writes);
   return result.finals.length;

@@ -4,7 +4,8 @@
  * | item                 | sk                                      | holds                                          |
  * |----------------------|-----------------------------------------|------------------------------------------------|
  * | current values       | `current`                               | one map per feature: value of its newest open window, with the max event time it includes and when it was written; updated every batch |
- * | final window result  | `final#<feature>#<windowStart, padded>` | value, count, window bounds, partial aggregate (for corrections), written at, TTL |
+ * | final window result  | `final#<feature>#<windowStart, padded>` | value, count, window bounds, accumulator bytes (for corrections), written at, TTL |
+ * | global-window firing | `firing#<feature>#<firing number, padded>` | value, count, trigger, firedAt, written at, TTL |
  */
 import {
   type AttributeValue,
@@ -12,9 +13,9 @@ import {
   UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import type { Acc } from '../core/aggregate';
-import type { Correction, CurrentWindow, FinalWindow } from '../core/engine';
-import type { WindowLine } from '../core/output';
+import type { AnyAcc } from '../core/aggregates';
+import type { Correction, CurrentWindow, FinalWindow, Firing } from '../core/engine';
+import type { FiringLine, WindowLine } from '../core/output';
 import { batchGetAll, scanAll } from './dynamo-io';
 import { type Item, padTime, type WriteGate } from './state-store';
 
@@ -24,6 +25,14 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
 export function finalSortKey(feature: string, windowStart: number): string {
   return `final#${feature}#${padTime(windowStart)}`;
 }
+
+/** Firing numbers are positive integers: fixed width keeps them in order. */
+export function firingSortKey(feature: string, firing: number): string {
+  return `firing#${feature}#${String(firing).padStart(16, '0')}`;
+}
+
+/** The byte form of a feature's accumulator (the engine's `accBytes`). */
+export type AccEncoder = (feature: string, acc: AnyAcc) => Uint8Array;
 
 export class FeatureStore {
   public writes = 0;
@@ -35,8 +44,16 @@ export class FeatureStore {
     private readonly gate?: WriteGate,
   ) {}
 
-  public finalRequests(finals: readonly FinalWindow[], corrections: readonly Correction[], writtenAt: number, expiresAt: number): WriteRequest[] {
-    const item = (w: { feature: string; key: string; windowStart: number; windowEnd: number; acc: Acc }, value: number, count: number, extra: Item): WriteRequest => ({
+  /** Final windows, corrections and firings as puts: idempotent, so a retried batch writes the same items. */
+  public finalRequests(
+    finals: readonly FinalWindow[],
+    corrections: readonly Correction[],
+    writtenAt: number,
+    expiresAt: number,
+    encode: AccEncoder,
+    firings: readonly Firing[] = [],
+  ): WriteRequest[] {
+    const item = (w: { feature: string; key: string; windowStart: number; windowEnd: number; acc: AnyAcc }, value: number, count: number, extra: Item): WriteRequest => ({
       PutRequest: {
         Item: {
           pk: S(w.key),
@@ -46,7 +63,7 @@ export class FeatureStore {
           windowEnd: N(w.windowEnd),
           value: N(value),
           count: N(count),
-          acc: { L: w.acc.map((x) => N(x)) },
+          acc: { B: encode(w.feature, w.acc) },
           writtenAt: N(writtenAt),
           expiresAt: N(expiresAt),
           ...extra,
@@ -60,6 +77,24 @@ export class FeatureStore {
       const prev: Item = c.old ? { previousValue: N(c.old.value), previousCount: N(c.old.count) } : {};
       const through: Item = { correctedThrough: { M: Object.fromEntries(Object.entries(c.corrected).map(([shard, seq]) => [shard, S(seq)])) } };
       byWindow.set(`${c.key}\u0000${finalSortKey(c.feature, c.windowStart)}`, item(c, c.new.value, c.new.count, { ...prev, ...through, correctedAt: N(writtenAt) }));
+    }
+    for (const f of firings) {
+      byWindow.set(`${f.key}\u0000${firingSortKey(f.feature, f.firing)}`, {
+        PutRequest: {
+          Item: {
+            pk: S(f.key),
+            sk: S(firingSortKey(f.feature, f.firing)),
+            feature: S(f.feature),
+            firing: N(f.firing),
+            trigger: S(f.trigger),
+            firedAt: N(f.firedAt),
+            value: N(f.value),
+            count: N(f.count),
+            writtenAt: N(writtenAt),
+            expiresAt: N(expiresAt),
+          },
+        },
+      });
     }
     return [...byWindow.values()];
   }
@@ -102,7 +137,7 @@ export class FeatureStore {
   /** Loads stored final results (latePolicy "update") so late records can correct them. */
   public async getFinals(
     wanted: ReadonlyArray<{ feature: string; key: string; windowStart: number }>,
-  ): Promise<Array<{ feature: string; key: string; windowStart: number; acc: Acc; corrected: Record<string, string> }>> {
+  ): Promise<Array<{ feature: string; key: string; windowStart: number; acc: Uint8Array; corrected: Record<string, string> }>> {
     const uniq = new Map<string, Item>();
     for (const w of wanted) uniq.set(`${w.key}\u0000${finalSortKey(w.feature, w.windowStart)}`, { pk: S(w.key), sk: S(finalSortKey(w.feature, w.windowStart)) });
     const got = await batchGetAll(this.client, this.tableName, [...uniq.values()]);
@@ -110,7 +145,7 @@ export class FeatureStore {
       feature: it.feature!.S!,
       key: it.pk!.S!,
       windowStart: Number(it.windowStart!.N),
-      acc: (it.acc!.L ?? []).map((x) => Number(x.N)) as Acc,
+      acc: it.acc!.B!,
       corrected: Object.fromEntries(Object.entries(it.correctedThrough?.M ?? {}).map(([shard, v]) => [shard, v.S!])),
     }));
   }
@@ -128,6 +163,25 @@ export class FeatureStore {
       key: it.pk!.S!,
       windowStart: Number(it.windowStart!.N),
       windowEnd: Number(it.windowEnd!.N),
+      value: Number(it.value!.N),
+      count: Number(it.count!.N),
+    }));
+  }
+
+  /** Reads every global-window firing back (export and tests; a full scan). */
+  public async scanFirings(): Promise<FiringLine[]> {
+    const items = await scanAll(this.client, {
+      TableName: this.tableName,
+      FilterExpression: 'begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':p': S('firing#') },
+      ConsistentRead: true,
+    });
+    return items.map((it) => ({
+      feature: it.feature!.S!,
+      key: it.pk!.S!,
+      firing: Number(it.firing!.N),
+      trigger: it.trigger!.S! === 'count' ? 'count' : 'time',
+      firedAt: Number(it.firedAt!.N),
       value: Number(it.value!.N),
       count: Number(it.count!.N),
     }));

@@ -1,232 +1,53 @@
 /**
- * The window engine: processes a batch of records and returns data, not I/O — final windows, corrections,
- * rejected records with reasons, the slices and sessions it changed, watermarks and counters. Replay, the local
- * sandbox and the Lambda consumer all run this code; only where the state lives differs.
+ * The window engine's front end: processes a batch of records and returns data, not I/O — final windows,
+ * global-window firings, corrections, rejected records with reasons, the entities it changed, watermarks and
+ * counters. Replay, the local sandbox and the Lambda consumer all run this code; only where the state lives
+ * differs.
  *
- * Assigner, watermark and trigger are kept apart: `assign.ts` maps event times to slices and windows,
- * `watermark.ts` tracks per-shard progress, and windows fire here when their shard's watermark passes their end
- * (event-time timers in `timers.ts`).
+ * The parts, each in its own module: record checks in the order invalid → future → duplicate → late (here);
+ * decoding (record.ts); producer ids (dedup.ts); per-shard watermarks (watermark.ts); window kinds behind one
+ * interface (windows/: sliced tumbling and sliding, session, global); accumulators (aggregates/); triggers
+ * (triggers.ts); corrections under "update" (corrections.ts); keyed state and its stored form (keyed-state.ts);
+ * result types (results.ts).
  */
-import { type Acc, accOf, addInto, copyAcc, mergeInto, resultValue } from './aggregate';
+import type { AnyAcc } from './aggregates';
+import { ByteReader, ByteWriter } from './aggregates/bytes';
+import { firstWindowStart, windowStartsOf } from './assign';
+import { correctFinals } from './corrections';
+import { ProducerIds, idRetentionMs } from './dedup';
+import { KeyedState, type KeyState, deserializeEntity, serializeEntity } from './keyed-state';
+import { DEFAULT_MAX_PAYLOAD_BYTES, type DecodedRecord, RecordDecoder } from './record';
 import {
-  type SliceGeometry,
-  firstWindowStart,
-  lastWindowEnd,
-  lastWindowStart,
-  nextWindowEndAfter,
-  sliceGeometry,
-  sliceStart,
-  windowStartsOf,
-} from './assign';
-import { type DecodeResult, type DecodedRecord, DEFAULT_MAX_PAYLOAD_BYTES, RecordDecoder } from './record';
-import { type FeatureSpec, type PipelineSpec, longestWindowMs } from './spec';
-import {
-  type Entity,
-  type SeenId,
-  type SerializedEntity,
-  type SessionEntity,
-  type SliceEntity,
-  compareSeq,
-  deserializeEntity,
-  serializeEntity,
-} from './state';
-import { SliceList } from './slices';
-import { TimerHeap } from './timers';
-
-export interface EntityRef {
-  readonly feature: string;
-  readonly key: string;
-}
+  type BatchPlan,
+  type BatchResult,
+  type Correction,
+  type CurrentWindow,
+  type EngineOptions,
+  type EntityRef,
+  type FinalSink,
+  type FinalWindow,
+  type Firing,
+  type InputRecord,
+  type Rejection,
+  emptyCounters,
+} from './results';
+import type { FeatureSpec, PipelineSpec } from './spec';
+import { type Entity, type SeenId, type SerializedEntity, type SliceEntity, compareSeq } from './state';
+import { type Advance, EventTimeTimers, SweepTrigger, type Trigger } from './triggers';
 import { type ShardWatermark, observe, watermarkOf } from './watermark';
+import { type FeatureRuntime, type FireSink, featureRuntimes } from './windows';
+import { SlicedWindows } from './windows/sliced';
 
-/** One stream record as delivered: the raw payload plus where and when it arrived. */
-export interface InputRecord {
-  readonly data: string | Uint8Array;
-  readonly shard: string;
-  /** Sequence number within the shard (Kinesis sequence number; the line number in replay). */
-  readonly seq: string;
-  /** Arrival time, epoch ms (Kinesis approximateArrivalTimestamp); no future check without it. */
-  readonly arrivalTime?: number;
-  /**
-   * The payload already decoded by a `RecordDecoder` of the same spec and payload limit (replay decodes on a
-   * reader thread); the engine decodes `data` itself when absent.
-   */
-  readonly decoded?: DecodeResult;
-}
-
-export interface WindowResult {
-  readonly feature: string;
-  readonly key: string;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly value: number;
-  readonly count: number;
-}
-
-/** An open window's value as an online store serves it, with the newest event time it includes. */
-export interface CurrentWindow extends WindowResult {
-  readonly maxEventTime: number;
-}
-
-export interface FinalWindow extends WindowResult {
-  /** Partial aggregate [count, sum, min, max], so a store can apply later corrections. */
-  readonly acc: Acc;
-}
-
-/** latePolicy "update": a final window changed by a late record (retract `old`, use `new`). */
-export interface Correction {
-  readonly feature: string;
-  readonly key: string;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly old: { readonly value: number; readonly count: number } | null;
-  readonly new: { readonly value: number; readonly count: number };
-  readonly acc: Acc;
-  /** Per shard, the last sequence number folded into this window by a correction (so a retry never folds twice). */
-  readonly corrected: Record<string, string>;
-}
-
-export type RejectReason = 'invalid' | 'future' | 'late';
-
-export interface Rejection {
-  readonly reason: RejectReason;
-  readonly message: string;
-  /** Feature the record was late for (reason "late" only). */
-  readonly feature?: string;
-  readonly shard: string;
-  readonly seq: string;
-  /** Shard watermark just before the record (null = −∞). */
-  readonly watermark: number | null;
-  readonly arrivalTime?: number;
-  readonly eventTime?: number;
-  readonly key?: string;
-  /** The full original payload. */
-  readonly data: string | Uint8Array;
-}
-
-export interface BatchCounters {
-  records: number;
-  /** Valid, non-duplicate records applied to at least one window (now or by an earlier delivery). */
-  applied: number;
-  /** (record, feature) pairs that were late. */
-  late: number;
-  /** Records late for every feature, hence applied nowhere. */
-  lateRecords: number;
-  invalid: number;
-  future: number;
-  duplicates: number;
-  /** Records a previous delivery had already applied everywhere (Lambda re-delivery); included in `applied`. */
-  redelivered: number;
-  finalWindows: number;
-  corrections: number;
-}
-
-export interface BatchResult {
-  readonly finals: FinalWindow[];
-  readonly corrections: Correction[];
-  readonly rejected: Rejection[];
-  /** Entities changed by the batch (applied records or fired windows), to persist once each (with trackChanges). */
-  readonly changed: EntityRef[];
-  /** Producer ids first seen in this batch, to remember per entity key (with trackChanges). */
-  readonly newIds: Array<{ readonly key: string; readonly id: string } & SeenId>;
-  /** Watermark of every shard the batch touched, after the batch (null = −∞). */
-  readonly watermarks: Record<string, number | null>;
-  /** Newest event time applied in the batch, per shard (for freshness). */
-  readonly newestApplied: Record<string, number>;
-  readonly counters: BatchCounters;
-}
-
-export interface BatchPlan {
-  readonly keys: string[];
-  /** Highest watermark each shard can reach in the batch. */
-  readonly watermarkBound: Record<string, number>;
-  /** Valid, non-future records of the batch (key, event time, shard): what may correct final windows. */
-  readonly candidates: ReadonlyArray<{ readonly key: string; readonly time: number; readonly shard: string }>;
-}
-
-export interface EngineOptions {
-  /** @default 262144 (256 KiB) */
-  readonly maxPayloadBytes?: number;
-  /**
-   * How long (event time, behind the watermark) a producer id is remembered.
-   * @default idRetentionMs(spec): longest window + allowed lateness; forever under "update"
-   */
-  readonly dedupRetentionMs?: number;
-  /**
-   * List the entities each batch changed and the producer ids it saw first (the Lambda path persists them; replay
-   * does not need them). @default true
-   */
-  readonly trackChanges?: boolean;
-  /**
-   * Judge the lateness of a record an earlier delivery already applied, counting it late (without a second dead
-   * letter) where the first delivery did. Right only when the watermark is the one from before the batch, as in
-   * the consumer, which writes it last; otherwise such a record simply counts as re-delivered.
-   * @default false
-   */
-  readonly judgeRedelivered?: boolean;
-  /**
-   * Receives each final window as it fires, instead of collecting it in the batch result's `finals` (replay writes
-   * them out directly and so never builds the objects). Not allowed with latePolicy "update", whose final windows
-   * keep their aggregates for corrections.
-   */
-  readonly onFinal?: FinalSink;
-  /**
-   * Fire windows at the end of every batch, found through event-time timers (what the consumer needs: each batch's
-   * final windows are written with it). Replay turns this off and calls `fireAllDue()` every few batches instead,
-   * which fires what the timers of those batch ends would have fired, as if at each of them: the same windows,
-   * values, rejections and counts, in a different order, without a timer per window. @default true
-   */
-  readonly fireAtBatchEnd?: boolean;
-}
-
-/** A final window handed out as it fires: the fields of a `WindowResult`. */
-export type FinalSink = (feature: string, key: string, windowStart: number, windowEnd: number, value: number, count: number) => void;
-
-/**
- * How long a producer id is remembered, in event time behind the watermark: the longest window plus allowed
- * lateness. A retry arriving later is late for every window it could belong to (they all end by its event time
- * plus the longest window), so it is rejected as late and cannot be applied twice. Under "update" late records
- * are applied, so ids are kept for good.
- */
-export function idRetentionMs(spec: PipelineSpec): number {
-  return spec.latePolicy === 'update' ? Infinity : longestWindowMs(spec) + spec.watermark.allowedLatenessMs;
-}
+export * from './results';
+export { idRetentionMs } from './dedup';
 
 const LATE = 1;
 const APPLIED = 2;
 const REDELIVERED = 4;
 
-/** Everything the engine holds for one entity key. */
-interface KeyState {
-  /** Per feature (spec order): its entity, once the key has one. */
-  readonly ents: (Entity | undefined)[];
-  ids: Map<string, SeenId> | undefined;
-}
-
-interface FeatureRuntime {
-  readonly fi: number;
-  readonly spec: FeatureSpec;
-  readonly geometry: SliceGeometry | undefined;
-  readonly gapMs: number;
-}
-
-function emptyCounters(): BatchCounters {
-  return {
-    records: 0,
-    applied: 0,
-    late: 0,
-    lateRecords: 0,
-    invalid: 0,
-    future: 0,
-    duplicates: 0,
-    redelivered: 0,
-    finalWindows: 0,
-    corrections: 0,
-  };
-}
-
-class BatchCollector {
+class BatchCollector implements FireSink {
   public readonly finals: FinalWindow[] = [];
+  public readonly firings: Firing[] = [];
   public readonly corrections: Correction[] = [];
   public readonly rejected: Rejection[] = [];
   public readonly changed: Entity[] = [];
@@ -235,6 +56,24 @@ class BatchCollector {
   public readonly shards = new Set<string>();
   public readonly newestApplied: Record<string, number> = {};
   public readonly counters = emptyCounters();
+  public readonly retains: boolean;
+
+  public constructor(private readonly onFinal: FinalSink | undefined) {
+    this.retains = onFinal === undefined;
+  }
+
+  public window(f: FeatureRuntime, key: string, start: number, end: number, acc: AnyAcc): void {
+    this.counters.finalWindows += 1;
+    const value = f.agg.result(acc);
+    const count = f.agg.count(acc);
+    if (this.onFinal) this.onFinal(f.spec.name, key, start, end, value, count);
+    else this.finals.push({ feature: f.spec.name, key, windowStart: start, windowEnd: end, value, count, acc });
+  }
+
+  public firing(f: FeatureRuntime, key: string, n: number, trigger: 'count' | 'time', firedAt: number, acc: AnyAcc): void {
+    this.counters.firings += 1;
+    this.firings.push({ feature: f.spec.name, key, firing: n, trigger, firedAt, value: f.agg.result(acc), count: f.agg.count(acc) });
+  }
 }
 
 export class WindowEngine {
@@ -243,100 +82,73 @@ export class WindowEngine {
   private readonly runtime: FeatureRuntime[];
   private readonly lateness: number;
   private readonly keepFinals: boolean;
-  private readonly dedupRetentionMs: number;
-  /** Entity key → its state in every feature and its producer-id memory: one lookup per record. */
-  private readonly keys = new Map<string, KeyState>();
+  private readonly state: KeyedState;
+  private readonly ids: ProducerIds;
   private readonly shards = new Map<string, ShardWatermark>();
-  private readonly timers = new Map<string, TimerHeap<Entity>>();
-  /** Without batch-end firing: per shard, its watermark at each batch end since the last sweep (rising). */
-  private readonly batchEnds = new Map<string, number[]>();
+  private readonly trigger: Trigger;
   private readonly shardNames = new Map<string, string>();
   private lastShardName: string | undefined;
-  private out = new BatchCollector();
+  private readonly onFinal: FinalSink | undefined;
+  private out: BatchCollector;
   /** Batch number; entities changed in this batch carry it in `mark`. */
   private epoch = 1;
   private batches = 0;
   private readonly trackChanges: boolean;
   private readonly judgeRedelivered: boolean;
-  private readonly onFinal: FinalSink | undefined;
   private readonly fireAtBatchEnd: boolean;
-  /** Reused for merged windows when a sink takes them (nothing keeps the aggregate). */
-  private readonly scratch: Acc = [0, 0, 0, 0];
+  private readonly advanceFn: Advance = (e, w) => this.advance(e, w);
 
   public constructor(spec: PipelineSpec, options: EngineOptions = {}) {
     this.spec = spec;
     this.decoder = new RecordDecoder(spec, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
-    this.runtime = spec.features.map((f, fi) => ({
-      fi,
-      spec: f,
-      geometry: f.window.type === 'session' ? undefined : sliceGeometry(f.window),
-      gapMs: f.window.type === 'session' ? f.window.gapMs : 0,
-    }));
-    this.lateness = spec.watermark.allowedLatenessMs;
     this.keepFinals = spec.latePolicy === 'update';
-    this.dedupRetentionMs = options.dedupRetentionMs ?? idRetentionMs(spec);
+    this.runtime = featureRuntimes(spec);
+    this.lateness = spec.watermark.allowedLatenessMs;
+    this.state = new KeyedState(this.runtime.length);
+    this.ids = new ProducerIds(options.dedupRetentionMs ?? idRetentionMs(spec), (s) => this.watermark(s));
     this.trackChanges = options.trackChanges ?? true;
     this.judgeRedelivered = options.judgeRedelivered ?? false;
     this.onFinal = options.onFinal;
     this.fireAtBatchEnd = options.fireAtBatchEnd ?? true;
+    this.trigger = this.fireAtBatchEnd ? new EventTimeTimers() : new SweepTrigger();
     if (this.onFinal && this.keepFinals) throw new RangeError('onFinal cannot be used with latePolicy "update": its final windows are kept for corrections');
+    this.out = new BatchCollector(this.onFinal);
   }
 
   // ---- batch processing -------------------------------------------------------------------------------------
 
-  /** Processes records in arrival order, then fires every window its shard's watermark has passed. */
+  /** Processes records in arrival order, then fires (or, without batch-end firing, notes) what each shard's watermark has passed. */
   public processBatch(records: readonly InputRecord[]): BatchResult {
     for (const r of records) this.processRecord(r);
-    if (this.fireAtBatchEnd) {
-      for (const shard of this.out.shards) this.fireDue(shard, this.watermark(shard));
-    } else {
-      // Remember where each shard's watermark stood at this batch end, for the sweep to replay its timers.
-      for (const shard of this.out.shards) {
-        const w = this.watermark(shard);
-        let ends = this.batchEnds.get(shard);
-        if (!ends) this.batchEnds.set(shard, (ends = []));
-        if (Number.isFinite(w) && (ends.length === 0 || ends[ends.length - 1]! < w)) ends.push(w);
-      }
-    }
+    for (const shard of this.out.shards) this.trigger.batchEnd(shard, this.watermark(shard), this.advanceFn);
     return this.takeResult();
   }
 
-  /**
-   * Fires, by a sweep over all keys, what batch-end timers would have fired since the last sweep (see
-   * `fireAtBatchEnd`). Call it between batches.
-   */
+  /** Fires, by a sweep over all keys, what batch-end timers would have fired since the last sweep (see `fireAtBatchEnd`). */
   public fireAllDue(): BatchResult {
-    for (const ks of this.keys.values()) for (const e of ks.ents) if (e !== undefined) this.catchUp(e);
-    this.batchEnds.clear();
+    this.trigger.sweep(this.state.entities(), this.advanceFn);
     return this.takeResult();
-  }
-
-  /**
-   * Without batch-end timers: advances an entity as its timer would have at each batch end since the last sweep
-   * (fired at the first batch-end watermark reaching its due time, then again at the first reaching the next).
-   * A key's own shard never needs it before a record (that record's watermark is past every batch end), but a
-   * record of the key from another shard does: the windows final for the key decide its lateness.
-   */
-  private catchUp(e: Entity): void {
-    if (e.timerShard === undefined) return;
-    const ends = this.batchEnds.get(e.timerShard);
-    if (ends === undefined || ends.length === 0 || e.due > ends[ends.length - 1]!) return;
-    for (let i = firstAtLeast(ends, e.due, 0); i < ends.length; i = firstAtLeast(ends, e.due, i + 1)) this.advance(e, ends[i]!);
   }
 
   /** End of a bounded input: the watermark becomes +∞ and every open window is final. */
   public flush(): BatchResult {
-    for (const ks of this.keys.values()) for (const e of ks.ents) if (e) this.advance(e, Infinity);
+    for (const e of this.state.entities()) this.advance(e, Infinity);
     for (const shard of this.shards.keys()) this.out.shards.add(shard);
     return this.takeResult();
   }
 
   private takeResult(): BatchResult {
     const o = this.out;
-    this.out = new BatchCollector();
+    this.out = new BatchCollector(this.onFinal);
     this.epoch += 1;
     // Expired ids are already ignored at lookup; pruning only returns their memory, so it need not run often.
-    if (++this.batches % 64 === 0) this.pruneSeen();
+    if (++this.batches % 64 === 0) {
+      for (const ks of this.state.keys.values()) {
+        if (!ks.ids) continue;
+        this.ids.prune(ks.ids);
+        if (ks.ids.size === 0) ks.ids = undefined;
+      }
+    }
     const watermarks: Record<string, number | null> = {};
     for (const shard of o.shards) {
       const w = this.watermark(shard);
@@ -344,6 +156,7 @@ export class WindowEngine {
     }
     return {
       finals: o.finals,
+      firings: o.firings,
       corrections: o.corrections,
       rejected: o.rejected,
       changed: this.trackChanges ? o.changed.map((e) => ({ feature: this.runtime[e.fi]!.spec.name, key: e.key })) : [],
@@ -380,10 +193,14 @@ export class WindowEngine {
       return;
     }
     observe(shardState, rec.time);
-    const ks = this.keyState(rec.key);
-    if (rec.id !== undefined && this.isDuplicate(ks, rec.key, rec.id, shard, r.seq, rec.time)) {
-      c.duplicates += 1;
-      return;
+    const ks = this.state.get(rec.key);
+    if (rec.id !== undefined) {
+      const seen = this.ids.isDuplicate((ks.ids ??= new Map()), rec.id, shard, r.seq, rec.time);
+      if (seen === true) {
+        c.duplicates += 1;
+        return;
+      }
+      if (seen !== false && this.trackChanges) this.out.newIds.push({ key: rec.key, id: rec.id, ...seen });
     }
 
     let applied = false;
@@ -395,7 +212,7 @@ export class WindowEngine {
         c.late += 1;
         if (outcome & REDELIVERED) {
           // Its dead letter went out with the delivery that applied the record's other features.
-        } else if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.geometry === undefined)) {
+        } else if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.window.kind === 'sessions')) {
           this.reject(r, 'late', `${f.spec.name}: every window of event time ${rec.time} is final (watermark ${w})`, wOut, rec, f.spec.name);
         }
       } else {
@@ -416,20 +233,6 @@ export class WindowEngine {
     if (prev === undefined || rec.time > prev) this.out.newestApplied[shard] = rec.time;
   }
 
-  private isDuplicate(ks: KeyState, key: string, id: string, shard: string, seq: string, time: number): boolean {
-    const ids = (ks.ids ??= new Map());
-    const first = ids.get(id);
-    // An id past its retention counts as unseen at lookup, so the outcome never depends on batch boundaries. It is
-    // judged on the retry's own shard: there the retry is then late for every window, so never applied twice.
-    if (first === undefined || first.time + this.dedupRetentionMs <= this.watermark(shard)) {
-      ids.set(id, { shard, seq, time });
-      if (this.trackChanges) this.out.newIds.push({ key, id, shard, seq, time });
-      return false;
-    }
-    // The same Kinesis record delivered again is not a producer duplicate.
-    return !(first.shard === shard && first.seq === seq);
-  }
-
   /**
    * Applies a record to one feature. Lateness is judged against the shard watermark before the record (and the
    * entity's own final horizon, which only differs when one key arrives on several shards). A record an earlier
@@ -438,78 +241,38 @@ export class WindowEngine {
    */
   private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, shard: string, seq: string, w: number, ks: KeyState): number {
     const existing = ks.ents[f.fi];
-    if (!this.fireAtBatchEnd && existing !== undefined && existing.timerShard !== shard) this.catchUp(existing);
+    if (existing !== undefined && existing.timerShard !== shard) this.trigger.catchUp(existing, this.advanceFn);
     const last = existing?.lastApplied[shard];
     const redelivered = last !== undefined && compareSeq(seq, last) <= 0;
-    const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
     const t = rec.time;
+    const kind = f.window;
+    const sliced = kind.kind === 'slices';
 
     // A record an earlier delivery already handled is never applied again, nor dead-lettered twice.
     if (redelivered) {
-      const late = this.judgeRedelivered && (f.geometry === undefined ? t + f.gapMs <= w : lastWindowEnd(f.geometry, t) <= w);
+      const late = this.judgeRedelivered && kind.isLate(t, w);
       // Under "update" a late record of a tumbling or sliding feature was applied to its final windows.
-      if (late) return this.keepFinals && f.geometry !== undefined ? LATE | APPLIED | REDELIVERED : LATE | REDELIVERED;
+      if (late) return this.keepFinals && sliced ? LATE | APPLIED | REDELIVERED : LATE | REDELIVERED;
       return APPLIED | REDELIVERED;
     }
-    if (f.geometry === undefined) {
-      if (t + f.gapMs <= horizon) return LATE;
-      const e = (existing ?? this.newEntity(f, rec.key, 'sessions', ks)) as SessionEntity;
-      this.advance(e, horizon);
-      addSession(e, t, f.gapMs, rec.values[f.fi]!);
-      this.touched(e, shard, seq, t, dueOf(f, e));
-      return APPLIED;
-    }
-
-    const g = f.geometry;
-    const lateFlag = lastWindowEnd(g, t) <= horizon ? LATE : 0;
-    if (lateFlag && !this.keepFinals) return LATE;
-    const e = (existing ?? this.newEntity(f, rec.key, 'slices', ks)) as SliceEntity;
-    this.advance(e, horizon);
+    const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
+    const lateFlag = kind.isLate(t, horizon) ? LATE : 0;
+    if (lateFlag && !(this.keepFinals && sliced)) return LATE;
+    const e = existing ?? this.newEntity(f, rec.key, ks);
+    // A global window is never late: it fires what the watermark after this record reached before taking it.
+    this.advance(e, kind.kind === 'global' ? Math.max(horizon, this.watermark(shard)) : horizon);
     const v = rec.values[f.fi]!;
-    if (this.keepFinals && firstWindowStart(g, t) + g.sizeMs <= horizon) this.correctFinals(f, e, shard, seq, t, v, horizon);
-    let due = e.due;
-    if (!lateFlag) {
-      const s = sliceStart(g, t);
-      if (e.slices.add(s / g.sliceMs, v)) {
-        // A new slice can only bring the earliest pending window end forward: O(1), no scan of the slices.
-        const firstEnd = firstWindowStart(g, s) + g.sizeMs;
-        const candidate = Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
-        if (candidate < due) due = candidate;
+    if (sliced && this.keepFinals) {
+      const g = (kind as SlicedWindows).geometry;
+      if (firstWindowStart(g, t) + g.sizeMs <= horizon) {
+        const before = this.out.corrections.length;
+        correctFinals(f, e as SliceEntity, shard, seq, t, v, horizon, this.out.corrections);
+        this.out.counters.corrections += this.out.corrections.length - before;
       }
     }
+    const due = lateFlag ? e.due : kind.add(e, v, t, this.watermark(shard), this.out);
     this.touched(e, shard, seq, t, due);
     return lateFlag | APPLIED;
-  }
-
-  /** latePolicy "update": fold a late record into each of its final windows and emit the correction. */
-  private correctFinals(f: FeatureRuntime, e: SliceEntity, shard: string, seq: string, t: number, v: number, horizon: number): void {
-    const g = f.geometry!;
-    const finals = e.finals!;
-    for (const s of windowStartsOf(g, t)) {
-      if (s + g.sizeMs > horizon) break;
-      const state = finals.get(s);
-      const last = state?.corrected[shard];
-      // Corrections are stored before the key's state: after a crash between the two, a retry finds this record
-      // already folded into the window and must not fold it twice.
-      if (last !== undefined && compareSeq(seq, last) <= 0) continue;
-      const before = state?.acc;
-      const after = before ? copyAcc(before) : accOf(v);
-      if (before) addInto(after, v);
-      const corrected = { ...state?.corrected, [shard]: seq };
-      finals.set(s, { acc: after, corrected });
-      const kind = f.spec.aggregate;
-      this.out.corrections.push({
-        feature: f.spec.name,
-        key: e.key,
-        windowStart: s,
-        windowEnd: s + g.sizeMs,
-        old: before ? { value: resultValue(kind, before), count: before[0] } : null,
-        new: { value: resultValue(kind, after), count: after[0] },
-        acc: after,
-        corrected,
-      });
-      this.out.counters.corrections += 1;
-    }
   }
 
   private touched(e: Entity, shard: string, seq: string, t: number, due: number): void {
@@ -518,7 +281,7 @@ export class WindowEngine {
     if (e.timerShard !== shard) {
       e.timerShard = shard;
       e.due = due;
-      this.schedule(e);
+      this.trigger.schedule(e);
     } else {
       this.setDue(e, due);
     }
@@ -545,9 +308,7 @@ export class WindowEngine {
     });
   }
 
-  // ---- firing windows ---------------------------------------------------------------------------------------
-
-  /** Fires every window of the entity that ends at or before `w` and drops state no open window needs. */
+  /** Fires every window of the entity that a watermark of `w` makes due and drops state no open window needs. */
   private advance(e: Entity, w: number): void {
     if (w <= e.finalThrough) return;
     if (w < e.due) {
@@ -555,93 +316,18 @@ export class WindowEngine {
       e.finalThrough = w;
       return;
     }
-    const f = this.runtime[e.fi]!;
-    if (e.kind === 'sessions') {
-      while (e.sessions.length > 0 && e.sessions[0]!.end <= w) {
-        const s = e.sessions.shift()!;
-        this.emitFinal(f, e.key, s.start, s.end, s.acc);
-      }
-    } else {
-      this.fireSlices(f, e, w);
-    }
+    const kind = this.runtime[e.fi]!.window;
+    kind.fire(e, w, this.out);
     e.finalThrough = w;
-    this.setDue(e, dueOf(f, e));
+    this.setDue(e, kind.dueOf(e));
     this.markChanged(e);
-  }
-
-  private fireSlices(f: FeatureRuntime, e: SliceEntity, w: number): void {
-    const g = f.geometry!;
-    const sl = e.slices;
-    const n = sl.size;
-    if (n === 0) return;
-    // Windows in start order, from the first one still open that holds data to the last one that ends by w.
-    let s = firstWindowStart(g, sl.first * g.sliceMs);
-    if (Number.isFinite(e.finalThrough)) s = Math.max(s, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
-    const lastStart = Math.min(lastWindowStart(g, sl.last * g.sliceMs), w - g.sizeMs);
-    const perWindow = g.sizeMs / g.sliceMs;
-    let k = 0;
-    while (s <= lastStart) {
-      const from = s / g.sliceMs;
-      while (k < n && sl.indexAt(k) < from) k++;
-      if (k === n) break;
-      const next = sl.indexAt(k);
-      const to = from + perWindow;
-      if (next >= to) {
-        // No data in this window: go straight to the first window holding the next slice.
-        s = firstWindowStart(g, next * g.sliceMs);
-        continue;
-      }
-      const acc = sl.mergeFrom(k, from, to, this.onFinal ? this.scratch : undefined)!;
-      e.finals?.set(s, { acc, corrected: {} });
-      this.emitFinal(f, e.key, s, s + g.sizeMs, acc);
-      s += g.slideMs;
-    }
-    // A slice is dropped once the last window holding it is final.
-    if (w === Infinity) sl.clear();
-    else sl.dropBefore((lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs);
-  }
-
-  private emitFinal(f: FeatureRuntime, key: string, start: number, end: number, acc: Acc): void {
-    this.out.counters.finalWindows += 1;
-    if (this.onFinal) {
-      this.onFinal(f.spec.name, key, start, end, resultValue(f.spec.aggregate, acc), acc[0]);
-      return;
-    }
-    this.out.finals.push({
-      feature: f.spec.name,
-      key,
-      windowStart: start,
-      windowEnd: end,
-      value: resultValue(f.spec.aggregate, acc),
-      count: acc[0],
-      acc,
-    });
-  }
-
-  private fireDue(shard: string, w: number): void {
-    const heap = this.timers.get(shard);
-    if (!heap) return;
-    for (const e of heap.popDue(w)) {
-      if (e.timerShard !== shard || e.due > w) continue; // stale entry (or evicted: timerShard cleared)
-      this.advance(e, w);
-    }
   }
 
   /** Every change of an entity's due time registers a timer; superseded entries are skipped when popped. */
   private setDue(e: Entity, due: number): void {
     if (due === e.due) return;
     e.due = due;
-    this.schedule(e);
-  }
-
-  private schedule(e: Entity): void {
-    if (e.timerShard === undefined || !Number.isFinite(e.due) || !this.fireAtBatchEnd) return;
-    let heap = this.timers.get(e.timerShard);
-    if (!heap) {
-      heap = new TimerHeap<Entity>();
-      this.timers.set(e.timerShard, heap);
-    }
-    heap.push(e.due, e);
+    this.trigger.schedule(e);
   }
 
   // ---- state --------------------------------------------------------------------------------------------------
@@ -675,42 +361,10 @@ export class WindowEngine {
     return s;
   }
 
-  private keyState(key: string): KeyState {
-    let ks = this.keys.get(key);
-    if (ks === undefined) {
-      ks = { ents: new Array<Entity | undefined>(this.runtime.length).fill(undefined), ids: undefined };
-      this.keys.set(key, ks);
-    }
-    return ks;
-  }
-
-  private entity(fi: number, key: string): Entity | undefined {
-    return this.keys.get(key)?.ents[fi];
-  }
-
-  private newEntity(f: FeatureRuntime, key: string, kind: 'slices' | 'sessions', ks: KeyState = this.keyState(key)): Entity {
-    // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
-    const e: Entity =
-      kind === 'slices'
-        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices: new SliceList(), finals: this.keepFinals ? new Map() : undefined }
-        : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
+  private newEntity(f: FeatureRuntime, key: string, ks: KeyState = this.state.get(key)): Entity {
+    const e = f.window.create(f.fi, key);
     ks.ents[f.fi] = e;
     return e;
-  }
-
-  /** Forgets producer ids whose event time is so far behind their shard's watermark that no window takes them. */
-  private pruneSeen(): void {
-    if (!Number.isFinite(this.dedupRetentionMs)) return;
-    for (const ks of this.keys.values()) {
-      const ids = ks.ids;
-      if (!ids) continue;
-      // Ids are inserted roughly in event-time order: prune from the oldest, stop at the first one still needed.
-      for (const [id, s] of ids) {
-        if (s.time + this.dedupRetentionMs > this.watermark(s.shard)) break;
-        ids.delete(id);
-      }
-      if (ids.size === 0) ks.ids = undefined;
-    }
   }
 
   public get features(): readonly FeatureSpec[] {
@@ -734,22 +388,29 @@ export class WindowEngine {
 
   /** Loads a persisted entity (Lambda path) and registers its timer. */
   public loadEntity(feature: string, key: string, s: SerializedEntity): void {
-    const fi = this.featureIndex(feature);
-    const e = deserializeEntity(fi, key, s, this.keepFinals, this.runtime[fi]!.geometry?.sliceMs ?? 1);
-    e.due = dueOf(this.runtime[fi]!, e);
-    this.keyState(key).ents[fi] = e;
-    this.schedule(e);
+    const f = this.runtime[this.featureIndex(feature)]!;
+    const e = deserializeEntity(f, key, s);
+    e.due = f.window.dueOf(e);
+    this.state.get(key).ents[f.fi] = e;
+    this.trigger.schedule(e);
+  }
+
+  /** The byte form of a feature's accumulator (final windows kept for corrections). */
+  public accBytes(feature: string, acc: AnyAcc): Uint8Array {
+    const w = new ByteWriter();
+    this.runtime[this.featureIndex(feature)]!.agg.write(w, acc);
+    return w.finish();
   }
 
   /** Loads a persisted final window result (update policy) so a late record can correct it. */
-  public loadFinal(feature: string, key: string, windowStart: number, acc: Acc, corrected: Record<string, string> = {}): void {
-    const fi = this.featureIndex(feature);
-    const e = this.entity(fi, key) ?? this.newEntity(this.runtime[fi]!, key, 'slices');
-    if (e.kind === 'slices' && e.finals) e.finals.set(windowStart, { acc: copyAcc(acc), corrected: { ...corrected } });
+  public loadFinal(feature: string, key: string, windowStart: number, acc: Uint8Array, corrected: Record<string, string> = {}): void {
+    const f = this.runtime[this.featureIndex(feature)]!;
+    const e = this.state.entity(f.fi, key) ?? this.newEntity(f, key);
+    if (e.kind === 'slices' && e.finals) e.finals.set(windowStart, { acc: f.agg.read(new ByteReader(acc)), corrected: { ...corrected } });
   }
 
   public loadSeen(key: string, id: string, s: SeenId): void {
-    (this.keyState(key).ids ??= new Map()).set(id, s);
+    (this.state.get(key).ids ??= new Map()).set(id, s);
   }
 
   /**
@@ -787,50 +448,48 @@ export class WindowEngine {
     for (const c of plan.candidates) {
       const shardBound = plan.watermarkBound[c.shard] ?? -Infinity;
       for (const f of this.runtime) {
-        if (!f.geometry) continue;
-        const bound = Math.max(shardBound, this.entity(f.fi, c.key)?.finalThrough ?? -Infinity);
-        for (const s of windowStartsOf(f.geometry, c.time)) if (s + f.geometry.sizeMs <= bound) out.push({ feature: f.spec.name, key: c.key, windowStart: s });
+        if (!(f.window instanceof SlicedWindows)) continue;
+        const g = f.window.geometry;
+        const bound = Math.max(shardBound, this.state.entity(f.fi, c.key)?.finalThrough ?? -Infinity);
+        for (const s of windowStartsOf(g, c.time)) if (s + g.sizeMs <= bound) out.push({ feature: f.spec.name, key: c.key, windowStart: s });
       }
     }
     return out;
   }
 
   public exportEntity(ref: EntityRef): { due: number; state: SerializedEntity } | undefined {
-    const e = this.entity(this.featureIndex(ref.feature), ref.key);
+    const f = this.runtime[this.featureIndex(ref.feature)]!;
+    const e = this.state.entity(f.fi, ref.key);
     if (!e) return undefined;
-    return { due: e.due, state: serializeEntity(e, this.runtime[e.fi]!.geometry?.sliceMs ?? 1) };
+    return { due: e.due, state: serializeEntity(f, e) };
   }
 
   /**
-   * The value an online store serves now: for tumbling and sliding windows, the earliest window still open that
-   * contains the entity's newest event — for a sliding window that is the trailing one ("spend in the last hour"),
-   * not the one that just started; for sessions, the newest session.
+   * The value a reader sees now: for tumbling and sliding windows, the earliest window still open that contains
+   * the entity's newest event; for sessions, the newest session; for a global window, its contents.
    */
   public currentValue(ref: EntityRef): CurrentWindow | undefined {
-    const e = this.entity(this.featureIndex(ref.feature), ref.key);
+    const f = this.runtime[this.featureIndex(ref.feature)]!;
+    const e = this.state.entity(f.fi, ref.key);
     if (!e) return undefined;
-    const f = this.runtime[e.fi]!;
-    if (!Number.isFinite(e.maxEventTime)) return undefined;
-    if (e.kind === 'sessions') {
-      const s = e.sessions[e.sessions.length - 1];
-      if (!s) return undefined;
-      return { feature: f.spec.name, key: e.key, windowStart: s.start, windowEnd: s.end, value: resultValue(f.spec.aggregate, s.acc), count: s.acc[0], maxEventTime: e.maxEventTime };
-    }
-    const g = f.geometry!;
-    let start = firstWindowStart(g, e.maxEventTime);
-    if (Number.isFinite(e.finalThrough)) start = Math.max(start, nextWindowEndAfter(g, e.finalThrough) - g.sizeMs);
-    if (start > lastWindowStart(g, e.maxEventTime)) return undefined;
-    const from = start / g.sliceMs;
-    const acc = e.slices.mergeFrom(e.slices.position(from), from, from + g.sizeMs / g.sliceMs);
-    if (!acc) return undefined;
-    return { feature: f.spec.name, key: e.key, windowStart: start, windowEnd: start + g.sizeMs, value: resultValue(f.spec.aggregate, acc), count: acc[0], maxEventTime: e.maxEventTime };
+    const open = f.window.current(e);
+    if (!open) return undefined;
+    return {
+      feature: f.spec.name,
+      key: e.key,
+      windowStart: open.start,
+      windowEnd: open.end,
+      value: f.agg.result(open.acc),
+      count: f.agg.count(open.acc),
+      maxEventTime: e.maxEventTime,
+    };
   }
 
-  /** A key's earliest pending window end over all its features, and the shard whose watermark fires it. */
+  /** A key's earliest pending due time over all its features, and the shard whose watermark fires it. */
   public keyTimer(key: string): { due: number; shard: string | undefined } {
     let due = Infinity;
     let shard: string | undefined;
-    for (const e of this.keys.get(key)?.ents ?? []) {
+    for (const e of this.state.keys.get(key)?.ents ?? []) {
       if (e && e.due < due) {
         due = e.due;
         shard = e.timerShard;
@@ -841,91 +500,12 @@ export class WindowEngine {
 
   /** Open-state size, for progress reports and memory checks. */
   public stats(): { entities: number; openSlices: number; openSessions: number; rememberedIds: number } {
-    let openSlices = 0;
-    let openSessions = 0;
-    let entities = 0;
-    let rememberedIds = 0;
-    for (const ks of this.keys.values()) {
-      rememberedIds += ks.ids?.size ?? 0;
-      for (const e of ks.ents) {
-        if (!e) continue;
-        entities += 1;
-        if (e.kind === 'slices') openSlices += e.slices.size;
-        else openSessions += e.sessions.length;
-      }
-    }
-    return { entities, openSlices, openSessions, rememberedIds };
+    return this.state.stats(this.runtime);
   }
 
   /** Drops entities with nothing open (replay keeps memory to the open windows). */
   public evictIdle(): void {
     if (this.keepFinals) return;
-    for (const [key, ks] of this.keys) {
-      let left = 0;
-      ks.ents.forEach((e, fi) => {
-        if (!e) return;
-        const open = e.kind === 'slices' ? e.slices.size : e.sessions.length;
-        // Keys seen on several shards keep their final horizon (see applyToFeature).
-        if (open === 0 && Object.keys(e.lastApplied).length <= 1) {
-          e.timerShard = undefined; // its pending timer entries become stale
-          ks.ents[fi] = undefined;
-        } else {
-          left += 1;
-        }
-      });
-      if (left === 0 && ks.ids === undefined) this.keys.delete(key);
-    }
+    this.state.evictIdle(this.runtime);
   }
-}
-
-/**
- * Merges a new session [t, t+gap) with every open session it overlaps (half-open), in place: the sessions are
- * sorted and disjoint, so the overlapping ones are one run, folded into its first.
- */
-function addSession(e: SessionEntity, t: number, gapMs: number, v: number): void {
-  const ss = e.sessions;
-  const end = t + gapMs;
-  let i = 0;
-  while (i < ss.length && ss[i]!.end <= t) i++;
-  let j = i;
-  while (j < ss.length && ss[j]!.start < end) j++;
-  if (i === j) {
-    ss.splice(i, 0, { start: t, end, acc: accOf(v) });
-    return;
-  }
-  const m = ss[i]!;
-  if (t < m.start) m.start = t;
-  addInto(m.acc, v);
-  let mergedEnd = m.end > end ? m.end : end;
-  for (let k = i + 1; k < j; k++) {
-    mergeInto(m.acc, ss[k]!.acc);
-    if (ss[k]!.end > mergedEnd) mergedEnd = ss[k]!.end;
-  }
-  m.end = mergedEnd;
-  if (j > i + 1) ss.splice(i + 1, j - i - 1);
-}
-
-/** Index of the first element ≥ x in the rising array, from index `from` (its length when none). */
-function firstAtLeast(a: readonly number[], x: number, from: number): number {
-  let lo = from;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Earliest end among the entity's open windows (Infinity when none). */
-function dueOf(f: FeatureRuntime, e: Entity): number {
-  if (e.kind === 'sessions') {
-    let due = Infinity;
-    for (const s of e.sessions) if (s.end < due) due = s.end;
-    return due;
-  }
-  if (e.slices.size === 0) return Infinity;
-  const g = f.geometry!;
-  const firstEnd = firstWindowStart(g, e.slices.first * g.sliceMs) + g.sizeMs;
-  return Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
 }

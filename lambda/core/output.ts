@@ -1,10 +1,17 @@
 /**
  * Output line formats of SPEC §5, shared by the replay CLI and the local sandbox so both write identical files.
  */
-import type { BatchCounters, FinalWindow, Rejection, WindowResult } from './engine';
+import type { BatchCounters, FinalWindow, Firing, Rejection, WindowResult } from './results';
 
 /** One line of windows.jsonl: exactly a window result. */
 export type WindowLine = WindowResult;
+
+/** One line of firings.jsonl: a global window's firing. */
+export type FiringLine = Firing;
+
+export function firingLine(f: Firing): FiringLine {
+  return { feature: f.feature, key: f.key, firing: f.firing, trigger: f.trigger, firedAt: f.firedAt, value: f.value, count: f.count };
+}
 
 export interface RejectedLine {
   readonly reason: Rejection['reason'];
@@ -31,6 +38,8 @@ export interface ReplaySummary {
   lateRecords: number;
   finalWindows: number;
   corrections: number;
+  /** Global-window firings (lines of firings.jsonl). */
+  firings: number;
 }
 
 export function windowLine(w: WindowResult | FinalWindow): WindowLine {
@@ -88,7 +97,7 @@ export function rejectedLine(r: Rejection, line: number): RejectedLine {
 }
 
 export function emptySummary(): ReplaySummary {
-  return { records: 0, applied: 0, late: 0, invalid: 0, future: 0, duplicates: 0, lateRecords: 0, finalWindows: 0, corrections: 0 };
+  return { records: 0, applied: 0, late: 0, invalid: 0, future: 0, duplicates: 0, lateRecords: 0, finalWindows: 0, corrections: 0, firings: 0 };
 }
 
 export function addCounters(s: ReplaySummary, c: BatchCounters): void {
@@ -101,6 +110,7 @@ export function addCounters(s: ReplaySummary, c: BatchCounters): void {
   s.lateRecords += c.lateRecords;
   s.finalWindows += c.finalWindows;
   s.corrections += c.corrections;
+  s.firings += c.firings;
 }
 
 /** Stable identity of a window, for corrections and comparisons. */

@@ -3,6 +3,7 @@
  * properties read (so `__proto__` or `constructor` keys cannot masquerade as fields), and every rejection names
  * the field at fault.
  */
+import { hash53 } from './aggregates/hash';
 import type { PipelineSpec } from './spec';
 
 /** Payloads above this are rejected before parsing. Kinesis allows larger records; features never need them. */
@@ -20,7 +21,10 @@ export interface DecodedRecord {
   readonly time: number;
   /** Producer event id (idField), when the spec names one and the record carries a string or number. */
   readonly id: string | undefined;
-  /** Value aggregated by each feature, in spec order (0 for `count`). */
+  /**
+   * Value aggregated by each feature, in spec order: the field's number; for `distinct`, a 53-bit hash of the
+   * field as a string (so 42 and "42" are one value); 0 for `count`.
+   */
   readonly values: readonly number[];
 }
 
@@ -75,6 +79,8 @@ export class RecordDecoder {
   private readonly timeField: string;
   private readonly idField: string | undefined;
   private readonly fields: readonly (string | undefined)[];
+  /** Per feature: its field is compared as a string (distinct) rather than read as a number. */
+  private readonly distinct: readonly boolean[];
 
   public constructor(
     spec: PipelineSpec,
@@ -84,6 +90,7 @@ export class RecordDecoder {
     this.timeField = spec.source.timeField;
     this.idField = spec.source.idField;
     this.fields = spec.features.map((f) => (f.aggregate === 'count' ? undefined : f.field));
+    this.distinct = spec.features.map((f) => f.aggregate === 'distinct');
   }
 
   public decode(payload: string | Uint8Array): DecodeResult {
@@ -125,12 +132,19 @@ export class RecordDecoder {
     }
 
     const values: number[] = [];
-    for (const field of this.fields) {
+    for (let i = 0; i < this.fields.length; i++) {
+      const field = this.fields[i];
       if (field === undefined) {
         values.push(0);
         continue;
       }
       const v = own(o, field);
+      if (this.distinct[i]) {
+        if (typeof v === 'string' && v.length > 0) values.push(hash53(v));
+        else if (typeof v === 'number' && Number.isFinite(v)) values.push(hash53(String(v)));
+        else return { ok: false, message: `${field} must be a non-empty string or a finite number, got ${describe(v)}` };
+        continue;
+      }
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         return { ok: false, message: `${field} must be a finite number, got ${describe(v)}` };
       }

@@ -1,9 +1,11 @@
+import { aggregatorFor } from './aggregates';
+
 /**
  * Pipeline spec (SPEC §1): types and validation. A bad spec is refused before anything runs, with one message
  * per problem naming the path of the bad field.
  */
 
-export type AggregateKind = 'count' | 'sum' | 'min' | 'max' | 'avg';
+export type AggregateKind = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'distinct' | 'percentile' | 'first' | 'last';
 export type LatePolicy = 'dlq' | 'drop' | 'update';
 
 export interface TumblingWindowSpec {
@@ -19,14 +21,29 @@ export interface SessionWindowSpec {
   readonly type: 'session';
   readonly gapMs: number;
 }
-export type WindowSpec = TumblingWindowSpec | SlidingWindowSpec | SessionWindowSpec;
+/** When a global window fires: every `count` applied records of a key, and/or whenever the watermark passes a multiple of `everyMs`. */
+export interface TriggerSpec {
+  readonly count?: number;
+  readonly everyMs?: number;
+  /** Reset the window after each firing, so each firing holds the records since the previous one. @default false */
+  readonly purge: boolean;
+}
+export interface GlobalWindowSpec {
+  readonly type: 'global';
+  readonly trigger: TriggerSpec;
+}
+export type WindowSpec = TumblingWindowSpec | SlidingWindowSpec | SessionWindowSpec | GlobalWindowSpec;
 
 export interface FeatureSpec {
   readonly name: string;
   readonly window: WindowSpec;
   readonly aggregate: AggregateKind;
-  /** Numeric record field aggregated; required by every aggregate but `count`. */
+  /** Record field aggregated; required by every aggregate but `count`. */
   readonly field?: string;
+  /** `percentile` only: the rank read, in (0, 1). */
+  readonly percentile?: number;
+  /** `percentile` only: relative error of the sketch, in (0, 1). @default 0.01 */
+  readonly relativeAccuracy?: number;
 }
 
 export interface SourceSpec {
@@ -60,9 +77,9 @@ export class SpecError extends Error {
   }
 }
 
-const AGGREGATES: readonly AggregateKind[] = ['count', 'sum', 'min', 'max', 'avg'];
+const AGGREGATES: readonly AggregateKind[] = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'percentile', 'first', 'last'];
 const LATE_POLICIES: readonly LatePolicy[] = ['dlq', 'drop', 'update'];
-const WINDOW_TYPES = ['tumbling', 'sliding', 'session'] as const;
+const WINDOW_TYPES = ['tumbling', 'sliding', 'session', 'global'] as const;
 /** Largest window or lateness accepted: ten years. Larger values are almost certainly a unit mistake. */
 const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 
@@ -141,15 +158,46 @@ function checkWindow(c: Checker, v: unknown, path: string): WindowSpec | undefin
       const gapMs = c.duration(w.gapMs, `${path}.gapMs`);
       return gapMs === undefined ? undefined : { type, gapMs };
     }
+    case 'global': {
+      c.unknownKeys(w, ['type', 'trigger'], path);
+      const trigger = checkTrigger(c, w.trigger, `${path}.trigger`);
+      return trigger === undefined ? undefined : { type, trigger };
+    }
     default:
       return undefined;
   }
 }
 
+function checkTrigger(c: Checker, v: unknown, path: string): TriggerSpec | undefined {
+  const t = c.object(v, path);
+  if (!t) return undefined;
+  c.unknownKeys(t, ['count', 'everyMs', 'purge'], path);
+  if (t.count === undefined && t.everyMs === undefined) {
+    c.problems.push(`${path} needs "count" (fire every N records of a key) or "everyMs" (fire as the watermark passes each multiple), or both`);
+    return undefined;
+  }
+  let count: number | undefined;
+  if (t.count !== undefined) {
+    if (typeof t.count === 'number' && Number.isSafeInteger(t.count) && t.count > 0) count = t.count;
+    else c.problems.push(`${path}.count must be a positive integer (records), got ${JSON.stringify(t.count)}`);
+  }
+  const everyMs = c.duration(t.everyMs, `${path}.everyMs`, { optional: true });
+  if (t.purge !== undefined && typeof t.purge !== 'boolean') c.problems.push(`${path}.purge must be true or false`);
+  if ((t.count !== undefined && count === undefined) || (t.everyMs !== undefined && everyMs === undefined)) return undefined;
+  return { ...(count === undefined ? {} : { count }), ...(everyMs === undefined ? {} : { everyMs }), purge: t.purge === true };
+}
+
+/** A number strictly between 0 and 1. */
+function checkFraction(c: Checker, v: unknown, path: string): number | undefined {
+  if (typeof v === 'number' && v > 0 && v < 1) return v;
+  c.problems.push(`${path} must be a number between 0 and 1 (exclusive), got ${JSON.stringify(v) ?? 'nothing'}`);
+  return undefined;
+}
+
 function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undefined {
   const f = c.object(v, path);
   if (!f) return undefined;
-  c.unknownKeys(f, ['name', 'window', 'aggregate', 'field'], path);
+  c.unknownKeys(f, ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy'], path);
   const name = c.name(f.name, `${path}.name`);
   const window = checkWindow(c, f.window, `${path}.window`);
   const aggregate = c.oneOf(f.aggregate, AGGREGATES, `${path}.aggregate`);
@@ -160,9 +208,28 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
     if (f.field === undefined) c.problems.push(`${path}.field is required for aggregate "${aggregate}"`);
     else field = c.name(f.field, `${path}.field`);
   }
+  let percentile: number | undefined;
+  let relativeAccuracy: number | undefined;
+  if (aggregate === 'percentile') {
+    if (f.percentile === undefined) c.problems.push(`${path}.percentile is required for aggregate "percentile" (for example 0.95)`);
+    else percentile = checkFraction(c, f.percentile, `${path}.percentile`);
+    if (f.relativeAccuracy !== undefined) relativeAccuracy = checkFraction(c, f.relativeAccuracy, `${path}.relativeAccuracy`);
+    if (percentile === undefined || (f.relativeAccuracy !== undefined && relativeAccuracy === undefined)) return undefined;
+  } else if (aggregate !== undefined) {
+    for (const k of ['percentile', 'relativeAccuracy'] as const) {
+      if (f[k] !== undefined) c.problems.push(`${path}.${k} only applies to aggregate "percentile", not "${aggregate}"`);
+    }
+  }
   if (name === undefined || window === undefined || aggregate === undefined) return undefined;
   if (aggregate !== 'count' && field === undefined) return undefined;
-  return field === undefined ? { name, window, aggregate } : { name, window, aggregate, field };
+  return {
+    name,
+    window,
+    aggregate,
+    ...(field === undefined ? {} : { field }),
+    ...(percentile === undefined ? {} : { percentile }),
+    ...(relativeAccuracy === undefined ? {} : { relativeAccuracy }),
+  };
 }
 
 /**
@@ -225,23 +292,31 @@ export function parseSpec(input: unknown): PipelineSpec {
 
 /**
  * Most open slices or sessions one feature, and all features together, may keep per key: they share one
- * 400 KB item, and a slice with full-precision aggregates serializes to about 100 bytes.
+ * 400 KB item. Besides the count, the bytes they can take are bounded with each aggregate's largest serialized
+ * accumulator (a HyperLogLog or a quantile sketch takes kilobytes, a sum a few bytes).
  */
 export const MAX_OPEN_PANES_PER_FEATURE = 2000;
 export const MAX_OPEN_PANES_PER_KEY = 2500;
+export const MAX_STATE_BYTES_PER_KEY = 300_000;
+/** Bytes a pane takes besides its accumulator: its index or its bounds. */
+const PANE_OVERHEAD_BYTES = 20;
 
 /**
  * Window state of a key is one DynamoDB item, so what a key can hold open must fit in it: a window of size S
  * built from slices of width g, with allowed lateness L, keeps up to (S + L) / g slices; a session feature with
- * gap G keeps up to L / G sessions.
+ * gap G keeps up to L / G sessions; a global window keeps one.
  */
 function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number): void {
   let total = 0;
+  let bytes = 0;
   features.forEach((f, i) => {
     const w = f.window;
     let panes: number;
     let unit: string;
-    if (w.type === 'session') {
+    if (w.type === 'global') {
+      panes = 1;
+      unit = 'window';
+    } else if (w.type === 'session') {
       // One more than whole-millisecond times allow: fractional event times can fit one more session.
       panes = Math.ceil(latenessMs / w.gapMs) + 2;
       unit = 'sessions';
@@ -254,14 +329,22 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
       unit = `slices of ${a} ms`;
     }
     total += panes;
+    const featureBytes = panes * (PANE_OVERHEAD_BYTES + aggregatorFor(f).maxBytes);
+    bytes += featureBytes;
     if (panes > MAX_OPEN_PANES_PER_FEATURE) {
       c.problems.push(
         `features[${i}].window keeps up to ${panes} open ${unit} per key (window plus allowed lateness); at most ${MAX_OPEN_PANES_PER_FEATURE} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
+      );
+    } else if (featureBytes > MAX_STATE_BYTES_PER_KEY) {
+      c.problems.push(
+        `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${aggregatorFor(f).maxBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
       );
     }
   });
   if (total > MAX_OPEN_PANES_PER_KEY) {
     c.problems.push(`features together keep up to ${total} open slices and sessions per key; at most ${MAX_OPEN_PANES_PER_KEY} fit in a key's state item`);
+  } else if (bytes > MAX_STATE_BYTES_PER_KEY) {
+    c.problems.push(`features together could keep up to ${bytes} bytes of state per key; at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item`);
   }
 }
 
@@ -276,10 +359,12 @@ export function parseSpecJson(text: string): PipelineSpec {
   return parseSpec(doc);
 }
 
-/** Longest event-time span any feature's window can cover (session: its gap), used to size retention. */
+/** Longest event-time span any tumbling, sliding or session window can cover (session: its gap), used to size retention. */
 export function longestWindowMs(spec: PipelineSpec): number {
   let longest = 0;
   for (const f of spec.features) {
+    // A global window is never final, so it bounds no retention: callers treat it on its own (see idRetentionMs).
+    if (f.window.type === 'global') continue;
     const span = f.window.type === 'session' ? f.window.gapMs : f.window.sizeMs;
     if (span > longest) longest = span;
   }

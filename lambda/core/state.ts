@@ -1,29 +1,30 @@
 /**
- * Engine state: per (feature, key) entities, per-shard watermarks and the de-duplication memory. Everything here
- * serializes to plain JSON so the Lambda path can persist it between batches.
+ * Keyed state: what the engine holds per (feature, key) — an entity of its window kind — and how it travels
+ * between batches. The windows' contents (slices, sessions, a global window's pane) are accumulators in their
+ * byte form, base64 in the serialized entity, so the Lambda path stores them compactly.
  */
-import type { Acc } from './aggregate';
-import { SliceList } from './slices';
+import type { AnyAcc } from './aggregates';
+import type { Panes } from './windows/slice-list';
 
 export interface Session {
   start: number;
   end: number;
-  acc: Acc;
+  acc: AnyAcc;
 }
 
 interface EntityBase {
   /** Index of the feature in the spec. */
   readonly fi: number;
   readonly key: string;
-  /** Windows ending at or before this are final and already emitted. */
+  /** Windows ending at or before this are final and already emitted (global windows: the watermark seen). */
   finalThrough: number;
   /** Last Kinesis sequence number applied, per shard: a re-delivered record at or below it is skipped. */
   lastApplied: Record<string, string>;
-  /** Newest event time applied (for freshness and the online store's current value). */
+  /** Newest event time applied (for freshness and serving). */
   maxEventTime: number;
-  /** Earliest window end still pending; Infinity when nothing is open. */
+  /** Earliest time the entity's shard watermark must reach for something to fire; Infinity when nothing is pending. */
   due: number;
-  /** Shard whose watermark finalizes this entity's windows (the shard of its newest record). */
+  /** Shard whose watermark fires this entity's windows (the shard of its newest record). */
   timerShard: string | undefined;
   /** Number of the last batch that changed the entity (so it is listed once per batch without a set). */
   mark: number;
@@ -32,14 +33,14 @@ interface EntityBase {
 export interface SliceEntity extends EntityBase {
   readonly kind: 'slices';
   /** Open slices (panes) by slice index (start / slice width), each with its partial aggregate. */
-  readonly slices: SliceList;
+  readonly slices: Panes;
   /** Final window results (window start → result), kept only under latePolicy "update" to emit corrections. */
   finals: Map<number, FinalState> | undefined;
 }
 
 /** A final window's aggregate, and per shard the last sequence number a correction folded into it. */
 export interface FinalState {
-  acc: Acc;
+  acc: AnyAcc;
   corrected: Record<string, string>;
 }
 
@@ -49,7 +50,20 @@ export interface SessionEntity extends EntityBase {
   sessions: Session[];
 }
 
-export type Entity = SliceEntity | SessionEntity;
+export interface GlobalEntity extends EntityBase {
+  readonly kind: 'global';
+  /** The window's records (with purge: since the last firing); undefined when none. */
+  acc: AnyAcc | undefined;
+  /** Records applied to the key's window since it was created (count triggers fire on multiples). */
+  total: number;
+  /** Records applied since the last firing (a time trigger fires only when there are some). */
+  pending: number;
+  /** Firings so far: the next firing's number is firings + 1. */
+  firings: number;
+}
+
+export type Entity = SliceEntity | SessionEntity | GlobalEntity;
+export type EntityKind = Entity['kind'];
 
 /** First sighting of a producer event id, so a retry is recognised and a Lambda re-delivery is not. */
 export interface SeenId {
@@ -59,49 +73,14 @@ export interface SeenId {
   readonly time: number;
 }
 
-/** JSON form of an entity (no Infinity, no Map). */
+/** JSON form of an entity (no Infinity, no Map); `windows` is the base64 byte form of its window contents. */
 export interface SerializedEntity {
-  readonly kind: 'slices' | 'sessions';
+  readonly kind: EntityKind;
   readonly finalThrough: number | null;
   readonly lastApplied: Record<string, string>;
   readonly maxEventTime: number | null;
   readonly timerShard?: string;
-  /** [start, count, sum, min, max] per slice. */
-  readonly slices?: readonly (readonly [number, number, number, number, number])[];
-  /** [start, end, count, sum, min, max] per session. */
-  readonly sessions?: readonly (readonly [number, number, number, number, number, number])[];
-}
-
-const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
-
-export function serializeEntity(e: Entity, sliceMs: number): SerializedEntity {
-  const base = {
-    kind: e.kind,
-    finalThrough: finite(e.finalThrough),
-    lastApplied: e.lastApplied,
-    maxEventTime: finite(e.maxEventTime),
-    ...(e.timerShard === undefined ? {} : { timerShard: e.timerShard }),
-  };
-  if (e.kind === 'slices') {
-    const slices = e.slices.entries().map(([i, a]) => [i * sliceMs, a[0], a[1], a[2], a[3]] as const);
-    return { ...base, slices };
-  }
-  return { ...base, sessions: e.sessions.map((s) => [s.start, s.end, s.acc[0], s.acc[1], s.acc[2], s.acc[3]] as const) };
-}
-
-export function deserializeEntity(fi: number, key: string, s: SerializedEntity, keepFinals: boolean, sliceMs: number): Entity {
-  const finalThrough = s.finalThrough ?? -Infinity;
-  const lastApplied = { ...s.lastApplied };
-  const maxEventTime = s.maxEventTime ?? -Infinity;
-  const timerShard = s.timerShard;
-  if (s.kind === 'slices') {
-    const slices = new SliceList();
-    for (const [start, c, sum, mn, mx] of s.slices ?? []) slices.set(start / sliceMs, [c, sum, mn, mx]);
-    const finals = keepFinals ? new Map<number, FinalState>() : undefined;
-    return { kind: 'slices', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, mark: 0, slices, finals };
-  }
-  const sessions = (s.sessions ?? []).map(([start, end, c, sum, mn, mx]) => ({ start, end, acc: [c, sum, mn, mx] as Acc }));
-  return { kind: 'sessions', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, mark: 0, sessions };
+  readonly windows: string;
 }
 
 /** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. */

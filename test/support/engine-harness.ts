@@ -84,7 +84,7 @@ export function sortRows(rows: readonly WindowRow[]): WindowRow[] {
 }
 
 function zeroCounters(): BatchCounters {
-  return { records: 0, applied: 0, late: 0, lateRecords: 0, invalid: 0, future: 0, duplicates: 0, redelivered: 0, finalWindows: 0, corrections: 0 };
+  return { records: 0, applied: 0, late: 0, lateRecords: 0, invalid: 0, future: 0, duplicates: 0, redelivered: 0, finalWindows: 0, corrections: 0, firings: 0 };
 }
 
 export function sumCounters(results: readonly BatchResult[]): BatchCounters {

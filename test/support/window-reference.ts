@@ -29,6 +29,8 @@ function valueOf(f: FeatureSpec, values: readonly number[]): number {
       return values.reduce((a, b) => (b > a ? b : a));
     case 'avg':
       return values.reduce((a, b) => a + b, 0) / values.length;
+    default:
+      throw new Error(`this reference covers count, sum, min, max and avg, not ${f.aggregate}`);
   }
 }
 
@@ -75,6 +77,7 @@ export function sessionsOf(records: readonly RefRecord[], gapMs: number): Sessio
 export function referenceWindows(features: readonly FeatureSpec[], records: readonly RefRecord[]): WindowRow[] {
   const rows: WindowRow[] = [];
   for (const f of features) {
+    if (f.window.type === 'global') throw new Error('this reference has no global windows');
     if (f.window.type === 'session') {
       const byKey = new Map<string, RefRecord[]>();
       for (const r of records) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
@@ -154,6 +157,7 @@ export function streamingReference(
     let lateEverywhere = true;
     for (const f of features) {
       const v = fieldValue(f, r);
+      if (f.window.type === 'global') throw new Error('this reference has no global windows');
       if (f.window.type === 'session') {
         const gap = f.window.gapMs;
         if (r.time + gap <= w) {
@@ -206,7 +210,7 @@ export function streamingReference(
     for (const s of sessions) closeSession(f, id.slice(id.indexOf('|') + 1), s);
   }
   for (const b of sliceValues.values()) {
-    const size = b.feature.window.type === 'session' ? 0 : b.feature.window.sizeMs;
+    const size = b.feature.window.type === 'session' || b.feature.window.type === 'global' ? 0 : b.feature.window.sizeMs;
     rows.push({ feature: b.feature.name, key: b.key, windowStart: b.start, windowEnd: b.start + size, value: valueOf(b.feature, b.values), count: b.values.length });
   }
   return { windows: rows, late, lateRecords };

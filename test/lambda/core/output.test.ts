@@ -22,11 +22,11 @@ describe('output lines', () => {
   });
 
   it('sums batch counters into the summary', () => {
-    const c: BatchCounters = { records: 5, applied: 3, late: 2, lateRecords: 1, invalid: 1, future: 0, duplicates: 0, redelivered: 0, finalWindows: 4, corrections: 1 };
+    const c: BatchCounters = { records: 5, applied: 3, late: 2, lateRecords: 1, invalid: 1, future: 0, duplicates: 0, redelivered: 0, finalWindows: 4, corrections: 1, firings: 3 };
     const s = emptySummary();
     addCounters(s, c);
     addCounters(s, c);
-    expect(s).toEqual({ records: 10, applied: 6, late: 4, invalid: 2, future: 0, duplicates: 0, lateRecords: 2, finalWindows: 8, corrections: 2 });
+    expect(s).toEqual({ records: 10, applied: 6, late: 4, invalid: 2, future: 0, duplicates: 0, lateRecords: 2, finalWindows: 8, corrections: 2, firings: 6 });
   });
 
   it('window ids tell feature, key and start apart', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Acc, accOf, addInto, copyAcc, mergeInto, resultValue } from '../../../lambda/core/aggregate';
-import { Feed, makeEngine, runAll } from '../../support/engine-harness';
+import { type Acc, accOf, addInto, copyAcc, mergeInto, resultValue } from '../../../../lambda/core/aggregates/basic';
+import { Feed, makeEngine, runAll } from '../../../support/engine-harness';
 
 describe('accumulators', () => {
   it('start from one value and fold more in', () => {

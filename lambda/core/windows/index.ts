@@ -1,0 +1,32 @@
+/** Builds each feature's runtime: its accumulator and its window kind. */
+import { aggregatorFor } from '../aggregates';
+import type { FeatureSpec, PipelineSpec } from '../spec';
+import { GlobalWindows } from './global';
+import type { FeatureRuntime, WindowKind } from './kind';
+import { SessionWindows } from './session';
+import { SlicedWindows } from './sliced';
+
+export type { FeatureRuntime, FireSink, OpenWindow, WindowKind } from './kind';
+
+function windowKind(f: FeatureSpec, keepFinals: boolean): WindowKind {
+  const agg = aggregatorFor(f);
+  switch (f.window.type) {
+    case 'session':
+      return new SessionWindows(f.window.gapMs, agg);
+    case 'global':
+      return new GlobalWindows(f.window.trigger, agg);
+    default:
+      return new SlicedWindows({ ...f, window: f.window }, agg, keepFinals);
+  }
+}
+
+/** One runtime per feature, in spec order. Under latePolicy "update", sliced windows keep their finals for corrections. */
+export function featureRuntimes(spec: PipelineSpec): FeatureRuntime[] {
+  const keepFinals = spec.latePolicy === 'update';
+  return spec.features.map((f, fi) => {
+    const window = windowKind(f, keepFinals);
+    const rt: FeatureRuntime = { fi, spec: f, agg: aggregatorFor(f), window };
+    window.runtime = rt;
+    return rt;
+  });
+}
