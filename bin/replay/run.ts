@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchResult, WindowEngine } from '../../lambda/core/engine';
-import { type ReplaySummary, type WindowLine, addCounters, emptySummary, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
+import { type ReplaySummary, type WindowLine, addCounters, emptySummary, firingLine, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
 import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
 import { LineWriter } from '../cli/writer';
 import { readRecordBatches } from './record-reader';
@@ -70,6 +70,8 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<Repla
   });
   const rejectedOut = new LineWriter(join(opts.outDir, 'rejected.jsonl'));
   const correctionsOut = update ? new LineWriter(join(opts.outDir, 'corrections.jsonl')) : undefined;
+  // Global windows fire instead of becoming final: their firings have a file of their own.
+  const firingsOut = opts.spec.features.some((f) => f.window.type === 'global') ? new LineWriter(join(opts.outDir, 'firings.jsonl')) : undefined;
   // Under "update" a final window may still change, so windows are written once, at the end, with their last value.
   const held = update ? new Map<string, WindowLine>() : undefined;
   const summary = emptySummary();
@@ -87,8 +89,9 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<Repla
       correctionsOut?.write({ feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new });
     }
     for (const r of result.rejected) rejectedOut.write(rejectedLine(r, Number(r.seq)));
+    for (const f of result.firings) firingsOut?.write(firingLine(f));
     // Back-pressure once per batch, not per line.
-    await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain()]);
+    await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain(), firingsOut?.drain()]);
   };
 
   for await (const batch of readRecordBatches(opts.inputPath, opts.spec, { batchSize })) {
@@ -113,6 +116,6 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<Repla
       await windowsOut.drain();
     }
   }
-  await Promise.all([windowsOut.close(), rejectedOut.close(), correctionsOut?.close()]);
+  await Promise.all([windowsOut.close(), rejectedOut.close(), correctionsOut?.close(), firingsOut?.close()]);
   return summary;
 }

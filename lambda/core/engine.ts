@@ -193,6 +193,7 @@ export class WindowEngine {
       return;
     }
     observe(shardState, rec.time);
+    const wAfter = watermarkOf(shardState, this.lateness);
     const ks = this.state.get(rec.key);
     if (rec.id !== undefined) {
       const seen = this.ids.isDuplicate((ks.ids ??= new Map()), rec.id, shard, r.seq, rec.time);
@@ -207,7 +208,7 @@ export class WindowEngine {
     let lateEverywhere = true;
     let alreadyApplied = true;
     for (const f of this.runtime) {
-      const outcome = this.applyToFeature(f, rec, shard, r.seq, w, ks);
+      const outcome = this.applyToFeature(f, rec, shard, r.seq, w, wAfter, ks);
       if (outcome & LATE) {
         c.late += 1;
         if (outcome & REDELIVERED) {
@@ -237,9 +238,10 @@ export class WindowEngine {
    * Applies a record to one feature. Lateness is judged against the shard watermark before the record (and the
    * entity's own final horizon, which only differs when one key arrives on several shards). A record an earlier
    * delivery already applied (sequence number at or below the entity's last applied one) is judged but not
-   * applied again. Returns LATE / APPLIED / REDELIVERED flags.
+   * applied again. `wAfter` is the shard watermark once the record is observed. Returns LATE / APPLIED /
+   * REDELIVERED flags.
    */
-  private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, shard: string, seq: string, w: number, ks: KeyState): number {
+  private applyToFeature(f: FeatureRuntime, rec: DecodedRecord, shard: string, seq: string, w: number, wAfter: number, ks: KeyState): number {
     const existing = ks.ents[f.fi];
     if (existing !== undefined && existing.timerShard !== shard) this.trigger.catchUp(existing, this.advanceFn);
     const last = existing?.lastApplied[shard];
@@ -260,7 +262,7 @@ export class WindowEngine {
     if (lateFlag && !(this.keepFinals && sliced)) return LATE;
     const e = existing ?? this.newEntity(f, rec.key, ks);
     // A global window is never late: it fires what the watermark after this record reached before taking it.
-    this.advance(e, kind.kind === 'global' ? Math.max(horizon, this.watermark(shard)) : horizon);
+    this.advance(e, kind.kind === 'global' ? Math.max(horizon, wAfter) : horizon);
     const v = rec.values[f.fi]!;
     if (sliced && this.keepFinals) {
       const g = (kind as SlicedWindows).geometry;
@@ -270,7 +272,7 @@ export class WindowEngine {
         this.out.counters.corrections += this.out.corrections.length - before;
       }
     }
-    const due = lateFlag ? e.due : kind.add(e, v, t, this.watermark(shard), this.out);
+    const due = lateFlag ? e.due : kind.add(e, v, t, wAfter, this.out);
     this.touched(e, shard, seq, t, due);
     return lateFlag | APPLIED;
   }

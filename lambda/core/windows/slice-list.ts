@@ -4,11 +4,11 @@
  *
  * SliceList: the open slices (panes) of one entity, sorted by slice index. Records mostly arrive in event-time order, so a
  * new slice is nearly always appended; firing walks the list once instead of probing every slot of every window
- * (a sliding 1 h / 5 min window has 12 slots, most of them empty for a quiet key). Slices are stored flat, five
- * numbers each (index, count, sum, min, max), so an update touches one array rather than an object per slice.
+ * (a sliding 1 h / 5 min window has 12 slots, most of them empty for a quiet key). Slices are stored flat, six
+ * numbers each (index, count, sum, min, max, sum compensation), so an update touches one array rather than an object per slice.
  */
 import type { Aggregator, AnyAcc } from '../aggregates';
-import type { Acc } from '../aggregates/basic';
+import { type Acc, sumError } from '../aggregates/basic';
 
 export interface Panes {
   readonly size: number;
@@ -35,7 +35,7 @@ export interface Panes {
   clear(): void;
 }
 
-const W = 5;
+const W = 6;
 
 export class SliceList implements Panes {
   /** [index, count, sum, min, max] per slice, by ascending slice index (slice start / slice width). */
@@ -61,13 +61,16 @@ export class SliceList implements Panes {
     if (p > 0 && d[p - W] === i) {
       const q = p - W;
       d[q + 1]! += 1;
-      d[q + 2]! += v;
+      const s = d[q + 2]!;
+      const t = s + v;
+      d[q + 5]! += sumError(s, v, t);
+      d[q + 2] = t;
       if (v < d[q + 3]!) d[q + 3] = v;
       if (v > d[q + 4]!) d[q + 4] = v;
       return false;
     }
-    if (p === d.length) d.push(i, 1, v, v, v);
-    else d.splice(p, 0, i, 1, v, v, v);
+    if (p === d.length) d.push(i, 1, v, v, v, 0);
+    else d.splice(p, 0, i, 1, v, v, v, 0);
     return true;
   }
 
@@ -76,8 +79,8 @@ export class SliceList implements Panes {
     const d = this.d;
     let p = d.length;
     while (p > 0 && d[p - W]! > i) p -= W;
-    if (p > 0 && d[p - W] === i) d.splice(p - W, W, i, acc[0], acc[1], acc[2], acc[3]);
-    else d.splice(p, 0, i, acc[0], acc[1], acc[2], acc[3]);
+    if (p > 0 && d[p - W] === i) d.splice(p - W, W, i, acc[0], acc[1], acc[2], acc[3], acc[4]);
+    else d.splice(p, 0, i, acc[0], acc[1], acc[2], acc[3], acc[4]);
   }
 
   public position(i: number): number {
@@ -99,7 +102,7 @@ export class SliceList implements Panes {
   public accAt(k: number): Acc {
     const q = k * W;
     const d = this.d;
-    return [d[q + 1]!, d[q + 2]!, d[q + 3]!, d[q + 4]!];
+    return [d[q + 1]!, d[q + 2]!, d[q + 3]!, d[q + 4]!, d[q + 5]!];
   }
 
   public mergeFrom(k: number, from: number, to: number, scratch?: AnyAcc): Acc | undefined {
@@ -113,17 +116,22 @@ export class SliceList implements Panes {
     let sum = d[q + 2]!;
     let mn = d[q + 3]!;
     let mx = d[q + 4]!;
+    let comp = d[q + 5]!;
     for (q += W; q < end && d[q]! < to; q += W) {
       c += d[q + 1]!;
-      sum += d[q + 2]!;
+      const v = d[q + 2]!;
+      const t = sum + v;
+      comp += sumError(sum, v, t) + d[q + 5]!;
+      sum = t;
       if (d[q + 3]! < mn) mn = d[q + 3]!;
       if (d[q + 4]! > mx) mx = d[q + 4]!;
     }
-    if (into === undefined) return [c, sum, mn, mx];
+    if (into === undefined) return [c, sum, mn, mx, comp];
     into[0] = c;
     into[1] = sum;
     into[2] = mn;
     into[3] = mx;
+    into[4] = comp;
     return into;
   }
 

@@ -16,7 +16,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
   public readonly geometry: SliceGeometry;
   private readonly flat: boolean;
   /** Reused for merged windows when the sink keeps no accumulator (flat store only). */
-  private readonly scratch: AnyAcc = [0, 0, 0, 0];
+  private readonly scratch: AnyAcc = [0, 0, 0, 0, 0];
   public runtime!: FeatureRuntime;
 
   public constructor(

@@ -161,8 +161,8 @@ describe('late policies', () => {
     const out = runAll(makeEngine({ latePolicy: 'update', features: [COUNT, SUM] }), stream(feed));
     expect(out.rejected).toEqual([]);
     expect(out.corrections.map((c) => ({ feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new, acc: c.acc }))).toEqual([
-      { feature: 'cnt', key: 'u', windowStart: 0, windowEnd: 10, old: { value: 1, count: 1 }, new: { value: 2, count: 2 }, acc: [2, 0, 0, 0] },
-      { feature: 'spend', key: 'u', windowStart: 0, windowEnd: 10, old: { value: 1, count: 1 }, new: { value: 5, count: 2 }, acc: [2, 5, 1, 4] },
+      { feature: 'cnt', key: 'u', windowStart: 0, windowEnd: 10, old: { value: 1, count: 1 }, new: { value: 2, count: 2 }, acc: [2, 0, 0, 0, 0] },
+      { feature: 'spend', key: 'u', windowStart: 0, windowEnd: 10, old: { value: 1, count: 1 }, new: { value: 5, count: 2 }, acc: [2, 5, 1, 4, 0] },
     ]);
     expect(out.counters).toMatchObject({ records: 3, applied: 3, late: 2, lateRecords: 0, corrections: 2 });
     expect(out.windows.map((w) => [w.feature, w.windowStart, w.value, w.count])).toEqual([
@@ -435,7 +435,7 @@ describe('firing final windows', () => {
     expect(engine.processBatch([feed.ev('u', 3), feed.ev('u', 14)]).finals).toEqual([]);
     // W = 15 >= 10.
     const r = engine.processBatch([feed.ev('v', 20)]);
-    expect(r.finals).toEqual([{ feature: 'cnt', key: 'u', windowStart: 0, windowEnd: 10, value: 1, count: 1, acc: [1, 0, 0, 0] }]);
+    expect(r.finals).toEqual([{ feature: 'cnt', key: 'u', windowStart: 0, windowEnd: 10, value: 1, count: 1, acc: [1, 0, 0, 0, 0] }]);
     expect(r.changed).toContainEqual({ feature: 'cnt', key: 'u' });
     const rest = engine.flush();
     expect(brief(rest.finals).sort()).toEqual(['u[10,20)x1', 'v[20,30)x1']);

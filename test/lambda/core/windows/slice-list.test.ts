@@ -59,11 +59,11 @@ describe('SliceList', () => {
     list.add(3, 5);
     list.add(4, 7);
     const merged = list.mergeFrom(0, 3, 5)!;
-    expect(merged).toEqual([2, 12, 5, 7]);
+    expect(merged).toEqual([2, 12, 5, 7, 0]);
     merged[0] = 99;
     expect(entries(list)).toEqual([
-      [3, [1, 5, 5, 5]],
-      [4, [1, 7, 7, 7]],
+      [3, [1, 5, 5, 5, 0]],
+      [4, [1, 7, 7, 7, 0]],
     ]);
   });
 });
