@@ -60,7 +60,7 @@ export class GlobalWindows implements WindowKind<GlobalEntity> {
   }
 
   public fire(e: GlobalEntity, w: number, out: FireSink): void {
-    if (e.pending > 0 && e.due <= w) this.emit(e, 'time', e.due, out);
+    if (e.pending > 0 && Number.isFinite(e.due) && e.due <= w) this.emit(e, 'time', e.due, out);
   }
 
   public openCount(e: GlobalEntity): number {
