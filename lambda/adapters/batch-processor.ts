@@ -121,10 +121,16 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     }
   }
   // Current values for every key of the batch, re-delivered ones included, so a retry completes what a crash cut.
+  // A global window emptied by a purge has no value: its stale one is removed rather than kept.
+  const emptied = new Map<string, string[]>();
+  const globals = new Set(spec.features.filter((f) => f.window.type === 'global').map((f) => f.name));
   for (const key of plan.keys) {
     for (const feature of featureNames) {
       const cv = engine.currentValue({ feature, key });
-      if (!cv) continue;
+      if (!cv) {
+        if (globals.has(feature)) emptied.set(key, [...(emptied.get(key) ?? []), feature]);
+        continue;
+      }
       const list = current.get(key) ?? [];
       list.push(cv);
       current.set(key, list);
@@ -155,7 +161,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     writes.push(() => o.state.putIds({ key, ids: merged, version: 0 }, before?.version ?? 0, nowS + retentionS));
   }
 
-  for (const [key, values] of current) writes.push(o.features.currentValueWrite(key, values, writtenAt));
+  for (const key of new Set([...current.keys(), ...emptied.keys()])) writes.push(o.features.currentValueWrite(key, current.get(key) ?? [], writtenAt, emptied.get(key)));
 
   // 5. Outputs and new timers first, being idempotent: dead letters, then final results and timer puts. A key's
   // state must never land before the results of the windows it drops, nor before the timer that will fire its

@@ -99,8 +99,8 @@ export class FeatureStore {
     return [...byWindow.values()];
   }
 
-  /** One UpdateItem per key per batch, setting each changed feature's current value. */
-  public currentValueWrite(key: string, values: readonly CurrentWindow[], writtenAt: number): () => Promise<void> {
+  /** One UpdateItem per key per batch, setting each changed feature's current value and removing `emptied` ones. */
+  public currentValueWrite(key: string, values: readonly CurrentWindow[], writtenAt: number, emptied: readonly string[] = []): () => Promise<void> {
     return async () => {
       await this.gate?.(`UpdateItem current ${key}`);
       this.writes += 1;
@@ -112,8 +112,8 @@ export class FeatureStore {
           M: {
             value: N(v.value),
             count: N(v.count),
-            windowStart: N(v.windowStart),
-            windowEnd: N(v.windowEnd),
+            // A global window has no bounds (−∞, +∞): they are left out.
+            ...(Number.isFinite(v.windowStart) ? { windowStart: N(v.windowStart), windowEnd: N(v.windowEnd) } : {}),
             maxEventTime: N(v.maxEventTime),
             writtenAt: N(writtenAt),
           },
@@ -124,9 +124,9 @@ export class FeatureStore {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { pk: S(key), sk: S('current') },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: vals,
+          UpdateExpression: [sets.length > 0 ? `SET ${sets.join(', ')}` : '', emptied.length > 0 ? `REMOVE ${emptied.map((_, i) => `#r${i}`).join(', ')}` : ''].join(' ').trim(),
+          ExpressionAttributeNames: { ...names, ...Object.fromEntries(emptied.map((f, i) => [`#r${i}`, f])) },
+          ...(sets.length > 0 ? { ExpressionAttributeValues: vals } : {}),
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );

@@ -36,15 +36,20 @@ export class GlobalWindows implements WindowKind<GlobalEntity> {
     else this.agg.add(e.acc, v, t);
     e.total += 1;
     e.pending += 1;
+    // The new due time is returned, not set: the engine sets it, so the trigger schedules it.
+    let due = e.due;
     const every = this.trigger.everyMs;
     if (every !== undefined && e.pending === 1) {
       // The first multiple of T above the watermark after this record (−∞ before any: the first multiple above t).
       const base = Number.isFinite(watermark) ? watermark : t - every;
-      e.due = (Math.floor(base / every) + 1) * every;
+      due = (Math.floor(base / every) + 1) * every;
     }
     const n = this.trigger.count;
-    if (n !== undefined && e.total % n === 0) this.emit(e, 'count', t, out);
-    return e.due;
+    if (n !== undefined && e.total % n === 0) {
+      this.emit(e, 'count', t, out);
+      due = Infinity;
+    }
+    return due;
   }
 
   private emit(e: GlobalEntity, trigger: 'count' | 'time', firedAt: number, out: FireSink): void {

@@ -84,8 +84,8 @@ describe('entity serialization', () => {
     expect(p90!.window.current({ ...back, maxEventTime: 19 })?.acc).toEqual(p90!.window.current({ ...e, maxEventTime: 19 })?.acc);
 
     const g = glob!.window.create(3, 'k');
-    glob!.window.add(g, 2.5, 10, 5, sink);
-    glob!.window.add(g, -1, 12, 5, sink);
+    g.due = glob!.window.add(g, 2.5, 10, 5, sink);
+    g.due = glob!.window.add(g, -1, 12, 5, sink);
     const gBack = deserializeEntity(glob!, 'k', JSON.parse(JSON.stringify(serializeEntity(glob!, g))));
     expect(gBack).toMatchObject({ kind: 'global', total: 2, pending: 2, firings: 0, due: 100 });
     expect(glob!.agg.result(glob!.window.current(gBack)!.acc)).toBe(-1);
