@@ -114,6 +114,44 @@ describe('replay()', () => {
     expect(existsSync(join(out, 'corrections.jsonl'))).toBe(false);
   });
 
+  it('global windows: writes each firing to firings.jsonl, per trigger, with purge and without, the same at any batch size', async () => {
+    const doc = specDoc({
+      watermark: { allowedLatenessMs: 0 },
+      features: [
+        { name: 'every2', window: { type: 'global', trigger: { count: 2 } }, aggregate: 'sum', field: 'amount' },
+        { name: 'every2_pane', window: { type: 'global', trigger: { count: 2, purge: true } }, aggregate: 'sum', field: 'amount' },
+        { name: 'each10ms', window: { type: 'global', trigger: { everyMs: 10 } }, aggregate: 'distinct', field: 'amount' },
+        { name: 'p50', window: { type: 'tumbling', sizeMs: 100 }, aggregate: 'percentile', field: 'amount', percentile: 0.5 },
+        { name: 'first', window: { type: 'tumbling', sizeMs: 100 }, aggregate: 'first', field: 'amount' },
+      ],
+    });
+    const input = writeLines([1, 5, 12, 13, 25].map((ts, i) => line({ user: 'u', ts, amount: i + 1, id: `e${i}` })));
+    const runs = await Promise.all([1, 2, 5].map(async (batchSize) => {
+      const out = workDir();
+      const summary = await replay({ spec: parseSpec(doc), inputPath: input, outDir: out, batchSize });
+      return { summary, firings: readJsonl(join(out, 'firings.jsonl')), windows: readJsonl(join(out, 'windows.jsonl')) };
+    }));
+    const f = (feature: string, firing: number, trigger: string, firedAt: number, value: number, count: number) => ({ feature, key: 'u', firing, trigger, firedAt, value, count });
+    for (const r of runs) {
+      expect(r.summary).toMatchObject({ records: 5, applied: 5, firings: 7, finalWindows: 2 });
+      expect([...(r.firings as Array<{ feature: string; firing: number }>)].sort((a, b) => a.feature.localeCompare(b.feature) || a.firing - b.firing)).toEqual([
+        // Time trigger: records at 1 and 5 fire when the watermark reaches 10 (record at 12), 12 and 13 at 20 (25),
+        // and 25 at 30, when the end of the input moves the watermark past it.
+        f('each10ms', 1, 'time', 10, 2, 2),
+        f('each10ms', 2, 'time', 20, 4, 4),
+        f('each10ms', 3, 'time', 30, 5, 5),
+        f('every2', 1, 'count', 5, 3, 2),
+        f('every2', 2, 'count', 13, 10, 4),
+        f('every2_pane', 1, 'count', 5, 3, 2),
+        f('every2_pane', 2, 'count', 13, 7, 2),
+      ]);
+      expect(r.windows.sort(byWindow)).toEqual([
+        { feature: 'first', key: 'u', windowStart: 0, windowEnd: 100, value: 1, count: 5 },
+        { feature: 'p50', key: 'u', windowStart: 0, windowEnd: 100, value: expect.closeTo(3, 1) as number, count: 5 },
+      ]);
+    }
+  });
+
   it('update: writes each window once with its corrected value, and the corrections', async () => {
     const out = workDir();
     const summary = await replay({ spec: parseSpec({ ...SPEC_DOC, latePolicy: 'update' }), inputPath: writeLines(LINES), outDir: out });
