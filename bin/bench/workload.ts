@@ -26,6 +26,8 @@ export interface WorkloadOptions {
   readonly startTime?: number;
   /** Prefix of generated event ids, so chunks of one long file never share ids. @default 'e' */
   readonly idPrefix?: string;
+  /** Give each event a `merchant_id` among this many (Zipf), for distinct counts. @default none */
+  readonly merchants?: number;
 }
 
 /** The benchmark's six features, as the issue describes them. */
@@ -40,6 +42,21 @@ export const BENCH_SPEC: PipelineSpec = {
     { name: 'avg_amount_10m_every_1m', window: { type: 'sliding', sizeMs: 600_000, slideMs: 60_000 }, aggregate: 'avg', field: 'amount' },
     { name: 'min_amount_15m', window: { type: 'tumbling', sizeMs: 900_000 }, aggregate: 'min', field: 'amount' },
     { name: 'session_spend_5m_gap', window: { type: 'session', gapMs: 300_000 }, aggregate: 'sum', field: 'amount' },
+  ],
+};
+
+/**
+ * The bench spec plus one feature of each newer kind: distinct merchants in the trailing hour, the 95th-percentile
+ * amount and the last amount over ten minutes, and a global window firing every 20 of a key's payments.
+ */
+export const SKETCH_SPEC: PipelineSpec = {
+  ...BENCH_SPEC,
+  features: [
+    ...BENCH_SPEC.features,
+    { name: 'merchants_1h_every_5m', window: { type: 'sliding', sizeMs: 3_600_000, slideMs: 300_000 }, aggregate: 'distinct', field: 'merchant_id' },
+    { name: 'p95_amount_10m', window: { type: 'tumbling', sizeMs: 600_000 }, aggregate: 'percentile', field: 'amount', percentile: 0.95 },
+    { name: 'last_amount_10m', window: { type: 'tumbling', sizeMs: 600_000 }, aggregate: 'last', field: 'amount' },
+    { name: 'spend_every_20', window: { type: 'global', trigger: { count: 20, purge: true } }, aggregate: 'sum', field: 'amount' },
   ],
 };
 
@@ -104,6 +121,7 @@ export function generateWorkload(o: WorkloadOptions): Line[] {
   const shards = o.shards ?? 1;
   const start = o.startTime ?? Date.UTC(2026, 0, 1, 9, 0, 0);
   const idPrefix = o.idPrefix ?? 'e';
+  const pickMerchant = o.merchants === undefined ? undefined : zipfSampler(o.merchants, 1.0, rnd);
   const lines: Line[] = [];
   let t = start;
   for (let i = 0; lines.length < o.records; i++) {
@@ -117,7 +135,12 @@ export function generateWorkload(o: WorkloadOptions): Line[] {
       continue;
     }
     const eventTime = u < badRate + futureRate ? t + 86_400_000 : t;
-    const data = JSON.stringify({ user_id: key, event_time: eventTime, amount: Math.round(rnd() * 50_000) / 100, event_id: `${idPrefix}${i}` });
+    const amount = Math.round(rnd() * 50_000) / 100;
+    const data = JSON.stringify(
+      pickMerchant === undefined
+        ? { user_id: key, event_time: eventTime, amount, event_id: `${idPrefix}${i}` }
+        : { user_id: key, event_time: eventTime, amount, event_id: `${idPrefix}${i}`, merchant_id: `m${pickMerchant()}` },
+    );
     const arrival = t + Math.round(delayMs(rnd));
     lines.push({ arrivalTime: arrival, data, shard });
     if (rnd() < dupRate && lines.length < o.records) lines.push({ arrivalTime: arrival + 1000 + Math.round(rnd() * 5000), data, shard });

@@ -1,12 +1,14 @@
 /**
- * Compares two output folders (windows.jsonl, rejected.jsonl) as sets of lines. The replay writes windows in the
+ * Compares two output folders (windows.jsonl, rejected.jsonl, and firings.jsonl when either has one) as sets of lines. The replay writes windows in the
  * order they became final and the sandbox writes them sorted, so order never matters; every field does.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl'] as const;
-export type OutputFile = (typeof OUTPUT_FILES)[number];
+/** Written only by specs with a global window. */
+export const FIRINGS_FILE = 'firings.jsonl';
+export type OutputFile = (typeof OUTPUT_FILES)[number] | typeof FIRINGS_FILE;
 
 export interface FileDiff {
   readonly file: OutputFile;
@@ -59,7 +61,9 @@ function minus(a: Map<string, number>, b: Map<string, number>): string[] {
 }
 
 export function compareOutputs(dirA: string, dirB: string): OutputComparison {
-  const files = OUTPUT_FILES.map((file): FileDiff => {
+  const names: OutputFile[] = [...OUTPUT_FILES];
+  if (existsSync(join(dirA, FIRINGS_FILE)) || existsSync(join(dirB, FIRINGS_FILE))) names.push(FIRINGS_FILE);
+  const files = names.map((file): FileDiff => {
     const a = canonicalLines(join(dirA, file));
     const b = canonicalLines(join(dirB, file));
     const ca = counts(a);

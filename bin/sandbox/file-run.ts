@@ -267,7 +267,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     mkdirSync(o.outDir, { recursive: true });
     writeFileSync(join(o.outDir, 'windows.jsonl'), jsonl(windows));
     writeFileSync(join(o.outDir, 'rejected.jsonl'), jsonl(rejected));
-    const summary = summarize(o.spec, records, counted, rejected, windows.length);
+    const firings = (await pipeline.firings()).sort((a, b) => (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.firing - b.firing);
+    if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
+    const summary = { ...summarize(o.spec, records, counted, rejected, windows.length), firings: firings.length };
     return {
       summary,
       stats: {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateWorkload, writeWorkload } from '../../bin/bench/workload';
+import { SKETCH_SPEC, generateWorkload, writeWorkload } from '../../bin/bench/workload';
 import { type Emulators, startEmulators } from '../../bin/local/emulators';
 import { replay, loadSpecFile } from '../../bin/replay/run';
 import { compareOutputs, describeComparison } from '../../bin/sandbox/compare';
@@ -63,6 +63,22 @@ describe('sandbox against replay', () => {
     expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);
     expect(comparison.files.every((f) => f.linesA > 0)).toBe(true);
     expect(summary).toEqual(expected);
+  });
+
+  it('with distinct, percentile, last and a global window, with injected crashes, writes exactly what the replay writes', async () => {
+    const sketchInput = path.join(dir, 'sketch-records.jsonl');
+    const lines = generateWorkload({ records: 1500, keys: 30, spacingMs: 2000, duplicateRate: 0.02, malformedRate: 0.005, futureRate: 0.004, seed: 12, merchants: 200 });
+    await writeWorkload(sketchInput, lines);
+    const replayOut = path.join(dir, 'sketch-replay');
+    const replayed = await replay({ spec: SKETCH_SPEC, inputPath: sketchInput, outDir: replayOut });
+    const out = path.join(dir, 'sketch-sandbox');
+    const { summary, stats } = await runFile({ spec: SKETCH_SPEC, inputPath: sketchInput, outDir: out, shards: 1, chaos: 0.2, seed: 6, batchSize: 100, name: 'e2e-sketch' });
+    expect(stats.chaos.faults).toBeGreaterThan(0);
+    const comparison = compareOutputs(replayOut, out);
+    expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);
+    expect(comparison.files.map((f) => f.file)).toContain('firings.jsonl');
+    expect(comparison.files.every((f) => f.linesA > 0)).toBe(true);
+    expect(summary).toEqual(replayed);
   });
 
   it('npm start plays the story and exits 0', async () => {
