@@ -17,7 +17,7 @@ import { parseInputLine } from '../lambda/core/input-line';
 import type { PipelineSpec } from '../lambda/core/spec';
 import { UsageError, parseArgs } from './cli/args';
 import { readLines } from './cli/lines';
-import { BENCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
+import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
 import { replay } from './replay/run';
@@ -151,11 +151,60 @@ async function main(): Promise<void> {
     console.log(`  final windows: sliced ${sliced.value.toLocaleString('en-US')}, per-window ${perWindow.value.finals.toLocaleString('en-US')} (must be equal)`);
     console.log(`  shared work alone (decode, de-duplicate, watermark; no windows) ${shared.ms.toFixed(0).padStart(7)} ms`);
     console.log(`  ceiling for any speed-up here: per-window / shared work    ${(perWindow.ms / shared.ms).toFixed(2)}x`);
+
+    await newerAggregates({ records, keys, spacingMs, runs, dir });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   if (args['skip-emulators'] !== true) await emulatorSection((args['emulator-records'] as number | undefined) ?? 5_000, keys);
+}
+
+// ---- newer aggregates ----------------------------------------------------------------------------------------------
+
+/**
+ * The same workload with a merchant id on every event (2,000 merchants, Zipf), replayed with the six features and
+ * with the four newer ones added; then the stored state of every key halfway through the stream, in the byte form
+ * the consumer writes.
+ */
+async function newerAggregates(o: { records: number; keys: number; spacingMs: number; runs: number; dir: string }): Promise<void> {
+  const input = join(o.dir, 'merchants.jsonl');
+  await writeWorkload(input, generateWorkload({ records: o.records, keys: o.keys, seed: 7, spacingMs: o.spacingMs, merchants: 2000 }));
+  const extra = SKETCH_SPEC.features.slice(BENCH_SPEC.features.length);
+  console.log(`
+newer aggregates (same workload plus merchant_id among 2,000 merchants): ${extra.map((f) => `${f.name} (${f.aggregate})`).join(', ')}`);
+  const out = join(o.dir, 'out-sketch');
+  const six = await best(o.runs, () => replay({ spec: BENCH_SPEC, inputPath: input, outDir: out }));
+  const ten = await best(o.runs, () => replay({ spec: SKETCH_SPEC, inputPath: input, outDir: out }));
+  console.log(`  replay, the six features                  ${six.ms.toFixed(0).padStart(7)} ms  ${rate(o.records, six.ms)}`);
+  console.log(`  replay, the six plus the four newer       ${ten.ms.toFixed(0).padStart(7)} ms  ${rate(o.records, ten.ms)}  (${(ten.ms / six.ms).toFixed(2)}x; ${ten.value.finalWindows.toLocaleString('en-US')} final windows, ${ten.value.firings.toLocaleString('en-US')} firings)`);
+
+  const recs = (await loadRecords(input)).slice(0, Math.floor(o.records / 2));
+  const engine = new WindowEngine(SKETCH_SPEC);
+  for (let i = 0; i < recs.length; i += 2000) engine.processBatch(recs.slice(i, i + 2000));
+  const perKey: number[] = [];
+  const perFeature = new Map<string, number[]>();
+  for (const key of engine.keys()) {
+    const features: Record<string, unknown> = {};
+    for (const f of SKETCH_SPEC.features) {
+      const e = engine.exportEntity({ feature: f.name, key });
+      if (!e) continue;
+      features[f.name] = e.state;
+      const b = Buffer.from(e.state.windows, 'base64').length;
+      perFeature.set(f.name, [...(perFeature.get(f.name) ?? []), b]);
+    }
+    perKey.push(Buffer.byteLength(JSON.stringify(features), 'utf8'));
+  }
+  perKey.sort((a, b) => a - b);
+  const q = (xs: readonly number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+  const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+  console.log(`  stored state per key halfway through (${perKey.length.toLocaleString('en-US')} keys, all ten features, JSON with base64 windows):`);
+  console.log(`    mean ${mean(perKey).toFixed(0)} B, p50 ${q(perKey, 0.5)} B, p99 ${q(perKey, 0.99)} B, max ${perKey[perKey.length - 1] ?? 0} B`);
+  const sized = SKETCH_SPEC.features.map((f) => {
+    const xs = [...(perFeature.get(f.name) ?? [])].sort((a, b) => a - b);
+    return `${f.name} ${mean(xs).toFixed(0)}/${xs[xs.length - 1] ?? 0}`;
+  });
+  console.log(`    window bytes per feature, mean/max: ${sized.join(', ')}`);
 }
 
 // ---- consumer batches on local emulators ------------------------------------------------------------------------

@@ -500,6 +500,11 @@ export class WindowEngine {
     return { due, shard };
   }
 
+  /** Every key the engine holds state for. */
+  public keys(): IterableIterator<string> {
+    return this.state.keys.keys();
+  }
+
   /** Open-state size, for progress reports and memory checks. */
   public stats(): { entities: number; openSlices: number; openSessions: number; rememberedIds: number } {
     return this.state.stats(this.runtime);
