@@ -309,6 +309,7 @@ const PANE_OVERHEAD_BYTES = 20;
 function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number): void {
   let total = 0;
   let bytes = 0;
+  let tooBig = false;
   features.forEach((f, i) => {
     const w = f.window;
     let panes: number;
@@ -336,6 +337,7 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
         `features[${i}].window keeps up to ${panes} open ${unit} per key (window plus allowed lateness); at most ${MAX_OPEN_PANES_PER_FEATURE} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
       );
     } else if (featureBytes > MAX_STATE_BYTES_PER_KEY) {
+      tooBig = true;
       c.problems.push(
         `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${aggregatorFor(f).maxBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
       );
@@ -343,7 +345,7 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
   });
   if (total > MAX_OPEN_PANES_PER_KEY) {
     c.problems.push(`features together keep up to ${total} open slices and sessions per key; at most ${MAX_OPEN_PANES_PER_KEY} fit in a key's state item`);
-  } else if (bytes > MAX_STATE_BYTES_PER_KEY) {
+  } else if (bytes > MAX_STATE_BYTES_PER_KEY && !tooBig) {
     c.problems.push(`features together could keep up to ${bytes} bytes of state per key; at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item`);
   }
 }

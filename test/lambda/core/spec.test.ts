@@ -228,3 +228,45 @@ describe('state size limits', () => {
     expect(parseSpec(doc).features).toHaveLength(1);
   });
 });
+
+describe('newer aggregates and global windows', () => {
+  const f = (extra: Record<string, unknown>) => specDoc({ features: [{ name: 'x', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'sum', field: 'amount', ...extra }] });
+
+  it('accepts distinct, percentile (relative accuracy defaulting to 0.01 in the sketch), first, last and global windows', () => {
+    const spec = parseSpec(
+      specDoc({
+        features: [
+          { name: 'd', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'distinct', field: 'merchant' },
+          { name: 'p', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'percentile', field: 'amount', percentile: 0.95 },
+          { name: 'l', window: { type: 'session', gapMs: 10 }, aggregate: 'last', field: 'amount' },
+          { name: 'g', window: { type: 'global', trigger: { count: 5 } }, aggregate: 'first', field: 'amount' },
+        ],
+      }),
+    );
+    expect(spec.features[1]).toEqual({ name: 'p', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'percentile', field: 'amount', percentile: 0.95 });
+    expect(spec.features[3]!.window).toEqual({ type: 'global', trigger: { count: 5, purge: false } });
+    // A global window bounds no retention.
+    expect(longestWindowMs(spec)).toBe(10);
+  });
+
+  it('names each bad field', () => {
+    expect(problemsOf(f({ aggregate: 'median' }))).toEqual([expect.stringMatching(/^features\[0\]\.aggregate must be one of .*"distinct", "percentile", "first", "last"/)]);
+    expect(problemsOf(f({ aggregate: 'percentile' }))).toEqual(['features[0].percentile is required for aggregate "percentile" (for example 0.95)']);
+    expect(problemsOf(f({ aggregate: 'percentile', percentile: 95 }))).toEqual(['features[0].percentile must be a number between 0 and 1 (exclusive), got 95']);
+    expect(problemsOf(f({ aggregate: 'percentile', percentile: 0.5, relativeAccuracy: 0 }))).toEqual(['features[0].relativeAccuracy must be a number between 0 and 1 (exclusive), got 0']);
+    expect(problemsOf(f({ percentile: 0.5 }))).toEqual(['features[0].percentile only applies to aggregate "percentile", not "sum"']);
+    expect(problemsOf(f({ aggregate: 'distinct', field: undefined }))).toEqual(['features[0].field is required for aggregate "distinct"']);
+    expect(problemsOf(f({ window: { type: 'global', trigger: {} } }))).toEqual([expect.stringMatching(/^features\[0\]\.window\.trigger needs "count"/)]);
+    expect(problemsOf(f({ window: { type: 'global', trigger: { everyMs: -1, purge: 'yes' } } }))).toEqual([
+      'features[0].window.trigger.everyMs must be a positive integer (milliseconds)',
+      'features[0].window.trigger.purge must be true or false',
+    ]);
+    expect(problemsOf(f({ window: { type: 'global' } }))).toEqual(['features[0].window.trigger must be an object']);
+  });
+
+  it('bounds the bytes a key can hold with the largest form of each aggregate', () => {
+    // 241 open one-minute slices of a distinct count: 241 × (20 + 3,081) bytes, over the 300,000-byte item budget.
+    const doc = specDoc({ features: [{ name: 'm', window: { type: 'sliding', sizeMs: 14_400_000, slideMs: 60_000 }, aggregate: 'distinct', field: 'merchant' }] });
+    expect(problemsOf(doc)).toEqual([expect.stringMatching(/^features\[0\] could keep up to 747341 bytes of state per key \(241 open slices of 60000 ms of up to 3081 bytes for "distinct"\)/)]);
+  });
+});
