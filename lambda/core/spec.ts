@@ -77,11 +77,25 @@ export class SpecError extends Error {
   }
 }
 
-const AGGREGATES: readonly AggregateKind[] = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'percentile', 'first', 'last'];
-const LATE_POLICIES: readonly LatePolicy[] = ['dlq', 'drop', 'update'];
-const WINDOW_TYPES = ['tumbling', 'sliding', 'session', 'global'] as const;
+export const AGGREGATES: readonly AggregateKind[] = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'percentile', 'first', 'last'];
+export const LATE_POLICIES: readonly LatePolicy[] = ['dlq', 'drop', 'update'];
+export const WINDOW_TYPES = ['tumbling', 'sliding', 'session', 'global'] as const;
 /** Largest window or lateness accepted: ten years. Larger values are almost certainly a unit mistake. */
-const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
+export const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/** The fields each object of a spec may have: the validator and the JSON Schema (spec-schema.ts) both read them. */
+export const SPEC_FIELDS = {
+  // `$schema` lets an editor find the schema; it is not read.
+  spec: ['$schema', 'source', 'watermark', 'latePolicy', 'features'],
+  source: ['keyField', 'timeField', 'idField'],
+  watermark: ['allowedLatenessMs', 'maxFutureSkewMs'],
+  feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy'],
+  tumbling: ['type', 'sizeMs'],
+  sliding: ['type', 'sizeMs', 'slideMs'],
+  session: ['type', 'gapMs'],
+  global: ['type', 'trigger'],
+  trigger: ['count', 'everyMs', 'purge'],
+} as const;
 
 type Obj = Record<string, unknown>;
 
@@ -138,12 +152,12 @@ function checkWindow(c: Checker, v: unknown, path: string): WindowSpec | undefin
   const type = c.oneOf(w.type, WINDOW_TYPES, `${path}.type`);
   switch (type) {
     case 'tumbling': {
-      c.unknownKeys(w, ['type', 'sizeMs'], path);
+      c.unknownKeys(w, SPEC_FIELDS.tumbling, path);
       const sizeMs = c.duration(w.sizeMs, `${path}.sizeMs`);
       return sizeMs === undefined ? undefined : { type, sizeMs };
     }
     case 'sliding': {
-      c.unknownKeys(w, ['type', 'sizeMs', 'slideMs'], path);
+      c.unknownKeys(w, SPEC_FIELDS.sliding, path);
       const sizeMs = c.duration(w.sizeMs, `${path}.sizeMs`);
       const slideMs = c.duration(w.slideMs, `${path}.slideMs`);
       if (sizeMs === undefined || slideMs === undefined) return undefined;
@@ -154,12 +168,12 @@ function checkWindow(c: Checker, v: unknown, path: string): WindowSpec | undefin
       return { type, sizeMs, slideMs };
     }
     case 'session': {
-      c.unknownKeys(w, ['type', 'gapMs'], path);
+      c.unknownKeys(w, SPEC_FIELDS.session, path);
       const gapMs = c.duration(w.gapMs, `${path}.gapMs`);
       return gapMs === undefined ? undefined : { type, gapMs };
     }
     case 'global': {
-      c.unknownKeys(w, ['type', 'trigger'], path);
+      c.unknownKeys(w, SPEC_FIELDS.global, path);
       const trigger = checkTrigger(c, w.trigger, `${path}.trigger`);
       return trigger === undefined ? undefined : { type, trigger };
     }
@@ -171,7 +185,7 @@ function checkWindow(c: Checker, v: unknown, path: string): WindowSpec | undefin
 function checkTrigger(c: Checker, v: unknown, path: string): TriggerSpec | undefined {
   const t = c.object(v, path);
   if (!t) return undefined;
-  c.unknownKeys(t, ['count', 'everyMs', 'purge'], path);
+  c.unknownKeys(t, SPEC_FIELDS.trigger, path);
   if (t.count === undefined && t.everyMs === undefined) {
     c.problems.push(`${path} needs "count" (fire every N records of a key) or "everyMs" (fire as the watermark passes each multiple), or both`);
     return undefined;
@@ -197,7 +211,7 @@ function checkFraction(c: Checker, v: unknown, path: string): number | undefined
 function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undefined {
   const f = c.object(v, path);
   if (!f) return undefined;
-  c.unknownKeys(f, ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy'], path);
+  c.unknownKeys(f, SPEC_FIELDS.feature, path);
   const name = c.name(f.name, `${path}.name`);
   const window = checkWindow(c, f.window, `${path}.window`);
   const aggregate = c.oneOf(f.aggregate, AGGREGATES, `${path}.aggregate`);
@@ -240,12 +254,13 @@ export function parseSpec(input: unknown): PipelineSpec {
   const c = new Checker();
   const root = c.object(input, 'spec');
   if (!root) throw new SpecError(c.problems);
-  c.unknownKeys(root, ['source', 'watermark', 'latePolicy', 'features'], 'spec');
+  c.unknownKeys(root, SPEC_FIELDS.spec, 'spec');
+  if (root.$schema !== undefined && typeof root.$schema !== 'string') c.problems.push('spec.$schema must be a string (the path or URL of the JSON Schema)');
 
   const src = c.object(root.source, 'source');
   let source: SourceSpec | undefined;
   if (src) {
-    c.unknownKeys(src, ['keyField', 'timeField', 'idField'], 'source');
+    c.unknownKeys(src, SPEC_FIELDS.source, 'source');
     const keyField = c.name(src.keyField, 'source.keyField');
     const timeField = c.name(src.timeField, 'source.timeField');
     const idField = c.name(src.idField, 'source.idField', true);
@@ -257,7 +272,7 @@ export function parseSpec(input: unknown): PipelineSpec {
   const wm = c.object(root.watermark, 'watermark');
   let watermark: WatermarkSpec | undefined;
   if (wm) {
-    c.unknownKeys(wm, ['allowedLatenessMs', 'maxFutureSkewMs'], 'watermark');
+    c.unknownKeys(wm, SPEC_FIELDS.watermark, 'watermark');
     const allowedLatenessMs = c.duration(wm.allowedLatenessMs, 'watermark.allowedLatenessMs', { allowZero: true });
     const maxFutureSkewMs = c.duration(wm.maxFutureSkewMs, 'watermark.maxFutureSkewMs', { optional: true, allowZero: true });
     if (allowedLatenessMs !== undefined) {
