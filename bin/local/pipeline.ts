@@ -17,7 +17,7 @@ import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import type { WindowLine } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lib/resource-definitions';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lambda/contract/resources';
 import { type KinesisOnFailureMessage, LocalEventSourceMapping } from './esm-runner';
 
 export interface LocalPipelineOptions {

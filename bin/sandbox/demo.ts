@@ -12,7 +12,7 @@ import type { BatchOutcome } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import { EVENT_SOURCE_DEFAULTS } from '../../lib/resource-definitions';
+import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
 import { LocalPipeline } from '../local/pipeline';
 import { loadSpecFile } from '../replay/run';

@@ -23,7 +23,7 @@ import type { PipelineSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import type { EsmCounters } from '../local/esm-runner';
 import { LocalPipeline } from '../local/pipeline';
-import { EVENT_SOURCE_DEFAULTS } from '../../lib/resource-definitions';
+import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
 
@@ -102,7 +102,7 @@ export function partitionKeyOf(data: string, keyField: string): string {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return UNKEYED_PARTITION_KEY;
   const v = (doc as Record<string, unknown>)[keyField];
-  // Keys compare as strings (SPEC §2): 42 and "42" are one entity, so they must share a shard.
+  // Keys compare as strings (README "Semantics"): 42 and "42" are one entity, so they must share a shard.
   const key = typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
   if (key === undefined) return UNKEYED_PARTITION_KEY;
   return key.length <= MAX_PARTITION_KEY ? key : createHash('sha256').update(key).digest('hex');
@@ -113,7 +113,7 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
   return [...windows].sort((a, b) => cmp(a.feature, b.feature) || cmp(a.key, b.key) || a.windowStart - b.windowStart);
 }
 
-/** A dead-letter message in the replay's rejected-line format (SPEC §5). */
+/** A dead-letter message in the replay's rejected-line format (README "Replay CLI"). */
 export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
   if (m.truncated) throw new ExportError(`dead letter of input line ${line} holds a truncated payload (${m.payloadBytes} bytes)`);
   const data = m.payloadEncoding === 'base64' ? Buffer.from(m.payload, 'base64').toString('utf8') : m.payload;
@@ -168,7 +168,7 @@ export class InputFileError extends Error {
 }
 
 /**
- * Checks every line of the input (SPEC §5) before anything starts, so a bad line is reported with its number
+ * Checks every line of the input (README "Replay CLI") before anything starts, so a bad line is reported with its number
  * without waiting for the emulators. Returns the number of records.
  */
 export async function checkInputFile(path: string): Promise<number> {

@@ -29,7 +29,7 @@ export function copyAcc(a: Acc): Acc {
   return [a[0], a[1], a[2], a[3]];
 }
 
-/** The window result of SPEC §3: count | sum | min | max | sum/count. */
+/** The window result (README "Semantics", final windows): count | sum | min | max | sum/count. */
 export function resultValue(kind: AggregateKind, a: Acc): number {
   switch (kind) {
     case 'count':

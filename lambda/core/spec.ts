@@ -1,5 +1,5 @@
 /**
- * Pipeline spec (SPEC §1): types and validation. A bad spec is refused before anything runs, with one message
+ * Pipeline spec (README "Pipeline spec"): types and validation. A bad spec is refused before anything runs, with one message
  * per problem naming the path of the bad field.
  */
 

@@ -15,7 +15,7 @@ import { FeatureStore } from '../../../lambda/adapters/feature-store';
 import { StateStore, type WriteGate } from '../../../lambda/adapters/state-store';
 import { type InputRecord, idRetentionMs } from '../../../lambda/core/engine';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lib/resource-definitions';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lambda/contract/resources';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
