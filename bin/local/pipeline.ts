@@ -9,7 +9,8 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, t
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { dynamoClient, kinesisClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { FeatureStore } from '../../lambda/adapters/feature-store';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { type AttributeValue, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { kinesisClient } from '../../lambda/adapters/aws-clients';
+import { kinesisClient } from '../local/kinesis-client';
 import type { BatchOutcome } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core/output';
