@@ -16,6 +16,7 @@ import { type InputRecord, WindowEngine } from '../lambda/core/engine';
 import { parseInputLine } from '../lambda/core/input-line';
 import type { PipelineSpec } from '../lambda/core/spec';
 import { UsageError, parseArgs } from './cli/args';
+import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { readLines } from './cli/lines';
 import { BENCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
@@ -64,6 +65,7 @@ function withoutSessions(spec: PipelineSpec): PipelineSpec {
 const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} records/s`;
 
 async function main(): Promise<void> {
+  silenceSdkNodeVersionWarning();
   const args = parseArgs(process.argv.slice(2), {
     records: { kind: 'number' },
     keys: { kind: 'number' },

@@ -10,6 +10,7 @@
 import { InputLineError } from '../lambda/core/input-line';
 import { SpecError } from '../lambda/core/spec';
 import { UsageError, parseArgs } from './cli/args';
+import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { type Emulators, startEmulators } from './local/emulators';
 import { loadSpecFile } from './replay/run';
 import { runDemo } from './sandbox/demo';
@@ -47,6 +48,7 @@ function onInterrupt(): void {
 }
 
 async function main(): Promise<number> {
+  silenceSdkNodeVersionWarning();
   const args = parseArgs(process.argv.slice(2), OPTIONS);
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
