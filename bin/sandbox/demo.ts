@@ -15,7 +15,7 @@ import type { PipelineSpec } from '../../lambda/core/spec';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
 import { LocalPipeline } from '../local/pipeline';
-import { loadSpecFile } from '../replay/run';
+import { loadSpecFile } from '../cli/spec-file';
 import { ArrivalLedger } from './arrivals';
 import { type Column, clock, cut, ms, percentile, renderTable, streamedTable } from './format';
 import { type StoryRecord, type StoryWave, buildStory } from './story';

@@ -46,8 +46,8 @@ describe('spec', () => {
     const err = thrown(() => construct({ specJson: '{"source": {}, "watermark": {}}' })) as SpecError;
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        'source.keyField must be a non-empty string',
-        'watermark.allowedLatenessMs must be a non-negative integer (milliseconds)',
+        'source.keyField must be a non-empty string; it is missing',
+        'watermark.allowedLatenessMs must be a non-negative integer (milliseconds); it is missing',
       ]),
     );
     expect(thrown(() => construct({ specJson: '{ nope' })).message).toContain('spec is not valid JSON');
