@@ -86,11 +86,12 @@ async function main(): Promise<number> {
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),
       });
-      process.stderr.write(`${JSON.stringify(stats)}\n`);
+      process.stderr.write(`figures: ${JSON.stringify(stats)}\n`);
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return 0;
     }
-    return await runDemo({ emulators, follow: args.follow === true, out: (s) => process.stdout.write(s) });
+    const width = process.stdout.isTTY ? process.stdout.columns : undefined;
+    return await runDemo({ emulators, follow: args.follow === true, out: (s) => process.stdout.write(s), ...(width ? { width } : {}) });
   } finally {
     await stopEmulators();
   }

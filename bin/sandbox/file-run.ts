@@ -51,23 +51,40 @@ export interface FileRunOptions {
   readonly maximumRetryAttempts?: number;
 }
 
+/** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in the README). */
 export interface FileRunStats {
+  /** Records put on the stream: the input's non-blank lines (= the summary's `records`). */
   readonly records: number;
+  /** Final windows read back from the feature table: the lines of windows.jsonl (= the summary's `finalWindows`). */
   readonly windows: number;
+  /** Of `windows`, those made final by the end of the input (W = +∞), after the stream was drained. */
+  readonly windowsFinalAtEndOfInput: number;
+  /** Of `windows`, those that became final while the stream was consumed: `windows − windowsFinalAtEndOfInput`. */
+  readonly windowsFinalWhileStreaming: number;
+  /** Dead letters read back: the lines of rejected.jsonl. */
   readonly rejected: number;
   readonly shards: number;
+  /** Fault injection: its probability, the invocations it saw, those it armed, and the faults it raised. */
   readonly chaos: { readonly probability: number; readonly invocations: number; readonly armed: number; readonly faults: number };
+  /** The local event source mapping's counts (invocations and records delivered include retries). */
   readonly esm: EsmCounters;
   /** Invocations retried because a put was still in flight (see ArrivalLedger). */
   readonly arrivalWaits: number;
   /** Records skipped by a successful invocation because the shard checkpoint showed them done. */
   readonly skipped: number;
+  /** DynamoDB write requests and write capacity units of successful invocations. */
   readonly stateWrites: number;
   readonly writeUnits: number;
-  /** Plain sums of the counters of successful invocations (see the summary's definition above). */
+  /**
+   * Sums of the counters of successful invocations, in the summary's fields. A failed invocation reports nothing,
+   * and what it stored before failing is not counted again by its retry (a window it fired and dropped from the
+   * key's state does not fire twice), so under --chaos these sums can be below the stored counts; without chaos,
+   * `finalWindows` here equals `windowsFinalWhileStreaming`. The summary counts from what was stored.
+   */
   readonly invocationCounters: ReplaySummary;
   readonly putMs: number;
   readonly drainMs: number;
+  /** End of input, reading back and writing the files. */
   readonly exportMs: number;
 }
 
@@ -251,7 +268,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       throw new ExportError(`successful invocations counted ${counted.records} records but ${records} were put (skipped by checkpoint: ${skipped})`);
     }
     const t2 = Date.now();
-    await pipeline.flush();
+    const windowsFinalAtEndOfInput = await pipeline.flush();
 
     // 3. Read the results back from DynamoDB and SQS.
     const windows = sortWindows(await pipeline.finalWindows());
@@ -272,6 +289,8 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       stats: {
         records,
         windows: windows.length,
+        windowsFinalAtEndOfInput,
+        windowsFinalWhileStreaming: windows.length - windowsFinalAtEndOfInput,
         rejected: rejected.length,
         shards,
         chaos: { probability: o.chaos ?? 0, invocations: chaos.invocations, armed: chaos.armed, faults: chaos.faults },

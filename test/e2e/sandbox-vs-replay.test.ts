@@ -61,6 +61,13 @@ describe('sandbox against replay', () => {
     console.log('sandbox run:', JSON.stringify(stats));
     expect(stats.chaos.faults).toBeGreaterThan(0);
     expect(stats.esm.onFailureBatches).toBe(0);
+    // Every window read back became final either while the stream was consumed or at the end of the input.
+    expect(stats.windows).toBe(summary.finalWindows);
+    expect(stats.windowsFinalAtEndOfInput).toBeGreaterThan(0);
+    expect(stats.windowsFinalWhileStreaming).toBe(stats.windows - stats.windowsFinalAtEndOfInput);
+    // Windows fired by an invocation that failed afterwards are stored but reported by no successful invocation.
+    expect(stats.invocationCounters.finalWindows).toBeLessThanOrEqual(stats.windowsFinalWhileStreaming);
+    expect(stats.rejected).toBe(summary.invalid + summary.future + summary.late);
     const comparison = compareOutputs(path.join(dir, 'replay'), out);
     expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);
     expect(comparison.files.every((f) => f.linesA > 0)).toBe(true);
