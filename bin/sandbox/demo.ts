@@ -181,10 +181,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       { label: 'ms', span: 1 },
     ];
     out(`Online features after each wave of 2 story minutes, as a model reads them (sk=current):\n`);
-    out(`  until = end of the wave (story clock, UTC); n5m = ${f5}, n1h = ${f1h}, $1h = ${s1h};\n`);
-    out(`  lag = put → last batch processed; F×n / U×n = payments of ${story.fraudster} / ${story.commuter}, on time\n`);
-    out(`  or late; retry = producer retry, +n = other customers' payments; * = that window has ended: the item is only\n`);
-    out(`  rewritten by the user's next record, so a reader must check windowEnd against its clock.\n`);
+    out(`  until = end of the wave (story clock, UTC); n5m = ${f5}, n1h = ${f1h},\n`);
+    out(`  $1h = ${s1h}; lag = put → last batch processed; F×n / U×n = payments of ${story.fraudster} /\n`);
+    out(`  ${story.commuter}, on time or late; retry = producer retry; +n = other customers' payments; * = that window\n`);
+    out(`  has ended: the item is only rewritten by the user's next record, so a reader must check windowEnd against\n`);
+    out(`  its clock.\n`);
     const table = streamedTable(cols, { groups });
     out(table.header);
     const visibleMs: number[] = [];
@@ -321,6 +322,8 @@ function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: Pipeline
   const { keyField, timeField, idField } = spec.source;
   o.out(`\nStill running. Send your own records to stream "${pipeline.names.stream}":\n`);
   for (const [k, v] of Object.entries(env)) o.out(`  export ${k}=${v}\n`);
+  // --cli-binary-format is an AWS CLI v2 option; the exports above give the CLI its region and endpoints.
+  o.out(`then, with the AWS CLI v2 (which reads the region and endpoints exported above):\n`);
   o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
   o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
   o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}\n`);

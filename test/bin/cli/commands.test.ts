@@ -78,10 +78,15 @@ describe('paths given to the CLIs', () => {
     writeFileSync(input, '\n');
     const spec = join(dir, 'bad-spec.json');
     writeFileSync(spec, JSON.stringify({ source: { timeField: 't' }, watermark: { allowedLatenessMs: 0 }, features: [] }));
-    const [proc, badSpec, empty] = await Promise.all([
+    // Runs here, but too large for the consumer's environment once deployed.
+    const big = join(dir, 'big-spec.json');
+    const features = Array.from({ length: 40 }, (_, i) => ({ name: `feature_${i}_${'n'.repeat(70)}`, window: { type: 'tumbling', sizeMs: 1000 }, aggregate: 'count' }));
+    writeFileSync(big, JSON.stringify({ source: { keyField: 'k', timeField: 't' }, watermark: { allowedLatenessMs: 0 }, features }));
+    const [proc, badSpec, empty, large] = await Promise.all([
       run(ENTRY.replay, ['--config', 'bin/specs/fraud.json', '--input', input, '--out', '/proc/x']),
       run(ENTRY.replay, ['--config', spec, '--input', input, '--out', join(dir, 'o1')]),
       run(ENTRY.replay, ['--config', 'bin/specs/fraud.json', '--input', input, '--out', join(dir, 'o2')]),
+      run(ENTRY.replay, ['--config', big, '--input', input, '--out', join(dir, 'o3')]),
     ]);
     expect(proc.code).toBe(1);
     expect(proc.stderr).toBe('error: --out /proc/x: cannot create the folder /proc/x (no such file or folder); choose a folder you can write to\n');
@@ -89,5 +94,7 @@ describe('paths given to the CLIs', () => {
     expect(badSpec.stderr).toContain(`error: spec ${spec}: invalid pipeline spec:\n  - source.keyField must be a non-empty string; it is missing`);
     expect(empty.code).toBe(0);
     expect(empty.stderr).toBe(`warning: --input ${input} holds no records; the outputs are empty\n`);
+    expect(large.code).toBe(0);
+    expect(large.stderr).toMatch(new RegExp(`^warning: spec ${big} is \\d+ bytes once minified, over the 3072 bytes .* \`cdk synth\` and \`cdk deploy\` refuse it\n`));
   });
 });
