@@ -30,7 +30,7 @@ describe('sandbox against replay', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sandbox-e2e-'));
     input = path.join(dir, 'records.jsonl');
-    // ~70 minutes of event time over 50 keys: the 12-minute delays of the lesson's mix make late records.
+    // ~70 minutes of event time over 50 keys: the 12-minute delays of the workload's mix make late records.
     const lines = generateWorkload({ records: 2000, keys: 50, spacingMs: 2000, duplicateRate: 0.02, malformedRate: 0.005, futureRate: 0.004, seed: 11 });
     await writeWorkload(input, lines);
     [emulators, expected] = await Promise.all([
@@ -72,7 +72,7 @@ describe('sandbox against replay', () => {
     expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);
     expect(comparison.files.every((f) => f.linesA > 0)).toBe(true);
     expect(summary).toEqual(expected);
-  });
+  }, 150_000); // starts processes and runs the pipeline end to end: minutes on a loaded 2-core machine
 
   it('npm start plays the story and exits 0, without the AWS SDK notice about Node versions', async () => {
     // As a user runs it: without the switch the test runner sets.
@@ -90,5 +90,5 @@ describe('sandbox against replay', () => {
     for (const reason of ['late', 'future', 'invalid']) expect(stdout).toMatch(new RegExp(`^  ${reason} `, 'm'));
     expect(stdout).toMatch(/record put → feature visible .* ms/);
     expect(stderr).not.toContain('NodeVersionSupportWarning');
-  });
+  }, 150_000); // starts processes and runs the pipeline end to end: minutes on a loaded 2-core machine
 });

@@ -251,5 +251,5 @@ describe('replay CLI', () => {
 
     expect(noInput.code).not.toBe(0);
     expect(noInput.stderr).toContain('--input');
-  }, 30_000);
+  }, 90_000); // three CLI processes at once, each compiling TypeScript at start
 });

@@ -37,7 +37,7 @@ beforeAll(async () => {
     saved[k] = process.env[k];
     process.env[k] = v;
   }
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   for (const [k, v] of Object.entries(saved)) {
@@ -147,4 +147,4 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
     }
   }
   expect(letters.map((l) => `${l.reason} ${l.key}`).sort()).toEqual(['future u3', 'invalid u2']);
-}, 60_000);
+}, 120_000); // a first invocation (client and Powertools set-up) plus a synthesis, on a shared machine
