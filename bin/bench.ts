@@ -15,7 +15,10 @@ import { join } from 'node:path';
 import { type InputRecord, WindowEngine } from '../lambda/core/engine';
 import { parseInputLine } from '../lambda/core/input-line';
 import type { PipelineSpec } from '../lambda/core/spec';
-import { UsageError, parseArgs } from './cli/args';
+import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { BENCH_CLI } from './cli/commands';
+import { CliFileError, prepareOutputFile } from './cli/files';
+import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { readLines } from './cli/lines';
 import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
@@ -64,26 +67,30 @@ function withoutSessions(spec: PipelineSpec): PipelineSpec {
 const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} records/s`;
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), {
-    records: { kind: 'number' },
-    keys: { kind: 'number' },
-    runs: { kind: 'number' },
-    'skip-emulators': { kind: 'flag' },
-    'emulator-records': { kind: 'number' },
-    'write-input': { kind: 'string' },
-    'spacing-ms': { kind: 'number' },
-  });
-  const records = (args.records as number | undefined) ?? 300_000;
-  const keys = (args.keys as number | undefined) ?? 5_000;
+  silenceSdkNodeVersionWarning();
+  const args = parseArgs(process.argv.slice(2), BENCH_CLI);
+  if (args.help) {
+    process.stdout.write(helpText(BENCH_CLI));
+    return;
+  }
+  const positive = (name: string, fallback: number): number => {
+    const v = (args[name] as number | undefined) ?? fallback;
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+    return v;
+  };
+  const records = positive('records', 300_000);
+  const keys = positive('keys', 5_000);
+  const runs = positive('runs', 3);
+  const emulatorRecords = positive('emulator-records', 5_000);
   if (args['write-input'] !== undefined) {
     // Only write the workload (any size, in chunks) as a replay input file, plus the benchmark's spec beside it.
     const path = args['write-input'] as string;
+    prepareOutputFile('--write-input', path);
     await writeLongWorkload(path, records, keys);
     writeFileSync(`${path}.spec.json`, JSON.stringify(BENCH_SPEC, null, 2));
     console.log(`wrote ${records.toLocaleString('en-US')} records to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) and the spec to ${path}.spec.json`);
     return;
   }
-  const runs = (args.runs as number | undefined) ?? 3;
   const dir = mkdtempSync(join(tmpdir(), 'feature-bench-'));
   try {
     const input = join(dir, 'records.jsonl');
@@ -157,7 +164,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  if (args['skip-emulators'] !== true) await emulatorSection((args['emulator-records'] as number | undefined) ?? 5_000, keys);
+  if (args['skip-emulators'] !== true) await emulatorSection(emulatorRecords, keys);
 }
 
 // ---- newer aggregates ----------------------------------------------------------------------------------------------
@@ -218,8 +225,12 @@ async function emulatorSection(records: number, keys: number): Promise<void> {
 
 main().catch((e: unknown) => {
   if (e instanceof UsageError) {
-    console.error(`bench: ${e.message}`);
-    process.exit(2);
+    console.error(`error: ${e.message}\n${usageText(BENCH_CLI)}`);
+    process.exit(64);
+  }
+  if (e instanceof CliFileError) {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
   }
   console.error(e);
   process.exit(1);

@@ -1,7 +1,7 @@
 /**
- * The pipeline on local emulators, no AWS account needed.
+ * The pipeline on local emulators, no AWS account needed (options: bin/cli/commands.ts).
  *
- *   npm start                       the fraud story of the lesson, compressed into seconds
+ *   npm start                       the fraud story of the README, compressed into seconds
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
  *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
@@ -9,26 +9,14 @@
  */
 import { InputLineError } from '../lambda/core/input-line';
 import { SpecError } from '../lambda/core/spec';
-import { UsageError, parseArgs } from './cli/args';
+import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { SANDBOX_CLI } from './cli/commands';
+import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
+import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { type Emulators, startEmulators } from './local/emulators';
-import { loadSpecFile } from './replay/run';
+import { loadSpecFile } from './cli/spec-file';
 import { runDemo } from './sandbox/demo';
 import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
-
-const USAGE = `usage: npm start [-- --follow]
-       npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]`;
-
-const OPTIONS = {
-  config: { kind: 'string' },
-  input: { kind: 'string' },
-  out: { kind: 'string' },
-  shards: { kind: 'number' },
-  chaos: { kind: 'number' },
-  seed: { kind: 'number' },
-  'batch-size': { kind: 'number' },
-  follow: { kind: 'flag' },
-  help: { kind: 'flag' },
-} as const;
 
 let emulators: Emulators | undefined;
 let interrupted = false;
@@ -47,9 +35,10 @@ function onInterrupt(): void {
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2), OPTIONS);
+  silenceSdkNodeVersionWarning();
+  const args = parseArgs(process.argv.slice(2), SANDBOX_CLI);
   if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(helpText(SANDBOX_CLI));
     return 0;
   }
   const fileMode = args.config !== undefined || args.input !== undefined || args.out !== undefined;
@@ -68,8 +57,13 @@ async function main(): Promise<number> {
   const batchSize = args['batch-size'] as number | undefined;
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)) throw new UsageError(`--batch-size must be an integer from 1 to 10000, got ${batchSize}`);
   // Everything that can be refused is refused before any process starts.
-  const spec = fileMode ? loadSpecFile(args.config as string) : undefined;
-  if (fileMode) await checkInputFile(args.input as string);
+  const spec = fileMode ? loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`)) : undefined;
+  if (fileMode) {
+    checkReadableFile('--input', args.input as string, "a records file in the replay's input format");
+    prepareOutputDir('--out', args.out as string);
+    const records = await checkInputFile(args.input as string);
+    if (records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs will be empty\n`);
+  }
 
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
@@ -92,11 +86,12 @@ async function main(): Promise<number> {
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),
       });
-      process.stderr.write(`${JSON.stringify(stats)}\n`);
+      process.stderr.write(`figures: ${JSON.stringify(stats)}\n`);
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return 0;
     }
-    return await runDemo({ emulators, follow: args.follow === true, out: (s) => process.stdout.write(s) });
+    const width = process.stdout.isTTY ? process.stdout.columns : undefined;
+    return await runDemo({ emulators, follow: args.follow === true, out: (s) => process.stdout.write(s), ...(width ? { width } : {}) });
   } finally {
     await stopEmulators();
   }
@@ -105,8 +100,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof InputFileError) process.stderr.write(`error: ${e.message}\n`);
+    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(SANDBOX_CLI)}\n`);
+    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof InputFileError || e instanceof CliFileError) process.stderr.write(`error: ${e.message}\n`);
     else if (e instanceof Error) process.stderr.write(`error: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}\n`);
     else process.stderr.write(`error: ${String(e)}\n`);
     void stopEmulators().finally(() => process.exit(e instanceof UsageError ? 64 : 1));

@@ -9,7 +9,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../lambda/adapters/metric-names';
+import { METRICS_NAMESPACE } from '../lambda/contract/metric-names';
 import { PipelinePropsError, checkDuration, checkInteger } from './errors';
 import {
   CONSUMER_ENV,
@@ -17,7 +17,7 @@ import {
   CONSUMER_TABLE_ACTIONS,
   EVENT_SOURCE_DEFAULTS,
   EVENT_SOURCE_LIMITS,
-} from './resource-definitions';
+} from '../lambda/contract/resources';
 
 const PROJECT_ROOT = path.join(__dirname, '..');
 /** Source of the consumer handler, bundled with the local esbuild at synth time. */
@@ -27,7 +27,7 @@ export const CONSUMER_ENTRY = path.join(PROJECT_ROOT, 'lambda', 'handlers', 'con
 export type ConsumerLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
 /** Tuning of the consumer function and its Kinesis event source mapping. */
-export interface ConsumerOptions {
+export interface PipelineConsumerOptions {
   /**
    * Memory of the function in MB; CPU is allocated in proportion.
    * @default 1024
@@ -92,7 +92,7 @@ export interface ConsumerOptions {
   readonly parallelizationFactor?: number;
 }
 
-export interface PipelineConsumerProps extends ConsumerOptions {
+export interface PipelineConsumerProps extends PipelineConsumerOptions {
   /** Pipeline name: the `Pipeline` dimension of every metric the consumer emits. */
   readonly pipelineName: string;
   /** The validated spec as minified JSON, shipped in PIPELINE_SPEC. */
@@ -123,7 +123,7 @@ export class PipelineConsumer extends Construct {
 
   public constructor(scope: Construct, id: string, props: PipelineConsumerProps) {
     super(scope, id);
-    validateConsumerOptions(props);
+    validatePipelineConsumerOptions(props);
     const parallelizationFactor = props.parallelizationFactor ?? EVENT_SOURCE_DEFAULTS.parallelizationFactor;
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
@@ -235,7 +235,7 @@ function maxRecordAge(seconds: number): Duration | undefined {
 }
 
 /** Refuses settings the service would reject at deploy time, or that would stall a shard. */
-export function validateConsumerOptions(props: ConsumerOptions): void {
+export function validatePipelineConsumerOptions(props: PipelineConsumerOptions): void {
   const owner = 'PipelineConsumer';
   const L = EVENT_SOURCE_LIMITS;
   checkInteger(owner, 'memorySize', props.memorySize, 128, 10_240);

@@ -4,7 +4,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { METRICS_NAMESPACE, type MetricName, PIPELINE_DIMENSION } from '../lambda/adapters/metric-names';
+import { METRICS_NAMESPACE, type MetricName, PIPELINE_DIMENSION } from '../lambda/contract/metric-names';
 
 /** Resources whose metrics the pipeline watches. */
 export interface PipelineMetricSources {

@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { MetricName } from '../lambda/adapters/metric-names';
+import { MetricName } from '../lambda/contract/metric-names';
 import { PipelinePropsError, checkDuration, checkPositive } from './errors';
 import { PipelineMetricFactory, type PipelineMetricSources } from './metric-factory';
 

@@ -1,12 +1,12 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { longestWindowMs } from '../lambda/core/spec';
-import { type ConsumerOptions, PipelineConsumer, validateConsumerOptions } from './consumer';
+import { type PipelineConsumerOptions, PipelineConsumer, validatePipelineConsumerOptions } from './consumer';
 import { PipelinePropsError } from './errors';
 import { type MonitoringOptions, PipelineMonitoring, validateMonitoringOptions } from './monitoring';
 import { PipelineQueues } from './queues';
 import { loadSpec } from './spec-loader';
-import { StateStore } from './state-store';
+import { PipelineTables } from './tables';
 import { EventStream, type EventStreamOptions } from './stream';
 
 /** Pipeline names become a metric dimension and part of resource names. */
@@ -29,9 +29,9 @@ export interface PipelineStackProps extends StackProps {
   readonly stream?: EventStreamOptions;
   /**
    * Function and event source mapping tuning.
-   * @default - see ConsumerOptions
+   * @default - see PipelineConsumerOptions
    */
-  readonly consumer?: ConsumerOptions;
+  readonly consumer?: PipelineConsumerOptions;
   /**
    * Alarm thresholds, alarm email and dashboard name.
    * @default - see MonitoringOptions
@@ -42,7 +42,7 @@ export interface PipelineStackProps extends StackProps {
 /** Kinesis -> Lambda consumer -> DynamoDB, with its queues, alarms and dashboard. */
 export class PipelineStack extends Stack {
   public readonly eventStream: EventStream;
-  public readonly stateStore: StateStore;
+  public readonly tables: PipelineTables;
   public readonly queues: PipelineQueues;
   public readonly consumer: PipelineConsumer;
   public readonly monitoring: PipelineMonitoring;
@@ -56,20 +56,21 @@ export class PipelineStack extends Stack {
     }
     // Everything is checked before any resource is built: bundling the consumer takes seconds.
     const { spec, json } = loadSpec(props.specJson);
-    validateConsumerOptions(props.consumer ?? {});
+    validatePipelineConsumerOptions(props.consumer ?? {});
     validateMonitoringOptions(props.monitoring ?? {});
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.eventStream = new EventStream(this, 'Ingest', props.stream);
-    this.stateStore = new StateStore(this, 'Store', { removalPolicy });
+    // The construct id stays 'Store' so deployed tables keep their logical ids.
+    this.tables = new PipelineTables(this, 'Store', { removalPolicy });
     this.queues = new PipelineQueues(this, 'Queues');
     this.consumer = new PipelineConsumer(this, 'Consumer', {
       ...props.consumer,
       pipelineName: props.pipelineName,
       specJson: json,
       stream: this.eventStream.stream,
-      stateTable: this.stateStore.stateTable,
-      featureTable: this.stateStore.featureTable,
+      stateTable: this.tables.stateTable,
+      featureTable: this.tables.featureTable,
       deadLetterQueue: this.queues.deadLetterQueue,
       onFailureQueue: this.queues.onFailureQueue,
       removalPolicy,
@@ -80,8 +81,8 @@ export class PipelineStack extends Stack {
       allowedLateness: Duration.millis(spec.watermark.allowedLatenessMs),
       consumer: this.consumer.function,
       stream: this.eventStream.stream,
-      stateTable: this.stateStore.stateTable,
-      featureTable: this.stateStore.featureTable,
+      stateTable: this.tables.stateTable,
+      featureTable: this.tables.featureTable,
       deadLetterQueue: this.queues.deadLetterQueue,
       onFailureQueue: this.queues.onFailureQueue,
     });
@@ -101,8 +102,8 @@ export class PipelineStack extends Stack {
     };
     out('StreamName', this.eventStream.stream.streamName, 'Kinesis stream producers write events to');
     out('StreamArn', this.eventStream.stream.streamArn, 'ARN of the ingest stream');
-    out('StateTableName', this.stateStore.stateTable.tableName, 'DynamoDB table of window state');
-    out('FeatureTableName', this.stateStore.featureTable.tableName, 'DynamoDB online feature table');
+    out('StateTableName', this.tables.stateTable.tableName, 'DynamoDB table of window state');
+    out('FeatureTableName', this.tables.featureTable.tableName, 'DynamoDB online feature table');
     out('DeadLetterQueueUrl', this.queues.deadLetterQueue.queueUrl, 'FIFO queue of late and invalid records');
     out('OnFailureQueueUrl', this.queues.onFailureQueue.queueUrl, 'Queue of batches the event source mapping gave up on');
     out('ConsumerFunctionName', this.consumer.function.functionName, 'Consumer Lambda function');

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEAD_LETTER_QUEUE, ON_FAILURE_QUEUE, type QueueDefinition } from './resource-definitions';
+import { DEAD_LETTER_QUEUE, ON_FAILURE_QUEUE, type QueueDefinition } from '../lambda/contract/resources';
 
 export interface PipelineQueuesProps {
   /**

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
 import { PipelinePropsError, checkInteger } from './errors';
-import { STREAM_RETENTION_HOURS } from './resource-definitions';
+import { STREAM_RETENTION_HOURS } from '../lambda/contract/resources';
 
 export interface EventStreamOptions {
   /**

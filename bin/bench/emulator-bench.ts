@@ -20,7 +20,7 @@ import { FeatureStore } from '../../lambda/adapters/feature-store';
 import { StateStore } from '../../lambda/adapters/state-store';
 import type { InputRecord } from '../../lambda/core/engine';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../lib/resource-definitions';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../lambda/contract/resources';
 import { startEmulators } from '../local/emulators';
 import { BENCH_SPEC, generateWorkload } from './workload';
 

@@ -1,5 +1,5 @@
 /**
- * Generated workload for benchmarks and end-to-end tests: Zipf-distributed keys, the seed lesson's delay mix
+ * Generated workload for benchmarks and end-to-end tests: Zipf-distributed keys, the benchmark's network delay mix
  * (70% ~0.1 s, 20% ~0.5 s, 5% ~30 s, 3% ~3 min, 2% ~12 min), producer duplicates and a few malformed records,
  * written in arrival order in the replay input format.
  */

@@ -55,6 +55,15 @@ export class LineWriter {
     if (this.stream.writableNeedDrain) await once(this.stream, 'drain');
   }
 
+  /** Stops writing and closes the file, whatever was buffered (a run that failed). */
+  public async abort(): Promise<void> {
+    if (this.stream.closed) return;
+    await new Promise<void>((resolve) => {
+      this.stream.once('close', () => resolve());
+      this.stream.destroy();
+    });
+  }
+
   public async close(): Promise<void> {
     this.flushChunk();
     await this.drain();

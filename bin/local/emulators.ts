@@ -14,7 +14,8 @@ import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { dynamoClient, kinesisClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { kinesisClient } from './kinesis-client';
 
 export type EmulatorService = 'kinesis' | 'dynamodb' | 'sqs';
 

@@ -20,7 +20,8 @@ import {
   type _Record,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { awsRegion, kinesisClient } from '../../lambda/adapters/aws-clients';
+import { awsRegion } from '../../lambda/adapters/aws-clients';
+import { kinesisClient } from './kinesis-client';
 
 export type OnFailureCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
 

@@ -9,7 +9,8 @@ import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, t
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { dynamoClient, kinesisClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { FeatureStore } from '../../lambda/adapters/feature-store';
@@ -17,7 +18,7 @@ import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import type { FiringLine, WindowLine } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lib/resource-definitions';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lambda/contract/resources';
 import { type KinesisOnFailureMessage, LocalEventSourceMapping } from './esm-runner';
 
 export interface LocalPipelineOptions {

@@ -85,7 +85,7 @@ async function run(): Promise<void> {
       c.times[i] = d.record.time;
       for (let f = 0; f < features; f++) c.values[i * features + f] = d.record.values[f]!;
     } else {
-      c.keys.push('');
+      c.keys.push(d.key ?? '');
       c.ids.push('');
       c.messages.push(d.message);
     }

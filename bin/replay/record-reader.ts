@@ -32,6 +32,7 @@ export interface RecordColumns {
   arrival: Float64Array<ArrayBuffer>;
   /** 1 when the payload decoded; else its message is the next one of `messages`. */
   ok: Uint8Array<ArrayBuffer>;
+  /** Entity key; for a record that did not decode, the key if it parsed, else ''. */
   keys: string[];
   /** Producer id; '' when the record has none (decoded ids are never empty). */
   ids: string[];
@@ -76,7 +77,8 @@ function recordsOf(c: RecordColumns, features: number): InputRecord[] {
       const id = c.ids[i]!;
       decoded = { ok: true, record: { key: c.keys[i]!, time: c.times[i]!, id: id === '' ? undefined : id, values } };
     } else {
-      decoded = { ok: false, message: c.messages[m++]! };
+      const key = c.keys[i]!;
+      decoded = { ok: false, message: c.messages[m++]!, ...(key === '' ? {} : { key }) };
     }
     const arrival = c.arrival[i]!;
     out[i] = { data: c.data[i]!, shard: c.shards[c.shardOf[i]!]!, seq: String(c.lines[i]), arrivalTime: Number.isNaN(arrival) ? undefined : arrival, decoded };

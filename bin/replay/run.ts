@@ -1,17 +1,21 @@
 /**
  * Replay: runs a file of recorded stream records through the window engine — the same code the Lambda consumer
- * runs — and writes final windows, rejected records and a summary (SPEC §5). Input is streamed; memory holds the
+ * runs — and writes final windows, rejected records and a summary (README "Replay CLI"). Input is streamed; memory holds the
  * open windows only (plus, under latePolicy "update", one accumulator per final window so it can be corrected).
  * A reader thread parses and decodes the input and a writer thread writes the window lines; the engine runs here.
  */
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchResult, WindowEngine } from '../../lambda/core/engine';
 import { type ReplaySummary, type WindowLine, addCounters, emptySummary, firingLine, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
-import { type PipelineSpec, parseSpecJson } from '../../lambda/core/spec';
+import type { PipelineSpec } from '../../lambda/core/spec';
+import { prepareOutputDir, removeOutputs } from '../cli/files';
 import { LineWriter } from '../cli/writer';
 import { readRecordBatches } from './record-reader';
 import { WindowWriter } from './window-writer';
+
+/** The files a replay writes in its output folder. */
+export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl', 'firings.jsonl'] as const;
 
 /** Batches between sweeps that fire due windows and drop idle keys. */
 const SWEEP_EVERY = 16;
@@ -35,29 +39,26 @@ export interface ReplayProgress {
   readonly openSessions: number;
 }
 
-export function loadSpecFile(path: string): PipelineSpec {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read spec ${path}: ${(e as Error).message}`);
-  }
-  return parseSpecJson(text);
-}
-
 export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
-  mkdirSync(opts.outDir, { recursive: true });
+  prepareOutputDir('--out', opts.outDir);
   // Window lines are formatted and written on a worker thread (see window-writer.ts).
   const windowsOut = new WindowWriter(join(opts.outDir, 'windows.jsonl'), opts.spec.features.map((f) => f.name));
+  const rejectedOut = new LineWriter(join(opts.outDir, 'rejected.jsonl'));
+  const correctionsOut = opts.spec.latePolicy === 'update' ? new LineWriter(join(opts.outDir, 'corrections.jsonl')) : undefined;
+  // Global windows fire instead of becoming final: their firings have a file of their own.
+  const firingsOut = opts.spec.features.some((f) => f.window.type === 'global') ? new LineWriter(join(opts.outDir, 'firings.jsonl')) : undefined;
   try {
-    return await run(opts, windowsOut);
+    return await run(opts, windowsOut, rejectedOut, correctionsOut, firingsOut);
   } catch (e) {
-    await windowsOut.abort();
+    await Promise.all([windowsOut.abort(), rejectedOut.abort(), correctionsOut?.abort(), firingsOut?.abort()]);
+    // A run that stopped part-way leaves no output that could pass for a complete one.
+    const removed = removeOutputs(opts.outDir, OUTPUT_FILES);
+    if (e instanceof Error && removed.length > 0) e.message += `; no output kept (removed the partial ${removed.join(', ')} from ${opts.outDir})`;
     throw e;
   }
 }
 
-async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<ReplaySummary> {
+async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: LineWriter, correctionsOut: LineWriter | undefined, firingsOut: LineWriter | undefined): Promise<ReplaySummary> {
   const batchSize = opts.batchSize ?? 2000;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65_536) throw new RangeError(`batchSize must be an integer from 1 to 65536, got ${batchSize}`);
   const update = opts.spec.latePolicy === 'update';
@@ -68,10 +69,6 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter): Promise<Repla
     fireAtBatchEnd: false,
     ...(update ? {} : { onFinal: (feature, key, start, end, value, count) => windowsOut.add(feature, key, start, end, value, count) }),
   });
-  const rejectedOut = new LineWriter(join(opts.outDir, 'rejected.jsonl'));
-  const correctionsOut = update ? new LineWriter(join(opts.outDir, 'corrections.jsonl')) : undefined;
-  // Global windows fire instead of becoming final: their firings have a file of their own.
-  const firingsOut = opts.spec.features.some((f) => f.window.type === 'global') ? new LineWriter(join(opts.outDir, 'firings.jsonl')) : undefined;
   // Under "update" a final window may still change, so windows are written once, at the end, with their last value.
   const held = update ? new Map<string, WindowLine>() : undefined;
   const summary = emptySummary();

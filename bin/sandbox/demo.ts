@@ -1,5 +1,5 @@
 /**
- * `npm start`: the lesson's story played through the pipeline on emulators, compressed from 42 minutes to
+ * `npm start`: the story at the top of the README played through the pipeline on emulators, compressed from 42 minutes to
  * seconds. Records are put in waves of two story minutes, each with its story arrival time (so the future guard
  * judges against the story's clock), and after each wave the online features are read back the way a fraud model
  * would read them at that moment.
@@ -7,15 +7,15 @@
 import { join } from 'node:path';
 import { type AttributeValue, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { kinesisClient } from '../../lambda/adapters/aws-clients';
+import { kinesisClient } from '../local/kinesis-client';
 import type { BatchOutcome } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import { EVENT_SOURCE_DEFAULTS } from '../../lib/resource-definitions';
+import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
 import { LocalPipeline } from '../local/pipeline';
-import { loadSpecFile } from '../replay/run';
+import { loadSpecFile } from '../cli/spec-file';
 import { ArrivalLedger } from './arrivals';
 import { type Column, clock, cut, ms, percentile, renderTable, streamedTable } from './format';
 import { type StoryRecord, type StoryWave, buildStory } from './story';
@@ -34,6 +34,8 @@ export interface DemoOptions {
   readonly now?: number;
   /** @default 'sandbox' */
   readonly name?: string;
+  /** Terminal width: long lines (dead-letter messages, payloads) are cut to it. @default no limit */
+  readonly width?: number;
 }
 
 interface FeatureValue {
@@ -69,18 +71,32 @@ function parseCurrent(item: Record<string, AttributeValue> | undefined): Current
 /** Roles whose records reach at least one window (and so update the user's current features). */
 const applies = (r: StoryRecord) => r.role === 'fraud' || r.role === 'ordinary' || r.role === 'subway';
 
-/** What a wave carried, in a few characters. */
-function waveNote(w: StoryWave): string {
+/**
+ * What a wave carried, in a few characters: F×n and U×n count every payment of the fraudster and of the commuter
+ * (on time or late), +n the other customers' payments.
+ */
+export function waveNote(w: StoryWave, commuter: string): string {
   const n = (role: StoryRecord['role']) => w.records.filter((r) => r.role === role).length;
   const parts: string[] = [];
   if (n('fraud') > 0) parts.push(`F×${n('fraud')}`);
   if (n('duplicate') > 0) parts.push('retry');
-  const subway = w.records.filter((r) => r.role === 'subway');
-  if (subway.length > 0) parts.push(`U×${subway.length} late≤${Math.round(Math.max(...subway.map((r) => r.arrivalTime - r.eventTime)) / 60_000)}m`);
+  const mine = w.records.filter((r) => r.user === commuter && applies(r));
+  const subway = mine.filter((r) => r.role === 'subway');
+  if (mine.length > 0) parts.push(`U×${mine.length}${subway.length > 0 ? ` late≤${Math.round(Math.max(...subway.map((r) => r.arrivalTime - r.eventTime)) / 60_000)}m` : ''}`);
   if (n('future') > 0) parts.push('clock+1d');
   if (n('invalid') > 0) parts.push('malformed');
-  if (n('ordinary') > 0) parts.push(`+${n('ordinary')}`);
+  const others = w.records.filter((r) => r.role === 'ordinary' && r.user !== commuter).length;
+  if (others > 0) parts.push(`+${others}`);
   return parts.join(' ');
+}
+
+/** Cuts every line of the text to the width, if there is one. */
+export function fitWidth(text: string, width: number | undefined): string {
+  if (width === undefined) return text;
+  return text
+    .split('\n')
+    .map((l) => cut(l, width))
+    .join('\n');
 }
 
 export async function runDemo(o: DemoOptions): Promise<number> {
@@ -134,8 +150,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       return undefined;
     };
 
-    const story42 = `${clock(story.start).slice(0, 5)}–${clock(story.start + 42 * 60_000).slice(0, 5)} UTC`;
-    out(`\nThe story, ${story42}, played in seconds:\n`);
+    // The same clock as the rows below: each row is labelled with the end of its wave.
+    const span = `${clock(story.start).slice(0, 5)}–${clock(story.waves[story.waves.length - 1]!.until).slice(0, 5)} UTC`;
+    out(`\nThe story, ${span}, played in seconds:\n`);
     out(`  ${story.fraudster} makes 22 payments in 38 minutes among 19 customers paying 1–3 times each;\n`);
     out(`  ${story.commuter}'s phone is on the subway: its payments arrive up to 12 minutes late;\n`);
     out(`  user_13's phone clock is a day ahead; user_05's terminal sends the amount "12,50" as text;\n`);
@@ -145,7 +162,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
     const [f5, f1h, s1h] = SHOWN;
     const cols: Column[] = [
-      { header: 'story', align: 'l' },
+      { header: 'until', align: 'l' },
       { header: 'n5m', width: 4 },
       { header: 'n1h', width: 4 },
       { header: '$1h', width: 9 },
@@ -164,10 +181,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       { label: 'ms', span: 1 },
     ];
     out(`Online features after each wave of 2 story minutes, as a model reads them (sk=current):\n`);
-    out(`  n5m = ${f5}, n1h = ${f1h}, $1h = ${s1h};\n`);
-    out(`  lag = put → last batch processed; F×n / U×n = payments of ${story.fraudster} / ${story.commuter},\n`);
-    out(`  retry = producer retry, +n = other customers; * = that window has ended: the item is only\n`);
-    out(`  rewritten by the user's next record, so a reader must check windowEnd against its clock.\n`);
+    out(`  until = end of the wave (story clock, UTC); n5m = ${f5}, n1h = ${f1h},\n`);
+    out(`  $1h = ${s1h}; lag = put → last batch processed; F×n / U×n = payments of ${story.fraudster} /\n`);
+    out(`  ${story.commuter}, on time or late; retry = producer retry; +n = other customers' payments; * = that window\n`);
+    out(`  has ended: the item is only rewritten by the user's next record, so a reader must check windowEnd against\n`);
+    out(`  its clock.\n`);
     const table = streamedTable(cols, { groups });
     out(table.header);
     const visibleMs: number[] = [];
@@ -216,14 +234,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         fmt(cu[s1h], readAt, true),
         ...wms.map((w) => (w === undefined ? '—' : clock(w))),
         lag === undefined ? '' : String(lag),
-        wave.records.length === 0 ? '(nothing)' : waveNote(wave),
+        wave.records.length === 0 ? '(nothing)' : waveNote(wave, story.commuter),
       ]));
     }
 
     await pipeline.drain();
     const letters = await pipeline.takeDeadLetters();
     out(`\nDead-letter queue (${pipeline.names.deadLetterQueueUrl.split('/').pop()}): ${letters.length} messages\n`);
-    out(renderTable(
+    out(fitWidth(renderTable(
       [{ header: 'reason', align: 'l' }, { header: 'feature', align: 'l' }, { header: 'key', align: 'l' }, { header: 'event time' }, { header: 'watermark' }, { header: 'message', align: 'l' }],
       sortLetters(letters).map((m) => [
         m.reason,
@@ -231,10 +249,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         m.key ?? '',
         m.eventTime === undefined ? '' : eventClock(m.eventTime, story.start),
         m.watermark === null ? '—' : clock(m.watermark),
-        m.reason === 'late' ? 'its windows are all final' : cut(m.message, 34),
+        m.reason === 'late' ? 'its windows are all final' : m.message,
       ]),
-    ));
-    for (const m of letters.filter((l) => l.reason !== 'late')) out(`  ${m.reason} payload: ${cut(m.payload, 98 - m.reason.length - 11)}\n`);
+    ), o.width));
+    for (const m of letters.filter((l) => l.reason !== 'late')) out(`${fitWidth(`  ${m.reason} payload: ${m.payload}`, o.width)}\n`);
 
     const records = outcomes.reduce((n, t) => n + t.recordsIn, 0);
     const perK = (v: number) => (records === 0 ? '—' : ((1000 * v) / records).toFixed(0));
@@ -304,6 +322,8 @@ function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: Pipeline
   const { keyField, timeField, idField } = spec.source;
   o.out(`\nStill running. Send your own records to stream "${pipeline.names.stream}":\n`);
   for (const [k, v] of Object.entries(env)) o.out(`  export ${k}=${v}\n`);
+  // --cli-binary-format is an AWS CLI v2 option; the exports above give the CLI its region and endpoints.
+  o.out(`then, with the AWS CLI v2 (which reads the region and endpoints exported above):\n`);
   o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
   o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
   o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}\n`);

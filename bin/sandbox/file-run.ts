@@ -23,7 +23,7 @@ import type { PipelineSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import type { EsmCounters } from '../local/esm-runner';
 import { LocalPipeline } from '../local/pipeline';
-import { EVENT_SOURCE_DEFAULTS } from '../../lib/resource-definitions';
+import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
 
@@ -51,23 +51,40 @@ export interface FileRunOptions {
   readonly maximumRetryAttempts?: number;
 }
 
+/** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in the README). */
 export interface FileRunStats {
+  /** Records put on the stream: the input's non-blank lines (= the summary's `records`). */
   readonly records: number;
+  /** Final windows read back from the feature table: the lines of windows.jsonl (= the summary's `finalWindows`). */
   readonly windows: number;
+  /** Of `windows`, those made final by the end of the input (W = +∞), after the stream was drained. */
+  readonly windowsFinalAtEndOfInput: number;
+  /** Of `windows`, those that became final while the stream was consumed: `windows − windowsFinalAtEndOfInput`. */
+  readonly windowsFinalWhileStreaming: number;
+  /** Dead letters read back: the lines of rejected.jsonl. */
   readonly rejected: number;
   readonly shards: number;
+  /** Fault injection: its probability, the invocations it saw, those it armed, and the faults it raised. */
   readonly chaos: { readonly probability: number; readonly invocations: number; readonly armed: number; readonly faults: number };
+  /** The local event source mapping's counts (invocations and records delivered include retries). */
   readonly esm: EsmCounters;
   /** Invocations retried because a put was still in flight (see ArrivalLedger). */
   readonly arrivalWaits: number;
   /** Records skipped by a successful invocation because the shard checkpoint showed them done. */
   readonly skipped: number;
+  /** DynamoDB write requests and write capacity units of successful invocations. */
   readonly stateWrites: number;
   readonly writeUnits: number;
-  /** Plain sums of the counters of successful invocations (see the summary's definition above). */
+  /**
+   * Sums of the counters of successful invocations, in the summary's fields. A failed invocation reports nothing,
+   * and what it stored before failing is not counted again by its retry (a window it fired and dropped from the
+   * key's state does not fire twice), so under --chaos these sums can be below the stored counts; without chaos,
+   * `finalWindows` here equals `windowsFinalWhileStreaming`. The summary counts from what was stored.
+   */
   readonly invocationCounters: ReplaySummary;
   readonly putMs: number;
   readonly drainMs: number;
+  /** End of input, reading back and writing the files. */
   readonly exportMs: number;
 }
 
@@ -102,7 +119,7 @@ export function partitionKeyOf(data: string, keyField: string): string {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return UNKEYED_PARTITION_KEY;
   const v = (doc as Record<string, unknown>)[keyField];
-  // Keys compare as strings (SPEC §2): 42 and "42" are one entity, so they must share a shard.
+  // Keys compare as strings (README "Semantics"): 42 and "42" are one entity, so they must share a shard.
   const key = typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
   if (key === undefined) return UNKEYED_PARTITION_KEY;
   return key.length <= MAX_PARTITION_KEY ? key : createHash('sha256').update(key).digest('hex');
@@ -113,7 +130,7 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
   return [...windows].sort((a, b) => cmp(a.feature, b.feature) || cmp(a.key, b.key) || a.windowStart - b.windowStart);
 }
 
-/** A dead-letter message in the replay's rejected-line format (SPEC §5). */
+/** A dead-letter message in the replay's rejected-line format (README "Replay CLI"). */
 export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
   if (m.truncated) throw new ExportError(`dead letter of input line ${line} holds a truncated payload (${m.payloadBytes} bytes)`);
   const data = m.payloadEncoding === 'base64' ? Buffer.from(m.payload, 'base64').toString('utf8') : m.payload;
@@ -169,7 +186,7 @@ export class InputFileError extends Error {
 }
 
 /**
- * Checks every line of the input (SPEC §5) before anything starts, so a bad line is reported with its number
+ * Checks every line of the input (README "Replay CLI") before anything starts, so a bad line is reported with its number
  * without waiting for the emulators. Returns the number of records.
  */
 export async function checkInputFile(path: string): Promise<number> {
@@ -252,7 +269,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       throw new ExportError(`successful invocations counted ${counted.records} records but ${records} were put (skipped by checkpoint: ${skipped})`);
     }
     const t2 = Date.now();
-    await pipeline.flush();
+    const windowsFinalAtEndOfInput = await pipeline.flush();
 
     // 3. Read the results back from DynamoDB and SQS.
     const windows = sortWindows(await pipeline.finalWindows());
@@ -275,6 +292,8 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       stats: {
         records,
         windows: windows.length,
+        windowsFinalAtEndOfInput,
+        windowsFinalWhileStreaming: windows.length - windowsFinalAtEndOfInput,
         rejected: rejected.length,
         shards,
         chaos: { probability: o.chaos ?? 0, invocations: chaos.invocations, armed: chaos.armed, faults: chaos.faults },

@@ -1,5 +1,5 @@
 /**
- * The lesson's production moment as records: an account drained by 22 transactions in 38 minutes while ~20
+ * The production incident at the top of the README as records: an account drained by 22 transactions in 38 minutes while ~20
  * ordinary customers pay for coffee, plus what real streams carry besides — a phone on the subway whose payments
  * arrive 12 minutes late, a device whose clock is a day ahead, a malformed payload and a producer retry.
  * Story time ends just before the current minute, so records a user sends afterwards (--follow) continue it.

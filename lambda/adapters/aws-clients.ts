@@ -2,12 +2,12 @@
  * SDK v3 client factories configured from the environment, so the same code runs against the local
  * emulators, LocalStack or AWS: region from AWS_REGION, endpoint from AWS_ENDPOINT_URL_<SERVICE> or
  * AWS_ENDPOINT_URL. The SDK may resolve these variables itself; resolving them here keeps the precedence
- * explicit and lets us pick the HTTP handler from the endpoint.
+ * explicit and lets us pick the HTTP handler from the endpoint. The consumer never talks to Kinesis (Lambda
+ * polls the stream), so the Kinesis client lives with the local tools (bin/local/kinesis-client.ts) and stays
+ * out of the consumer's bundle and cold start.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 const DEFAULT_REGION = 'us-east-1';
 
@@ -30,27 +30,16 @@ export function endpointFor(service: 'KINESIS' | 'DYNAMODB' | 'SQS'): string | u
 }
 
 /** Region and endpoint for a client; an explicit `endpoint` override is used as given. */
-function resolve(service: 'KINESIS' | 'DYNAMODB' | 'SQS', overrides: { endpoint?: unknown }) {
+export function resolveClientLocation(service: 'KINESIS' | 'DYNAMODB' | 'SQS', overrides: { endpoint?: unknown }) {
   const endpoint = typeof overrides.endpoint === 'string' ? overrides.endpoint : endpointFor(service);
   return { region: awsRegion(), ...(endpoint !== undefined ? { endpoint } : {}) };
 }
 
-export function kinesisClient(overrides: KinesisClientConfig = {}): KinesisClient {
-  const base = resolve('KINESIS', overrides);
-  return new KinesisClient({
-    ...base,
-    // The default handler speaks HTTP/2 to Kinesis, which fails with "Protocol error" on a plain-HTTP
-    // emulator port (kinesis-mock); HTTP/1.1 works everywhere.
-    ...(base.endpoint?.startsWith('http://') ? { requestHandler: new NodeHttpHandler() } : {}),
-    ...overrides,
-  });
-}
-
 export function dynamoClient(overrides: DynamoDBClientConfig = {}): DynamoDBClient {
-  return new DynamoDBClient({ ...resolve('DYNAMODB', overrides), ...overrides });
+  return new DynamoDBClient({ ...resolveClientLocation('DYNAMODB', overrides), ...overrides });
 }
 
 export function sqsClient(overrides: SQSClientConfig = {}): SQSClient {
   // With an explicit endpoint the SDK sends every call there rather than to the host named in the QueueUrl.
-  return new SQSClient({ ...resolve('SQS', overrides), ...overrides });
+  return new SQSClient({ ...resolveClientLocation('SQS', overrides), ...overrides });
 }

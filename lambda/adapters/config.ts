@@ -2,7 +2,7 @@
  * Consumer configuration from the environment the CDK stack sets (variable names from the definitions the stack
  * uses too); a missing or bad value fails loudly at start.
  */
-import { CONSUMER_ENV, EVENT_SOURCE_LIMITS } from '../../lib/resource-definitions';
+import { CONSUMER_ENV, EVENT_SOURCE_LIMITS } from '../contract/resources';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
 
 export class ConfigError extends Error {

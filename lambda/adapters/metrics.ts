@@ -4,7 +4,7 @@
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BatchOutcome } from './batch-processor';
-import { MetricName } from './metric-names';
+import { MetricName } from '../contract/metric-names';
 
 export function publishBatchMetrics(metrics: Metrics, recordsIn: number, o: BatchOutcome, durationMs: number): void {
   const c = o.counters;

@@ -182,7 +182,7 @@ export class WindowEngine {
     const decoded = r.decoded ?? this.decoder.decode(r.data);
     if (!decoded.ok) {
       c.invalid += 1;
-      this.reject(r, 'invalid', decoded.message, wOut);
+      this.reject(r, 'invalid', decoded.message, wOut, undefined, undefined, decoded.key);
       return;
     }
     const rec = decoded.record;
@@ -296,7 +296,7 @@ export class WindowEngine {
     this.out.changed.push(e);
   }
 
-  private reject(r: InputRecord, reason: 'invalid' | 'future' | 'late', message: string, watermark: number | null, rec?: DecodedRecord, feature?: string): void {
+  private reject(r: InputRecord, reason: 'invalid' | 'future' | 'late', message: string, watermark: number | null, rec?: DecodedRecord, feature?: string, key?: string): void {
     this.out.rejected.push({
       reason,
       message,
@@ -305,7 +305,7 @@ export class WindowEngine {
       seq: r.seq,
       watermark,
       ...(r.arrivalTime === undefined ? {} : { arrivalTime: r.arrivalTime }),
-      ...(rec ? { eventTime: rec.time, key: rec.key } : {}),
+      ...(rec ? { eventTime: rec.time, key: rec.key } : key !== undefined ? { key } : {}),
       data: r.data,
     });
   }

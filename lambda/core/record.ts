@@ -1,5 +1,5 @@
 /**
- * Record decoding and validation (SPEC §2). Untrusted payloads are parsed defensively: size-capped, only own
+ * Record decoding and validation (README "Semantics", invalid records). Untrusted payloads are parsed defensively: size-capped, only own
  * properties read (so `__proto__` or `constructor` keys cannot masquerade as fields), and every rejection names
  * the field at fault.
  */
@@ -30,7 +30,8 @@ export interface DecodedRecord {
 
 export type DecodeResult =
   | { readonly ok: true; readonly record: DecodedRecord }
-  | { readonly ok: false; readonly message: string };
+  /** `key` is set when the key parsed and a later field was at fault, so the rejection names its entity. */
+  | { readonly ok: false; readonly message: string; readonly key?: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -39,7 +40,6 @@ function own(o: Record<string, unknown>, k: string): unknown {
 }
 
 function describe(v: unknown): string {
-  if (v === undefined) return 'missing';
   if (v === null) return 'null';
   if (typeof v === 'string') return v.length > 40 ? `the string "${v.slice(0, 40)}…"` : `the string "${v}"`;
   if (typeof v === 'number') return String(v);
@@ -120,14 +120,15 @@ export class RecordDecoder {
     let key: string;
     if (typeof rawKey === 'string' && rawKey.length > 0) key = rawKey;
     else if (typeof rawKey === 'number' && Number.isFinite(rawKey)) key = String(rawKey);
-    else return { ok: false, message: `${this.keyField} must be a non-empty string or a finite number, got ${describe(rawKey)}` };
+    else return { ok: false, message: rawKey === undefined ? `${this.keyField} is missing` : `${this.keyField} must be a non-empty string or a finite number, got ${describe(rawKey)}` };
 
     const rawTime = own(o, this.timeField);
     const time = parseEventTime(rawTime);
     if (time === undefined) {
       return {
         ok: false,
-        message: `${this.timeField} must be epoch milliseconds or an ISO-8601 date-time within ±8.64e15 ms, got ${describe(rawTime)}`,
+        message: rawTime === undefined ? `${this.timeField} is missing` : `${this.timeField} must be epoch milliseconds or an ISO-8601 date-time within ±8.64e15 ms, got ${describe(rawTime)}`,
+        key,
       };
     }
 
@@ -146,7 +147,7 @@ export class RecordDecoder {
         continue;
       }
       if (typeof v !== 'number' || !Number.isFinite(v)) {
-        return { ok: false, message: `${field} must be a finite number, got ${describe(v)}` };
+        return { ok: false, message: v === undefined ? `${field} is missing` : `${field} must be a finite number, got ${describe(v)}`, key };
       }
       values.push(v);
     }

@@ -1,7 +1,7 @@
 import { aggregatorFor } from './aggregates';
 
 /**
- * Pipeline spec (SPEC §1): types and validation. A bad spec is refused before anything runs, with one message
+ * Pipeline spec (README "Pipeline spec"): types and validation. A bad spec is refused before anything runs, with one message
  * per problem naming the path of the bad field.
  */
 
@@ -103,19 +103,26 @@ function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The bad value, echoed in the message (clipped: a spec value can be anything). */
+function got(v: unknown): string {
+  if (v === undefined) return '; it is missing';
+  const s = JSON.stringify(v) ?? String(v);
+  return `, got ${s.length > 60 ? `${s.slice(0, 60)}…` : s}`;
+}
+
 class Checker {
   public readonly problems: string[] = [];
 
   public object(v: unknown, path: string): Obj | undefined {
     if (isObject(v)) return v;
-    this.problems.push(`${path} must be an object`);
+    this.problems.push(`${path} must be an object${got(v)}`);
     return undefined;
   }
 
   public name(v: unknown, path: string, optional = false): string | undefined {
     if (v === undefined && optional) return undefined;
     if (typeof v === 'string' && v.trim().length > 0) return v;
-    this.problems.push(`${path} must be a non-empty string`);
+    this.problems.push(`${path} must be a non-empty string${got(v)}`);
     return undefined;
   }
 
@@ -123,11 +130,11 @@ class Checker {
     if (v === undefined && opts.optional) return undefined;
     const ok = typeof v === 'number' && Number.isSafeInteger(v) && (opts.allowZero ? v >= 0 : v > 0);
     if (!ok) {
-      this.problems.push(`${path} must be a ${opts.allowZero ? 'non-negative' : 'positive'} integer (milliseconds)`);
+      this.problems.push(`${path} must be a ${opts.allowZero ? 'non-negative' : 'positive'} integer (milliseconds)${got(v)}`);
       return undefined;
     }
     if (v > MAX_DURATION_MS) {
-      this.problems.push(`${path} must be at most ${MAX_DURATION_MS} (ten years in milliseconds)`);
+      this.problems.push(`${path} must be at most ${MAX_DURATION_MS} (ten years in milliseconds)${got(v)}`);
       return undefined;
     }
     return v;
@@ -135,7 +142,7 @@ class Checker {
 
   public oneOf<T extends string>(v: unknown, allowed: readonly T[], path: string): T | undefined {
     if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-    this.problems.push(`${path} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+    this.problems.push(`${path} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}${got(v)}`);
     return undefined;
   }
 

@@ -12,11 +12,11 @@ import { type ConsumerConfig, configFromEnv } from '../adapters/config';
 import { DeadLetterSender } from '../adapters/dead-letters';
 import { FeatureStore } from '../adapters/feature-store';
 import { toInputRecord } from '../adapters/kinesis-records';
-import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../adapters/metric-names';
+import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
 import { StateStore, type WriteGate } from '../adapters/state-store';
 
-export interface ConsumerOptions {
+export interface CreateConsumerOptions {
   readonly config: ConsumerConfig;
   /** Called before every write (fault injection). */
   readonly writeGate?: WriteGate;
@@ -26,7 +26,7 @@ export interface ConsumerOptions {
   readonly metrics?: Metrics;
 }
 
-export function createConsumer(opts: ConsumerOptions): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
+export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
   const { config } = opts;
   const logger = opts.logger ?? new Logger({ serviceName: config.pipelineName });
   const metrics = opts.metrics ?? pipelineMetrics(config.pipelineName);

@@ -1,7 +1,7 @@
 import { type CfnElement, Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../lambda/adapters/metric-names';
+import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../lambda/contract/metric-names';
 import { ALARM_RUNBOOK, type AlarmKey } from '../../lib/monitoring';
 import { type Built, buildPipeline, flattenCfnString } from './fixtures';
 
@@ -24,7 +24,7 @@ beforeAll(() => {
   streamId = id(stack.eventStream.stream);
   dlqId = id(stack.queues.deadLetterQueue);
   onFailureId = id(stack.queues.onFailureQueue);
-  tableIds = [id(stack.stateStore.stateTable), id(stack.stateStore.featureTable)];
+  tableIds = [id(stack.tables.stateTable), id(stack.tables.featureTable)];
   const body = Object.values(built.template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody;
   dashboardText = flattenCfnString(body);
   dashboard = JSON.parse(dashboardText);

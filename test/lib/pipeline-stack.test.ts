@@ -4,7 +4,7 @@ import { type CfnElement, RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { METRICS_NAMESPACE } from '../../lambda/adapters/metric-names';
+import { METRICS_NAMESPACE } from '../../lambda/contract/metric-names';
 import { parseSpecJson } from '../../lambda/core/spec';
 import {
   CONSUMER_ENV,
@@ -15,7 +15,7 @@ import {
   STATE_TABLE,
   createQueueInput,
   createTableInput,
-} from '../../lib/resource-definitions';
+} from '../../lambda/contract/resources';
 import { type Built, FRAUD_SPEC_JSON, allStatements, asArray, buildPipeline } from './fixtures';
 
 let built: Built;
@@ -28,8 +28,8 @@ beforeAll(() => {
   const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnElement);
   ids = {
     stream: id(stack.eventStream.stream),
-    stateTable: id(stack.stateStore.stateTable),
-    featureTable: id(stack.stateStore.featureTable),
+    stateTable: id(stack.tables.stateTable),
+    featureTable: id(stack.tables.featureTable),
     deadLetterQueue: id(stack.queues.deadLetterQueue),
     onFailureQueue: id(stack.queues.onFailureQueue),
     logGroup: id(stack.consumer.logGroup),

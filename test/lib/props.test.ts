@@ -6,7 +6,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../lambda/core/spec';
-import type { ConsumerOptions } from '../../lib/consumer';
+import type { PipelineConsumerOptions } from '../../lib/consumer';
 import { PipelinePropsError } from '../../lib/errors';
 import type { MonitoringOptions } from '../../lib/monitoring';
 import { PipelineStack, type PipelineStackProps } from '../../lib/pipeline-stack';
@@ -46,8 +46,8 @@ describe('spec', () => {
     const err = thrown(() => construct({ specJson: '{"source": {}, "watermark": {}}' })) as SpecError;
     expect(err.problems).toEqual(
       expect.arrayContaining([
-        'source.keyField must be a non-empty string',
-        'watermark.allowedLatenessMs must be a non-negative integer (milliseconds)',
+        'source.keyField must be a non-empty string; it is missing',
+        'watermark.allowedLatenessMs must be a non-negative integer (milliseconds); it is missing',
       ]),
     );
     expect(thrown(() => construct({ specJson: '{ nope' })).message).toContain('spec is not valid JSON');
@@ -81,7 +81,7 @@ describe('spec', () => {
 });
 
 describe('bad props are refused before anything is built', () => {
-  const consumerCases: Array<[string, ConsumerOptions]> = [
+  const consumerCases: Array<[string, PipelineConsumerOptions]> = [
     ['batchSize', { batchSize: 10_001 }],
     ['batchSize', { batchSize: 0 }],
     ['parallelizationFactor', { parallelizationFactor: 0 }],

@@ -10,7 +10,8 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
-import { dynamoClient, kinesisClient, sqsClient } from '../../../lambda/adapters/aws-clients';
+import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
+import { kinesisClient } from '../../../bin/local/kinesis-client';
 import { startEmulators, type Emulators } from '../../../bin/local/emulators';
 
 /** Runs startEmulators() in a separate Node process; resolves with that process and the emulator pids. */

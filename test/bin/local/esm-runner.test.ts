@@ -8,7 +8,7 @@ import {
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { kinesisClient } from '../../../lambda/adapters/aws-clients';
+import { kinesisClient } from '../../../bin/local/kinesis-client';
 import { startEmulators, type Emulators } from '../../../bin/local/emulators';
 import {
   LocalEventSourceMapping,

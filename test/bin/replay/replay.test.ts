@@ -212,6 +212,25 @@ describe('replay()', () => {
     await expect(failure).rejects.toMatchObject({ line: 3, message: expect.stringMatching(/^input line 3: not valid JSON/) });
   });
 
+  it('keeps no partial output when it stops at a bad line, and says so', async () => {
+    const out = workDir();
+    const many = Array.from({ length: 5000 }, (_, i) => line({ user: `u${i % 50}`, ts: i * 10, amount: 1 }));
+    const failure = replay({ spec: parseSpec(SPEC_DOC), inputPath: writeLines([...many, 'not json']), outDir: out });
+    await expect(failure).rejects.toMatchObject({ line: 5001, message: expect.stringMatching(new RegExp(`^input line 5001: .*; no output kept \\(removed the partial windows.jsonl, rejected.jsonl from ${out}\\)$`)) });
+    expect(existsSync(join(out, 'windows.jsonl'))).toBe(false);
+    expect(existsSync(join(out, 'rejected.jsonl'))).toBe(false);
+  });
+
+  it('gives an invalid record the key it carried when the key parsed', async () => {
+    const out = workDir();
+    await replay({ spec: parseSpec(SPEC_DOC), inputPath: writeLines([line({ user: 'u7', ts: 1, amount: '12,50' }), line({ ts: 1, amount: 1 })]), outDir: out });
+    expect(readJsonl(join(out, 'rejected.jsonl'))).toMatchObject([
+      { reason: 'invalid', line: 1, key: 'u7', message: 'amount must be a finite number, got the string "12,50"' },
+      { reason: 'invalid', line: 2, message: 'user is missing' },
+    ]);
+    expect(readJsonl(join(out, 'rejected.jsonl'))[1]).not.toHaveProperty('key');
+  });
+
   it('refuses a line whose data is not a string', async () => {
     const input = writeLines([JSON.stringify({ data: { user: 'u', ts: 1 } })]);
     await expect(replay({ spec: parseSpec(SPEC_DOC), inputPath: input, outDir: workDir() })).rejects.toMatchObject({ line: 1 });
@@ -270,5 +289,5 @@ describe('replay CLI', () => {
 
     expect(noInput.code).not.toBe(0);
     expect(noInput.stderr).toContain('--input');
-  }, 30_000);
+  }, 90_000); // three CLI processes at once, each compiling TypeScript at start
 });

@@ -6,6 +6,7 @@ import { ArrivalLedger, ArrivalNotYetKnownError, NO_ARRIVAL_CHECK } from '../../
 import { ChaosError, FaultInjector, InjectedFault } from '../../../bin/sandbox/chaos';
 import { compareOutputs, describeComparison } from '../../../bin/sandbox/compare';
 import { UNKEYED_PARTITION_KEY, checkInputFile, deadLetterToRejectedLine, partitionKeyOf, sortWindows, summarize } from '../../../bin/sandbox/file-run';
+import { fitWidth, waveNote } from '../../../bin/sandbox/demo';
 import { percentile, renderTable } from '../../../bin/sandbox/format';
 import { COMMUTER, FRAUDSTER, buildStory } from '../../../bin/sandbox/story';
 import { toDeadLetter } from '../../../lambda/adapters/dead-letters';
@@ -162,6 +163,23 @@ describe('story', () => {
     const waved = story.waves.flatMap((w) => w.records);
     expect(waved).toHaveLength(story.records.length);
     expect(waved.map((r) => r.arrivalTime)).toEqual([...waved.map((r) => r.arrivalTime)].sort((a, b) => a - b));
+  });
+});
+
+describe('story table', () => {
+  const story = buildStory(Date.UTC(2026, 2, 10, 2, 17));
+  const sum = (re: RegExp) => story.waves.map((w) => waveNote(w, COMMUTER)).reduce((n, note) => n + Number(re.exec(note)?.[1] ?? 0), 0);
+
+  it('counts every payment of the commuter under U×n and only the other customers under +n', () => {
+    expect(sum(/U×(\d+)/)).toBe(story.records.filter((r) => r.user === COMMUTER).length);
+    expect(sum(/(?:^| )\+(\d+)/)).toBe(story.records.filter((r) => r.role === 'ordinary' && r.user !== COMMUTER).length);
+    expect(sum(/F×(\d+)/)).toBe(22);
+  });
+
+  it('cuts long lines to the terminal width, and nothing without one', () => {
+    const text = `${'a'.repeat(30)}\nshort\n`;
+    expect(fitWidth(text, 10)).toBe(`${'a'.repeat(9)}…\nshort\n`);
+    expect(fitWidth(text, undefined)).toBe(text);
   });
 });
 

@@ -15,7 +15,7 @@ import { LocalPipeline } from '../../../bin/local/pipeline';
 import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
 import { parseSpecJson } from '../../../lambda/core/spec';
 import { PipelineStack } from '../../../lib/pipeline-stack';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, type QueueDefinition, STATE_TABLE, type TableDefinition } from '../../../lib/resource-definitions';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, type QueueDefinition, STATE_TABLE, type TableDefinition } from '../../../lambda/contract/resources';
 
 const SPEC_JSON = readFileSync(path.join(__dirname, '..', '..', '..', 'bin', 'specs', 'fraud.json'), 'utf8');
 
@@ -86,7 +86,7 @@ describe('sandbox resources match the CDK definitions', () => {
     const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: Record<string, unknown> }> };
     const props = (c: { node: { defaultChild?: unknown } }) => template.Resources[stack.getLogicalId(c.node.defaultChild as CfnElement)]!.Properties;
 
-    for (const [def, table] of [[STATE_TABLE, stack.stateStore.stateTable], [FEATURE_TABLE, stack.stateStore.featureTable]] as const) {
+    for (const [def, table] of [[STATE_TABLE, stack.tables.stateTable], [FEATURE_TABLE, stack.tables.featureTable]] as const) {
       const p = props(table) as { KeySchema: unknown; AttributeDefinitions: Array<{ AttributeName: string }> };
       const want = expectedKeys(def);
       expect(p.KeySchema).toEqual(want.KeySchema);

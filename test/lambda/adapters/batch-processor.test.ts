@@ -15,7 +15,7 @@ import { FeatureStore } from '../../../lambda/adapters/feature-store';
 import { StateStore, type WriteGate } from '../../../lambda/adapters/state-store';
 import { type InputRecord, idRetentionMs } from '../../../lambda/core/engine';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lib/resource-definitions';
+import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lambda/contract/resources';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
@@ -450,7 +450,7 @@ describe('poison payloads', () => {
     const huge = letters.find((l) => l.payloadBytes > 1_000_000)!;
     expect(huge.truncated).toBe(true);
     expect(huge.message).toMatch(/over the 262144-byte limit/);
-    expect(letters.some((l) => /user must be/.test(l.message))).toBe(true);
+    expect(letters.some((l) => l.message === 'user is missing')).toBe(true); // the __proto__-keyed payload
     expect(letters.some((l) => /amount must be a finite number/.test(l.message))).toBe(true);
   }, 60_000);
 });

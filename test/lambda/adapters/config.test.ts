@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../../../lambda/adapters/config';
-import { CONSUMER_ENV } from '../../../lib/resource-definitions';
+import { CONSUMER_ENV } from '../../../lambda/contract/resources';
 
 const env = (): NodeJS.ProcessEnv => ({
   [CONSUMER_ENV.spec]: readFileSync('bin/specs/fraud.json', 'utf8'),

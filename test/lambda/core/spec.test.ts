@@ -176,7 +176,14 @@ describe('parseSpec: every rule names the path of the bad field', () => {
   });
 
   it('refuses a document that is not an object', () => {
-    for (const doc of [null, [], 'spec', 42]) expect(problemsOf(doc)).toEqual(['spec must be an object']);
+    expect([null, [], 'spec', 42].map(problemsOf)).toEqual([['spec must be an object, got null'], ['spec must be an object, got []'], ['spec must be an object, got "spec"'], ['spec must be an object, got 42']]);
+  });
+
+  it('echoes the bad value, clipped, or says that it is missing', () => {
+    expect(problemsOf(specDoc({ latePolicy: 'ignore' }))).toEqual(['latePolicy must be one of "dlq", "drop", "update", got "ignore"']);
+    expect(problemsOf(specDoc({ watermark: {} }))).toEqual(['watermark.allowedLatenessMs must be a non-negative integer (milliseconds); it is missing']);
+    const long = 'x'.repeat(100);
+    expect(problemsOf(specDoc({ features: [{ name: 's', window: { type: long, sizeMs: 10 }, aggregate: 'count' }] }))[0]).toBe(`features[0].window.type must be one of "tumbling", "sliding", "session", got "${'x'.repeat(59)}…`);
   });
 });
 

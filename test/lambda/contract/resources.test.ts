@@ -7,7 +7,7 @@ import {
   createQueueInput,
   createTableInput,
   updateTimeToLiveInput,
-} from '../../lib/resource-definitions';
+} from '../../../lambda/contract/resources';
 
 describe('resource definitions for emulators', () => {
   it('describe both tables with pk/sk string keys, on-demand billing and the expiresAt TTL', () => {

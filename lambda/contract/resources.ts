@@ -1,7 +1,9 @@
 /**
- * Plain definitions of the pipeline's resources, shared by the CDK constructs and by the local sandbox that
- * creates the same resources in emulators. No CDK imports here: the sandbox must be able to load this file
- * without aws-cdk-lib, and both sides reading the same constants is what keeps them from drifting apart.
+ * Plain definitions of the pipeline's resources (table keys, queues, event source mapping settings and limits,
+ * the consumer's environment variables and permissions), read by the CDK constructs (lib/), by the consumer
+ * (lambda/adapters) and by the local sandbox that creates the same resources in emulators. This folder
+ * (lambda/contract/) imports nothing, so every side can depend on it without depending on another side: lint
+ * enforces it (eslint.config.mjs). Both sides reading the same constants keeps them from drifting apart.
  */
 
 /** DynamoDB scalar attribute types used by the key schema. */

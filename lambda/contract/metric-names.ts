@@ -1,6 +1,7 @@
 /**
  * Metric names and namespace, defined once: the consumer handler emits them (EMF through Powertools Metrics)
- * and the CDK monitoring construct builds its alarms and dashboard from the very same constants.
+ * and the CDK monitoring construct builds its alarms and dashboard from the very same constants. Imports nothing
+ * (see resources.ts).
  */
 export const METRICS_NAMESPACE = 'EventTimeFeatures';
 

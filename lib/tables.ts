@@ -1,9 +1,9 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { FEATURE_TABLE, STATE_TABLE, type TableDefinition } from './resource-definitions';
+import { FEATURE_TABLE, STATE_TABLE, type TableDefinition } from '../lambda/contract/resources';
 
-export interface StateStoreProps {
+export interface PipelineTablesProps {
   /**
    * What happens to both tables when they leave the stack. Keep RETAIN for anything holding real features:
    * window state cannot be rebuilt once the stream's retention has passed.
@@ -13,11 +13,11 @@ export interface StateStoreProps {
 }
 
 /** The state table (windows, watermarks, de-duplication markers) and the online feature table. */
-export class StateStore extends Construct {
+export class PipelineTables extends Construct {
   public readonly stateTable: dynamodb.Table;
   public readonly featureTable: dynamodb.Table;
 
-  public constructor(scope: Construct, id: string, props: StateStoreProps = {}) {
+  public constructor(scope: Construct, id: string, props: PipelineTablesProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.stateTable = this.table('StateTable', STATE_TABLE, removalPolicy);

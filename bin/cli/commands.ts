@@ -1,0 +1,50 @@
+/**
+ * The options of every CLI, defined once: the parser, `--help` and the README's option tables all come from here
+ * (test/bin/cli/commands.test.ts checks the README and each CLI's `--help` against these definitions).
+ */
+import type { CliDefinition } from './args';
+
+export const REPLAY_CLI: CliDefinition = {
+  command: 'npm run replay --',
+  summary: 'Replays a file of recorded stream records through the window engine; writes final windows, rejected records and a summary.',
+  forms: [['config', 'input', 'out', 'batch-size']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
+    input: { kind: 'string', required: true, value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (see "Replay CLI").' },
+    out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its windows.jsonl, rejected.jsonl (and corrections.jsonl) are replaced.' },
+    'batch-size': { kind: 'number', value: 'N', help: 'Records the engine takes at once, 1 to 65536; default 2000.' },
+  },
+};
+
+export const SANDBOX_CLI: CliDefinition = {
+  command: 'npm start --',
+  summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
+  forms: [['follow'], ['config!', 'input!', 'out!', 'shards', 'chaos', 'seed', 'batch-size']],
+  options: {
+    follow: { kind: 'flag', help: 'Story mode: keep the pipeline running after the story for a producer of your own, until Ctrl-C.' },
+    config: { kind: 'string', value: 'SPEC.json', help: 'File mode (--config, --input and --out go together): pipeline spec file.' },
+    input: { kind: 'string', value: 'RECORDS.jsonl', help: 'File mode: records in the replay\'s input format.' },
+    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl and rejected.jsonl are replaced.' },
+    shards: { kind: 'number', value: 'N', help: 'File mode: shards of the stream, 1 to 64; default 1.' },
+    chaos: { kind: 'number', value: 'P', help: 'File mode: fraction of invocations that fail part-way through their writes, 0 to 1; default 0.' },
+    seed: { kind: 'number', value: 'S', help: 'File mode: seed of the fault injection, an integer; default 1.' },
+    'batch-size': { kind: 'number', value: 'N', help: 'File mode: records per consumer invocation, 1 to 10000; default 500 (as deployed).' },
+  },
+};
+
+export const BENCH_CLI: CliDefinition = {
+  command: 'npm run bench --',
+  summary: 'Prints throughput figures of the replay and the window engine on a generated workload, then of consumer batches on local emulators.',
+  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['records', 'keys', 'write-input']],
+  options: {
+    records: { kind: 'number', value: 'N', help: 'Records in the workload; default 300000.' },
+    keys: { kind: 'number', value: 'N', help: 'Distinct keys (Zipf-distributed); default 5000.' },
+    runs: { kind: 'number', value: 'N', help: 'Runs per measurement, the best is kept; default 3.' },
+    'spacing-ms': { kind: 'number', value: 'N', help: 'Mean event-time gap between events in ms; default 50 (20 events/s).' },
+    'skip-emulators': { kind: 'flag', help: 'Leaves out the consumer section on local emulators.' },
+    'emulator-records': { kind: 'number', value: 'N', help: 'Records per batch size in the emulator section; default 5000.' },
+    'write-input': { kind: 'string', value: 'PATH', help: 'Only writes a workload file of --records records (in chunks, any size) and its spec to PATH.spec.json.' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI } as const;

@@ -1,0 +1,150 @@
+/**
+ * The exported Lambda `handler`, configured from the environment as the stack configures it, invoked with a
+ * Kinesis event against the emulators (dynalite, fauxqs): it writes features and dead letters, and the metrics
+ * it publishes (embedded metric format on stdout, captured here) are exactly the pipeline metrics the stack's
+ * alarms and dashboard read.
+ */
+import { CreateTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
+import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
+import { CONSUMER_ENV, DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lambda/contract/resources';
+import { buildPipeline, FRAUD_SPEC_JSON } from '../../lib/fixtures';
+
+const SHARD = 'shardId-000000000000';
+const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
+const NAMES = { state: 'handler-state', features: 'handler-features', queue: 'handler-dlq' };
+let emulators: Emulators;
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  emulators = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  Object.assign(process.env, emulators.env());
+  await dynamoClient().send(new CreateTableCommand(createTableInput(STATE_TABLE, NAMES.state)));
+  await dynamoClient().send(new CreateTableCommand(createTableInput(FEATURE_TABLE, NAMES.features)));
+  const q = await sqsClient().send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, NAMES.queue)));
+  const env = {
+    [CONSUMER_ENV.spec]: JSON.stringify(JSON.parse(FRAUD_SPEC_JSON)),
+    [CONSUMER_ENV.pipelineName]: 'fraud',
+    [CONSUMER_ENV.stateTableName]: NAMES.state,
+    [CONSUMER_ENV.featureTableName]: NAMES.features,
+    [CONSUMER_ENV.deadLetterQueueUrl]: q.QueueUrl!,
+  };
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+}, 120_000);
+
+afterAll(async () => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await emulators?.stop();
+});
+
+function kinesisEvent(payloads: readonly string[]): KinesisStreamEvent {
+  return {
+    Records: payloads.map((data, i) => {
+      const seq = String(49650000000000000000000000000000000000000000000000000000n + BigInt(i + 1));
+      return {
+        eventID: `${SHARD}:${seq}`,
+        eventName: 'aws:kinesis:record',
+        eventSource: 'aws:kinesis',
+        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/test',
+        eventVersion: '1.0',
+        awsRegion: 'us-east-1',
+        invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: 'k',
+          sequenceNumber: seq,
+          data: Buffer.from(data, 'utf8').toString('base64'),
+          approximateArrivalTimestamp: (T0 + 60_000 + i) / 1000,
+        },
+      };
+    }),
+  };
+}
+
+/** Lines written to stdout while `fn` runs (Powertools writes EMF and its log lines there), kept out of the test output. */
+async function captureStdout<T>(fn: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
+  const chunks: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    done?.();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const value = await fn();
+    return { value, lines: chunks.join('').split('\n').filter((l) => l.trim() !== '') };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+interface Emf {
+  _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
+  [field: string]: unknown;
+}
+
+/** Pipeline metric names the synthesized stack's alarms and dashboard read (namespace EventTimeFeatures). */
+function metricsReadByStack(): Set<string> {
+  const { template } = buildPipeline();
+  const names = new Set<string>();
+  for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+    const p = alarm.Properties as { Namespace?: string; MetricName?: string; Metrics?: Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string } } }> };
+    if (p.Namespace === METRICS_NAMESPACE && p.MetricName) names.add(p.MetricName);
+    for (const m of p.Metrics ?? []) if (m.MetricStat?.Metric.Namespace === METRICS_NAMESPACE) names.add(m.MetricStat.Metric.MetricName);
+  }
+  const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard')).map((d) => (d.Properties as { DashboardBody: unknown }).DashboardBody));
+  for (const m of body.matchAll(/\[\\"EventTimeFeatures\\",\\"([A-Za-z]+)\\"/g)) names.add(m[1]!);
+  return names;
+}
+
+it('the exported handler processes a Kinesis event and publishes the metrics the alarms and dashboard read', async () => {
+  const { handler } = await import('../../../lambda/handlers/consumer');
+  const at = (minute: number) => new Date(T0 + minute * 60_000).toISOString();
+  const payloads = [
+    JSON.stringify({ user_id: 'u1', event_time: at(0), amount: 10, event_id: 'e1' }),
+    JSON.stringify({ user_id: 'u1', event_time: at(0.5), amount: 5, event_id: 'e2' }),
+    JSON.stringify({ user_id: 'u1', event_time: at(0.5), amount: 5, event_id: 'e2' }), // producer retry
+    JSON.stringify({ user_id: 'u2', event_time: at(0.2), amount: '12,50', event_id: 'e3' }), // invalid, key parsed
+    JSON.stringify({ user_id: 'u3', event_time: at(600), amount: 1, event_id: 'e4' }), // ten hours ahead: future
+  ];
+  const { value: response, lines } = await captureStdout(() => handler(kinesisEvent(payloads)));
+  expect(response).toEqual({ batchItemFailures: [] });
+
+  const emf = lines.filter((l) => l.startsWith('{') && l.includes('"_aws"')).map((l) => JSON.parse(l) as Emf);
+  expect(emf).toHaveLength(1);
+  const doc = emf[0]!;
+  const directive = doc._aws.CloudWatchMetrics[0]!;
+  expect(directive.Namespace).toBe(METRICS_NAMESPACE);
+  expect(directive.Dimensions).toEqual([[PIPELINE_DIMENSION]]);
+  expect(doc[PIPELINE_DIMENSION]).toBe('fraud');
+  const emitted = new Set(directive.Metrics.map((m) => m.Name));
+  expect([...emitted].sort()).toEqual(Object.values(MetricName).sort());
+  expect([...metricsReadByStack()].sort()).toEqual([...emitted].sort());
+  expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2 });
+
+  // Its effects are stored: current features of u1, and both rejections in the dead-letter queue with their keys.
+  const current = await dynamoClient().send(new GetItemCommand({ TableName: NAMES.features, Key: { pk: { S: 'u1' }, sk: { S: 'current' } }, ConsistentRead: true }));
+  expect(current.Item?.txn_count_5m?.M?.count?.N).toBe('2');
+  // FIFO: messages of one group (the shard) are handed out one after the other, each once deleted.
+  const queueUrl = process.env[CONSUMER_ENV.deadLetterQueueUrl]!;
+  const letters: Array<{ reason: string; key?: string }> = [];
+  for (let i = 0; i < 5 && letters.length < 2; i++) {
+    const received = await sqsClient().send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    for (const m of received.Messages ?? []) {
+      letters.push(JSON.parse(m.Body!) as { reason: string; key?: string });
+      await sqsClient().send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
+    }
+  }
+  expect(letters.map((l) => `${l.reason} ${l.key}`).sort()).toEqual(['future u3', 'invalid u2']);
+}, 120_000); // a first invocation (client and Powertools set-up) plus a synthesis, on a shared machine
