@@ -200,10 +200,10 @@ function checkTrigger(c: Checker, v: unknown, path: string): TriggerSpec | undef
   let count: number | undefined;
   if (t.count !== undefined) {
     if (typeof t.count === 'number' && Number.isSafeInteger(t.count) && t.count > 0) count = t.count;
-    else c.problems.push(`${path}.count must be a positive integer (records), got ${JSON.stringify(t.count)}`);
+    else c.problems.push(`${path}.count must be a positive integer (records)${got(t.count)}`);
   }
   const everyMs = c.duration(t.everyMs, `${path}.everyMs`, { optional: true });
-  if (t.purge !== undefined && typeof t.purge !== 'boolean') c.problems.push(`${path}.purge must be true or false`);
+  if (t.purge !== undefined && typeof t.purge !== 'boolean') c.problems.push(`${path}.purge must be true or false${got(t.purge)}`);
   if ((t.count !== undefined && count === undefined) || (t.everyMs !== undefined && everyMs === undefined)) return undefined;
   return { ...(count === undefined ? {} : { count }), ...(everyMs === undefined ? {} : { everyMs }), purge: t.purge === true };
 }
@@ -211,7 +211,7 @@ function checkTrigger(c: Checker, v: unknown, path: string): TriggerSpec | undef
 /** A number strictly between 0 and 1. */
 function checkFraction(c: Checker, v: unknown, path: string): number | undefined {
   if (typeof v === 'number' && v > 0 && v < 1) return v;
-  c.problems.push(`${path} must be a number between 0 and 1 (exclusive), got ${JSON.stringify(v) ?? 'nothing'}`);
+  c.problems.push(`${path} must be a number between 0 and 1 (exclusive)${got(v)}`);
   return undefined;
 }
 

@@ -5,7 +5,8 @@
  * is exact and associative. The rank read is percentile · (count − 1), as in SPEC §6.
  *
  * Each sign keeps at most MAX_BINS bins; beyond, the lowest-magnitude bins fold into one (the DDSketch
- * "collapsing lowest" store), which only costs accuracy on values over eight decades below the largest.
+ * "collapsing lowest" store), which only costs accuracy on values over eight decades below the largest. Values
+ * of magnitude below 1e-300 count as zero.
  *
  * Written here rather than taken from @datadog/sketches-js: that package's serialization requires protobufjs,
  * which it does not declare (loading it fails with "Cannot find module 'protobufjs/minimal'"), its dense stores
@@ -15,6 +16,8 @@ import { type Aggregator, VARINT_BYTES } from './accumulator';
 import type { ByteReader, ByteWriter } from './bytes';
 
 export const MAX_BINS = 1024;
+/** Magnitudes below this count as zero (DDSketch's "min indexable value"): their bins would read back as subnormals, off by far more than α. */
+export const MIN_MAGNITUDE = 1e-300;
 
 export interface QuantileAcc {
   n: number;
@@ -67,7 +70,7 @@ export class PercentileAggregator implements Aggregator<QuantileAcc> {
 
   public add(a: QuantileAcc, v: number): void {
     a.n += 1;
-    if (v === 0) {
+    if (Math.abs(v) < MIN_MAGNITUDE) {
       a.zero += 1;
       return;
     }

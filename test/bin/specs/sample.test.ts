@@ -15,7 +15,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 it('replays the sample records to the summary the README shows', async () => {
   const summary = await replay({ spec: loadSpecFile(join(SPECS, 'fraud.json')), inputPath: join(SPECS, 'fraud-records.jsonl'), outDir: out });
-  expect(summary).toEqual({ records: 66, applied: 63, late: 6, invalid: 1, future: 1, duplicates: 1, lateRecords: 0, finalWindows: 687, corrections: 0 });
+  expect(summary).toEqual({ records: 66, applied: 63, late: 6, invalid: 1, future: 1, duplicates: 1, lateRecords: 0, finalWindows: 687, corrections: 0, firings: 0 });
   const rejected = readFileSync(join(out, 'rejected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; key?: string });
   expect(rejected.map((r) => `${r.reason} ${r.key}`).sort()).toEqual(['future user_13', 'invalid user_05', ...Array<string>(6).fill('late user_07')]);
 });

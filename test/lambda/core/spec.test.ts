@@ -183,7 +183,7 @@ describe('parseSpec: every rule names the path of the bad field', () => {
     expect(problemsOf(specDoc({ latePolicy: 'ignore' }))).toEqual(['latePolicy must be one of "dlq", "drop", "update", got "ignore"']);
     expect(problemsOf(specDoc({ watermark: {} }))).toEqual(['watermark.allowedLatenessMs must be a non-negative integer (milliseconds); it is missing']);
     const long = 'x'.repeat(100);
-    expect(problemsOf(specDoc({ features: [{ name: 's', window: { type: long, sizeMs: 10 }, aggregate: 'count' }] }))[0]).toBe(`features[0].window.type must be one of "tumbling", "sliding", "session", got "${'x'.repeat(59)}…`);
+    expect(problemsOf(specDoc({ features: [{ name: 's', window: { type: long, sizeMs: 10 }, aggregate: 'count' }] }))[0]).toBe(`features[0].window.type must be one of "tumbling", "sliding", "session", "global", got "${'x'.repeat(59)}…`);
   });
 });
 
@@ -265,10 +265,10 @@ describe('newer aggregates and global windows', () => {
     expect(problemsOf(f({ aggregate: 'distinct', field: undefined }))).toEqual(['features[0].field is required for aggregate "distinct"']);
     expect(problemsOf(f({ window: { type: 'global', trigger: {} } }))).toEqual([expect.stringMatching(/^features\[0\]\.window\.trigger needs "count"/)]);
     expect(problemsOf(f({ window: { type: 'global', trigger: { everyMs: -1, purge: 'yes' } } }))).toEqual([
-      'features[0].window.trigger.everyMs must be a positive integer (milliseconds)',
-      'features[0].window.trigger.purge must be true or false',
+      'features[0].window.trigger.everyMs must be a positive integer (milliseconds), got -1',
+      'features[0].window.trigger.purge must be true or false, got "yes"',
     ]);
-    expect(problemsOf(f({ window: { type: 'global' } }))).toEqual(['features[0].window.trigger must be an object']);
+    expect(problemsOf(f({ window: { type: 'global' } }))).toEqual(['features[0].window.trigger must be an object; it is missing']);
   });
 
   it('bounds the bytes a key can hold with the largest form of each aggregate', () => {
