@@ -17,7 +17,7 @@ import type { Emulators } from '../local/emulators';
 import { LocalPipeline } from '../local/pipeline';
 import { loadSpecFile } from '../replay/run';
 import { ArrivalLedger } from './arrivals';
-import { type Column, clock, cut, ms, percentile, renderTable, streamedTable } from './format';
+import { type Column, clock, cut, ms, onFailureLine, percentile, renderTable, streamedTable } from './format';
 import { type StoryRecord, type StoryWave, buildStory } from './story';
 
 export const DEMO_SPEC_PATH = join(__dirname, '..', 'specs', 'fraud.json');
@@ -235,6 +235,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       ]),
     ));
     for (const m of letters.filter((l) => l.reason !== 'late')) out(`  ${m.reason} payload: ${cut(m.payload, 98 - m.reason.length - 11)}\n`);
+    await reportOnFailureQueue(pipeline, out);
 
     const records = outcomes.reduce((n, t) => n + t.recordsIn, 0);
     const perK = (v: number) => (records === 0 ? '—' : ((1000 * v) / records).toFixed(0));
@@ -299,6 +300,15 @@ function batchLine(t: Timed): string {
   return `batch ${shards}: ${t.recordsIn} in, applied ${c.applied}, late ${c.late}, invalid ${c.invalid}, future ${c.future}, duplicates ${c.duplicates}, final windows ${c.finalWindows}, writes ${t.outcome.stateWrites}${fresh}`;
 }
 
+/** The batches the event source mapping gave up on, read from the on-failure queue as an operator would. */
+async function reportOnFailureQueue(pipeline: LocalPipeline, out: (text: string) => void): Promise<void> {
+  const depth = await pipeline.onFailureQueueDepth();
+  const abandoned = await pipeline.takeOnFailureMessages();
+  const alarm = depth >= 1 ? 'OnFailureQueueNotEmpty would go off' : 'OnFailureQueueNotEmpty stays OK';
+  out(`\nOn-failure queue (${pipeline.names.onFailureQueueUrl.split('/').pop()}): ${depth} message(s), ${alarm}\n`);
+  for (const m of abandoned) out(`  ${onFailureLine(m)}\n`);
+}
+
 function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: PipelineSpec): void {
   const env = o.emulators.env();
   const { keyField, timeField, idField } = spec.source;
@@ -306,6 +316,6 @@ function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: Pipeline
   for (const [k, v] of Object.entries(env)) o.out(`  export ${k}=${v}\n`);
   o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
   o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
-  o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}\n`);
+  o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}; abandoned batches: ${pipeline.names.onFailureQueueUrl}\n`);
   o.out('One line per batch below; Ctrl-C stops everything.\n');
 }
