@@ -154,25 +154,25 @@ export type BatchResponseReading =
 export function readBatchResponse(response: unknown, sequenceNumbers: readonly string[]): BatchResponseReading {
   if (response === undefined || response === null) return { kind: 'success' };
   if (typeof response !== 'object' || Array.isArray(response)) {
-    return { kind: 'invalid', reason: `response is ${describe(response)}, not an object` };
+    return { kind: 'invalid', reason: `response is ${describeValue(response)}, not an object` };
   }
   const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
   if (failures === undefined || failures === null) return { kind: 'success' };
-  if (!Array.isArray(failures)) return { kind: 'invalid', reason: `batchItemFailures is ${describe(failures)}, not a list` };
+  if (!Array.isArray(failures)) return { kind: 'invalid', reason: `batchItemFailures is ${describeValue(failures)}, not a list` };
   if (failures.length === 0) return { kind: 'success' };
   let redoFrom = Number.POSITIVE_INFINITY;
   for (const [i, item] of failures.entries()) {
     const id: unknown = item !== null && typeof item === 'object' ? (item as { itemIdentifier?: unknown }).itemIdentifier : undefined;
     const at = typeof id === 'string' && id !== '' ? sequenceNumbers.indexOf(id) : -1;
     if (at === -1) {
-      return { kind: 'invalid', reason: `batchItemFailures[${i}] has itemIdentifier ${describe(id)}, not a sequence number of the batch` };
+      return { kind: 'invalid', reason: `batchItemFailures[${i}] has itemIdentifier ${describeValue(id)}, not a sequence number of the batch` };
     }
     redoFrom = Math.min(redoFrom, at);
   }
   return { kind: 'itemFailures', redoFrom };
 }
 
-function describe(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === undefined) return 'missing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
@@ -209,6 +209,8 @@ export class LocalEventSourceMapping {
   private readonly roleArn: string;
   private readonly shards = new Map<string, ShardState>();
   private readonly tasks = new Set<Promise<void>>();
+  /** Why the latest invalid response was refused, with its shard: Lambda only counts these, but a reason helps. */
+  lastInvalidResponse: string | undefined;
   private running = false;
   /** Aborted by stop(): ends every wait on a handler that is still running. */
   private stopping = new AbortController();
@@ -446,6 +448,7 @@ export class LocalEventSourceMapping {
     this.counters.failedInvocations++;
     if (reading.kind === 'invalid') {
       this.counters.invalidResponses++;
+      this.lastInvalidResponse = `${shardId}: ${reading.reason}`;
       return 0;
     }
     return reading.redoFrom;

@@ -251,8 +251,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       mkdirSync(o.outDir, { recursive: true });
       writeFileSync(join(o.outDir, ON_FAILURE_FILE), jsonl(abandoned));
       const lost = abandoned.reduce((n, m) => n + m.KinesisBatchInfo.batchSize, 0);
+      const invalid = pipeline.esm.lastInvalidResponse;
       throw new RecordsLostError(
-        `${abandoned.length} batch(es), ${lost} record(s), abandoned by the event source mapping (on-failure queue, messages in ${join(o.outDir, ON_FAILURE_FILE)}); outputs would be incomplete: ${abandoned.map(onFailureLine).join('; ')}`,
+        `${abandoned.length} batch(es), ${lost} record(s), abandoned by the event source mapping (on-failure queue, messages in ${join(o.outDir, ON_FAILURE_FILE)}); outputs would be incomplete: ${abandoned.map(onFailureLine).join('; ')}${invalid ? `; last invalid handler response: ${invalid}` : ''}`,
       );
     }
     if (counted.records !== records) {

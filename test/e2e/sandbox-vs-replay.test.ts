@@ -77,5 +77,7 @@ describe('sandbox against replay', () => {
     expect(stdout).toMatch(/Dead-letter queue .*: 8 messages/);
     for (const reason of ['late', 'future', 'invalid']) expect(stdout).toMatch(new RegExp(`^  ${reason} `, 'm'));
     expect(stdout).toMatch(/record put → feature visible .* ms/);
-  });
+    expect(stdout).toMatch(/^On-failure queue \(sandbox-on-failure\): 0 message\(s\), OnFailureQueueNotEmpty stays OK$/m);
+    // Every wave waits for the deployed mapping's 1 s batching window, as on AWS.
+  }, 120_000);
 });
