@@ -140,7 +140,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     out(`  ${story.commuter}'s phone is on the subway: its payments arrive up to 12 minutes late;\n`);
     out(`  user_13's phone clock is a day ahead; user_05's terminal sends the amount "12,50" as text;\n`);
     out(`  a producer retry sends one of the fraudster's payments twice.\n`);
-    out(`Stream of ${shardIds.length} shards (one watermark each); allowed lateness ${spec.watermark.allowedLatenessMs / 1000} s; features:\n`);
+    const m = pipeline.esm.settings;
+    out(`Stream of ${shardIds.length} shards (one watermark each); allowed lateness ${spec.watermark.allowedLatenessMs / 1000} s; event source mapping as\n`);
+    out(`  deployed: batches of up to ${m.batchSize} records gathered for up to ${m.maximumBatchingWindowMs / 1000} s, function timeout ${m.functionTimeoutMs / 1000} s; features:\n`);
     out(`  ${spec.features.map((f) => f.name).join(', ')}\n\n`);
 
     const [f5, f1h, s1h] = SHOWN;
