@@ -13,6 +13,7 @@ import { METRICS_NAMESPACE } from '../lambda/contract/metric-names';
 import { PipelinePropsError, checkDuration, checkInteger } from './errors';
 import {
   CONSUMER_ENV,
+  CONSUMER_FUNCTION_DEFAULTS,
   CONSUMER_QUEUE_ACTIONS,
   CONSUMER_TABLE_ACTIONS,
   EVENT_SOURCE_DEFAULTS,
@@ -146,8 +147,8 @@ export class PipelineConsumer extends Construct {
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 1024,
-      timeout: props.timeout ?? Duration.seconds(60),
+      memorySize: props.memorySize ?? CONSUMER_FUNCTION_DEFAULTS.memorySizeMb,
+      timeout: props.timeout ?? Duration.seconds(CONSUMER_FUNCTION_DEFAULTS.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,

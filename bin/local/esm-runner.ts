@@ -3,9 +3,12 @@
  * LocalStack does not emulate bisection, so this reproduces the semantics the consumer relies on:
  * - per shard: strictly in order, one batch in flight; shards in parallel; parents read to the end before
  *   their children after a split or merge;
- * - at-least-once: a failed batch is retried (counting retry attempts); with bisection a failed batch is split
- *   in two halves first, which does not consume retries; with ReportBatchItemFailures the checkpoint moves to
- *   just before the lowest reported sequence number and everything from there on is re-delivered;
+ * - at-least-once: a failed batch is retried (counting retry attempts); with bisection a batch whose invocation
+ *   failed (the handler threw or ran past the function timeout) is split in two halves first, which does not
+ *   consume retries; with ReportBatchItemFailures the checkpoint moves to just before the lowest reported
+ *   sequence number and everything from there on is re-delivered;
+ * - a response that is not a valid partial-batch response fails the whole batch (Lambda's documented success and
+ *   failure conditions, see readBatchResponse);
  * - when retries or the maximum record age run out, the metadata-only Kinesis on-failure message is sent to
  *   `onFailure` and the records are skipped.
  * Checkpoints live in memory only: a new mapping starts from `startingPosition` again.
@@ -19,21 +22,29 @@ import {
   type ListShardsCommandInput,
   type _Record,
 } from '@aws-sdk/client-kinesis';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { awsRegion } from '../../lambda/adapters/aws-clients';
 import { kinesisClient } from './kinesis-client';
 
 export type OnFailureCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
 
-/** What Lambda sends to an on-failure destination for Kinesis: batch coordinates, never the records. */
+/**
+ * What Lambda sends to an on-failure destination for Kinesis: batch coordinates, never the records (the shape of
+ * the invocation record in Lambda's "Retain discarded batch records" documentation).
+ */
 export interface KinesisOnFailureMessage {
   requestContext: {
     requestId: string;
     functionArn: string;
     condition: OnFailureCondition;
+    /** Invocations with these records; 1 for records that expired before any invocation. */
     approximateInvokeCount: number;
   };
-  responseContext: { statusCode: number; executedVersion: string; functionError?: string };
+  /**
+   * The last invocation's result; absent for RecordAgeExceeded. `functionError` is "Unhandled" when the handler
+   * threw or timed out, null when it returned (item failures, or a response that is no valid partial-batch one).
+   */
+  responseContext?: { statusCode: number; executedVersion: string; functionError: string | null };
   version: '1.0';
   timestamp: string;
   KinesisBatchInfo: {
@@ -49,7 +60,8 @@ export interface KinesisOnFailureMessage {
 
 export interface LocalEventSourceMappingOptions {
   readonly streamName: string;
-  readonly handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | void>;
+  /** The function. Its response is judged as Lambda judges it (readBatchResponse), whatever its type. */
+  readonly handler: (event: KinesisStreamEvent) => Promise<unknown>;
   /** Maximum records per invocation, 1 to 10,000. Default 100, as Lambda. */
   readonly batchSize?: number;
   /** How long to gather records before invoking with a partial batch. Default 0: invoke with what one read returns. */
@@ -64,6 +76,12 @@ export interface LocalEventSourceMappingOptions {
   readonly reportBatchItemFailures?: boolean;
   /** Discard records older than this instead of invoking with them. Default: no limit. */
   readonly maximumRecordAgeMs?: number;
+  /**
+   * Function timeout: an invocation that has not settled by then is a function error, as on Lambda. The handler
+   * cannot be stopped here, so it is abandoned (a write it makes later may still land, like a request a timed-out
+   * Lambda function had already sent). Default 3000, Lambda's default timeout.
+   */
+  readonly functionTimeoutMs?: number;
   /** On-failure destination; without it discarded batches are only counted. */
   readonly onFailure?: (message: KinesisOnFailureMessage) => Promise<void>;
   /** Pause between reads of a shard at its tip, and between retries. Default 50 ms. */
@@ -79,8 +97,12 @@ export interface LocalEventSourceMappingOptions {
 export interface EsmCounters {
   /** Handler calls, retries included. */
   invocations: number;
-  /** Invocations that threw or reported failed items. */
+  /** Invocations that threw, timed out, reported failed items or returned an invalid response. */
   failedInvocations: number;
+  /** Invocations abandoned at the function timeout. */
+  timeouts: number;
+  /** Responses that were not a valid partial-batch response (whole batch failed). */
+  invalidResponses: number;
   retries: number;
   bisections: number;
   /** Records passed to the handler, re-deliveries included. */
@@ -113,8 +135,54 @@ interface Batch {
   /** Invocations with (a prefix-trimmed version of) this batch so far. */
   attempts: number;
   requestId?: string;
-  functionError?: string;
+  /** Result of the latest invocation: "Unhandled" after a throw or timeout, null after a returned response. */
+  functionError?: string | null;
 }
+
+/** How Lambda reads a handler's response when ReportBatchItemFailures is on. */
+export type BatchResponseReading =
+  | { readonly kind: 'success' }
+  /** Re-deliver from this index of the batch (the lowest reported sequence number). */
+  | { readonly kind: 'itemFailures'; readonly redoFrom: number }
+  /** Not a valid partial-batch response: the whole batch failed. */
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+/**
+ * Lambda's documented conditions (services-kinesis-batchfailurereporting): a null or empty response, or a null or
+ * empty `batchItemFailures` list, is complete success; an `itemIdentifier` that is empty, null, missing (a wrong
+ * key name) or no sequence number of the batch makes the whole batch a failure, as does any other result.
+ */
+export function readBatchResponse(response: unknown, sequenceNumbers: readonly string[]): BatchResponseReading {
+  if (response === undefined || response === null) return { kind: 'success' };
+  if (typeof response !== 'object' || Array.isArray(response)) {
+    return { kind: 'invalid', reason: `response is ${describeValue(response)}, not an object` };
+  }
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return { kind: 'success' };
+  if (!Array.isArray(failures)) return { kind: 'invalid', reason: `batchItemFailures is ${describeValue(failures)}, not a list` };
+  if (failures.length === 0) return { kind: 'success' };
+  let redoFrom = Number.POSITIVE_INFINITY;
+  for (const [i, item] of failures.entries()) {
+    const id: unknown = item !== null && typeof item === 'object' ? (item as { itemIdentifier?: unknown }).itemIdentifier : undefined;
+    const at = typeof id === 'string' && id !== '' ? sequenceNumbers.indexOf(id) : -1;
+    if (at === -1) {
+      return { kind: 'invalid', reason: `batchItemFailures[${i}] has itemIdentifier ${describeValue(id)}, not a sequence number of the batch` };
+    }
+    redoFrom = Math.min(redoFrom, at);
+  }
+  return { kind: 'itemFailures', redoFrom };
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return v === '' ? 'an empty string' : `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return `${typeof v === 'object' ? 'an' : 'a'} ${typeof v}`;
+}
+
+/** How one call of the handler ended. */
+type CallOutcome = { kind: 'returned'; value: unknown } | { kind: 'threw' } | { kind: 'timedOut' } | { kind: 'stopped' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const arrivalMs = (r: _Record) => r.ApproximateArrivalTimestamp?.getTime() ?? Date.now();
@@ -130,6 +198,8 @@ export class LocalEventSourceMapping {
   readonly counters: EsmCounters = {
     invocations: 0,
     failedInvocations: 0,
+    timeouts: 0,
+    invalidResponses: 0,
     retries: 0,
     bisections: 0,
     recordsDelivered: 0,
@@ -140,7 +210,11 @@ export class LocalEventSourceMapping {
   private readonly roleArn: string;
   private readonly shards = new Map<string, ShardState>();
   private readonly tasks = new Set<Promise<void>>();
+  /** Why the latest invalid response was refused, with its shard: Lambda only counts these, but a reason helps. */
+  lastInvalidResponse: string | undefined;
   private running = false;
+  /** Aborted by stop(): ends every wait on a handler that is still running. */
+  private stopping = new AbortController();
 
   constructor(options: LocalEventSourceMappingOptions) {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -151,6 +225,7 @@ export class LocalEventSourceMapping {
       maximumRetryAttempts: 10,
       bisectBatchOnFunctionError: true,
       reportBatchItemFailures: true,
+      functionTimeoutMs: 3000,
       pollIntervalMs: 50,
       region: awsRegion(),
       accountId: '000000000000',
@@ -163,6 +238,15 @@ export class LocalEventSourceMapping {
     if (!Number.isInteger(s.maximumRetryAttempts) || s.maximumRetryAttempts < -1) {
       throw new EventSourceMappingError(`maximumRetryAttempts must be -1 or more, got ${s.maximumRetryAttempts}`);
     }
+    if (!(s.functionTimeoutMs > 0) || !Number.isFinite(s.functionTimeoutMs)) {
+      throw new EventSourceMappingError(`functionTimeoutMs must be a positive number, got ${s.functionTimeoutMs}`);
+    }
+    if (!(s.maximumBatchingWindowMs >= 0)) {
+      throw new EventSourceMappingError(`maximumBatchingWindowMs must be 0 or more, got ${s.maximumBatchingWindowMs}`);
+    }
+    if (s.maximumRecordAgeMs !== undefined && !(s.maximumRecordAgeMs > 0)) {
+      throw new EventSourceMappingError(`maximumRecordAgeMs must be positive (leave it out for no limit), got ${s.maximumRecordAgeMs}`);
+    }
     this.settings = s;
     this.client = options.client ?? kinesisClient();
     this.streamArn = `arn:aws:kinesis:${s.region}:${s.accountId}:stream/${s.streamName}`;
@@ -174,6 +258,7 @@ export class LocalEventSourceMapping {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
     try {
       await this.refreshShards(true);
     } catch (error) {
@@ -182,9 +267,14 @@ export class LocalEventSourceMapping {
     }
   }
 
-  /** Stops reading and waits for in-flight invocations. A later start() begins at startingPosition again. */
+  /**
+   * Stops reading and waits for the shard readers to end. A handler call still running is abandoned at once
+   * rather than awaited, so a handler that never settles cannot hold stop() up. A later start() begins at
+   * startingPosition again.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     while (this.tasks.size > 0) await Promise.all(this.tasks);
     this.shards.clear();
   }
@@ -312,6 +402,7 @@ export class LocalEventSourceMapping {
         continue;
       }
       const redoFrom = await this.invoke(shardId, batch);
+      if (redoFrom === 'stopped') return;
       if (redoFrom === undefined) {
         work.shift();
       } else if (batch.functionError && this.settings.bisectBatchOnFunctionError && batch.records.length > 1) {
@@ -332,27 +423,58 @@ export class LocalEventSourceMapping {
     }
   }
 
-  /** Invokes the handler; returns undefined on success, else the index of the first record to re-deliver. */
-  private async invoke(shardId: string, batch: Batch): Promise<number | undefined> {
+  /**
+   * Invokes the handler; returns undefined on success, else the index of the first record to re-deliver, or
+   * 'stopped' when stop() was called during the invocation.
+   */
+  private async invoke(shardId: string, batch: Batch): Promise<number | undefined | 'stopped'> {
     batch.attempts++;
     batch.requestId = randomUUID();
     batch.functionError = undefined;
     this.counters.invocations++;
     this.counters.recordsDelivered += batch.records.length;
-    let response: KinesisStreamBatchResponse | void;
-    try {
-      response = await this.settings.handler(this.event(shardId, batch.records));
-    } catch {
+    const outcome = await this.call(this.event(shardId, batch.records));
+    if (outcome.kind === 'stopped') return 'stopped';
+    if (outcome.kind !== 'returned') {
+      // A timeout is reported like a throw: the function failed (Lambda's "Unhandled").
+      if (outcome.kind === 'timedOut') this.counters.timeouts++;
       this.counters.failedInvocations++;
       batch.functionError = 'Unhandled';
       return 0;
     }
-    const failures = this.settings.reportBatchItemFailures ? (response?.batchItemFailures ?? []) : [];
-    if (failures.length === 0) return undefined;
+    batch.functionError = null;
+    if (!this.settings.reportBatchItemFailures) return undefined;
+    const reading = readBatchResponse(outcome.value, batch.records.map((r) => r.SequenceNumber ?? ''));
+    if (reading.kind === 'success') return undefined;
     this.counters.failedInvocations++;
-    const indexes = failures.map((f) => batch.records.findIndex((r) => r.SequenceNumber === f?.itemIdentifier));
-    // An empty or unknown itemIdentifier makes Lambda treat the whole batch as failed.
-    return indexes.includes(-1) ? 0 : Math.min(...indexes);
+    if (reading.kind === 'invalid') {
+      this.counters.invalidResponses++;
+      this.lastInvalidResponse = `${shardId}: ${reading.reason}`;
+      return 0;
+    }
+    return reading.redoFrom;
+  }
+
+  /** Calls the handler, ending the wait at the function timeout or at stop(), whichever comes first. */
+  private call(event: KinesisStreamEvent): Promise<CallOutcome> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.resolve({ kind: 'stopped' });
+    return new Promise<CallOutcome>((resolve) => {
+      const onStop = () => settle({ kind: 'stopped' });
+      const settle = (outcome: CallOutcome) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onStop);
+        resolve(outcome); // later calls are no-ops: the first outcome wins
+      };
+      const timer = setTimeout(() => settle({ kind: 'timedOut' }), this.settings.functionTimeoutMs);
+      signal.addEventListener('abort', onStop);
+      Promise.resolve()
+        .then(() => this.settings.handler(event))
+        .then(
+          (value) => settle({ kind: 'returned', value }),
+          () => settle({ kind: 'threw' }),
+        );
+    });
   }
 
   private event(shardId: string, records: _Record[]): KinesisStreamEvent {
@@ -387,13 +509,13 @@ export class LocalEventSourceMapping {
         requestId: batch.requestId ?? randomUUID(),
         functionArn: this.functionArn,
         condition,
-        approximateInvokeCount: batch.attempts,
+        // Lambda reports 1 for records that expired before any invocation.
+        approximateInvokeCount: Math.max(1, batch.attempts),
       },
-      responseContext: {
-        statusCode: 200,
-        executedVersion: '$LATEST',
-        ...(batch.functionError ? { functionError: batch.functionError } : {}),
-      },
+      // Lambda writes no response for expired records, even after failed invocations.
+      ...(condition === 'RetryAttemptsExhausted'
+        ? { responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: batch.functionError ?? null } }
+        : {}),
       version: '1.0',
       timestamp: new Date().toISOString(),
       KinesisBatchInfo: {

@@ -1,11 +1,19 @@
 /**
  * The whole pipeline on local emulators: the stream, tables and queues the CDK stack declares (same definitions,
- * lib/resource-definitions.ts), the real consumer handler, and the local event source mapping feeding it.
- * Used by the end-to-end tests and the sandbox (`npm start`).
+ * lambda/contract/resources.ts), the real consumer handler, and the local event source mapping feeding it with the
+ * deployed mapping's settings and the function's timeout. Batches the mapping gives up on are described in the
+ * on-failure queue, as on AWS. Used by the end-to-end tests and the sandbox (`npm start`).
  */
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
@@ -18,8 +26,49 @@ import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import type { FiringLine, WindowLine } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lambda/contract/resources';
-import { type KinesisOnFailureMessage, LocalEventSourceMapping } from './esm-runner';
+import {
+  CONSUMER_FUNCTION_DEFAULTS,
+  DEAD_LETTER_QUEUE,
+  EVENT_SOURCE_DEFAULTS,
+  EVENT_SOURCE_LIMITS,
+  FEATURE_TABLE,
+  ON_FAILURE_QUEUE,
+  STATE_TABLE,
+  createQueueInput,
+  createTableInput,
+} from '../../lambda/contract/resources';
+import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions } from './esm-runner';
+
+/** The settings of the mapping and function the stack deploys, as local event source mapping options. */
+export type DeployedMappingOptions = Required<
+  Pick<
+    LocalEventSourceMappingOptions,
+    | 'startingPosition'
+    | 'batchSize'
+    | 'maximumBatchingWindowMs'
+    | 'maximumRetryAttempts'
+    | 'bisectBatchOnFunctionError'
+    | 'reportBatchItemFailures'
+    | 'functionTimeoutMs'
+  >
+> &
+  Pick<LocalEventSourceMappingOptions, 'maximumRecordAgeMs'>;
+
+/** Read from the definitions the CDK stack uses (lambda/contract/resources.ts), so the two cannot drift apart. */
+export function deployedMappingOptions(): DeployedMappingOptions {
+  const d = EVENT_SOURCE_DEFAULTS;
+  const maxAgeSeconds: number = d.maxRecordAgeSeconds;
+  return {
+    startingPosition: d.startingPosition,
+    batchSize: d.batchSize,
+    maximumBatchingWindowMs: d.maxBatchingWindowSeconds * 1000,
+    maximumRetryAttempts: d.retryAttempts,
+    bisectBatchOnFunctionError: d.bisectBatchOnError,
+    reportBatchItemFailures: d.reportBatchItemFailures,
+    functionTimeoutMs: CONSUMER_FUNCTION_DEFAULTS.timeoutSeconds * 1000,
+    ...(maxAgeSeconds === EVENT_SOURCE_LIMITS.maxRecordAgeSeconds.infinite ? {} : { maximumRecordAgeMs: maxAgeSeconds * 1000 }),
+  };
+}
 
 export interface LocalPipelineOptions {
   readonly spec: PipelineSpec;
@@ -27,10 +76,14 @@ export interface LocalPipelineOptions {
   readonly name?: string;
   /** @default 1 */
   readonly shards?: number;
-  /** @default 100 */
+  /** @default the deployed mapping's (deployedMappingOptions) */
   readonly batchSize?: number;
-  /** @default 10 */
+  /** @default the deployed mapping's */
   readonly maximumRetryAttempts?: number;
+  /** @default the deployed mapping's */
+  readonly maximumBatchingWindowMs?: number;
+  /** @default the deployed function's timeout */
+  readonly functionTimeoutMs?: number;
   readonly writeGate?: WriteGate;
   /** Called around each invocation (chaos decisions are made here). */
   readonly beforeInvoke?: () => void;
@@ -57,8 +110,6 @@ export class LocalPipeline {
     private readonly dynamo: DynamoDBClient,
     private readonly sqs: SQSClient,
     private readonly spec: PipelineSpec,
-    /** Metadata-only messages of batches the event source mapping gave up on (Lambda's on-failure destination). */
-    public readonly onFailure: KinesisOnFailureMessage[],
   ) {}
 
   /** Creates the resources (emulator endpoints come from the environment) and starts polling. */
@@ -103,19 +154,25 @@ export class LocalPipeline {
       o.beforeInvoke?.();
       return consumer(event);
     };
-    const sink = { onFailure: [] as KinesisOnFailureMessage[] };
+    const overrides = {
+      ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
+      ...(o.maximumRetryAttempts === undefined ? {} : { maximumRetryAttempts: o.maximumRetryAttempts }),
+      ...(o.maximumBatchingWindowMs === undefined ? {} : { maximumBatchingWindowMs: o.maximumBatchingWindowMs }),
+      ...(o.functionTimeoutMs === undefined ? {} : { functionTimeoutMs: o.functionTimeoutMs }),
+    };
     const esm = new LocalEventSourceMapping({
+      ...deployedMappingOptions(),
+      ...overrides,
       streamName: stream,
       handler,
-      batchSize: o.batchSize ?? 100,
-      maximumRetryAttempts: o.maximumRetryAttempts ?? 10,
       pollIntervalMs: 20,
       client: kinesis,
+      // The stack's mapping sends these to the on-failure queue (SqsDlq); so does the local one.
       onFailure: async (m) => {
-        sink.onFailure.push(m);
+        await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
       },
     });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, o.spec, sink.onFailure);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, o.spec);
     await esm.start();
     return pipeline;
   }
@@ -145,10 +202,30 @@ export class LocalPipeline {
 
   /** Receives (and deletes) every message in the dead-letter queue. */
   public async takeDeadLetters(): Promise<DeadLetterMessage[]> {
-    const out: DeadLetterMessage[] = [];
+    return (await this.takeMessages(this.names.deadLetterQueueUrl)).map((body) => JSON.parse(body) as DeadLetterMessage);
+  }
+
+  /**
+   * Visible messages in the on-failure queue (SQS ApproximateNumberOfMessages): what the OnFailureQueueNotEmpty
+   * alarm watches on AWS (CloudWatch ApproximateNumberOfMessagesVisible, alarm at 1 or more).
+   */
+  public async onFailureQueueDepth(): Promise<number> {
+    const res = await this.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: this.names.onFailureQueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
+    return Number(res.Attributes?.ApproximateNumberOfMessages ?? 0);
+  }
+
+  /** Receives (and deletes) every message in the on-failure queue: the batches the mapping gave up on. */
+  public async takeOnFailureMessages(): Promise<KinesisOnFailureMessage[]> {
+    return (await this.takeMessages(this.names.onFailureQueueUrl)).map((body) => JSON.parse(body) as KinesisOnFailureMessage);
+  }
+
+  private async takeMessages(queueUrl: string): Promise<string[]> {
+    const out: string[] = [];
     for (let empty = 0; empty < 2; ) {
       const res = await this.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: this.names.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }),
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }),
       );
       const msgs = res.Messages ?? [];
       if (msgs.length === 0) {
@@ -156,9 +233,9 @@ export class LocalPipeline {
         continue;
       }
       empty = 0;
-      for (const m of msgs) out.push(JSON.parse(m.Body!) as DeadLetterMessage);
+      for (const m of msgs) out.push(m.Body!);
       await this.sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: this.names.deadLetterQueueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+        new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
       );
     }
     return out;

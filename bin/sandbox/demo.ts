@@ -17,7 +17,7 @@ import type { Emulators } from '../local/emulators';
 import { LocalPipeline } from '../local/pipeline';
 import { loadSpecFile } from '../cli/spec-file';
 import { ArrivalLedger } from './arrivals';
-import { type Column, clock, cut, ms, percentile, renderTable, streamedTable } from './format';
+import { type Column, clock, cut, ms, onFailureLine, percentile, renderTable, streamedTable } from './format';
 import { type StoryRecord, type StoryWave, buildStory } from './story';
 
 export const DEMO_SPEC_PATH = join(__dirname, '..', 'specs', 'fraud.json');
@@ -157,7 +157,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     out(`  ${story.commuter}'s phone is on the subway: its payments arrive up to 12 minutes late;\n`);
     out(`  user_13's phone clock is a day ahead; user_05's terminal sends the amount "12,50" as text;\n`);
     out(`  a producer retry sends one of the fraudster's payments twice.\n`);
-    out(`Stream of ${shardIds.length} shards (one watermark each); allowed lateness ${spec.watermark.allowedLatenessMs / 1000} s; features:\n`);
+    const m = pipeline.esm.settings;
+    out(`Stream of ${shardIds.length} shards (one watermark each); allowed lateness ${spec.watermark.allowedLatenessMs / 1000} s; event source mapping as\n`);
+    out(`  deployed: batches of up to ${m.batchSize} records gathered for up to ${m.maximumBatchingWindowMs / 1000} s, function timeout ${m.functionTimeoutMs / 1000} s; features:\n`);
     out(`  ${spec.features.map((f) => f.name).join(', ')}\n\n`);
 
     const [f5, f1h, s1h] = SHOWN;
@@ -253,6 +255,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       ]),
     ), o.width));
     for (const m of letters.filter((l) => l.reason !== 'late')) out(`${fitWidth(`  ${m.reason} payload: ${m.payload}`, o.width)}\n`);
+    await reportOnFailureQueue(pipeline, out);
 
     const records = outcomes.reduce((n, t) => n + t.recordsIn, 0);
     const perK = (v: number) => (records === 0 ? '—' : ((1000 * v) / records).toFixed(0));
@@ -317,6 +320,15 @@ function batchLine(t: Timed): string {
   return `batch ${shards}: ${t.recordsIn} in, applied ${c.applied}, late ${c.late}, invalid ${c.invalid}, future ${c.future}, duplicates ${c.duplicates}, final windows ${c.finalWindows}, writes ${t.outcome.stateWrites}${fresh}`;
 }
 
+/** The batches the event source mapping gave up on, read from the on-failure queue as an operator would. */
+async function reportOnFailureQueue(pipeline: LocalPipeline, out: (text: string) => void): Promise<void> {
+  const depth = await pipeline.onFailureQueueDepth();
+  const abandoned = await pipeline.takeOnFailureMessages();
+  const alarm = depth >= 1 ? 'OnFailureQueueNotEmpty would go off' : 'OnFailureQueueNotEmpty stays OK';
+  out(`\nOn-failure queue (${pipeline.names.onFailureQueueUrl.split('/').pop()}): ${depth} message(s), ${alarm}\n`);
+  for (const m of abandoned) out(`  ${onFailureLine(m)}\n`);
+}
+
 function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: PipelineSpec): void {
   const env = o.emulators.env();
   const { keyField, timeField, idField } = spec.source;
@@ -326,6 +338,6 @@ function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: Pipeline
   o.out(`then, with the AWS CLI v2 (which reads the region and endpoints exported above):\n`);
   o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
   o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
-  o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}\n`);
+  o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}; abandoned batches: ${pipeline.names.onFailureQueueUrl}\n`);
   o.out('One line per batch below; Ctrl-C stops everything.\n');
 }

@@ -26,12 +26,15 @@ import { LocalPipeline } from '../local/pipeline';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
+import { onFailureLine } from './format';
 
 /** Partition key of payloads without a usable key (invalid records): they all land on one shard. */
 export const UNKEYED_PARTITION_KEY = '__no_key__';
 /** Kinesis limit on partition key length (Unicode characters). */
 const MAX_PARTITION_KEY = 256;
 const PUT_CHUNK = 500;
+/** Where a run that lost batches writes the on-failure queue's messages. */
+export const ON_FAILURE_FILE = 'on-failure.jsonl';
 
 export interface FileRunOptions {
   readonly spec: PipelineSpec;
@@ -260,10 +263,16 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     const t1 = Date.now();
     await pipeline.drain(Math.max(60_000, records * 20));
     const drainMs = Date.now() - t1;
-    if (pipeline.onFailure.length > 0) {
-      const lost = pipeline.onFailure.reduce((n, m) => n + m.KinesisBatchInfo.batchSize, 0);
-      const where = pipeline.onFailure.map((m) => `${m.KinesisBatchInfo.shardId} ${m.KinesisBatchInfo.startSequenceNumber}…${m.KinesisBatchInfo.endSequenceNumber} (${m.requestContext.condition})`);
-      throw new RecordsLostError(`${pipeline.onFailure.length} batch(es), ${lost} record(s), abandoned after retries; outputs would be incomplete: ${where.join('; ')}`);
+    const abandoned = await pipeline.takeOnFailureMessages();
+    if (abandoned.length > 0) {
+      // The on-failure queue's messages, kept whole for the reader, then the run stops: outputs would be incomplete.
+      mkdirSync(o.outDir, { recursive: true });
+      writeFileSync(join(o.outDir, ON_FAILURE_FILE), jsonl(abandoned));
+      const lost = abandoned.reduce((n, m) => n + m.KinesisBatchInfo.batchSize, 0);
+      const invalid = pipeline.esm.lastInvalidResponse;
+      throw new RecordsLostError(
+        `${abandoned.length} batch(es), ${lost} record(s), abandoned by the event source mapping (on-failure queue, messages in ${join(o.outDir, ON_FAILURE_FILE)}); outputs would be incomplete: ${abandoned.map(onFailureLine).join('; ')}${invalid ? `; last invalid handler response: ${invalid}` : ''}`,
+      );
     }
     if (counted.records !== records) {
       throw new ExportError(`successful invocations counted ${counted.records} records but ${records} were put (skipped by checkpoint: ${skipped})`);

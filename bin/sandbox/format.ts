@@ -1,4 +1,5 @@
 /** Plain-text output helpers for the sandbox: fixed-width tables, clock times, percentiles. */
+import type { KinesisOnFailureMessage } from '../local/esm-runner';
 
 export interface Column {
   readonly header: string;
@@ -65,4 +66,11 @@ export function streamedTable(columns: readonly Column[], opts: { indent?: strin
   const header = renderTable(columns, [], opts);
   const row = (cells: readonly string[]): string => renderTable(columns, [cells], { indent: opts.indent ?? '  ' }).split('\n')[2]! + '\n';
   return { header, row };
+}
+
+/** One on-failure queue message in a line: which records were abandoned, why, after how many invocations. */
+export function onFailureLine(m: KinesisOnFailureMessage): string {
+  const b = m.KinesisBatchInfo;
+  const error = m.responseContext ? `, function error ${m.responseContext.functionError ?? 'none'}` : '';
+  return `${m.requestContext.condition}: ${b.shardId} ${b.startSequenceNumber}…${b.endSequenceNumber}, ${b.batchSize} record(s), ${m.requestContext.approximateInvokeCount} invocation(s)${error}`;
 }

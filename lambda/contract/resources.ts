@@ -136,6 +136,13 @@ export const EVENT_SOURCE_DEFAULTS = {
   parallelizationFactor: 1,
 } as const;
 
+/** Settings of the consumer function shared by the stack and the sandbox (which enforces the same timeout). */
+export const CONSUMER_FUNCTION_DEFAULTS = {
+  memorySizeMb: 1024,
+  /** A batch that runs longer is a function error: retried, bisected, then sent to the on-failure queue. */
+  timeoutSeconds: 60,
+} as const;
+
 /** Limits Lambda enforces on a Kinesis event source mapping. */
 export const EVENT_SOURCE_LIMITS = {
   batchSize: { min: 1, max: 10_000 },

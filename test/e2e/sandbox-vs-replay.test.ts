@@ -106,5 +106,7 @@ describe('sandbox against replay', () => {
     for (const reason of ['late', 'future', 'invalid']) expect(stdout).toMatch(new RegExp(`^  ${reason} `, 'm'));
     expect(stdout).toMatch(/record put → feature visible .* ms/);
     expect(stderr).not.toContain('NodeVersionSupportWarning');
+    expect(stdout).toMatch(/^On-failure queue \(sandbox-on-failure\): 0 message\(s\), OnFailureQueueNotEmpty stays OK$/m);
+    // Every wave waits for the deployed mapping's 1 s batching window, as on AWS.
   }, 150_000); // starts processes and runs the pipeline end to end: minutes on a loaded 2-core machine
 });

@@ -12,6 +12,7 @@ import { kinesisClient } from '../../../bin/local/kinesis-client';
 import { startEmulators, type Emulators } from '../../../bin/local/emulators';
 import {
   LocalEventSourceMapping,
+  readBatchResponse,
   type KinesisOnFailureMessage,
   type LocalEventSourceMappingOptions,
 } from '../../../bin/local/esm-runner';
@@ -61,7 +62,7 @@ async function put(stream: string, from: number, to: number): Promise<void> {
 const payload = (r: KinesisStreamRecord): number =>
   (JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8')) as { i: number }).i;
 
-type Handler = (event: KinesisStreamEvent, call: number) => KinesisStreamBatchResponse | void;
+type Handler = (event: KinesisStreamEvent, call: number) => KinesisStreamBatchResponse | void | unknown;
 
 /** Starts a mapping that records every event it receives (copied before the handler may throw). */
 async function run(stream: string, behave: Handler = () => undefined, options: Partial<LocalEventSourceMappingOptions> = {}) {
@@ -302,13 +303,43 @@ describe('LocalEventSourceMapping', () => {
   it('discards records older than the maximum record age', async () => {
     const stream = await createStream(1);
     await put(stream, 0, 3);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const { esm, events, failures } = await run(stream, () => undefined, { maximumRecordAgeMs: 100 });
+    // Ages far apart, so that a busy machine cannot make the fresh records expire too.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const { esm, events, failures } = await run(stream, () => undefined, { maximumRecordAgeMs: 1_000 });
     await esm.drain();
     await put(stream, 3, 5);
     await esm.drain();
     expect(batches(events)).toEqual([[3, 4]]);
     expect(failures.map((f) => [f.requestContext.condition, f.KinesisBatchInfo.batchSize])).toEqual([['RecordAgeExceeded', 3]]);
+    // As Lambda writes it: never invoked, yet an invoke count of 1, and no response context at all.
+    expect(failures[0]).not.toHaveProperty('responseContext');
+    expect(failures[0]?.requestContext).toEqual({
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:local-consumer',
+      condition: 'RecordAgeExceeded',
+      approximateInvokeCount: 1,
+    });
+  });
+
+  it('reports records that expire while being retried with their invoke count and no response context', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 2);
+    const { esm, events, failures } = await run(
+      stream,
+      () => {
+        throw new Error('always');
+      },
+      // Long enough for a first invocation even on a busy machine; retried without limit until the age runs out.
+      { maximumRetryAttempts: -1, bisectBatchOnFunctionError: false, maximumRecordAgeMs: 2_500 },
+    );
+    await esm.drain();
+    expect(events.length).toBeGreaterThan(0);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: events.length },
+      KinesisBatchInfo: { batchSize: 2 },
+    });
+    expect(failures[0]).not.toHaveProperty('responseContext');
   });
 
   it('starts at LATEST when asked', async () => {
@@ -350,5 +381,130 @@ describe('LocalEventSourceMapping', () => {
     const shardsSeen = [...new Set(late.events.map((e) => e.Records[0].eventID.split(':')[0]))];
     expect(shardsSeen[0]).toBe(parent);
     expect(shardsSeen).toHaveLength(3);
+  });
+
+  it('writes functionError null when retries run out on reported item failures', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 4);
+    const { esm, events, failures } = await run(stream, (event) => ({
+      batchItemFailures: [{ itemIdentifier: event.Records.at(-1)?.kinesis.sequenceNumber }],
+    }));
+    await esm.drain();
+    // The checkpoint moves to the last record, which alone is retried until the budget (2 retries) is spent.
+    expect(batches(events)).toEqual([[0, 1, 2, 3], [3], [3]]);
+    expect(esm.counters).toMatchObject({ bisections: 0, retries: 2, failedInvocations: 3, onFailureBatches: 1 });
+    const last = events[0]!.Records[3]!;
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 });
+    // Present, and null: the function returned; it did not fail.
+    expect(failures[0]?.responseContext).toStrictEqual({ statusCode: 200, executedVersion: '$LATEST', functionError: null });
+    expect(failures[0]?.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: last.kinesis.sequenceNumber,
+      endSequenceNumber: last.kinesis.sequenceNumber,
+      batchSize: 1,
+    });
+  });
+
+  const invalidResponses: Array<[string, unknown]> = [
+    ['batchItemFailures a string', { batchItemFailures: 'x' }],
+    ['batchItemFailures an object', { batchItemFailures: {} }],
+    ['an item without itemIdentifier', { batchItemFailures: [{ id: 'x' }] }],
+    ['an empty itemIdentifier', { batchItemFailures: [{ itemIdentifier: '' }] }],
+    ['a null itemIdentifier', { batchItemFailures: [{ itemIdentifier: null }] }],
+    ['an itemIdentifier of no record of the batch', { batchItemFailures: [{ itemIdentifier: '1' }] }],
+    ['a numeric itemIdentifier', { batchItemFailures: [{ itemIdentifier: 7 }] }],
+    ['a null item', { batchItemFailures: [null] }],
+    ['a response that is a string', 'ok'],
+  ];
+
+  it.each(invalidResponses)('counts a response with %s as a failed invocation against the retry budget', async (_what, response) => {
+    const stream = await createStream(1);
+    await put(stream, 0, 3);
+    const { esm, events, failures } = await run(stream, () => response);
+    await esm.drain();
+    // The whole batch again each time, not bisected (the function did not fail), until retries run out.
+    expect(batches(events)).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    expect(esm.counters).toMatchObject({ invocations: 3, failedInvocations: 3, invalidResponses: 3, retries: 2, bisections: 0, onFailureBatches: 1 });
+    expect(esm.lastInvalidResponse).toMatch(/^shardId-\d+: (response|batchItemFailures)/);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: null },
+      KinesisBatchInfo: { batchSize: 3, startSequenceNumber: events[0]!.Records[0]!.kinesis.sequenceNumber },
+    });
+  });
+
+  it('treats a null or empty response or failure list as success', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 2);
+    for (const response of [null, undefined, {}, { batchItemFailures: null }, { batchItemFailures: [] }]) {
+      const { esm, events, failures } = await run(stream, () => response);
+      await esm.drain();
+      expect(batches(events), JSON.stringify(response)).toEqual([[0, 1]]);
+      expect(failures).toEqual([]);
+      await esm.stop();
+    }
+  });
+
+  it('names what makes a response invalid', () => {
+    const seqs = ['100', '200'];
+    expect(readBatchResponse({ batchItemFailures: [{ itemIdentifier: '200' }, { itemIdentifier: '100' }] }, seqs)).toEqual({ kind: 'itemFailures', redoFrom: 0 });
+    expect(readBatchResponse({ batchItemFailures: 'x' }, seqs)).toEqual({ kind: 'invalid', reason: 'batchItemFailures is the string "x", not a list' });
+    expect(readBatchResponse({ batchItemFailures: [{ itemIdentifier: '200' }, {}] }, seqs)).toEqual({
+      kind: 'invalid',
+      reason: 'batchItemFailures[1] has itemIdentifier missing, not a sequence number of the batch',
+    });
+    expect(readBatchResponse([], seqs)).toEqual({ kind: 'invalid', reason: 'response is a list, not an object' });
+  });
+
+  it('fails an invocation that outlives the function timeout, bisects, and goes on with the shard', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 8);
+    const poison = 5;
+    const { esm, events, failures } = await run(
+      stream,
+      (event) => (event.Records.some((r) => payload(r) === poison) ? new Promise(() => undefined) : undefined),
+      { functionTimeoutMs: 150 },
+    );
+    await esm.drain();
+    // The same path as a handler that throws: bisect down to the record, retry it, give up, carry on.
+    expect(batches(events)).toEqual([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3], [4, 5, 6, 7], [4, 5], [4], [5], [5], [5], [6, 7]]);
+    expect(esm.counters).toMatchObject({ timeouts: 6, failedInvocations: 6, bisections: 3, retries: 2, onFailureBatches: 1 });
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 },
+      responseContext: { functionError: 'Unhandled' },
+      KinesisBatchInfo: { batchSize: 1, startSequenceNumber: events[5]!.Records[0]!.kinesis.sequenceNumber },
+    });
+    await put(stream, 8, 10);
+    await esm.drain();
+    expect(batches(events).at(-1)).toEqual([8, 9]);
+  });
+
+  it('stops at once while a handler that never settles is in flight', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 1);
+    let called = false;
+    const { esm } = await run(stream, () => {
+      called = true;
+      return new Promise(() => undefined);
+    }, { functionTimeoutMs: 60_000 });
+    while (!called) await new Promise((resolve) => setTimeout(resolve, 5));
+    const t0 = Date.now();
+    await esm.stop();
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(esm.counters).toMatchObject({ invocations: 1, timeouts: 0, failedInvocations: 0 });
+  });
+
+  it('refuses a timeout, batching window or record age that cannot be', () => {
+    for (const bad of [{ functionTimeoutMs: 0 }, { maximumBatchingWindowMs: -1 }, { maximumRecordAgeMs: 0 }]) {
+      expect(() => new LocalEventSourceMapping({ streamName: 's', handler: async () => undefined, ...bad }), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ name: 'EventSourceMappingError' }),
+      );
+    }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The resources the sandbox creates on the emulators, the CDK stack and lib/resource-definitions.ts agree: same
+ * The resources the sandbox creates on the emulators, the CDK stack and lambda/contract/resources.ts agree: same
  * table keys, same queue kinds. Read back from the emulators (DescribeTable, GetQueueAttributes) and from the
  * synthesized template, not from the inputs that made them.
  */
@@ -43,6 +43,22 @@ function fifoSettings(fifo: unknown, contentDedup: unknown): { fifo: boolean; co
 
 const expectedQueue = (def: QueueDefinition) => ({ fifo: def.fifo, contentBasedDeduplication: def.contentBasedDeduplication });
 
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+let synth: { stack: PipelineStack; resources: Resources } | undefined;
+
+/** The stack synthesized once for this file; asset bundling is skipped: only resource properties matter here. */
+function synthesized() {
+  if (!synth) {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new PipelineStack(app, 'SandboxResources', { specJson: SPEC_JSON, pipelineName: 'fraud' });
+    synth = { stack, resources: (Template.fromStack(stack).toJSON() as { Resources: Resources }).Resources };
+  }
+  const { stack, resources } = synth;
+  const props = (c: { node: { defaultChild?: unknown } }) => resources[stack.getLogicalId(c.node.defaultChild as CfnElement)]!.Properties;
+  const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type).map((r) => r.Properties);
+  return { stack, props, ofType };
+}
+
 describe('sandbox resources match the CDK definitions', () => {
   const saved = { ...process.env };
   let emulators: Emulators;
@@ -80,11 +96,7 @@ describe('sandbox resources match the CDK definitions', () => {
   });
 
   it('the synthesized stack declares the same keys and FIFO settings', () => {
-    // Asset bundling is skipped: only the template's resource properties matter here.
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new PipelineStack(app, 'SandboxResources', { specJson: SPEC_JSON, pipelineName: 'fraud' });
-    const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties: Record<string, unknown> }> };
-    const props = (c: { node: { defaultChild?: unknown } }) => template.Resources[stack.getLogicalId(c.node.defaultChild as CfnElement)]!.Properties;
+    const { stack, props } = synthesized();
 
     for (const [def, table] of [[STATE_TABLE, stack.tables.stateTable], [FEATURE_TABLE, stack.tables.featureTable]] as const) {
       const p = props(table) as { KeySchema: unknown; AttributeDefinitions: Array<{ AttributeName: string }> };
@@ -96,5 +108,26 @@ describe('sandbox resources match the CDK definitions', () => {
       const p = props(queue);
       expect(fifoSettings(p.FifoQueue, p.ContentBasedDeduplication)).toEqual(expectedQueue(def));
     }
+  });
+
+  it('the local event source mapping runs with the synthesized mapping\'s settings and function timeout', () => {
+    const { ofType } = synthesized();
+    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+    const consumer = ofType('AWS::Lambda::Function').find((f) => f.Handler === 'index.handler');
+    expect(mapping).toBeDefined();
+    expect(consumer).toBeDefined();
+    const age = mapping!.MaximumRecordAgeInSeconds as number | undefined;
+    expect(pipeline.esm.settings).toMatchObject({
+      startingPosition: mapping!.StartingPosition,
+      batchSize: mapping!.BatchSize,
+      maximumBatchingWindowMs: (mapping!.MaximumBatchingWindowInSeconds as number) * 1000,
+      maximumRetryAttempts: mapping!.MaximumRetryAttempts,
+      bisectBatchOnFunctionError: mapping!.BisectBatchOnFunctionError,
+      reportBatchItemFailures: (mapping!.FunctionResponseTypes as string[]).includes('ReportBatchItemFailures'),
+      functionTimeoutMs: (consumer!.Timeout as number) * 1000,
+    });
+    expect(pipeline.esm.settings.maximumRecordAgeMs).toBe(age === undefined || age === -1 ? undefined : age * 1000);
+    // Not vacuous: the deployed values are the ones the README states.
+    expect([pipeline.esm.settings.maximumBatchingWindowMs, pipeline.esm.settings.maximumRecordAgeMs, pipeline.esm.settings.functionTimeoutMs]).toEqual([1000, 86_400_000, 60_000]);
   });
 });
