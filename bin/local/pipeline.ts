@@ -90,15 +90,9 @@ export class LocalPipeline {
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
       metrics: quietMetrics(),
+      ...(o.arrivalClock ? { arrivalClock: o.arrivalClock } : {}),
     });
     const handler = async (event: KinesisStreamEvent) => {
-      if (o.arrivalClock) {
-        for (const r of event.Records) {
-          const shard = r.eventID.slice(0, r.eventID.lastIndexOf(':'));
-          const at = o.arrivalClock(shard, r.kinesis.sequenceNumber);
-          if (at !== undefined) r.kinesis.approximateArrivalTimestamp = at / 1000;
-        }
-      }
       o.beforeInvoke?.();
       return consumer(event);
     };

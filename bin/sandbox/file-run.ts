@@ -26,6 +26,7 @@ import { LocalPipeline } from '../local/pipeline';
 import { EVENT_SOURCE_DEFAULTS } from '../../lib/resource-definitions';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
+import { decodeWtf8, encodeWtf8 } from './wtf8';
 
 /** Partition key of payloads without a usable key (invalid records): they all land on one shard. */
 export const UNKEYED_PARTITION_KEY = '__no_key__';
@@ -116,7 +117,7 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
 /** A dead-letter message in the replay's rejected-line format (SPEC §5). */
 export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
   if (m.truncated) throw new ExportError(`dead letter of input line ${line} holds a truncated payload (${m.payloadBytes} bytes)`);
-  const data = m.payloadEncoding === 'base64' ? Buffer.from(m.payload, 'base64').toString('utf8') : m.payload;
+  const data = m.payloadEncoding === 'base64' ? decodeWtf8(Buffer.from(m.payload, 'base64')) : m.payload;
   return {
     reason: m.reason,
     ...(m.feature === undefined ? {} : { feature: m.feature }),
@@ -223,7 +224,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       chunk = [];
       const results = await ledger.put(
         batch.map((r) => r.arrivalTime),
-        () => pipeline.put(batch.map((r) => ({ partitionKey: partitionKeyOf(r.data as string, o.spec.source.keyField), data: r.data }))),
+        () => pipeline.put(batch.map((r) => ({ partitionKey: partitionKeyOf(r.data as string, o.spec.source.keyField), data: encodeWtf8(r.data as string) }))),
       );
       results.forEach((res, i) => lineOf.set(`${res.shard}\u0000${res.seq}`, batch[i]!.line));
     };

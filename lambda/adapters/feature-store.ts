@@ -15,11 +15,12 @@ import {
 import type { Acc } from '../core/aggregate';
 import type { Correction, CurrentWindow, FinalWindow } from '../core/engine';
 import type { WindowLine } from '../core/output';
-import { batchGetAll, scanAll } from './dynamo-io';
+import { batchGetAll, numberAttr, numberOf, scanAll } from './dynamo-io';
 import { type Item, padTime, type WriteGate } from './state-store';
 
 const S = (s: string): AttributeValue => ({ S: s });
-const N = (n: number): AttributeValue => ({ N: String(n) });
+const N = numberAttr;
+const num = (v: AttributeValue | undefined): number => numberOf(v) ?? NaN;
 
 export function finalSortKey(feature: string, windowStart: number): string {
   return `final#${feature}#${padTime(windowStart)}`;
@@ -109,8 +110,8 @@ export class FeatureStore {
     return got.map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
-      windowStart: Number(it.windowStart!.N),
-      acc: (it.acc!.L ?? []).map((x) => Number(x.N)) as Acc,
+      windowStart: num(it.windowStart),
+      acc: (it.acc!.L ?? []).map(num) as Acc,
       corrected: Object.fromEntries(Object.entries(it.correctedThrough?.M ?? {}).map(([shard, v]) => [shard, v.S!])),
     }));
   }
@@ -126,10 +127,10 @@ export class FeatureStore {
     return items.map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
-      windowStart: Number(it.windowStart!.N),
-      windowEnd: Number(it.windowEnd!.N),
-      value: Number(it.value!.N),
-      count: Number(it.count!.N),
+      windowStart: num(it.windowStart),
+      windowEnd: num(it.windowEnd),
+      value: num(it.value),
+      count: num(it.count),
     }));
   }
 }

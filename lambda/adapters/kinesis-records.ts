@@ -5,13 +5,18 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { InputRecord } from '../core/engine';
 
-export function toInputRecord(r: KinesisStreamRecord): InputRecord {
+/** Arrival time of a record (epoch ms) from another clock than Kinesis' (the sandbox replays a file's own). */
+export type ArrivalClock = (shard: string, seq: string) => number | undefined;
+
+export function toInputRecord(r: KinesisStreamRecord, clock?: ArrivalClock): InputRecord {
   const colon = r.eventID.lastIndexOf(':');
   const shard = colon > 0 ? r.eventID.slice(0, colon) : r.eventID;
+  const seq = r.kinesis.sequenceNumber;
   return {
     data: Buffer.from(r.kinesis.data, 'base64'),
     shard,
-    seq: r.kinesis.sequenceNumber,
-    arrivalTime: Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
+    seq,
+    // Kinesis gives seconds with millisecond precision; a recorded clock is taken as is, fractions included.
+    arrivalTime: clock?.(shard, seq) ?? Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
   };
 }
