@@ -15,7 +15,7 @@ import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { FeatureStore } from '../../lambda/adapters/feature-store';
 import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import type { WindowLine } from '../../lambda/core/output';
+import type { CorrectionLine, WindowLine } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
 import { DEAD_LETTER_QUEUE, FEATURE_TABLE, ON_FAILURE_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lib/resource-definitions';
 import { type KinesisOnFailureMessage, LocalEventSourceMapping } from './esm-runner';
@@ -169,6 +169,11 @@ export class LocalPipeline {
   /** Final windows as stored in the feature table. */
   public finalWindows(): Promise<WindowLine[]> {
     return new FeatureStore(this.dynamo, this.names.featureTable).scanFinals();
+  }
+
+  /** Corrections (latePolicy "update") as stored in the feature table. */
+  public corrections(): Promise<CorrectionLine[]> {
+    return new FeatureStore(this.dynamo, this.names.featureTable).scanCorrections();
   }
 
   public get dynamoClient(): DynamoDBClient {

@@ -1,11 +1,11 @@
 /**
- * Compares two output folders (windows.jsonl, rejected.jsonl) as sets of lines. The replay writes windows in the
+ * Compares two output folders (windows.jsonl, rejected.jsonl, corrections.jsonl) as sets of lines. The replay writes windows in the
  * order they became final and the sandbox writes them sorted, so order never matters; every field does.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl'] as const;
+export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl'] as const;
 export type OutputFile = (typeof OUTPUT_FILES)[number];
 
 export interface FileDiff {
@@ -32,6 +32,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 function canonicalLines(path: string): string[] {
+  // corrections.jsonl exists only under latePolicy "update": absent, it has no lines.
+  if (!existsSync(path)) return [];
   const text = readFileSync(path, 'utf8');
   return text
     .split('\n')

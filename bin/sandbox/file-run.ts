@@ -7,7 +7,8 @@
  * `invalid`, `future` and (latePolicy "dlq") `late` and `lateRecords` are counted from the dead letters read
  * back, one message per rejected record or (record, feature) pair; `duplicates` is summed over successful
  * invocations; `applied` is what remains (records − invalid − future − duplicates − lateRecords); `finalWindows`
- * is the number of final windows read back. Counting from what was stored checks the stored outputs themselves;
+ * is the number of final windows read back and `corrections` (latePolicy "update") the number of corrections read
+ * back. Counting from what was stored checks the stored outputs themselves;
  * the plain sums of the successful invocations' counters (a failed invocation reports nothing, and its retry
  * judges every record as the first delivery did) are in the stats, for comparison. Under latePolicy "drop" and
  * "update" late records are not all in the queue, so `late` and `lateRecords` come from those counters.
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
 import { parseInputLine } from '../../lambda/core/input-line';
-import { type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
+import { type CorrectionLine, type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import type { EsmCounters } from '../local/esm-runner';
@@ -131,8 +132,13 @@ export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): Re
   };
 }
 
+export function sortCorrections(corrections: readonly CorrectionLine[]): CorrectionLine[] {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...corrections].sort((a, b) => cmp(a.feature, b.feature) || cmp(a.key, b.key) || a.windowStart - b.windowStart || a.new.count - b.new.count);
+}
+
 /** The run's summary from what was read back (see the definition at the top of this file). */
-export function summarize(spec: PipelineSpec, records: number, counted: ReplaySummary, rejected: readonly RejectedLine[], finalWindows: number): ReplaySummary {
+export function summarize(spec: PipelineSpec, records: number, counted: ReplaySummary, rejected: readonly RejectedLine[], finalWindows: number, corrections: number): ReplaySummary {
   const count = (reason: RejectedLine['reason']) => rejected.filter((r) => r.reason === reason).length;
   const invalid = count('invalid');
   const future = count('future');
@@ -154,7 +160,7 @@ export function summarize(spec: PipelineSpec, records: number, counted: ReplaySu
     duplicates,
     lateRecords,
     finalWindows,
-    corrections: counted.corrections,
+    corrections,
   };
 }
 
@@ -267,7 +273,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     mkdirSync(o.outDir, { recursive: true });
     writeFileSync(join(o.outDir, 'windows.jsonl'), jsonl(windows));
     writeFileSync(join(o.outDir, 'rejected.jsonl'), jsonl(rejected));
-    const summary = summarize(o.spec, records, counted, rejected, windows.length);
+    const corrections = o.spec.latePolicy === 'update' ? sortCorrections(await pipeline.corrections()) : [];
+    if (o.spec.latePolicy === 'update') writeFileSync(join(o.outDir, 'corrections.jsonl'), jsonl(corrections));
+    const summary = summarize(o.spec, records, counted, rejected, windows.length, corrections.length);
     return {
       summary,
       stats: {

@@ -163,6 +163,8 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const sentBefore = o.deadLetters.sent;
   await o.deadLetters.send(result.rejected);
   const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  // Corrections before the final results they change: a retry does not fold a record into a stored result again.
+  await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.correctionRequests(result.corrections, writtenAt, finalTtl)));
   const timerPutKeys = new Set(timerPuts.map((t) => `${t.shard}\u0000${t.sk}`));
   await o.state.writeAll([
     ...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl)),

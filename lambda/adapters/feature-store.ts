@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Acc } from '../core/aggregate';
 import type { Correction, CurrentWindow, FinalWindow } from '../core/engine';
-import type { WindowLine } from '../core/output';
+import type { CorrectionLine, WindowLine } from '../core/output';
 import { batchGetAll, numberAttr, numberOf, scanAll } from './dynamo-io';
 import { type Item, padTime, type WriteGate } from './state-store';
 
@@ -24,6 +24,14 @@ const num = (v: AttributeValue | undefined): number => numberOf(v) ?? NaN;
 
 export function finalSortKey(feature: string, windowStart: number): string {
   return `final#${feature}#${padTime(windowStart)}`;
+}
+
+/**
+ * A correction's sort key. Each correction adds one record to its window, so the window's new count names it:
+ * a retry that recomputes a correction rewrites the same item, and one already folded in is not recomputed.
+ */
+export function correctionSortKey(feature: string, windowStart: number, count: number): string {
+  return `correction#${feature}#${padTime(windowStart)}#${String(count).padStart(16, '0')}`;
 }
 
 export class FeatureStore {
@@ -63,6 +71,30 @@ export class FeatureStore {
       byWindow.set(`${c.key}\u0000${finalSortKey(c.feature, c.windowStart)}`, item(c, c.new.value, c.new.count, { ...prev, ...through, correctedAt: N(writtenAt) }));
     }
     return [...byWindow.values()];
+  }
+
+  /**
+   * latePolicy "update": one item per correction (one late record changing one final window), old and new value.
+   * Written before the final results they lead to: a retry skips a late record already folded into a stored
+   * final result, so its correction must be stored by then.
+   */
+  public correctionRequests(corrections: readonly Correction[], writtenAt: number, expiresAt: number): WriteRequest[] {
+    return corrections.map((c) => ({
+      PutRequest: {
+        Item: {
+          pk: S(c.key),
+          sk: S(correctionSortKey(c.feature, c.windowStart, c.new.count)),
+          feature: S(c.feature),
+          windowStart: N(c.windowStart),
+          windowEnd: N(c.windowEnd),
+          ...(c.old ? { oldValue: N(c.old.value), oldCount: N(c.old.count) } : {}),
+          newValue: N(c.new.value),
+          newCount: N(c.new.count),
+          writtenAt: N(writtenAt),
+          expiresAt: N(expiresAt),
+        },
+      },
+    }));
   }
 
   /** One UpdateItem per key per batch, setting each changed feature's current value. */
@@ -113,6 +145,24 @@ export class FeatureStore {
       windowStart: num(it.windowStart),
       acc: (it.acc!.L ?? []).map(num) as Acc,
       corrected: Object.fromEntries(Object.entries(it.correctedThrough?.M ?? {}).map(([shard, v]) => [shard, v.S!])),
+    }));
+  }
+
+  /** Reads every stored correction back (export and tests; a full scan, not for the hot path). */
+  public async scanCorrections(): Promise<CorrectionLine[]> {
+    const items = await scanAll(this.client, {
+      TableName: this.tableName,
+      FilterExpression: 'begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':p': S('correction#') },
+      ConsistentRead: true,
+    });
+    return items.map((it) => ({
+      feature: it.feature!.S!,
+      key: it.pk!.S!,
+      windowStart: num(it.windowStart),
+      windowEnd: num(it.windowEnd),
+      old: it.oldCount === undefined ? null : { value: num(it.oldValue), count: num(it.oldCount) },
+      new: { value: num(it.newValue), count: num(it.newCount) },
     }));
   }
 

@@ -21,6 +21,20 @@ export interface RejectedLine {
   readonly data: string;
 }
 
+/** One line of corrections.jsonl (latePolicy "update"): a final window changed by one late record. */
+export interface CorrectionLine {
+  readonly feature: string;
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly old: { readonly value: number; readonly count: number } | null;
+  readonly new: { readonly value: number; readonly count: number };
+}
+
+export function correctionLine(c: CorrectionLine): CorrectionLine {
+  return { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new };
+}
+
 export interface ReplaySummary {
   records: number;
   applied: number;

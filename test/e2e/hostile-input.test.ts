@@ -168,4 +168,18 @@ describe('hostile input: replay and sandbox judge alike', () => {
     const { replayed } = await both(lines);
     expect(replayed.future).toBe(2);
   });
+
+  it('latePolicy update: corrections counted once, written by both, windows made by a correction counted as final', async () => {
+    const lines: Line[] = [];
+    // Two keys, records in order, then stragglers for windows long final: some correct existing windows, some
+    // create windows no on-time record had (old: null). Several late records hit one window in one batch.
+    for (let i = 0; i < 40; i++) lines.push(rec({ user: `u${i % 2}`, ts: T0 + i * 20_000, amount: i, id: `on${i}` }, T0 + i * 20_000));
+    for (let i = 0; i < 30; i++) lines.push(rec({ user: `u${i % 3}`, ts: T0 + (i % 7) * 45_000 + 7, amount: 100 + i, id: `late${i}` }, T0 + 800_000));
+    const { replayed, replayDir, sandboxDir } = await both(lines, { spec: specOf('update'), batchSize: 7, chaos: 0.5 });
+    const corrections = readLines(path.join(replayDir, 'corrections.jsonl'));
+    expect(replayed.corrections).toBe(corrections.length);
+    expect(corrections.some((l) => l.includes('"old":null'))).toBe(true);
+    expect(replayed.finalWindows).toBe(readLines(path.join(replayDir, 'windows.jsonl')).length);
+    expect(readLines(path.join(sandboxDir, 'corrections.jsonl'))).toHaveLength(corrections.length);
+  });
 });

@@ -604,3 +604,15 @@ describe('current value (online store)', () => {
     expect(e.currentValue({ feature: 'n1h', key: 'a' })).toMatchObject({ windowStart: 300_000, value: 1 });
   });
 });
+
+describe('late message of a key on several shards', () => {
+  it('names the horizon another shard set instead of the watermark -Infinity of a fresh shard', () => {
+    const feed = new Feed();
+    const engine = makeEngine({ watermark: { allowedLatenessMs: 0 }, features: [COUNT] });
+    // Shard A finalizes u's window [0,10); the first record of shard B, for u at 5, is late for it.
+    const out = collect(runBatches(engine, [[feed.ev('u', 5, {}, { shard: 'A' }), feed.ev('u', 30, {}, { shard: 'A' })], [feed.ev('u', 6, {}, { shard: 'B' })]]));
+    const late = out.rejected.filter((r) => r.reason === 'late');
+    expect(late.map((r) => [r.shard, r.watermark])).toEqual([['B', null]]);
+    expect(late[0]!.message).toBe("cnt: every window of event time 6 is final (the key's windows are final through 30 by another shard's watermark; this shard has none yet)");
+  });
+});
