@@ -115,9 +115,11 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
   return [...windows].sort((a, b) => cmp(a.feature, b.feature) || cmp(a.key, b.key) || a.windowStart - b.windowStart);
 }
 
-/** A dead-letter message in the replay's rejected-line format (SPEC §5). */
+/**
+ * A dead-letter message in the replay's rejected-line format (SPEC §5). A payload too large for SQS arrives cut:
+ * the line then says so, with the whole payload's size and SHA-256 (`compare` matches them to the replay's).
+ */
 export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
-  if (m.truncated) throw new ExportError(`dead letter of input line ${line} holds a truncated payload (${m.payloadBytes} bytes)`);
   const data = m.payloadEncoding === 'base64' ? decodeWtf8(Buffer.from(m.payload, 'base64')) : m.payload;
   return {
     reason: m.reason,
@@ -129,6 +131,7 @@ export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): Re
     ...(m.eventTime === undefined ? {} : { eventTime: m.eventTime }),
     ...(m.key === undefined ? {} : { key: m.key }),
     data,
+    ...(m.truncated ? { truncated: true, dataBytes: m.payloadBytes, dataSha256: m.payloadSha256 } : {}),
   };
 }
 

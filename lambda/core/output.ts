@@ -17,8 +17,15 @@ export interface RejectedLine {
   readonly watermark: number | null;
   readonly eventTime?: number;
   readonly key?: string;
-  /** The full original payload. */
+  /** The full original payload (the sandbox: its first bytes only when `truncated`). */
   readonly data: string;
+  /**
+   * The sandbox only: the dead letter could carry only the first bytes of the payload (SQS message size), so
+   * `data` holds those; `dataBytes` and `dataSha256` are the size and SHA-256 of the whole payload.
+   */
+  readonly truncated?: true;
+  readonly dataBytes?: number;
+  readonly dataSha256?: string;
 }
 
 /** One line of corrections.jsonl (latePolicy "update"): a final window changed by one late record. */

@@ -182,4 +182,26 @@ describe('hostile input: replay and sandbox judge alike', () => {
     expect(replayed.finalWindows).toBe(readLines(path.join(replayDir, 'windows.jsonl')).length);
     expect(readLines(path.join(sandboxDir, 'corrections.jsonl'))).toHaveLength(corrections.length);
   });
+
+  it('dead letters whose payload had to be truncated are exported with its size and digest, not refused', async () => {
+    const pad = (fields: Record<string, unknown>, bytes: number): string => {
+      const text = JSON.stringify({ ...fields, pad: '' });
+      return `${text.slice(0, -2)}${'p'.repeat(bytes - Buffer.byteLength(text))}"}`;
+    };
+    const lines: Line[] = [
+      { data: pad({ user: 'u', ts: T0, amount: 'NaN', id: 'a' }, 200_001), arrivalTime: T0 },
+      rec({ user: 'u', ts: T0 + 200_000, amount: 1, id: 'b' }, T0 + 200_000),
+      { data: pad({ user: 'u', ts: T0, amount: 1, id: 'c' }, 200_075), arrivalTime: T0 + 100_000 },
+      { data: `{"user":"u","ts":${T0},"amount":1,"id":"d","q":"${'\\"'.repeat(65_000)}"}`, arrivalTime: T0 + 100_000 },
+      { data: pad({ user: 'u', ts: T0, amount: 1, id: 'e' }, 300_000), arrivalTime: T0 + 100_000 },
+    ];
+    const { replayed, sandboxDir } = await both(lines);
+    expect(replayed, JSON.stringify(replayed)).toMatchObject({ invalid: 2 });
+    expect(replayed.lateRecords).toBe(2);
+    const exported = readLines(path.join(sandboxDir, 'rejected.jsonl')).map((l) => JSON.parse(l) as { line: number; truncated?: boolean; dataBytes?: number; data: string });
+    const truncated = exported.filter((r) => r.truncated === true);
+    expect([...new Set(truncated.map((r) => r.line))]).toEqual([1, 3, 4, 5]);
+    for (const r of truncated) expect(r.dataBytes).toBe(Buffer.byteLength(lines[r.line - 1]!.data));
+    expect(exported.every((r) => r.data.length > 0)).toBe(true);
+  });
 });
