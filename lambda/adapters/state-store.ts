@@ -22,7 +22,7 @@ import {
   PutItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import type { SeenId, SerializedEntity } from '../core/state';
+import { type SeenId, type SerializedEntity, compareSeq } from '../core/state';
 import { pool, retryUnprocessed } from './concurrency';
 import { type Item, batchGetAll, numberAttr, numberOf, queryAll, scanAll } from './dynamo-io';
 
@@ -221,7 +221,7 @@ export class StateStore {
     let current = read;
     for (let attempt = 0; attempt < 20; attempt++) {
       const m = maxOf(current.maxEventTime, maxEventTime);
-      const c = padSeq(checkpoint) > padSeq(current.checkpoint) ? checkpoint : current.checkpoint;
+      const c = compareSeq(checkpoint, current.checkpoint) > 0 ? checkpoint : current.checkpoint;
       if (m === current.maxEventTime && c === current.checkpoint && current.version > 0) return;
       try {
         await this.conditionalPut(

@@ -104,8 +104,15 @@ export function deserializeEntity(fi: number, key: string, s: SerializedEntity, 
   return { kind: 'sessions', fi, key, finalThrough, lastApplied, maxEventTime, due: Infinity, timerShard, mark: 0, sessions };
 }
 
-/** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. */
+/**
+ * Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. A KPL
+ * sub-record's is `<sequence number>.<sub-sequence number, 10 digits>`: its record's number decides first.
+ */
 export function compareSeq(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
+  const da = a.indexOf('.');
+  const db = b.indexOf('.');
+  const la = da < 0 ? a.length : da;
+  const lb = db < 0 ? b.length : db;
+  if (la !== lb) return la - lb;
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -11,7 +11,7 @@ import { type BatchOutcome, processBatch } from '../adapters/batch-processor';
 import { type ConsumerConfig, configFromEnv } from '../adapters/config';
 import { DeadLetterSender } from '../adapters/dead-letters';
 import { FeatureStore } from '../adapters/feature-store';
-import { type ArrivalClock, toInputRecord } from '../adapters/kinesis-records';
+import { type ArrivalClock, toInputRecords } from '../adapters/kinesis-records';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../adapters/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
 import { StateStore, type WriteGate } from '../adapters/state-store';
@@ -36,7 +36,7 @@ export function createConsumer(opts: ConsumerOptions): (event: KinesisStreamEven
   const sqs = sqsClient({ maxAttempts: 8 });
   return async (event) => {
     const started = Date.now();
-    const records = event.Records.map((r) => toInputRecord(r, opts.arrivalClock));
+    const records = event.Records.flatMap((r) => toInputRecords(r, opts.arrivalClock));
     const outcome = await processBatch(records, {
       spec: config.spec,
       state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
