@@ -491,7 +491,8 @@ export class WindowEngine {
     for (const s of windowStartsOf(g, t)) {
       if (s + g.sizeMs > horizon) break;
       const state = finals.get(s);
-      const last = state?.corrected[shard];
+      // Shard ids are input data in replay: an own property only ("__proto__" is a shard name like any other).
+      const last = state !== undefined && Object.hasOwn(state.corrected, shard) ? state.corrected[shard] : undefined;
       // Corrections are stored before the key's state: after a crash between the two, a retry finds this record
       // already folded into the window and must not fold it twice.
       if (last !== undefined && compareSeq(seq, last) <= 0) continue;
@@ -695,8 +696,8 @@ export class WindowEngine {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const e: Entity =
       kind === 'slices'
-        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices: new SliceList(), finals: this.keepFinals ? new Map() : undefined }
-        : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
+        ? { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices: new SliceList(), finals: this.keepFinals ? new Map() : undefined }
+        : { kind, fi: f.fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
     ks.ents[f.fi] = e;
     return e;
   }

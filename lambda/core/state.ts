@@ -91,7 +91,8 @@ export function serializeEntity(e: Entity, sliceMs: number): SerializedEntity {
 
 export function deserializeEntity(fi: number, key: string, s: SerializedEntity, keepFinals: boolean, sliceMs: number): Entity {
   const finalThrough = s.finalThrough ?? -Infinity;
-  const lastApplied = { ...s.lastApplied };
+  // Keyed by shard id: no prototype, so a shard named "__proto__" is stored and read like any other.
+  const lastApplied = Object.assign(Object.create(null) as Record<string, string>, s.lastApplied);
   const maxEventTime = s.maxEventTime ?? -Infinity;
   const timerShard = s.timerShard;
   if (s.kind === 'slices') {

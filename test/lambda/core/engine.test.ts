@@ -616,3 +616,18 @@ describe('late message of a key on several shards', () => {
     expect(late[0]!.message).toBe("cnt: every window of event time 6 is final (the key's windows are final through 30 by another shard's watermark; this shard has none yet)");
   });
 });
+
+describe('shard ids are data', () => {
+  it('judges a key on shards "__proto__" and "B" as on shards "A" and "B", under every late policy', () => {
+    for (const latePolicy of ['dlq', 'update'] as const) {
+      const run = (a: string): string[] => {
+        const feed = new Feed();
+        const engine = makeEngine({ latePolicy, watermark: { allowedLatenessMs: 0 }, features: [COUNT] });
+        const recs: Array<[string, number]> = [[a, 5], [a, 25], ['B', 7], ['B', 40], [a, 8], ['B', 9], [a, 3]];
+        const out = collect(runBatches(engine, recs.map(([shard, t]) => [feed.ev('k', t, {}, { shard })])));
+        return [...brief(out.windows), ...out.rejected.map((r) => `${r.seq} ${r.reason}`), ...out.corrections.map((c) => `${c.windowStart} ${c.new.count}`)].sort();
+      };
+      expect(run('__proto__'), latePolicy).toEqual(run('A'));
+    }
+  });
+});
