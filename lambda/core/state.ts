@@ -110,10 +110,8 @@ export function deserializeEntity(fi: number, key: string, s: SerializedEntity, 
  * sub-record's is `<sequence number>.<sub-sequence number, 10 digits>`: its record's number decides first.
  */
 export function compareSeq(a: string, b: string): number {
-  const da = a.indexOf('.');
-  const db = b.indexOf('.');
-  const la = da < 0 ? a.length : da;
-  const lb = db < 0 ? b.length : db;
+  const la = a.length > 11 && a.charCodeAt(a.length - 11) === 46 ? a.length - 11 : a.length;
+  const lb = b.length > 11 && b.charCodeAt(b.length - 11) === 46 ? b.length - 11 : b.length;
   if (la !== lb) return la - lb;
   return a < b ? -1 : a > b ? 1 : 0;
 }
