@@ -69,7 +69,6 @@ describe('hostile input: replay and sandbox judge alike', () => {
       outDir: sandboxDir,
       name,
       batchSize: o.batchSize ?? 100,
-      maximumRetryAttempts: 6,
       ...(o.chaos === undefined ? {} : { chaos: o.chaos, seed: 3 }),
     });
     expect(stats.esm.onFailureBatches).toBe(0);
