@@ -98,8 +98,13 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interrupted) process.exit(code);
+  },
   (e: unknown) => {
+    // Stopping the emulators on a signal makes the run fail with connection errors: not an error to report, and
+    // the signal handler exits once they are down.
+    if (interrupted) return;
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(SANDBOX_CLI)}\n`);
     else if (e instanceof SpecError || e instanceof InputLineError || e instanceof InputFileError || e instanceof CliFileError) process.stderr.write(`error: ${e.message}\n`);
     else if (e instanceof Error) process.stderr.write(`error: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}\n`);

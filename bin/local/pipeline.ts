@@ -24,7 +24,7 @@ import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { FeatureStore } from '../../lambda/adapters/feature-store';
 import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import type { FiringLine, WindowLine } from '../../lambda/core/output';
+import type { CorrectionLine, FiringLine, WindowLine } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
 import {
   CONSUMER_FUNCTION_DEFAULTS,
@@ -142,15 +142,9 @@ export class LocalPipeline {
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
       metrics: quietMetrics(),
+      ...(o.arrivalClock ? { arrivalClock: o.arrivalClock } : {}),
     });
     const handler = async (event: KinesisStreamEvent) => {
-      if (o.arrivalClock) {
-        for (const r of event.Records) {
-          const shard = r.eventID.slice(0, r.eventID.lastIndexOf(':'));
-          const at = o.arrivalClock(shard, r.kinesis.sequenceNumber);
-          if (at !== undefined) r.kinesis.approximateArrivalTimestamp = at / 1000;
-        }
-      }
       o.beforeInvoke?.();
       return consumer(event);
     };
@@ -258,6 +252,11 @@ export class LocalPipeline {
   /** Global-window firings as stored in the feature table. */
   public firings(): Promise<FiringLine[]> {
     return new FeatureStore(this.dynamo, this.names.featureTable).scanFirings();
+  }
+
+  /** Corrections (latePolicy "update") as stored in the feature table. */
+  public corrections(): Promise<CorrectionLine[]> {
+    return new FeatureStore(this.dynamo, this.names.featureTable).scanCorrections();
   }
 
   public get dynamoClient(): DynamoDBClient {

@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BatchResult, WindowEngine } from '../../lambda/core/engine';
-import { type ReplaySummary, type WindowLine, addCounters, emptySummary, firingLine, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
+import { type ReplaySummary, type WindowLine, addCounters, correctionLine, emptySummary, firingLine, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
 import { LineWriter } from '../cli/writer';
@@ -83,7 +83,7 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
     for (const f of result.finals) held?.set(windowId(f), windowLine(f));
     for (const c of result.corrections) {
       held?.set(windowId(c), { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, ...c.new });
-      correctionsOut?.write({ feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new });
+      correctionsOut?.write(correctionLine(c));
     }
     for (const r of result.rejected) rejectedOut.write(rejectedLine(r, Number(r.seq)));
     for (const f of result.firings) firingsOut?.write(firingLine(f));
@@ -108,6 +108,8 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
   }
   await emit(engine.flush());
   if (held) {
+    // A window that only late records made exists only as corrections: it is final too, and in windows.jsonl.
+    summary.finalWindows = held.size;
     for (const w of held.values()) {
       windowsOut.add(w.feature, w.key, w.windowStart, w.windowEnd, w.value, w.count);
       await windowsOut.drain();

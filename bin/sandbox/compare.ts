@@ -1,11 +1,14 @@
 /**
- * Compares two output folders (windows.jsonl, rejected.jsonl, and firings.jsonl when either has one) as sets of lines. The replay writes windows in the
+ * Compares two output folders (windows.jsonl, rejected.jsonl, corrections.jsonl, and firings.jsonl when either
+ * has one) as sets of lines. The replay writes windows in the
  * order they became final and the sandbox writes them sorted, so order never matters; every field does.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeWtf8 } from './wtf8';
 
-export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl'] as const;
+export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl'] as const;
 /** Written only by specs with a global window. */
 export const FIRINGS_FILE = 'firings.jsonl';
 export type OutputFile = (typeof OUTPUT_FILES)[number] | typeof FIRINGS_FILE;
@@ -33,14 +36,32 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
+/**
+ * A rejected line's payload by size and SHA-256 of its bytes (as the sandbox put them), so a line whose payload
+ * the dead-letter queue could only carry cut (`truncated`, with the whole payload's size and digest) matches the
+ * replay's full one.
+ */
+function payloadByDigest(line: unknown): unknown {
+  if (line === null || typeof line !== 'object' || typeof (line as { data?: unknown }).data !== 'string') return line;
+  const { data, truncated, dataBytes, dataSha256, ...rest } = line as { data: string; truncated?: boolean; dataBytes?: number; dataSha256?: string };
+  // The start of the payload stays, for a reader of the differences.
+  const dataStart = data.slice(0, 80);
+  if (truncated === true) return { ...rest, dataStart, dataBytes, dataSha256 };
+  const bytes = encodeWtf8(data);
+  return { ...rest, dataStart, dataBytes: bytes.length, dataSha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
 function canonicalLines(path: string): string[] {
+  // corrections.jsonl exists only under latePolicy "update": absent, it has no lines.
+  if (!existsSync(path)) return [];
   const text = readFileSync(path, 'utf8');
   return text
     .split('\n')
     .filter((l) => l.trim().length > 0)
     .map((l, i) => {
       try {
-        return canonicalJson(JSON.parse(l));
+        const doc: unknown = JSON.parse(l);
+        return canonicalJson(path.endsWith('rejected.jsonl') ? payloadByDigest(doc) : doc);
       } catch (e) {
         throw new Error(`${path}:${i + 1}: not JSON (${(e as Error).message})`);
       }

@@ -10,6 +10,7 @@ import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../local/kinesis-client';
 import type { BatchOutcome } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
+import { numberOf } from '../../lambda/adapters/dynamo-io';
 import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
@@ -62,7 +63,7 @@ function parseCurrent(item: Record<string, AttributeValue> | undefined): Current
   for (const [name, v] of Object.entries(item ?? {})) {
     const m = v.M;
     if (!m) continue;
-    const n = (k: string) => Number(m[k]?.N ?? NaN);
+    const n = (k: string) => numberOf(m[k]) ?? NaN;
     out[name] = { value: n('value'), count: n('count'), windowStart: n('windowStart'), windowEnd: n('windowEnd'), maxEventTime: n('maxEventTime'), writtenAt: n('writtenAt') };
   }
   return out;
@@ -136,8 +137,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     };
     const watermark = async (shard: string): Promise<number | undefined> => {
       const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.stateTable, Key: { pk: { S: `shard#${shard}` }, sk: { S: 'watermark' } }, ConsistentRead: true }));
-      const max = res.Item?.maxEventTime?.N;
-      return max === undefined ? undefined : Number(max) - spec.watermark.allowedLatenessMs;
+      const max = numberOf(res.Item?.maxEventTime);
+      return max === null ? undefined : max - spec.watermark.allowedLatenessMs;
     };
     /** Wall time at which the user's current features first show a write made after `since`. */
     const visibleAt = async (user: string, since: number): Promise<number | undefined> => {
@@ -315,7 +316,7 @@ function sortLetters(letters: readonly DeadLetterMessage[]): DeadLetterMessage[]
 
 function batchLine(t: Timed): string {
   const c = t.outcome.counters;
-  const shards = Object.keys(t.outcome.watermarkLagMs).join(',') || '?';
+  const shards = [...t.outcome.watermarkLagMs.keys()].join(',') || '?';
   const fresh = t.outcome.freshnessMs === undefined ? '' : `, event→written ${ms(t.outcome.freshnessMs)}`;
   return `batch ${shards}: ${t.recordsIn} in, applied ${c.applied}, late ${c.late}, invalid ${c.invalid}, future ${c.future}, duplicates ${c.duplicates}, final windows ${c.finalWindows}, writes ${t.outcome.stateWrites}${fresh}`;
 }

@@ -7,7 +7,8 @@
  * `invalid`, `future` and (latePolicy "dlq") `late` and `lateRecords` are counted from the dead letters read
  * back, one message per rejected record or (record, feature) pair; `duplicates` is summed over successful
  * invocations; `applied` is what remains (records − invalid − future − duplicates − lateRecords); `finalWindows`
- * is the number of final windows read back. Counting from what was stored checks the stored outputs themselves;
+ * is the number of final windows read back and `corrections` (latePolicy "update") the number of corrections read
+ * back. Counting from what was stored checks the stored outputs themselves;
  * the plain sums of the successful invocations' counters (a failed invocation reports nothing, and its retry
  * judges every record as the first delivery did) are in the stats, for comparison. Under latePolicy "drop" and
  * "update" late records are not all in the queue, so `late` and `lateRecords` come from those counters.
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
 import { parseInputLine } from '../../lambda/core/input-line';
-import { type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
+import { type CorrectionLine, type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import type { EsmCounters } from '../local/esm-runner';
@@ -27,6 +28,7 @@ import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
 import { onFailureLine } from './format';
+import { decodeWtf8, encodeWtf8 } from './wtf8';
 
 /** Partition key of payloads without a usable key (invalid records): they all land on one shard. */
 export const UNKEYED_PARTITION_KEY = '__no_key__';
@@ -133,10 +135,12 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
   return [...windows].sort((a, b) => cmp(a.feature, b.feature) || cmp(a.key, b.key) || a.windowStart - b.windowStart);
 }
 
-/** A dead-letter message in the replay's rejected-line format (README "Replay CLI"). */
+/**
+ * A dead-letter message in the replay's rejected-line format (README "Replay CLI"). A payload too large for SQS arrives cut:
+ * the line then says so, with the whole payload's size and SHA-256 (`compare` matches them to the replay's).
+ */
 export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
-  if (m.truncated) throw new ExportError(`dead letter of input line ${line} holds a truncated payload (${m.payloadBytes} bytes)`);
-  const data = m.payloadEncoding === 'base64' ? Buffer.from(m.payload, 'base64').toString('utf8') : m.payload;
+  const data = m.payloadEncoding === 'base64' ? decodeWtf8(Buffer.from(m.payload, 'base64')) : m.payload;
   return {
     reason: m.reason,
     ...(m.feature === undefined ? {} : { feature: m.feature }),
@@ -147,11 +151,17 @@ export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): Re
     ...(m.eventTime === undefined ? {} : { eventTime: m.eventTime }),
     ...(m.key === undefined ? {} : { key: m.key }),
     data,
+    ...(m.truncated ? { truncated: true, dataBytes: m.payloadBytes, dataSha256: m.payloadSha256 } : {}),
   };
 }
 
+export function sortCorrections(corrections: readonly CorrectionLine[]): CorrectionLine[] {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...corrections].sort((a, b) => cmp(a.feature, b.feature) || cmp(a.key, b.key) || a.windowStart - b.windowStart || a.new.count - b.new.count);
+}
+
 /** The run's summary from what was read back (see the definition at the top of this file). */
-export function summarize(spec: PipelineSpec, records: number, counted: ReplaySummary, rejected: readonly RejectedLine[], finalWindows: number): ReplaySummary {
+export function summarize(spec: PipelineSpec, records: number, counted: ReplaySummary, rejected: readonly RejectedLine[], finalWindows: number, corrections: number): ReplaySummary {
   const count = (reason: RejectedLine['reason']) => rejected.filter((r) => r.reason === reason).length;
   const invalid = count('invalid');
   const future = count('future');
@@ -173,7 +183,7 @@ export function summarize(spec: PipelineSpec, records: number, counted: ReplaySu
     duplicates,
     lateRecords,
     finalWindows,
-    corrections: counted.corrections,
+    corrections,
     firings: counted.firings,
   };
 }
@@ -244,7 +254,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       chunk = [];
       const results = await ledger.put(
         batch.map((r) => r.arrivalTime),
-        () => pipeline.put(batch.map((r) => ({ partitionKey: partitionKeyOf(r.data as string, o.spec.source.keyField), data: r.data }))),
+        () => pipeline.put(batch.map((r) => ({ partitionKey: partitionKeyOf(r.data as string, o.spec.source.keyField), data: encodeWtf8(r.data as string) }))),
       );
       results.forEach((res, i) => lineOf.set(`${res.shard}\u0000${res.seq}`, batch[i]!.line));
     };
@@ -293,9 +303,11 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     mkdirSync(o.outDir, { recursive: true });
     writeFileSync(join(o.outDir, 'windows.jsonl'), jsonl(windows));
     writeFileSync(join(o.outDir, 'rejected.jsonl'), jsonl(rejected));
+    const corrections = o.spec.latePolicy === 'update' ? sortCorrections(await pipeline.corrections()) : [];
+    if (o.spec.latePolicy === 'update') writeFileSync(join(o.outDir, 'corrections.jsonl'), jsonl(corrections));
     const firings = (await pipeline.firings()).sort((a, b) => (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.firing - b.firing);
     if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
-    const summary = { ...summarize(o.spec, records, counted, rejected, windows.length), firings: firings.length };
+    const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
     return {
       summary,
       stats: {

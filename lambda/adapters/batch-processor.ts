@@ -46,7 +46,7 @@ export interface BatchOutcome {
   readonly writeUnits: number;
   readonly conflicts: number;
   /** now − watermark per shard (ms); absent before any record. */
-  readonly watermarkLagMs: Record<string, number>;
+  readonly watermarkLagMs: ReadonlyMap<string, number>;
   /** Write time − event time of the newest record applied (ms); absent when nothing was applied. */
   readonly freshnessMs: number | undefined;
 }
@@ -86,13 +86,13 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const [fromBatch, fromTimers] = await Promise.all([o.state.getKeys(plan.keys), o.state.getKeys(timerKeys)]);
   const loaded = new Map<string, { version: number; due: number | null; timerShard: string | undefined }>();
   for (const k of [...fromBatch.states, ...fromTimers.states]) {
-    for (const [feature, state] of Object.entries(k.features)) engine.loadEntity(feature, k.key, state);
+    for (const [feature, state] of k.features) engine.loadEntity(feature, k.key, state);
     loaded.set(k.key, { version: k.version, due: k.due, timerShard: k.timerShard });
   }
-  const ids = new Map<string, { version: number; ids: Record<string, SeenId> }>();
+  const ids = new Map<string, { version: number; ids: ReadonlyMap<string, SeenId> }>();
   for (const s of fromBatch.ids) {
     ids.set(s.key, { version: s.version, ids: s.ids });
-    for (const [id, seen] of Object.entries(s.ids)) engine.loadSeen(s.key, id, seen);
+    for (const [id, seen] of s.ids) engine.loadSeen(s.key, id, seen);
   }
   const finalsNeeded = engine.finalsToLoad(plan);
   if (finalsNeeded.length > 0) {
@@ -153,10 +153,11 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   }
   for (const [key, added] of newIdsByKey) {
     const before = ids.get(key);
-    const merged: Record<string, SeenId> = {};
+    // Ids are producer data: a Map, so an id such as "__proto__" is stored like any other.
+    const merged = new Map<string, SeenId>();
     const horizon = engine.watermark(added[0]!.shard) - idRetentionMs(spec);
-    for (const [id, s] of Object.entries(before?.ids ?? {})) if (s.time > horizon) merged[id] = s;
-    for (const n of added) merged[n.id] = { shard: n.shard, seq: n.seq, time: n.time };
+    for (const [id, s] of before?.ids ?? []) if (s.time > horizon) merged.set(id, s);
+    for (const n of added) merged.set(n.id, { shard: n.shard, seq: n.seq, time: n.time });
     capIds(merged);
     writes.push(() => o.state.putIds({ key, ids: merged, version: 0 }, before?.version ?? 0, nowS + retentionS));
   }
@@ -169,6 +170,8 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const sentBefore = o.deadLetters.sent;
   await o.deadLetters.send(result.rejected);
   const finalTtl = nowS + (o.finalRetentionSeconds ?? 7 * DAY_S);
+  // Corrections before the final results they change: a retry does not fold a record into a stored result again.
+  await o.state.writeAll(o.state.batchWriteRequests(o.features.tableName, o.features.correctionRequests(result.corrections, writtenAt, finalTtl)));
   const timerPutKeys = new Set(timerPuts.map((t) => `${t.shard}\u0000${t.sk}`));
   await o.state.writeAll([
     ...o.state.batchWriteRequests(o.features.tableName, o.features.finalRequests(result.finals, result.corrections, writtenAt, finalTtl, encode, result.firings)),
@@ -189,10 +192,10 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     }),
   );
 
-  const watermarkLagMs: Record<string, number> = {};
+  const watermarkLagMs = new Map<string, number>();
   for (const s of shards) {
     const w = engine.watermark(s);
-    if (Number.isFinite(w)) watermarkLagMs[s] = writtenAt - w;
+    if (Number.isFinite(w)) watermarkLagMs.set(s, writtenAt - w);
   }
   const newest = Math.max(...Object.values(result.newestApplied));
   return {
@@ -217,7 +220,7 @@ export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' |
   const stored = await o.state.scanKeys();
   const versions = new Map<string, number>();
   for (const k of stored) {
-    for (const [feature, state] of Object.entries(k.features)) engine.loadEntity(feature, k.key, state);
+    for (const [feature, state] of k.features) engine.loadEntity(feature, k.key, state);
     versions.set(k.key, k.version);
   }
   const result = engine.flush();
@@ -232,10 +235,10 @@ export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'state' |
 
 /** The key's window state over all features, with the earliest pending window end and the shard that fires it. */
 function keyState(engine: WindowEngine, featureNames: readonly string[], key: string): StoredKeyState {
-  const features: Record<string, SerializedEntity> = {};
+  const features = new Map<string, SerializedEntity>();
   for (const feature of featureNames) {
     const e = engine.exportEntity({ feature, key });
-    if (e) features[feature] = e.state;
+    if (e) features.set(feature, e.state);
   }
   const { due, shard } = engine.keyTimer(key);
   return { key, features, due: Number.isFinite(due) ? due : null, timerShard: Number.isFinite(due) ? shard : undefined, version: 0 };
@@ -247,8 +250,8 @@ function keyState(engine: WindowEngine, featureNames: readonly string[], key: st
  */
 export const MAX_ID_BYTES = 300_000;
 
-function capIds(ids: Record<string, SeenId>): void {
-  const entries = Object.entries(ids);
+function capIds(ids: Map<string, SeenId>): void {
+  const entries = [...ids];
   // DynamoDB counts UTF-8 bytes.
   const size = (e: [string, SeenId]): number => Buffer.byteLength(JSON.stringify(e), 'utf8');
   let bytes = 2;
@@ -258,7 +261,7 @@ function capIds(ids: Record<string, SeenId>): void {
   for (const e of entries) {
     if (bytes <= MAX_ID_BYTES) break;
     bytes -= size(e);
-    delete ids[e[0]];
+    ids.delete(e[0]);
   }
 }
 

@@ -21,6 +21,8 @@ export interface DeadLetterMessage {
   readonly feature?: string;
   readonly shard: string;
   readonly sequenceNumber: string;
+  /** Position of the user record within a record a KPL producer aggregated (absent for plain records). */
+  readonly subSequenceNumber?: number;
   /** Shard watermark when the record arrived (null = no record seen yet). */
   readonly watermark: number | null;
   readonly arrivalTime?: number;
@@ -40,6 +42,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function toDeadLetter(r: Rejection, maxPayloadBytes = MAX_INLINE_PAYLOAD_BYTES): DeadLetterMessage {
   const bytes = typeof r.data === 'string' ? Buffer.from(r.data, 'utf8') : Buffer.from(r.data);
   const truncated = bytes.length > maxPayloadBytes;
+  const dot = r.seq.indexOf('.');
   const kept = truncated ? bytes.subarray(0, maxPayloadBytes) : bytes;
   let payload: string;
   let payloadEncoding: 'utf8' | 'base64' = 'utf8';
@@ -54,7 +57,9 @@ export function toDeadLetter(r: Rejection, maxPayloadBytes = MAX_INLINE_PAYLOAD_
     message: r.message,
     ...(r.feature === undefined ? {} : { feature: r.feature }),
     shard: r.shard,
-    sequenceNumber: r.seq,
+    // A KPL sub-record's engine sequence is `<sequence number>.<sub-sequence number>`.
+    sequenceNumber: dot < 0 ? r.seq : r.seq.slice(0, dot),
+    ...(dot < 0 ? {} : { subSequenceNumber: Number(r.seq.slice(dot + 1)) }),
     watermark: r.watermark,
     ...(r.arrivalTime === undefined ? {} : { arrivalTime: r.arrivalTime }),
     ...(r.eventTime === undefined ? {} : { eventTime: r.eventTime }),
@@ -93,7 +98,7 @@ export function encodeDeadLetter(r: Rejection): { message: DeadLetterMessage; bo
 }
 
 export function deduplicationId(m: DeadLetterMessage): string {
-  return createHash('sha256').update(`${m.shard}\u0000${m.sequenceNumber}\u0000${m.reason}\u0000${m.feature ?? ''}`).digest('hex');
+  return createHash('sha256').update(`${m.shard}\u0000${m.sequenceNumber}${m.subSequenceNumber === undefined ? '' : `.${m.subSequenceNumber}`}\u0000${m.reason}\u0000${m.feature ?? ''}`).digest('hex');
 }
 
 export interface DeadLetterSenderOptions {

@@ -15,6 +15,23 @@ import { pool, retryUnprocessed } from './concurrency';
 
 export type Item = Record<string, AttributeValue>;
 
+/**
+ * A number as an attribute. DynamoDB numbers span magnitudes 1e-130 to below 1e126 (and 0); a valid record can
+ * still carry an event time or value outside (1e-200), and sums can leave it. Those are stored as their
+ * JavaScript text (S), exact as a double, instead of failing the write and blocking the shard.
+ */
+export function numberAttr(n: number): AttributeValue {
+  const a = Math.abs(n);
+  return n === 0 || (a >= 1e-130 && a < 1e126) ? { N: String(n) } : { S: String(n) };
+}
+
+/** Reads a number written by `numberAttr` (either form); null when absent. */
+export function numberOf(v: AttributeValue | undefined): number | null {
+  if (v?.N !== undefined) return Number(v.N);
+  if (v?.S !== undefined) return Number(v.S);
+  return null;
+}
+
 /** Consistent BatchGetItem of any number of keys: 100 a request, 8 requests in flight, unprocessed keys retried. */
 export async function batchGetAll(client: DynamoDBClient, table: string, keys: readonly Item[]): Promise<Item[]> {
   const chunks: Item[][] = [];

@@ -15,12 +15,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { AnyAcc } from '../core/aggregates';
 import type { Correction, CurrentWindow, FinalWindow, Firing } from '../core/engine';
-import type { FiringLine, WindowLine } from '../core/output';
-import { batchGetAll, scanAll } from './dynamo-io';
+import type { CorrectionLine, FiringLine, WindowLine } from '../core/output';
+import { batchGetAll, numberAttr, numberOf, scanAll } from './dynamo-io';
 import { type Item, padTime, type WriteGate } from './state-store';
 
 const S = (s: string): AttributeValue => ({ S: s });
-const N = (n: number): AttributeValue => ({ N: String(n) });
+const N = numberAttr;
+const num = (v: AttributeValue | undefined): number => numberOf(v) ?? NaN;
 
 export function finalSortKey(feature: string, windowStart: number): string {
   return `final#${feature}#${padTime(windowStart)}`;
@@ -33,6 +34,14 @@ export function firingSortKey(feature: string, firing: number): string {
 
 /** The byte form of a feature's accumulator (the engine's `accBytes`). */
 export type AccEncoder = (feature: string, acc: AnyAcc) => Uint8Array;
+
+/**
+ * A correction's sort key. Each correction adds one record to its window, so the window's new count names it:
+ * a retry that recomputes a correction rewrites the same item, and one already folded in is not recomputed.
+ */
+export function correctionSortKey(feature: string, windowStart: number, count: number): string {
+  return `correction#${feature}#${padTime(windowStart)}#${String(count).padStart(16, '0')}`;
+}
 
 export class FeatureStore {
   public writes = 0;
@@ -99,6 +108,30 @@ export class FeatureStore {
     return [...byWindow.values()];
   }
 
+  /**
+   * latePolicy "update": one item per correction (one late record changing one final window), old and new value.
+   * Written before the final results they lead to: a retry skips a late record already folded into a stored
+   * final result, so its correction must be stored by then.
+   */
+  public correctionRequests(corrections: readonly Correction[], writtenAt: number, expiresAt: number): WriteRequest[] {
+    return corrections.map((c) => ({
+      PutRequest: {
+        Item: {
+          pk: S(c.key),
+          sk: S(correctionSortKey(c.feature, c.windowStart, c.new.count)),
+          feature: S(c.feature),
+          windowStart: N(c.windowStart),
+          windowEnd: N(c.windowEnd),
+          ...(c.old ? { oldValue: N(c.old.value), oldCount: N(c.old.count) } : {}),
+          newValue: N(c.new.value),
+          newCount: N(c.new.count),
+          writtenAt: N(writtenAt),
+          expiresAt: N(expiresAt),
+        },
+      },
+    }));
+  }
+
   /** One UpdateItem per key per batch, setting each changed feature's current value and removing `emptied` ones. */
   public currentValueWrite(key: string, values: readonly CurrentWindow[], writtenAt: number, emptied: readonly string[] = []): () => Promise<void> {
     return async () => {
@@ -144,9 +177,27 @@ export class FeatureStore {
     return got.map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
-      windowStart: Number(it.windowStart!.N),
+      windowStart: num(it.windowStart),
       acc: it.acc!.B!,
       corrected: Object.fromEntries(Object.entries(it.correctedThrough?.M ?? {}).map(([shard, v]) => [shard, v.S!])),
+    }));
+  }
+
+  /** Reads every stored correction back (export and tests; a full scan, not for the hot path). */
+  public async scanCorrections(): Promise<CorrectionLine[]> {
+    const items = await scanAll(this.client, {
+      TableName: this.tableName,
+      FilterExpression: 'begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':p': S('correction#') },
+      ConsistentRead: true,
+    });
+    return items.map((it) => ({
+      feature: it.feature!.S!,
+      key: it.pk!.S!,
+      windowStart: num(it.windowStart),
+      windowEnd: num(it.windowEnd),
+      old: it.oldCount === undefined ? null : { value: num(it.oldValue), count: num(it.oldCount) },
+      new: { value: num(it.newValue), count: num(it.newCount) },
     }));
   }
 
@@ -161,10 +212,10 @@ export class FeatureStore {
     return items.map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
-      windowStart: Number(it.windowStart!.N),
-      windowEnd: Number(it.windowEnd!.N),
-      value: Number(it.value!.N),
-      count: Number(it.count!.N),
+      windowStart: num(it.windowStart),
+      windowEnd: num(it.windowEnd),
+      value: num(it.value),
+      count: num(it.count),
     }));
   }
 
@@ -179,11 +230,11 @@ export class FeatureStore {
     return items.map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
-      firing: Number(it.firing!.N),
+      firing: num(it.firing),
       trigger: it.trigger!.S! === 'count' ? 'count' : 'time',
-      firedAt: Number(it.firedAt!.N),
-      value: Number(it.value!.N),
-      count: Number(it.count!.N),
+      firedAt: num(it.firedAt),
+      value: num(it.value),
+      count: num(it.count),
     }));
   }
 }

@@ -3,15 +3,58 @@
  * number and arrival time (`approximateArrivalTimestamp`, epoch seconds).
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { deaggregate } from 'aws-kinesis-agg';
 import type { InputRecord } from '../core/engine';
 
-export function toInputRecord(r: KinesisStreamRecord): InputRecord {
+/** Arrival time of a record (epoch ms) from another clock than Kinesis' (the sandbox replays a file's own). */
+export type ArrivalClock = (shard: string, seq: string) => number | undefined;
+
+export function toInputRecord(r: KinesisStreamRecord, clock?: ArrivalClock): InputRecord {
   const colon = r.eventID.lastIndexOf(':');
   const shard = colon > 0 ? r.eventID.slice(0, colon) : r.eventID;
+  const seq = r.kinesis.sequenceNumber;
   return {
     data: Buffer.from(r.kinesis.data, 'base64'),
     shard,
-    seq: r.kinesis.sequenceNumber,
-    arrivalTime: Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
+    seq,
+    // Kinesis gives seconds with millisecond precision; a recorded clock is taken as is, fractions included.
+    arrivalTime: clock?.(shard, seq) ?? Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
   };
 }
+
+/** First bytes of a record aggregated by the Kinesis Producer Library. */
+const KPL_MAGIC = Buffer.from('f3899ac2', 'hex');
+
+/**
+ * A KPL sub-record's sequence number for the engine: its record's sequence number, a dot and the sub-sequence
+ * number in ten digits, so it orders after its record's predecessors and before its successors (`compareSeq`).
+ */
+export function subRecordSeq(seq: string, sub: number): string {
+  return `${seq}.${String(sub).padStart(10, '0')}`;
+}
+
+/**
+ * The engine inputs of one Kinesis record: itself, or when a KPL producer aggregated several user records into it,
+ * each of them with its sub-sequence number, judged on its own. An aggregated record that does not decode (bad
+ * checksum or protobuf) is passed on whole, and so is judged invalid.
+ */
+export function toInputRecords(r: KinesisStreamRecord, clock?: ArrivalClock): InputRecord[] {
+  const whole = toInputRecord(r, clock);
+  const bytes = whole.data as Buffer;
+  if (bytes.length < KPL_MAGIC.length + 16 || !bytes.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return [whole];
+  const subs: InputRecord[] = [];
+  let failed = false;
+  deaggregate(
+    r.kinesis,
+    true,
+    (err, u) => {
+      if (err || !u || u.subSequenceNumber === undefined) failed = true;
+      else subs.push({ ...whole, data: Buffer.from(u.data, 'base64'), seq: subRecordSeq(whole.seq, u.subSequenceNumber) });
+    },
+    (err) => {
+      if (err) failed = true;
+    },
+  );
+  return failed || subs.length === 0 ? [whole] : subs;
+}
+

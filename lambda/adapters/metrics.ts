@@ -23,7 +23,7 @@ export function publishBatchMetrics(metrics: Metrics, recordsIn: number, o: Batc
   count(MetricName.DeadLetters, o.deadLetters);
   count(MetricName.StateWrites, o.stateWrites);
   count(MetricName.ConditionConflicts, o.conflicts);
-  for (const lag of Object.values(o.watermarkLagMs)) metrics.addMetric(MetricName.WatermarkLagMs, MetricUnit.Milliseconds, lag);
+  for (const lag of o.watermarkLagMs.values()) metrics.addMetric(MetricName.WatermarkLagMs, MetricUnit.Milliseconds, lag);
   if (o.freshnessMs !== undefined) metrics.addMetric(MetricName.FeatureFreshnessMs, MetricUnit.Milliseconds, o.freshnessMs);
   metrics.addMetric(MetricName.BatchDurationMs, MetricUnit.Milliseconds, durationMs);
   metrics.publishStoredMetrics();

@@ -12,6 +12,7 @@
  * writer fails instead of overwriting (no blind `ADD`). Window state also records, per shard, the last sequence
  * number applied, so a re-delivered record is never applied twice.
  */
+import { createHash } from 'node:crypto';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -21,9 +22,9 @@ import {
   PutItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import type { SeenId, SerializedEntity } from '../core/state';
+import { type SeenId, type SerializedEntity, compareSeq } from '../core/state';
 import { pool, retryUnprocessed } from './concurrency';
-import { type Item, batchGetAll, queryAll, scanAll } from './dynamo-io';
+import { type Item, batchGetAll, numberAttr, numberOf, queryAll, scanAll } from './dynamo-io';
 
 export type { Item } from './dynamo-io';
 
@@ -48,7 +49,7 @@ export interface ShardCheckpoint {
 export interface StoredKeyState {
   readonly key: string;
   /** Feature name → its open slices or sessions. */
-  readonly features: Record<string, SerializedEntity>;
+  readonly features: ReadonlyMap<string, SerializedEntity>;
   /** Earliest pending window end over the key's features (null when nothing is open). */
   readonly due: number | null;
   readonly timerShard: string | undefined;
@@ -57,7 +58,7 @@ export interface StoredKeyState {
 
 export interface StoredIds {
   readonly key: string;
-  readonly ids: Record<string, SeenId>;
+  readonly ids: ReadonlyMap<string, SeenId>;
   readonly version: number;
 }
 
@@ -72,8 +73,8 @@ export interface DueTimer {
 export type WriteGate = (what: string) => void | Promise<void>;
 
 const S = (s: string): AttributeValue => ({ S: s });
-const N = (n: number): AttributeValue => ({ N: String(n) });
-const num = (v: AttributeValue | undefined): number | null => (v?.N === undefined ? null : Number(v.N));
+const N = numberAttr;
+const num = numberOf;
 const str = (v: AttributeValue | undefined): string | undefined => v?.S;
 
 /** Largest |t| encoded: the Date range plus ten years (the longest window), still exact in a double. */
@@ -149,7 +150,7 @@ export class StateStore {
     for (const it of await batchGetAll(this.client, this.table, wanted)) {
       const key = str(it.pk)!.slice('entity#'.length);
       const version = num(it.version) ?? 0;
-      if (str(it.sk) === 'ids') ids.push({ key, ids: JSON.parse(str(it.ids) ?? '{}') as Record<string, SeenId>, version });
+      if (str(it.sk) === 'ids') ids.push({ key, ids: mapOf<SeenId>(str(it.ids)), version });
       else states.push(keyStateOf(key, it));
     }
     return { states, ids };
@@ -193,7 +194,7 @@ export class StateStore {
       {
         pk: S(`entity#${k.key}`),
         sk: S('state'),
-        features: S(JSON.stringify(k.features)),
+        features: S(jsonOf(k.features)),
         ...(k.due === null ? {} : { due: N(k.due) }),
         ...(k.timerShard === undefined ? {} : { timerShard: S(k.timerShard) }),
         version: N(expectedVersion + 1),
@@ -206,7 +207,7 @@ export class StateStore {
 
   public async putIds(s: StoredIds, expectedVersion: number, expiresAtSeconds: number): Promise<void> {
     await this.conditionalPut(
-      { pk: S(`entity#${s.key}`), sk: S('ids'), ids: S(JSON.stringify(s.ids)), version: N(expectedVersion + 1), expiresAt: N(expiresAtSeconds) },
+      { pk: S(`entity#${s.key}`), sk: S('ids'), ids: S(jsonOf(s.ids)), version: N(expectedVersion + 1), expiresAt: N(expiresAtSeconds) },
       expectedVersion,
       `producer ids of ${s.key}`,
     );
@@ -220,7 +221,7 @@ export class StateStore {
     let current = read;
     for (let attempt = 0; attempt < 20; attempt++) {
       const m = maxOf(current.maxEventTime, maxEventTime);
-      const c = padSeq(checkpoint) > padSeq(current.checkpoint) ? checkpoint : current.checkpoint;
+      const c = compareSeq(checkpoint, current.checkpoint) > 0 ? checkpoint : current.checkpoint;
       if (m === current.maxEventTime && c === current.checkpoint && current.version > 0) return;
       try {
         await this.conditionalPut(
@@ -311,18 +312,41 @@ export class StateStore {
   }
 }
 
+/** Longest key written as itself in a timer's sort key (sort keys are at most 1,024 bytes; the time takes 36). */
+const MAX_KEY_IN_SORT_KEY = 512;
+const DIGEST_PREFIX = '~sha256:';
+
+/**
+ * A timer's sort key: due time, then the key, so timers sort by due time and two keys never share one. A key too
+ * long to fit (or one that looks like a digest) is written as the SHA-256 of its UTF-8 bytes instead; the item
+ * keeps the key itself in `key`.
+ */
 export function timerSortKey(due: number, key: string): string {
-  return `${padTime(due)}#${key}`;
+  const inKey = key.startsWith(DIGEST_PREFIX) || Buffer.byteLength(key, 'utf8') > MAX_KEY_IN_SORT_KEY ? `${DIGEST_PREFIX}${createHash('sha256').update(key, 'utf8').digest('hex')}` : key;
+  return `${padTime(due)}#${inKey}`;
 }
 
 function keyStateOf(key: string, it: Item): StoredKeyState {
   return {
     key,
-    features: JSON.parse(str(it.features) ?? '{}') as Record<string, SerializedEntity>,
+    features: mapOf<SerializedEntity>(str(it.features)),
     due: num(it.due),
     timerShard: str(it.timerShard),
     version: num(it.version) ?? 0,
   };
+}
+
+/**
+ * Maps keyed by user data (producer ids, feature names) to and from a JSON object. JSON.parse and
+ * Object.fromEntries create own properties, so a name like "__proto__" round-trips; assigning it to a plain
+ * object would set its prototype instead.
+ */
+function jsonOf<T>(m: ReadonlyMap<string, T>): string {
+  return JSON.stringify(Object.fromEntries(m));
+}
+
+function mapOf<T>(json: string | undefined): Map<string, T> {
+  return new Map(Object.entries(JSON.parse(json ?? '{}') as Record<string, T>));
 }
 
 function maxOf(a: number | null, b: number | null): number | null {

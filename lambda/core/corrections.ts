@@ -17,7 +17,8 @@ export function correctFinals(f: FeatureRuntime, e: SliceEntity, shard: string, 
   for (const s of windowStartsOf(g, t)) {
     if (s + g.sizeMs > horizon) break;
     const state = finals.get(s);
-    const last = state?.corrected[shard];
+    // Shard ids are input data in replay: an own property only ("__proto__" is a shard name like any other).
+    const last = state !== undefined && Object.hasOwn(state.corrected, shard) ? state.corrected[shard] : undefined;
     // Corrections are stored before the key's state: after a crash between the two, a retry finds this record
     // already folded into the window and must not fold it twice.
     if (last !== undefined && compareSeq(seq, last) <= 0) continue;

@@ -214,7 +214,10 @@ export class WindowEngine {
         if (outcome & REDELIVERED) {
           // Its dead letter went out with the delivery that applied the record's other features.
         } else if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.window.kind === 'sessions')) {
-          this.reject(r, 'late', `${f.spec.name}: every window of event time ${rec.time} is final (watermark ${w})`, wOut, rec, f.spec.name);
+          // A key also seen on another shard can have windows final beyond this shard's own watermark.
+          const through = ks.ents[f.fi]?.finalThrough ?? -Infinity;
+          const why = through > w ? `the key's windows are final through ${through} by another shard's watermark; this shard has ${wOut ?? 'none yet'}` : `watermark ${w}`;
+          this.reject(r, 'late', `${f.spec.name}: every window of event time ${rec.time} is final (${why})`, wOut, rec, f.spec.name);
         }
       } else {
         lateEverywhere = false;

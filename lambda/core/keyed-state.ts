@@ -91,7 +91,8 @@ export function deserializeEntity(f: FeatureRuntime, key: string, s: SerializedE
   if (s.kind !== f.window.kind) throw new RangeError(`stored state of ${f.spec.name} for key ${JSON.stringify(key)} is of kind "${s.kind}", the spec's window is "${f.window.kind}"`);
   const e = f.window.create(f.fi, key);
   e.finalThrough = s.finalThrough ?? -Infinity;
-  e.lastApplied = { ...s.lastApplied };
+  // Keyed by shard id: no prototype, so a shard named "__proto__" is stored and read like any other.
+  e.lastApplied = Object.assign(Object.create(null) as Record<string, string>, s.lastApplied);
   e.maxEventTime = s.maxEventTime ?? -Infinity;
   e.timerShard = s.timerShard;
   f.window.read(new ByteReader(fromBase64(s.windows)), e);

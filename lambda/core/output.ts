@@ -24,8 +24,29 @@ export interface RejectedLine {
   readonly watermark: number | null;
   readonly eventTime?: number;
   readonly key?: string;
-  /** The full original payload. */
+  /** The full original payload (the sandbox: its first bytes only when `truncated`). */
   readonly data: string;
+  /**
+   * The sandbox only: the dead letter could carry only the first bytes of the payload (SQS message size), so
+   * `data` holds those; `dataBytes` and `dataSha256` are the size and SHA-256 of the whole payload.
+   */
+  readonly truncated?: true;
+  readonly dataBytes?: number;
+  readonly dataSha256?: string;
+}
+
+/** One line of corrections.jsonl (latePolicy "update"): a final window changed by one late record. */
+export interface CorrectionLine {
+  readonly feature: string;
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly old: { readonly value: number; readonly count: number } | null;
+  readonly new: { readonly value: number; readonly count: number };
+}
+
+export function correctionLine(c: CorrectionLine): CorrectionLine {
+  return { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new };
 }
 
 export interface ReplaySummary {

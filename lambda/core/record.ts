@@ -10,6 +10,18 @@ import type { PipelineSpec } from './spec';
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 /** ECMAScript Date range: anything outside is not a real instant. */
 const MAX_ABS_TIME_MS = 8.64e15;
+/**
+ * Longest key, in UTF-8 bytes. A key is part of DynamoDB item keys (`entity#<key>`, the feature table's `pk`),
+ * limited to 2,048 bytes, and is stored in the key's items beside its window state and id memory, which must
+ * stay within DynamoDB's 400 KB item size.
+ */
+export const MAX_KEY_BYTES = 1024;
+/**
+ * A feature's value must be smaller in magnitude than this, the top of DynamoDB's number range: sums of such
+ * values never overflow to Infinity, which neither JSON nor DynamoDB can hold. Smaller results beyond DynamoDB's
+ * range (a sum over 1e126, a value under 1e-130) are stored as text by the adapters.
+ */
+export const MAX_ABS_VALUE = 1e126;
 const ISO_8601 =
   /^[+-]?\d{4,6}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 const HAS_OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
@@ -34,6 +46,7 @@ export type DecodeResult =
   | { readonly ok: false; readonly message: string; readonly key?: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const NOT_UTF8 = 'payload is not valid UTF-8';
 
 function own(o: Record<string, unknown>, k: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
@@ -52,7 +65,8 @@ export function parseEventTime(v: unknown): number | undefined {
   if (typeof v === 'number') {
     t = v;
   } else if (typeof v === 'string' && ISO_8601.test(v.trim())) {
-    let s = v.trim().replace(' ', 'T').replace(',', '.');
+    // The pattern accepts a lowercase t and z; Date.parse and the offset rules below want them uppercase.
+    let s = v.trim().toUpperCase().replace(' ', 'T').replace(',', '.');
     if (!validCalendarDate(s)) return undefined;
     if (s.includes('T')) s = s.replace(/([+-]\d{2})$/, '$1:00'); // ±hh → ±hh:mm, which Date.parse requires
     t = Date.parse(HAS_OFFSET.test(s) || !s.includes('T') ? s : `${s}Z`);
@@ -103,8 +117,10 @@ export class RecordDecoder {
     try {
       text = typeof payload === 'string' ? payload : utf8.decode(payload);
     } catch {
-      return { ok: false, message: 'payload is not valid UTF-8' };
+      return { ok: false, message: NOT_UTF8 };
     }
+    // A string holding a lone UTF-16 surrogate has no UTF-8 form: judged as the bytes that would carry it.
+    if (typeof payload === 'string' && !payload.isWellFormed()) return { ok: false, message: NOT_UTF8 };
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -121,6 +137,12 @@ export class RecordDecoder {
     if (typeof rawKey === 'string' && rawKey.length > 0) key = rawKey;
     else if (typeof rawKey === 'number' && Number.isFinite(rawKey)) key = String(rawKey);
     else return { ok: false, message: rawKey === undefined ? `${this.keyField} is missing` : `${this.keyField} must be a non-empty string or a finite number, got ${describe(rawKey)}` };
+    // An escaped lone surrogate ("\ud800") is valid JSON but no Unicode text: DynamoDB would store it as U+FFFD
+    // and merge distinct keys.
+    if (!key.isWellFormed()) return { ok: false, message: `${this.keyField} must be Unicode text, got a string holding a lone UTF-16 surrogate` };
+    // A UTF-16 unit takes at most 3 UTF-8 bytes: short keys need no exact count.
+    const keyBytes = key.length * 3 <= MAX_KEY_BYTES ? 0 : Buffer.byteLength(key, 'utf8');
+    if (keyBytes > MAX_KEY_BYTES) return { ok: false, message: `${this.keyField} must be at most ${MAX_KEY_BYTES} bytes of UTF-8, got ${keyBytes} bytes` };
 
     const rawTime = own(o, this.timeField);
     const time = parseEventTime(rawTime);
@@ -148,6 +170,9 @@ export class RecordDecoder {
       }
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         return { ok: false, message: v === undefined ? `${field} is missing` : `${field} must be a finite number, got ${describe(v)}`, key };
+      }
+      if (v >= MAX_ABS_VALUE || v <= -MAX_ABS_VALUE) {
+        return { ok: false, message: `${field} must be a number of magnitude below 1e126 (DynamoDB's number range), got ${v}` };
       }
       values.push(v);
     }

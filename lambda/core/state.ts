@@ -83,8 +83,13 @@ export interface SerializedEntity {
   readonly windows: string;
 }
 
-/** Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. */
+/**
+ * Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. A KPL
+ * sub-record's is `<sequence number>.<sub-sequence number, 10 digits>`: its record's number decides first.
+ */
 export function compareSeq(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
+  const la = a.length > 11 && a.charCodeAt(a.length - 11) === 46 ? a.length - 11 : a.length;
+  const lb = b.length > 11 && b.charCodeAt(b.length - 11) === 46 ? b.length - 11 : b.length;
+  if (la !== lb) return la - lb;
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -11,7 +11,7 @@ import { type BatchOutcome, processBatch } from '../adapters/batch-processor';
 import { type ConsumerConfig, configFromEnv } from '../adapters/config';
 import { DeadLetterSender } from '../adapters/dead-letters';
 import { FeatureStore } from '../adapters/feature-store';
-import { toInputRecord } from '../adapters/kinesis-records';
+import { type ArrivalClock, toInputRecords } from '../adapters/kinesis-records';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
 import { StateStore, type WriteGate } from '../adapters/state-store';
@@ -24,6 +24,8 @@ export interface CreateConsumerOptions {
   readonly onOutcome?: (o: BatchOutcome, recordsIn: number) => void;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
+  /** Recorded arrival times replacing approximateArrivalTimestamp (the sandbox replaying a file). */
+  readonly arrivalClock?: ArrivalClock;
 }
 
 export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
@@ -34,7 +36,7 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
   const sqs = sqsClient({ maxAttempts: 8 });
   return async (event) => {
     const started = Date.now();
-    const records = event.Records.map(toInputRecord);
+    const records = event.Records.flatMap((r) => toInputRecords(r, opts.arrivalClock));
     const outcome = await processBatch(records, {
       spec: config.spec,
       state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),

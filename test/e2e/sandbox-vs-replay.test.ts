@@ -70,7 +70,7 @@ describe('sandbox against replay', () => {
     expect(stats.rejected).toBe(summary.invalid + summary.future + summary.late);
     const comparison = compareOutputs(path.join(dir, 'replay'), out);
     expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);
-    expect(comparison.files.every((f) => f.linesA > 0)).toBe(true);
+    expect(comparison.files.filter((f) => f.file !== 'corrections.jsonl').every((f) => f.linesA > 0)).toBe(true);
     expect(summary).toEqual(expected);
   }, 150_000); // starts processes and runs the pipeline end to end: minutes on a loaded 2-core machine
 
@@ -86,7 +86,7 @@ describe('sandbox against replay', () => {
     const comparison = compareOutputs(replayOut, out);
     expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);
     expect(comparison.files.map((f) => f.file)).toContain('firings.jsonl');
-    expect(comparison.files.every((f) => f.linesA > 0)).toBe(true);
+    expect(comparison.files.filter((f) => f.file !== 'corrections.jsonl').every((f) => f.linesA > 0)).toBe(true);
     expect(summary).toEqual(replayed);
   }, 150_000);
 

@@ -24,7 +24,7 @@ export class GlobalWindows implements WindowKind<GlobalEntity> {
   ) {}
 
   public create(fi: number, key: string): GlobalEntity {
-    return { kind: 'global', fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, acc: undefined, total: 0, pending: 0, firings: 0 };
+    return { kind: 'global', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, acc: undefined, total: 0, pending: 0, firings: 0 };
   }
 
   public isLate(): boolean {

@@ -17,7 +17,7 @@ export class SessionWindows implements WindowKind<SessionEntity> {
   ) {}
 
   public create(fi: number, key: string): SessionEntity {
-    return { kind: 'sessions', fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
+    return { kind: 'sessions', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, sessions: [] };
   }
 
   public isLate(t: number, horizon: number): boolean {

@@ -31,7 +31,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
   public create(fi: number, key: string): SliceEntity {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const slices: Panes = this.flat ? new SliceList() : new AccSliceList(this.agg);
-    return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: {}, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals ? new Map() : undefined };
+    return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals ? new Map() : undefined };
   }
 
   public isLate(t: number, horizon: number): boolean {

@@ -56,3 +56,22 @@ describe.concurrent('sandbox command line', () => {
     expect(r.stderr).not.toContain('emulators up'); // refused before any process started
   });
 });
+
+describe('sandbox interrupted', () => {
+  it('stops on SIGTERM during a file run with "stopping…" and no error from the emulators it stopped', async () => {
+    const input = path.join(dir, 'many.jsonl');
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) lines.push(JSON.stringify({ data: JSON.stringify({ user_id: `u${i % 50}`, event_time: 1767600000000 + i * 1000, event_id: `e${i}`, amount: 1 }) }));
+    writeFileSync(input, `${lines.join('\n')}\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'sandbox.ts'), '--config', FRAUD, '--input', input, '--out', path.join(dir, 'out')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (stderr.includes('emulators up') && child.exitCode === null && !child.killed) setTimeout(() => child.kill('SIGTERM'), 1500);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(stderr).toContain('stopping…');
+    expect(stderr).not.toMatch(/^error:/m); // the CLI's own error line (SDK warnings may mention errors)
+    expect(code).toBe(130);
+  }, 60_000);
+});

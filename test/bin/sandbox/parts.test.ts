@@ -122,8 +122,9 @@ describe('file export helpers', () => {
   it('counts late pairs and records late everywhere from the dead letters', () => {
     const r = (reason: RejectedLine['reason'], line: number, feature?: string): RejectedLine => ({ reason, line, message: '', shard: 's', watermark: null, data: '', ...(feature ? { feature } : {}) });
     const rejected = [r('late', 1, 'a'), r('late', 1, 'b'), r('late', 2, 'a'), r('invalid', 3), r('future', 4)];
-    const counted = { ...emptySummary(), duplicates: 2, late: 1, corrections: 0 };
-    expect(summarize(SPEC, 10, counted, rejected, 7)).toEqual({ records: 10, applied: 5, late: 3, invalid: 1, future: 1, duplicates: 2, lateRecords: 1, finalWindows: 7, corrections: 0, firings: 0 });
+    // Corrections come from what was stored, not from the invocations' counters.
+    const counted = { ...emptySummary(), duplicates: 2, late: 1, corrections: 9 };
+    expect(summarize(SPEC, 10, counted, rejected, 7, 4)).toEqual({ records: 10, applied: 5, late: 3, invalid: 1, future: 1, duplicates: 2, lateRecords: 1, finalWindows: 7, corrections: 4, firings: 0 });
   });
 
   it('refuses a bad input line by number before anything starts', async () => {

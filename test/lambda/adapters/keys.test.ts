@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { padSeq, padTime, timerSortKey } from '../../../lambda/adapters/state-store';
 import { finalSortKey } from '../../../lambda/adapters/feature-store';
+import { numberAttr, numberOf } from '../../../lambda/adapters/dynamo-io';
 
 const LIMIT = 8.64e15 + 3e11;
 
@@ -45,5 +46,35 @@ describe('padTime with tiny and near-integer fractions', () => {
     const xs = [-1, -0.9999999, -0.5, -1e-7, 0, 1e-7, 0.5, 1, 1.000000000001, 1.00001, 1.9999999999999998, 2];
     const enc = xs.map(padTime);
     for (let i = 1; i < xs.length; i++) expect(enc[i - 1]! < enc[i]!, `${xs[i - 1]} < ${xs[i]}`).toBe(true);
+  });
+});
+
+describe('timer sort keys of long keys', () => {
+  it('stay within 1,024 bytes for keys of up to 1,024 bytes, and never share a sort key', () => {
+    const long = 'é'.repeat(512);
+    const longer = `${long}x`;
+    expect(Buffer.byteLength(timerSortKey(-8.64e15 - 0.123, long))).toBeLessThanOrEqual(1024);
+    expect(timerSortKey(100, long)).not.toBe(timerSortKey(100, longer));
+    expect(timerSortKey(100, 'k'.repeat(512))).toBe(`${padTime(100)}#${'k'.repeat(512)}`);
+  });
+
+  it('writes a key that looks like a digest as a digest too, so no key can take another one\'s place', () => {
+    const long = 'x'.repeat(600);
+    const digestOfLong = timerSortKey(100, long).slice(padTime(100).length + 1);
+    expect(digestOfLong).toMatch(/^~sha256:[0-9a-f]{64}$/);
+    expect(timerSortKey(100, digestOfLong)).not.toBe(timerSortKey(100, long));
+  });
+});
+
+describe('number attributes', () => {
+  it('are DynamoDB numbers within its range and exact text outside it, read back alike', () => {
+    expect(numberAttr(12.5)).toEqual({ N: '12.5' });
+    expect(numberAttr(0)).toEqual({ N: '0' });
+    expect(numberAttr(1e-130)).toEqual({ N: '1e-130' });
+    expect(numberAttr(9.999999999999998e125)).toEqual({ N: '9.999999999999998e+125' });
+    expect(numberAttr(1e126)).toEqual({ S: '1e+126' });
+    expect(numberAttr(-1e-200)).toEqual({ S: '-1e-200' });
+    for (const n of [0, -0.5, 1e-130, 9e-131, 5e-324, -1.8e126, 1.7976931348623157e308]) expect(numberOf(numberAttr(n))).toBe(n);
+    expect(numberOf(undefined)).toBeNull();
   });
 });

@@ -604,3 +604,30 @@ describe('current value (online store)', () => {
     expect(e.currentValue({ feature: 'n1h', key: 'a' })).toMatchObject({ windowStart: 300_000, value: 1 });
   });
 });
+
+describe('late message of a key on several shards', () => {
+  it('names the horizon another shard set instead of the watermark -Infinity of a fresh shard', () => {
+    const feed = new Feed();
+    const engine = makeEngine({ watermark: { allowedLatenessMs: 0 }, features: [COUNT] });
+    // Shard A finalizes u's window [0,10); the first record of shard B, for u at 5, is late for it.
+    const out = collect(runBatches(engine, [[feed.ev('u', 5, {}, { shard: 'A' }), feed.ev('u', 30, {}, { shard: 'A' })], [feed.ev('u', 6, {}, { shard: 'B' })]]));
+    const late = out.rejected.filter((r) => r.reason === 'late');
+    expect(late.map((r) => [r.shard, r.watermark])).toEqual([['B', null]]);
+    expect(late[0]!.message).toBe("cnt: every window of event time 6 is final (the key's windows are final through 30 by another shard's watermark; this shard has none yet)");
+  });
+});
+
+describe('shard ids are data', () => {
+  it('judges a key on shards "__proto__" and "B" as on shards "A" and "B", under every late policy', () => {
+    for (const latePolicy of ['dlq', 'update'] as const) {
+      const run = (a: string): string[] => {
+        const feed = new Feed();
+        const engine = makeEngine({ latePolicy, watermark: { allowedLatenessMs: 0 }, features: [COUNT] });
+        const recs: Array<[string, number]> = [[a, 5], [a, 25], ['B', 7], ['B', 40], [a, 8], ['B', 9], [a, 3]];
+        const out = collect(runBatches(engine, recs.map(([shard, t]) => [feed.ev('k', t, {}, { shard })])));
+        return [...brief(out.windows), ...out.rejected.map((r) => `${r.seq} ${r.reason}`), ...out.corrections.map((c) => `${c.windowStart} ${c.new.count}`)].sort();
+      };
+      expect(run('__proto__'), latePolicy).toEqual(run('A'));
+    }
+  });
+});

@@ -83,6 +83,14 @@ describe('parseEventTime', () => {
     expect(parseEventTime('2024-03-15T12:00:00+02')).toBe(Date.UTC(2024, 2, 15, 10, 0, 0));
   });
 
+  // The pattern is case-insensitive, so the reading must be too: a lowercase t is no local time.
+  it('reads a lowercase t and z as their uppercase forms, with or without an offset', () => {
+    expect(parseEventTime('2026-01-05t08:00:00')).toBe(Date.UTC(2026, 0, 5, 8, 0, 0));
+    expect(parseEventTime('2026-01-05t08:00:00+05')).toBe(Date.UTC(2026, 0, 5, 3, 0, 0));
+    expect(parseEventTime('2026-01-05t08:00:00.5z')).toBe(Date.UTC(2026, 0, 5, 8, 0, 0, 500));
+    expect(parseEventTime('2026-01-05t08:00-0130')).toBe(Date.UTC(2026, 0, 5, 9, 30, 0));
+  });
+
   // A calendar date that does not exist is not an ISO-8601 date; it must not silently become another day.
   it.each([['2023-02-29'], ['2024-04-31T10:00:00Z'], ['2024-02-30']])('rejects the non-existent date %s', (text) => {
     expect(parseEventTime(text)).toBeUndefined();
@@ -253,5 +261,32 @@ describe('RecordDecoder: invalid records name the field at fault', () => {
     const bad = Buffer.concat([good.subarray(0, 9), Buffer.from([0xff, 0xfe]), good.subarray(9)]);
     expect(rejected(decoder.decode(bad))).toBe('payload is not valid UTF-8');
     expect(rejected(decoder.decode(new Uint8Array([0x7b, 0xc3, 0x28, 0x7d])))).toBe('payload is not valid UTF-8');
+  });
+
+  // A payload string is text only if it has a UTF-8 form; the bytes a lone surrogate would take are refused too.
+  it('rejects a payload string holding a lone UTF-16 surrogate as not UTF-8, like its bytes', () => {
+    expect(rejected(decoder.decode(`{"user":"\ud800","ts":1,"amount":1,"score":1}`))).toBe('payload is not valid UTF-8');
+    expect(rejected(decoder.decode(`{"user":"a","ts":1,"amount":1,"score":1}\udc00`))).toBe('payload is not valid UTF-8');
+    expect(rejected(decoder.decode(Buffer.from('7b2275736572223a22eda080227d', 'hex')))).toBe('payload is not valid UTF-8');
+    expect(ok(decoder.decode(`{"user":"\ud83d\ude00","ts":1,"amount":1,"score":1}`)).key).toBe('\u{1f600}');
+  });
+
+  it('rejects a key escaping a lone surrogate: DynamoDB would store it as U+FFFD and merge keys', () => {
+    expect(rejected(decode('{"user":"a\\udc00","ts":1,"amount":1,"score":1}'))).toBe('user must be Unicode text, got a string holding a lone UTF-16 surrogate');
+    expect(ok(decode('{"user":"\\ud83d\\ude00","ts":1,"amount":1,"score":1}')).key).toBe('\u{1f600}');
+  });
+
+  it('accepts keys of up to 1,024 bytes of UTF-8 and rejects longer ones, counting bytes', () => {
+    expect(ok(decode({ ...base, user: 'x'.repeat(1024) })).key).toHaveLength(1024);
+    expect(ok(decode({ ...base, user: 'é'.repeat(512) })).key).toHaveLength(512);
+    expect(rejected(decode({ ...base, user: 'é'.repeat(512) + 'x' }))).toBe('user must be at most 1024 bytes of UTF-8, got 1025 bytes');
+    expect(rejected(decode({ ...base, user: 'x'.repeat(2049) }))).toBe('user must be at most 1024 bytes of UTF-8, got 2049 bytes');
+  });
+
+  it('rejects values at or beyond 1e126 in magnitude (sums must stay finite) and keeps tiny ones', () => {
+    expect(rejected(decode({ ...base, amount: 1e126 }))).toBe("amount must be a number of magnitude below 1e126 (DynamoDB's number range), got 1e+126");
+    expect(rejected(decode({ ...base, score: -1e300 }))).toBe("score must be a number of magnitude below 1e126 (DynamoDB's number range), got -1e+300");
+    expect(ok(decode({ ...base, amount: 9.999999999999998e125 })).values[1]).toBe(9.999999999999998e125);
+    expect(ok(decode({ ...base, amount: 1e-200, ts: 5e-324 })).values[1]).toBe(1e-200);
   });
 });
