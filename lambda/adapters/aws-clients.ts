@@ -6,6 +6,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -24,13 +25,13 @@ export function awsRegion(): string {
  * Endpoint override for a service: the per-service variable wins over the global one, and
  * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true disables both, as in the SDK. Undefined means the AWS default.
  */
-export function endpointFor(service: 'KINESIS' | 'DYNAMODB' | 'SQS'): string | undefined {
+export function endpointFor(service: 'KINESIS' | 'DYNAMODB' | 'SQS' | 'S3'): string | undefined {
   if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return undefined;
   return nonEmpty(process.env[`AWS_ENDPOINT_URL_${service}`]) ?? nonEmpty(process.env.AWS_ENDPOINT_URL);
 }
 
 /** Region and endpoint for a client; an explicit `endpoint` override is used as given. */
-function resolve(service: 'KINESIS' | 'DYNAMODB' | 'SQS', overrides: { endpoint?: unknown }) {
+function resolve(service: 'KINESIS' | 'DYNAMODB' | 'SQS' | 'S3', overrides: { endpoint?: unknown }) {
   const endpoint = typeof overrides.endpoint === 'string' ? overrides.endpoint : endpointFor(service);
   return { region: awsRegion(), ...(endpoint !== undefined ? { endpoint } : {}) };
 }
@@ -53,4 +54,14 @@ export function dynamoClient(overrides: DynamoDBClientConfig = {}): DynamoDBClie
 export function sqsClient(overrides: SQSClientConfig = {}): SQSClient {
   // With an explicit endpoint the SDK sends every call there rather than to the host named in the QueueUrl.
   return new SQSClient({ ...resolve('SQS', overrides), ...overrides });
+}
+
+export function s3Client(overrides: S3ClientConfig = {}): S3Client {
+  const base = resolve('S3', overrides);
+  return new S3Client({
+    ...base,
+    // An emulator on an IP address has no per-bucket host names: address buckets in the path instead.
+    ...(base.endpoint !== undefined ? { forcePathStyle: true } : {}),
+    ...overrides,
+  });
 }
