@@ -47,28 +47,40 @@ export interface Emulators {
   readonly pids: Partial<Record<EmulatorService, number>>;
   /** Environment for SDK clients (see lambda/adapters/aws-clients.ts) and child processes. */
   env(): Record<string, string>;
-  /** Resident memory of each running emulator now and at its peak, from /proc (empty where there is none). */
-  memory(): Partial<Record<EmulatorService, EmulatorMemory>>;
+  /** Resident memory (now and peak) and CPU time of each running emulator, from /proc (empty where there is none). */
+  usage(): Partial<Record<EmulatorService, ProcessUsage>>;
   stop(): Promise<void>;
 }
 
-export interface EmulatorMemory {
+export interface ProcessUsage {
   readonly rssMb: number;
   readonly peakRssMb: number;
+  /** User + system CPU time since the process started. */
+  readonly cpuMs: number;
 }
 
-/** VmRSS and VmHWM (peak) of a process, or undefined where /proc does not tell (not Linux, process gone). */
-export function processMemory(pid: number): EmulatorMemory | undefined {
+/** Linux reports CPU times in clock ticks of 1/100 s (USER_HZ) on every architecture Node runs on. */
+const MS_PER_TICK = 10;
+
+/**
+ * VmRSS, VmHWM (peak) and CPU time of a process, or undefined where /proc does not tell (not Linux, process gone).
+ * CPU seconds say where a local run's time goes even on a machine whose other load stretches wall-clock times.
+ */
+export function processUsage(pid: number): ProcessUsage | undefined {
   let status: string;
+  let stat: string;
   try {
     status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-  const rss = kb('VmRSS');
-  const peak = kb('VmHWM');
-  return Number.isFinite(rss) && Number.isFinite(peak) ? { rssMb: rss / 1024, peakRssMb: peak / 1024 } : undefined;
+  // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const usage = { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, cpuMs: ticks * MS_PER_TICK };
+  return Object.values(usage).every(Number.isFinite) ? usage : undefined;
 }
 
 export class EmulatorStartError extends Error {
@@ -363,10 +375,10 @@ export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<
       if (endpoints.s3) env.AWS_ENDPOINT_URL_S3 = endpoints.s3;
       return env;
     },
-    memory() {
-      const out: Partial<Record<EmulatorService, EmulatorMemory>> = {};
+    usage() {
+      const out: Partial<Record<EmulatorService, ProcessUsage>> = {};
       for (const [service, pid] of Object.entries(pids) as Array<[EmulatorService, number]>) {
-        const m = processMemory(pid);
+        const m = processUsage(pid);
         if (m) out[service] = m;
       }
       return out;

@@ -86,6 +86,14 @@ export interface EsmCounters {
   recordsDelivered: number;
   /** Batches discarded (and sent to onFailure when set). */
   onFailureBatches: number;
+  /** GetRecords calls that returned records. */
+  reads: number;
+  /** Wall-clock time of those calls (and of the iterator calls before them), summed over shards. */
+  readMs: number;
+  /** GetRecords calls that found nothing (polling at the tip; their time is not in readMs). */
+  emptyReads: number;
+  /** Wall-clock time spent in the handler, summed over shards (shards run in parallel). */
+  handlerMs: number;
 }
 
 /** Invalid options, or a call that does not fit the mapping's state. */
@@ -133,6 +141,10 @@ export class LocalEventSourceMapping {
     bisections: 0,
     recordsDelivered: 0,
     onFailureBatches: 0,
+    reads: 0,
+    readMs: 0,
+    emptyReads: 0,
+    handlerMs: 0,
   };
 
   private readonly client: KinesisClient;
@@ -246,11 +258,18 @@ export class LocalEventSourceMapping {
       try {
         let atTip = false;
         if (!closed && buffer.length < batchSize) {
+          const t0 = performance.now();
           iterator ??= await this.iterator(shard, lastFetched);
           const page = await this.client.send(
             new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize - buffer.length }),
           );
           const records = page.Records ?? [];
+          if (records.length > 0) {
+            this.counters.reads++;
+            this.counters.readMs += performance.now() - t0;
+          } else {
+            this.counters.emptyReads++;
+          }
           if (records.length > 0 && buffer.length === 0) bufferedSince = Date.now();
           buffer.push(...records);
           lastFetched = records.at(-1)?.SequenceNumber ?? lastFetched;
@@ -339,12 +358,15 @@ export class LocalEventSourceMapping {
     this.counters.invocations++;
     this.counters.recordsDelivered += batch.records.length;
     let response: KinesisStreamBatchResponse | void;
+    const t0 = performance.now();
     try {
       response = await this.settings.handler(this.event(shardId, batch.records));
     } catch {
       this.counters.failedInvocations++;
       batch.functionError = 'Unhandled';
       return 0;
+    } finally {
+      this.counters.handlerMs += performance.now() - t0;
     }
     const failures = this.settings.reportBatchItemFailures ? (response?.batchItemFailures ?? []) : [];
     if (failures.length === 0) return undefined;

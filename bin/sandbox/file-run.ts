@@ -68,6 +68,8 @@ export interface FileRunStats {
   readonly invocationCounters: ReplaySummary;
   readonly putMs: number;
   readonly drainMs: number;
+  /** Records over the time from the first put to the drained stream (putMs + drainMs; export not included). */
+  readonly recordsPerSecond: number;
   readonly exportMs: number;
 }
 
@@ -283,6 +285,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         invocationCounters: counted,
         putMs,
         drainMs,
+        recordsPerSecond: Math.round(records / ((putMs + drainMs) / 1000)),
         exportMs: Date.now() - t2,
       },
     };

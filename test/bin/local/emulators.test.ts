@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { dynamoClient, kinesisClient, s3Client, sqsClient } from '../../../lambda/adapters/aws-clients';
-import { processMemory, startEmulators, type Emulators } from '../../../bin/local/emulators';
+import { processUsage, startEmulators, type Emulators } from '../../../bin/local/emulators';
 
 /** Runs startEmulators() in a separate Node process; resolves with that process and the emulator pids. */
 function startInChildProcess(then: string) {
@@ -126,15 +126,19 @@ describe('startEmulators', () => {
     expect(Messages?.map((m) => m.Body)).toEqual(['same']);
   });
 
-  it('reports each emulator\'s resident memory, its peak at least its current size', () => {
-    const memory = emulators.memory();
+  it('reports each emulator\'s resident memory (peak at least current) and CPU time, which grows with work', async () => {
     if (process.platform !== 'linux') return;
-    expect(Object.keys(memory).sort()).toEqual(['dynamodb', 'kinesis', 'sqs']);
-    for (const m of Object.values(memory)) {
+    const before = emulators.usage();
+    expect(Object.keys(before).sort()).toEqual(['dynamodb', 'kinesis', 'sqs']);
+    for (const m of Object.values(before)) {
       expect(m.rssMb).toBeGreaterThan(10);
       expect(m.peakRssMb).toBeGreaterThanOrEqual(m.rssMb);
+      expect(m.cpuMs).toBeGreaterThan(0);
     }
-    expect(processMemory(2 ** 22 + 1)).toBeUndefined(); // above Linux's pid limit: no such process
+    const dynamo = dynamoClient();
+    for (let i = 0; i < 300; i++) await dynamo.send(new ListTablesCommand({}));
+    expect(emulators.usage().dynamodb!.cpuMs).toBeGreaterThan(before.dynamodb!.cpuMs);
+    expect(processUsage(2 ** 22 + 1)).toBeUndefined(); // above Linux's pid limit: no such process
   });
 
   it('stop() leaves no child process behind', async () => {
