@@ -65,6 +65,16 @@ describe('sandbox against replay', () => {
     expect(summary).toEqual(expected);
   });
 
+  it('puts the whole file before consuming, so every invocation gets a full batch', async () => {
+    const small = path.join(dir, 'small.jsonl');
+    await writeWorkload(small, generateWorkload({ records: 250, keys: 20, spacingMs: 2000, seed: 3 }));
+    const { stats } = await runFile({ spec: loadSpecFile(SPEC_PATH), inputPath: small, outDir: path.join(dir, 'small'), shards: 1, batchSize: 100, name: 'full-batches' });
+    expect(stats.esm.invocations).toBe(3); // 100, 100, 50
+    expect(stats.esm.reads).toBe(3);
+    expect(stats.esm.recordsDelivered).toBe(250);
+    expect(stats.recordsPerSecond).toBeGreaterThan(0);
+  });
+
   it('npm start plays the story and exits 0', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'sandbox.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
