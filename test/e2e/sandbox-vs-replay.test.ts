@@ -63,7 +63,7 @@ describe('sandbox against replay', () => {
     expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);
     expect(comparison.files.every((f) => f.linesA > 0)).toBe(true);
     expect(summary).toEqual(expected);
-  });
+  }, 180_000); // about 60 invocations with retries; the machine is shared
 
   it('puts the whole file before consuming, so every invocation gets a full batch', async () => {
     const small = path.join(dir, 'small.jsonl');
