@@ -8,6 +8,10 @@
  * `--skip-emulators` leaves it out; `--emulator-records N` sets the records per batch size (default 5000, and at
  * least two batches). `--spacing-ms N` sets the mean event-time gap between events (default 50: 20 events/s), which
  * decides how many records share a window and so how many final windows each record produces.
+ *
+ * `--kinesis-put [--kinesis-emulator kinesalite|kinesis-mock] [--records N] [--step N]` only measures the local
+ * Kinesis emulator (bin/bench/kinesis-put.ts): put time per step of N records (default 5,000) as the stream fills to
+ * --records (default 40,000), then the time to read it all back.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +27,8 @@ import { readLines } from './cli/lines';
 import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
+import { formatKinesisPutBench, runKinesisPutBench } from './bench/kinesis-put';
+import type { KinesisEmulator } from './local/emulators';
 import { replay } from './replay/run';
 
 function best<T>(runs: number, fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -71,6 +77,18 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), BENCH_CLI);
   if (args.help) {
     process.stdout.write(helpText(BENCH_CLI));
+    return;
+  }
+  if (args['kinesis-put'] === true) {
+    const emulator = (args['kinesis-emulator'] as string | undefined) ?? 'kinesalite';
+    if (emulator !== 'kinesalite' && emulator !== 'kinesis-mock') throw new UsageError(`--kinesis-emulator must be kinesalite or kinesis-mock, got ${emulator}`);
+    const result = await runKinesisPutBench({
+      emulator: emulator as KinesisEmulator,
+      records: (args.records as number | undefined) ?? 40_000,
+      step: (args.step as number | undefined) ?? 5_000,
+      progress: (line) => console.log(line),
+    });
+    for (const line of formatKinesisPutBench(result)) console.log(line);
     return;
   }
   const positive = (name: string, fallback: number): number => {

@@ -5,7 +5,10 @@
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
  *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
- *                                   files as `npm run replay` (windows sorted) and the summary on stdout
+ *                                   files as `npm run replay` (windows sorted) and the summary on stdout; on
+ *                                   stderr the run's figures, with the CPU time and peak memory of this process
+ *                                   and of each emulator
+ *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)
  */
 import { InputLineError } from '../lambda/core/input-line';
 import { SpecError } from '../lambda/core/spec';
@@ -13,10 +16,12 @@ import { UsageError, helpText, parseArgs, usageText } from './cli/args';
 import { SANDBOX_CLI } from './cli/commands';
 import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
-import { type Emulators, startEmulators } from './local/emulators';
+import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecFile } from './cli/spec-file';
 import { runDemo } from './sandbox/demo';
 import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
+
+const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
 
 let emulators: Emulators | undefined;
 let interrupted = false;
@@ -56,6 +61,10 @@ async function main(): Promise<number> {
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
   const batchSize = args['batch-size'] as number | undefined;
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)) throw new UsageError(`--batch-size must be an integer from 1 to 10000, got ${batchSize}`);
+  const kinesisEmulator = (args['kinesis-emulator'] as string | undefined) ?? 'kinesalite';
+  if (!KINESIS_EMULATORS.includes(kinesisEmulator as KinesisEmulator)) {
+    throw new UsageError(`--kinesis-emulator must be one of ${KINESIS_EMULATORS.join(', ')}, got ${kinesisEmulator}`);
+  }
   // Everything that can be refused is refused before any process starts.
   const spec = fileMode ? loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`)) : undefined;
   if (fileMode) {
@@ -67,7 +76,7 @@ async function main(): Promise<number> {
 
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
-  emulators = await startEmulators();
+  emulators = await startEmulators({ kinesisEmulator: kinesisEmulator as KinesisEmulator });
   // SDK clients read their endpoints from the environment when they are created.
   Object.assign(process.env, emulators.env());
   const ms = emulators.startupMs;
@@ -87,6 +96,13 @@ async function main(): Promise<number> {
         ...(batchSize === undefined ? {} : { batchSize }),
       });
       process.stderr.write(`figures: ${JSON.stringify(stats)}\n`);
+      // Where the time went and how much memory it took: this process (puts, event source mapping, consumer) and
+      // each emulator, read before they stop.
+      const usage = { consumer: processUsage(process.pid), ...emulators.usage() };
+      const round = (n: number) => Math.round(n);
+      const figures = Object.entries(usage).map(([who, u]) => (u ? `${who} ${(u.cpuMs / 1000).toFixed(1)} s CPU, peak ${round(u.peakRssMb)} MB` : `${who} n/a`));
+      process.stderr.write(`${stats.records} records in ${((stats.putMs + stats.drainMs) / 1000).toFixed(1)} s (${stats.recordsPerSecond} records/s; put ${stats.putMs} ms, reads ${round(stats.esm.readMs)} ms, handler ${round(stats.esm.handlerMs)} ms), export ${stats.exportMs} ms\n`);
+      process.stderr.write(`usage (${kinesisEmulator}): ${figures.join('; ')}\n`);
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return 0;
     }

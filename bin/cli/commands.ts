@@ -19,7 +19,7 @@ export const REPLAY_CLI: CliDefinition = {
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow'], ['config!', 'input!', 'out!', 'shards', 'chaos', 'seed', 'batch-size']],
+  forms: [['follow', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'shards', 'chaos', 'seed', 'batch-size', 'kinesis-emulator']],
   options: {
     follow: { kind: 'flag', help: 'Story mode: keep the pipeline running after the story for a producer of your own, until Ctrl-C.' },
     config: { kind: 'string', value: 'SPEC.json', help: 'File mode (--config, --input and --out go together): pipeline spec file.' },
@@ -29,13 +29,14 @@ export const SANDBOX_CLI: CliDefinition = {
     chaos: { kind: 'number', value: 'P', help: 'File mode: fraction of invocations that fail part-way through their writes, 0 to 1; default 0.' },
     seed: { kind: 'number', value: 'S', help: 'File mode: seed of the fault injection, an integer; default 1.' },
     'batch-size': { kind: 'number', value: 'N', help: 'File mode: records per consumer invocation, 1 to 10000; default 500 (as deployed).' },
+    'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'Kinesis emulator: kinesalite (default) or kinesis-mock (for comparison).' },
   },
 };
 
 export const BENCH_CLI: CliDefinition = {
   command: 'npm run bench --',
   summary: 'Prints throughput figures of the replay and the window engine on a generated workload, then of consumer batches on local emulators.',
-  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['records', 'keys', 'write-input']],
+  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['records', 'keys', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step']],
   options: {
     records: { kind: 'number', value: 'N', help: 'Records in the workload; default 300000.' },
     keys: { kind: 'number', value: 'N', help: 'Distinct keys (Zipf-distributed); default 5000.' },
@@ -44,6 +45,9 @@ export const BENCH_CLI: CliDefinition = {
     'skip-emulators': { kind: 'flag', help: 'Leaves out the consumer section on local emulators.' },
     'emulator-records': { kind: 'number', value: 'N', help: 'Records per batch size in the emulator section; default 5000.' },
     'write-input': { kind: 'string', value: 'PATH', help: 'Only writes a workload file of --records records (in chunks, any size) and its spec to PATH.spec.json.' },
+    'kinesis-put': { kind: 'flag', help: 'Only measures the local Kinesis emulator: put time per --step records as the stream fills to --records (default 40000), then the read-back time.' },
+    'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'With --kinesis-put: kinesalite (default) or kinesis-mock.' },
+    step: { kind: 'number', value: 'N', help: 'With --kinesis-put: records per step; default 5000.' },
   },
 };
 

@@ -1,6 +1,11 @@
 /**
- * Local AWS for tests and the sandbox: kinesis-mock (Kinesis), dynalite (DynamoDB) and fauxqs (SQS), each in
- * its own child Node process, listening on a free port on 127.0.0.1 only.
+ * Local AWS for tests and the sandbox: kinesalite (Kinesis; kinesis-mock on request), dynalite (DynamoDB), fauxqs
+ * (SQS) and, on request, fauxqs' S3, each in its own child Node process, listening on a free port on 127.0.0.1 only.
+ *
+ * Kinesalite is the default Kinesis emulator because kinesis-mock's PutRecords costs time proportional to what the
+ * shard already holds, for every record put: it groups the request's records by (shard, the shard's whole record
+ * vector), so each record hashes every record stored before it (PutRecordsRequest.scala). A file of 20,000 records
+ * took minutes to put; kinesalite's put time does not grow with the stream (bin/bench/kinesis-put.ts).
  *
  * Children are killed by stop(), on process exit / SIGINT / SIGTERM, and also exit by themselves when their
  * stdin pipe closes, which covers a parent that dies without running any handler (e.g. SIGKILL).
@@ -12,16 +17,23 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { s3Client } from '../../lambda/adapters/s3-client';
 import { kinesisClient } from './kinesis-client';
 
-export type EmulatorService = 'kinesis' | 'dynamodb' | 'sqs';
+export type EmulatorService = 'kinesis' | 'dynamodb' | 'sqs' | 's3';
+
+/** Which program emulates Kinesis (see the top of this file for why kinesalite is the default). */
+export type KinesisEmulator = 'kinesalite' | 'kinesis-mock';
 
 export interface StartEmulatorsOptions {
-  /** Services to start (default: all three). */
+  /** Services to start (default: kinesis, dynamodb and sqs; s3 only when asked for). */
   readonly services?: readonly EmulatorService[];
+  /** @default 'kinesalite' */
+  readonly kinesisEmulator?: KinesisEmulator;
   /** Hide the emulators' own output (default true); it is still kept for start-up error messages. */
   readonly quiet?: boolean;
   /** How long each emulator may take to answer (default 30 s; kinesis-mock needs ~1-3 s). */
@@ -37,7 +49,40 @@ export interface Emulators {
   readonly pids: Partial<Record<EmulatorService, number>>;
   /** Environment for SDK clients (see lambda/adapters/aws-clients.ts) and child processes. */
   env(): Record<string, string>;
+  /** Resident memory (now and peak) and CPU time of each running emulator, from /proc (empty where there is none). */
+  usage(): Partial<Record<EmulatorService, ProcessUsage>>;
   stop(): Promise<void>;
+}
+
+export interface ProcessUsage {
+  readonly rssMb: number;
+  readonly peakRssMb: number;
+  /** User + system CPU time since the process started. */
+  readonly cpuMs: number;
+}
+
+/** Linux reports CPU times in clock ticks of 1/100 s (USER_HZ) on every architecture Node runs on. */
+const MS_PER_TICK = 10;
+
+/**
+ * VmRSS, VmHWM (peak) and CPU time of a process, or undefined where /proc does not tell (not Linux, process gone).
+ * CPU seconds say where a local run's time goes even on a machine whose other load stretches wall-clock times.
+ */
+export function processUsage(pid: number): ProcessUsage | undefined {
+  let status: string;
+  let stat: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+  // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const usage = { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, cpuMs: ticks * MS_PER_TICK };
+  return Object.values(usage).every(Number.isFinite) ? usage : undefined;
 }
 
 export class EmulatorStartError extends Error {
@@ -46,7 +91,9 @@ export class EmulatorStartError extends Error {
 
 const HOST = '127.0.0.1';
 const REGION = 'us-east-1';
-const ALL: readonly EmulatorService[] = ['kinesis', 'dynamodb', 'sqs'];
+const DEFAULT_SERVICES: readonly EmulatorService[] = ['kinesis', 'dynamodb', 'sqs'];
+/** Shards one emulator holds across all its streams (test files create many streams on one emulator). */
+const SHARD_LIMIT = 1000;
 /** Keeps each child alive only while its parent holds the other end of its stdin pipe. */
 const WATCHDOG = "process.stdin.on('end', () => process.exit(0)); process.stdin.on('error', () => process.exit(0)); process.stdin.resume();";
 
@@ -76,9 +123,32 @@ interface ChildSpec {
   env: Record<string, string>;
 }
 
-async function childSpec(service: EmulatorService, port: number): Promise<ChildSpec> {
+/** fauxqs' own app (SQS and S3 on one port), built here: its CLI always logs every request and binds 0.0.0.0. */
+function fauxqsSpec(port: number): ChildSpec {
+  // Its default queue URLs use the host sqs.<region>.localhost, which does not resolve everywhere; with no host set
+  // they follow the request Host header instead (http://127.0.0.1:PORT/...). S3 is served path-style on the same port.
+  const dist = path.join(packageDir('fauxqs'), 'dist');
+  const url = (file: string) => JSON.stringify(pathToFileURL(path.join(dist, file)).href);
+  const code = `${WATCHDOG}
+    const { buildApp } = await import(${url('app.js')});
+    const { SqsStore } = await import(${url('sqs/sqsStore.js')});
+    const { SnsStore } = await import(${url('sns/snsStore.js')});
+    const { S3Store } = await import(${url('s3/s3Store.js')});
+    const sqsStore = new SqsStore(); sqsStore.host = undefined;
+    const stores = { sqsStore, snsStore: new SnsStore(), s3Store: new S3Store() };
+    await buildApp({ logger: false, stores }).listen({ port: ${port}, host: '${HOST}' });`;
+  return { args: ['--input-type=module', '-e', code], env: {} };
+}
+
+async function childSpec(service: EmulatorService, port: number, kinesisEmulator: KinesisEmulator): Promise<ChildSpec> {
   switch (service) {
     case 'kinesis': {
+      if (kinesisEmulator === 'kinesalite') {
+        const main = require.resolve('kinesalite', { paths: [packageDir('kinesalite')] });
+        // In memory (no path); streams are ACTIVE at once, as the tests and the sandbox expect.
+        const opts = `{ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: ${SHARD_LIMIT} }`;
+        return { args: ['-e', `${WATCHDOG} require(${JSON.stringify(main)})(${opts}).listen(${port}, '${HOST}');`], env: {} };
+      }
       const dir = packageDir('kinesis-local');
       // kinesis-mock always binds 0.0.0.0 and has no host setting: pin its listeners to loopback.
       const pinLoopback = `const net = require('net'); const listen = net.Server.prototype.listen;
@@ -104,7 +174,7 @@ async function childSpec(service: EmulatorService, port: number): Promise<ChildS
           DEREGISTER_STREAM_CONSUMER_DURATION: '0ms',
           START_STREAM_ENCRYPTION_DURATION: '0ms',
           STOP_STREAM_ENCRYPTION_DURATION: '0ms',
-          SHARD_LIMIT: '1000', // default 50 per account, shared by every test stream of one emulator
+          SHARD_LIMIT: String(SHARD_LIMIT), // default 50 per account
           ON_DEMAND_STREAM_COUNT_LIMIT: '100',
           AWS_REGION: REGION,
           LOG_LEVEL: 'WARN', // INFO logs every request
@@ -117,19 +187,10 @@ async function childSpec(service: EmulatorService, port: number): Promise<ChildS
       const opts = '{ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }';
       return { args: ['-e', `${WATCHDOG} require(${JSON.stringify(main)})(${opts}).listen(${port}, '${HOST}');`], env: {} };
     }
-    case 'sqs': {
-      // The fauxqs CLI hard-codes request logging on (FAUXQS_LOGGER is ignored) and binds 0.0.0.0, so build
-      // the app ourselves. Its default queue URLs use the host sqs.<region>.localhost, which does not resolve
-      // everywhere; with no host set they follow the request Host header instead (http://127.0.0.1:PORT/...).
-      const dist = path.join(packageDir('fauxqs'), 'dist');
-      const url = (file: string) => JSON.stringify(pathToFileURL(path.join(dist, file)).href);
-      const code = `${WATCHDOG}
-        const { buildApp } = await import(${url('app.js')});
-        const { SqsStore } = await import(${url('sqs/sqsStore.js')});
-        const sqsStore = new SqsStore(); sqsStore.host = undefined;
-        await buildApp({ logger: false, stores: { sqsStore } }).listen({ port: ${port}, host: '${HOST}' });`;
-      return { args: ['--input-type=module', '-e', code], env: {} };
-    }
+    case 'sqs':
+    case 's3':
+      // One process per service, even though fauxqs serves both: a test of one never sees the other's state.
+      return fauxqsSpec(port);
   }
 }
 
@@ -154,6 +215,10 @@ function probe(service: EmulatorService, endpoint: string): () => Promise<unknow
     case 'sqs': {
       const client = sqsClient(common);
       return () => client.send(new ListQueuesCommand({}));
+    }
+    case 's3': {
+      const client = s3Client(common);
+      return () => client.send(new ListBucketsCommand({}));
     }
   }
 }
@@ -205,9 +270,16 @@ interface Started {
   ms: number;
 }
 
-async function startOne(service: EmulatorService, quiet: boolean, timeoutMs: number): Promise<Started> {
+interface StartSettings {
+  quiet: boolean;
+  timeoutMs: number;
+  kinesisEmulator: KinesisEmulator;
+}
+
+async function startOne(service: EmulatorService, o: StartSettings): Promise<Started> {
+  const { quiet, timeoutMs } = o;
   const port = await freePort();
-  const spec = await childSpec(service, port);
+  const spec = await childSpec(service, port, o.kinesisEmulator);
   const t0 = performance.now();
   const child = spawn(process.execPath, spec.args, {
     cwd: spec.cwd,
@@ -250,10 +322,10 @@ async function startOne(service: EmulatorService, quiet: boolean, timeoutMs: num
 }
 
 /** Starts one emulator, choosing fresh ports again when the chosen ones were taken before the child bound them. */
-async function startWithRetry(service: EmulatorService, quiet: boolean, timeoutMs: number): Promise<Started> {
+async function startWithRetry(service: EmulatorService, o: StartSettings): Promise<Started> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOne(service, quiet, timeoutMs);
+      return await startOne(service, o);
     } catch (error) {
       const portTaken = error instanceof EmulatorStartError && /EADDRINUSE|address already in use/i.test(error.message);
       if (!portTaken || attempt >= 5) throw error;
@@ -263,9 +335,13 @@ async function startWithRetry(service: EmulatorService, quiet: boolean, timeoutM
 
 /** Starts the requested emulators in parallel and resolves once each one answers a real API call. */
 export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<Emulators> {
-  const services = opts.services ?? ALL;
-  const quiet = opts.quiet ?? true;
-  const results = await Promise.allSettled(services.map((s) => startWithRetry(s, quiet, opts.startTimeoutMs ?? 30_000)));
+  const services = opts.services ?? DEFAULT_SERVICES;
+  const settings: StartSettings = {
+    quiet: opts.quiet ?? true,
+    timeoutMs: opts.startTimeoutMs ?? 30_000,
+    kinesisEmulator: opts.kinesisEmulator ?? 'kinesalite',
+  };
+  const results = await Promise.allSettled(services.map((s) => startWithRetry(s, settings)));
 
   const started = new Map<EmulatorService, Started>();
   results.forEach((r, i) => {
@@ -298,7 +374,16 @@ export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<
       if (endpoints.kinesis) env.AWS_ENDPOINT_URL_KINESIS = endpoints.kinesis;
       if (endpoints.dynamodb) env.AWS_ENDPOINT_URL_DYNAMODB = endpoints.dynamodb;
       if (endpoints.sqs) env.AWS_ENDPOINT_URL_SQS = endpoints.sqs;
+      if (endpoints.s3) env.AWS_ENDPOINT_URL_S3 = endpoints.s3;
       return env;
+    },
+    usage() {
+      const out: Partial<Record<EmulatorService, ProcessUsage>> = {};
+      for (const [service, pid] of Object.entries(pids) as Array<[EmulatorService, number]>) {
+        const m = processUsage(pid);
+        if (m) out[service] = m;
+      }
+      return out;
     },
     async stop() {
       await Promise.all([...started.values()].map((s) => kill(s.child)));

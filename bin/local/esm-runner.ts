@@ -109,6 +109,14 @@ export interface EsmCounters {
   recordsDelivered: number;
   /** Batches discarded (and sent to onFailure when set). */
   onFailureBatches: number;
+  /** GetRecords calls that returned records. */
+  reads: number;
+  /** Wall-clock time of those calls (and of the iterator calls before them), summed over shards. */
+  readMs: number;
+  /** GetRecords calls that found nothing (polling at the tip; their time is not in readMs). */
+  emptyReads: number;
+  /** Wall-clock time spent in the handler, summed over shards (shards run in parallel). */
+  handlerMs: number;
 }
 
 /** Invalid options, or a call that does not fit the mapping's state. */
@@ -204,6 +212,10 @@ export class LocalEventSourceMapping {
     bisections: 0,
     recordsDelivered: 0,
     onFailureBatches: 0,
+    reads: 0,
+    readMs: 0,
+    emptyReads: 0,
+    handlerMs: 0,
   };
 
   private readonly client: KinesisClient;
@@ -337,11 +349,18 @@ export class LocalEventSourceMapping {
       try {
         let atTip = false;
         if (!closed && buffer.length < batchSize) {
+          const t0 = performance.now();
           iterator ??= await this.iterator(shard, lastFetched);
           const page = await this.client.send(
             new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize - buffer.length }),
           );
           const records = page.Records ?? [];
+          if (records.length > 0) {
+            this.counters.reads++;
+            this.counters.readMs += performance.now() - t0;
+          } else {
+            this.counters.emptyReads++;
+          }
           if (records.length > 0 && buffer.length === 0) bufferedSince = Date.now();
           buffer.push(...records);
           lastFetched = records.at(-1)?.SequenceNumber ?? lastFetched;
@@ -433,7 +452,9 @@ export class LocalEventSourceMapping {
     batch.functionError = undefined;
     this.counters.invocations++;
     this.counters.recordsDelivered += batch.records.length;
+    const t0 = performance.now();
     const outcome = await this.call(this.event(shardId, batch.records));
+    this.counters.handlerMs += performance.now() - t0;
     if (outcome.kind === 'stopped') return 'stopped';
     if (outcome.kind !== 'returned') {
       // A timeout is reported like a throw: the function failed (Lambda's "Unhandled").

@@ -93,6 +93,12 @@ export interface LocalPipelineOptions {
    * original arrival clock makes the future-timestamp guard judge exactly as the replay CLI does.
    */
   readonly arrivalClock?: (shard: string, seq: string) => number | undefined;
+  /**
+   * Start polling at once (default), or only at startConsumer(): records put before that are read in full batches,
+   * as by a consumer catching up from the stream's retention, so batch boundaries do not depend on timing.
+   * @default true
+   */
+  readonly startConsumer?: boolean;
 }
 
 export interface PutResult {
@@ -167,8 +173,13 @@ export class LocalPipeline {
       },
     });
     const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, o.spec);
-    await esm.start();
+    if (o.startConsumer ?? true) await esm.start();
     return pipeline;
+  }
+
+  /** Starts polling (for a pipeline started with `startConsumer: false`; a no-op once running). */
+  public async startConsumer(): Promise<void> {
+    await this.esm.start();
   }
 
   /** Puts records in order (PutRecords, 500 a request); returns where each landed. */

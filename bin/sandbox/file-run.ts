@@ -22,7 +22,7 @@ import { parseInputLine } from '../../lambda/core/input-line';
 import { type CorrectionLine, type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
-import type { EsmCounters } from '../local/esm-runner';
+import { DrainTimeoutError, type EsmCounters } from '../local/esm-runner';
 import { LocalPipeline } from '../local/pipeline';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
@@ -37,6 +37,9 @@ const MAX_PARTITION_KEY = 256;
 const PUT_CHUNK = 500;
 /** Where a run that lost batches writes the on-failure queue's messages. */
 export const ON_FAILURE_FILE = 'on-failure.jsonl';
+
+/** How long a file run waits for the next invocation before it reports the consumer as stalled. */
+const NO_PROGRESS_TIMEOUT_MS = 300_000;
 
 export interface FileRunOptions {
   readonly spec: PipelineSpec;
@@ -87,9 +90,13 @@ export interface FileRunStats {
    * `finalWindows` here equals `windowsFinalWhileStreaming`. The summary counts from what was stored.
    */
   readonly invocationCounters: ReplaySummary;
+  /** Time to put the file, with no consumer running yet. */
   readonly putMs: number;
+  /** Time for the consumer to read and process the whole stream, from its start to the drained stream. */
   readonly drainMs: number;
   /** End of input, reading back and writing the files. */
+  /** Records over the time from the first put to the drained stream (putMs + drainMs; export not included). */
+  readonly recordsPerSecond: number;
   readonly exportMs: number;
 }
 
@@ -235,6 +242,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     batchSize: o.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
     maximumRetryAttempts: o.maximumRetryAttempts ?? 20,
     arrivalClock: ledger.clock,
+    // The whole file goes in before the consumer starts: every invocation gets a full batch (SPEC §9), so the
+    // figures do not depend on how puts and polls interleave.
+    startConsumer: false,
     ...((o.chaos ?? 0) > 0 ? { beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate } : {}),
     onOutcome: (outcome) => {
       addCounters(counted, outcome.counters);
@@ -269,9 +279,19 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     if (chunk.length > 0) await putChunk();
     const putMs = Date.now() - t0;
 
-    // 2. Wait until the consumer has caught up, then end the bounded input.
+    // 2. Consume the stream from its start, wait until the consumer has caught up, then end the bounded input.
     const t1 = Date.now();
-    await pipeline.drain(Math.max(60_000, records * 20));
+    await pipeline.startConsumer();
+    // A stalled consumer is an error, a slow machine is not: wait as long as invocations keep starting.
+    for (;;) {
+      const started = pipeline.esm.counters.invocations;
+      try {
+        await pipeline.drain(NO_PROGRESS_TIMEOUT_MS);
+        break;
+      } catch (e) {
+        if (!(e instanceof DrainTimeoutError) || pipeline.esm.counters.invocations === started) throw e;
+      }
+    }
     const drainMs = Date.now() - t1;
     const abandoned = await pipeline.takeOnFailureMessages();
     if (abandoned.length > 0) {
@@ -326,6 +346,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         invocationCounters: counted,
         putMs,
         drainMs,
+        recordsPerSecond: Math.round(records / ((putMs + drainMs) / 1000)),
         exportMs: Date.now() - t2,
       },
     };

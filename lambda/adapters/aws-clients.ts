@@ -24,13 +24,13 @@ export function awsRegion(): string {
  * Endpoint override for a service: the per-service variable wins over the global one, and
  * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true disables both, as in the SDK. Undefined means the AWS default.
  */
-export function endpointFor(service: 'KINESIS' | 'DYNAMODB' | 'SQS'): string | undefined {
+export function endpointFor(service: 'KINESIS' | 'DYNAMODB' | 'SQS' | 'S3'): string | undefined {
   if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return undefined;
   return nonEmpty(process.env[`AWS_ENDPOINT_URL_${service}`]) ?? nonEmpty(process.env.AWS_ENDPOINT_URL);
 }
 
 /** Region and endpoint for a client; an explicit `endpoint` override is used as given. */
-export function resolveClientLocation(service: 'KINESIS' | 'DYNAMODB' | 'SQS', overrides: { endpoint?: unknown }) {
+export function resolveClientLocation(service: 'KINESIS' | 'DYNAMODB' | 'SQS' | 'S3', overrides: { endpoint?: unknown }) {
   const endpoint = typeof overrides.endpoint === 'string' ? overrides.endpoint : endpointFor(service);
   return { region: awsRegion(), ...(endpoint !== undefined ? { endpoint } : {}) };
 }

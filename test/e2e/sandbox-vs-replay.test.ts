@@ -74,6 +74,16 @@ describe('sandbox against replay', () => {
     expect(summary).toEqual(expected);
   }, 150_000); // starts processes and runs the pipeline end to end: minutes on a loaded 2-core machine
 
+  it('puts the whole file before consuming, so every invocation gets a full batch', async () => {
+    const small = path.join(dir, 'small.jsonl');
+    await writeWorkload(small, generateWorkload({ records: 250, keys: 20, spacingMs: 2000, seed: 3 }));
+    const { stats } = await runFile({ spec: loadSpecFile(SPEC_PATH), inputPath: small, outDir: path.join(dir, 'small'), shards: 1, batchSize: 100, name: 'full-batches' });
+    expect(stats.esm.invocations).toBe(3); // 100, 100, 50
+    expect(stats.esm.reads).toBe(3);
+    expect(stats.esm.recordsDelivered).toBe(250);
+    expect(stats.recordsPerSecond).toBeGreaterThan(0);
+  });
+
   it('with distinct, percentile, last and a global window, with injected crashes, writes exactly what the replay writes', async () => {
     const sketchInput = path.join(dir, 'sketch-records.jsonl');
     const lines = generateWorkload({ records: 1500, keys: 30, spacingMs: 2000, duplicateRate: 0.02, malformedRate: 0.005, futureRate: 0.004, seed: 12, merchants: 200 });

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, ListStreamsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -11,8 +12,9 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
+import { s3Client } from '../../../lambda/adapters/s3-client';
 import { kinesisClient } from '../../../bin/local/kinesis-client';
-import { startEmulators, type Emulators } from '../../../bin/local/emulators';
+import { processUsage, startEmulators, type Emulators } from '../../../bin/local/emulators';
 
 /** Runs startEmulators() in a separate Node process; resolves with that process and the emulator pids. */
 function startInChildProcess(then: string) {
@@ -126,6 +128,21 @@ describe('startEmulators', () => {
     expect(Messages?.map((m) => m.Body)).toEqual(['same']);
   });
 
+  it('reports each emulator\'s resident memory (peak at least current) and CPU time, which grows with work', async () => {
+    if (process.platform !== 'linux') return;
+    const before = emulators.usage();
+    expect(Object.keys(before).sort()).toEqual(['dynamodb', 'kinesis', 'sqs']);
+    for (const m of Object.values(before)) {
+      expect(m.rssMb).toBeGreaterThan(10);
+      expect(m.peakRssMb).toBeGreaterThanOrEqual(m.rssMb);
+      expect(m.cpuMs).toBeGreaterThan(0);
+    }
+    const dynamo = dynamoClient();
+    for (let i = 0; i < 300; i++) await dynamo.send(new ListTablesCommand({}));
+    expect(emulators.usage().dynamodb!.cpuMs).toBeGreaterThan(before.dynamodb!.cpuMs);
+    expect(processUsage(2 ** 22 + 1)).toBeUndefined(); // above Linux's pid limit: no such process
+  });
+
   it('stop() leaves no child process behind', async () => {
     const pids = Object.values(emulators.pids);
     expect(pids).toHaveLength(3);
@@ -147,6 +164,49 @@ describe('startEmulators with a subset of services', () => {
       await only.stop();
     }
     expect(isAlive(only.pids.dynamodb ?? -1)).toBe(false);
+  });
+});
+
+describe('startEmulators with S3', () => {
+  it('serves PutObject, GetObject and ListObjectsV2 through the environment-configured client', async () => {
+    const only = await startEmulators({ services: ['s3'] });
+    const saved = { ...process.env };
+    try {
+      expect(only.env().AWS_ENDPOINT_URL_S3).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      Object.assign(process.env, only.env());
+      const s3 = s3Client();
+      await s3.send(new CreateBucketCommand({ Bucket: 'emulator-check' }));
+      const body = '{"a":1}\n{"a":2}\n';
+      for (const key of ['b/2.jsonl', 'a/1.jsonl', 'b/1.jsonl']) {
+        await s3.send(new PutObjectCommand({ Bucket: 'emulator-check', Key: key, Body: `${key}\n${body}` }));
+      }
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'emulator-check', Key: 'a/1.jsonl' }));
+      expect(await got.Body?.transformToString()).toBe(`a/1.jsonl\n${body}`);
+      const page1 = await s3.send(new ListObjectsV2Command({ Bucket: 'emulator-check', Prefix: 'b/', MaxKeys: 1 }));
+      expect(page1.Contents?.map((o) => o.Key)).toEqual(['b/1.jsonl']);
+      expect(page1.IsTruncated).toBe(true);
+      const page2 = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'emulator-check', Prefix: 'b/', ContinuationToken: page1.NextContinuationToken }),
+      );
+      expect(page2.Contents?.map((o) => o.Key)).toEqual(['b/2.jsonl']);
+    } finally {
+      process.env = saved;
+      await only.stop();
+    }
+  });
+});
+
+describe('startEmulators with kinesis-mock as the Kinesis emulator', () => {
+  it('still starts and takes records on request', async () => {
+    const only = await startEmulators({ services: ['kinesis'], kinesisEmulator: 'kinesis-mock' });
+    try {
+      const kinesis = kinesisClient({ endpoint: only.endpoints.kinesis, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      await kinesis.send(new CreateStreamCommand({ StreamName: 'mock-check', ShardCount: 1 }));
+      const put = await kinesis.send(new PutRecordsCommand({ StreamName: 'mock-check', Records: [{ PartitionKey: 'k', Data: Buffer.from('x') }] }));
+      expect(put.FailedRecordCount).toBe(0);
+    } finally {
+      await only.stop();
+    }
   });
 });
 

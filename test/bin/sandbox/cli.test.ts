@@ -33,6 +33,12 @@ describe.concurrent('sandbox command line', () => {
     expect(r.stderr).toContain('--chaos must be a probability from 0 to 1, got 2');
   });
 
+  it('names an unknown Kinesis emulator', async () => {
+    const r = await sandbox(['--config', FRAUD, '--input', good, '--out', dir, '--kinesis-emulator', 'localstack']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('--kinesis-emulator must be one of kinesalite, kinesis-mock, got localstack');
+  });
+
   it('asks for the missing file option', async () => {
     const r = await sandbox(['--config', FRAUD, '--out', dir]);
     expect(r.code).toBe(64);
