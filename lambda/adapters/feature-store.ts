@@ -183,15 +183,14 @@ export class FeatureStore {
     }));
   }
 
+  /** Every item whose sort key starts with `prefix` (exports and tests; a full scan, never on the hot path). */
+  private scanPrefix(prefix: string): Promise<Item[]> {
+    return scanAll(this.client, { TableName: this.tableName, FilterExpression: 'begins_with(sk, :p)', ExpressionAttributeValues: { ':p': S(prefix) }, ConsistentRead: true });
+  }
+
   /** Reads every stored correction back (export and tests; a full scan, not for the hot path). */
   public async scanCorrections(): Promise<CorrectionLine[]> {
-    const items = await scanAll(this.client, {
-      TableName: this.tableName,
-      FilterExpression: 'begins_with(sk, :p)',
-      ExpressionAttributeValues: { ':p': S('correction#') },
-      ConsistentRead: true,
-    });
-    return items.map((it) => ({
+    return (await this.scanPrefix('correction#')).map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
       windowStart: num(it.windowStart),
@@ -203,13 +202,7 @@ export class FeatureStore {
 
   /** Reads every final window back (export and tests; a full scan, not for the hot path). */
   public async scanFinals(): Promise<WindowLine[]> {
-    const items = await scanAll(this.client, {
-      TableName: this.tableName,
-      FilterExpression: 'begins_with(sk, :p)',
-      ExpressionAttributeValues: { ':p': S('final#') },
-      ConsistentRead: true,
-    });
-    return items.map((it) => ({
+    return (await this.scanPrefix('final#')).map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
       windowStart: num(it.windowStart),
@@ -221,13 +214,7 @@ export class FeatureStore {
 
   /** Reads every global-window firing back (export and tests; a full scan). */
   public async scanFirings(): Promise<FiringLine[]> {
-    const items = await scanAll(this.client, {
-      TableName: this.tableName,
-      FilterExpression: 'begins_with(sk, :p)',
-      ExpressionAttributeValues: { ':p': S('firing#') },
-      ConsistentRead: true,
-    });
-    return items.map((it) => ({
+    return (await this.scanPrefix('firing#')).map((it) => ({
       feature: it.feature!.S!,
       key: it.pk!.S!,
       firing: num(it.firing),

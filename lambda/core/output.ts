@@ -1,7 +1,7 @@
 /**
  * Output line formats (README "Replay CLI"), shared by the replay CLI and the local sandbox so both write identical files.
  */
-import type { BatchCounters, FinalWindow, Firing, Rejection, WindowResult } from './results';
+import type { BatchCounters, Correction, FinalWindow, Firing, Rejection, WindowResult } from './results';
 
 /** One line of windows.jsonl: exactly a window result. */
 export type WindowLine = WindowResult;
@@ -36,14 +36,7 @@ export interface RejectedLine {
 }
 
 /** One line of corrections.jsonl (latePolicy "update"): a final window changed by one late record. */
-export interface CorrectionLine {
-  readonly feature: string;
-  readonly key: string;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly old: { readonly value: number; readonly count: number } | null;
-  readonly new: { readonly value: number; readonly count: number };
-}
+export type CorrectionLine = Omit<Correction, 'acc' | 'corrected'>;
 
 export function correctionLine(c: CorrectionLine): CorrectionLine {
   return { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, old: c.old, new: c.new };

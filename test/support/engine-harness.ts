@@ -135,3 +135,13 @@ export function repeatedFinals(finals: readonly WindowRow[]): string[] {
   }
   return repeated;
 }
+
+/** Cuts items into consecutive chunks, cutting after item i when cuts[i] (cycled) is true. */
+export function chunk<T>(items: readonly T[], cuts: readonly boolean[]): T[][] {
+  const out: T[][] = [[]];
+  items.forEach((item, i) => {
+    out[out.length - 1]!.push(item);
+    if (cuts[i % Math.max(cuts.length, 1)] && i < items.length - 1) out.push([]);
+  });
+  return out;
+}

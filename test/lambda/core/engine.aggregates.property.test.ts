@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WindowEngine } from '../../../lambda/core/engine';
 import { parseSpec } from '../../../lambda/core/spec';
-import { Feed, type WindowRow, collect, runBatches, sortRows, specDoc } from '../../support/engine-harness';
+import { Feed, chunk, type WindowRow, collect, runBatches, sortRows, specDoc } from '../../support/engine-harness';
 import { sessionsOf, windowsContaining } from '../../support/window-reference';
 
 const FEATURES = [
@@ -75,15 +75,6 @@ function reference(events: readonly Ev[]): WindowRow[] {
     }
   }
   return sortRows(rows);
-}
-
-function chunk<T>(items: readonly T[], cuts: readonly boolean[]): T[][] {
-  const out: T[][] = [[]];
-  items.forEach((item, i) => {
-    out[out.length - 1]!.push(item);
-    if (cuts[i % Math.max(cuts.length, 1)] && i < items.length - 1) out.push([]);
-  });
-  return out;
 }
 
 describe('new aggregates through the engine', () => {

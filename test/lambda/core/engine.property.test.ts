@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type EngineOptions, type InputRecord, WindowEngine } from '../../../lambda/core/engine';
 import { type FeatureSpec, parseSpec } from '../../../lambda/core/spec';
-import { Feed, SHARD, type WindowRow, collect, repeatedFinals, runBatches, sortRows, specDoc } from '../../support/engine-harness';
+import { Feed, chunk, SHARD, type WindowRow, collect, repeatedFinals, runBatches, sortRows, specDoc } from '../../support/engine-harness';
 import { type RefRecord, referenceWindows, streamingReference } from '../../support/window-reference';
 
 const SLICED: readonly Record<string, unknown>[] = [
@@ -51,16 +51,6 @@ function reference(features: readonly Record<string, unknown>[], events: readonl
 function toRecords(events: readonly Ev[], ids: readonly string[], shardOf: (key: string) => string = () => SHARD): InputRecord[] {
   const feed = new Feed();
   return events.map((e, i) => feed.record({ user: e.key, ts: e.time, amount: e.amount, id: ids[i] }, { shard: shardOf(e.key) }));
-}
-
-/** Cuts records into consecutive chunks, cutting after record i when cuts[i] is true. */
-function chunk<T>(items: readonly T[], cuts: readonly boolean[]): T[][] {
-  const out: T[][] = [[]];
-  items.forEach((item, i) => {
-    out[out.length - 1]!.push(item);
-    if (cuts[i % Math.max(cuts.length, 1)] && i < items.length - 1) out.push([]);
-  });
-  return out;
 }
 
 /**
