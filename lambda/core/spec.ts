@@ -1,11 +1,11 @@
-import { aggregatorFor } from './aggregates';
-
 /**
  * Pipeline spec (README "Pipeline spec"): types and validation. A bad spec is refused before anything runs, with one message
  * per problem naming the path of the bad field.
  */
+import { aggregatorFor } from './aggregates';
+import type { AggregateKind } from './aggregates/kinds';
 
-export type AggregateKind = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'distinct' | 'percentile' | 'first' | 'last';
+export type { AggregateKind } from './aggregates/kinds';
 export type LatePolicy = 'dlq' | 'drop' | 'update';
 
 export interface TumblingWindowSpec {

@@ -7,7 +7,7 @@
  * error some 2^-50 times smaller than a plain sum's), so it does not depend on how records were grouped into
  * slices, sessions, batches or retries: 12.34 + 56.78 + 0.1 reads 69.22, not 69.22000000000001.
  */
-import type { AggregateKind } from '../spec';
+import type { AggregateKind } from './kinds';
 import type { Aggregator } from './accumulator';
 import { NUM_BYTES, VARINT_BYTES } from './accumulator';
 import type { ByteReader, ByteWriter } from './bytes';

@@ -1,6 +1,6 @@
 /** The accumulator of each aggregate kind (SPEC §3, §6). */
-import type { FeatureSpec } from '../spec';
 import type { Aggregator } from './accumulator';
+import type { AggregateParams } from './kinds';
 import { BasicAggregator, isBasic } from './basic';
 import { DistinctAggregator } from './distinct';
 import { PickAggregator } from './first-last';
@@ -13,7 +13,7 @@ export const DEFAULT_RELATIVE_ACCURACY = 0.01;
 /** Accumulators are opaque to the windows: they only move them between the aggregator's methods. */
 export type AnyAcc = unknown;
 
-export function aggregatorFor(f: FeatureSpec): Aggregator<AnyAcc> {
+export function aggregatorFor(f: AggregateParams): Aggregator<AnyAcc> {
   const kind = f.aggregate;
   if (isBasic(kind)) return new BasicAggregator(kind) as Aggregator<AnyAcc>;
   switch (kind) {
