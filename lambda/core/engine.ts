@@ -264,8 +264,9 @@ export class WindowEngine {
     const lateFlag = kind.isLate(t, horizon) ? LATE : 0;
     if (lateFlag && !(this.keepFinals && sliced)) return LATE;
     const e = existing ?? this.newEntity(f, rec.key, ks);
-    // A global window is never late: it fires what the watermark after this record reached before taking it.
-    this.advance(e, kind.kind === 'global' ? Math.max(horizon, wAfter) : horizon);
+    // A global window is never late: it fires what its shard's watermark after this record reached before taking
+    // it (its own shard's: another shard's horizon says nothing of this shard's multiples of everyMs).
+    this.advance(e, kind.kind === 'global' ? wAfter : horizon);
     const v = rec.values[f.fi]!;
     if (sliced && this.keepFinals) {
       const g = (kind as SlicedWindows).geometry;
@@ -315,7 +316,12 @@ export class WindowEngine {
 
   /** Fires every window of the entity that a watermark of `w` makes due and drops state no open window needs. */
   private advance(e: Entity, w: number): void {
-    if (w <= e.finalThrough) return;
+    if (e.kind === 'global') {
+      // Never final, so no horizon gates it: a time trigger fires whenever a watermark reaches its due time, even
+      // after a higher watermark of another shard passed by (a key on several shards).
+      if (w > e.finalThrough) e.finalThrough = w;
+      if (w < e.due) return;
+    } else if (w <= e.finalThrough) return;
     if (w < e.due) {
       // Nothing fires yet: only the horizon moves (the common case, kept O(1) per record).
       e.finalThrough = w;
@@ -323,7 +329,7 @@ export class WindowEngine {
     }
     const kind = this.runtime[e.fi]!.window;
     kind.fire(e, w, this.out);
-    e.finalThrough = w;
+    if (w > e.finalThrough) e.finalThrough = w;
     this.setDue(e, kind.dueOf(e));
     this.markChanged(e);
   }

@@ -4,9 +4,9 @@
  * value in it. Negative values go to a mirrored set of bins and zeros to a counter. Merging adds bin counts, so it
  * is exact and associative. The rank read is percentile · (count − 1), as in SPEC §6.
  *
- * Each sign keeps at most MAX_BINS bins; beyond, the lowest-magnitude bins fold into one (the DDSketch
- * "collapsing lowest" store), which only costs accuracy on values over eight decades below the largest. Values
- * of magnitude below 1e-300 count as zero.
+ * Each sign keeps enough bins for nine decades at the sketch's accuracy (1,038 at α = 0.01, 10,363 at α = 0.001);
+ * beyond, the lowest-magnitude bins fold into one (the DDSketch "collapsing lowest" store), which only costs
+ * accuracy on values over nine decades below the largest. Values of magnitude below 1e-300 count as zero.
  *
  * Written here rather than taken from @datadog/sketches-js: that package's serialization requires protobufjs,
  * which it does not declare (loading it fails with "Cannot find module 'protobufjs/minimal'"), its dense stores
@@ -15,7 +15,8 @@
 import { type Aggregator, VARINT_BYTES } from './accumulator';
 import type { ByteReader, ByteWriter } from './bytes';
 
-export const MAX_BINS = 1024;
+/** Ratio between the largest and smallest magnitudes kept at full accuracy. */
+export const FULL_ACCURACY_RANGE = 1e9;
 /** Magnitudes below this count as zero (DDSketch's "min indexable value"): their bins would read back as subnormals, off by far more than α. */
 export const MIN_MAGNITUDE = 1e-300;
 
@@ -27,10 +28,10 @@ export interface QuantileAcc {
   neg: Map<number, number>;
 }
 
-function collapse(bins: Map<number, number>): void {
-  if (bins.size <= MAX_BINS) return;
+function collapse(bins: Map<number, number>, maxBins: number): void {
+  if (bins.size <= maxBins) return;
   const keys = [...bins.keys()].sort((a, b) => a - b);
-  const cut = keys.length - MAX_BINS;
+  const cut = keys.length - maxBins;
   const into = keys[cut]!;
   let moved = 0;
   for (let i = 0; i < cut; i++) {
@@ -43,8 +44,10 @@ function collapse(bins: Map<number, number>): void {
 export class PercentileAggregator implements Aggregator<QuantileAcc> {
   private readonly lnGamma: number;
   private readonly gamma: number;
-  /** Two bins per sign, each a key delta and a count of at most four bytes (counts below 2^28). */
-  public readonly maxBytes = 3 * VARINT_BYTES + 2 * (VARINT_BYTES + MAX_BINS * 7);
+  /** Bins kept per sign: nine decades at this accuracy. */
+  public readonly maxBins: number;
+  /** Two sets of bins, each bin a key delta and a count of at most seven bytes together (counts below 2^28). */
+  public readonly maxBytes: number;
 
   public constructor(
     private readonly percentile: number,
@@ -52,6 +55,8 @@ export class PercentileAggregator implements Aggregator<QuantileAcc> {
   ) {
     this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
     this.lnGamma = Math.log(this.gamma);
+    this.maxBins = Math.ceil(Math.log(FULL_ACCURACY_RANGE) / this.lnGamma) + 1;
+    this.maxBytes = 3 * VARINT_BYTES + 2 * (VARINT_BYTES + this.maxBins * 7);
   }
 
   private key(magnitude: number): number {
@@ -77,7 +82,7 @@ export class PercentileAggregator implements Aggregator<QuantileAcc> {
     const bins = v > 0 ? a.pos : a.neg;
     const k = this.key(Math.abs(v));
     bins.set(k, (bins.get(k) ?? 0) + 1);
-    if (bins.size > MAX_BINS) collapse(bins);
+    if (bins.size > this.maxBins) collapse(bins, this.maxBins);
   }
 
   public mergeInto(a: QuantileAcc, b: QuantileAcc): void {
@@ -85,8 +90,8 @@ export class PercentileAggregator implements Aggregator<QuantileAcc> {
     a.zero += b.zero;
     for (const [k, c] of b.pos) a.pos.set(k, (a.pos.get(k) ?? 0) + c);
     for (const [k, c] of b.neg) a.neg.set(k, (a.neg.get(k) ?? 0) + c);
-    collapse(a.pos);
-    collapse(a.neg);
+    collapse(a.pos, this.maxBins);
+    collapse(a.neg, this.maxBins);
   }
 
   public copy(a: QuantileAcc): QuantileAcc {

@@ -129,6 +129,14 @@ describe('percentile', () => {
     });
   }
 
+  it('keeps its accuracy over nine decades at any relativeAccuracy (p10 of 1..10,000 at 0.1%)', () => {
+    for (const alpha of [0.01, 0.001]) {
+      const agg = aggregatorFor(feature('percentile', { percentile: 0.1, relativeAccuracy: alpha }));
+      const a = fold(agg, Array.from({ length: 10_000 }, (_, i) => [i + 1, i] as const));
+      expect(Math.abs(agg.result(a) - 1000)).toBeLessThanOrEqual(1000 * alpha);
+    }
+  });
+
   it('keeps the serialized sketch small: 10,000 amounts from $1 to $5,000 at 1% take under 2 KB', () => {
     const agg = aggregatorFor(feature('percentile', { percentile: 0.95 }));
     const rnd = prng(3);

@@ -54,6 +54,24 @@ describe('global windows', () => {
     expect(engine.flush().firings.filter((f) => f.feature === 'g_sum').map((f) => [f.key, f.firing, f.firedAt, f.value])).toEqual([['v', 2, 30, 6]]);
   });
 
+  it('time trigger of a key on two shards: each firing at a multiple of its own shard, the same at batch ends and in sweeps', () => {
+    const spec = parseSpec(specDoc({ features: [{ name: 'g', window: { type: 'global', trigger: { everyMs: 20, purge: true } }, aggregate: 'count' }] }));
+    for (const sweep of [false, true]) {
+      const engine = new WindowEngine(spec, { fireAtBatchEnd: !sweep });
+      const feed = new Feed();
+      const fired: string[] = [];
+      const batch = (label: string, records: ReturnType<Feed['ev']>[]) => {
+        const results = [engine.processBatch(records), ...(sweep ? [engine.fireAllDue()] : [])];
+        for (const f of firingsOf(results)) if (f.key === 'K') fired.push(`${label} #${f.firing} ${f.firedAt} ${f.count}`);
+      };
+      // Shard B runs far ahead; shard A's watermark passing 120 and then 160 must still fire K's records on A.
+      batch('b1', [feed.ev('K', 500, {}, { shard: 'B' }), feed.ev('X', 530, {}, { shard: 'B' })]);
+      batch('b2', [feed.ev('K', 100, {}, { shard: 'A' }), feed.ev('Y', 140, {}, { shard: 'A' })]);
+      batch('b3', [feed.ev('K', 150, {}, { shard: 'A' }), feed.ev('Z', 600, {}, { shard: 'A' })]);
+      expect(fired, sweep ? 'sweeps' : 'batch-end timers').toEqual(['b1 #1 520 1', 'b2 #2 120 1', 'b3 #3 160 1']);
+    }
+  });
+
   it('refuses a trigger with neither count nor everyMs, naming the field', () => {
     expect(() => specWith({ purge: true })).toThrow(/features\[0\]\.window\.trigger needs "count" .* or "everyMs"/);
     expect(() => specWith({ count: 0 })).toThrow(/features\[0\]\.window\.trigger\.count must be a positive integer/);
