@@ -522,6 +522,8 @@ export class WindowEngine {
   /** Drops entities with nothing open (replay keeps memory to the open windows). */
   public evictIdle(): void {
     if (this.keepFinals) return;
-    this.state.evictIdle(this.runtime);
+    let lowest = Infinity;
+    for (const shard of this.shards.keys()) lowest = Math.min(lowest, this.watermark(shard));
+    this.state.evictIdle(this.runtime, lowest);
   }
 }

@@ -34,15 +34,19 @@ export class KeyedState {
     for (const ks of this.keys.values()) for (const e of ks.ents) if (e !== undefined) yield e;
   }
 
-  /** Drops entities with nothing open (replay keeps memory to the open windows). */
-  public evictIdle(runtime: readonly FeatureRuntime[]): void {
+  /**
+   * Drops entities with nothing open (replay keeps memory to the open windows), once every shard's watermark has
+   * reached the entity's final horizon (`lowestWatermark`): any record of the key is then judged the same without
+   * it, whichever shard it comes from.
+   */
+  public evictIdle(runtime: readonly FeatureRuntime[], lowestWatermark: number): void {
     for (const [key, ks] of this.keys) {
       let left = 0;
       ks.ents.forEach((e, fi) => {
         if (!e) return;
         const f = runtime[fi]!;
         // Keys seen on several shards keep their final horizon; a global window keeps its firing count.
-        if (f.window.openCount(e) === 0 && Object.keys(e.lastApplied).length <= 1 && e.kind !== 'global') {
+        if (f.window.openCount(e) === 0 && Object.keys(e.lastApplied).length <= 1 && e.kind !== 'global' && e.finalThrough <= lowestWatermark) {
           e.timerShard = undefined; // its pending timer entries become stale
           ks.ents[fi] = undefined;
         } else {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type InputRecord, WindowEngine } from '../../../lambda/core/engine';
 import { parseSpec } from '../../../lambda/core/spec';
-import { Feed, SHARD, collect, makeEngine, repeatedFinals, runAll, runBatches } from '../../support/engine-harness';
+import { Feed, SHARD, collect, makeEngine, makeSpec, repeatedFinals, runAll, runBatches, sortRows } from '../../support/engine-harness';
 
 const COUNT = { name: 'cnt', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' };
 const SUM = { name: 'spend', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'sum', field: 'amount' };
@@ -629,5 +629,23 @@ describe('shard ids are data', () => {
       };
       expect(run('__proto__'), latePolicy).toEqual(run('A'));
     }
+  });
+});
+
+describe('dropping idle keys (replay)', () => {
+  it('keeps a key whose windows are final beyond a known shard\'s watermark, so its late record from there is still late', () => {
+    const spec = makeSpec({ features: [{ name: 'tum', window: { type: 'tumbling', sizeMs: 30 }, aggregate: 'count' }] });
+    const outcome = (evict: boolean) => {
+      const engine = new WindowEngine(spec, { fireAtBatchEnd: false });
+      const feed = new Feed();
+      const results = [engine.processBatch([feed.ev('z', 10, {}, { shard: 's1' }), feed.ev('k', 127, {}, { shard: 's0' }), feed.ev('other', 151, {}, { shard: 's0' })]), engine.fireAllDue()];
+      if (evict) engine.evictIdle();
+      // Shard s1 is far behind (watermark 10): k's window [120, 150) is already final for k.
+      results.push(engine.processBatch([feed.ev('k', 147, {}, { shard: 's1' })]), engine.fireAllDue(), engine.flush());
+      const c = collect(results);
+      return { finals: sortRows(c.finals), rejected: c.rejected.map((r) => [r.reason, r.key, r.eventTime]) };
+    };
+    expect(outcome(true)).toEqual(outcome(false));
+    expect(outcome(true).rejected).toEqual([['late', 'k', 147]]);
   });
 });
