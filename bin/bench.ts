@@ -216,7 +216,9 @@ newer aggregates (same workload plus merchant_id among 2,000 merchants): ${extra
       if (!e) continue;
       features[f.name] = e.state;
       const b = Buffer.from(e.state.windows, 'base64').length;
-      perFeature.set(f.name, [...(perFeature.get(f.name) ?? []), b]);
+      let sizes = perFeature.get(f.name);
+      if (sizes === undefined) perFeature.set(f.name, (sizes = []));
+      sizes.push(b);
     }
     perKey.push(Buffer.byteLength(JSON.stringify(features), 'utf8'));
   }

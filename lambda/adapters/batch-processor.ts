@@ -128,7 +128,10 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     for (const feature of featureNames) {
       const cv = engine.currentValue({ feature, key });
       if (!cv) {
-        if (globals.has(feature)) emptied.set(key, [...(emptied.get(key) ?? []), feature]);
+        if (!globals.has(feature)) continue;
+        const list = emptied.get(key) ?? [];
+        list.push(feature);
+        emptied.set(key, list);
         continue;
       }
       const list = current.get(key) ?? [];

@@ -80,6 +80,7 @@ export class WindowEngine {
   public readonly spec: PipelineSpec;
   private readonly decoder: RecordDecoder;
   private readonly runtime: FeatureRuntime[];
+  private readonly featureIndexes: Map<string, number>;
   private readonly lateness: number;
   private readonly keepFinals: boolean;
   private readonly state: KeyedState;
@@ -103,6 +104,7 @@ export class WindowEngine {
     this.decoder = new RecordDecoder(spec, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
     this.keepFinals = spec.latePolicy === 'update';
     this.runtime = featureRuntimes(spec);
+    this.featureIndexes = new Map(this.runtime.map((f) => [f.spec.name, f.fi]));
     this.lateness = spec.watermark.allowedLatenessMs;
     this.state = new KeyedState(this.runtime.length);
     this.ids = new ProducerIds(options.dedupRetentionMs ?? idRetentionMs(spec), (s) => this.watermark(s));
@@ -382,10 +384,10 @@ export class WindowEngine {
     return this.spec.features;
   }
 
-  /** Feature index by name. */
+  /** Feature index by name (found per final window when the consumer encodes its accumulator: a map, not a scan). */
   public featureIndex(name: string): number {
-    const fi = this.runtime.findIndex((f) => f.spec.name === name);
-    if (fi < 0) throw new RangeError(`unknown feature "${name}"`);
+    const fi = this.featureIndexes.get(name);
+    if (fi === undefined) throw new RangeError(`unknown feature "${name}"`);
     return fi;
   }
 

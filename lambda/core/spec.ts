@@ -352,7 +352,8 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
       unit = `slices of ${a} ms`;
     }
     total += panes;
-    const featureBytes = panes * (PANE_OVERHEAD_BYTES + aggregatorFor(f).maxBytes);
+    const accBytes = aggregatorFor(f).maxBytes;
+    const featureBytes = panes * (PANE_OVERHEAD_BYTES + accBytes);
     bytes += featureBytes;
     if (panes > MAX_OPEN_PANES_PER_FEATURE) {
       c.problems.push(
@@ -361,7 +362,7 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
     } else if (featureBytes > MAX_STATE_BYTES_PER_KEY) {
       tooBig = true;
       c.problems.push(
-        `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${aggregatorFor(f).maxBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
+        `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${accBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
       );
     }
   });

@@ -1,5 +1,5 @@
 /** Builds each feature's runtime: its accumulator and its window kind. */
-import { aggregatorFor } from '../aggregates';
+import { type Aggregator, type AnyAcc, aggregatorFor } from '../aggregates';
 import type { FeatureSpec, PipelineSpec } from '../spec';
 import { GlobalWindows } from './global';
 import type { FeatureRuntime, WindowKind } from './kind';
@@ -8,8 +8,7 @@ import { SlicedWindows } from './sliced';
 
 export type { FeatureRuntime, FireSink, OpenWindow, WindowKind } from './kind';
 
-function windowKind(f: FeatureSpec, keepFinals: boolean): WindowKind {
-  const agg = aggregatorFor(f);
+function windowKind(f: FeatureSpec, agg: Aggregator<AnyAcc>, keepFinals: boolean): WindowKind {
   switch (f.window.type) {
     case 'session':
       return new SessionWindows(f.window.gapMs, agg);
@@ -24,8 +23,9 @@ function windowKind(f: FeatureSpec, keepFinals: boolean): WindowKind {
 export function featureRuntimes(spec: PipelineSpec): FeatureRuntime[] {
   const keepFinals = spec.latePolicy === 'update';
   return spec.features.map((f, fi) => {
-    const window = windowKind(f, keepFinals);
-    const rt: FeatureRuntime = { fi, spec: f, agg: aggregatorFor(f), window };
+    const agg = aggregatorFor(f);
+    const window = windowKind(f, agg, keepFinals);
+    const rt: FeatureRuntime = { fi, spec: f, agg, window };
     window.runtime = rt;
     return rt;
   });
