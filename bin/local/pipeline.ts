@@ -21,17 +21,18 @@ import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
 import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
-import { FeatureStore } from '../../lambda/adapters/feature-store';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ResultObjectReader, ResultObjectWriter } from '../../lambda/adapters/result-objects';
+import { s3Client } from '../../lambda/adapters/s3-client';
 import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import type { CorrectionLine, FiringLine, WindowLine } from '../../lambda/core/output';
+import { type CorrectionLine, type FiringLine, type WindowLine, windowId } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
 import {
   CONSUMER_FUNCTION_DEFAULTS,
   DEAD_LETTER_QUEUE,
   EVENT_SOURCE_DEFAULTS,
   EVENT_SOURCE_LIMITS,
-  FEATURE_TABLE,
   ON_FAILURE_QUEUE,
   STATE_TABLE,
   createQueueInput,
@@ -110,11 +111,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class LocalPipeline {
   private constructor(
-    public readonly names: { stream: string; stateTable: string; featureTable: string; deadLetterQueueUrl: string; onFailureQueueUrl: string },
+    public readonly names: { pipeline: string; stream: string; stateTable: string; resultsBucket: string; deadLetterQueueUrl: string; onFailureQueueUrl: string },
     public readonly esm: LocalEventSourceMapping,
     private readonly kinesis: KinesisClient,
     private readonly dynamo: DynamoDBClient,
     private readonly sqs: SQSClient,
+    private readonly s3: S3Client,
     private readonly spec: PipelineSpec,
   ) {}
 
@@ -124,13 +126,15 @@ export class LocalPipeline {
     const kinesis = kinesisClient();
     const dynamo = dynamoClient();
     const sqs = sqsClient();
+    const s3 = s3Client();
     const stream = `${prefix}-events`;
     const stateTable = `${prefix}-state`;
-    const featureTable = `${prefix}-features`;
+    // Bucket names are lower case.
+    const resultsBucket = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-results`;
     await Promise.all([
       kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: o.shards ?? 1 })),
       dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, stateTable))),
-      dynamo.send(new CreateTableCommand(createTableInput(FEATURE_TABLE, featureTable))),
+      s3.send(new CreateBucketCommand({ Bucket: resultsBucket })),
     ]);
     const [dlq, onFailureQueue] = await Promise.all([
       sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${prefix}-dead-letters`))),
@@ -141,9 +145,9 @@ export class LocalPipeline {
       if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
       await sleep(20);
     }
-    const names = { stream, stateTable, featureTable, deadLetterQueueUrl: dlq.QueueUrl!, onFailureQueueUrl: onFailureQueue.QueueUrl! };
+    const names = { pipeline: prefix, stream, stateTable, resultsBucket, deadLetterQueueUrl: dlq.QueueUrl!, onFailureQueueUrl: onFailureQueue.QueueUrl! };
     const consumer = createConsumer({
-      config: { spec: o.spec, pipelineName: prefix, stateTable, featureTable, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1 },
+      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1 },
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
@@ -172,7 +176,7 @@ export class LocalPipeline {
         await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
       },
     });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, o.spec);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec);
     if (o.startConsumer ?? true) await esm.start();
     return pipeline;
   }
@@ -250,24 +254,43 @@ export class LocalPipeline {
   public async flush(): Promise<number> {
     return flushAll({
       spec: this.spec,
+      pipelineName: this.names.pipeline,
       state: new StateStore({ client: this.dynamo, tableName: this.names.stateTable }),
-      features: new FeatureStore(this.dynamo, this.names.featureTable),
+      results: new ResultObjectWriter({ client: this.s3, bucket: this.names.resultsBucket }),
     });
   }
 
-  /** Final windows as stored in the feature table. */
-  public finalWindows(): Promise<WindowLine[]> {
-    return new FeatureStore(this.dynamo, this.names.featureTable).scanFinals();
+  private get results(): ResultObjectReader {
+    return new ResultObjectReader({ client: this.s3, bucket: this.names.resultsBucket });
   }
 
-  /** Global-window firings as stored in the feature table. */
+  /**
+   * Final windows, read back from the result objects in S3 (one line per window). Under "update" each window
+   * carries its value after its corrections (the correction with the highest count is the latest), and a window a
+   * correction created (no on-time record) is one too: what a reader of both prefixes assembles.
+   */
+  public async finalWindows(): Promise<WindowLine[]> {
+    const windows = await this.results.readWindows(this.names.pipeline);
+    if (this.spec.latePolicy !== 'update') return windows;
+    const byId = new Map(windows.map((w) => [windowId(w), w]));
+    for (const c of await this.corrections()) {
+      const id = windowId(c);
+      const prev = byId.get(id);
+      if (prev === undefined || c.new.count > prev.count) {
+        byId.set(id, { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, value: c.new.value, count: c.new.count });
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** Global-window firings, read back from S3. */
   public firings(): Promise<FiringLine[]> {
-    return new FeatureStore(this.dynamo, this.names.featureTable).scanFirings();
+    return this.results.readFirings(this.names.pipeline);
   }
 
-  /** Corrections (latePolicy "update") as stored in the feature table. */
+  /** Corrections (latePolicy "update"), read back from S3. */
   public corrections(): Promise<CorrectionLine[]> {
-    return new FeatureStore(this.dynamo, this.names.featureTable).scanCorrections();
+    return this.results.readCorrections(this.names.pipeline);
   }
 
   public get dynamoClient(): DynamoDBClient {

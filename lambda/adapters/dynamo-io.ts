@@ -1,5 +1,5 @@
 /**
- * Paginated reads shared by the state store and the feature store: BatchGetItem in chunks of 100 keys with
+ * Paginated reads of the state store and the feature readers: BatchGetItem in chunks of 100 keys with
  * retried leftovers, and Scan/Query following LastEvaluatedKey.
  */
 import {
@@ -32,15 +32,25 @@ export function numberOf(v: AttributeValue | undefined): number | null {
   return null;
 }
 
-/** Consistent BatchGetItem of any number of keys: 100 a request, 8 requests in flight, unprocessed keys retried. */
-export async function batchGetAll(client: DynamoDBClient, table: string, keys: readonly Item[]): Promise<Item[]> {
+export interface BatchGetOptions {
+  /** @default true */
+  readonly consistentRead?: boolean;
+  /** Receives the read units each request consumed, as DynamoDB reports them. */
+  readonly onConsumed?: (units: number) => void;
+}
+
+/** BatchGetItem of any number of keys: 100 a request, 8 requests in flight, unprocessed keys retried. */
+export async function batchGetAll(client: DynamoDBClient, table: string, keys: readonly Item[], o: BatchGetOptions = {}): Promise<Item[]> {
   const chunks: Item[][] = [];
   for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
   const results = await pool(chunks, 8, async (chunk) => {
     const got: Item[] = [];
     let pending: Item[] = chunk;
     await retryUnprocessed(async () => {
-      const res = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      const res = await client.send(
+        new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: o.consistentRead ?? true } }, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      for (const c of res.ConsumedCapacity ?? []) o.onConsumed?.(c.CapacityUnits ?? 0);
       got.push(...(res.Responses?.[table] ?? []));
       pending = res.UnprocessedKeys?.[table]?.Keys ?? [];
       return pending.length;
@@ -62,14 +72,15 @@ export async function scanAll(client: DynamoDBClient, input: ScanCommandInput): 
   return out;
 }
 
-/** Items of a Query, across pages, up to `limit`. */
-export async function queryAll(client: DynamoDBClient, input: QueryCommandInput, limit = Infinity): Promise<Item[]> {
+/** Items of a Query, across pages, up to `limit`; `onConsumed` gets each page's read units (with ReturnConsumedCapacity). */
+export async function queryAll(client: DynamoDBClient, input: QueryCommandInput, limit = Infinity, onConsumed?: (units: number) => void): Promise<Item[]> {
   const out: Item[] = [];
   let start: Item | undefined;
   do {
     const left = limit - out.length;
     const res = await client.send(new QueryCommand({ ...input, ...(Number.isFinite(left) ? { Limit: left } : {}), ...(start ? { ExclusiveStartKey: start } : {}) }));
     out.push(...(res.Items ?? []));
+    onConsumed?.(res.ConsumedCapacity?.CapacityUnits ?? 0);
     start = res.LastEvaluatedKey;
   } while (start && out.length < limit);
   return out;

@@ -10,7 +10,8 @@ import { dynamoClient, sqsClient } from '../adapters/aws-clients';
 import { type BatchOutcome, processBatch } from '../adapters/batch-processor';
 import { type ConsumerConfig, configFromEnv } from '../adapters/config';
 import { DeadLetterSender } from '../adapters/dead-letters';
-import { FeatureStore } from '../adapters/feature-store';
+import { ResultObjectWriter } from '../adapters/result-objects';
+import { s3Client } from '../adapters/s3-client';
 import { type ArrivalClock, toInputRecords } from '../adapters/kinesis-records';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
@@ -34,13 +35,15 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
   const metrics = opts.metrics ?? pipelineMetrics(config.pipelineName);
   const dynamo = dynamoClient({ maxAttempts: 8 });
   const sqs = sqsClient({ maxAttempts: 8 });
+  const s3 = s3Client({ maxAttempts: 8 });
   return async (event) => {
     const started = Date.now();
     const records = event.Records.flatMap((r) => toInputRecords(r, opts.arrivalClock));
     const outcome = await processBatch(records, {
       spec: config.spec,
+      pipelineName: config.pipelineName,
       state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
-      features: new FeatureStore(dynamo, config.featureTable, opts.writeGate),
+      results: new ResultObjectWriter({ client: s3, bucket: config.resultsBucket, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       parallelizationFactor: config.parallelizationFactor,
     });

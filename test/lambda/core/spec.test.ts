@@ -100,7 +100,14 @@ describe('parseSpec: every rule names the path of the bad field', () => {
     ['allowedLatenessMs missing', { watermark: {} }, /^watermark\.allowedLatenessMs must be a non-negative integer/],
     ['maxFutureSkewMs fractional', { watermark: { allowedLatenessMs: 0, maxFutureSkewMs: 0.5 } }, /^watermark\.maxFutureSkewMs must be a non-negative integer/],
     ['latePolicy unknown', { latePolicy: 'ignore' }, /^latePolicy must be one of "dlq", "drop", "update"/],
+    ['correctionHorizonMs without update', { correctionHorizonMs: 1000 }, /^correctionHorizonMs applies to latePolicy "update" only \(latePolicy is "dlq"\)/],
+    ['correctionHorizonMs negative', { latePolicy: 'update', correctionHorizonMs: -5 }, /^correctionHorizonMs must be a non-negative integer/],
   ];
+
+  it('counts the final windows of the correction horizon in what a key keeps', () => {
+    const problems = problemsOf(specDoc({ latePolicy: 'update', correctionHorizonMs: 100_000, features: [{ name: 'c', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' }] }));
+    expect(problems[0]).toMatch(/^features\[0\]\.window keeps up to 10002 open slices of 10 ms and final windows per key/);
+  });
 
   it.each(cases)('%s', (_name, overrides, expected) => {
     const problems = problemsOf(specDoc(overrides));
