@@ -109,7 +109,8 @@ export class UsageRecorder {
   /** One handler invocation that took `ms`. */
   public invocation(ms: number): void {
     this.u.invocations += 1;
-    this.u.consumerMs += ms;
+    // Lambda bills each invocation's duration rounded up to the millisecond.
+    this.u.consumerMs += Math.ceil(ms);
   }
 
   /** Records put on the stream (their payloads). */
