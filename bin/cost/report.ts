@@ -18,12 +18,10 @@ export function priceHeading(): string {
   return `list prices of ${PRICE_LIST_DATE}, ${PRICE_REGION}, on-demand; Lambda Arm at ${CONSUMER_FUNCTION_DEFAULTS.memorySizeMb} MB`;
 }
 
-/** A unit price as published: per million (or thousand) units where one unit costs less than a tenth of a cent. */
+/** A unit price as its source quotes it: per unit, per thousand or per million units. */
 export function priceText(p: Price): string {
-  const n = (x: number) => String(Number(x.toPrecision(6)));
-  if (p.usd < 1e-5) return `$${n(p.usd * 1e6)} per million × ${p.per}`;
-  if (p.usd < 1e-3) return `$${n(p.usd * 1e3)} per thousand × ${p.per}`;
-  return `$${n(p.usd)} per ${p.per}`;
+  const amount = String(Number((p.usd * p.quotedFor).toPrecision(6)));
+  return p.quotedFor === 1 ? `$${amount} per ${p.per}` : `$${amount} per ${p.quotedFor === 1000 ? 'thousand' : 'million'} × ${p.per}`;
 }
 
 /** The prices the sources did not confirm, one line each (empty when all are confirmed). */
