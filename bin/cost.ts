@@ -101,7 +101,7 @@ async function main(): Promise<number> {
       for (const line of unconfirmedLines()) out(line);
     }
     if (plot !== undefined) {
-      writeFileSync(plot, curveSvg(points, { title: 'Cost per million events against freshness', note: `${priceHeading()}; provisioned stream; ${records} records per run` }));
+      writeFileSync(plot, curveSvg(points, { title: 'Cost per million events against freshness', note: `${PRICE_REGION} list prices of ${PRICE_LIST_DATE}; Lambda Arm ${CONSUMER_FUNCTION_DEFAULTS.memorySizeMb} MB; provisioned stream; ${records} records per run` }));
       process.stderr.write(`wrote ${plot}\n`);
     }
     if (readme !== undefined && readmeText !== undefined) {

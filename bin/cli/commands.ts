@@ -24,7 +24,7 @@ export const SANDBOX_CLI: CliDefinition = {
     follow: { kind: 'flag', help: 'Story mode: keep the pipeline running after the story for a producer of your own, until Ctrl-C.' },
     config: { kind: 'string', value: 'SPEC.json', help: 'File mode (--config, --input and --out go together): pipeline spec file.' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'File mode: records in the replay\'s input format.' },
-    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl and rejected.jsonl are replaced.' },
+    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl, rejected.jsonl and summary.json are replaced.' },
     shards: { kind: 'number', value: 'N', help: 'File mode: shards of the stream, 1 to 64; default 1.' },
     chaos: { kind: 'number', value: 'P', help: 'File mode: fraction of invocations that fail part-way through their writes, 0 to 1; default 0.' },
     seed: { kind: 'number', value: 'S', help: 'File mode: seed of the fault injection, an integer; default 1.' },

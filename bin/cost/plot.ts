@@ -5,9 +5,9 @@
  */
 import type { CurvePoint } from './curve';
 
-const W = 760;
+const W = 820;
 const H = 460;
-const M = { left: 72, right: 190, top: 48, bottom: 56 };
+const M = { left: 72, right: 230, top: 48, bottom: 56 };
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -64,7 +64,7 @@ export function runCostLines(run: RunSummary, costs: readonly CostPerMillion[]):
   ];
 }
 
-const CURVE_HEADER = ['events/s', 'window s', 'batch', 'wait s', 'processing s', 'freshness s', 'consumer $/M', 'provisioned total $/M', 'on-demand total $/M', 'Flink 1 KPU $/M'];
+const CURVE_HEADER = ['events/s', 'window s', 'batch', 'wait s', 'processing s', 'freshness s', 'DynamoDB WRU/event', 'consumer $/M', 'provisioned total $/M', 'on-demand total $/M', 'Flink 1 KPU $/M'];
 
 function curveRows(points: readonly CurvePoint[]): string[][] {
   return points.map((p) => [
@@ -74,6 +74,7 @@ function curveRows(points: readonly CurvePoint[]): string[][] {
     secs(p.waitS),
     secs(p.processingS),
     secs(p.freshnessS),
+    (p.usage.dynamodbWriteUnits / p.records).toFixed(2),
     usd(p.cost.consumer),
     usd(p.cost.totalProvisioned),
     usd(p.cost.totalOnDemand),
@@ -85,8 +86,9 @@ export function curveLines(points: readonly CurvePoint[]): string[] {
   return table(CURVE_HEADER, curveRows(points));
 }
 
-function markdownTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+/** A Markdown table; `numeric` right-aligns every column but the first. */
+function markdownTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, numeric: boolean): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i > 0 && numeric ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
 /** The README's cost section body: prices with sources, the curve, and what the runs were. */
@@ -97,13 +99,13 @@ export function readmeSection(points: readonly CurvePoint[], recordsPerRun: numb
     COST_BEGIN,
     `Prices: ${priceHeading()}, per unit:`,
     '',
-    ...markdownTable(['price', 'source'], prices),
+    ...markdownTable(['price', 'source'], prices, false),
     '',
-    `Managed Service for Apache Flink's smallest application: 1 KPU + 1 orchestration KPU + 50 GB running storage = ${usd(flinkSmallestPerMonth())} a month.`,
+    `Managed Service for Apache Flink's smallest application: 1 KPU + 1 orchestration KPU + 50 GB running storage = $${flinkSmallestPerMonth().toFixed(2)} a month.`,
     '',
-    `Cost/freshness curve: the reference workload (BENCH_SPEC, ${keys.toLocaleString('en-US')} Zipf keys) through the local file run, one run per rate and batch size of ${recordsPerRun.toLocaleString('en-US')} records (or one batch where a batch is larger): ${runs.map((p) => `${p.rate}/s × ${p.batchSize}`).join(', ')}. Processing time is the handler's time per batch on this machine's emulators, not on Lambda.`,
+    `Cost/freshness curve: the reference workload (BENCH_SPEC, ${keys.toLocaleString('en-US')} Zipf keys) through the local file run, one run per rate and batch size of ${recordsPerRun.toLocaleString('en-US')} records (or one batch where a batch is larger): ${runs.map((p) => `${p.rate}/s × ${p.batchSize}`).join(', ')}. Processing time is the handler's time per batch on this machine's emulators, not on Lambda; where it exceeds the wait, one shard's consumer does not keep up with that rate here.`,
     '',
-    ...markdownTable(CURVE_HEADER, curveRows(points)),
+    ...markdownTable(CURVE_HEADER, curveRows(points), true),
     COST_END,
   ].join('\n');
 }
