@@ -17,7 +17,7 @@ import {
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { dynamoClient, hooked, sqsClient } from '../../lambda/adapters/aws-clients';
 import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
@@ -39,6 +39,7 @@ import {
   createTableInput,
 } from '../../lambda/contract/resources';
 import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions } from './esm-runner';
+import type { UsageRecorder } from './usage';
 
 /** The settings of the mapping and function the stack deploys, as local event source mapping options. */
 export type DeployedMappingOptions = Required<
@@ -100,6 +101,11 @@ export interface LocalPipelineOptions {
    * @default true
    */
   readonly startConsumer?: boolean;
+  /**
+   * Counts what the consumer uses: its SDK clients' requests and capacity, the event source mapping's Kinesis
+   * requests, the invocations and their time, and the records put (see bin/local/usage.ts).
+   */
+  readonly usage?: UsageRecorder;
 }
 
 export interface PutResult {
@@ -118,6 +124,7 @@ export class LocalPipeline {
     private readonly sqs: SQSClient,
     private readonly s3: S3Client,
     private readonly spec: PipelineSpec,
+    private readonly usage: UsageRecorder | undefined,
   ) {}
 
   /** Creates the resources (emulator endpoints come from the environment) and starts polling. */
@@ -153,10 +160,16 @@ export class LocalPipeline {
       logger: quietLogger(),
       metrics: quietMetrics(),
       ...(o.arrivalClock ? { arrivalClock: o.arrivalClock } : {}),
+      ...(o.usage ? { clientHook: o.usage.hook } : {}),
     });
     const handler = async (event: KinesisStreamEvent) => {
       o.beforeInvoke?.();
-      return consumer(event);
+      const started = performance.now();
+      try {
+        return await consumer(event);
+      } finally {
+        o.usage?.invocation(performance.now() - started);
+      }
     };
     const overrides = {
       ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
@@ -170,13 +183,14 @@ export class LocalPipeline {
       streamName: stream,
       handler,
       pollIntervalMs: 20,
-      client: kinesis,
+      // A client of its own when counting, so the puts and setup requests above are not counted as polling.
+      client: o.usage ? hooked(kinesisClient(), o.usage.hook) : kinesis,
       // The stack's mapping sends these to the on-failure queue (SqsDlq); so does the local one.
       onFailure: async (m) => {
         await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
       },
     });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage);
     if (o.startConsumer ?? true) await esm.start();
     return pipeline;
   }
@@ -189,6 +203,7 @@ export class LocalPipeline {
   /** Puts records in order (PutRecords, 500 a request); returns where each landed. */
   public async put(records: ReadonlyArray<{ partitionKey: string; data: string | Uint8Array }>): Promise<PutResult[]> {
     const out: PutResult[] = [];
+    this.usage?.put(records.map((r) => r.data));
     for (let i = 0; i < records.length; i += 500) {
       const chunk = records.slice(i, i + 500);
       const res = await this.kinesis.send(
