@@ -95,6 +95,8 @@ async function main(): Promise<number> {
         ...(chaos === undefined ? {} : { chaos }),
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),
+        // Long runs show they are moving, on a terminal only (logs and tests stay quiet).
+        ...(process.stderr.isTTY ? { progress: (line: string) => process.stderr.write(`${line}\n`) } : {}),
       });
       process.stderr.write(`figures: ${JSON.stringify(stats)}\n`);
       // Where the time went and how much memory it took: this process (puts, event source mapping, consumer) and

@@ -60,6 +60,10 @@ export interface FileRunOptions {
   readonly batchSize?: number;
   /** High enough that chaos never exhausts retries at P ≤ 0.5. @default 20 */
   readonly maximumRetryAttempts?: number;
+  /** Receives a progress line every `progressEveryMs` while records are put and consumed. */
+  readonly progress?: (line: string) => void;
+  /** @default 5000 */
+  readonly progressEveryMs?: number;
 }
 
 /** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in the README). */
@@ -260,9 +264,17 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       writeUnits += outcome.writeUnits;
     },
   });
+  let ticker: NodeJS.Timeout | undefined;
   try {
     // 1. Put the file in order, remembering which input line each sequence number holds.
     const t0 = Date.now();
+    let phase = 'put';
+    ticker = o.progress
+      ? setInterval(() => {
+          const s = ((Date.now() - t0) / 1000).toFixed(0);
+          o.progress!(phase === 'put' ? `${s} s: ${records.toLocaleString('en-US')} records put` : `${s} s: ${counted.records.toLocaleString('en-US')} of ${records.toLocaleString('en-US')} records consumed, ${pipeline.esm.counters.invocations} invocations`);
+        }, o.progressEveryMs ?? 5000)
+      : undefined;
     const lineOf = new Map<string, number>();
     let records = 0;
     let chunk: Array<InputRecord & { line: number }> = [];
@@ -288,6 +300,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
 
     // 2. Consume the stream from its start, wait until the consumer has caught up, then end the bounded input.
     const t1 = Date.now();
+    phase = 'consume';
     await pipeline.startConsumer();
     // A stalled consumer is an error, a slow machine is not: wait as long as invocations keep starting.
     for (;;) {
@@ -300,6 +313,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       }
     }
     const drainMs = Date.now() - t1;
+    if (ticker) clearInterval(ticker);
     // Taken before the end of input and the read-back, which are the sandbox's requests, not the consumer's.
     const consumed = usage.usage();
     const abandoned = await pipeline.takeOnFailureMessages();
@@ -362,6 +376,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       },
     };
   } finally {
+    if (ticker) clearInterval(ticker);
     await pipeline.stop();
   }
 }
