@@ -91,6 +91,11 @@ export interface FileRunStats {
   readonly stateWrites: number;
   readonly writeUnits: number;
   /**
+   * The least any design writes for this run's invocations (the end of input aside): per successful invocation
+   * one unit per distinct key, one for the checkpoint and each new producer id at 8 bytes.
+   */
+  readonly boundWriteUnits: number;
+  /**
    * Sums of the counters of successful invocations, in the summary's fields. A failed invocation reports nothing,
    * and what it stored before failing is not counted again by its retry (a window it fired and dropped from the
    * key's state does not fire twice), so under --chaos these sums can be below the stored counts; without chaos,
@@ -244,6 +249,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let skipped = 0;
   let stateWrites = 0;
   let writeUnits = 0;
+  let boundWriteUnits = 0;
   const usage = new UsageRecorder();
   const pipeline = await LocalPipeline.start({
     usage,
@@ -262,6 +268,8 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       skipped += outcome.skipped;
       stateWrites += outcome.stateWrites;
       writeUnits += outcome.writeUnits;
+      const c = outcome.counters;
+      boundWriteUnits += outcome.batchKeys + 1 + ((c.records - c.invalid - c.future - c.duplicates) * 8) / 1024;
     },
   });
   let ticker: NodeJS.Timeout | undefined;
@@ -368,6 +376,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         skipped,
         stateWrites,
         writeUnits,
+        boundWriteUnits: Math.round(boundWriteUnits),
         invocationCounters: counted,
         putMs,
         drainMs,
