@@ -158,8 +158,11 @@ export const CONSUMER_ENV = {
   spec: 'PIPELINE_SPEC',
   pipelineName: 'PIPELINE_NAME',
   stateTableName: 'STATE_TABLE_NAME',
+  /** No longer set by the CDK stack (the feature table left it); kept until the consumer stops reading it. */
   featureTableName: 'FEATURE_TABLE_NAME',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  /** S3 bucket of final windows and corrections (JSON lines under FINALS_OBJECT_PREFIXES). */
+  finalsBucketName: 'FINALS_BUCKET_NAME',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
@@ -179,3 +182,35 @@ export const CONSUMER_TABLE_ACTIONS: readonly string[] = [
 
 /** SQS actions the consumer needs on the dead-letter queue. */
 export const CONSUMER_QUEUE_ACTIONS: readonly string[] = ['sqs:SendMessage'];
+
+/** CONSUMER_ENV names the deployed stack no longer sets (see featureTableName). */
+export const CONSUMER_ENV_NOT_DEPLOYED: readonly string[] = [CONSUMER_ENV.featureTableName];
+
+/**
+ * Top-level key prefixes of the finals bucket; a pipeline's objects live under `<prefix>/<pipeline>/`. The
+ * consumer may put objects under exactly these, for its own pipeline.
+ */
+export const FINALS_OBJECT_PREFIXES = { finals: 'finals', corrections: 'corrections' } as const;
+
+/** S3 actions the consumer needs on its pipeline's prefixes: it writes final windows and corrections, never reads. */
+export const CONSUMER_BUCKET_ACTIONS: readonly string[] = ['s3:PutObject'];
+
+/** Environment variables the serving function reads. */
+export const SERVING_ENV = {
+  spec: 'PIPELINE_SPEC',
+  pipelineName: 'PIPELINE_NAME',
+  /** The state table: serving reads each key's one item there. */
+  stateTableName: 'STATE_TABLE_NAME',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+/** DynamoDB actions the serving function needs on the state table: reads of whole items by key, nothing else. */
+export const SERVING_TABLE_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'];
+
+/** Settings of the serving function shared by the stack and the local endpoint. */
+export const SERVING_FUNCTION_DEFAULTS = {
+  memorySizeMb: 512,
+  /** One BatchGetItem round per 100 keys, with retries of unprocessed keys, fits well within this. */
+  timeoutSeconds: 10,
+} as const;
