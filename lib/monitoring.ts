@@ -158,7 +158,7 @@ export const ALARM_RUNBOOK: Readonly<Record<AlarmKey, RunbookEntry>> = {
   ServingErrors: {
     meaning: 'The features endpoint answered with 5xx (handler error, timeout or Lambda failure): model servers got no features.',
     firstStep:
-      'Search the serving function log for ERROR lines. Timeouts with state table throttles point at DynamoDB (see StateTableThrottles); a ConfigError at start means its environment is wrong.',
+      'Search the serving function log for ERROR lines. Timeouts with state table throttles point at DynamoDB (see StateTableThrottles); errors at start point at its environment (SERVING_ENV).',
   },
   ServingLatency: {
     meaning: 'The p99 time to answer a feature request is above the threshold: model servers wait for features, or give up.',
