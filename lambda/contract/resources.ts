@@ -1,6 +1,7 @@
 /**
  * Plain definitions of the pipeline's resources (table keys, queues, event source mapping settings and limits,
- * the consumer's environment variables and permissions), read by the CDK constructs (lib/), by the consumer
+ * the finals bucket's key prefixes, the consumer's and the serving function's environment variables and
+ * permissions), read by the CDK constructs (lib/), by the consumer
  * (lambda/adapters) and by the local sandbox that creates the same resources in emulators. This folder
  * (lambda/contract/) imports nothing, so every side can depend on it without depending on another side: lint
  * enforces it (eslint.config.mjs). Both sides reading the same constants keeps them from drifting apart.
@@ -208,7 +209,7 @@ export const SERVING_ENV = {
 /** DynamoDB actions the serving function needs on the state table: reads of whole items by key, nothing else. */
 export const SERVING_TABLE_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'];
 
-/** Settings of the serving function shared by the stack and the local endpoint. */
+/** Defaults of the serving function in the stack. */
 export const SERVING_FUNCTION_DEFAULTS = {
   memorySizeMb: 512,
   /** One BatchGetItem round per 100 keys, with retries of unprocessed keys, fits well within this. */
