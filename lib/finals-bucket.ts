@@ -102,8 +102,8 @@ export class FinalsBucket extends Construct {
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
       ],
-      // Request metrics (puts, 4xx, 5xx, latency) for the dashboard and the server-error alarm; billed as
-      // CloudWatch metrics only in hours with requests.
+      // Request metrics (puts, gets, 4xx, 5xx, bytes) for the dashboard; billed as CloudWatch metrics only in
+      // hours with requests.
       metrics: [{ id: FINALS_BUCKET_METRICS_FILTER }],
       removalPolicy,
       autoDeleteObjects: destroy,
@@ -161,7 +161,7 @@ export function validateFinalsBucketOptions(props: FinalsBucketOptions): void {
     return n;
   };
   const cls = props.transitionStorageClass ?? 'INFREQUENT_ACCESS';
-  const minTransition = MIN_DAYS_BEFORE[cls];
+  const minTransition = Object.hasOwn(MIN_DAYS_BEFORE, cls) ? MIN_DAYS_BEFORE[cls] : undefined;
   if (minTransition === undefined) {
     throw new PipelinePropsError(`${owner}: transitionStorageClass must be one of ${Object.keys(MIN_DAYS_BEFORE).join(', ')} (got ${String(cls)})`);
   }
@@ -177,7 +177,7 @@ export function validateFinalsBucketOptions(props: FinalsBucketOptions): void {
   const expire = days('expireAfter', props.expireAfter, 1);
   if (expire !== undefined && expire <= transition) {
     throw new PipelinePropsError(
-      `${owner}: expireAfter (${expire} days) must be later than transitionAfter (${transition} days); delete earlier by lowering both`,
+      `${owner}: expireAfter (${expire} days) must be later than transitionAfter (${transition} days): S3 refuses an expiry at or before the transition`,
     );
   }
   days('accessLogRetention', props.accessLogRetention, 1);
