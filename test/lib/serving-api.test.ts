@@ -83,13 +83,20 @@ describe('features endpoint', () => {
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it('grantInvoke lets a caller invoke the URL, and only through the URL', () => {
-    const stack = new PipelineStack(new App({ context: NO_BUNDLING }), 'Grant', { specJson: FRAUD_SPEC_JSON, pipelineName: 'fraud' });
+  it('takes its tuning from props; grantInvoke lets a caller invoke the URL, and only through the URL', () => {
+    // One synthesis for both: each takes seconds.
+    const stack = new PipelineStack(new App({ context: NO_BUNDLING }), 'Tuned', {
+      specJson: FRAUD_SPEC_JSON,
+      pipelineName: 'fraud',
+      serving: { memorySize: 1024, timeout: Duration.seconds(3), reservedConcurrentExecutions: 5 },
+    });
     const caller = new iam.Role(stack, 'ModelServer', { assumedBy: new iam.AccountRootPrincipal() });
     stack.serving.grantInvoke(caller);
-    const callerId = stack.getLogicalId(caller.node.defaultChild as CfnElement);
-    const statements = policyStatementsOf(Template.fromStack(stack), callerId);
+    const template = Template.fromStack(stack);
     const servingId = stack.getLogicalId(stack.serving.function.node.defaultChild as CfnElement);
+    expect(template.toJSON().Resources[servingId].Properties).toMatchObject({ MemorySize: 1024, Timeout: 3, ReservedConcurrentExecutions: 5 });
+
+    const statements = policyStatementsOf(template, stack.getLogicalId(caller.node.defaultChild as CfnElement));
     expect(statements).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Effect: 'Allow', Action: 'lambda:InvokeFunctionUrl', Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } }),
@@ -100,12 +107,6 @@ describe('features endpoint', () => {
       // A plain invoke, bypassing the URL, is not granted.
       if (st.Action === 'lambda:InvokeFunction') expect(st.Condition).toEqual({ Bool: { 'lambda:InvokedViaFunctionUrl': true } });
     }
-  });
-
-  it('takes its tuning from props', () => {
-    const { stack, template } = buildPipeline({ serving: { memorySize: 1024, timeout: Duration.seconds(3), reservedConcurrentExecutions: 5 } });
-    const props = template.toJSON().Resources[stack.getLogicalId(stack.serving.function.node.defaultChild as CfnElement)].Properties;
-    expect(props).toMatchObject({ MemorySize: 1024, Timeout: 3, ReservedConcurrentExecutions: 5 });
   });
 
   it('outputs its URL and function name', () => {
