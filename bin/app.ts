@@ -5,7 +5,7 @@
  *   -c pipelineName=<name>  metric dimension and name part (default: the spec file's base name)
  *   -c stackName=<name>     stack name (default FeaturePipeline-<pipelineName>)
  *   -c alarmEmail=<email>   subscribe an email address to the alarms
- *   -c devStack=true        destroy tables and logs with the stack (development only)
+ *   -c devStack=true        destroy the state table, the buckets (emptied first) and the logs with the stack (development only)
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';

@@ -1,5 +1,4 @@
-import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -11,6 +10,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/contract/metric-names';
 import { PipelinePropsError, checkDuration, checkInteger } from './errors';
+import type { FinalsBucket } from './finals-bucket';
+import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 import {
   CONSUMER_ENV,
   CONSUMER_FUNCTION_DEFAULTS,
@@ -20,9 +21,8 @@ import {
   EVENT_SOURCE_LIMITS,
 } from '../lambda/contract/resources';
 
-const PROJECT_ROOT = path.join(__dirname, '..');
 /** Source of the consumer handler, bundled with the local esbuild at synth time. */
-export const CONSUMER_ENTRY = path.join(PROJECT_ROOT, 'lambda', 'handlers', 'consumer.ts');
+export const CONSUMER_ENTRY = handlerEntry('consumer');
 
 /** Powertools log levels accepted in POWERTOOLS_LOG_LEVEL. */
 export type ConsumerLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -100,7 +100,8 @@ export interface PipelineConsumerProps extends PipelineConsumerOptions {
   readonly specJson: string;
   readonly stream: kinesis.IStream;
   readonly stateTable: dynamodb.ITable;
-  readonly featureTable: dynamodb.ITable;
+  /** Where final windows and corrections go; the consumer may only put objects under its pipeline's prefixes. */
+  readonly finalsBucket: FinalsBucket;
   /** FIFO queue the handler writes late and invalid records to. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Standard queue the event source mapping sends abandoned batches to. */
@@ -127,26 +128,14 @@ export class PipelineConsumer extends Construct {
     validatePipelineConsumerOptions(props);
     const parallelizationFactor = props.parallelizationFactor ?? EVENT_SOURCE_DEFAULTS.parallelizationFactor;
 
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    });
-
-    // An own role instead of the default one, which carries the AWS managed AWSLambdaBasicExecutionRole policy
-    // (logs on every log group): this one may write to its own log group only.
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    ({ logGroup: this.logGroup, role: this.role } = functionIdentity(this, {
       description: `Consumer of feature pipeline ${props.pipelineName}`,
-    });
-    this.logGroup.grantWrite(this.role);
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    }));
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: CONSUMER_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
+      ...nodeFunctionBase(CONSUMER_ENTRY),
       memorySize: props.memorySize ?? CONSUMER_FUNCTION_DEFAULTS.memorySizeMb,
       timeout: props.timeout ?? Duration.seconds(CONSUMER_FUNCTION_DEFAULTS.timeoutSeconds),
       role: this.role,
@@ -157,34 +146,25 @@ export class PipelineConsumer extends Construct {
         [CONSUMER_ENV.spec]: props.specJson,
         [CONSUMER_ENV.pipelineName]: props.pipelineName,
         [CONSUMER_ENV.stateTableName]: props.stateTable.tableName,
-        [CONSUMER_ENV.featureTableName]: props.featureTable.tableName,
+        [CONSUMER_ENV.finalsBucketName]: props.finalsBucket.bucket.bucketName,
         [CONSUMER_ENV.deadLetterQueueUrl]: props.deadLetterQueue.queueUrl,
         [CONSUMER_ENV.serviceName]: CONSUMER_SERVICE_NAME,
         [CONSUMER_ENV.metricsNamespace]: METRICS_NAMESPACE,
         [CONSUMER_ENV.logLevel]: props.logLevel ?? 'INFO',
         [CONSUMER_ENV.parallelizationFactor]: String(parallelizationFactor),
-        // Stack traces point at the TypeScript sources through the bundled source map.
-        NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node22',
-        // The Node.js 22 runtime ships AWS SDK v3; bundling it again only grows the package.
-        externalModules: ['@aws-sdk/*'],
+        ...SOURCE_MAP_ENV,
       },
     });
 
-    // Exactly the item operations the consumer performs, on the two tables (which have no indexes).
+    // Exactly the item operations the consumer performs, on the state table (which has no indexes).
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'FeatureTablesItemAccess',
+        sid: 'StateTableItemAccess',
         actions: [...CONSUMER_TABLE_ACTIONS],
-        resources: [props.stateTable.tableArn, props.featureTable.tableArn],
+        resources: [props.stateTable.tableArn],
       }),
     );
+    props.finalsBucket.grantPutPipelineObjects(this.role, props.pipelineName);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'DeadLetterQueueSend',
@@ -208,16 +188,8 @@ export class PipelineConsumer extends Construct {
     });
     this.function.addEventSource(this.eventSource);
 
-    const fnResource = this.function.node.defaultChild as lambda.CfnFunction;
-    Validations.of(fnResource).acknowledge(
-      {
-        id: 'AwsSolutions-L1',
-        reason: 'Node.js 22 is the runtime the handler is built and tested for (esbuild target node22); moving to a newer one is a deliberate upgrade.',
-      },
-      {
-        id: 'Serverless-LambdaLatestVersion',
-        reason: 'Node.js 22 is the runtime the handler is built and tested for (esbuild target node22); moving to a newer one is a deliberate upgrade.',
-      },
+    acknowledgeRuntime(
+      this.function,
       {
         id: 'Serverless-LambdaDLQ',
         reason: 'The function is only invoked by the Kinesis event source mapping, never asynchronously; failed batches go to the mapping\'s on-failure queue.',

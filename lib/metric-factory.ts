@@ -3,7 +3,9 @@ import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { FINALS_BUCKET_METRICS_FILTER } from './finals-bucket';
 import { METRICS_NAMESPACE, type MetricName, PIPELINE_DIMENSION } from '../lambda/contract/metric-names';
 
 /** Resources whose metrics the pipeline watches. */
@@ -12,7 +14,9 @@ export interface PipelineMetricSources {
   readonly consumer: lambda.IFunction;
   readonly stream: kinesis.IStream;
   readonly stateTable: dynamodb.ITable;
-  readonly featureTable: dynamodb.ITable;
+  readonly finalsBucket: s3.IBucket;
+  /** The features endpoint's function (its function URL reports under the function's name). */
+  readonly servingFunction: lambda.IFunction;
   readonly deadLetterQueue: sqs.IQueue;
   readonly onFailureQueue: sqs.IQueue;
 }
@@ -20,8 +24,8 @@ export interface PipelineMetricSources {
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
 
-/** DynamoDB operations the consumer performs; ThrottledRequests is reported per operation. */
-const CONSUMER_OPERATIONS = [
+/** DynamoDB operations the consumer and the serving function perform; ThrottledRequests is reported per operation. */
+const STATE_TABLE_OPERATIONS = [
   dynamodb.Operation.GET_ITEM,
   dynamodb.Operation.BATCH_GET_ITEM,
   dynamodb.Operation.QUERY,
@@ -81,30 +85,31 @@ export class PipelineMetricFactory {
     return this.queue(queue).metricApproximateAgeOfOldestMessage({ statistic: cw.Stats.MAXIMUM, period: FIVE_MINUTES });
   }
 
-  public tableMetric(table: 'state' | 'features', metricName: string, statistic: string = cw.Stats.SUM): cw.Metric {
-    return this.table(table).metric(metricName, { statistic, period: ONE_MINUTE });
+  public stateTableMetric(metricName: string, statistic: string = cw.Stats.SUM): cw.Metric {
+    return this.sources.stateTable.metric(metricName, { statistic, period: ONE_MINUTE });
   }
 
-  /** Read plus write throttle events of one table; missing series count as zero. */
-  public tableThrottleEvents(table: 'state' | 'features', period: Duration = FIVE_MINUTES): cw.MathExpression {
+  /** Read plus write throttle events of the state table; missing series count as zero. */
+  public stateTableThrottleEvents(period: Duration = FIVE_MINUTES): cw.MathExpression {
+    const table = this.sources.stateTable;
     return new cw.MathExpression({
       expression: 'FILL(r, 0) + FILL(w, 0)',
       usingMetrics: {
-        r: this.table(table).metric('ReadThrottleEvents', { statistic: cw.Stats.SUM, period }),
-        w: this.table(table).metric('WriteThrottleEvents', { statistic: cw.Stats.SUM, period }),
+        r: table.metric('ReadThrottleEvents', { statistic: cw.Stats.SUM, period }),
+        w: table.metric('WriteThrottleEvents', { statistic: cw.Stats.SUM, period }),
       },
       period,
-      label: `${table} throttle events`,
+      label: 'state throttle events',
     });
   }
 
-  /** Throttled requests of one table, summed over the operations the consumer performs. */
-  public tableThrottledRequests(table: 'state' | 'features'): cw.MathExpression {
-    // Ids carry the table so both tables' expressions can share a graph.
+  /** Throttled requests of the state table, summed over the operations the pipeline performs. */
+  public stateTableThrottledRequests(): cw.MathExpression {
+    const table = this.sources.stateTable;
     const usingMetrics: Record<string, cw.IMetric> = {};
-    for (const op of CONSUMER_OPERATIONS) {
-      usingMetrics[`${table}_${op.toLowerCase()}`] = this.table(table).metric('ThrottledRequests', {
-        dimensionsMap: { TableName: this.table(table).tableName, Operation: op },
+    for (const op of STATE_TABLE_OPERATIONS) {
+      usingMetrics[op.toLowerCase()] = table.metric('ThrottledRequests', {
+        dimensionsMap: { TableName: table.tableName, Operation: op },
         statistic: cw.Stats.SUM,
         period: ONE_MINUTE,
       });
@@ -113,8 +118,54 @@ export class PipelineMetricFactory {
       expression: Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`).join(' + '),
       usingMetrics,
       period: ONE_MINUTE,
-      label: `${table} ThrottledRequests`,
+      label: 'state ThrottledRequests',
     });
+  }
+
+  /** A request metric of the finals bucket (its metrics configuration covers the whole bucket). */
+  public finalsBucketRequests(
+    name: 'PutRequests' | 'GetRequests' | '4xxErrors' | '5xxErrors' | 'BytesUploaded',
+    period: Duration = ONE_MINUTE,
+  ): cw.Metric {
+    return new cw.Metric({
+      namespace: 'AWS/S3',
+      metricName: name,
+      dimensionsMap: { BucketName: this.sources.finalsBucket.bucketName, FilterId: FINALS_BUCKET_METRICS_FILTER },
+      statistic: cw.Stats.SUM,
+      period,
+    });
+  }
+
+  /** Daily storage metrics of the finals bucket: bytes in Standard, objects in all classes. */
+  public finalsBucketStorage(name: 'BucketSizeBytes' | 'NumberOfObjects'): cw.Metric {
+    return new cw.Metric({
+      namespace: 'AWS/S3',
+      metricName: name,
+      dimensionsMap: {
+        BucketName: this.sources.finalsBucket.bucketName,
+        StorageType: name === 'BucketSizeBytes' ? 'StandardStorage' : 'AllStorageTypes',
+      },
+      statistic: cw.Stats.AVERAGE,
+      period: Duration.days(1),
+    });
+  }
+
+  /** Requests to the features endpoint, or those answered with a 4xx or 5xx status. */
+  public servingRequests(name: 'UrlRequestCount' | 'Url4xxCount' | 'Url5xxCount', period: Duration = FIVE_MINUTES): cw.Metric {
+    return this.sources.servingFunction.metric(name, { statistic: cw.Stats.SUM, period });
+  }
+
+  /** Time from the function URL receiving a request to its response: what a caller waits. */
+  public servingLatency(statistic: string, period: Duration = FIVE_MINUTES): cw.Metric {
+    return this.sources.servingFunction.metric('UrlRequestLatency', { statistic, period });
+  }
+
+  public servingDuration(statistic: string): cw.Metric {
+    return this.sources.servingFunction.metricDuration({ statistic, period: FIVE_MINUTES });
+  }
+
+  public servingThrottles(): cw.Metric {
+    return this.sources.servingFunction.metricThrottles({ statistic: cw.Stats.SUM, period: FIVE_MINUTES });
   }
 
   public streamMetric(
@@ -126,9 +177,5 @@ export class PipelineMetricFactory {
 
   private queue(queue: 'deadLetter' | 'onFailure'): sqs.IQueue {
     return queue === 'deadLetter' ? this.sources.deadLetterQueue : this.sources.onFailureQueue;
-  }
-
-  private table(table: 'state' | 'features'): dynamodb.ITable {
-    return table === 'state' ? this.sources.stateTable : this.sources.featureTable;
   }
 }

@@ -48,10 +48,22 @@ export interface MonitoringOptions {
    */
   readonly consumerThrottlesThreshold?: number;
   /**
-   * Alarm when a table reports at least this many read plus write throttle events in five minutes.
+   * Alarm when the state table reports at least this many read plus write throttle events in five minutes.
    * @default 1
    */
   readonly tableThrottlesThreshold?: number;
+  /**
+   * Alarm when the features endpoint answers at least this many requests with a 5xx status in five minutes.
+   * @default 1
+   */
+  readonly servingErrorsThreshold?: number;
+  /**
+   * Alarm when the p99 latency of the features endpoint stays above this for three five-minute periods. Cold
+   * starts count too: at a few requests a minute they alone can reach a few hundred milliseconds at p99.
+   * Must be below the serving function's timeout, which caps every request's latency.
+   * @default Duration.seconds(1)
+   */
+  readonly servingLatencyP99Threshold?: Duration;
   /**
    * Alarm when stream reads or writes exceed the shard limits at least this many times a minute, three minutes running.
    * @default 1
@@ -85,7 +97,8 @@ export type AlarmKey =
   | 'DeadLetterQueueAge'
   | 'OnFailureQueueNotEmpty'
   | 'StateTableThrottles'
-  | 'FeatureTableThrottles'
+  | 'ServingErrors'
+  | 'ServingLatency'
   | 'StreamReadThroughputExceeded'
   | 'StreamWriteThroughputExceeded';
 
@@ -138,13 +151,19 @@ export const ALARM_RUNBOOK: Readonly<Record<AlarmKey, RunbookEntry>> = {
       'Read the message: it names the shard and sequence numbers. Find the error in the function log, fix it, then replay that range from the stream.',
   },
   StateTableThrottles: {
-    meaning: 'DynamoDB throttled state reads or writes: batches retry and slow down.',
+    meaning: 'DynamoDB throttled state reads or writes (consumer or serving): batches retry and slow down, feature requests may fail.',
     firstStep:
       'Look for a hot key (one entity with most of the events; CloudWatch Contributor Insights for DynamoDB shows it) or traffic jumping beyond twice its previous peak.',
   },
-  FeatureTableThrottles: {
-    meaning: 'DynamoDB throttled feature writes or reads: online features update late, readers may see errors.',
-    firstStep: 'Check consumed capacity for a spike and whether feature readers share the table with heavy scans or hot keys.',
+  ServingErrors: {
+    meaning: 'The features endpoint answered with 5xx (handler error, timeout or Lambda failure): model servers got no features.',
+    firstStep:
+      'Search the serving function log for ERROR lines. Timeouts with state table throttles point at DynamoDB (see StateTableThrottles); errors at start point at its environment (SERVING_ENV).',
+  },
+  ServingLatency: {
+    meaning: 'The p99 time to answer a feature request is above the threshold: model servers wait for features, or give up.',
+    firstStep:
+      'Compare Lambda duration p99 with the URL latency p99. Close: the handler is slow (requests with many keys, state table throttles, too little memory). Far apart: cold starts; reserve or provision concurrency.',
   },
   StreamReadThroughputExceeded: {
     meaning: 'Reads exceeded the per-shard limits (5 GetRecords calls or 2 MB per second, shared by all consumers).',
@@ -155,6 +174,9 @@ export const ALARM_RUNBOOK: Readonly<Record<AlarmKey, RunbookEntry>> = {
     firstStep: 'Check that producers retry; add shards (provisioned) or spread partition keys (on-demand).',
   },
 };
+
+/** Default of `servingLatencyP99Threshold`. */
+export const SERVING_LATENCY_P99_DEFAULT = Duration.seconds(1);
 
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
@@ -296,9 +318,11 @@ export class PipelineMonitoring extends Construct {
       }),
       // A single message is a batch that was never applied: alarm on the first one.
       OnFailureQueueNotEmpty: alarm('OnFailureQueueNotEmpty', m.queueDepth('onFailure'), { threshold: 1 }),
-      StateTableThrottles: alarm('StateTableThrottles', m.tableThrottleEvents('state'), { threshold: t.tableThrottles }),
-      FeatureTableThrottles: alarm('FeatureTableThrottles', m.tableThrottleEvents('features'), {
-        threshold: t.tableThrottles,
+      StateTableThrottles: alarm('StateTableThrottles', m.stateTableThrottleEvents(), { threshold: t.tableThrottles }),
+      ServingErrors: alarm('ServingErrors', m.servingRequests('Url5xxCount'), { threshold: t.servingErrors }),
+      ServingLatency: alarm('ServingLatency', m.servingLatency(cw.Stats.p(99)), {
+        threshold: t.servingLatencyP99.toMilliseconds(),
+        ...sustained,
       }),
       StreamReadThroughputExceeded: alarm('StreamReadThroughputExceeded', m.streamMetric('ReadProvisionedThroughputExceeded'), {
         threshold: t.streamThroughputExceeded,
@@ -356,6 +380,8 @@ interface Thresholds {
   readonly consumerErrors: number;
   readonly consumerThrottles: number;
   readonly tableThrottles: number;
+  readonly servingErrors: number;
+  readonly servingLatencyP99: Duration;
   readonly streamThroughputExceeded: number;
 }
 
@@ -369,6 +395,8 @@ function resolveThresholds(props: PipelineMonitoringProps): Thresholds {
     consumerErrors: props.consumerErrorsThreshold ?? 1,
     consumerThrottles: props.consumerThrottlesThreshold ?? 1,
     tableThrottles: props.tableThrottlesThreshold ?? 1,
+    servingErrors: props.servingErrorsThreshold ?? 1,
+    servingLatencyP99: props.servingLatencyP99Threshold ?? SERVING_LATENCY_P99_DEFAULT,
     streamThroughputExceeded: props.streamThroughputExceededThreshold ?? 1,
   };
 }
@@ -384,6 +412,8 @@ export function validateMonitoringOptions(props: MonitoringOptions): void {
   checkPositive(owner, 'consumerErrorsThreshold', props.consumerErrorsThreshold);
   checkPositive(owner, 'consumerThrottlesThreshold', props.consumerThrottlesThreshold);
   checkPositive(owner, 'tableThrottlesThreshold', props.tableThrottlesThreshold);
+  checkPositive(owner, 'servingErrorsThreshold', props.servingErrorsThreshold);
+  checkDuration(owner, 'servingLatencyP99Threshold', props.servingLatencyP99Threshold);
   checkPositive(owner, 'streamThroughputExceededThreshold', props.streamThroughputExceededThreshold);
   if (props.alarmEmail !== undefined && !EMAIL_PATTERN.test(props.alarmEmail)) {
     throw new PipelinePropsError(`${owner}: alarmEmail must be an email address (got "${props.alarmEmail}")`);
@@ -418,11 +448,10 @@ function dashboardRows(
   const as = (metric: cw.Metric, label: string): cw.Metric => metric.with({ label });
   const pipeline = (name: MetricName, statistic: string, label = `${name} ${statistic}`): cw.Metric =>
     as(m.pipeline(name, statistic), label);
-  const tables = ['state', 'features'] as const;
   return [
     [
       new cw.TextWidget({
-        markdown: `# Feature pipeline \`${pipelineName}\`\nEvent-time features from Kinesis to DynamoDB. Alarm guide at the bottom.`,
+        markdown: `# Feature pipeline \`${pipelineName}\`\nEvent-time features from Kinesis: state in DynamoDB, final windows in S3, served by a function URL. Alarm guide at the bottom.`,
         width: 24,
         height: 2,
       }),
@@ -503,25 +532,68 @@ function dashboardRows(
     ],
     [
       new cw.GraphWidget({
-        title: 'DynamoDB consumed capacity',
-        left: tables.flatMap((tb) => [
-          as(m.tableMetric(tb, 'ConsumedReadCapacityUnits'), `${tb} read`),
-          as(m.tableMetric(tb, 'ConsumedWriteCapacityUnits'), `${tb} write`),
-        ]),
+        title: 'State table consumed capacity',
+        left: [
+          as(m.stateTableMetric('ConsumedReadCapacityUnits'), 'read'),
+          as(m.stateTableMetric('ConsumedWriteCapacityUnits'), 'write'),
+        ],
         width: 8,
       }),
       new cw.GraphWidget({
-        title: 'DynamoDB throttle events',
-        left: tables.flatMap((tb) => [
-          as(m.tableMetric(tb, 'ReadThrottleEvents'), `${tb} read`),
-          as(m.tableMetric(tb, 'WriteThrottleEvents'), `${tb} write`),
-        ]),
+        title: 'State table throttle events',
+        left: [as(m.stateTableMetric('ReadThrottleEvents'), 'read'), as(m.stateTableMetric('WriteThrottleEvents'), 'write')],
         width: 8,
       }),
       new cw.GraphWidget({
-        title: 'DynamoDB throttled requests',
-        left: tables.map((tb) => m.tableThrottledRequests(tb)),
+        title: 'State table throttled requests',
+        left: [m.stateTableThrottledRequests()],
         width: 8,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'Finals bucket requests',
+        left: [
+          as(m.finalsBucketRequests('PutRequests'), 'PUT'),
+          as(m.finalsBucketRequests('GetRequests'), 'GET'),
+          as(m.finalsBucketRequests('4xxErrors'), '4xx'),
+          as(m.finalsBucketRequests('5xxErrors'), '5xx'),
+        ],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Finals bucket bytes uploaded',
+        left: [as(m.finalsBucketRequests('BytesUploaded'), 'bytes')],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Finals bucket size (daily)',
+        left: [as(m.finalsBucketStorage('BucketSizeBytes'), 'Standard bytes')],
+        right: [as(m.finalsBucketStorage('NumberOfObjects'), 'objects')],
+        width: 8,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'Features endpoint requests',
+        left: [
+          as(m.servingRequests('UrlRequestCount'), 'requests'),
+          as(m.servingRequests('Url4xxCount'), '4xx'),
+          as(m.servingRequests('Url5xxCount'), '5xx'),
+          as(m.servingThrottles(), 'throttles'),
+        ],
+        leftAnnotations: [line(t.servingErrors, '5xx alarm')],
+        width: 12,
+      }),
+      new cw.GraphWidget({
+        title: 'Features endpoint latency (ms)',
+        left: [
+          as(m.servingLatency(cw.Stats.p(50)), 'URL latency p50'),
+          as(m.servingLatency(cw.Stats.p(99)), 'URL latency p99'),
+          as(m.servingDuration(cw.Stats.p(99)), 'Lambda duration p99'),
+        ],
+        leftAnnotations: [line(t.servingLatencyP99.toMilliseconds(), 'p99 alarm')],
+        width: 12,
       }),
     ],
     [

@@ -1,27 +1,29 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { FEATURE_TABLE, STATE_TABLE, type TableDefinition } from '../lambda/contract/resources';
+import { STATE_TABLE, type TableDefinition } from '../lambda/contract/resources';
 
 export interface PipelineTablesProps {
   /**
-   * What happens to both tables when they leave the stack. Keep RETAIN for anything holding real features:
+   * What happens to the state table when it leaves the stack. Keep RETAIN for anything holding real features:
    * window state cannot be rebuilt once the stream's retention has passed.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** The state table (windows, watermarks, de-duplication markers) and the online feature table. */
+/**
+ * The state table: one item per key (its open windows, per-shard progress and what serving reads), shard
+ * watermarks, and items that expire by TTL (producer-id pages, timers). Final windows leave DynamoDB for the
+ * finals bucket (finals-bucket.ts).
+ */
 export class PipelineTables extends Construct {
   public readonly stateTable: dynamodb.Table;
-  public readonly featureTable: dynamodb.Table;
 
   public constructor(scope: Construct, id: string, props: PipelineTablesProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.stateTable = this.table('StateTable', STATE_TABLE, removalPolicy);
-    this.featureTable = this.table('FeatureTable', FEATURE_TABLE, removalPolicy);
   }
 
   private table(id: string, def: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {

@@ -37,7 +37,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerCon
     spec: parseSpecJson(required(env, CONSUMER_ENV.spec)),
     pipelineName: env[CONSUMER_ENV.pipelineName] ?? 'default',
     stateTable: required(env, CONSUMER_ENV.stateTableName),
-    resultsBucket: required(env, CONSUMER_ENV.resultsBucketName),
+    resultsBucket: required(env, CONSUMER_ENV.finalsBucketName),
     deadLetterQueueUrl: required(env, CONSUMER_ENV.deadLetterQueueUrl),
     parallelizationFactor: pf,
   };

@@ -13,12 +13,13 @@
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { FINALS_OBJECT_PREFIXES } from '../contract/resources';
 import { type CorrectionLine, type FiringLine, type WindowLine, correctionLine, firingLine, windowLineText } from '../core/output';
 import type { Correction, FinalWindow, Firing } from '../core/results';
 import type { WriteGate } from './state-store';
 
-export type ResultKind = 'finals' | 'firings' | 'corrections';
-export const RESULT_KINDS: readonly ResultKind[] = ['finals', 'firings', 'corrections'];
+/** The kinds of result, each under its own top-level prefix (defined with the bucket's grant, in the contract). */
+export type ResultKind = keyof typeof FINALS_OBJECT_PREFIXES;
 
 /** Where a batch's objects go: its pipeline, shard, sequence range and first arrival. */
 export interface ResultBatch {
@@ -52,7 +53,7 @@ function checkName(what: string, value: string): void {
 /** The prefix under which a pipeline's objects of one kind live (ends with '/'). */
 export function resultPrefix(kind: ResultKind, pipeline: string): string {
   checkName('pipeline name', pipeline);
-  return `${kind}/${pipeline}/`;
+  return `${FINALS_OBJECT_PREFIXES[kind]}/${pipeline}/`;
 }
 
 /** The object key of a batch's lines of one kind (see the top of this file). */

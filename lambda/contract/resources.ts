@@ -1,6 +1,7 @@
 /**
  * Plain definitions of the pipeline's resources (table keys, queues, event source mapping settings and limits,
- * the consumer's environment variables and permissions), read by the CDK constructs (lib/), by the consumer
+ * the finals bucket's key prefixes, the consumer's and the serving function's environment variables and
+ * permissions), read by the CDK constructs (lib/), by the consumer
  * (lambda/adapters) and by the local sandbox that creates the same resources in emulators. This folder
  * (lambda/contract/) imports nothing, so every side can depend on it without depending on another side: lint
  * enforces it (eslint.config.mjs). Both sides reading the same constants keeps them from drifting apart.
@@ -16,7 +17,7 @@ export interface KeyAttribute {
 
 export interface TableDefinition {
   /** Short role name, used in construct ids and sandbox table names. */
-  readonly role: 'state' | 'features';
+  readonly role: 'state';
   readonly partitionKey: KeyAttribute;
   readonly sortKey: KeyAttribute;
   /** Attribute holding the expiry time in epoch seconds; DynamoDB deletes items after it passes. */
@@ -30,15 +31,6 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 /** Window state, watermarks and de-duplication markers. */
 export const STATE_TABLE: TableDefinition = {
   role: 'state',
-  partitionKey: { name: 'pk', type: 'S' },
-  sortKey: { name: 'sk', type: 'S' },
-  ttlAttribute: TTL_ATTRIBUTE,
-  billingMode: 'PAY_PER_REQUEST',
-};
-
-/** Online feature store read by models at inference time. */
-export const FEATURE_TABLE: TableDefinition = {
-  role: 'features',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
   ttlAttribute: TTL_ATTRIBUTE,
@@ -158,11 +150,9 @@ export const CONSUMER_ENV = {
   spec: 'PIPELINE_SPEC',
   pipelineName: 'PIPELINE_NAME',
   stateTableName: 'STATE_TABLE_NAME',
-  /** No longer read by the consumer (final windows go to S3); set by the stack until its feature table goes. */
-  featureTableName: 'FEATURE_TABLE_NAME',
-  /** S3 bucket receiving final windows, firings and corrections as JSON-lines objects. */
-  resultsBucketName: 'RESULTS_BUCKET_NAME',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  /** S3 bucket of the result objects: final windows, firings and corrections (JSON lines under FINALS_OBJECT_PREFIXES). */
+  finalsBucketName: 'FINALS_BUCKET_NAME',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
@@ -182,3 +172,32 @@ export const CONSUMER_TABLE_ACTIONS: readonly string[] = [
 
 /** SQS actions the consumer needs on the dead-letter queue. */
 export const CONSUMER_QUEUE_ACTIONS: readonly string[] = ['sqs:SendMessage'];
+
+/**
+ * Top-level key prefixes of the finals bucket; a pipeline's objects live under `<prefix>/<pipeline>/`. The
+ * consumer may put objects under exactly these, for its own pipeline.
+ */
+export const FINALS_OBJECT_PREFIXES = { finals: 'finals', firings: 'firings', corrections: 'corrections' } as const;
+
+/** S3 actions the consumer needs on its pipeline's prefixes: it writes results, never reads. */
+export const CONSUMER_BUCKET_ACTIONS: readonly string[] = ['s3:PutObject'];
+
+/** Environment variables the serving function reads. */
+export const SERVING_ENV = {
+  spec: 'PIPELINE_SPEC',
+  pipelineName: 'PIPELINE_NAME',
+  /** The state table: serving reads each key's one item there. */
+  stateTableName: 'STATE_TABLE_NAME',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+/** DynamoDB actions the serving function needs on the state table: reads of whole items by key, nothing else. */
+export const SERVING_TABLE_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'];
+
+/** Defaults of the serving function in the stack. */
+export const SERVING_FUNCTION_DEFAULTS = {
+  memorySizeMb: 512,
+  /** One BatchGetItem round per 100 keys, with retries of unprocessed keys, fits well within this. */
+  timeoutSeconds: 10,
+} as const;

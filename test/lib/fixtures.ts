@@ -72,3 +72,21 @@ export function flattenCfnString(value: Json): string {
   }
   return '<ref>';
 }
+
+/**
+ * Logical id of the resource an IAM `Resource` entry points at: `Ref`, `Fn::GetAtt`, or the `Fn::GetAtt` inside an
+ * `Fn::Join` (an ARN with a key pattern appended, such as `<bucket arn>/finals/fraud/*`).
+ */
+export function resourceTarget(res: Json): string | undefined {
+  if (res === null || typeof res !== 'object') return undefined;
+  const ref = res as { 'Fn::GetAtt'?: [string, string]; Ref?: string; 'Fn::Join'?: [string, Json[]] };
+  if (ref['Fn::Join']) return ref['Fn::Join'][1].map(resourceTarget).find((t) => t !== undefined);
+  return ref['Fn::GetAtt']?.[0] ?? ref.Ref;
+}
+
+/** Statements of the identity policies attached to one role (by its logical id). */
+export function policyStatementsOf(template: Template, roleLogicalId: string): Array<Record<string, Json>> {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => asArray((p.Properties as { Roles: Json[] }).Roles).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleLogicalId })))
+    .flatMap((p) => (p.Properties as { PolicyDocument: { Statement: Array<Record<string, Json>> } }).PolicyDocument.Statement);
+}

@@ -11,9 +11,13 @@ let topicId: string;
 let streamId: string;
 let dlqId: string;
 let onFailureId: string;
-let tableIds: string[];
+let tableId: string;
+let servingId: string;
+let bucketId: string;
 let dashboard: { widgets: Array<{ type: string; properties: Record<string, unknown> }> };
 let dashboardText: string;
+/** The dashboard body as CloudFormation has it, references included. */
+let dashboardSource: string;
 
 beforeAll(() => {
   built = buildPipeline();
@@ -24,9 +28,12 @@ beforeAll(() => {
   streamId = id(stack.eventStream.stream);
   dlqId = id(stack.queues.deadLetterQueue);
   onFailureId = id(stack.queues.onFailureQueue);
-  tableIds = [id(stack.tables.stateTable), id(stack.tables.featureTable)];
+  tableId = id(stack.tables.stateTable);
+  servingId = id(stack.serving.function);
+  bucketId = id(stack.finals.bucket);
   const body = Object.values(built.template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody;
   dashboardText = flattenCfnString(body);
+  dashboardSource = JSON.stringify(body);
   dashboard = JSON.parse(dashboardText);
 });
 
@@ -127,17 +134,45 @@ describe('alarms', () => {
     });
   });
 
-  it('DynamoDB: read plus write throttle events of each table', () => {
-    const perTable = [alarmProps('StateTableThrottles'), alarmProps('FeatureTableThrottles')];
-    perTable.forEach((p, i) => {
-      const metrics = p.Metrics as Array<{ MetricStat?: { Metric: Record<string, unknown>; Stat: string } }>;
-      const names = metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
-      expect(names.sort()).toEqual(['ReadThrottleEvents', 'WriteThrottleEvents']);
-      for (const m of metrics.filter((x) => x.MetricStat)) {
-        expect(m.MetricStat?.Metric.Dimensions).toEqual([{ Name: 'TableName', Value: { Ref: tableIds[i] } }]);
-        expect(m.MetricStat?.Stat).toBe('Sum');
-      }
+  it('DynamoDB: read plus write throttle events of the state table, the only table', () => {
+    const p = alarmProps('StateTableThrottles');
+    const metrics = p.Metrics as Array<{ MetricStat?: { Metric: Record<string, unknown>; Stat: string } }>;
+    const names = metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
+    expect(names.sort()).toEqual(['ReadThrottleEvents', 'WriteThrottleEvents']);
+    for (const m of metrics.filter((x) => x.MetricStat)) {
+      expect(m.MetricStat?.Metric.Dimensions).toEqual([{ Name: 'TableName', Value: { Ref: tableId } }]);
+      expect(m.MetricStat?.Stat).toBe('Sum');
+    }
+    expect(Object.keys(ALARM_RUNBOOK).filter((k) => k.includes('FeatureTable'))).toEqual([]);
+  });
+
+  it('serving errors: Url5xxCount Sum by the serving FunctionName, at least 1 in 5 minutes', () => {
+    expect(alarmProps('ServingErrors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Url5xxCount',
+      Statistic: 'Sum',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: servingId } }],
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+  });
+
+  it('serving latency: p99 of UrlRequestLatency above 1 s for 3 of 3 five-minute periods', () => {
+    const p = alarmProps('ServingLatency');
+    expect(p).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'UrlRequestLatency',
+      ExtendedStatistic: 'p99',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: servingId } }],
+      Period: 300,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 1000,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(p.Statistic).toBeUndefined();
   });
 
   it('Kinesis: read and write provisioned throughput exceeded by StreamName', () => {
@@ -161,6 +196,8 @@ describe('alarms', () => {
         freshnessSlo: Duration.seconds(30),
         watermarkLagThreshold: Duration.minutes(2),
         deadLetterQueueDepthThreshold: 7,
+        servingErrorsThreshold: 3,
+        servingLatencyP99Threshold: Duration.millis(250),
       },
     });
     const props = (key: AlarmKey) =>
@@ -169,6 +206,8 @@ describe('alarms', () => {
     expect(props('FeatureFreshness').Threshold).toBe(30_000);
     expect(props('WatermarkLag').Threshold).toBe(120_000);
     expect(props('DeadLetterQueueDepth').Threshold).toBe(7);
+    expect(props('ServingErrors').Threshold).toBe(3);
+    expect(props('ServingLatency').Threshold).toBe(250);
   });
 });
 
@@ -237,6 +276,34 @@ describe('dashboard', () => {
     ]) {
       expect(names, n).toContain(n);
     }
+  });
+
+  it('has a row for the features endpoint: requests, 4xx, 5xx, throttles, URL latency p50/p99 and Lambda duration p99', () => {
+    const titles = ['Features endpoint requests', 'Features endpoint latency (ms)'];
+    const serving = dashboard.widgets
+      .filter((w) => titles.includes(w.properties.title as string))
+      .flatMap((w) => w.properties.metrics as MetricRow[]);
+    expect(serving.map((r) => r[1]).sort()).toEqual(
+      ['Duration', 'Throttles', 'Url4xxCount', 'Url5xxCount', 'UrlRequestCount', 'UrlRequestLatency', 'UrlRequestLatency'].sort(),
+    );
+    for (const r of serving) expect(r.slice(0, 3)).toEqual(['AWS/Lambda', r[1], 'FunctionName']);
+    expect(dashboardSource).toContain(JSON.stringify({ Ref: servingId }));
+    const latencyStats = serving.filter((r) => r[1] === 'UrlRequestLatency').map((r) => (r[r.length - 1] as { stat?: string }).stat);
+    expect(latencyStats.sort()).toEqual(['p50', 'p99']);
+    const latency = dashboard.widgets.find((w) => w.properties.title === 'Features endpoint latency (ms)');
+    expect(JSON.stringify(latency?.properties.annotations)).toContain('"value":1000');
+  });
+
+  it('has a row for the finals bucket: request metrics of its whole-bucket filter and daily storage', () => {
+    const s3 = metricRows().filter((r) => r[0] === 'AWS/S3');
+    expect(s3.map((r) => r[1])).toEqual(
+      expect.arrayContaining(['PutRequests', 'GetRequests', '4xxErrors', '5xxErrors', 'BytesUploaded', 'BucketSizeBytes', 'NumberOfObjects']),
+    );
+    for (const r of s3) expect(r[2]).toBe('BucketName');
+    expect(dashboardSource).toContain(JSON.stringify({ Ref: bucketId }));
+    const puts = s3.find((r) => r[1] === 'PutRequests');
+    expect(puts).toContain('FilterId');
+    expect(puts).toContain('EntireBucket');
   });
 
   it('explains every alarm and its first step in a text widget', () => {

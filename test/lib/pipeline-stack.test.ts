@@ -10,16 +10,15 @@ import {
   CONSUMER_ENV,
   CONSUMER_TABLE_ACTIONS,
   DEAD_LETTER_QUEUE,
-  FEATURE_TABLE,
   ON_FAILURE_QUEUE,
   STATE_TABLE,
   createQueueInput,
   createTableInput,
 } from '../../lambda/contract/resources';
-import { type Built, FRAUD_SPEC_JSON, allStatements, asArray, buildPipeline } from './fixtures';
+import { type Built, FRAUD_SPEC_JSON, allStatements, asArray, buildPipeline, policyStatementsOf, resourceTarget } from './fixtures';
 
 let built: Built;
-let ids: Record<'stream' | 'stateTable' | 'featureTable' | 'deadLetterQueue' | 'onFailureQueue' | 'logGroup' | 'role', string>;
+let ids: Record<'stream' | 'stateTable' | 'deadLetterQueue' | 'onFailureQueue' | 'logGroup' | 'role' | 'function', string>;
 
 beforeAll(() => {
   // The one synthesis of this file that bundles the consumer for real.
@@ -29,11 +28,11 @@ beforeAll(() => {
   ids = {
     stream: id(stack.eventStream.stream),
     stateTable: id(stack.tables.stateTable),
-    featureTable: id(stack.tables.featureTable),
     deadLetterQueue: id(stack.queues.deadLetterQueue),
     onFailureQueue: id(stack.queues.onFailureQueue),
     logGroup: id(stack.consumer.logGroup),
     role: id(stack.consumer.role),
+    function: id(stack.consumer.function),
   };
 });
 
@@ -92,24 +91,24 @@ describe('consumer function', () => {
   });
 
   it('receives the validated spec and every variable of the handler contract', () => {
-    const fn = Object.values(built.template.findResources('AWS::Lambda::Function'))[0];
+    const fn = built.template.toJSON().Resources[ids.function];
     const vars = (fn?.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
     for (const name of Object.values(CONSUMER_ENV)) expect(vars, name).toHaveProperty(name);
     expect(JSON.parse(vars[CONSUMER_ENV.spec] as string)).toEqual(parseSpecJson(FRAUD_SPEC_JSON));
     expect(vars[CONSUMER_ENV.pipelineName]).toBe('fraud');
     expect(vars[CONSUMER_ENV.metricsNamespace]).toBe(METRICS_NAMESPACE);
     expect(vars[CONSUMER_ENV.stateTableName]).toEqual({ Ref: ids.stateTable });
-    expect(vars[CONSUMER_ENV.featureTableName]).toEqual({ Ref: ids.featureTable });
+    expect(vars[CONSUMER_ENV.finalsBucketName]).toEqual({ Ref: built.stack.getLogicalId(built.stack.finals.bucket.node.defaultChild as CfnElement) });
     expect(vars[CONSUMER_ENV.deadLetterQueueUrl]).toEqual({ Ref: ids.deadLetterQueue });
     expect(vars[CONSUMER_ENV.parallelizationFactor]).toBe('1');
   });
 
-  it('is bundled locally into a single minified file with a source map', () => {
+  it('is bundled locally into a single minified file with a source map, like the serving function', () => {
     const assembly = built.app.synth();
     const assetDirs = readdirSync(assembly.directory).filter((f) => f.startsWith('asset.'));
-    const bundle = assetDirs.map((d) => path.join(assembly.directory, d)).find((d) => existsSync(path.join(d, 'index.js')));
-    expect(bundle).toBeDefined();
-    expect(existsSync(path.join(bundle as string, 'index.js.map'))).toBe(true);
+    const bundles = assetDirs.map((d) => path.join(assembly.directory, d)).filter((d) => existsSync(path.join(d, 'index.js')));
+    expect(bundles).toHaveLength(2);
+    for (const bundle of bundles) expect(existsSync(path.join(bundle, 'index.js.map'))).toBe(true);
   });
 
   it('sets reserved concurrency only when asked', () => {
@@ -159,12 +158,9 @@ describe('encryption', () => {
 });
 
 describe('tables', () => {
-  it.each([
-    ['state', STATE_TABLE, () => ids.stateTable],
-    ['features', FEATURE_TABLE, () => ids.featureTable],
-  ] as const)('%s table: keys from the shared definition, TTL, PITR, SSE, on-demand, retained', (_n, def, id) => {
-    const table = built.template.toJSON().Resources[id()];
-    const expected = createTableInput(def, 'unused');
+  it('state table: keys from the shared definition, TTL, PITR, SSE, on-demand, retained', () => {
+    const table = built.template.toJSON().Resources[ids.stateTable];
+    const expected = createTableInput(STATE_TABLE, 'unused');
     expect(table.DeletionPolicy).toBe('Retain');
     expect(table.Properties).toMatchObject({
       KeySchema: expected.KeySchema,
@@ -176,10 +172,22 @@ describe('tables', () => {
     });
   });
 
-  it('are destroyed with the stack only when asked', () => {
+  it('has no feature table: the state table is the only table, and nothing names another', () => {
+    built.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    const text = JSON.stringify(built.template.toJSON());
+    expect(text).not.toContain('FeatureTable');
+    expect(text).not.toContain('FEATURE_TABLE_NAME');
+    const tableArns = allStatements(built.template)
+      .flatMap((st) => asArray(st.Resource))
+      .map(resourceTarget)
+      .filter((t) => t !== undefined && built.template.toJSON().Resources[t]?.Type === 'AWS::DynamoDB::Table');
+    expect(new Set(tableArns)).toEqual(new Set([ids.stateTable]));
+  });
+
+  it('is destroyed with the stack only when asked', () => {
     const { template } = buildPipeline({ removalPolicy: RemovalPolicy.DESTROY });
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
-    expect(tables).toHaveLength(2);
+    expect(tables).toHaveLength(1);
     for (const t of tables) expect(t.DeletionPolicy).toBe('Delete');
   });
 });
@@ -205,7 +213,7 @@ describe('queues', () => {
 describe('IAM', () => {
   const wildcardAction = (a: unknown): boolean => a === '*' || (typeof a === 'string' && /^[A-Za-z0-9-]+:\*$/.test(a));
 
-  it('allows no wildcard action anywhere; wildcard denies only refuse non-TLS requests', () => {
+  it('allows no wildcard action anywhere; wildcard denies only refuse non-TLS or pre-TLS-1.2 requests', () => {
     const statements = allStatements(built.template);
     expect(statements.length).toBeGreaterThan(0);
     for (const st of statements) {
@@ -213,7 +221,7 @@ describe('IAM', () => {
       if (st.Effect === 'Allow') {
         expect(actions.filter(wildcardAction), JSON.stringify(st)).toEqual([]);
       } else if (actions.some(wildcardAction)) {
-        expect(st.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+        expect([{ Bool: { 'aws:SecureTransport': 'false' } }, { NumericLessThan: { 's3:TlsVersion': 1.2 } }]).toContainEqual(st.Condition);
       }
     }
   });
@@ -221,12 +229,11 @@ describe('IAM', () => {
   it('scopes every identity policy statement to resources of this stack', () => {
     const resources = built.template.toJSON().Resources as Record<string, unknown>;
     const policies = Object.values(built.template.findResources('AWS::IAM::Policy'));
-    expect(policies).toHaveLength(1);
+    expect(policies).toHaveLength(2);
     for (const policy of policies) {
       for (const st of (policy.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } }).PolicyDocument.Statement) {
         for (const res of asArray(st.Resource)) {
-          const ref = res as { 'Fn::GetAtt'?: [string, string]; Ref?: string };
-          const target = ref['Fn::GetAtt']?.[0] ?? ref.Ref;
+          const target = resourceTarget(res);
           expect(target, JSON.stringify(st)).toBeDefined();
           expect(resources, JSON.stringify(st)).toHaveProperty(target as string);
         }
@@ -235,14 +242,12 @@ describe('IAM', () => {
   });
 
   it('grants the consumer exactly its table, queue, stream and log actions', () => {
-    const policy = Object.values(built.template.findResources('AWS::IAM::Policy'))[0];
-    const statements = (policy?.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } }).PolicyDocument.Statement;
+    const statements = policyStatementsOf(built.template, ids.role);
     const byResource = (logicalId: string) =>
       statements.filter((s) => asArray(s.Resource).some((r) => JSON.stringify(r) === JSON.stringify(arnOf(logicalId))));
     const actionsOn = (logicalId: string) => byResource(logicalId).flatMap((s) => asArray(s.Action as string | string[])).sort();
 
     expect(actionsOn(ids.stateTable)).toEqual([...CONSUMER_TABLE_ACTIONS].sort());
-    expect(actionsOn(ids.featureTable)).toEqual([...CONSUMER_TABLE_ACTIONS].sort());
     expect(actionsOn(ids.deadLetterQueue)).toEqual(['sqs:SendMessage']);
     expect(actionsOn(ids.onFailureQueue)).toContain('sqs:SendMessage');
     expect(actionsOn(ids.stream)).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
@@ -266,12 +271,15 @@ describe('outputs', () => {
         'StreamName',
         'StreamArn',
         'StateTableName',
-        'FeatureTableName',
+        'FinalsBucketName',
+        'FeaturesUrl',
+        'ServingFunctionName',
         'DeadLetterQueueUrl',
         'OnFailureQueueUrl',
         'DashboardUrl',
       ]),
     );
+    expect(outputs).not.toHaveProperty('FeatureTableName');
     expect(outputs.StreamArn?.Value).toEqual(arnOf(ids.stream));
     expect(outputs.DeadLetterQueueUrl?.Value).toEqual({ Ref: ids.deadLetterQueue });
     expect(JSON.stringify(outputs.DashboardUrl?.Value)).toContain('#dashboards:name=');

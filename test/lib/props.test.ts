@@ -8,8 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../lambda/core/spec';
 import type { PipelineConsumerOptions } from '../../lib/consumer';
 import { PipelinePropsError } from '../../lib/errors';
+import { type FinalsBucketOptions, type FinalsStorageClass, validateFinalsBucketOptions } from '../../lib/finals-bucket';
 import type { MonitoringOptions } from '../../lib/monitoring';
 import { PipelineStack, type PipelineStackProps } from '../../lib/pipeline-stack';
+import type { ServingApiOptions } from '../../lib/serving-api';
 import { MAX_SPEC_BYTES, SpecFileError, loadSpec, pipelineNameFromSpecPath, readSpecFile } from '../../lib/spec-loader';
 import { EventStream } from '../../lib/stream';
 import { FRAUD_SPEC_JSON, NO_BUNDLING } from './fixtures';
@@ -131,6 +133,8 @@ describe('bad props are refused before anything is built', () => {
     ['consumerThrottlesThreshold', { consumerThrottlesThreshold: 0 }],
     ['tableThrottlesThreshold', { tableThrottlesThreshold: 0 }],
     ['streamThroughputExceededThreshold', { streamThroughputExceededThreshold: Number.NaN }],
+    ['servingErrorsThreshold', { servingErrorsThreshold: 0 }],
+    ['servingLatencyP99Threshold', { servingLatencyP99Threshold: Duration.millis(0) }],
     ['alarmEmail', { alarmEmail: 'not-an-address' }],
   ];
   it.each(monitoringCases)('monitoring %s: %j', (prop, monitoring) => {
@@ -149,6 +153,48 @@ describe('bad props are refused before anything is built', () => {
     const err = thrown(() => construct({ stream }));
     expect(err).toBeInstanceOf(PipelinePropsError);
     expect(err.message).toContain(prop);
+  });
+
+  const finalsCases: Array<[string, FinalsBucketOptions]> = [
+    ['transitionAfter', { transitionAfter: Duration.days(29) }],
+    ['transitionAfter', { transitionAfter: Duration.days(10), transitionStorageClass: 'INFREQUENT_ACCESS' }],
+    ['transitionAfter', { transitionAfter: Duration.hours(36), transitionStorageClass: 'GLACIER' }],
+    ['transitionAfter', { transitionAfter: Duration.hours(12), transitionStorageClass: 'GLACIER' }],
+    ['expireAfter', { expireAfter: Duration.days(30) }],
+    ['expireAfter', { transitionAfter: Duration.days(90), expireAfter: Duration.days(60) }],
+    ['accessLogRetention', { accessLogRetention: Duration.hours(1) }],
+    ['transitionStorageClass', { transitionStorageClass: 'STANDARD' as FinalsStorageClass }],
+  ];
+  it.each(finalsCases)('finals %s: %j', (prop, finals) => {
+    const err = thrown(() => construct({ finals }));
+    expect(err).toBeInstanceOf(PipelinePropsError);
+    expect(err.message).toContain(prop);
+  });
+
+  it('accepts early transitions to classes without a 30-day minimum, and expiry after the transition', () => {
+    expect(() => validateFinalsBucketOptions({ transitionAfter: Duration.days(1), transitionStorageClass: 'GLACIER_INSTANT_RETRIEVAL' })).not.toThrow();
+    expect(() => validateFinalsBucketOptions({ expireAfter: Duration.days(31) })).not.toThrow();
+  });
+
+  const servingCases: Array<[string, ServingApiOptions]> = [
+    ['memorySize', { memorySize: 100 }],
+    ['timeout', { timeout: Duration.seconds(31) }],
+    ['timeout', { timeout: Duration.seconds(0) }],
+    ['reservedConcurrentExecutions', { reservedConcurrentExecutions: 0 }],
+  ];
+  it.each(servingCases)('serving %s: %j', (prop, serving) => {
+    const err = thrown(() => construct({ serving }));
+    expect(err).toBeInstanceOf(PipelinePropsError);
+    expect(err.message).toContain(prop);
+  });
+
+  it('refuses a serving latency alarm at or above the serving timeout (it could never fire)', () => {
+    const explicit = thrown(() => construct({ serving: { timeout: Duration.seconds(5) }, monitoring: { servingLatencyP99Threshold: Duration.seconds(5) } }));
+    expect(explicit).toBeInstanceOf(PipelinePropsError);
+    expect(explicit.message).toContain('servingLatencyP99Threshold');
+    expect(explicit.message).toContain('serving.timeout');
+    // The default threshold (1 s) against a shorter timeout.
+    expect(thrown(() => construct({ serving: { timeout: Duration.millis(800) } })).message).toContain('servingLatencyP99Threshold');
   });
 
   it('refuses a pipeline name that cannot be a dimension and resource name', () => {

@@ -7,8 +7,7 @@ const env = (): NodeJS.ProcessEnv => ({
   [CONSUMER_ENV.spec]: readFileSync('bin/specs/fraud.json', 'utf8'),
   [CONSUMER_ENV.pipelineName]: 'fraud',
   [CONSUMER_ENV.stateTableName]: 'state',
-  [CONSUMER_ENV.featureTableName]: 'features',
-  [CONSUMER_ENV.resultsBucketName]: 'results',
+  [CONSUMER_ENV.finalsBucketName]: 'results',
   [CONSUMER_ENV.deadLetterQueueUrl]: 'https://sqs.example/dlq.fifo',
   [CONSUMER_ENV.parallelizationFactor]: '2',
 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEAD_LETTER_QUEUE,
-  FEATURE_TABLE,
   ON_FAILURE_QUEUE,
   STATE_TABLE,
   createQueueInput,
@@ -10,8 +9,8 @@ import {
 } from '../../../lambda/contract/resources';
 
 describe('resource definitions for emulators', () => {
-  it('describe both tables with pk/sk string keys, on-demand billing and the expiresAt TTL', () => {
-    for (const def of [STATE_TABLE, FEATURE_TABLE]) {
+  it('describe the state table with pk/sk string keys, on-demand billing and the expiresAt TTL', () => {
+    for (const def of [STATE_TABLE]) {
       expect(createTableInput(def, 't')).toEqual({
         TableName: 't',
         AttributeDefinitions: [

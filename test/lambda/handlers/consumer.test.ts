@@ -35,7 +35,7 @@ beforeAll(async () => {
     [CONSUMER_ENV.spec]: JSON.stringify(JSON.parse(FRAUD_SPEC_JSON)),
     [CONSUMER_ENV.pipelineName]: 'fraud',
     [CONSUMER_ENV.stateTableName]: NAMES.state,
-    [CONSUMER_ENV.resultsBucketName]: NAMES.bucket,
+    [CONSUMER_ENV.finalsBucketName]: NAMES.bucket,
     [CONSUMER_ENV.deadLetterQueueUrl]: q.QueueUrl!,
   };
   for (const [k, v] of Object.entries(env)) {
