@@ -45,7 +45,7 @@ export interface FinalsBucketProps extends FinalsBucketOptions {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Final windows and corrections as JSON-lines objects (`finals/<pipeline>/…`, `corrections/<pipeline>/…`). */
+/** Final windows, firings and corrections as JSON-lines objects (`finals/<pipeline>/…`, `firings/…`, `corrections/…`). */
 export class FinalsBucket extends Construct {
   public readonly bucket: s3.Bucket;
   /** Server access logs of `bucket`. */
