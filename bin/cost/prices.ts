@@ -50,9 +50,9 @@ export const PRICES = {
     'the source quotes US West (Oregon); US East assumed equal',
   ),
   // On-demand bills each record rounded up to 1 KB in (aws.amazon.com/kinesis/data-streams/pricing, "Data-In").
-  kinesisOnDemandStreamHour: price(0.04, 1, 'stream-hour (on-demand)', 'aws.amazon.com/kinesis/data-streams/pricing', false, 'rate not shown in the sources found; from the pricing page as remembered'),
-  kinesisOnDemandGbIn: price(0.08, 1, 'GB in, records rounded up to 1 KB (on-demand)', 'aws.amazon.com/kinesis/data-streams/pricing', false, 'rate not shown in the sources found; from the pricing page as remembered'),
-  kinesisOnDemandGbOut: price(0.04, 1, 'GB retrieved (on-demand)', 'aws.amazon.com/kinesis/data-streams/pricing', false, 'rate not shown in the sources found; from the pricing page as remembered'),
+  kinesisOnDemandStreamHour: price(0.04, 1, 'stream-hour (on-demand)', 'aws.amazon.com/kinesis/data-streams/pricing', false, 'no stored source shows the rate; the same rate as the idle-cost table below'),
+  kinesisOnDemandGbIn: price(0.08, 1, 'GB in, records rounded up to 1 KB (on-demand)', 'aws.amazon.com/kinesis/data-streams/pricing', false, 'no stored source shows the rate; the same rate as the idle-cost table below'),
+  kinesisOnDemandGbOut: price(0.04, 1, 'GB retrieved (on-demand)', 'aws.amazon.com/kinesis/data-streams/pricing', false, 'no stored source shows the rate; the same rate as the idle-cost table below'),
   flinkKpuHour: price(0.11, 1, 'KPU-hour', 'aws.amazon.com/managed-service-apache-flink/pricing; $0.11 per KPU-hour in its US East examples (api-evangelist/kinesis plans/kinesis-plans-pricing.yml, read 2026-09-20)'),
   flinkRunningStorageGbMonth: price(0.1, 1, 'GB-month of running application storage', 'aws.amazon.com/managed-service-apache-flink/pricing; $0.10 per GB-month, 50 GB per KPU (same source)'),
 } as const;
