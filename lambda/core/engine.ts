@@ -511,6 +511,11 @@ export class WindowEngine {
     return { due, shard };
   }
 
+  /** A key's entity in each feature (spec order; undefined where it has none), to serve it (serving.ts). */
+  public keyEntities(key: string): readonly (Entity | undefined)[] {
+    return this.state.keys.get(key)?.ents ?? [];
+  }
+
   /** Every key the engine holds state for. */
   public keys(): IterableIterator<string> {
     return this.state.keys.keys();

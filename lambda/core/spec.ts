@@ -44,6 +44,8 @@ export interface FeatureSpec {
   readonly percentile?: number;
   /** `percentile` only: relative error of the sketch, in (0, 1). @default 0.01 */
   readonly relativeAccuracy?: number;
+  /** Serving: a value read more than this after its key's state was written has status "stale". @default never stale */
+  readonly maxStalenessMs?: number;
 }
 
 export interface SourceSpec {
@@ -89,7 +91,7 @@ export const SPEC_FIELDS = {
   spec: ['$schema', 'source', 'watermark', 'latePolicy', 'features'],
   source: ['keyField', 'timeField', 'idField'],
   watermark: ['allowedLatenessMs', 'maxFutureSkewMs'],
-  feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy'],
+  feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy', 'maxStalenessMs'],
   tumbling: ['type', 'sizeMs'],
   sliding: ['type', 'sizeMs', 'slideMs'],
   session: ['type', 'gapMs'],
@@ -222,6 +224,7 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
   const name = c.name(f.name, `${path}.name`);
   const window = checkWindow(c, f.window, `${path}.window`);
   const aggregate = c.oneOf(f.aggregate, AGGREGATES, `${path}.aggregate`);
+  const maxStalenessMs = c.duration(f.maxStalenessMs, `${path}.maxStalenessMs`, { optional: true });
   let field: string | undefined;
   if (aggregate === 'count') {
     field = c.name(f.field, `${path}.field`, true);
@@ -243,6 +246,7 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
   }
   if (name === undefined || window === undefined || aggregate === undefined) return undefined;
   if (aggregate !== 'count' && field === undefined) return undefined;
+  if (f.maxStalenessMs !== undefined && maxStalenessMs === undefined) return undefined;
   return {
     name,
     window,
@@ -250,6 +254,7 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
     ...(field === undefined ? {} : { field }),
     ...(percentile === undefined ? {} : { percentile }),
     ...(relativeAccuracy === undefined ? {} : { relativeAccuracy }),
+    ...(maxStalenessMs === undefined ? {} : { maxStalenessMs }),
   };
 }
 
@@ -307,7 +312,7 @@ export function parseSpec(input: unknown): PipelineSpec {
     });
   }
 
-  if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs);
+  if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs, servingRetentionMs(watermark));
   if (c.problems.length > 0 || !source || !watermark || !latePolicy) throw new SpecError(c.problems);
   return { source, watermark, latePolicy, features };
 }
@@ -324,14 +329,30 @@ export const MAX_STATE_BYTES_PER_KEY = 300_000;
 const PANE_OVERHEAD_BYTES = 20;
 
 /**
+ * How long final windows and sessions are kept after they fire, in watermark time, so that serving (SPEC §7) can
+ * read the window holding a request time T that a record ahead of its arrival already made final: such a record
+ * (at most maxFutureSkewMs ahead) moves the watermark up to maxFutureSkewMs − allowedLatenessMs past the time it
+ * arrived, and T is never before an arrival the state holds. Nothing needs keeping when the skew is within the
+ * lateness; without a future guard nothing bounds it, and none is kept (serving reads such windows as
+ * "unavailable").
+ */
+export function servingRetentionMs(watermark: WatermarkSpec): number {
+  const skew = watermark.maxFutureSkewMs;
+  return skew === undefined ? 0 : Math.max(0, skew - watermark.allowedLatenessMs);
+}
+
+/**
  * Window state of a key is one DynamoDB item, so what a key can hold open must fit in it: a window of size S
  * built from slices of width g, with allowed lateness L, keeps up to (S + L) / g slices; a session feature with
- * gap G keeps up to L / G sessions; a global window keeps one.
+ * gap G keeps up to L / G sessions; a global window keeps one. Final windows kept for serving (retention R) add
+ * up to R / slide + 1 windows, or R / G + 1 sessions.
  */
-function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number): void {
+function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number, retentionMs: number): void {
   let total = 0;
   let bytes = 0;
   let tooBig = false;
+  const why = retentionMs > 0 ? 'window plus allowed lateness, and final ones kept for serving' : 'window plus allowed lateness';
+  const advice = `use a coarser slide or gap, or less allowed lateness${retentionMs > 0 ? ', or maxFutureSkewMs closer to it' : ''}`;
   features.forEach((f, i) => {
     const w = f.window;
     let panes: number;
@@ -341,14 +362,14 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
       unit = 'window';
     } else if (w.type === 'session') {
       // One more than whole-millisecond times allow: fractional event times can fit one more session.
-      panes = Math.ceil(latenessMs / w.gapMs) + 2;
+      panes = Math.ceil(latenessMs / w.gapMs) + 2 + (retentionMs > 0 ? Math.ceil(retentionMs / w.gapMs) + 1 : 0);
       unit = 'sessions';
     } else {
       const slide = w.type === 'tumbling' ? w.sizeMs : w.slideMs;
       let a = w.sizeMs;
       let b = slide;
       while (b !== 0) [a, b] = [b, a % b];
-      panes = Math.ceil((w.sizeMs + latenessMs) / a) + 1;
+      panes = Math.ceil((w.sizeMs + latenessMs) / a) + 1 + (retentionMs > 0 ? Math.ceil(retentionMs / slide) + 1 : 0);
       unit = `slices of ${a} ms`;
     }
     total += panes;
@@ -357,12 +378,12 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
     bytes += featureBytes;
     if (panes > MAX_OPEN_PANES_PER_FEATURE) {
       c.problems.push(
-        `features[${i}].window keeps up to ${panes} open ${unit} per key (window plus allowed lateness); at most ${MAX_OPEN_PANES_PER_FEATURE} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
+        `features[${i}].window keeps up to ${panes} open ${unit} per key (${why}); at most ${MAX_OPEN_PANES_PER_FEATURE} fit in a key's state item: ${advice}`,
       );
     } else if (featureBytes > MAX_STATE_BYTES_PER_KEY) {
       tooBig = true;
       c.problems.push(
-        `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${accBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
+        `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${accBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: ${advice}`,
       );
     }
   });

@@ -1,6 +1,10 @@
 /**
  * Tumbling and sliding windows, built from slices (panes) of width gcd(size, slide): a record updates one slice,
  * and a window is the merge of its size / width slices, fired once the watermark passes its end.
+ *
+ * A fired window's accumulator stays in `finals` while its end is within `retainMs` of the watermark (under
+ * "update", for good), so serving can read a window already final (see servingRetentionMs): its slices are
+ * dropped, and a slice shared with later windows may since hold records that were late for it.
  */
 import type { Aggregator, AnyAcc } from '../aggregates';
 import { isBasic } from '../aggregates/basic';
@@ -23,6 +27,8 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     spec: FeatureSpec & { readonly window: TumblingWindowSpec | SlidingWindowSpec },
     private readonly agg: Aggregator<AnyAcc>,
     private readonly keepFinals: boolean,
+    /** Watermark time a fired window's accumulator is kept for serving (0: not kept, unless for corrections). */
+    public readonly retainMs = 0,
   ) {
     this.geometry = sliceGeometry(spec.window);
     this.flat = isBasic(spec.aggregate);
@@ -31,7 +37,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
   public create(fi: number, key: string): SliceEntity {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const slices: Panes = this.flat ? new SliceList() : new AccSliceList(this.agg);
-    return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals ? new Map() : undefined };
+    return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals || this.retainMs > 0 ? new Map() : undefined };
   }
 
   public isLate(t: number, horizon: number): boolean {
@@ -69,6 +75,8 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     const lastStart = Math.min(lastWindowStart(g, sl.last * g.sliceMs), w - g.sizeMs);
     const perWindow = g.sizeMs / g.sliceMs;
     const scratch = out.retains || !this.flat ? undefined : this.scratch;
+    const finals = e.finals;
+    const keepAfter = this.keepFinals ? -Infinity : w - this.retainMs;
     let k = 0;
     while (s <= lastStart) {
       const from = s / g.sliceMs;
@@ -82,17 +90,21 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
         continue;
       }
       const acc = sl.mergeFrom(k, from, to, scratch)!;
-      e.finals?.set(s, { acc, corrected: {} });
+      if (finals !== undefined && s + g.sizeMs > keepAfter) finals.set(s, { acc: scratch === undefined ? acc : this.agg.copy(acc), corrected: {} });
       out.window(this.runtime, e.key, s, s + g.sizeMs, acc);
       s += g.slideMs;
+    }
+    if (finals !== undefined && !this.keepFinals) {
+      for (const start of finals.keys()) if (start + g.sizeMs <= keepAfter) finals.delete(start);
     }
     // A slice is dropped once the last window holding it is final.
     if (w === Infinity) sl.clear();
     else sl.dropBefore((lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs);
   }
 
+  /** Slices held, and final windows kept for serving (so an idle key's state is not evicted with them). */
   public openCount(e: SliceEntity): number {
-    return e.slices.size;
+    return e.slices.size + (this.keepFinals || e.finals === undefined ? 0 : e.finals.size);
   }
 
   /**
@@ -110,7 +122,10 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     return acc === undefined ? undefined : { start, end: start + g.sizeMs, acc };
   }
 
-  /** Slice count, then per slice its index as a delta from the previous one and its accumulator. */
+  /**
+   * Slice count, then per slice its index as a delta from the previous one and its accumulator; with a serving
+   * retention, then the count of final windows kept and per window its start and accumulator.
+   */
   public write(w: ByteWriter, e: SliceEntity): void {
     const sl = e.slices;
     w.uvarint(sl.size);
@@ -122,6 +137,14 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
       prev = i;
       this.agg.write(w, sl.accAt(k));
     }
+    if (this.retainMs === 0) return;
+    const keepAfter = e.finalThrough - this.retainMs;
+    const kept = [...e.finals!].filter(([start]) => start + this.geometry.sizeMs > keepAfter);
+    w.uvarint(kept.length);
+    for (const [start, f] of kept) {
+      w.num(start);
+      this.agg.write(w, f.acc);
+    }
   }
 
   public read(r: ByteReader, e: SliceEntity): void {
@@ -130,6 +153,12 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     for (let k = 0; k < n; k++) {
       i = k === 0 ? r.num() : i + r.num();
       e.slices.set(i, this.agg.read(r));
+    }
+    if (this.retainMs === 0) return;
+    const kept = r.uvarint();
+    for (let k = 0; k < kept; k++) {
+      const start = r.num();
+      e.finals!.set(start, { acc: this.agg.read(r), corrected: {} });
     }
   }
 }
