@@ -32,15 +32,25 @@ export function numberOf(v: AttributeValue | undefined): number | null {
   return null;
 }
 
-/** Consistent BatchGetItem of any number of keys: 100 a request, 8 requests in flight, unprocessed keys retried. */
-export async function batchGetAll(client: DynamoDBClient, table: string, keys: readonly Item[]): Promise<Item[]> {
+export interface BatchGetOptions {
+  /** Strongly consistent reads (twice the read units). @default true */
+  readonly consistentRead?: boolean;
+  /** Called with the read units each request consumed. */
+  readonly onReadUnits?: (units: number) => void;
+}
+
+/** BatchGetItem of any number of keys: 100 a request, 8 requests in flight, unprocessed keys retried. */
+export async function batchGetAll(client: DynamoDBClient, table: string, keys: readonly Item[], o: BatchGetOptions = {}): Promise<Item[]> {
   const chunks: Item[][] = [];
   for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
   const results = await pool(chunks, 8, async (chunk) => {
     const got: Item[] = [];
     let pending: Item[] = chunk;
     await retryUnprocessed(async () => {
-      const res = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      const res = await client.send(
+        new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: o.consistentRead ?? true } }, ...(o.onReadUnits ? { ReturnConsumedCapacity: 'TOTAL' } : {}) }),
+      );
+      if (o.onReadUnits) o.onReadUnits((res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0));
       got.push(...(res.Responses?.[table] ?? []));
       pending = res.UnprocessedKeys?.[table]?.Keys ?? [];
       return pending.length;
