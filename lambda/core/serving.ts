@@ -5,7 +5,8 @@
  *
  * - Tumbling / sliding (size S, slide D): the window holding T that ends soonest. While it is open in the
  *   state its slices are all held (a slice is dropped only once every window holding it is final), so its value
- *   is their merge. Once final, its value is the fired one, kept for `servingRetentionMs` of watermark time.
+ *   is their merge. Once final, its value is the fired one, kept while its end is after the newest arrival the
+ *   engine saw (only records ahead of their arrival make such windows final), for at most `servingRetentionMs`.
  * - Session (gap G): the session [start, last + G) holding T (the latest-starting one if a session started after
  *   another became final overlaps it); final sessions are kept like final windows.
  * - Global: the window's contents; with purge, empty once the shard watermark has reached a pending time
@@ -13,7 +14,7 @@
  *
  * The state holds the records that arrived by its write. For T at or after the write that is exactly the records
  * seen by T. For an earlier T the state may hold records that arrived after T (it keeps no arrival times), and a
- * window that was final and dropped before the write reads as "unavailable".
+ * window final before the write and not in the state reads as "unavailable" (it may have been dropped).
  */
 import type { AnyAcc } from './aggregates';
 import type { FeatureSpec } from './spec';
@@ -90,7 +91,11 @@ interface Read {
   unavailable: boolean;
 }
 
-function readSliced(kind: SlicedWindows, e: SliceEntity | undefined, at: number): Read {
+/**
+ * `beforeWrite`: T is earlier than the state's write, so a window dropped after T can no longer be told from one
+ * without records.
+ */
+function readSliced(kind: SlicedWindows, e: SliceEntity | undefined, at: number, beforeWrite: boolean): Read {
   const g = kind.geometry;
   // The earliest window [k·D, k·D + S) holding T (with D dividing S, its end is the multiple of D after T).
   const start = (Math.floor((at - g.sizeMs) / g.slideMs) + 1) * g.slideMs;
@@ -105,12 +110,13 @@ function readSliced(kind: SlicedWindows, e: SliceEntity | undefined, at: number)
   }
   const fin = e.finals?.get(start);
   if (fin !== undefined) r.acc = fin.acc;
-  // Fired windows with records are kept while their end is within the retention: absent there means none.
-  else if (end <= e.finalThrough - kind.retainMs) r.unavailable = true;
+  // A fired window with records is kept while its end is after every arrival the state holds (so after T, once T
+  // is not before the write) and within the retention: absent then means none.
+  else if (beforeWrite || end <= e.finalThrough - kind.retainMs) r.unavailable = true;
   return r;
 }
 
-function readSession(kind: SessionWindows, e: SessionEntity | undefined, at: number): Read {
+function readSession(kind: SessionWindows, e: SessionEntity | undefined, at: number, beforeWrite: boolean): Read {
   const r: Read = { acc: undefined, start: null, end: null, newest: null, unavailable: false };
   if (e === undefined) return r;
   const ss = e.sessions;
@@ -124,8 +130,8 @@ function readSession(kind: SessionWindows, e: SessionEntity | undefined, at: num
       return r;
     }
   }
-  // A session holding T may have fired and been dropped, unless T is within the retention.
-  if (at < e.finalThrough - kind.retainMs) r.unavailable = true;
+  // A session holding T may have fired and been dropped, unless it is one still kept (as for windows).
+  if (at < e.finalThrough && (beforeWrite || at < e.finalThrough - kind.retainMs)) r.unavailable = true;
   return r;
 }
 
@@ -147,9 +153,10 @@ function readGlobal(kind: GlobalWindows, e: GlobalEntity | undefined, watermark:
 /** One feature as of `at`, from the key's entity of that feature (undefined: the key has none). */
 export function serveFeature(f: FeatureRuntime, e: Entity | undefined, at: number, meta: ServingMeta): ServedFeature {
   const kind = f.window;
+  const beforeWrite = meta.writtenAt !== null && at < meta.writtenAt;
   let r: Read;
-  if (kind instanceof SlicedWindows) r = readSliced(kind, e as SliceEntity | undefined, at);
-  else if (kind instanceof SessionWindows) r = readSession(kind, e as SessionEntity | undefined, at);
+  if (kind instanceof SlicedWindows) r = readSliced(kind, e as SliceEntity | undefined, at, beforeWrite);
+  else if (kind instanceof SessionWindows) r = readSession(kind, e as SessionEntity | undefined, at, beforeWrite);
   else r = readGlobal(kind as GlobalWindows, e as GlobalEntity | undefined, meta.watermark ?? -Infinity);
   const count = r.acc === undefined ? 0 : f.agg.count(r.acc);
   const stale = meta.writtenAt !== null && f.spec.maxStalenessMs !== undefined && at - meta.writtenAt > f.spec.maxStalenessMs;

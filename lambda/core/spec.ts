@@ -329,11 +329,12 @@ export const MAX_STATE_BYTES_PER_KEY = 300_000;
 const PANE_OVERHEAD_BYTES = 20;
 
 /**
- * How long final windows and sessions are kept after they fire, in watermark time, so that serving (SPEC §7) can
- * read the window holding a request time T that a record ahead of its arrival already made final: such a record
- * (at most maxFutureSkewMs ahead) moves the watermark up to maxFutureSkewMs − allowedLatenessMs past the time it
- * arrived, and T is never before an arrival the state holds. Nothing needs keeping when the skew is within the
- * lateness; without a future guard nothing bounds it, and none is kept (serving reads such windows as
+ * Longest time, in watermark time, final windows and sessions are kept after they fire, so that serving (SPEC §7)
+ * can read the window holding a request time T that a record ahead of its arrival already made final: such a
+ * record (at most maxFutureSkewMs ahead) moves the watermark up to maxFutureSkewMs − allowedLatenessMs past the
+ * time it arrived, and T is never before an arrival the state holds (the engine keeps only windows ending after
+ * the newest arrival, so records behind their arrival keep none). Nothing needs keeping when the skew is within
+ * the lateness; without a future guard nothing bounds it, and none is kept (serving reads such windows as
  * "unavailable").
  */
 export function servingRetentionMs(watermark: WatermarkSpec): number {

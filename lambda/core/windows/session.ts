@@ -2,8 +2,8 @@
  * Session windows: a record at t opens [t, t + gap) and merges with every open session of the key it overlaps
  * (half-open); a session fires once the watermark reaches its end and never changes afterwards.
  *
- * A fired session stays in the entity's list while its end is within `retainMs` of the watermark, so serving can
- * read it (see servingRetentionMs). The list stays sorted and disjoint: the final sessions (end ≤ finalThrough)
+ * A fired session stays in the entity's list while serving may still read it: while its end is after the newest
+ * arrival time seen and within `retainMs` of the watermark (see servingRetentionMs). The list stays sorted and disjoint: the final sessions (end ≤ finalThrough)
  * come first, and nothing merges into them.
  */
 import type { Aggregator, AnyAcc } from '../aggregates';
@@ -18,7 +18,7 @@ export class SessionWindows implements WindowKind<SessionEntity> {
   public constructor(
     public readonly gapMs: number,
     private readonly agg: Aggregator<AnyAcc>,
-    /** Watermark time a fired session is kept for serving (0: dropped as it fires). */
+    /** Longest watermark time a fired session is kept for serving (0: dropped as it fires). */
     public readonly retainMs = 0,
   ) {}
 
@@ -68,7 +68,7 @@ export class SessionWindows implements WindowKind<SessionEntity> {
     return Infinity;
   }
 
-  public fire(e: SessionEntity, w: number, out: FireSink): void {
+  public fire(e: SessionEntity, w: number, out: FireSink, newestArrival: number): void {
     const ss = e.sessions;
     let fired = 0;
     while (fired < ss.length && ss[fired]!.end <= w) {
@@ -76,7 +76,7 @@ export class SessionWindows implements WindowKind<SessionEntity> {
       if (s.end > e.finalThrough) out.window(this.runtime, e.key, s.start, s.end, s.acc);
     }
     if (fired === 0) return;
-    const keepAfter = w - this.retainMs;
+    const keepAfter = Math.max(newestArrival, w - this.retainMs);
     let drop = 0;
     while (drop < fired && ss[drop]!.end <= keepAfter) drop++;
     if (drop > 0) ss.splice(0, drop);

@@ -2,9 +2,9 @@
  * Tumbling and sliding windows, built from slices (panes) of width gcd(size, slide): a record updates one slice,
  * and a window is the merge of its size / width slices, fired once the watermark passes its end.
  *
- * A fired window's accumulator stays in `finals` while its end is within `retainMs` of the watermark (under
- * "update", for good), so serving can read a window already final (see servingRetentionMs): its slices are
- * dropped, and a slice shared with later windows may since hold records that were late for it.
+ * A fired window's accumulator stays in `finals` (under "update", for good) while serving may still read it: while
+ * its end is after the newest arrival time seen and within `retainMs` of the watermark (see servingRetentionMs).
+ * Its slices are dropped, and a slice shared with later windows may since hold records that were late for it.
  */
 import type { Aggregator, AnyAcc } from '../aggregates';
 import { isBasic } from '../aggregates/basic';
@@ -27,7 +27,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     spec: FeatureSpec & { readonly window: TumblingWindowSpec | SlidingWindowSpec },
     private readonly agg: Aggregator<AnyAcc>,
     private readonly keepFinals: boolean,
-    /** Watermark time a fired window's accumulator is kept for serving (0: not kept, unless for corrections). */
+    /** Longest watermark time a fired window's accumulator is kept for serving (0: not kept, unless for corrections). */
     public readonly retainMs = 0,
   ) {
     this.geometry = sliceGeometry(spec.window);
@@ -64,7 +64,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     return Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
   }
 
-  public fire(e: SliceEntity, w: number, out: FireSink): void {
+  public fire(e: SliceEntity, w: number, out: FireSink, newestArrival: number): void {
     const g = this.geometry;
     const sl = e.slices;
     const n = sl.size;
@@ -76,7 +76,8 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     const perWindow = g.sizeMs / g.sliceMs;
     const scratch = out.retains || !this.flat ? undefined : this.scratch;
     const finals = e.finals;
-    const keepAfter = this.keepFinals ? -Infinity : w - this.retainMs;
+    // Records behind their arrival (the normal case) keep nothing: every window they make final ends by then.
+    const keepAfter = this.keepFinals ? -Infinity : Math.max(newestArrival, w - this.retainMs);
     let k = 0;
     while (s <= lastStart) {
       const from = s / g.sliceMs;

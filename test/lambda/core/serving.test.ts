@@ -89,6 +89,16 @@ describe('serveFeatures', () => {
     }
   });
 
+  it('keeps no fired window or session for a key whose records are behind their arrival (the normal case)', () => {
+    const engine = engineOf();
+    const feed = new Feed();
+    // Each record arrives 2 ms after its event time; the last one moves the watermark to 40.
+    engine.processBatch([3, 12, 25, 40].map((t) => feed.ev('u', t, { amount: 1 }, { arrivalTime: t + 2 })));
+    const kept = engine.keyEntities('u').map((e) => (e === undefined ? 0 : featureRuntimes(engine.spec)[e.fi]!.window.openCount(e)));
+    // Only what is open at 40: the tumbling slices of [40, 50), the sliding ones of [30, 50) and [40, 60), the session [40, 45), the global windows.
+    expect(kept).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
   it('reads such a window as unavailable without a future guard, and a window dropped before T as unavailable', () => {
     const noGuard = engineOf({ watermark: { allowedLatenessMs: 0 } });
     const feed = new Feed();
@@ -96,13 +106,13 @@ describe('serveFeatures', () => {
     expect(pick(serve(noGuard, 'u', 6).sum10!)).toEqual({ value: null, count: 0, status: 'unavailable', windowStart: 0, windowEnd: 10 });
     expect(serve(noGuard, 'u', 6).ses5!.status).toBe('unavailable');
 
-    // T long before the state was written: its window was dropped (beyond the 20 ms kept), a later one is served
-    // from what the state holds.
+    // T before the state was written: a final window not in the state may have been dropped (records arrived up
+    // to 100), an open one is served from what the state holds.
     const engine = engineOf();
     const f2 = new Feed();
     engine.processBatch([5, 50, 100].map((t) => f2.ev('u', t, { amount: t }, { arrivalTime: t })));
     expect(serve(engine, 'u', 5, 100).sum10!.status).toBe('unavailable');
-    expect(pick(serve(engine, 'u', 85, 100).sum10!)).toEqual({ value: 0, count: 0, status: 'empty', windowStart: 80, windowEnd: 90 });
+    expect(pick(serve(engine, 'u', 85, 100).sum10!)).toEqual({ value: null, count: 0, status: 'unavailable', windowStart: 80, windowEnd: 90 });
     expect(pick(serve(engine, 'u', 100, 100).sum10!)).toEqual({ value: 100, count: 1, status: 'present', windowStart: 100, windowEnd: 110 });
   });
 
