@@ -37,7 +37,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
   public create(fi: number, key: string): SliceEntity {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const slices: Panes = this.flat ? new SliceList() : new AccSliceList(this.agg);
-    return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals || this.retainMs > 0 ? new Map() : undefined };
+    return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals ? new Map() : undefined };
   }
 
   public isLate(t: number, horizon: number): boolean {
@@ -75,7 +75,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     const lastStart = Math.min(lastWindowStart(g, sl.last * g.sliceMs), w - g.sizeMs);
     const perWindow = g.sizeMs / g.sliceMs;
     const scratch = out.retains || !this.flat ? undefined : this.scratch;
-    const finals = e.finals;
+    const keep = this.keepFinals || this.retainMs > 0;
     // Records behind their arrival (the normal case) keep nothing: every window they make final ends by then.
     const keepAfter = this.keepFinals ? -Infinity : Math.max(newestArrival, w - this.retainMs);
     let k = 0;
@@ -91,10 +91,12 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
         continue;
       }
       const acc = sl.mergeFrom(k, from, to, scratch)!;
-      if (finals !== undefined && s + g.sizeMs > keepAfter) finals.set(s, { acc: scratch === undefined ? acc : this.agg.copy(acc), corrected: {} });
+      // Created only once a window is kept: most keys never need one.
+      if (keep && s + g.sizeMs > keepAfter) (e.finals ??= new Map()).set(s, { acc: scratch === undefined ? acc : this.agg.copy(acc), corrected: {} });
       out.window(this.runtime, e.key, s, s + g.sizeMs, acc);
       s += g.slideMs;
     }
+    const finals = e.finals;
     if (finals !== undefined && !this.keepFinals) {
       for (const start of finals.keys()) if (start + g.sizeMs <= keepAfter) finals.delete(start);
     }
@@ -140,7 +142,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     }
     if (this.retainMs === 0) return;
     const keepAfter = e.finalThrough - this.retainMs;
-    const kept = [...e.finals!].filter(([start]) => start + this.geometry.sizeMs > keepAfter);
+    const kept = [...(e.finals ?? [])].filter(([start]) => start + this.geometry.sizeMs > keepAfter);
     w.uvarint(kept.length);
     for (const [start, f] of kept) {
       w.num(start);
@@ -159,7 +161,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     const kept = r.uvarint();
     for (let k = 0; k < kept; k++) {
       const start = r.num();
-      e.finals!.set(start, { acc: this.agg.read(r), corrected: {} });
+      (e.finals ??= new Map()).set(start, { acc: this.agg.read(r), corrected: {} });
     }
   }
 }
