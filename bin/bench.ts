@@ -20,6 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InputRecord, WindowEngine } from '../lambda/core/engine';
 import { parseInputLine } from '../lambda/core/input-line';
+import { NO_ID_PAGES, encodeKeyItem } from '../lambda/core/key-item';
+import type { KeyState } from '../lambda/core/keyed-state';
 import type { PipelineSpec } from '../lambda/core/spec';
 import { UsageError, helpText, parseArgs, usageText } from './cli/args';
 import { BENCH_CLI } from './cli/commands';
@@ -217,38 +219,46 @@ newer aggregates (same workload plus merchant_id among 2,000 merchants): ${extra
   for (let i = 0; i < recs.length; i += 2000) engine.processBatch(recs.slice(i, i + 2000));
   const perKey: number[] = [];
   const perFeature = new Map<string, number[]>();
+  // Progress as the consumer stores it: one shard, a 56-digit Kinesis sequence number.
+  const shards = new Map([['shardId-000000000000', { lastApplied: '49590338271490256608559692538361571095921575989136588898', maxEventTime: 1_700_000_000_000 }]]);
+  const sizeOf = (ents: KeyState['ents'], ids: KeyState['ids']): number =>
+    encodeKeyItem({ runtime: engine.runtimes, state: { ents, ids, paged: undefined, tags: undefined }, shards, ids: ids ?? new Map(), idPages: NO_ID_PAGES }).length;
+  const bare = sizeOf([], undefined);
   for (const key of engine.keys()) {
-    const features: Record<string, unknown> = {};
-    for (const f of SKETCH_SPEC.features) {
-      const e = engine.exportEntity({ feature: f.name, key });
-      if (!e) continue;
-      features[f.name] = e.state;
-      const b = Buffer.from(e.state.windows, 'base64').length;
-      let sizes = perFeature.get(f.name);
-      if (sizes === undefined) perFeature.set(f.name, (sizes = []));
-      sizes.push(b);
-    }
-    perKey.push(Buffer.byteLength(JSON.stringify(features), 'utf8'));
+    const ks = engine.keyState(key)!;
+    ks.ents.forEach((e, fi) => {
+      if (!e) return;
+      const name = SKETCH_SPEC.features[fi]!.name;
+      let sizes = perFeature.get(name);
+      if (sizes === undefined) perFeature.set(name, (sizes = []));
+      sizes.push(sizeOf(ks.ents.map((x, i) => (i === fi ? x : undefined)), undefined) - bare);
+    });
+    perKey.push(sizeOf(ks.ents, ks.ids));
   }
   perKey.sort((a, b) => a - b);
   const q = (xs: readonly number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
   const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
-  console.log(`  stored state per key halfway through (${perKey.length.toLocaleString('en-US')} keys, all ten features, JSON with base64 windows):`);
+  console.log(`  key item per key halfway through (${perKey.length.toLocaleString('en-US')} keys, all ten features, progress and inline ids included):`);
   console.log(`    mean ${mean(perKey).toFixed(0)} B, p50 ${q(perKey, 0.5)} B, p99 ${q(perKey, 0.99)} B, max ${perKey[perKey.length - 1] ?? 0} B`);
   const sized = SKETCH_SPEC.features.map((f) => {
     const xs = [...(perFeature.get(f.name) ?? [])].sort((a, b) => a - b);
     return `${f.name} ${mean(xs).toFixed(0)}/${xs[xs.length - 1] ?? 0}`;
   });
-  console.log(`    window bytes per feature, mean/max: ${sized.join(', ')}`);
+  console.log(`    bytes per feature, mean/max: ${sized.join(', ')}`);
 }
 
 // ---- consumer batches on local emulators ------------------------------------------------------------------------
 
+/** The consumer's write cost at 20 and 1,000 events/s, and with one very hot key (15% of events). */
 async function emulatorSection(records: number, keys: number): Promise<void> {
   console.log(`\nconsumer batches on local emulators (${records.toLocaleString('en-US')} records per batch size, at least two batches; same workload and keys):`);
-  const result = await runEmulatorBench({ records, keys, progress: (line) => console.log(line) });
-  console.log('');
-  for (const line of formatEmulatorBench(result)) console.log(line);
+  const workloads = [{ spacingMs: 50 }, { spacingMs: 1 }, { spacingMs: 1, hotKeyShare: 0.15 }];
+  for (const w of workloads) {
+    const result = await runEmulatorBench({ records, keys, batchSizes: [100, 1000], ...w, progress: (line) => console.log(line) });
+    console.log('');
+    for (const line of formatEmulatorBench(result)) console.log(line);
+    console.log('');
+  }
 }
 
 main().catch((e: unknown) => {

@@ -5,7 +5,8 @@
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
  *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
- *                                   files as `npm run replay` (windows sorted) and the summary on stdout; on
+ *                                   files as `npm run replay` (windows sorted), the summary on stdout and with
+ *                                   the consumer's usage in DIR/summary.json; on
  *                                   stderr the run's figures, with the CPU time and peak memory of this process
  *                                   and of each emulator
  *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)

@@ -1,10 +1,13 @@
 /**
- * The consumer's batch work against local emulators: dynalite (DynamoDB) and fauxqs (SQS) on loopback. For each
- * batch size, fresh tables and a fresh dead-letter queue receive the bench workload through `processBatch` (the
- * consumer handler's work without the Kinesis polling), and the figures reported are:
+ * The consumer's batch work against local emulators: dynalite (DynamoDB) and fauxqs (SQS, S3) on loopback. For
+ * each workload (event rate, with or without one very hot key) and batch size, a fresh table, bucket and
+ * dead-letter queue receive the bench workload through `processBatch` (the consumer handler's work without the
+ * Kinesis polling), and the figures reported are:
  *
- * - DynamoDB write requests (PutItem, UpdateItem, BatchWriteItem calls) and write capacity units per 1000
- *   records, the units as the emulator reports them in ConsumedCapacity;
+ * - DynamoDB write requests (PutItem, BatchWriteItem calls) and write capacity units per 1000 records, the units
+ *   as the emulator reports them in ConsumedCapacity, beside the lower bound any design must write: one unit per
+ *   distinct key per batch, one per batch for the checkpoint, and each new producer id at 8 bytes;
+ * - S3 PUTs (result objects) per 1000 records;
  * - handler time per batch (median, p95) beside the median time of one DynamoDB round trip (a consistent GetItem
  *   of an existing item), and their ratio.
  *
@@ -13,14 +16,16 @@
  */
 import { CreateTableCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
 import { type BatchOutcome, processBatch } from '../../lambda/adapters/batch-processor';
 import { DeadLetterSender } from '../../lambda/adapters/dead-letters';
-import { FeatureStore } from '../../lambda/adapters/feature-store';
+import { ResultObjectWriter } from '../../lambda/adapters/result-objects';
+import { s3Client } from '../../lambda/adapters/s3-client';
 import { StateStore } from '../../lambda/adapters/state-store';
 import type { InputRecord } from '../../lambda/core/engine';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import { DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../lambda/contract/resources';
+import { DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lambda/contract/resources';
 import { startEmulators } from '../local/emulators';
 import { BENCH_SPEC, generateWorkload } from './workload';
 
@@ -30,6 +35,10 @@ export interface EmulatorBenchOptions {
   readonly keys: number;
   /** @default [100, 1000, 10000] */
   readonly batchSizes?: readonly number[];
+  /** Mean event-time gap between events (ms). @default 50 (20 events/s) */
+  readonly spacingMs?: number;
+  /** Share of events from one very hot key. @default 0 */
+  readonly hotKeyShare?: number;
   /** Sequential GetItem calls timed per batch size. @default 50 */
   readonly roundTrips?: number;
   /** Retries of a failed batch before the run gives up (Lambda would retry too; re-delivery is harmless). @default 3 */
@@ -48,6 +57,14 @@ export interface EmulatorBenchRow {
   readonly writeRequests: number;
   /** Write capacity units as reported by the emulator (ConsumedCapacity). */
   readonly writeUnits: number;
+  /** The least any design writes: per batch, one unit per distinct key, one for the checkpoint, new ids at 8 bytes. */
+  readonly boundUnits: number;
+  /** Read units as reported by the emulator. */
+  readonly readUnits: number;
+  /** Write units of the hot key's items (key item and id pages); 0 without a hot key. */
+  readonly hotKeyUnits: number;
+  readonly s3Puts: number;
+  readonly idPages: number;
   /** Handler time of every successful batch, ms. */
   readonly batchMs: readonly number[];
   /** Time of each timed GetItem, ms. */
@@ -67,6 +84,8 @@ export interface EmulatorBenchRow {
 }
 
 export interface EmulatorBenchResult {
+  /** The workload, in words (rate, hot key). */
+  readonly label?: string;
   readonly rows: readonly EmulatorBenchRow[];
   readonly startupMs: number;
   readonly totalMs: number;
@@ -75,8 +94,8 @@ export interface EmulatorBenchResult {
 const DEFAULT_BATCH_SIZES = [100, 1000, 10_000] as const;
 
 /** Records as Kinesis delivers them from one shard: bytes, increasing sequence numbers, arrival time. */
-function toRecords(count: number, keys: number, seed: number): InputRecord[] {
-  const lines = generateWorkload({ records: count, keys, seed });
+function toRecords(count: number, keys: number, seed: number, spacingMs: number, hotKeyShare: number): InputRecord[] {
+  const lines = generateWorkload({ records: count, keys, seed, spacingMs, hotKeyShare });
   const seqs = new Map<string, number>();
   return lines.map((l) => {
     const n = (seqs.get(l.shard) ?? 0) + 1;
@@ -86,15 +105,15 @@ function toRecords(count: number, keys: number, seed: number): InputRecord[] {
   });
 }
 
-async function createResources(dynamo: DynamoDBClient, sqs: SQSClient, prefix: string): Promise<{ stateTable: string; featureTable: string; queueUrl: string }> {
+async function createResources(dynamo: DynamoDBClient, sqs: SQSClient, s3: S3Client, prefix: string): Promise<{ stateTable: string; bucket: string; queueUrl: string }> {
   const stateTable = `${prefix}-state`;
-  const featureTable = `${prefix}-features`;
+  const bucket = `${prefix.toLowerCase()}-results`;
   const [, , queue] = await Promise.all([
     dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, stateTable))),
-    dynamo.send(new CreateTableCommand(createTableInput(FEATURE_TABLE, featureTable))),
+    s3.send(new CreateBucketCommand({ Bucket: bucket })),
     sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${prefix}-dead-letters`))),
   ]);
-  return { stateTable, featureTable, queueUrl: queue.QueueUrl! };
+  return { stateTable, bucket, queueUrl: queue.QueueUrl! };
 }
 
 async function timeRoundTrips(dynamo: DynamoDBClient, table: string, shard: string, n: number): Promise<number[]> {
@@ -116,6 +135,7 @@ async function timeRoundTrips(dynamo: DynamoDBClient, table: string, shard: stri
 async function runOneSize(
   dynamo: DynamoDBClient,
   sqs: SQSClient,
+  s3: S3Client,
   prefix: string,
   spec: PipelineSpec,
   records: readonly InputRecord[],
@@ -123,10 +143,15 @@ async function runOneSize(
   roundTrips: number,
   maxRetries: number,
 ): Promise<EmulatorBenchRow> {
-  const names = await createResources(dynamo, sqs, prefix);
+  const names = await createResources(dynamo, sqs, s3, prefix);
   const batchMs: number[] = [];
   let writeRequests = 0;
   let writeUnits = 0;
+  let boundUnits = 0;
+  let readUnits = 0;
+  let hotKeyUnits = 0;
+  let s3Puts = 0;
+  let idPages = 0;
   let deadLetters = 0;
   let conflicts = 0;
   let failedAttempts = 0;
@@ -140,16 +165,19 @@ async function runOneSize(
     const batch = records.slice(i, i + batchSize);
     for (let attempt = 0; ; attempt++) {
       // New store instances per invocation, as the handler builds them: their counters are this batch's.
-      const state = new StateStore({ client: dynamo, tableName: names.stateTable });
-      const features = new FeatureStore(dynamo, names.featureTable);
+      // Units of the hot key's items, from the per-item consumed capacity its writes report.
+      const state = new StateStore({ client: dynamo, tableName: names.stateTable, onItemUnits: (pk, u) => void (pk === 'entity#user_hot' && (hotKeyUnits += u)) });
+      const results = new ResultObjectWriter({ client: s3, bucket: names.bucket });
       const sender = new DeadLetterSender({ client: sqs, queueUrl: names.queueUrl });
       const t0 = performance.now();
       let outcome: BatchOutcome;
       try {
-        outcome = await processBatch(batch, { spec, state, features, deadLetters: sender, parallelizationFactor: 1 });
+        outcome = await processBatch(batch, { spec, pipelineName: 'bench', state, results, deadLetters: sender, parallelizationFactor: 1 });
       } catch (e) {
-        writeRequests += state.writes + features.writes;
-        writeUnits += state.consumedWriteUnits + features.consumedWriteUnits;
+        writeRequests += state.writes;
+        writeUnits += state.consumedWriteUnits;
+        readUnits += state.consumedReadUnits;
+        s3Puts += results.puts;
         conflicts += state.conflicts;
         deadLetters += sender.sent;
         failedAttempts++;
@@ -159,6 +187,12 @@ async function runOneSize(
       batchMs.push(performance.now() - t0);
       writeRequests += outcome.stateWrites;
       writeUnits += outcome.writeUnits;
+      readUnits += state.consumedReadUnits;
+      s3Puts += results.puts;
+      idPages += outcome.idPages;
+      const c = outcome.counters;
+      const newIds = c.records - c.invalid - c.future - c.duplicates;
+      boundUnits += outcome.batchKeys + 1 + (newIds * 8) / 1024;
       deadLetters += outcome.deadLetters;
       conflicts += outcome.conflicts;
       // A retried batch counts its records once: from the attempt that succeeded.
@@ -178,6 +212,11 @@ async function runOneSize(
     records: records.length,
     writeRequests,
     writeUnits,
+    boundUnits,
+    readUnits,
+    hotKeyUnits,
+    s3Puts,
+    idPages,
     batchMs,
     roundTripMs,
     deadLetters,
@@ -200,29 +239,34 @@ export async function runEmulatorBench(o: EmulatorBenchOptions): Promise<Emulato
   }
   const spec = o.spec ?? BENCH_SPEC;
   const perSize = (size: number): number => Math.max(o.records, 2 * size);
-  const all = toRecords(Math.max(...sizes.map(perSize)), o.keys, o.seed ?? 7);
+  const all = toRecords(Math.max(...sizes.map(perSize)), o.keys, o.seed ?? 7, o.spacingMs ?? 50, o.hotKeyShare ?? 0);
   const t0 = performance.now();
-  const em = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  const em = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
   const startupMs = performance.now() - t0;
   const savedEnv = { ...process.env };
   let dynamo: DynamoDBClient | undefined;
   let sqs: SQSClient | undefined;
+  let s3: S3Client | undefined;
   try {
     Object.assign(process.env, em.env());
     dynamo = dynamoClient({ maxAttempts: 8 });
     sqs = sqsClient({ maxAttempts: 8 });
+    s3 = s3Client({ maxAttempts: 8 });
     const run = `bench-${Date.now().toString(36)}`;
     const rows: EmulatorBenchRow[] = [];
     for (const size of sizes) {
       const records = all.slice(0, perSize(size));
-      const row = await runOneSize(dynamo, sqs, `${run}-b${size}`, spec, records, size, o.roundTrips ?? 50, o.maxRetries ?? 3);
+      const row = await runOneSize(dynamo, sqs, s3, `${run}-b${size}`, spec, records, size, o.roundTrips ?? 50, o.maxRetries ?? 3);
       o.progress?.(`  batch size ${size}: ${row.batches} batches in ${(sum(row.batchMs) / 1000).toFixed(1)} s`);
       rows.push(row);
     }
-    return { rows, startupMs, totalMs: performance.now() - t0 };
+    const rate = 1000 / (o.spacingMs ?? 50);
+    const label = `workload: ${fmt(rate, 0)} events/s over ${fmt(o.keys, 0)} Zipf keys${o.hotKeyShare ? `, one hot key with ${fmt(o.hotKeyShare * 100, 0)}% of events` : ''}`;
+    return { label, rows, startupMs, totalMs: performance.now() - t0 };
   } finally {
     dynamo?.destroy();
     sqs?.destroy();
+    s3?.destroy();
     await em.stop();
     for (const k of Object.keys(em.env())) {
       if (savedEnv[k] === undefined) delete process.env[k];
@@ -246,7 +290,7 @@ const fmt = (n: number, digits: number): string => n.toLocaleString('en-US', { m
 
 /** The figures as printable lines: a table, then the counts behind it. */
 export function formatEmulatorBench(r: EmulatorBenchResult): string[] {
-  const head = ['batch size', 'batches', 'records', 'writes/1k rec', 'WCU/1k rec', 'handler p50 ms', 'handler p95 ms', 'GetItem p50 ms', 'p50 handler/GetItem'];
+  const head = ['batch size', 'batches', 'records', 'writes/1k rec', 'WCU/1k rec', 'bound/1k rec', 'WCU/bound', 'RCU/1k rec', 'S3 PUT/1k rec', 'handler p50 ms', 'handler p95 ms', 'GetItem p50 ms'];
   const body = r.rows.map((row) => {
     const per1k = (n: number) => (n * 1000) / row.records;
     const p50 = percentile(row.batchMs, 0.5);
@@ -257,10 +301,13 @@ export function formatEmulatorBench(r: EmulatorBenchResult): string[] {
       fmt(row.records, 0),
       fmt(per1k(row.writeRequests), 0),
       fmt(per1k(row.writeUnits), 0),
+      fmt(per1k(row.boundUnits), 0),
+      `${fmt(row.writeUnits / row.boundUnits, 2)}x`,
+      fmt(per1k(row.readUnits), 0),
+      fmt(per1k(row.s3Puts), 1),
       fmt(p50, 1),
       fmt(percentile(row.batchMs, 0.95), 1),
       fmt(rt, 2),
-      `${fmt(p50 / rt, 0)}x`,
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -268,10 +315,13 @@ export function formatEmulatorBench(r: EmulatorBenchResult): string[] {
   const out = [
     'DynamoDB here is dynalite and SQS is fauxqs, each a local Node process on 127.0.0.1: no network, no service-side',
     'latency, no throttling. Write capacity units are the ones dynalite reports in ConsumedCapacity (it charges 1 per',
-    'started KB of the larger of old and new item, as DynamoDB does for standard writes). Handler time is processBatch',
+    'started KB of the larger of old and new item, as DynamoDB does for standard writes). The bound is the least any',
+    'design writes: per batch one unit per distinct key, one for the checkpoint, each new producer id at 8 bytes;',
+    'target: WCU at most 2x the bound. Handler time is processBatch',
     '(reads, engine, dead-letter sends, writes, checkpoint) on fresh tables per batch size; round trip = one consistent',
     'GetItem of an existing item, timed sequentially.',
     '',
+    ...(r.label === undefined ? [] : [r.label]),
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
@@ -279,7 +329,7 @@ export function formatEmulatorBench(r: EmulatorBenchResult): string[] {
   ];
   for (const row of r.rows) {
     out.push(
-      `batch size ${fmt(row.batchSize, 0)}: dead letters sent ${fmt(row.deadLetters, 0)}, conflicts ${fmt(row.conflicts, 0)}, failed attempts retried ${fmt(row.failedAttempts, 0)}`,
+      `batch size ${fmt(row.batchSize, 0)}: dead letters sent ${fmt(row.deadLetters, 0)}, conflicts ${fmt(row.conflicts, 0)}, failed attempts retried ${fmt(row.failedAttempts, 0)}, id pages ${fmt(row.idPages, 0)}${row.hotKeyUnits > 0 ? `, hot key's items ${fmt(row.hotKeyUnits, 0)} WCU (${fmt(row.hotKeyUnits / row.batches, 2)} per batch)` : ''}`,
       `  applied ${fmt(row.applied, 0)}, late records ${fmt(row.lateRecords, 0)} (late record-feature pairs ${fmt(row.latePairs, 0)}), invalid ${fmt(row.invalid, 0)}, duplicates ${fmt(row.duplicates, 0)}`,
       `  GetItem p95 ${fmt(percentile(row.roundTripMs, 0.95), 2)} ms over ${row.roundTripMs.length} calls; CPU of this process ${fmt(row.clientCpuMs / 1000, 1)} s of ${fmt(sum(row.batchMs) / 1000, 1)} s handler time`,
     );

@@ -28,7 +28,7 @@ export function runServingBench(spec: PipelineSpec, records: readonly InputRecor
   const runtimes = featureRuntimes(spec);
   const keys = [...engine.keys()];
   const inputs = keys.map((key) => {
-    const entities = engine.keyEntities(key);
+    const entities = (engine.keyState(key)?.ents ?? []);
     return { entities, watermark: engine.watermark(keyShard(entities) ?? '') };
   });
   const statuses: Record<string, number> = {};

@@ -28,6 +28,8 @@ export interface WorkloadOptions {
   readonly idPrefix?: string;
   /** Give each event a `merchant_id` among this many (Zipf), for distinct counts. @default none */
   readonly merchants?: number;
+  /** Share of events from one very hot key, `user_hot` (the rest follow the Zipf draw). @default 0 */
+  readonly hotKeyShare?: number;
 }
 
 /** The benchmark's six features, as the issue describes them. */
@@ -126,7 +128,8 @@ export function generateWorkload(o: WorkloadOptions): Line[] {
   let t = start;
   for (let i = 0; lines.length < o.records; i++) {
     t += Math.round(spacing * 2 * rnd());
-    const key = `user_${pickKey()}`;
+    const hot = o.hotKeyShare !== undefined && o.hotKeyShare > 0 && rnd() < o.hotKeyShare;
+    const key = hot ? 'user_hot' : `user_${pickKey()}`;
     const shard = shardOf(key, shards);
     const u = rnd();
     if (u < badRate) {

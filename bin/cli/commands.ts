@@ -24,7 +24,7 @@ export const SANDBOX_CLI: CliDefinition = {
     follow: { kind: 'flag', help: 'Story mode: keep the pipeline running after the story for a producer of your own, until Ctrl-C.' },
     config: { kind: 'string', value: 'SPEC.json', help: 'File mode (--config, --input and --out go together): pipeline spec file.' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'File mode: records in the replay\'s input format.' },
-    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl and rejected.jsonl are replaced.' },
+    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl, rejected.jsonl and summary.json are replaced.' },
     shards: { kind: 'number', value: 'N', help: 'File mode: shards of the stream, 1 to 64; default 1.' },
     chaos: { kind: 'number', value: 'P', help: 'File mode: fraction of invocations that fail part-way through their writes, 0 to 1; default 0.' },
     seed: { kind: 'number', value: 'S', help: 'File mode: seed of the fault injection, an integer; default 1.' },
@@ -51,4 +51,20 @@ export const BENCH_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI } as const;
+export const COST_CLI: CliDefinition = {
+  command: 'npm run cost --',
+  summary: 'Cost per million events at published list prices: of file runs (their summary.json usage), or the cost/freshness curve of the reference workload run on local emulators.',
+  forms: [['summary!', 'rates', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'readme', 'json']],
+  options: {
+    summary: { kind: 'string', value: 'FILE[,FILE...]', help: 'File runs\' summary.json files (npm start -- --config ... --out DIR writes DIR/summary.json), comma-separated.' },
+    rates: { kind: 'string', value: 'R[,R...]', help: 'Event rates per second, for the stream\'s hourly charges and the curve; default 10,100,1000.' },
+    curve: { kind: 'flag', help: 'Runs the reference workload at each rate and Lambda batching window (0, 1, 5, 30 s) through the local file run and prints cost against freshness.' },
+    records: { kind: 'number', value: 'N', help: 'With --curve: records per run (at least one batch); default 3000.' },
+    keys: { kind: 'number', value: 'N', help: 'With --curve: distinct keys of the workload (Zipf); default 5000.' },
+    plot: { kind: 'string', value: 'FILE.svg', help: 'With --curve: writes the curve as an SVG line plot.' },
+    readme: { kind: 'string', value: 'FILE', help: 'With --curve: replaces the cost section of FILE (between its cost:begin and cost:end markers) with the new figures.' },
+    json: { kind: 'flag', help: 'Prints JSON instead of tables.' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI } as const;

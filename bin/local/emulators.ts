@@ -30,7 +30,7 @@ export type EmulatorService = 'kinesis' | 'dynamodb' | 'sqs' | 's3';
 export type KinesisEmulator = 'kinesalite' | 'kinesis-mock';
 
 export interface StartEmulatorsOptions {
-  /** Services to start (default: kinesis, dynamodb and sqs; s3 only when asked for). */
+  /** Services to start (default: all four: the consumer writes its results to S3). */
   readonly services?: readonly EmulatorService[];
   /** @default 'kinesalite' */
   readonly kinesisEmulator?: KinesisEmulator;
@@ -91,7 +91,7 @@ export class EmulatorStartError extends Error {
 
 const HOST = '127.0.0.1';
 const REGION = 'us-east-1';
-const DEFAULT_SERVICES: readonly EmulatorService[] = ['kinesis', 'dynamodb', 'sqs'];
+const DEFAULT_SERVICES: readonly EmulatorService[] = ['kinesis', 'dynamodb', 'sqs', 's3'];
 /** Shards one emulator holds across all its streams (test files create many streams on one emulator). */
 const SHARD_LIMIT = 1000;
 /** Keeps each child alive only while its parent holds the other end of its stdin pipe. */

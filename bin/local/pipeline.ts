@@ -17,27 +17,29 @@ import {
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
+import { dynamoClient, hooked, sqsClient } from '../../lambda/adapters/aws-clients';
 import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
-import { FeatureStore } from '../../lambda/adapters/feature-store';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ResultObjectReader, ResultObjectWriter } from '../../lambda/adapters/result-objects';
+import { s3Client } from '../../lambda/adapters/s3-client';
 import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import type { CorrectionLine, FiringLine, WindowLine } from '../../lambda/core/output';
+import { type CorrectionLine, type FiringLine, type WindowLine, windowId } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
 import {
   CONSUMER_FUNCTION_DEFAULTS,
   DEAD_LETTER_QUEUE,
   EVENT_SOURCE_DEFAULTS,
   EVENT_SOURCE_LIMITS,
-  FEATURE_TABLE,
   ON_FAILURE_QUEUE,
   STATE_TABLE,
   createQueueInput,
   createTableInput,
 } from '../../lambda/contract/resources';
 import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions } from './esm-runner';
+import type { UsageRecorder } from './usage';
 
 /** The settings of the mapping and function the stack deploys, as local event source mapping options. */
 export type DeployedMappingOptions = Required<
@@ -99,6 +101,11 @@ export interface LocalPipelineOptions {
    * @default true
    */
   readonly startConsumer?: boolean;
+  /**
+   * Counts what the consumer uses: its SDK clients' requests and capacity, the event source mapping's Kinesis
+   * requests, the invocations and their time, and the records put (see bin/local/usage.ts).
+   */
+  readonly usage?: UsageRecorder;
 }
 
 export interface PutResult {
@@ -110,12 +117,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class LocalPipeline {
   private constructor(
-    public readonly names: { stream: string; stateTable: string; featureTable: string; deadLetterQueueUrl: string; onFailureQueueUrl: string },
+    public readonly names: { pipeline: string; stream: string; stateTable: string; resultsBucket: string; deadLetterQueueUrl: string; onFailureQueueUrl: string },
     public readonly esm: LocalEventSourceMapping,
     private readonly kinesis: KinesisClient,
     private readonly dynamo: DynamoDBClient,
     private readonly sqs: SQSClient,
+    private readonly s3: S3Client,
     private readonly spec: PipelineSpec,
+    private readonly usage: UsageRecorder | undefined,
   ) {}
 
   /** Creates the resources (emulator endpoints come from the environment) and starts polling. */
@@ -124,13 +133,15 @@ export class LocalPipeline {
     const kinesis = kinesisClient();
     const dynamo = dynamoClient();
     const sqs = sqsClient();
+    const s3 = s3Client();
     const stream = `${prefix}-events`;
     const stateTable = `${prefix}-state`;
-    const featureTable = `${prefix}-features`;
+    // Bucket names are lower case.
+    const resultsBucket = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-results`;
     await Promise.all([
       kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: o.shards ?? 1 })),
       dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, stateTable))),
-      dynamo.send(new CreateTableCommand(createTableInput(FEATURE_TABLE, featureTable))),
+      s3.send(new CreateBucketCommand({ Bucket: resultsBucket })),
     ]);
     const [dlq, onFailureQueue] = await Promise.all([
       sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${prefix}-dead-letters`))),
@@ -141,18 +152,24 @@ export class LocalPipeline {
       if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
       await sleep(20);
     }
-    const names = { stream, stateTable, featureTable, deadLetterQueueUrl: dlq.QueueUrl!, onFailureQueueUrl: onFailureQueue.QueueUrl! };
+    const names = { pipeline: prefix, stream, stateTable, resultsBucket, deadLetterQueueUrl: dlq.QueueUrl!, onFailureQueueUrl: onFailureQueue.QueueUrl! };
     const consumer = createConsumer({
-      config: { spec: o.spec, pipelineName: prefix, stateTable, featureTable, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1 },
+      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1 },
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
       metrics: quietMetrics(),
       ...(o.arrivalClock ? { arrivalClock: o.arrivalClock } : {}),
+      ...(o.usage ? { clientHook: o.usage.hook } : {}),
     });
     const handler = async (event: KinesisStreamEvent) => {
       o.beforeInvoke?.();
-      return consumer(event);
+      const started = performance.now();
+      try {
+        return await consumer(event);
+      } finally {
+        o.usage?.invocation(performance.now() - started);
+      }
     };
     const overrides = {
       ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
@@ -166,13 +183,14 @@ export class LocalPipeline {
       streamName: stream,
       handler,
       pollIntervalMs: 20,
-      client: kinesis,
+      // A client of its own when counting, so the puts and setup requests above are not counted as polling.
+      client: o.usage ? hooked(kinesisClient(), o.usage.hook) : kinesis,
       // The stack's mapping sends these to the on-failure queue (SqsDlq); so does the local one.
       onFailure: async (m) => {
         await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
       },
     });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, o.spec);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage);
     if (o.startConsumer ?? true) await esm.start();
     return pipeline;
   }
@@ -185,6 +203,7 @@ export class LocalPipeline {
   /** Puts records in order (PutRecords, 500 a request); returns where each landed. */
   public async put(records: ReadonlyArray<{ partitionKey: string; data: string | Uint8Array }>): Promise<PutResult[]> {
     const out: PutResult[] = [];
+    this.usage?.put(records.map((r) => r.data));
     for (let i = 0; i < records.length; i += 500) {
       const chunk = records.slice(i, i + 500);
       const res = await this.kinesis.send(
@@ -250,24 +269,43 @@ export class LocalPipeline {
   public async flush(): Promise<number> {
     return flushAll({
       spec: this.spec,
+      pipelineName: this.names.pipeline,
       state: new StateStore({ client: this.dynamo, tableName: this.names.stateTable }),
-      features: new FeatureStore(this.dynamo, this.names.featureTable),
+      results: new ResultObjectWriter({ client: this.s3, bucket: this.names.resultsBucket }),
     });
   }
 
-  /** Final windows as stored in the feature table. */
-  public finalWindows(): Promise<WindowLine[]> {
-    return new FeatureStore(this.dynamo, this.names.featureTable).scanFinals();
+  private get results(): ResultObjectReader {
+    return new ResultObjectReader({ client: this.s3, bucket: this.names.resultsBucket });
   }
 
-  /** Global-window firings as stored in the feature table. */
+  /**
+   * Final windows, read back from the result objects in S3 (one line per window). Under "update" each window
+   * carries its value after its corrections (the correction with the highest count is the latest), and a window a
+   * correction created (no on-time record) is one too: what a reader of both prefixes assembles.
+   */
+  public async finalWindows(): Promise<WindowLine[]> {
+    const windows = await this.results.readWindows(this.names.pipeline);
+    if (this.spec.latePolicy !== 'update') return windows;
+    const byId = new Map(windows.map((w) => [windowId(w), w]));
+    for (const c of await this.corrections()) {
+      const id = windowId(c);
+      const prev = byId.get(id);
+      if (prev === undefined || c.new.count > prev.count) {
+        byId.set(id, { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, value: c.new.value, count: c.new.count });
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** Global-window firings, read back from S3. */
   public firings(): Promise<FiringLine[]> {
-    return new FeatureStore(this.dynamo, this.names.featureTable).scanFirings();
+    return this.results.readFirings(this.names.pipeline);
   }
 
-  /** Corrections (latePolicy "update") as stored in the feature table. */
+  /** Corrections (latePolicy "update"), read back from S3. */
   public corrections(): Promise<CorrectionLine[]> {
-    return new FeatureStore(this.dynamo, this.names.featureTable).scanCorrections();
+    return this.results.readCorrections(this.names.pipeline);
   }
 
   public get dynamoClient(): DynamoDBClient {

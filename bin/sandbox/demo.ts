@@ -12,6 +12,8 @@ import type { BatchOutcome } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { numberOf } from '../../lambda/adapters/dynamo-io';
 import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core/output';
+import { WindowEngine } from '../../lambda/core/engine';
+import { decodeKeyItem } from '../../lambda/core/key-item';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
@@ -58,13 +60,17 @@ interface Timed {
 
 const sleep = (t: number) => new Promise<void>((r) => setTimeout(r, t));
 
-function parseCurrent(item: Record<string, AttributeValue> | undefined): CurrentItem {
+/** A user's current features, read from the key item the consumer writes (the value of each feature's open window). */
+function parseCurrent(spec: PipelineSpec, user: string, item: Record<string, AttributeValue> | undefined): CurrentItem {
   const out: CurrentItem = {};
-  for (const [name, v] of Object.entries(item ?? {})) {
-    const m = v.M;
-    if (!m) continue;
-    const n = (k: string) => numberOf(m[k]) ?? NaN;
-    out[name] = { value: n('value'), count: n('count'), windowStart: n('windowStart'), windowEnd: n('windowEnd'), maxEventTime: n('maxEventTime'), writtenAt: n('writtenAt') };
+  const bytes = item?.s?.B;
+  if (bytes === undefined) return out;
+  const engine = new WindowEngine(spec);
+  engine.loadKey(user, decodeKeyItem(engine.runtimes, user, bytes));
+  const writtenAt = numberOf(item?.at) ?? NaN;
+  for (const f of spec.features) {
+    const cv = engine.currentValue({ feature: f.name, key: user });
+    if (cv) out[f.name] = { value: cv.value, count: cv.count, windowStart: cv.windowStart, windowEnd: cv.windowEnd, maxEventTime: cv.maxEventTime, writtenAt };
   }
   return out;
 }
@@ -132,8 +138,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const listed = await kinesisClient().send(new ListShardsCommand({ StreamName: pipeline.names.stream }));
     const shardIds = (listed.Shards ?? []).map((s) => s.ShardId!).sort();
     const getCurrent = async (user: string): Promise<CurrentItem> => {
-      const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.featureTable, Key: { pk: { S: user }, sk: { S: 'current' } }, ConsistentRead: true }));
-      return parseCurrent(res.Item);
+      const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.stateTable, Key: { pk: { S: `entity#${user}` }, sk: { S: 'state' } }, ConsistentRead: true }));
+      return parseCurrent(spec, user, res.Item);
     };
     const watermark = async (shard: string): Promise<number | undefined> => {
       const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.stateTable, Key: { pk: { S: `shard#${shard}` }, sk: { S: 'watermark' } }, ConsistentRead: true }));
@@ -339,6 +345,6 @@ function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: Pipeline
   o.out(`then, with the AWS CLI v2 (which reads the region and endpoints exported above):\n`);
   o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
   o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
-  o.out(`Tables: ${pipeline.names.featureTable} (features, pk=<${keyField}>, sk=current), ${pipeline.names.stateTable}; dead letters: ${pipeline.names.deadLetterQueueUrl}; abandoned batches: ${pipeline.names.onFailureQueueUrl}\n`);
+  o.out(`State and features: table ${pipeline.names.stateTable} (one item per key, pk=entity#<${keyField}>, sk=state); final windows: s3://${pipeline.names.resultsBucket}/finals/; dead letters: ${pipeline.names.deadLetterQueueUrl}; abandoned batches: ${pipeline.names.onFailureQueueUrl}\n`);
   o.out('One line per batch below; Ctrl-C stops everything.\n');
 }

@@ -24,6 +24,7 @@ import type { PipelineSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 import { DrainTimeoutError, type EsmCounters } from '../local/esm-runner';
 import { LocalPipeline } from '../local/pipeline';
+import { type Usage, UsageRecorder } from '../local/usage';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
@@ -37,6 +38,8 @@ const MAX_PARTITION_KEY = 256;
 const PUT_CHUNK = 500;
 /** Where a run that lost batches writes the on-failure queue's messages. */
 export const ON_FAILURE_FILE = 'on-failure.jsonl';
+/** The summary with the consumer's usage (SPEC §9). */
+export const SUMMARY_FILE = 'summary.json';
 
 /** How long a file run waits for the next invocation before it reports the consumer as stalled. */
 const NO_PROGRESS_TIMEOUT_MS = 300_000;
@@ -102,6 +105,8 @@ export interface FileRunStats {
 
 export interface FileRunResult {
   readonly summary: ReplaySummary;
+  /** What the consumer used (bin/local/usage.ts); written with the summary to DIR/summary.json (SPEC §9). */
+  readonly usage: Usage;
   readonly stats: FileRunStats;
 }
 
@@ -235,7 +240,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let skipped = 0;
   let stateWrites = 0;
   let writeUnits = 0;
+  const usage = new UsageRecorder();
   const pipeline = await LocalPipeline.start({
+    usage,
     spec: o.spec,
     name: o.name ?? 'sandbox',
     shards,
@@ -293,6 +300,8 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       }
     }
     const drainMs = Date.now() - t1;
+    // Taken before the end of input and the read-back, which are the sandbox's requests, not the consumer's.
+    const consumed = usage.usage();
     const abandoned = await pipeline.takeOnFailureMessages();
     if (abandoned.length > 0) {
       // The on-failure queue's messages, kept whole for the reader, then the run stops: outputs would be incomplete.
@@ -328,8 +337,10 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     const firings = (await pipeline.firings()).sort((a, b) => (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.firing - b.firing);
     if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
     const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
+    writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed }, null, 2)}\n`);
     return {
       summary,
+      usage: consumed,
       stats: {
         records,
         windows: windows.length,

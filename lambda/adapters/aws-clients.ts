@@ -8,8 +8,23 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import type { MetadataBearer, MiddlewareStack } from '@smithy/types';
 
 const DEFAULT_REGION = 'us-east-1';
+
+/** What a client hook may touch of any SDK v3 client (DynamoDB, SQS, S3, ...): its middleware stack. */
+export interface SdkClient {
+  readonly middlewareStack: MiddlewareStack<object, MetadataBearer>;
+}
+
+/** Called with each SDK client a handler creates, before its first request (the local sandbox counts usage with it). */
+export type ClientHook = (client: SdkClient) => void;
+
+/** The client, after the hook (if any) has seen it. */
+export function hooked<C extends SdkClient>(client: C, hook: ClientHook | undefined): C {
+  hook?.(client);
+  return client;
+}
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value.trim() : undefined;

@@ -16,7 +16,8 @@ export interface ConsumerConfig {
   readonly spec: PipelineSpec;
   readonly pipelineName: string;
   readonly stateTable: string;
-  readonly featureTable: string;
+  /** Bucket of the result objects (final windows, firings, corrections). */
+  readonly resultsBucket: string;
   readonly deadLetterQueueUrl: string;
   readonly parallelizationFactor: number;
 }
@@ -36,7 +37,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerCon
     spec: parseSpecJson(required(env, CONSUMER_ENV.spec)),
     pipelineName: env[CONSUMER_ENV.pipelineName] ?? 'default',
     stateTable: required(env, CONSUMER_ENV.stateTableName),
-    featureTable: required(env, CONSUMER_ENV.featureTableName),
+    resultsBucket: required(env, CONSUMER_ENV.resultsBucketName),
     deadLetterQueueUrl: required(env, CONSUMER_ENV.deadLetterQueueUrl),
     parallelizationFactor: pf,
   };

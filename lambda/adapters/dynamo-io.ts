@@ -1,5 +1,5 @@
 /**
- * Paginated reads shared by the state store and the feature store: BatchGetItem in chunks of 100 keys with
+ * Paginated reads of the state store and the feature readers: BatchGetItem in chunks of 100 keys with
  * retried leftovers, and Scan/Query following LastEvaluatedKey.
  */
 import {
@@ -33,10 +33,10 @@ export function numberOf(v: AttributeValue | undefined): number | null {
 }
 
 export interface BatchGetOptions {
-  /** Strongly consistent reads (twice the read units). @default true */
+  /** @default true */
   readonly consistentRead?: boolean;
-  /** Called with the read units each request consumed. */
-  readonly onReadUnits?: (units: number) => void;
+  /** Receives the read units each request consumed, as DynamoDB reports them. */
+  readonly onConsumed?: (units: number) => void;
 }
 
 /** BatchGetItem of any number of keys: 100 a request, 8 requests in flight, unprocessed keys retried. */
@@ -48,9 +48,9 @@ export async function batchGetAll(client: DynamoDBClient, table: string, keys: r
     let pending: Item[] = chunk;
     await retryUnprocessed(async () => {
       const res = await client.send(
-        new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: o.consistentRead ?? true } }, ...(o.onReadUnits ? { ReturnConsumedCapacity: 'TOTAL' } : {}) }),
+        new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: o.consistentRead ?? true } }, ReturnConsumedCapacity: 'TOTAL' }),
       );
-      if (o.onReadUnits) o.onReadUnits((res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0));
+      for (const c of res.ConsumedCapacity ?? []) o.onConsumed?.(c.CapacityUnits ?? 0);
       got.push(...(res.Responses?.[table] ?? []));
       pending = res.UnprocessedKeys?.[table]?.Keys ?? [];
       return pending.length;
@@ -72,14 +72,15 @@ export async function scanAll(client: DynamoDBClient, input: ScanCommandInput): 
   return out;
 }
 
-/** Items of a Query, across pages, up to `limit`. */
-export async function queryAll(client: DynamoDBClient, input: QueryCommandInput, limit = Infinity): Promise<Item[]> {
+/** Items of a Query, across pages, up to `limit`; `onConsumed` gets each page's read units (with ReturnConsumedCapacity). */
+export async function queryAll(client: DynamoDBClient, input: QueryCommandInput, limit = Infinity, onConsumed?: (units: number) => void): Promise<Item[]> {
   const out: Item[] = [];
   let start: Item | undefined;
   do {
     const left = limit - out.length;
     const res = await client.send(new QueryCommand({ ...input, ...(Number.isFinite(left) ? { Limit: left } : {}), ...(start ? { ExclusiveStartKey: start } : {}) }));
     out.push(...(res.Items ?? []));
+    onConsumed?.(res.ConsumedCapacity?.CapacityUnits ?? 0);
     start = res.LastEvaluatedKey;
   } while (start && out.length < limit);
   return out;

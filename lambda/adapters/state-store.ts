@@ -1,18 +1,18 @@
 /**
  * DynamoDB state for the consumer. One table (`pk`, `sk`, TTL `expiresAt`) holds:
  *
- * | item                    | pk                  | sk                        | written                                 |
- * |-------------------------|---------------------|---------------------------|-----------------------------------------|
- * | shard watermark         | `shard#<shardId>`   | `watermark`               | last, once per batch, versioned         |
- * | window state of a key   | `entity#<key>`      | `state`                   | once per batch if changed, versioned; open slices and sessions of every feature |
- * | producer-id memory      | `entity#<key>`      | `ids`                     | once per batch if new ids, versioned    |
- * | event-time timer        | `timers#<shardId>`  | `<due, padded>#<key>`     | when the key's earliest window end moves |
+ * | item              | pk                 | sk                                  | written                                        |
+ * |-------------------|--------------------|-------------------------------------|------------------------------------------------|
+ * | shard watermark   | `shard#<shardId>`  | `watermark`                         | last, once per batch, versioned                |
+ * | key item          | `entity#<key>`     | `state`                             | once per batch if changed, versioned: every feature's windows, progress per shard, inline producer ids (key-item.ts) |
+ * | producer-id page  | `entity#<key>`     | `ids#<page number, padded>`         | once, when a key's inline ids overflow; TTL     |
+ * | timer page        | `timers#<shardId>` | `<earliest due, padded>#<written>#<nonce>` | once per batch with keys whose next due time moved; deleted once fired |
  *
- * Every state item carries a `version`; writes are conditional on the version read, so a stale or concurrent
- * writer fails instead of overwriting (no blind `ADD`). Window state also records, per shard, the last sequence
- * number applied, so a re-delivered record is never applied twice.
+ * The key item is the only item written per key and batch, conditionally on the version read, so a stale or
+ * concurrent writer fails instead of overwriting; serving reads the same item. Id pages and timer pages are
+ * written once and never rewritten, so their cost is per id or per key moved, never per key's history.
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -22,7 +22,7 @@ import {
   PutItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { type SeenId, type SerializedEntity, compareSeq } from '../core/state';
+import { compareSeq } from '../core/state';
 import { pool, retryUnprocessed } from './concurrency';
 import { type Item, batchGetAll, numberAttr, numberOf, queryAll, scanAll } from './dynamo-io';
 
@@ -45,28 +45,24 @@ export interface ShardCheckpoint {
   readonly version: number;
 }
 
-/** All window state of one key: one item, so a batch reads and writes each key once whatever the feature count. */
-export interface StoredKeyState {
+/** A key's stored item: its version (for the conditional write), when it was written and its encoded state. */
+export interface StoredKeyItem {
   readonly key: string;
-  /** Feature name → its open slices or sessions. */
-  readonly features: ReadonlyMap<string, SerializedEntity>;
-  /** Earliest pending window end over the key's features (null when nothing is open). */
-  readonly due: number | null;
-  readonly timerShard: string | undefined;
   readonly version: number;
+  readonly writtenAt: number;
+  readonly state: Uint8Array;
 }
 
-export interface StoredIds {
-  readonly key: string;
-  readonly ids: ReadonlyMap<string, SeenId>;
-  readonly version: number;
-}
-
-export interface DueTimer {
-  readonly shard: string;
-  readonly sk: string;
+/** One entry of a timer page: a key whose next window fires once the shard watermark reaches `due`. */
+export interface TimerEntry {
   readonly key: string;
   readonly due: number;
+}
+
+export interface TimerPage {
+  readonly shard: string;
+  readonly sk: string;
+  readonly entries: readonly TimerEntry[];
 }
 
 /** Hook called before every write request (fault injection in tests and the sandbox's chaos mode). */
@@ -113,10 +109,14 @@ export interface StateStoreOptions {
   /** How long producer ids and fired timers are kept after their event time (seconds, for TTL). */
   readonly idRetentionSeconds?: number;
   readonly writeGate?: WriteGate;
+  /** Receives the write units of each conditional put, by partition key (the bench's hot-key figure). */
+  readonly onItemUnits?: (pk: string, units: number) => void;
 }
 
 export class StateStore {
   public writes = 0;
+  public reads = 0;
+  public consumedReadUnits = 0;
   public conflicts = 0;
   public consumedWriteUnits = 0;
   private readonly client: DynamoDBClient;
@@ -129,7 +129,10 @@ export class StateStore {
     this.table = o.tableName;
     this.concurrency = o.writeConcurrency ?? 16;
     this.gate = o.writeGate;
+    this.onItemUnits = o.onItemUnits;
   }
+
+  private readonly onItemUnits: ((pk: string, units: number) => void) | undefined;
 
   // ---- reads --------------------------------------------------------------------------------------------------
 
@@ -141,23 +144,30 @@ export class StateStore {
     return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', version: num(it?.version) ?? 0 };
   }
 
-  /** Loads window state and id memory of the given keys (BatchGetItem, 100 items a request, retried). */
-  public async getKeys(keys: readonly string[]): Promise<{ states: StoredKeyState[]; ids: StoredIds[] }> {
-    const wanted: Item[] = [];
-    for (const key of keys) wanted.push({ pk: S(`entity#${key}`), sk: S('state') }, { pk: S(`entity#${key}`), sk: S('ids') });
-    const states: StoredKeyState[] = [];
-    const ids: StoredIds[] = [];
-    for (const it of await batchGetAll(this.client, this.table, wanted)) {
-      const key = str(it.pk)!.slice('entity#'.length);
-      const version = num(it.version) ?? 0;
-      if (str(it.sk) === 'ids') ids.push({ key, ids: mapOf<SeenId>(str(it.ids)), version });
-      else states.push(keyStateOf(key, it));
-    }
-    return { states, ids };
+  /** The items of the given keys (BatchGetItem, 100 keys a request, retried); absent keys have none. */
+  public async getKeyItems(keys: readonly string[]): Promise<StoredKeyItem[]> {
+    const wanted = keys.map((key) => ({ pk: S(`entity#${key}`), sk: S('state') }));
+    const items = await batchGetAll(this.client, this.table, wanted, { onConsumed: (u) => (this.consumedReadUnits += u) });
+    this.reads += Math.ceil(keys.length / 100);
+    return items.map((it) => keyItemOf(it));
   }
 
-  /** Timers of a shard due at or before `bound`, oldest first, at most `limit` (the rest fire in later batches). */
-  public async getDueTimers(shard: string, bound: number, limit: number): Promise<DueTimer[]> {
+  /** Id pages `from` … `to` − 1 of a key (one Query), each page's encoded ids. */
+  public async getIdPages(key: string, from: number, to: number): Promise<Array<{ page: number; maxTime: number; ids: Uint8Array }>> {
+    if (to <= from) return [];
+    const items = await queryAll(this.client, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
+      ExpressionAttributeValues: { ':pk': S(`entity#${key}`), ':a': S(idPageSortKey(from)), ':b': S(idPageSortKey(to - 1)) },
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    }, Infinity, (u) => (this.consumedReadUnits += u));
+    this.reads += 1;
+    return items.map((it) => ({ page: num(it.page)!, maxTime: num(it.maxTime)!, ids: it.ids!.B! }));
+  }
+
+  /** Timer pages of a shard whose earliest entry is due at or before `bound`, oldest first, at most `limit`. */
+  public async getDueTimerPages(shard: string, bound: number, limit: number): Promise<TimerPage[]> {
     const items = await queryAll(
       this.client,
       {
@@ -165,21 +175,24 @@ export class StateStore {
         KeyConditionExpression: 'pk = :pk AND sk <= :sk',
         ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`) },
         ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
       },
       limit,
+      (u) => (this.consumedReadUnits += u),
     );
-    return items.map((it) => ({ shard, sk: str(it.sk)!, key: str(it.key)!, due: num(it.due)! }));
+    this.reads += 1;
+    return items.map((it) => ({ shard, sk: str(it.sk)!, entries: JSON.parse(str(it.entries) ?? '[]') as TimerEntry[] }));
   }
 
-  /** Every key's window state (end of a bounded input, and exports; a full scan, never on the hot path). */
-  public async scanKeys(): Promise<StoredKeyState[]> {
+  /** Every key item (end of a bounded input, and exports; a full scan, never on the hot path). */
+  public async scanKeyItems(): Promise<StoredKeyItem[]> {
     const items = await scanAll(this.client, {
       TableName: this.table,
       FilterExpression: 'begins_with(pk, :p) AND sk = :state',
       ExpressionAttributeValues: { ':p': S('entity#'), ':state': S('state') },
       ConsistentRead: true,
     });
-    return items.map((it) => keyStateOf(str(it.pk)!.slice('entity#'.length), it));
+    return items.map((it) => keyItemOf(it));
   }
 
   // ---- writes -------------------------------------------------------------------------------------------------
@@ -189,28 +202,67 @@ export class StateStore {
     await pool(writes, this.concurrency, (w) => w());
   }
 
-  public async putKeyState(k: StoredKeyState, expectedVersion: number, updatedAt: number): Promise<void> {
+  /** Writes a key's item, conditionally on the version read (0: the key must have none yet). */
+  public async putKeyItem(key: string, state: Uint8Array, expectedVersion: number, writtenAt: number): Promise<void> {
     await this.conditionalPut(
-      {
-        pk: S(`entity#${k.key}`),
-        sk: S('state'),
-        features: S(jsonOf(k.features)),
-        ...(k.due === null ? {} : { due: N(k.due) }),
-        ...(k.timerShard === undefined ? {} : { timerShard: S(k.timerShard) }),
-        version: N(expectedVersion + 1),
-        updatedAt: N(updatedAt),
-      },
+      { pk: S(`entity#${key}`), sk: S('state'), s: { B: state }, version: N(expectedVersion + 1), at: N(writtenAt) },
       expectedVersion,
-      `window state of ${k.key}`,
+      `key item of ${key}`,
     );
   }
 
-  public async putIds(s: StoredIds, expectedVersion: number, expiresAtSeconds: number): Promise<void> {
-    await this.conditionalPut(
-      { pk: S(`entity#${s.key}`), sk: S('ids'), ids: S(jsonOf(s.ids)), version: N(expectedVersion + 1), expiresAt: N(expiresAtSeconds) },
-      expectedVersion,
-      `producer ids of ${s.key}`,
-    );
+  /**
+   * Puts an id page (written once; a retry of the same batch rewrites it with the same page number). A PutItem of
+   * its own, not part of a BatchWriteItem: pages are rare (a key's inline ids overflowing), and each reports its
+   * own consumed units.
+   */
+  public async putIdPage(key: string, page: number, ids: Uint8Array, maxTime: number, expiresAtSeconds: number | undefined): Promise<void> {
+    const item: Item = {
+      pk: S(`entity#${key}`),
+      sk: S(idPageSortKey(page)),
+      page: N(page),
+      maxTime: N(maxTime),
+      ids: { B: ids },
+      ...(expiresAtSeconds === undefined ? {} : { expiresAt: N(expiresAtSeconds) }),
+    };
+    await this.gate?.(`PutItem id page ${page} of ${key}`);
+    this.writes += 1;
+    const res = await this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ReturnConsumedCapacity: 'TOTAL' }));
+    this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    this.onItemUnits?.(item.pk!.S!, res.ConsumedCapacity?.CapacityUnits ?? 0);
+  }
+
+  /**
+   * Timer page puts: the entries sorted by due time, cut into pages of at most ~300 KB (items hold 400 KB), each
+   * under a sort key of its earliest due time and a name no other write uses, so a retry never overwrites a page
+   * an earlier attempt's key items rely on.
+   */
+  public timerPageRequests(shard: string, entries: readonly TimerEntry[], writtenAt: number): WriteRequest[] {
+    const sorted = [...entries].sort((a, b) => a.due - b.due);
+    const out: WriteRequest[] = [];
+    const nonce = randomBytes(6).toString('hex');
+    let page: TimerEntry[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      if (page.length === 0) return;
+      out.push({
+        PutRequest: { Item: { pk: S(`timers#${shard}`), sk: S(`${padTime(page[0]!.due)}#${writtenAt}#${nonce}-${out.length}`), entries: S(JSON.stringify(page)) } },
+      });
+      page = [];
+      bytes = 0;
+    };
+    for (const e of sorted) {
+      const size = Buffer.byteLength(e.key, 'utf8') + 40;
+      if (bytes + size > 300_000) flush();
+      page.push(e);
+      bytes += size;
+    }
+    flush();
+    return out;
+  }
+
+  public timerPageDeletes(pages: readonly TimerPage[]): WriteRequest[] {
+    return pages.map((p) => ({ DeleteRequest: { Key: { pk: S(`timers#${p.shard}`), sk: S(p.sk) } } }));
   }
 
   /**
@@ -268,22 +320,6 @@ export class StateStore {
     return thunks;
   }
 
-  /**
-   * Timer puts and deletes. Timers carry no TTL: they are removed when they fire, and a window may last for
-   * years of event time (a replayed backfill's event times may also lie in the past). A delete of the key a put
-   * rewrites is dropped: one BatchWriteItem must not name an item twice.
-   */
-  public timerRequests(put: readonly DueTimer[], del: readonly DueTimer[]): WriteRequest[] {
-    const putKeys = new Set(put.map((t) => `${t.shard}\u0000${t.sk}`));
-    const deletes = new Map<string, DueTimer>();
-    for (const t of del) if (!putKeys.has(`${t.shard}\u0000${t.sk}`)) deletes.set(`${t.shard}\u0000${t.sk}`, t);
-    return [
-      ...[...deletes.values()].map((t) => ({ DeleteRequest: { Key: { pk: S(`timers#${t.shard}`), sk: S(t.sk) } } })),
-      ...put.map((t) => ({ PutRequest: { Item: { pk: S(`timers#${t.shard}`), sk: S(t.sk), key: S(t.key), due: N(t.due) } } })),
-    ];
-  }
-
-
   public get tableName(): string {
     return this.table;
   }
@@ -302,6 +338,7 @@ export class StateStore {
         }),
       );
       this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+      this.onItemUnits?.(item.pk!.S!, res.ConsumedCapacity?.CapacityUnits ?? 0);
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException') {
         this.conflicts += 1;
@@ -312,41 +349,13 @@ export class StateStore {
   }
 }
 
-/** Longest key written as itself in a timer's sort key (sort keys are at most 1,024 bytes; the time takes 36). */
-const MAX_KEY_IN_SORT_KEY = 512;
-const DIGEST_PREFIX = '~sha256:';
-
-/**
- * A timer's sort key: due time, then the key, so timers sort by due time and two keys never share one. A key too
- * long to fit (or one that looks like a digest) is written as the SHA-256 of its UTF-8 bytes instead; the item
- * keeps the key itself in `key`.
- */
-export function timerSortKey(due: number, key: string): string {
-  const inKey = key.startsWith(DIGEST_PREFIX) || Buffer.byteLength(key, 'utf8') > MAX_KEY_IN_SORT_KEY ? `${DIGEST_PREFIX}${createHash('sha256').update(key, 'utf8').digest('hex')}` : key;
-  return `${padTime(due)}#${inKey}`;
+/** Id pages sort by number: fixed-width digits. */
+function idPageSortKey(page: number): string {
+  return `ids#${String(page).padStart(12, '0')}`;
 }
 
-function keyStateOf(key: string, it: Item): StoredKeyState {
-  return {
-    key,
-    features: mapOf<SerializedEntity>(str(it.features)),
-    due: num(it.due),
-    timerShard: str(it.timerShard),
-    version: num(it.version) ?? 0,
-  };
-}
-
-/**
- * Maps keyed by user data (producer ids, feature names) to and from a JSON object. JSON.parse and
- * Object.fromEntries create own properties, so a name like "__proto__" round-trips; assigning it to a plain
- * object would set its prototype instead.
- */
-function jsonOf<T>(m: ReadonlyMap<string, T>): string {
-  return JSON.stringify(Object.fromEntries(m));
-}
-
-function mapOf<T>(json: string | undefined): Map<string, T> {
-  return new Map(Object.entries(JSON.parse(json ?? '{}') as Record<string, T>));
+function keyItemOf(it: Item): StoredKeyItem {
+  return { key: str(it.pk)!.slice('entity#'.length), version: num(it.version) ?? 0, writtenAt: num(it.at) ?? 0, state: it.s?.B ?? new Uint8Array() };
 }
 
 function maxOf(a: number | null, b: number | null): number | null {

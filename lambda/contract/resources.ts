@@ -158,7 +158,10 @@ export const CONSUMER_ENV = {
   spec: 'PIPELINE_SPEC',
   pipelineName: 'PIPELINE_NAME',
   stateTableName: 'STATE_TABLE_NAME',
+  /** No longer read by the consumer (final windows go to S3); set by the stack until its feature table goes. */
   featureTableName: 'FEATURE_TABLE_NAME',
+  /** S3 bucket receiving final windows, firings and corrections as JSON-lines objects. */
+  resultsBucketName: 'RESULTS_BUCKET_NAME',
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',

@@ -10,12 +10,14 @@ import { compareSeq, type SliceEntity } from './state';
 import type { FeatureRuntime } from './windows/kind';
 import type { SlicedWindows } from './windows/sliced';
 
-export function correctFinals(f: FeatureRuntime, e: SliceEntity, shard: string, seq: string, t: number, v: number, horizon: number, out: Correction[]): void {
+/** Folds a late record into its final windows ending after `beyond` (the correction horizon) and at or before `horizon`. */
+export function correctFinals(f: FeatureRuntime, e: SliceEntity, shard: string, seq: string, t: number, v: number, horizon: number, beyond: number, out: Correction[]): void {
   const g = (f.window as SlicedWindows).geometry;
   const finals = e.finals!;
   const agg = f.agg;
   for (const s of windowStartsOf(g, t)) {
     if (s + g.sizeMs > horizon) break;
+    if (s + g.sizeMs <= beyond) continue;
     const state = finals.get(s);
     // Shard ids are input data in replay: an own property only ("__proto__" is a shard name like any other).
     const last = state !== undefined && Object.hasOwn(state.corrected, shard) ? state.corrected[shard] : undefined;

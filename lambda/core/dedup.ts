@@ -1,20 +1,40 @@
 /**
  * Producer-id memory (de-duplication): a valid record whose id the key has already seen is a producer retry. Ids
- * are remembered per key for the id retention of event time behind the watermark; a retry arriving later is late
- * for every window it could belong to, so it can never be applied twice.
+ * are remembered per key, as 53-bit hashes with the record's event time, for the id retention of event time
+ * behind the watermark; a retry arriving later is late for every window it could belong to, so it can never be
+ * applied twice. A hash costs 7 bytes where the id itself could take hundreds: two distinct ids of one key share
+ * a hash with a chance of n / 2^53 per new id (n ids remembered; 6e-11 for a key holding 500,000).
  */
-import { longestWindowMs, type PipelineSpec } from './spec';
-import type { SeenId } from './state';
+import { hash53 } from './aggregates/hash';
+import { correctionHorizonMs, longestWindowMs, type PipelineSpec } from './spec';
+
+/** Remembered ids of a key: id hash → event time of its first sighting. */
+export type IdMemory = Map<number, number>;
+
+/**
+ * Id hash → a 16-bit tag of the sequence number of its first sighting (the consumer only). A Lambda re-delivery
+ * of a record the key already handled is told apart from a producer retry handled alongside it by its tag, so a
+ * retried delivery counts a retry as a duplicate again (a tag collision, 1 in 65,536, changes a counter only).
+ */
+export type IdTags = Map<number, number>;
+
+export function seqTag(seq: string): number {
+  return hash53(seq) % 65_536;
+}
 
 /**
  * How long a producer id is remembered, in event time behind the watermark: the longest window plus allowed
- * lateness. A retry arriving later is late for every window it could belong to (they all end by its event time
- * plus the longest window), so it is rejected as late and cannot be applied twice. Under "update" late records
- * are applied, and a global window is never final, so then ids are kept for good.
+ * lateness (plus the correction horizon under "update", whose late records are still applied). A retry arriving
+ * later is late for every window it could belong to, so it is rejected as late and cannot be applied twice. A
+ * global window is never final, so with one ids are kept for good.
  */
 export function idRetentionMs(spec: PipelineSpec): number {
-  if (spec.latePolicy === 'update' || spec.features.some((f) => f.window.type === 'global')) return Infinity;
-  return longestWindowMs(spec) + spec.watermark.allowedLatenessMs;
+  if (spec.features.some((f) => f.window.type === 'global')) return Infinity;
+  return longestWindowMs(spec) + spec.watermark.allowedLatenessMs + correctionHorizonMs(spec);
+}
+
+export function idHash(id: string): number {
+  return hash53(id);
 }
 
 export class ProducerIds {
@@ -26,26 +46,29 @@ export class ProducerIds {
   /**
    * True for a producer retry. Otherwise remembers the id and returns false. An id past its retention counts as
    * unseen at lookup, so the outcome never depends on batch boundaries. It is judged on the retry's own shard:
-   * there the retry is then late for every window, so never applied twice.
+   * there the retry is then late for every window, so never applied twice. `older` holds ids loaded from
+   * elsewhere (the consumer's id pages), read only.
    */
-  public isDuplicate(ids: Map<string, SeenId>, id: string, shard: string, seq: string, time: number): SeenId | boolean {
-    const first = ids.get(id);
-    if (first === undefined || first.time + this.retentionMs <= this.watermark(shard)) {
-      const seen = { shard, seq, time };
-      ids.set(id, seen);
-      return seen;
+  public isDuplicate(ids: IdMemory, older: ReadonlyMap<number, number> | undefined, id: string, shard: string, time: number, tags?: IdTags, seq?: string): boolean {
+    const h = idHash(id);
+    const w = this.watermark(shard);
+    const first = ids.get(h) ?? older?.get(h);
+    if (first === undefined || first + this.retentionMs <= w) {
+      ids.set(h, time);
+      if (tags !== undefined && seq !== undefined) tags.set(h, seqTag(seq));
+      return false;
     }
-    // The same Kinesis record delivered again is not a producer duplicate.
-    return !(first.shard === shard && first.seq === seq);
+    return true;
   }
 
-  /** Forgets ids whose event time is so far behind their shard's watermark that no window takes them. */
-  public prune(ids: Map<string, SeenId>): void {
+  /** True while an id first seen at event time `time` must still be remembered, given the watermark. */
+  public live(time: number, watermark: number): boolean {
+    return time + this.retentionMs > watermark;
+  }
+
+  /** Forgets ids whose event time is so far behind the watermark that no window takes them. */
+  public prune(ids: IdMemory, watermark: number): void {
     if (!Number.isFinite(this.retentionMs)) return;
-    // Ids are inserted roughly in event-time order: prune from the oldest, stop at the first one still needed.
-    for (const [id, s] of ids) {
-      if (s.time + this.retentionMs > this.watermark(s.shard)) break;
-      ids.delete(id);
-    }
+    for (const [h, t] of ids) if (t + this.retentionMs <= watermark) ids.delete(h);
   }
 }

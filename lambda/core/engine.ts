@@ -11,11 +11,12 @@
  * result types (results.ts).
  */
 import type { AnyAcc } from './aggregates';
-import { ByteReader, ByteWriter } from './aggregates/bytes';
-import { firstWindowStart, windowStartsOf } from './assign';
+import { ByteWriter } from './aggregates/bytes';
+import { firstWindowStart, lastWindowEnd } from './assign';
 import { correctFinals } from './corrections';
-import { ProducerIds, idRetentionMs } from './dedup';
-import { KeyedState, type KeyState, deserializeEntity, serializeEntity } from './keyed-state';
+import { type IdMemory, type IdTags, ProducerIds, idHash, idRetentionMs, seqTag } from './dedup';
+import { type DecodedKeyItem, type ShardProgress } from './key-item';
+import { KeyedState, type KeyState } from './keyed-state';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type DecodedRecord, RecordDecoder } from './record';
 import {
   type BatchPlan,
@@ -31,8 +32,8 @@ import {
   type Rejection,
   emptyCounters,
 } from './results';
-import type { FeatureSpec, PipelineSpec } from './spec';
-import { type Entity, type SeenId, type SerializedEntity, type SliceEntity, compareSeq } from './state';
+import { type FeatureSpec, type PipelineSpec, correctionHorizonMs } from './spec';
+import { type Entity, type SliceEntity, compareSeq } from './state';
 import { type Advance, EventTimeTimers, SweepTrigger, type Trigger } from './triggers';
 import { type ShardWatermark, observe, watermarkOf } from './watermark';
 import { type FeatureRuntime, type FireSink, featureRuntimes } from './windows';
@@ -44,6 +45,8 @@ export { idRetentionMs } from './dedup';
 const LATE = 1;
 const APPLIED = 2;
 const REDELIVERED = 4;
+/** Late beyond the correction horizon under "update": dead-lettered like under "dlq". */
+const BEYOND = 8;
 
 class BatchCollector implements FireSink {
   public readonly finals: FinalWindow[] = [];
@@ -52,7 +55,7 @@ class BatchCollector implements FireSink {
   public readonly rejected: Rejection[] = [];
   public readonly changed: Entity[] = [];
   public lastShard: string | undefined = undefined;
-  public readonly newIds: Array<{ key: string; id: string } & SeenId> = [];
+  public readonly idKeys = new Set<string>();
   public readonly shards = new Set<string>();
   public readonly newestApplied: Record<string, number> = {};
   public readonly counters = emptyCounters();
@@ -83,6 +86,8 @@ export class WindowEngine {
   private readonly featureIndexes: Map<string, number>;
   private readonly lateness: number;
   private readonly keepFinals: boolean;
+  /** latePolicy "update": final windows ending this far behind the horizon can no longer be corrected. */
+  private readonly correctionHorizon: number;
   private readonly state: KeyedState;
   private readonly ids: ProducerIds;
   private readonly shards = new Map<string, ShardWatermark>();
@@ -105,6 +110,7 @@ export class WindowEngine {
     this.spec = spec;
     this.decoder = new RecordDecoder(spec, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
     this.keepFinals = spec.latePolicy === 'update';
+    this.correctionHorizon = correctionHorizonMs(spec);
     this.runtime = featureRuntimes(spec);
     this.featureIndexes = new Map(this.runtime.map((f) => [f.spec.name, f.fi]));
     this.lateness = spec.watermark.allowedLatenessMs;
@@ -147,9 +153,10 @@ export class WindowEngine {
     this.epoch += 1;
     // Expired ids are already ignored at lookup; pruning only returns their memory, so it need not run often.
     if (++this.batches % 64 === 0) {
+      const lowest = this.lowestWatermark();
       for (const ks of this.state.keys.values()) {
         if (!ks.ids) continue;
-        this.ids.prune(ks.ids);
+        this.ids.prune(ks.ids, lowest);
         if (ks.ids.size === 0) ks.ids = undefined;
       }
     }
@@ -164,7 +171,7 @@ export class WindowEngine {
       corrections: o.corrections,
       rejected: o.rejected,
       changed: this.trackChanges ? o.changed.map((e) => ({ feature: this.runtime[e.fi]!.spec.name, key: e.key })) : [],
-      newIds: o.newIds,
+      idKeys: [...o.idKeys],
       watermarks,
       newestApplied: o.newestApplied,
       counters: o.counters,
@@ -200,13 +207,20 @@ export class WindowEngine {
     observe(shardState, rec.time);
     const wAfter = watermarkOf(shardState, this.lateness);
     const ks = this.state.get(rec.key);
+    // A Lambda re-delivery of a record the key already handled is judged below, not taken for a producer retry.
     if (rec.id !== undefined) {
-      const seen = this.ids.isDuplicate((ks.ids ??= new Map()), rec.id, shard, r.seq, rec.time);
-      if (seen === true) {
+      if (!handledBefore(ks, shard, r.seq)) {
+        const tags = this.judgeRedelivered ? (ks.tags ??= new Map()) : undefined;
+        if (this.ids.isDuplicate((ks.ids ??= new Map()), ks.paged, rec.id, shard, rec.time, tags, r.seq)) {
+          c.duplicates += 1;
+          return;
+        }
+        if (this.trackChanges) this.out.idKeys.add(rec.key);
+      } else if (this.judgeRedelivered && isRetryOfAnother(ks, rec.id, r.seq)) {
+        // Handled before, as a producer retry of another record: a duplicate again.
         c.duplicates += 1;
         return;
       }
-      if (seen !== false && this.trackChanges) this.out.newIds.push({ key: rec.key, id: rec.id, ...seen });
     }
 
     let applied = false;
@@ -218,10 +232,11 @@ export class WindowEngine {
         c.late += 1;
         if (outcome & REDELIVERED) {
           // Its dead letter went out with the delivery that applied the record's other features.
-        } else if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && f.window.kind === 'sessions')) {
+        } else if (this.spec.latePolicy === 'dlq' || (this.spec.latePolicy === 'update' && (f.window.kind === 'sessions' || outcome & BEYOND))) {
           // A key also seen on another shard can have windows final beyond this shard's own watermark.
           const through = ks.ents[f.fi]?.finalThrough ?? -Infinity;
-          const why = through > w ? `the key's windows are final through ${through} by another shard's watermark; this shard has ${wOut ?? 'none yet'}` : `watermark ${w}`;
+          let why = through > w ? `the key's windows are final through ${through} by another shard's watermark; this shard has ${wOut ?? 'none yet'}` : `watermark ${w}`;
+          if (outcome & BEYOND) why += `, beyond the correction horizon of ${this.correctionHorizon} ms`;
           this.reject(r, 'late', `${f.spec.name}: every window of event time ${rec.time} is final (${why})`, wOut, rec, f.spec.name);
         }
       } else {
@@ -262,12 +277,17 @@ export class WindowEngine {
     if (redelivered) {
       const late = this.judgeRedelivered && kind.isLate(t, w);
       // Under "update" a late record of a tumbling or sliding feature was applied to its final windows.
-      if (late) return this.keepFinals && sliced ? LATE | APPLIED | REDELIVERED : LATE | REDELIVERED;
+      if (late) {
+        const beyond = sliced && lastWindowEnd((kind as SlicedWindows).geometry, t) <= w - this.correctionHorizon;
+        return this.keepFinals && sliced && !beyond ? LATE | APPLIED | REDELIVERED : LATE | REDELIVERED;
+      }
       return APPLIED | REDELIVERED;
     }
     const horizon = Math.max(w, existing?.finalThrough ?? -Infinity);
     const lateFlag = kind.isLate(t, horizon) ? LATE : 0;
     if (lateFlag && !(this.keepFinals && sliced)) return LATE;
+    // Under "update" a record whose every window ended beyond the correction horizon corrects nothing.
+    if (lateFlag && lastWindowEnd((kind as SlicedWindows).geometry, t) <= horizon - this.correctionHorizon) return LATE | BEYOND;
     const e = existing ?? this.newEntity(f, rec.key, ks);
     // A global window is never late: it fires what its shard's watermark after this record reached before taking
     // it (its own shard's: another shard's horizon says nothing of this shard's multiples of everyMs).
@@ -277,7 +297,7 @@ export class WindowEngine {
       const g = (kind as SlicedWindows).geometry;
       if (firstWindowStart(g, t) + g.sizeMs <= horizon) {
         const before = this.out.corrections.length;
-        correctFinals(f, e as SliceEntity, shard, seq, t, v, horizon, this.out.corrections);
+        correctFinals(f, e as SliceEntity, shard, seq, t, v, horizon, horizon - this.correctionHorizon, this.out.corrections);
         this.out.counters.corrections += this.out.corrections.length - before;
       }
     }
@@ -335,6 +355,11 @@ export class WindowEngine {
     const kind = this.runtime[e.fi]!.window;
     kind.fire(e, w, this.out, this.newestArrival);
     if (w > e.finalThrough) e.finalThrough = w;
+    // Under "update", beyond the correction horizon, unless serving may still read them (sliced.ts prunes otherwise).
+    if (this.keepFinals && e.kind === 'slices') {
+      const k = kind as SlicedWindows;
+      pruneFinals(e, k.geometry.sizeMs, Math.min(e.finalThrough - this.correctionHorizon, Math.max(this.newestArrival, e.finalThrough - k.retainMs)));
+    }
     this.setDue(e, kind.dueOf(e));
     this.markChanged(e);
   }
@@ -402,31 +427,84 @@ export class WindowEngine {
     this.shards.set(shard, { ...s });
   }
 
-  /** Loads a persisted entity (Lambda path) and registers its timer. */
-  public loadEntity(feature: string, key: string, s: SerializedEntity): void {
-    const f = this.runtime[this.featureIndex(feature)]!;
-    const e = deserializeEntity(f, key, s);
-    e.due = f.window.dueOf(e);
-    this.state.get(key).ents[f.fi] = e;
-    this.trigger.schedule(e);
+  /** Loads a key's stored item (Lambda path): its entities, with their timers, and its inline producer ids. */
+  public loadKey(key: string, item: DecodedKeyItem): void {
+    const ks = this.state.get(key);
+    item.ents.forEach((e, fi) => {
+      if (e === undefined) return;
+      ks.ents[fi] = e;
+      this.trigger.schedule(e);
+    });
+    if (item.ids.size > 0) ks.ids = new Map(item.ids);
+    if (item.tags.size > 0) ks.tags = new Map(item.tags);
   }
 
-  /** The byte form of a feature's accumulator (final windows kept for corrections). */
+  /** Adds older producer ids of a key (the consumer's id pages), consulted but never written back with the key. */
+  public loadOlderIds(key: string, ids: IdMemory, tags?: IdTags): void {
+    const ks = this.state.get(key);
+    if (ks.paged === undefined) ks.paged = new Map(ids);
+    else for (const [h, t] of ids) ks.paged.set(h, t);
+    if (tags !== undefined && tags.size > 0) {
+      ks.tags ??= new Map();
+      for (const [h, g] of tags) if (!ks.tags.has(h)) ks.tags.set(h, g);
+    }
+  }
+
+  /** A key's state as the engine holds it (the consumer encodes it; serving reads it). */
+  public keyState(key: string): KeyState | undefined {
+    return this.state.keys.get(key);
+  }
+
+  /** The features as the engine runs them (for the key item codec). */
+  public get runtimes(): readonly FeatureRuntime[] {
+    return this.runtime;
+  }
+
+  /**
+   * A key's progress per shard, to store with it: the last sequence number applied (over its features) and the
+   * shard's newest event time now. `before` is the stored progress, kept for shards this batch did not touch.
+   */
+  public keyProgress(key: string, before?: ReadonlyMap<string, ShardProgress>): Map<string, ShardProgress> {
+    const out = new Map<string, ShardProgress>(before ?? []);
+    for (const e of this.state.keys.get(key)?.ents ?? []) {
+      if (e === undefined) continue;
+      for (const shard of Object.keys(e.lastApplied)) {
+        const seq = e.lastApplied[shard]!;
+        const prev = out.get(shard);
+        if (prev !== undefined && compareSeq(seq, prev.lastApplied) < 0) continue;
+        const known = this.shards.get(shard)?.maxEventTime ?? null;
+        out.set(shard, { lastApplied: seq, maxEventTime: known ?? prev?.maxEventTime ?? null });
+      }
+    }
+    return out;
+  }
+
+  /** The key's inline producer ids still within retention (the consumer writes them back). */
+  public liveIds(key: string): IdMemory {
+    const ids = this.state.keys.get(key)?.ids;
+    if (ids === undefined) return new Map();
+    const out: IdMemory = new Map();
+    const lowest = this.lowestWatermark();
+    for (const [h, t] of ids) if (this.ids.live(t, lowest)) out.set(h, t);
+    return out;
+  }
+
+  /** True while ids first seen at event time `time` must still be remembered. */
+  public idLive(time: number): boolean {
+    return this.ids.live(time, this.lowestWatermark());
+  }
+
+  private lowestWatermark(): number {
+    let lowest = Infinity;
+    for (const shard of this.shards.keys()) lowest = Math.min(lowest, this.watermark(shard));
+    return Number.isFinite(lowest) ? lowest : -Infinity;
+  }
+
+  /** The byte form of a feature's accumulator. */
   public accBytes(feature: string, acc: AnyAcc): Uint8Array {
     const w = new ByteWriter();
     this.runtime[this.featureIndex(feature)]!.agg.write(w, acc);
     return w.finish();
-  }
-
-  /** Loads a persisted final window result (update policy) so a late record can correct it. */
-  public loadFinal(feature: string, key: string, windowStart: number, acc: Uint8Array, corrected: Record<string, string> = {}): void {
-    const f = this.runtime[this.featureIndex(feature)]!;
-    const e = this.state.entity(f.fi, key) ?? this.newEntity(f, key);
-    if (e.kind === 'slices' && e.finals) e.finals.set(windowStart, { acc: f.agg.read(new ByteReader(acc)), corrected: { ...corrected } });
-  }
-
-  public loadSeen(key: string, id: string, s: SeenId): void {
-    (this.state.get(key).ids ??= new Map()).set(id, s);
   }
 
   /**
@@ -436,7 +514,7 @@ export class WindowEngine {
   public plan(records: readonly InputRecord[]): BatchPlan {
     const keys = new Set<string>();
     const maxTime = new Map<string, number>();
-    const lateCandidates: Array<{ key: string; time: number; shard: string }> = [];
+    const idKeys = new Set<string>();
     const skew = this.spec.watermark.maxFutureSkewMs;
     for (const r of records) {
       const d = r.decoded ?? this.decoder.decode(r.data);
@@ -444,40 +522,13 @@ export class WindowEngine {
       const t = d.record.time;
       if (skew !== undefined && r.arrivalTime !== undefined && t - r.arrivalTime > skew) continue;
       keys.add(d.record.key);
-      lateCandidates.push({ key: d.record.key, time: t, shard: r.shard });
+      if (d.record.id !== undefined) idKeys.add(d.record.key);
       const m = maxTime.get(r.shard);
       if (m === undefined || t > m) maxTime.set(r.shard, t);
     }
     const watermarkBound: Record<string, number> = {};
     for (const [shard, m] of maxTime) watermarkBound[shard] = Math.max(this.watermark(shard), m - this.lateness);
-    return { keys: [...keys], watermarkBound, candidates: lateCandidates };
-  }
-
-  /**
-   * latePolicy "update": the final windows the batch's records may correct, to load before processing. Call once
-   * the keys' state is loaded: a window is final for a key up to the larger of its shard's watermark bound and
-   * the key's own final horizon.
-   */
-  public finalsToLoad(plan: BatchPlan): Array<{ feature: string; key: string; windowStart: number }> {
-    const out: Array<{ feature: string; key: string; windowStart: number }> = [];
-    if (!this.keepFinals) return out;
-    for (const c of plan.candidates) {
-      const shardBound = plan.watermarkBound[c.shard] ?? -Infinity;
-      for (const f of this.runtime) {
-        if (!(f.window instanceof SlicedWindows)) continue;
-        const g = f.window.geometry;
-        const bound = Math.max(shardBound, this.state.entity(f.fi, c.key)?.finalThrough ?? -Infinity);
-        for (const s of windowStartsOf(g, c.time)) if (s + g.sizeMs <= bound) out.push({ feature: f.spec.name, key: c.key, windowStart: s });
-      }
-    }
-    return out;
-  }
-
-  public exportEntity(ref: EntityRef): { due: number; state: SerializedEntity } | undefined {
-    const f = this.runtime[this.featureIndex(ref.feature)]!;
-    const e = this.state.entity(f.fi, ref.key);
-    if (!e) return undefined;
-    return { due: e.due, state: serializeEntity(f, e) };
+    return { keys: [...keys], watermarkBound, idKeys: [...idKeys] };
   }
 
   /**
@@ -514,11 +565,6 @@ export class WindowEngine {
     return { due, shard };
   }
 
-  /** A key's entity in each feature (spec order; undefined where it has none), to serve it (serving.ts). */
-  public keyEntities(key: string): readonly (Entity | undefined)[] {
-    return this.state.keys.get(key)?.ents ?? [];
-  }
-
   /** Every key the engine holds state for. */
   public keys(): IterableIterator<string> {
     return this.state.keys.keys();
@@ -536,4 +582,24 @@ export class WindowEngine {
     for (const shard of this.shards.keys()) lowest = Math.min(lowest, this.watermark(shard));
     this.state.evictIdle(this.runtime, lowest);
   }
+}
+
+/** True when the key remembers `id` as first seen in a record other than this one (by sequence-number tag). */
+function isRetryOfAnother(ks: KeyState, id: string, seq: string): boolean {
+  const tag = ks.tags?.get(idHash(id));
+  return tag !== undefined && tag !== seqTag(seq);
+}
+
+/** True when the key already applied a record at or after `seq` from `shard` (so this one is a re-delivery). */
+function handledBefore(ks: KeyState, shard: string, seq: string): boolean {
+  for (const e of ks.ents) {
+    const last = e?.lastApplied[shard];
+    if (last !== undefined && compareSeq(seq, last) <= 0) return true;
+  }
+  return false;
+}
+
+/** Forgets final windows ending at or before `through`: no late record can correct them any more. */
+function pruneFinals(e: SliceEntity, sizeMs: number, through: number): void {
+  for (const s of e.finals!.keys()) if (s + sizeMs <= through) e.finals!.delete(s);
 }

@@ -1,15 +1,20 @@
 /**
  * Per-key state: each key's entity in every feature and its producer-id memory, found with one lookup per record.
- * Serialization of an entity to and from its stored form lives here too.
+ * Its stored form is the key item (key-item.ts).
  */
-import { ByteReader, ByteWriter, fromBase64, toBase64 } from './aggregates/bytes';
-import type { Entity, SeenId, SerializedEntity } from './state';
+import type { IdMemory, IdTags } from './dedup';
+import type { Entity } from './state';
 import type { FeatureRuntime } from './windows/kind';
 
 export interface KeyState {
   /** Per feature (spec order): its entity, once the key has one. */
   readonly ents: (Entity | undefined)[];
-  ids: Map<string, SeenId> | undefined;
+  /** Producer ids this key remembers (hash → event time), written back with the key. */
+  ids: IdMemory | undefined;
+  /** Older ids loaded from the consumer's id pages: consulted, never written back. */
+  paged: IdMemory | undefined;
+  /** Sequence-number tags of remembered ids, inline and paged (the consumer only). */
+  tags: IdTags | undefined;
 }
 
 export class KeyedState {
@@ -20,7 +25,7 @@ export class KeyedState {
   public get(key: string): KeyState {
     let ks = this.keys.get(key);
     if (ks === undefined) {
-      ks = { ents: new Array<Entity | undefined>(this.featureCount).fill(undefined), ids: undefined };
+      ks = { ents: new Array<Entity | undefined>(this.featureCount).fill(undefined), ids: undefined, paged: undefined, tags: undefined };
       this.keys.set(key, ks);
     }
     return ks;
@@ -74,31 +79,4 @@ export class KeyedState {
     }
     return { entities, openSlices, openSessions, rememberedIds };
   }
-}
-
-const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
-
-export function serializeEntity(f: FeatureRuntime, e: Entity): SerializedEntity {
-  const w = new ByteWriter();
-  f.window.write(w, e);
-  return {
-    kind: e.kind,
-    finalThrough: finite(e.finalThrough),
-    lastApplied: e.lastApplied,
-    maxEventTime: finite(e.maxEventTime),
-    ...(e.timerShard === undefined ? {} : { timerShard: e.timerShard }),
-    windows: toBase64(w.finish()),
-  };
-}
-
-export function deserializeEntity(f: FeatureRuntime, key: string, s: SerializedEntity): Entity {
-  if (s.kind !== f.window.kind) throw new RangeError(`stored state of ${f.spec.name} for key ${JSON.stringify(key)} is of kind "${s.kind}", the spec's window is "${f.window.kind}"`);
-  const e = f.window.create(f.fi, key);
-  e.finalThrough = s.finalThrough ?? -Infinity;
-  // Keyed by shard id: no prototype, so a shard named "__proto__" is stored and read like any other.
-  e.lastApplied = Object.assign(Object.create(null) as Record<string, string>, s.lastApplied);
-  e.maxEventTime = s.maxEventTime ?? -Infinity;
-  e.timerShard = s.timerShard;
-  f.window.read(new ByteReader(fromBase64(s.windows)), e);
-  return e;
 }

@@ -1,7 +1,6 @@
 /** What goes into the engine and what comes out of a batch: records in; windows, firings, rejections out. */
 import type { AnyAcc } from './aggregates';
 import type { DecodeResult } from './record';
-import type { SeenId } from './state';
 
 /** One stream record as delivered: the raw payload plus where and when it arrived. */
 export interface InputRecord {
@@ -116,8 +115,8 @@ export interface BatchResult {
   readonly rejected: Rejection[];
   /** Entities changed by the batch (applied records or fired windows), to persist once each (with trackChanges). */
   readonly changed: EntityRef[];
-  /** Producer ids first seen in this batch, to remember per entity key (with trackChanges). */
-  readonly newIds: Array<{ readonly key: string; readonly id: string } & SeenId>;
+  /** Keys that remembered new producer ids (their key item must be written even when no window changed). */
+  readonly idKeys: readonly string[];
   /** Watermark of every shard the batch touched, after the batch (null = −∞). */
   readonly watermarks: Record<string, number | null>;
   /** Newest event time applied in the batch, per shard (for freshness). */
@@ -129,8 +128,8 @@ export interface BatchPlan {
   readonly keys: string[];
   /** Highest watermark each shard can reach in the batch. */
   readonly watermarkBound: Record<string, number>;
-  /** Valid, non-future records of the batch (key, event time, shard): what may correct final windows. */
-  readonly candidates: ReadonlyArray<{ readonly key: string; readonly time: number; readonly shard: string }>;
+  /** Keys with a record carrying a producer id: their older ids (the consumer's id pages) must be loaded. */
+  readonly idKeys: string[];
 }
 
 /** A final window handed out as it fires: the fields of a `WindowResult`. */
@@ -141,7 +140,7 @@ export interface EngineOptions {
   readonly maxPayloadBytes?: number;
   /**
    * How long (event time, behind the watermark) a producer id is remembered.
-   * @default idRetentionMs(spec): longest window + allowed lateness; forever under "update" or with a global window
+   * @default idRetentionMs(spec): longest window + allowed lateness (+ the correction horizon under "update"); forever with a global window
    */
   readonly dedupRetentionMs?: number;
   /**

@@ -87,6 +87,7 @@ export function pipelineSpecSchema(): Schema {
           ['allowedLatenessMs'],
         ),
         latePolicy: { enum: [...LATE_POLICIES], default: 'dlq', description: 'What happens to late records.' },
+        correctionHorizonMs: ms('latePolicy "update" only: how far behind the watermark a final window can still be corrected (default: one hour, or 500 slides of the finest tumbling or sliding feature if shorter).', 0),
         features: { type: 'array', minItems: 1, items: feature },
       },
       ['source', 'watermark', 'features'],

@@ -65,7 +65,35 @@ export interface PipelineSpec {
   readonly source: SourceSpec;
   readonly watermark: WatermarkSpec;
   readonly latePolicy: LatePolicy;
+  /**
+   * latePolicy "update": how far behind the watermark (event time) a final window can still be corrected. A key
+   * keeps its final windows this long; a record late for every window within it goes to the dead-letter queue.
+   * Set only with "update" (default there: one hour, or 500 slides of the finest tumbling or sliding feature if
+   * that is shorter, so a key keeps at most 500 final windows per feature).
+   */
+  readonly correctionHorizonMs?: number;
   readonly features: readonly FeatureSpec[];
+}
+
+/**
+ * The correction horizon in force: the spec's; under "update" by default one hour, or 500 slides of the finest
+ * tumbling or sliding feature if that is shorter (at most 500 final windows kept per feature); 0 otherwise.
+ */
+export function correctionHorizonMs(spec: Pick<PipelineSpec, 'latePolicy' | 'correctionHorizonMs' | 'features'>): number {
+  if (spec.latePolicy !== 'update') return 0;
+  return spec.correctionHorizonMs ?? defaultCorrectionHorizonMs(spec.features);
+}
+
+export const DEFAULT_CORRECTION_HORIZON_MS = 3_600_000;
+const DEFAULT_FINALS_KEPT = 500;
+
+function defaultCorrectionHorizonMs(features: readonly FeatureSpec[]): number {
+  let h = DEFAULT_CORRECTION_HORIZON_MS;
+  for (const f of features) {
+    if (f.window.type === 'tumbling') h = Math.min(h, DEFAULT_FINALS_KEPT * f.window.sizeMs);
+    else if (f.window.type === 'sliding') h = Math.min(h, DEFAULT_FINALS_KEPT * f.window.slideMs);
+  }
+  return h;
 }
 
 /** A spec that breaks one or more rules; `problems` has one message per bad field, each naming its path. */
@@ -88,7 +116,7 @@ export const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 /** The fields each object of a spec may have: the validator and the JSON Schema (spec-schema.ts) both read them. */
 export const SPEC_FIELDS = {
   // `$schema` lets an editor find the schema; it is not read.
-  spec: ['$schema', 'source', 'watermark', 'latePolicy', 'features'],
+  spec: ['$schema', 'source', 'watermark', 'latePolicy', 'correctionHorizonMs', 'features'],
   source: ['keyField', 'timeField', 'idField'],
   watermark: ['allowedLatenessMs', 'maxFutureSkewMs'],
   feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy', 'maxStalenessMs'],
@@ -293,6 +321,10 @@ export function parseSpec(input: unknown): PipelineSpec {
   }
 
   const latePolicy = root.latePolicy === undefined ? 'dlq' : c.oneOf(root.latePolicy, LATE_POLICIES, 'latePolicy');
+  const horizon = c.duration(root.correctionHorizonMs, 'correctionHorizonMs', { optional: true, allowZero: true });
+  if (horizon !== undefined && latePolicy !== undefined && latePolicy !== 'update') {
+    c.problems.push(`correctionHorizonMs applies to latePolicy "update" only (latePolicy is "${latePolicy}")`);
+  }
 
   const features: FeatureSpec[] = [];
   if (!Array.isArray(root.features) || root.features.length === 0) {
@@ -312,9 +344,11 @@ export function parseSpec(input: unknown): PipelineSpec {
     });
   }
 
-  if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs, servingRetentionMs(watermark));
+  // A bad horizon is reported above; the state check then counts no final windows rather than the default's.
+  const finalsKeptMs = latePolicy === 'update' && (horizon !== undefined || root.correctionHorizonMs === undefined) ? (horizon ?? defaultCorrectionHorizonMs(features)) : 0;
+  if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs, finalsKeptMs, servingRetentionMs(watermark));
   if (c.problems.length > 0 || !source || !watermark || !latePolicy) throw new SpecError(c.problems);
-  return { source, watermark, latePolicy, features };
+  return horizon === undefined ? { source, watermark, latePolicy, features } : { source, watermark, latePolicy, correctionHorizonMs: horizon, features };
 }
 
 /**
@@ -345,15 +379,17 @@ export function servingRetentionMs(watermark: WatermarkSpec): number {
 /**
  * Window state of a key is one DynamoDB item, so what a key can hold open must fit in it: a window of size S
  * built from slices of width g, with allowed lateness L, keeps up to (S + L) / g slices; a session feature with
- * gap G keeps up to L / G sessions; a global window keeps one. Final windows kept for serving (retention R) add
- * up to R / slide + 1 windows, or R / G + 1 sessions.
+ * gap G keeps up to L / G sessions; a global window keeps one. Under "update" a sliced feature also keeps its final
+ * windows of the correction horizon H: H / slide more. Final windows kept for serving (retention R) add up to
+ * R / slide + 1 windows (the larger of the two spans counts, as the kept windows overlap), or R / G + 1 sessions.
  */
-function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number, retentionMs: number): void {
+function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number, finalsKeptMs: number, retentionMs: number): void {
   let total = 0;
   let bytes = 0;
   let tooBig = false;
-  const why = retentionMs > 0 ? 'window plus allowed lateness, and final ones kept for serving' : 'window plus allowed lateness';
-  const advice = `use a coarser slide or gap, or less allowed lateness${retentionMs > 0 ? ', or maxFutureSkewMs closer to it' : ''}`;
+  const kinds = [...(finalsKeptMs > 0 ? ['final windows of the correction horizon'] : []), ...(retentionMs > 0 ? ['final ones kept for serving'] : [])];
+  const why = ['window plus allowed lateness', ...kinds].join(', and ');
+  const advice = `use a coarser slide or gap, or less allowed lateness${finalsKeptMs > 0 ? ', or a shorter correctionHorizonMs' : ''}${retentionMs > 0 ? ', or maxFutureSkewMs closer to it' : ''}`;
   features.forEach((f, i) => {
     const w = f.window;
     let panes: number;
@@ -370,8 +406,10 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
       let a = w.sizeMs;
       let b = slide;
       while (b !== 0) [a, b] = [b, a % b];
-      panes = Math.ceil((w.sizeMs + latenessMs) / a) + 1 + (retentionMs > 0 ? Math.ceil(retentionMs / slide) + 1 : 0);
-      unit = `slices of ${a} ms`;
+      // Under "update" the final windows of the correction horizon stay too, one per slide; and those kept for serving.
+      const kept = Math.max(finalsKeptMs, retentionMs);
+      panes = Math.ceil((w.sizeMs + latenessMs) / a) + 1 + Math.ceil(kept / slide) + (retentionMs > 0 ? 1 : 0);
+      unit = kept > 0 ? `slices of ${a} ms and final windows` : `slices of ${a} ms`;
     }
     total += panes;
     const accBytes = aggregatorFor(f).maxBytes;

@@ -1,7 +1,7 @@
 /**
  * Keyed state: what the engine holds per (feature, key) — an entity of its window kind — and how it travels
- * between batches. The windows' contents (slices, sessions, a global window's pane) are accumulators in their
- * byte form, base64 in the serialized entity, so the Lambda path stores them compactly.
+ * between batches. The windows' contents (slices, sessions, a global window's pane) are accumulators; their byte
+ * form is in the key item (key-item.ts), so the Lambda path stores them compactly.
  */
 import type { AnyAcc } from './aggregates';
 import type { Panes } from './windows/slice-list';
@@ -38,9 +38,10 @@ export interface SliceEntity extends EntityBase {
   finals: Map<number, FinalState> | undefined;
 }
 
-/** A final window's aggregate, and per shard the last sequence number a correction folded into it. */
+/** A final window's aggregate (kept under "update", within the correction horizon). */
 export interface FinalState {
   acc: AnyAcc;
+  /** Per shard, the last sequence number a correction folded into it (in memory only: the key item is written whole). */
   corrected: Record<string, string>;
 }
 
@@ -64,24 +65,6 @@ export interface GlobalEntity extends EntityBase {
 
 export type Entity = SliceEntity | SessionEntity | GlobalEntity;
 export type EntityKind = Entity['kind'];
-
-/** First sighting of a producer event id, so a retry is recognised and a Lambda re-delivery is not. */
-export interface SeenId {
-  readonly shard: string;
-  readonly seq: string;
-  /** Event time of the record, to expire the memory once no window can take it any more. */
-  readonly time: number;
-}
-
-/** JSON form of an entity (no Infinity, no Map); `windows` is the base64 byte form of its window contents. */
-export interface SerializedEntity {
-  readonly kind: EntityKind;
-  readonly finalThrough: number | null;
-  readonly lastApplied: Record<string, string>;
-  readonly maxEventTime: number | null;
-  readonly timerShard?: string;
-  readonly windows: string;
-}
 
 /**
  * Kinesis sequence numbers are decimal strings of up to 128 digits: compare by length, then lexically. A KPL

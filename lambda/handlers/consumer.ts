@@ -6,11 +6,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { dynamoClient, sqsClient } from '../adapters/aws-clients';
+import { type ClientHook, dynamoClient, hooked, sqsClient } from '../adapters/aws-clients';
 import { type BatchOutcome, processBatch } from '../adapters/batch-processor';
 import { type ConsumerConfig, configFromEnv } from '../adapters/config';
 import { DeadLetterSender } from '../adapters/dead-letters';
-import { FeatureStore } from '../adapters/feature-store';
+import { ResultObjectWriter } from '../adapters/result-objects';
+import { s3Client } from '../adapters/s3-client';
 import { type ArrivalClock, toInputRecords } from '../adapters/kinesis-records';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
@@ -26,21 +27,25 @@ export interface CreateConsumerOptions {
   readonly metrics?: Metrics;
   /** Recorded arrival times replacing approximateArrivalTimestamp (the sandbox replaying a file). */
   readonly arrivalClock?: ArrivalClock;
+  /** Sees every AWS SDK client the consumer creates (the local sandbox counts requests and consumed capacity). */
+  readonly clientHook?: ClientHook;
 }
 
 export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
   const { config } = opts;
   const logger = opts.logger ?? new Logger({ serviceName: config.pipelineName });
   const metrics = opts.metrics ?? pipelineMetrics(config.pipelineName);
-  const dynamo = dynamoClient({ maxAttempts: 8 });
-  const sqs = sqsClient({ maxAttempts: 8 });
+  const dynamo = hooked(dynamoClient({ maxAttempts: 8 }), opts.clientHook);
+  const sqs = hooked(sqsClient({ maxAttempts: 8 }), opts.clientHook);
+  const s3 = hooked(s3Client({ maxAttempts: 8 }), opts.clientHook);
   return async (event) => {
     const started = Date.now();
     const records = event.Records.flatMap((r) => toInputRecords(r, opts.arrivalClock));
     const outcome = await processBatch(records, {
       spec: config.spec,
+      pipelineName: config.pipelineName,
       state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
-      features: new FeatureStore(dynamo, config.featureTable, opts.writeGate),
+      results: new ResultObjectWriter({ client: s3, bucket: config.resultsBucket, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       parallelizationFactor: config.parallelizationFactor,
     });

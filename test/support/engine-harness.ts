@@ -25,9 +25,14 @@ export function specDoc(overrides: Record<string, unknown> = {}): Record<string,
     watermark: { allowedLatenessMs: 0 },
     latePolicy: 'dlq',
     features: [{ name: 'cnt', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' }],
+    // Test streams span a few hundred milliseconds of event time: every final window stays correctable.
+    ...(overrides.latePolicy === 'update' && overrides.correctionHorizonMs === undefined ? { correctionHorizonMs: TEST_CORRECTION_HORIZON_MS } : {}),
     ...overrides,
   };
 }
+
+/** Correction horizon of test specs under "update" (longer than any test stream's event-time span). */
+export const TEST_CORRECTION_HORIZON_MS = 200;
 
 export function makeSpec(overrides: Record<string, unknown> = {}): PipelineSpec {
   return parseSpec(specDoc(overrides));

@@ -25,6 +25,8 @@ export interface RefOptions {
   readonly allowedLatenessMs: number;
   readonly maxFutureSkewMs?: number;
   readonly latePolicy: 'dlq' | 'drop' | 'update';
+  /** latePolicy "update": final windows ending this far behind the watermark are no longer corrected. */
+  readonly correctionHorizonMs?: number;
 }
 
 interface Member {
@@ -125,8 +127,9 @@ export function servingReference(features: readonly FeatureSpec[], opts: RefOpti
       if (win.type === 'tumbling' || win.type === 'sliding') {
         const slide = win.type === 'sliding' ? win.slideMs : win.sizeMs;
         for (const s of windowsContaining(r.time, win.sizeMs, slide)) {
-          // Applied to the windows not final before the record; under "update" to its final ones too.
-          if (s + win.sizeMs > w || opts.latePolicy === 'update') {
+          // Applied to the windows not final before the record; under "update" to its final ones too, back to the
+          // correction horizon.
+          if (s + win.sizeMs > w || (opts.latePolicy === 'update' && s + win.sizeMs > w - (opts.correctionHorizonMs ?? Infinity))) {
             const list = windows.get(`${id}\u0000${s}`) ?? [];
             list.push(m);
             windows.set(`${id}\u0000${s}`, list);

@@ -40,6 +40,11 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals ? new Map() : undefined };
   }
 
+  /** True when fired windows may be kept (for corrections or serving): the stored form then carries them. */
+  public get keepsFinals(): boolean {
+    return this.keepFinals || this.retainMs > 0;
+  }
+
   public isLate(t: number, horizon: number): boolean {
     return lastWindowEnd(this.geometry, t) <= horizon;
   }
@@ -75,7 +80,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     const lastStart = Math.min(lastWindowStart(g, sl.last * g.sliceMs), w - g.sizeMs);
     const perWindow = g.sizeMs / g.sliceMs;
     const scratch = out.retains || !this.flat ? undefined : this.scratch;
-    const keep = this.keepFinals || this.retainMs > 0;
+    const keep = this.keepsFinals;
     // Records behind their arrival (the normal case) keep nothing: every window they make final ends by then.
     const keepAfter = this.keepFinals ? -Infinity : Math.max(newestArrival, w - this.retainMs);
     let k = 0;
@@ -125,10 +130,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     return acc === undefined ? undefined : { start, end: start + g.sizeMs, acc };
   }
 
-  /**
-   * Slice count, then per slice its index as a delta from the previous one and its accumulator; with a serving
-   * retention, then the count of final windows kept and per window its start and accumulator.
-   */
+  /** Slice count, then per slice its index as a delta from the previous one and its accumulator. */
   public write(w: ByteWriter, e: SliceEntity): void {
     const sl = e.slices;
     w.uvarint(sl.size);
@@ -140,14 +142,6 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
       prev = i;
       this.agg.write(w, sl.accAt(k));
     }
-    if (this.retainMs === 0) return;
-    const keepAfter = e.finalThrough - this.retainMs;
-    const kept = [...(e.finals ?? [])].filter(([start]) => start + this.geometry.sizeMs > keepAfter);
-    w.uvarint(kept.length);
-    for (const [start, f] of kept) {
-      w.num(start);
-      this.agg.write(w, f.acc);
-    }
   }
 
   public read(r: ByteReader, e: SliceEntity): void {
@@ -157,11 +151,6 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
       i = k === 0 ? r.num() : i + r.num();
       e.slices.set(i, this.agg.read(r));
     }
-    if (this.retainMs === 0) return;
-    const kept = r.uvarint();
-    for (let k = 0; k < kept; k++) {
-      const start = r.num();
-      (e.finals ??= new Map()).set(start, { acc: this.agg.read(r), corrected: {} });
-    }
   }
+
 }

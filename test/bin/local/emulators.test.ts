@@ -131,7 +131,7 @@ describe('startEmulators', () => {
   it('reports each emulator\'s resident memory (peak at least current) and CPU time, which grows with work', async () => {
     if (process.platform !== 'linux') return;
     const before = emulators.usage();
-    expect(Object.keys(before).sort()).toEqual(['dynamodb', 'kinesis', 'sqs']);
+    expect(Object.keys(before).sort()).toEqual(['dynamodb', 'kinesis', 's3', 'sqs']);
     for (const m of Object.values(before)) {
       expect(m.rssMb).toBeGreaterThan(10);
       expect(m.peakRssMb).toBeGreaterThanOrEqual(m.rssMb);
@@ -145,7 +145,7 @@ describe('startEmulators', () => {
 
   it('stop() leaves no child process behind', async () => {
     const pids = Object.values(emulators.pids);
-    expect(pids).toHaveLength(3);
+    expect(pids).toHaveLength(4);
     expect(pids.every(isAlive)).toBe(true);
     await emulators.stop();
     expect(pids.filter(isAlive)).toEqual([]);
@@ -213,7 +213,7 @@ describe('startEmulators with kinesis-mock as the Kinesis emulator', () => {
 describe('emulator child processes outlive no parent', () => {
   it('are killed when the parent exits without calling stop()', async () => {
     const { pids } = await startInChildProcess('process.exit(0);');
-    expect(pids).toHaveLength(3);
+    expect(pids).toHaveLength(4);
     expect(await waitUntilGone(pids)).toEqual([]);
   });
 

@@ -8,13 +8,14 @@ const env = (): NodeJS.ProcessEnv => ({
   [CONSUMER_ENV.pipelineName]: 'fraud',
   [CONSUMER_ENV.stateTableName]: 'state',
   [CONSUMER_ENV.featureTableName]: 'features',
+  [CONSUMER_ENV.resultsBucketName]: 'results',
   [CONSUMER_ENV.deadLetterQueueUrl]: 'https://sqs.example/dlq.fifo',
   [CONSUMER_ENV.parallelizationFactor]: '2',
 });
 
 describe('consumer configuration', () => {
   it('reads the variables the stack sets', () => {
-    expect(configFromEnv(env())).toMatchObject({ pipelineName: 'fraud', stateTable: 'state', featureTable: 'features', parallelizationFactor: 2 });
+    expect(configFromEnv(env())).toMatchObject({ pipelineName: 'fraud', stateTable: 'state', resultsBucket: 'results', parallelizationFactor: 2 });
   });
 
   it('names a missing variable', () => {

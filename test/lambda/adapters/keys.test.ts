@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { padSeq, padTime, timerSortKey } from '../../../lambda/adapters/state-store';
-import { finalSortKey } from '../../../lambda/adapters/feature-store';
+import { padSeq, padTime } from '../../../lambda/adapters/state-store';
 import { numberAttr, numberOf } from '../../../lambda/adapters/dynamo-io';
 
 const LIMIT = 8.64e15 + 3e11;
@@ -27,8 +26,8 @@ describe('sort-key encodings', () => {
 
   it('keeps neighbouring times apart where a plain offset would collide (years after 2198)', () => {
     expect(padTime(7.3e12)).not.toBe(padTime(7.3e12 + 1));
-    expect(finalSortKey('f', 8e15)).not.toBe(finalSortKey('f', 8e15 + 1));
-    expect(timerSortKey(100, 'k')).not.toBe(timerSortKey(100.4, 'k'));
+    expect(padTime(8e15)).not.toBe(padTime(8e15 + 1));
+    expect(padTime(100)).not.toBe(padTime(100.4));
   });
 
   it('refuses times it cannot encode exactly', () => {
@@ -46,23 +45,6 @@ describe('padTime with tiny and near-integer fractions', () => {
     const xs = [-1, -0.9999999, -0.5, -1e-7, 0, 1e-7, 0.5, 1, 1.000000000001, 1.00001, 1.9999999999999998, 2];
     const enc = xs.map(padTime);
     for (let i = 1; i < xs.length; i++) expect(enc[i - 1]! < enc[i]!, `${xs[i - 1]} < ${xs[i]}`).toBe(true);
-  });
-});
-
-describe('timer sort keys of long keys', () => {
-  it('stay within 1,024 bytes for keys of up to 1,024 bytes, and never share a sort key', () => {
-    const long = 'é'.repeat(512);
-    const longer = `${long}x`;
-    expect(Buffer.byteLength(timerSortKey(-8.64e15 - 0.123, long))).toBeLessThanOrEqual(1024);
-    expect(timerSortKey(100, long)).not.toBe(timerSortKey(100, longer));
-    expect(timerSortKey(100, 'k'.repeat(512))).toBe(`${padTime(100)}#${'k'.repeat(512)}`);
-  });
-
-  it('writes a key that looks like a digest as a digest too, so no key can take another one\'s place', () => {
-    const long = 'x'.repeat(600);
-    const digestOfLong = timerSortKey(100, long).slice(padTime(100).length + 1);
-    expect(digestOfLong).toMatch(/^~sha256:[0-9a-f]{64}$/);
-    expect(timerSortKey(100, digestOfLong)).not.toBe(timerSortKey(100, long));
   });
 });
 

@@ -85,7 +85,7 @@ describe('new aggregates through the engine', () => {
         const events = [...raw].sort((a, b) => a.time - b.time);
         const feed = new Feed();
         const records = events.map((e, i) => feed.record({ user: e.key, ts: e.time, amount: e.amount, merchant: e.merchant, id: `e${i}` }));
-        const engine = new WindowEngine(parseSpec(specDoc({ features: FEATURES, latePolicy: policy })));
+        const engine = new WindowEngine(parseSpec(specDoc({ features: FEATURES, latePolicy: policy, ...(policy === 'update' ? { correctionHorizonMs: 0 } : {}) })));
         const out = collect(runBatches(engine, chunk(records, cuts)));
         const expected = reference(events);
         expect(out.windows.map((w) => ({ ...w, value: 0 }))).toEqual(expected.map((w) => ({ ...w, value: 0 })));

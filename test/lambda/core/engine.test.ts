@@ -226,6 +226,32 @@ describe('late policies', () => {
   });
 });
 
+describe('correction horizon (update)', () => {
+  it('corrects final windows within the horizon and dead-letters a record late beyond it', () => {
+    const feed = new Feed();
+    // Tumbling 10 ms count, horizon 20 ms. After u@55, W = 55: [40,50) is correctable, [20,30) is not (30 <= 55 - 20).
+    const engine = makeEngine({ latePolicy: 'update', correctionHorizonMs: 20, features: [COUNT] });
+    const records = [feed.ev('u', 25), feed.ev('u', 45), feed.ev('u', 55), feed.ev('u', 41), feed.ev('u', 22)];
+    const out = runAll(engine, records);
+    expect(out.corrections.map((c) => [c.windowStart, c.old?.count ?? null, c.new.count])).toEqual([[40, 1, 2]]);
+    expect(out.rejected.map((r) => [r.reason, r.eventTime, r.feature])).toEqual([['late', 22, 'cnt']]);
+    expect(out.rejected[0]!.message).toMatch(/beyond the correction horizon of 20 ms/);
+    expect(out.counters).toMatchObject({ applied: 4, late: 2, lateRecords: 1, corrections: 1 });
+  });
+
+  it('keeps only the final windows a late record can still correct', () => {
+    const feed = new Feed();
+    const engine = makeEngine({ latePolicy: 'update', correctionHorizonMs: 20, features: [COUNT] });
+    engine.processBatch([feed.ev('u', 5), feed.ev('u', 15), feed.ev('u', 25), feed.ev('u', 35), feed.ev('u', 95)]);
+    const e = engine.keyState('u')!.ents[0]!;
+    if (e.kind !== 'slices') throw new Error('slices');
+    // W = 95: windows ending after 75 stay; those ending at 10..40 are gone.
+    expect([...e.finals!.keys()]).toEqual([]);
+    engine.processBatch([feed.ev('u', 105)]);
+    expect([...(e.finals?.keys() ?? [])]).toEqual([90]);
+  });
+});
+
 describe('duplicates (idField)', () => {
   it('skips a producer retry with the same id and counts it', () => {
     const feed = new Feed();
@@ -338,14 +364,14 @@ describe('duplicates (idField)', () => {
     expect(out.counters).toMatchObject({ applied: 1, invalid: 1, future: 1, duplicates: 0 });
   });
 
-  it('lists ids first seen in a batch, with where they were first seen', () => {
+  it('lists the keys that remembered new ids in a batch, a retry not being new', () => {
     const feed = new Feed();
     const engine = makeEngine();
-    const r = engine.processBatch([feed.ev('u', 5, { id: 'x' }), feed.ev('u', 6, { id: 'x' }), feed.ev('u', 7, { id: 'y' })]);
-    expect(r.newIds.map((n) => [n.id, n.shard, n.seq, n.time])).toEqual([
-      ['x', SHARD, '1', 5],
-      ['y', SHARD, '3', 7],
-    ]);
+    const r = engine.processBatch([feed.ev('u', 5, { id: 'x' }), feed.ev('v', 6, { id: 'y' })]);
+    expect([...r.idKeys].sort()).toEqual(['u', 'v']);
+    const again = engine.processBatch([feed.ev('u', 7, { id: 'x' })]);
+    expect(again.idKeys).toEqual([]);
+    expect(again.counters.duplicates).toBe(1);
   });
 });
 

@@ -5,8 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type EngineOptions, WindowEngine } from '../../../lambda/core/engine';
+import { NO_ID_PAGES, decodeKeyItem, encodeKeyItem } from '../../../lambda/core/key-item';
 import { type ServedFeature, UnknownFeatureError, keyShard, serveFeatures } from '../../../lambda/core/serving';
 import { parseSpec } from '../../../lambda/core/spec';
+import type { Entity } from '../../../lambda/core/state';
 import { featureRuntimes } from '../../../lambda/core/windows';
 import { Feed, SHARD, specDoc } from '../../support/engine-harness';
 
@@ -25,7 +27,7 @@ function engineOf(overrides: Record<string, unknown> = {}, options: EngineOption
 
 /** The key's features at `at`, by name, with the engine's watermark of the key's shard and `writtenAt`. */
 function serve(engine: WindowEngine, key: string, at: number, writtenAt: number | null = at): Record<string, ServedFeature> {
-  const entities = engine.keyEntities(key);
+  const entities = (engine.keyState(key)?.ents ?? []);
   const served = serveFeatures(featureRuntimes(engine.spec), entities, at, { watermark: engine.watermark(keyShard(entities) ?? SHARD), writtenAt });
   return Object.fromEntries(served.map((f) => [f.feature, f]));
 }
@@ -63,7 +65,7 @@ describe('serveFeatures', () => {
     const feed = new Feed();
     engine.processBatch([feed.ev('u', 0), feed.ev('u', 1)]);
     // Windows [k·4, k·4 + 6): 1 is in [-4, 2) and [0, 6); the earliest ends soonest.
-    expect(pick(serveFeatures(featureRuntimes(spec), engine.keyEntities('u'), 1, { watermark: 1, writtenAt: 1 })[0]!)).toEqual({ value: 2, count: 2, status: 'present', windowStart: -4, windowEnd: 2 });
+    expect(pick(serveFeatures(featureRuntimes(spec), (engine.keyState('u')?.ents ?? []), 1, { watermark: 1, writtenAt: 1 })[0]!)).toEqual({ value: 2, count: 2, status: 'present', windowStart: -4, windowEnd: 2 });
   });
 
   it('serves a window a record ahead of its arrival made final before T from the value it fired with, also once stored and reloaded', () => {
@@ -81,9 +83,10 @@ describe('serveFeatures', () => {
         // The state does not keep event times of fired windows.
         expect(at6.sum10!.newestEventTime).toBeNull();
       }
-      // The stored form carries the kept window.
+      // The key item carries the kept window and session.
       const reloaded = engineOf();
-      for (const feature of ['sum10', 'ses5']) reloaded.loadEntity(feature, 'v', engine.exportEntity({ feature, key: 'v' })!.state);
+      const bytes = encodeKeyItem({ runtime: engine.runtimes, state: engine.keyState('v')!, shards: engine.keyProgress('v'), ids: new Map(), idPages: NO_ID_PAGES });
+      reloaded.loadKey('v', decodeKeyItem(reloaded.runtimes, 'v', bytes));
       expect(pick(serve(reloaded, 'v', 6).sum10!)).toEqual({ value: 5, count: 2, status: 'present', windowStart: 0, windowEnd: 10 });
       expect(pick(serve(reloaded, 'v', 6).ses5!)).toEqual({ value: 5, count: 2, status: 'present', windowStart: 3, windowEnd: 9 });
     }
@@ -94,7 +97,7 @@ describe('serveFeatures', () => {
     const feed = new Feed();
     // Each record arrives 2 ms after its event time; the last one moves the watermark to 40.
     engine.processBatch([3, 12, 25, 40].map((t) => feed.ev('u', t, { amount: 1 }, { arrivalTime: t + 2 })));
-    const kept = engine.keyEntities('u').map((e) => (e === undefined ? 0 : featureRuntimes(engine.spec)[e.fi]!.window.openCount(e)));
+    const kept = (engine.keyState('u')?.ents ?? []).map((e: Entity | undefined) => (e === undefined ? 0 : featureRuntimes(engine.spec)[e.fi]!.window.openCount(e)));
     // Only what is open at 40: the tumbling slices of [40, 50), the sliding ones of [30, 50) and [40, 60), the session [40, 45), the global windows.
     expect(kept).toEqual([1, 1, 1, 1, 1, 1]);
   });
@@ -152,6 +155,16 @@ describe('serveFeatures', () => {
       engine.processBatch([feed.ev('u', 5, { amount: 1 }, { arrivalTime: 5 }), feed.ev('x', 25, { amount: 0 }, { arrivalTime: 6 }), feed.ev('u', 7, { amount: 3 }, { arrivalTime: 7 })]);
       expect(serve(engine, 'u', 7).sum10!.value).toBe(want);
     }
+  });
+
+  it('under "update", keeps a window serving needs even beyond the correction horizon, without correcting it', () => {
+    const engine = engineOf({ latePolicy: 'update', correctionHorizonMs: 1 });
+    const feed = new Feed();
+    engine.processBatch([feed.ev('u', 5, { amount: 1 }, { arrivalTime: 5 }), feed.ev('x', 25, { amount: 0 }, { arrivalTime: 6 })]);
+    // [0, 10) ended 15 ms before the watermark, beyond the 1 ms horizon: a late record of it is dead-lettered.
+    const r = engine.processBatch([feed.ev('u', 7, { amount: 3 }, { arrivalTime: 7 })]);
+    expect(r.rejected.map((x) => x.feature)).toContain('sum10');
+    expect(pick(serve(engine, 'u', 7).sum10!)).toEqual({ value: 1, count: 1, status: 'present', windowStart: 0, windowEnd: 10 });
   });
 
   it('marks a value stale once the state is older than the feature\'s maxStalenessMs at T, and keeps the value', () => {

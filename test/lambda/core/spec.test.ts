@@ -100,7 +100,14 @@ describe('parseSpec: every rule names the path of the bad field', () => {
     ['allowedLatenessMs missing', { watermark: {} }, /^watermark\.allowedLatenessMs must be a non-negative integer/],
     ['maxFutureSkewMs fractional', { watermark: { allowedLatenessMs: 0, maxFutureSkewMs: 0.5 } }, /^watermark\.maxFutureSkewMs must be a non-negative integer/],
     ['latePolicy unknown', { latePolicy: 'ignore' }, /^latePolicy must be one of "dlq", "drop", "update"/],
+    ['correctionHorizonMs without update', { correctionHorizonMs: 1000 }, /^correctionHorizonMs applies to latePolicy "update" only \(latePolicy is "dlq"\)/],
+    ['correctionHorizonMs negative', { latePolicy: 'update', correctionHorizonMs: -5 }, /^correctionHorizonMs must be a non-negative integer/],
   ];
+
+  it('counts the final windows of the correction horizon in what a key keeps', () => {
+    const problems = problemsOf(specDoc({ latePolicy: 'update', correctionHorizonMs: 100_000, features: [{ name: 'c', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' }] }));
+    expect(problems[0]).toMatch(/^features\[0\]\.window keeps up to 10002 open slices of 10 ms and final windows per key/);
+  });
 
   it.each(cases)('%s', (_name, overrides, expected) => {
     const problems = problemsOf(specDoc(overrides));
@@ -307,7 +314,7 @@ describe('serving fields of the spec', () => {
     // (60 s + 0) / 1 s + 1 = 61 slices; with a retention of 2,000 s, up to 2,001 final windows more.
     expect(() => parseSpec(specDoc({ features: [feature], watermark: { allowedLatenessMs: 0 } }))).not.toThrow();
     expect(problemsOf(specDoc({ features: [feature], watermark: { allowedLatenessMs: 0, maxFutureSkewMs: 2_000_000 } }))).toEqual([
-      "features[0].window keeps up to 2062 open slices of 1000 ms per key (window plus allowed lateness, and final ones kept for serving); at most 2000 fit in a key's state item: use a coarser slide or gap, or less allowed lateness, or maxFutureSkewMs closer to it",
+      "features[0].window keeps up to 2062 open slices of 1000 ms and final windows per key (window plus allowed lateness, and final ones kept for serving); at most 2000 fit in a key's state item: use a coarser slide or gap, or less allowed lateness, or maxFutureSkewMs closer to it",
     ]);
   });
 });

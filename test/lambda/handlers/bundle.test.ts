@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { expect, it } from 'vitest';
 
-it('requires only the DynamoDB and SQS clients of the AWS SDK, not Kinesis (Lambda polls the stream)', async () => {
+it('requires only the DynamoDB, SQS and S3 clients of the AWS SDK, not Kinesis (Lambda polls the stream)', async () => {
   const result = await build({
     entryPoints: [join(__dirname, '../../../lambda/handlers/consumer.ts')],
     bundle: true,
@@ -22,7 +22,7 @@ it('requires only the DynamoDB and SQS clients of the AWS SDK, not Kinesis (Lamb
   });
   const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)!;
   const sdk = new Set(output.imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path));
-  expect([...sdk].sort()).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs']);
+  expect([...sdk].sort()).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3', '@aws-sdk/client-sqs']);
   const inputs = Object.keys(result.metafile.inputs);
   expect(inputs.filter((p) => /(^|\/)(lib|bin)\//.test(p) && !p.includes('node_modules'))).toEqual([]);
 });

@@ -5,32 +5,37 @@
  * alarms and dashboard read.
  */
 import { CreateTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
 import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
+import { s3Client } from '../../../lambda/adapters/s3-client';
+import { WindowEngine } from '../../../lambda/core/engine';
+import { decodeKeyItem } from '../../../lambda/core/key-item';
+import { parseSpecJson } from '../../../lambda/core/spec';
 import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
-import { CONSUMER_ENV, DEAD_LETTER_QUEUE, FEATURE_TABLE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lambda/contract/resources';
+import { CONSUMER_ENV, DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lambda/contract/resources';
 import { buildPipeline, FRAUD_SPEC_JSON } from '../../lib/fixtures';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
-const NAMES = { state: 'handler-state', features: 'handler-features', queue: 'handler-dlq' };
+const NAMES = { state: 'handler-state', bucket: 'handler-results', queue: 'handler-dlq' };
 let emulators: Emulators;
 const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  emulators = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
   Object.assign(process.env, emulators.env());
   await dynamoClient().send(new CreateTableCommand(createTableInput(STATE_TABLE, NAMES.state)));
-  await dynamoClient().send(new CreateTableCommand(createTableInput(FEATURE_TABLE, NAMES.features)));
+  await s3Client().send(new CreateBucketCommand({ Bucket: NAMES.bucket }));
   const q = await sqsClient().send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, NAMES.queue)));
   const env = {
     [CONSUMER_ENV.spec]: JSON.stringify(JSON.parse(FRAUD_SPEC_JSON)),
     [CONSUMER_ENV.pipelineName]: 'fraud',
     [CONSUMER_ENV.stateTableName]: NAMES.state,
-    [CONSUMER_ENV.featureTableName]: NAMES.features,
+    [CONSUMER_ENV.resultsBucketName]: NAMES.bucket,
     [CONSUMER_ENV.deadLetterQueueUrl]: q.QueueUrl!,
   };
   for (const [k, v] of Object.entries(env)) {
@@ -133,9 +138,11 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
   expect([...metricsReadByStack()].sort()).toEqual([...emitted].sort());
   expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2 });
 
-  // Its effects are stored: current features of u1, and both rejections in the dead-letter queue with their keys.
-  const current = await dynamoClient().send(new GetItemCommand({ TableName: NAMES.features, Key: { pk: { S: 'u1' }, sk: { S: 'current' } }, ConsistentRead: true }));
-  expect(current.Item?.txn_count_5m?.M?.count?.N).toBe('2');
+  // Its effects are stored: u1's key item holds both records, and both rejections are in the dead-letter queue with their keys.
+  const item = await dynamoClient().send(new GetItemCommand({ TableName: NAMES.state, Key: { pk: { S: 'entity#u1' }, sk: { S: 'state' } }, ConsistentRead: true }));
+  const engine = new WindowEngine(parseSpecJson(FRAUD_SPEC_JSON));
+  engine.loadKey('u1', decodeKeyItem(engine.runtimes, 'u1', item.Item!.s!.B!));
+  expect(engine.currentValue({ feature: 'txn_count_5m', key: 'u1' })?.count).toBe(2);
   // FIFO: messages of one group (the shard) are handed out one after the other, each once deleted.
   const queueUrl = process.env[CONSUMER_ENV.deadLetterQueueUrl]!;
   const letters: Array<{ reason: string; key?: string }> = [];

@@ -1,0 +1,126 @@
+/**
+ * `npm run cost` (options: bin/cli/commands.ts):
+ *
+ *   npm run cost -- --summary DIR/summary.json[,...] [--rates 10,100,1000] [--json]
+ *       cost per million events of file runs' usage at list prices (bin/cost/prices.ts), at each rate
+ *   npm run cost -- --curve [--rates ...] [--records N] [--keys N] [--plot FILE.svg] [--readme README.md] [--json]
+ *       the cost/freshness curve of the reference workload, measured on local emulators (bin/cost/curve.ts)
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONSUMER_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
+import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { COST_CLI } from './cli/commands';
+import { CliFileError, checkReadableFile, prepareOutputFile } from './cli/files';
+import { silenceSdkNodeVersionWarning } from './cli/node-support';
+import { runCurve } from './cost/curve';
+import { costPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth } from './cost/model';
+import { curveSvg } from './cost/plot';
+import { PRICES, PRICE_LIST_DATE, PRICE_REGION } from './cost/prices';
+import { COST_BEGIN, COST_END, curveLines, priceHeading, readmeSection, replaceSection, runCostLines, unconfirmedLines } from './cost/report';
+import { RunSummaryError, readRunSummary } from './cost/run-summary';
+import { startEmulators } from './local/emulators';
+
+export const CURVE_WINDOWS_S = [0, 1, 5, 30] as const;
+
+function list(option: string, text: string): string[] {
+  const items = text.split(',').map((s) => s.trim());
+  if (items.some((s) => s.length === 0)) throw new UsageError(`--${option} must be a comma-separated list without empty items, got "${text}"`);
+  return items;
+}
+
+function rates(text: string | undefined): number[] {
+  if (text === undefined) return [10, 100, 1000];
+  return list('rates', text).map((s) => {
+    const n = Number(s);
+    if (!(Number.isFinite(n) && n > 0 && n <= 1_000_000)) throw new UsageError(`--rates: each rate must be a number of events per second above 0 and at most 1000000, got "${s}"`);
+    return n;
+  });
+}
+
+async function main(): Promise<number> {
+  silenceSdkNodeVersionWarning();
+  const args = parseArgs(process.argv.slice(2), COST_CLI);
+  if (args.help) {
+    process.stdout.write(helpText(COST_CLI));
+    return 0;
+  }
+  const curve = args.curve === true;
+  if (curve === (args.summary !== undefined)) throw new UsageError('give either --summary FILE[,FILE...] or --curve');
+  if (!curve) for (const name of ['records', 'keys', 'plot', 'readme'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} goes with --curve`);
+  const rateList = rates(args.rates as string | undefined);
+  const json = args.json === true;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+
+  if (!curve) {
+    const runs = list('summary', args.summary as string).map(readRunSummary);
+    const results = runs.map((run) => ({
+      path: run.path,
+      records: run.records,
+      usage: run.usage,
+      costs: rateList.map((rate) => costPerMillion({ records: run.records, usage: run.usage, rate, memoryMb: CONSUMER_FUNCTION_DEFAULTS.memorySizeMb })),
+    }));
+    if (json) {
+      out(JSON.stringify({ region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, prices: PRICES, flinkSmallestPerMonth: flinkSmallestPerMonth(), flinkSmallestPerMillion: Object.fromEntries(rateList.map((r) => [r, flinkSmallestPerMillion(r)])), runs: results }, null, 2));
+      return 0;
+    }
+    out(`USD per million events: ${priceHeading()}`);
+    for (const r of results) for (const line of runCostLines({ path: r.path, records: r.records, usage: r.usage }, r.costs)) out(line);
+    out(`Flink smallest: 1 KPU + 1 orchestration KPU + 50 GB running storage = $${flinkSmallestPerMonth().toFixed(2)} a month; the stream costs the same under either consumer.`);
+    for (const line of unconfirmedLines()) out(line);
+    return 0;
+  }
+
+  const positive = (name: string, fallback: number): number => {
+    const v = (args[name] as number | undefined) ?? fallback;
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+    return v;
+  };
+  const records = positive('records', 3000);
+  const keys = positive('keys', 5000);
+  const plot = args.plot as string | undefined;
+  const readme = args.readme as string | undefined;
+  if (plot !== undefined) prepareOutputFile('--plot', plot);
+  let readmeText: string | undefined;
+  if (readme !== undefined) {
+    checkReadableFile('--readme', readme, 'a Markdown file with a cost section');
+    readmeText = readFileSync(readme, 'utf8');
+    if (replaceSection(readmeText, '') === '') throw new CliFileError(`--readme ${readme} has no section to replace: it needs one line "${COST_BEGIN}" and, after it, one "${COST_END}"`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'cost-curve-'));
+  const emulators = await startEmulators();
+  Object.assign(process.env, emulators.env());
+  try {
+    const points = await runCurve({ rates: rateList, windowsS: CURVE_WINDOWS_S, records, keys, dir, progress: (l) => process.stderr.write(`${l}\n`) });
+    if (json) out(JSON.stringify({ region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, recordsPerRun: records, keys, points }, null, 2));
+    else {
+      out(`cost/freshness of the reference workload: ${priceHeading()}; ${records} records per run (or one batch)`);
+      for (const line of curveLines(points)) out(line);
+      out(`Flink smallest: $${flinkSmallestPerMonth().toFixed(2)} a month. Processing time is measured on local emulators, not on Lambda.`);
+      for (const line of unconfirmedLines()) out(line);
+    }
+    if (plot !== undefined) {
+      writeFileSync(plot, curveSvg(points, { title: 'Cost per million events against freshness', note: `${PRICE_REGION} list prices of ${PRICE_LIST_DATE}; Lambda Arm ${CONSUMER_FUNCTION_DEFAULTS.memorySizeMb} MB; provisioned stream; ${records} records per run` }));
+      process.stderr.write(`wrote ${plot}\n`);
+    }
+    if (readme !== undefined && readmeText !== undefined) {
+      writeFileSync(readme, replaceSection(readmeText, readmeSection(points, records, keys)));
+      process.stderr.write(`updated the cost section of ${readme}\n`);
+    }
+    return 0;
+  } finally {
+    await emulators.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(COST_CLI)}\n`);
+    else if (e instanceof RunSummaryError || e instanceof CliFileError) process.stderr.write(`error: ${e.name}: ${e.message}\n`);
+    else process.stderr.write(`error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`);
+    process.exit(e instanceof UsageError ? 64 : 1);
+  },
+);

@@ -1,0 +1,119 @@
+/**
+ * Text of `npm run cost`: the cost table of file runs, the cost/freshness table, the price list with its sources,
+ * and the README section made of them (between COST_BEGIN and COST_END, so a re-run replaces every figure).
+ */
+import { CONSUMER_FUNCTION_DEFAULTS } from '../../lambda/contract/resources';
+import type { CurvePoint } from './curve';
+import { type CostPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth } from './model';
+import { PRICES, PRICE_LIST_DATE, PRICE_REGION, type Price } from './prices';
+import type { RunSummary } from './run-summary';
+
+export const COST_BEGIN = '<!-- cost:begin (written by npm run cost -- --curve --readme README.md) -->';
+export const COST_END = '<!-- cost:end -->';
+
+const usd = (n: number): string => (n === 0 ? '$0' : n >= 100 ? `$${n.toFixed(0)}` : n >= 0.01 ? `$${n.toFixed(2)}` : `$${n.toPrecision(2)}`);
+const secs = (n: number): string => (n >= 10 ? n.toFixed(0) : n.toFixed(2));
+
+export function priceHeading(): string {
+  return `list prices of ${PRICE_LIST_DATE}, ${PRICE_REGION}, on-demand; Lambda Arm at ${CONSUMER_FUNCTION_DEFAULTS.memorySizeMb} MB`;
+}
+
+/** A unit price as its source quotes it: per unit, per thousand or per million units. */
+export function priceText(p: Price): string {
+  const amount = String(Number((p.usd * p.quotedFor).toPrecision(6)));
+  return p.quotedFor === 1 ? `$${amount} per ${p.per}` : `$${amount} per ${p.quotedFor === 1000 ? 'thousand' : 'million'} × ${p.per}`;
+}
+
+/** The prices the sources did not confirm, one line each (empty when all are confirmed). */
+export function unconfirmedLines(): string[] {
+  return (Object.values(PRICES) as Price[]).filter((p) => !p.confirmed).map((p) => `unconfirmed price: ${priceText(p)}: ${p.note ?? ''}`);
+}
+
+const ROWS: ReadonlyArray<readonly [string, (c: CostPerMillion) => number]> = [
+  ['Lambda requests', (c) => c.lambdaRequests],
+  ['Lambda duration', (c) => c.lambdaDuration],
+  ['DynamoDB writes', (c) => c.dynamodbWrites],
+  ['DynamoDB reads', (c) => c.dynamodbReads],
+  ['SQS (dead letters)', (c) => c.sqs],
+  ['S3 PUT/LIST', (c) => c.s3Put],
+  ['S3 GET', (c) => c.s3Get],
+  ['consumer total', (c) => c.consumer],
+  ['Kinesis shard-hours', (c) => c.kinesisShardHours],
+  ['Kinesis PUT payload units', (c) => c.kinesisPutPayloadUnits],
+  ['total, provisioned stream', (c) => c.totalProvisioned],
+  ['Kinesis on-demand', (c) => c.kinesisOnDemand],
+  ['total, on-demand stream', (c) => c.totalOnDemand],
+];
+
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)];
+}
+
+/** The cost per million events of one run's usage at each rate. */
+export function runCostLines(run: RunSummary, costs: readonly CostPerMillion[]): string[] {
+  const u = run.usage;
+  const perInvocation = u.invocations > 0 ? Math.round(run.records / u.invocations) : 0;
+  return [
+    `${run.path}: ${run.records} records, ${u.invocations} invocations (${perInvocation} records each), ${u.dynamodbWriteUnits} DynamoDB write units, ${u.dynamodbReadUnits} read units`,
+    ...table(
+      ['USD per million events', ...costs.map((c) => `at ${c.rate}/s`)],
+      [...ROWS.map(([name, f]) => [name, ...costs.map((c) => usd(f(c)))]), ['Flink smallest (compute only)', ...costs.map((c) => usd(flinkSmallestPerMillion(c.rate)))]],
+    ).map((l) => `  ${l}`),
+  ];
+}
+
+const CURVE_HEADER = ['events/s', 'window s', 'batch', 'wait s', 'processing s', 'freshness s', 'DynamoDB WRU/event', 'consumer $/M', 'provisioned total $/M', 'on-demand total $/M', 'Flink 1 KPU $/M'];
+
+function curveRows(points: readonly CurvePoint[]): string[][] {
+  return points.map((p) => [
+    String(p.rate),
+    String(p.windowS),
+    String(p.batchSize),
+    secs(p.waitS),
+    secs(p.processingS),
+    secs(p.freshnessS),
+    (p.usage.dynamodbWriteUnits / p.records).toFixed(2),
+    usd(p.cost.consumer),
+    usd(p.cost.totalProvisioned),
+    usd(p.cost.totalOnDemand),
+    usd(p.flinkPerMillion),
+  ]);
+}
+
+export function curveLines(points: readonly CurvePoint[]): string[] {
+  return table(CURVE_HEADER, curveRows(points));
+}
+
+/** A Markdown table; `numeric` right-aligns every column but the first. */
+function markdownTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, numeric: boolean): string[] {
+  return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i > 0 && numeric ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+/** The README's cost section body: prices with sources, the curve, and what the runs were. */
+export function readmeSection(points: readonly CurvePoint[], recordsPerRun: number, keys: number): string {
+  const prices = (Object.values(PRICES) as Price[]).map((p) => [priceText(p), p.confirmed ? p.source : `${p.source} (**unconfirmed**: ${p.note ?? ''})`]);
+  const runs = [...new Map(points.map((p) => [`${p.rate}/${p.batchSize}`, p])).values()];
+  return [
+    COST_BEGIN,
+    `Prices: ${priceHeading()}, per unit:`,
+    '',
+    ...markdownTable(['price', 'source'], prices, false),
+    '',
+    `Managed Service for Apache Flink's smallest application: 1 KPU + 1 orchestration KPU + 50 GB running storage = $${flinkSmallestPerMonth().toFixed(2)} a month.`,
+    '',
+    `Cost/freshness curve: the reference workload (BENCH_SPEC, ${keys.toLocaleString('en-US')} Zipf keys) through the local file run, one run per rate and batch size of ${recordsPerRun.toLocaleString('en-US')} records (or one batch where a batch is larger): ${runs.map((p) => `${p.rate}/s × ${p.batchSize}`).join(', ')}. Processing time is the handler's time per batch on this machine's emulators, not on Lambda; where it exceeds the wait, one shard's consumer does not keep up with that rate here.`,
+    '',
+    ...markdownTable(CURVE_HEADER, curveRows(points), true),
+    COST_END,
+  ].join('\n');
+}
+
+/** Replaces the section between the markers; the markers must be there once each. */
+export function replaceSection(doc: string, section: string): string {
+  const a = doc.indexOf(COST_BEGIN);
+  const b = doc.indexOf(COST_END);
+  if (a < 0 || b < a || doc.indexOf(COST_BEGIN, a + 1) >= 0) return '';
+  return doc.slice(0, a) + section + doc.slice(b + COST_END.length);
+}

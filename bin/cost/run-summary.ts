@@ -1,0 +1,53 @@
+/**
+ * Reads a file run's DIR/summary.json (SPEC §9) for the cost model, refusing by name what it cannot price: a file
+ * that is missing or not JSON, a summary without `usage` (the replay's summary, say), or a usage figure missing or
+ * not a non-negative number.
+ */
+import { readFileSync } from 'node:fs';
+import { type Usage, emptyUsage } from '../local/usage';
+
+export class RunSummaryError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'RunSummaryError';
+  }
+}
+
+export interface RunSummary {
+  readonly path: string;
+  readonly records: number;
+  readonly usage: Usage;
+}
+
+const MAKE_ONE = 'a file run writes one: npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR';
+
+export function readRunSummary(path: string): RunSummary {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RunSummaryError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message}; give a file run's summary.json (${MAKE_ONE})`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new RunSummaryError(`${path} is not JSON (${(e as Error).message})`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new RunSummaryError(`${path} is not a JSON object`);
+  const o = doc as Record<string, unknown>;
+  if (!(typeof o.records === 'number' && Number.isInteger(o.records) && o.records > 0)) {
+    throw new RunSummaryError(`${path}: "records" must be a positive integer, got ${JSON.stringify(o.records)}`);
+  }
+  if (o.usage === undefined) throw new RunSummaryError(`${path} has no "usage": not a file run's summary.json (${MAKE_ONE})`);
+  if (o.usage === null || typeof o.usage !== 'object' || Array.isArray(o.usage)) throw new RunSummaryError(`${path}: "usage" must be an object`);
+  const given = o.usage as Record<string, unknown>;
+  const usage = emptyUsage();
+  for (const key of Object.keys(usage) as Array<keyof Usage>) {
+    const v = given[key];
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RunSummaryError(`${path}: usage.${key} must be a non-negative number, got ${JSON.stringify(v)}`);
+    usage[key] = v;
+  }
+  return { path, records: o.records, usage };
+}

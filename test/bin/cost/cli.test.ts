@@ -1,0 +1,75 @@
+/**
+ * `npm run cost` as a process: a file run's summary.json priced at each rate (the JSON equal to the model's
+ * figures), and bad input refused with a named error and exit code, never a stack trace.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { costPerMillion } from '../../../bin/cost/model';
+import { emptyUsage } from '../../../bin/local/usage';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'cost-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'cost.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+const usage = { ...emptyUsage(), invocations: 4, consumerMs: 8000, dynamodbWriteRequests: 900, dynamodbWriteUnits: 3000, dynamodbReadRequests: 20, dynamodbReadUnits: 1200, kinesisRecordsPut: 2000, kinesisBytesPut: 170_000, kinesisBytesRead: 170_000, kinesisPutPayloadUnits: 2000, kinesisBilledKbPut: 2000 };
+const good = join(dir, 'summary.json');
+writeFileSync(good, JSON.stringify({ records: 2000, applied: 1980, usage }));
+
+describe('npm run cost', () => {
+  it('prices a file run at each rate, naming the region, the price date and the unconfirmed prices', async () => {
+    const r = await run(['--summary', good, '--rates', '10,1000']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('list prices of 2026-11-30, us-east-1');
+    expect(r.stdout).toMatch(/DynamoDB writes +\$0\.94 +\$0\.94/); // 1,500 WRU per thousand events: 1.5 million at $0.625
+    expect(r.stdout).toMatch(/unconfirmed price: \$0\.04 per stream-hour/);
+  });
+
+  it('prints in JSON what the model computes', async () => {
+    const r = await run(['--summary', `${good},${good}`, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { region: string; priceListDate: string; runs: Array<{ costs: unknown[] }> };
+    expect(doc.region).toBe('us-east-1');
+    expect(doc.runs).toHaveLength(2);
+    expect(doc.runs[0]!.costs).toEqual([10, 100, 1000].map((rate) => costPerMillion({ records: 2000, usage, rate, memoryMb: 1024 })));
+  });
+
+  it('refuses a missing file, a summary without usage and a bad rate by name', async () => {
+    const missing = await run(['--summary', join(dir, 'none.json')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: RunSummaryError: .*none\.json: no such file; give a file run's summary\.json/);
+    const replay = join(dir, 'replay.json');
+    writeFileSync(replay, JSON.stringify({ records: 10, applied: 10, late: 0 }));
+    const noUsage = await run(['--summary', replay]);
+    expect(noUsage.code).toBe(1);
+    expect(noUsage.stderr).toMatch(/^error: RunSummaryError: .*replay\.json has no "usage"/);
+    const rate = await run(['--summary', good, '--rates', '10,,100']);
+    expect(rate.code).toBe(64);
+    expect(rate.stderr).toMatch(/^error: --rates must be a comma-separated list without empty items/);
+    const both = await run(['--summary', good, '--curve']);
+    expect(both.code).toBe(64);
+    expect(both.stderr).toMatch(/^error: give either --summary/);
+    const stray = await run(['--summary', good, '--plot', join(dir, 'x.svg')]);
+    expect(stray.code).toBe(64);
+    expect(stray.stderr).toMatch(/^error: --plot goes with --curve/);
+  }, 60_000);
+
+  it('refuses a README without the cost markers before running anything', async () => {
+    const readme = join(dir, 'README.md');
+    writeFileSync(readme, '# no markers\n');
+    const r = await run(['--curve', '--readme', readme]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: CliFileError: --readme .*README\.md has no section to replace/);
+  });
+});
