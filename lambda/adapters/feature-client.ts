@@ -4,15 +4,15 @@
  * parallel, unprocessed keys retried; eventually consistent reads unless asked (half the read units). Each item
  * is decoded and served by the same function the training rows use (lambda/core/serving.ts).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CONSUMER_ENV } from '../contract/resources';
 import { type KeyFeatures, entityKey, requestTime } from '../core/feature-request';
 import { decodeKeyItem } from '../core/key-item';
 import { type ServedFeature, keyShard, selectFeatures, serveFeatures } from '../core/serving';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
 import { type FeatureRuntime, featureRuntimes } from '../core/windows';
-import { dynamoClient } from './aws-clients';
 import { ConfigError } from './config';
+import { resolveClientLocation } from './endpoints';
 import { StateStore } from './state-store';
 
 export interface GetFeaturesOptions {
@@ -40,7 +40,8 @@ export class FeatureClient {
   public constructor(o: FeatureClientOptions) {
     this.spec = o.spec;
     this.runtimes = featureRuntimes(o.spec);
-    this.store = new StateStore({ client: o.dynamo ?? dynamoClient(), tableName: o.tableName });
+    // Not aws-clients.ts: it imports the SQS client too, which the features endpoint's bundle need not load.
+    this.store = new StateStore({ client: o.dynamo ?? new DynamoDBClient(resolveClientLocation('DYNAMODB', {})), tableName: o.tableName });
   }
 
   /** Read units consumed so far, as DynamoDB reported them. */
