@@ -32,7 +32,7 @@ import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWork
 import { PerWindowEngine } from './bench/per-window';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
 import { formatKinesisPutBench, runKinesisPutBench } from './bench/kinesis-put';
-import { formatServingBench, runServingBench } from './bench/serving';
+import { formatServingBench, formatServingReadBench, runServingBench, runServingReadBench } from './bench/serving';
 import type { KinesisEmulator } from './local/emulators';
 import { replay } from './replay/run';
 
@@ -192,7 +192,13 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  if (args['skip-emulators'] !== true) await emulatorSection(emulatorRecords, keys);
+  if (args['skip-emulators'] !== true) {
+    await emulatorSection(emulatorRecords, keys);
+    // The client's read cost: items of the keys active halfway through a workload of --emulator-records records.
+    const recs = generateWorkload({ records: emulatorRecords, keys, seed: 7, spacingMs: 50 }).map((l, i) => parseInputLine(JSON.stringify(l), i + 1));
+    console.log('\nserving reads (the features client):');
+    for (const line of formatServingReadBench(await runServingReadBench(BENCH_SPEC, recs, recs[Math.floor(recs.length / 2)]!.arrivalTime!))) console.log(line);
+  }
 }
 
 // ---- newer aggregates ----------------------------------------------------------------------------------------------

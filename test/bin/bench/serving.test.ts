@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatServingBench, runServingBench } from '../../../bin/bench/serving';
+import { formatServingBench, formatServingReadBench, runServingBench, runServingReadBench } from '../../../bin/bench/serving';
 import { BENCH_SPEC, generateWorkload } from '../../../bin/bench/workload';
 import { parseInputLine } from '../../../lambda/core/input-line';
 
@@ -19,4 +19,19 @@ describe('serving section of the benchmark', () => {
     expect(b.p99Ms).toBeLessThanOrEqual(b.maxMs);
     expect(formatServingBench(b)[1]).toMatch(/^ {2}per key: p50 \d+\.\d{4} ms, p99 \d+\.\d{4} ms \(target ≤ 0\.2 ms at p99\), max/);
   });
+});
+
+describe('serving reads of the benchmark', () => {
+  it('reads 1 key in one request and 100 keys in one request, eventually consistent at half the units', async () => {
+    const records = generateWorkload({ records: 2000, keys: 300, seed: 5, spacingMs: 200 }).map((l, i) => parseInputLine(JSON.stringify(l), i + 1));
+    const b = await runServingReadBench(BENCH_SPEC, records, records[1000]!.arrivalTime!, 3);
+    expect(b.keys).toBeGreaterThan(100);
+    expect(b.rows.map((r) => [r.keysPerCall, r.requestsPerCall])).toEqual([[1, 1], [100, 1]]);
+    for (const r of b.rows) {
+      expect(r.unitsPerKeyConsistent).toBeGreaterThan(0);
+      expect(r.unitsPerKeyEventual).toBe(r.unitsPerKeyConsistent / 2);
+    }
+    expect(b.itemBytesP50).toBeGreaterThan(0);
+    expect(formatServingReadBench(b)).toHaveLength(3);
+  }, 60_000);
 });
