@@ -17,6 +17,8 @@ describe('serving section of the benchmark', () => {
     expect(b.p50Ms).toBeGreaterThan(0);
     expect(b.p50Ms).toBeLessThanOrEqual(b.p99Ms);
     expect(b.p99Ms).toBeLessThanOrEqual(b.maxMs);
+    expect(b.decodeP50Ms).toBeGreaterThan(0);
+    expect(b.decodeP50Ms).toBeLessThanOrEqual(b.decodeP99Ms);
     expect(formatServingBench(b)[1]).toMatch(/^ {2}per key: p50 \d+\.\d{4} ms, p99 \d+\.\d{4} ms \(target ≤ 0\.2 ms at p99\), max/);
   });
 });
