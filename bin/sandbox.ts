@@ -95,6 +95,8 @@ async function main(): Promise<number> {
         ...(chaos === undefined ? {} : { chaos }),
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),
+        // Long runs show they are moving, on a terminal only (logs and tests stay quiet).
+        ...(process.stderr.isTTY ? { progress: (line: string) => process.stderr.write(`${line}\n`) } : {}),
       });
       process.stderr.write(`figures: ${JSON.stringify(stats)}\n`);
       // Where the time went and how much memory it took: this process (puts, event source mapping, consumer) and
@@ -104,6 +106,9 @@ async function main(): Promise<number> {
       const figures = Object.entries(usage).map(([who, u]) => (u ? `${who} ${(u.cpuMs / 1000).toFixed(1)} s CPU, peak ${round(u.peakRssMb)} MB` : `${who} n/a`));
       process.stderr.write(`${stats.records} records in ${((stats.putMs + stats.drainMs) / 1000).toFixed(1)} s (${stats.recordsPerSecond} records/s; put ${stats.putMs} ms, reads ${round(stats.esm.readMs)} ms, handler ${round(stats.esm.handlerMs)} ms), export ${stats.exportMs} ms\n`);
       process.stderr.write(`usage (${kinesisEmulator}): ${figures.join('; ')}\n`);
+      process.stderr.write(
+        `DynamoDB write units of the invocations ${stats.writeUnits.toLocaleString('en-US')}, lower bound ${stats.boundWriteUnits.toLocaleString('en-US')} (${(stats.writeUnits / Math.max(stats.boundWriteUnits, 1)).toFixed(2)}x; target at most 2x); ${stats.recordsPerSecond} records/s (target at least 1,000 on one shard at batch size 1,000)\n`,
+      );
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return 0;
     }

@@ -60,6 +60,10 @@ export interface FileRunOptions {
   readonly batchSize?: number;
   /** High enough that chaos never exhausts retries at P ≤ 0.5. @default 20 */
   readonly maximumRetryAttempts?: number;
+  /** Receives a progress line every `progressEveryMs` while records are put and consumed. */
+  readonly progress?: (line: string) => void;
+  /** @default 5000 */
+  readonly progressEveryMs?: number;
 }
 
 /** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in the README). */
@@ -86,6 +90,11 @@ export interface FileRunStats {
   /** DynamoDB write requests and write capacity units of successful invocations. */
   readonly stateWrites: number;
   readonly writeUnits: number;
+  /**
+   * The least any design writes for this run's invocations (the end of input aside): per successful invocation
+   * one unit per distinct key, one for the checkpoint and each new producer id at 8 bytes.
+   */
+  readonly boundWriteUnits: number;
   /**
    * Sums of the counters of successful invocations, in the summary's fields. A failed invocation reports nothing,
    * and what it stored before failing is not counted again by its retry (a window it fired and dropped from the
@@ -240,6 +249,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let skipped = 0;
   let stateWrites = 0;
   let writeUnits = 0;
+  let boundWriteUnits = 0;
   const usage = new UsageRecorder();
   const pipeline = await LocalPipeline.start({
     usage,
@@ -258,11 +268,21 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       skipped += outcome.skipped;
       stateWrites += outcome.stateWrites;
       writeUnits += outcome.writeUnits;
+      const c = outcome.counters;
+      boundWriteUnits += outcome.batchKeys + 1 + ((c.records - c.invalid - c.future - c.duplicates) * 8) / 1024;
     },
   });
+  let ticker: NodeJS.Timeout | undefined;
   try {
     // 1. Put the file in order, remembering which input line each sequence number holds.
     const t0 = Date.now();
+    let phase = 'put';
+    ticker = o.progress
+      ? setInterval(() => {
+          const s = ((Date.now() - t0) / 1000).toFixed(0);
+          o.progress!(phase === 'put' ? `${s} s: ${records.toLocaleString('en-US')} records put` : `${s} s: ${counted.records.toLocaleString('en-US')} of ${records.toLocaleString('en-US')} records consumed, ${pipeline.esm.counters.invocations} invocations`);
+        }, o.progressEveryMs ?? 5000)
+      : undefined;
     const lineOf = new Map<string, number>();
     let records = 0;
     let chunk: Array<InputRecord & { line: number }> = [];
@@ -288,6 +308,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
 
     // 2. Consume the stream from its start, wait until the consumer has caught up, then end the bounded input.
     const t1 = Date.now();
+    phase = 'consume';
     await pipeline.startConsumer();
     // A stalled consumer is an error, a slow machine is not: wait as long as invocations keep starting.
     for (;;) {
@@ -300,6 +321,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       }
     }
     const drainMs = Date.now() - t1;
+    if (ticker) clearInterval(ticker);
     // Taken before the end of input and the read-back, which are the sandbox's requests, not the consumer's.
     const consumed = usage.usage();
     const abandoned = await pipeline.takeOnFailureMessages();
@@ -354,6 +376,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         skipped,
         stateWrites,
         writeUnits,
+        boundWriteUnits: Math.round(boundWriteUnits),
         invocationCounters: counted,
         putMs,
         drainMs,
@@ -362,6 +385,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       },
     };
   } finally {
+    if (ticker) clearInterval(ticker);
     await pipeline.stop();
   }
 }

@@ -9,10 +9,13 @@
  * 3. outputs first, being idempotent: dead letters (FIFO queue, deterministic deduplication ids), result objects
  *    in S3 (named by their contents), new id pages and the new timer page. A key item that drops a fired window
  *    must never land before that window's result, nor before the timer that fires its next window;
- * 4. the key items, one per changed key, concurrently, each conditional on the version read; a record already
- *    applied to a key (sequence number at or below its last applied one) is never applied again;
- * 5. fired timer pages are deleted, then the shard watermark and checkpoint are written last. Until then, a retry
- *    sees the watermark from before the batch, so every record is judged exactly as in the first delivery.
+ * 4. the key items of the keys a record was applied to (or that remembered a new producer id), concurrently, each
+ *    conditional on the version read; a record already applied to a key (sequence number at or below its last
+ *    applied one) is never applied again. A key whose windows only fired is not rewritten: its windows up to the
+ *    shard's `firedThrough` were emitted, so the next batch that loads it skips them silently (`skipFired`);
+ * 5. fired timer pages are deleted, then the shard watermark, checkpoint and `firedThrough` are written last.
+ *    Until then, a retry sees the watermark from before the batch, so every record is judged exactly as in the
+ *    first delivery.
  */
 import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
 import { type IdPages, NO_ID_PAGES, type ShardProgress, decodeIdPage, decodeKeyItem, encodeIdPage, encodeKeyItem } from '../core/key-item';
@@ -99,9 +102,13 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   // 2. Reads: due timer pages, then the key items of the batch's keys and of the timers' keys, in one round.
   const plan = engine.plan(records);
   const timerPages: TimerPage[] = [];
+  const pagesOf = new Map<string, number>();
   await Promise.all(
     Object.entries(plan.watermarkBound).map(async ([shard, bound]) => {
-      if (Number.isFinite(bound)) timerPages.push(...(await o.state.getDueTimerPages(shard, bound, o.timerPageLimit ?? 50)));
+      if (!Number.isFinite(bound)) return;
+      const pages = await o.state.getDueTimerPages(shard, bound, o.timerPageLimit ?? 50);
+      pagesOf.set(shard, pages.length);
+      timerPages.push(...pages);
     }),
   );
   const timerKeys = new Set<string>();
@@ -115,9 +122,15 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   }
   const toLoad = [...new Set([...plan.keys, ...timerKeys])];
   const loaded = new Map<string, Loaded>();
-  for (const item of await o.state.getKeyItems(toLoad)) {
-    const d = decodeKeyItem(engine.runtimes, item.key, item.state);
+  const items = (await o.state.getKeyItems(toLoad)).map((item) => ({ item, d: decodeKeyItem(engine.runtimes, item.key, item.state) }));
+  // Windows a timer already fired (through each shard's firedThrough) are skipped, not emitted again.
+  const timerShards = new Set<string>();
+  for (const { d } of items) for (const e of d.ents) if (e?.timerShard !== undefined && !checkpoints.has(e.timerShard)) timerShards.add(e.timerShard);
+  await Promise.all([...timerShards].map(async (s) => checkpoints.set(s, await o.state.getShard(s))));
+  const firedThrough = (shard: string): number => checkpoints.get(shard)?.firedThrough ?? -Infinity;
+  for (const { item, d } of items) {
     engine.loadKey(item.key, d);
+    engine.skipFired(item.key, firedThrough);
     const t = engine.keyTimer(item.key);
     loaded.set(item.key, { version: item.version, shards: d.shards, idPages: d.idPages, due: t.due, dueShard: t.shard });
   }
@@ -156,7 +169,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const keyWrites: Array<{ key: string; bytes: Uint8Array; version: number }> = [];
   const newTimers = new Map<string, TimerEntry[]>();
   const addTimer = (shard: string, e: TimerEntry): void => void (newTimers.get(shard) ?? newTimers.set(shard, []).get(shard)!).push(e);
-  const changed = new Set([...result.changed.map((r) => r.key), ...result.idKeys]);
+  const changed = new Set([...result.touchedKeys, ...result.idKeys]);
   for (const key of changed) {
     const before = loaded.get(key);
     let ids = engine.liveIds(key);
@@ -176,7 +189,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     keyWrites.push({ key, bytes, version: before?.version ?? 0 });
   }
   // A key needs a timer entry when its next due time moved, or when it came from a fired timer page (deleted below).
-  for (const key of new Set([...changed, ...timerKeys])) {
+  for (const key of new Set([...changed, ...timerKeys, ...result.changed.map((r) => r.key)])) {
     const t = engine.keyTimer(key);
     if (!Number.isFinite(t.due) || t.shard === undefined) continue;
     const before = loaded.get(key);
@@ -213,11 +226,14 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   // keys with nothing due: harmless.
   await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(timerPages)));
 
-  // 6. The shard watermark and checkpoint, last.
+  // 6. The shard watermark and checkpoint, last; timers have fired through the watermark when every due page
+  // was fetched (none left over by the page limit).
   await Promise.all(
     shards.map((s) => {
       const last = input.filter((r) => r.shard === s).reduce((m, r) => (compareSeq(r.seq, m) > 0 ? r.seq : m), '');
-      return o.state.advanceShard(checkpoints.get(s)!, engine.getShardWatermark(s).maxEventTime, last, writtenAt);
+      const w = engine.watermark(s);
+      const allFired = (pagesOf.get(s) ?? 0) < (o.timerPageLimit ?? 50) && Number.isFinite(w);
+      return o.state.advanceShard(checkpoints.get(s)!, engine.getShardWatermark(s).maxEventTime, last, writtenAt, allFired ? w : null);
     }),
   );
 
@@ -249,9 +265,11 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
 export async function flushAll(o: Pick<BatchProcessorOptions, 'spec' | 'pipelineName' | 'state' | 'results' | 'now'>): Promise<number> {
   const engine = new WindowEngine(o.spec);
   const loaded = new Map<string, { version: number; shards: ReadonlyMap<string, ShardProgress>; idPages: IdPages }>();
+  const fired = new Map((await o.state.scanShards()).map((c) => [c.shard, c.firedThrough ?? -Infinity]));
   for (const item of await o.state.scanKeyItems()) {
     const d = decodeKeyItem(engine.runtimes, item.key, item.state);
     engine.loadKey(item.key, d);
+    engine.skipFired(item.key, (shard) => fired.get(shard) ?? -Infinity);
     loaded.set(item.key, { version: item.version, shards: d.shards, idPages: d.idPages });
   }
   const result = engine.flush();

@@ -42,6 +42,11 @@ export interface ShardCheckpoint {
   readonly maxEventTime: number | null;
   /** Last sequence number of the last batch fully processed ('' before any). */
   readonly checkpoint: string;
+  /**
+   * Watermark through which every timer of the shard has fired (null before any): a key's windows ending at or
+   * before it were emitted, whether or not its item was rewritten since (see batch-processor.ts).
+   */
+  readonly firedThrough: number | null;
   readonly version: number;
 }
 
@@ -141,7 +146,7 @@ export class StateStore {
       new GetItemCommand({ TableName: this.table, Key: { pk: S(`shard#${shard}`), sk: S('watermark') }, ConsistentRead: true }),
     );
     const it = res.Item;
-    return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', version: num(it?.version) ?? 0 };
+    return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', firedThrough: num(it?.firedThrough), version: num(it?.version) ?? 0 };
   }
 
   /**
@@ -185,6 +190,23 @@ export class StateStore {
     );
     this.reads += 1;
     return items.map((it) => ({ shard, sk: str(it.sk)!, entries: JSON.parse(str(it.entries) ?? '[]') as TimerEntry[] }));
+  }
+
+  /** Every shard's checkpoint item (end of a bounded input: where each shard's timers have fired through). */
+  public async scanShards(): Promise<ShardCheckpoint[]> {
+    const items = await scanAll(this.client, {
+      TableName: this.table,
+      FilterExpression: 'begins_with(pk, :p)',
+      ExpressionAttributeValues: { ':p': S('shard#') },
+      ConsistentRead: true,
+    });
+    return items.map((it) => ({
+      shard: str(it.pk)!.slice('shard#'.length),
+      maxEventTime: num(it.maxEventTime),
+      checkpoint: str(it.checkpoint) ?? '',
+      firedThrough: num(it.firedThrough),
+      version: num(it.version) ?? 0,
+    }));
   }
 
   /** Every key item (end of a bounded input, and exports; a full scan, never on the hot path). */
@@ -272,18 +294,20 @@ export class StateStore {
    * Advances the shard watermark and checkpoint, forward only. The write is conditional on the version read; if
    * another writer moved it meanwhile (parallelization factor > 1), re-read and write the maximum of both.
    */
-  public async advanceShard(read: ShardCheckpoint, maxEventTime: number | null, checkpoint: string, updatedAt: number): Promise<void> {
+  public async advanceShard(read: ShardCheckpoint, maxEventTime: number | null, checkpoint: string, updatedAt: number, firedThrough: number | null = null): Promise<void> {
     let current = read;
     for (let attempt = 0; attempt < 20; attempt++) {
       const m = maxOf(current.maxEventTime, maxEventTime);
       const c = compareSeq(checkpoint, current.checkpoint) > 0 ? checkpoint : current.checkpoint;
-      if (m === current.maxEventTime && c === current.checkpoint && current.version > 0) return;
+      const f = maxOf(current.firedThrough, firedThrough);
+      if (m === current.maxEventTime && c === current.checkpoint && f === current.firedThrough && current.version > 0) return;
       try {
         await this.conditionalPut(
           {
             pk: S(`shard#${read.shard}`),
             sk: S('watermark'),
             ...(m === null ? {} : { maxEventTime: N(m) }),
+            ...(f === null ? {} : { firedThrough: N(f) }),
             checkpoint: S(c),
             version: N(current.version + 1),
             updatedAt: N(updatedAt),

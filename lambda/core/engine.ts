@@ -56,6 +56,8 @@ class BatchCollector implements FireSink {
   public readonly changed: Entity[] = [];
   public lastShard: string | undefined = undefined;
   public readonly idKeys = new Set<string>();
+  /** Keys a record of the batch was applied to for the first time (not a re-delivery). */
+  public readonly touchedKeys = new Set<string>();
   public readonly shards = new Set<string>();
   public readonly newestApplied: Record<string, number> = {};
   public readonly counters = emptyCounters();
@@ -172,6 +174,7 @@ export class WindowEngine {
       rejected: o.rejected,
       changed: this.trackChanges ? o.changed.map((e) => ({ feature: this.runtime[e.fi]!.spec.name, key: e.key })) : [],
       idKeys: [...o.idKeys],
+      touchedKeys: [...o.touchedKeys],
       watermarks,
       newestApplied: o.newestApplied,
       counters: o.counters,
@@ -253,6 +256,7 @@ export class WindowEngine {
     }
     c.applied += 1;
     if (alreadyApplied) c.redelivered += 1;
+    else if (this.trackChanges) this.out.touchedKeys.add(rec.key);
     const prev = this.out.newestApplied[shard];
     if (prev === undefined || rec.time > prev) this.out.newestApplied[shard] = rec.time;
   }
@@ -437,6 +441,29 @@ export class WindowEngine {
     });
     if (item.ids.size > 0) ks.ids = new Map(item.ids);
     if (item.tags.size > 0) ks.tags = new Map(item.tags);
+  }
+
+  /**
+   * Advances a loaded key's entities, without emitting anything, through the watermark up to which their timer
+   * shard's timers already fired (`firedThrough`): those windows were emitted by an earlier batch that did not
+   * rewrite the key's item.
+   */
+  public skipFired(key: string, firedThrough: (shard: string) => number): void {
+    const ks = this.state.keys.get(key);
+    if (ks === undefined) return;
+    const out = this.out;
+    this.out = new BatchCollector(undefined);
+    try {
+      for (const e of ks.ents) {
+        if (e === undefined || e.timerShard === undefined) continue;
+        const w = firedThrough(e.timerShard);
+        if (Number.isFinite(w)) this.advance(e, w);
+        // Listed as changed only by what the batch does next.
+        e.mark = 0;
+      }
+    } finally {
+      this.out = out;
+    }
   }
 
   /** Adds older producer ids of a key (the consumer's id pages), consulted but never written back with the key. */

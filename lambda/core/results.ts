@@ -117,6 +117,8 @@ export interface BatchResult {
   readonly changed: EntityRef[];
   /** Keys that remembered new producer ids (their key item must be written even when no window changed). */
   readonly idKeys: readonly string[];
+  /** Keys a record was applied to in this batch (their item is written; keys whose windows only fired are not). */
+  readonly touchedKeys: readonly string[];
   /** Watermark of every shard the batch touched, after the batch (null = −∞). */
   readonly watermarks: Record<string, number | null>;
   /** Newest event time applied in the batch, per shard (for freshness). */

@@ -77,7 +77,11 @@ describe('sandbox against replay', () => {
   it('puts the whole file before consuming, so every invocation gets a full batch', async () => {
     const small = path.join(dir, 'small.jsonl');
     await writeWorkload(small, generateWorkload({ records: 250, keys: 20, spacingMs: 2000, seed: 3 }));
-    const { stats } = await runFile({ spec: loadSpecFile(SPEC_PATH), inputPath: small, outDir: path.join(dir, 'small'), shards: 1, batchSize: 100, name: 'full-batches' });
+    const progress: string[] = [];
+    const { stats } = await runFile({ spec: loadSpecFile(SPEC_PATH), inputPath: small, outDir: path.join(dir, 'small'), shards: 1, batchSize: 100, name: 'full-batches', progress: (l) => progress.push(l), progressEveryMs: 1 });
+    // Progress lines while it ran: records put, then records consumed out of the total.
+    expect(progress.some((l) => / records put$/.test(l)) || progress.some((l) => /of 250 records consumed/.test(l))).toBe(true);
+    expect(progress.every((l) => /^\d+ s: /.test(l))).toBe(true);
     expect(stats.esm.invocations).toBe(3); // 100, 100, 50
     expect(stats.esm.reads).toBe(3);
     expect(stats.esm.recordsDelivered).toBe(250);

@@ -17,7 +17,7 @@ import { ResultObjectReader, ResultObjectWriter } from '../../../lambda/adapters
 import { s3Client } from '../../../lambda/adapters/s3-client';
 import { StateStore, type WriteGate } from '../../../lambda/adapters/state-store';
 import { ByteWriter } from '../../../lambda/core/aggregates/bytes';
-import { type InputRecord, idRetentionMs } from '../../../lambda/core/engine';
+import { type InputRecord, WindowEngine, idRetentionMs } from '../../../lambda/core/engine';
 import { decodeIdPage, decodeKeyItem } from '../../../lambda/core/key-item';
 import { type PipelineSpec, correctionHorizonMs, parseSpec } from '../../../lambda/core/spec';
 import { featureRuntimes } from '../../../lambda/core/windows';
@@ -168,6 +168,7 @@ async function snapshot(env: Env, spec: PipelineSpec): Promise<{ state: string[]
   } while (start);
   const shardItem = items.find((it) => it.pk!.S!.startsWith('shard#'));
   const wEnd = Number(shardItem?.maxEventTime?.N ?? -Infinity) - spec.watermark.allowedLatenessMs;
+  const firedThrough = Number(shardItem?.firedThrough?.N ?? -Infinity);
   const timers = new Set<string>();
   for (const it of items) if (it.pk!.S!.startsWith('timers#')) for (const e of JSON.parse(it.entries!.S!) as Array<{ key: string; due: number }>) timers.add(`${it.pk!.S!.slice(7)}|${e.key}|${e.due}`);
   const pages = new Map<string, Map<number, number>>();
@@ -180,10 +181,14 @@ async function snapshot(env: Env, spec: PipelineSpec): Promise<{ state: string[]
   const out: string[] = [];
   for (const it of items) {
     const pk = it.pk!.S!;
-    if (pk.startsWith('shard#')) out.push(JSON.stringify({ pk, maxEventTime: it.maxEventTime, checkpoint: it.checkpoint }));
+    if (pk.startsWith('shard#')) out.push(JSON.stringify({ pk, maxEventTime: it.maxEventTime, checkpoint: it.checkpoint, firedThrough: it.firedThrough }));
     if (it.sk!.S! !== 'state') continue;
     const key = pk.slice('entity#'.length);
     const d = decodeKeyItem(runtime, key, it.s!.B!);
+    // The effective state: windows a timer fired after the key's last write are skipped as the next load would.
+    const engine = new WindowEngine(spec);
+    engine.loadKey(key, d);
+    engine.skipFired(key, () => firedThrough);
     const ids = [...d.ids, ...(pages.get(pk) ?? [])].filter(([, t]) => t > idHorizon).map(([h]) => h).sort((a, b) => a - b);
     const ents = d.ents.map((e, fi) => {
       if (e === undefined) return null;
