@@ -9,6 +9,8 @@
  * least two batches). `--spacing-ms N` sets the mean event-time gap between events (default 50: 20 events/s), which
  * decides how many records share a window and so how many final windows each record produces.
  *
+ * A serving section times the serving function (lambda/core/serving.ts) per key, on the state halfway through.
+ *
  * `--kinesis-put [--kinesis-emulator kinesalite|kinesis-mock] [--records N] [--step N]` only measures the local
  * Kinesis emulator (bin/bench/kinesis-put.ts): put time per step of N records (default 5,000) as the stream fills to
  * --records (default 40,000), then the time to read it all back.
@@ -30,6 +32,7 @@ import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWork
 import { PerWindowEngine } from './bench/per-window';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
 import { formatKinesisPutBench, runKinesisPutBench } from './bench/kinesis-put';
+import { formatServingBench, formatServingReadBench, runServingBench, runServingReadBench } from './bench/serving';
 import type { KinesisEmulator } from './local/emulators';
 import { replay } from './replay/run';
 
@@ -180,11 +183,22 @@ async function main(): Promise<void> {
     console.log(`  ceiling for any speed-up here: per-window / shared work    ${(perWindow.ms / shared.ms).toFixed(2)}x`);
 
     await newerAggregates({ records, keys, spacingMs, runs, dir });
+
+    // Served at the arrival time of the workload's middle record: the state as the consumer holds it then.
+    const at = recs[Math.floor(recs.length / 2)]!.arrivalTime!;
+    console.log(`\nserving compute (SPEC §7), the bench spec's ${BENCH_SPEC.features.length} features of every key at T = the middle record's arrival:`);
+    for (const line of formatServingBench(runServingBench(BENCH_SPEC, recs, at))) console.log(line);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  if (args['skip-emulators'] !== true) await emulatorSection(emulatorRecords, keys);
+  if (args['skip-emulators'] !== true) {
+    await emulatorSection(emulatorRecords, keys);
+    // The client's read cost: items of the keys active halfway through a workload of --emulator-records records.
+    const recs = generateWorkload({ records: emulatorRecords, keys, seed: 7, spacingMs: 50 }).map((l, i) => parseInputLine(JSON.stringify(l), i + 1));
+    console.log('\nserving reads (the features client):');
+    for (const line of formatServingReadBench(await runServingReadBench(BENCH_SPEC, recs, recs[Math.floor(recs.length / 2)]!.arrivalTime!))) console.log(line);
+  }
 }
 
 // ---- newer aggregates ----------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ export interface OptionDef {
   readonly value?: string;
   /** What the option does, its range and default; one sentence or two. */
   readonly help: string;
+  /** A string option that may be given more than once; its values are collected in order. */
+  readonly repeat?: boolean;
 }
 
 export interface CliDefinition {
@@ -69,7 +71,7 @@ export function readmeOptionTable(cli: CliDefinition): string {
   return ['| option | | what it does |', '|---|---|---|', ...rows].join('\n');
 }
 
-export type ParsedArgs = Record<string, string | number | boolean | undefined>;
+export type ParsedArgs = Record<string, string | number | boolean | readonly string[] | undefined>;
 
 /** Parses argv; `--help` anywhere returns `{ help: true }` without checking anything else. */
 export function parseArgs(argv: readonly string[], cli: CliDefinition): ParsedArgs {
@@ -92,6 +94,8 @@ export function parseArgs(argv: readonly string[], cli: CliDefinition): ParsedAr
       const n = Number(value);
       if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${value}"`);
       out[name] = n;
+    } else if (def.repeat) {
+      out[name] = [...((out[name] as string[] | undefined) ?? []), value];
     } else {
       out[name] = value;
     }

@@ -67,4 +67,19 @@ export const COST_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI } as const;
+export const FEATURES_CLI: CliDefinition = {
+  command: 'npm run features --',
+  summary: "Reads keys' features as of a time from the key items in DynamoDB (the sandbox's emulator or AWS) and prints them as a table or JSON.",
+  forms: [['key', 'at', 'feature', 'json', 'config', 'table', 'consistent']],
+  options: {
+    key: { kind: 'string', required: true, repeat: true, value: 'K', help: 'Entity key; give --key once per key, up to 100.' },
+    at: { kind: 'string', value: 'T', help: 'Time read as of: epoch milliseconds or ISO-8601 (no offset: UTC); default now.' },
+    feature: { kind: 'string', repeat: true, value: 'NAME', help: 'Feature to read, once per feature; default every feature of the spec.' },
+    json: { kind: 'flag', help: 'Prints the JSON the client library returns instead of a table.' },
+    config: { kind: 'string', value: 'SPEC.json', help: 'Pipeline spec file; default bin/specs/fraud.json (the sandbox story\'s).' },
+    table: { kind: 'string', value: 'NAME', help: 'Table holding the key items: the StateTableName stack output on AWS; default sandbox-state (the sandbox story\'s).' },
+    consistent: { kind: 'flag', help: 'Strongly consistent reads (twice the read units).' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI } as const;

@@ -149,10 +149,13 @@ export class StateStore {
     return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', firedThrough: num(it?.firedThrough), version: num(it?.version) ?? 0 };
   }
 
-  /** The items of the given keys (BatchGetItem, 100 keys a request, retried); absent keys have none. */
-  public async getKeyItems(keys: readonly string[]): Promise<StoredKeyItem[]> {
+  /**
+   * The items of the given keys (BatchGetItem, 100 keys a request, retried); absent keys have none. Reads are
+   * consistent unless `consistentRead: false` (serving: half the read units).
+   */
+  public async getKeyItems(keys: readonly string[], o: { consistentRead?: boolean } = {}): Promise<StoredKeyItem[]> {
     const wanted = keys.map((key) => ({ pk: S(`entity#${key}`), sk: S('state') }));
-    const items = await batchGetAll(this.client, this.table, wanted, { onConsumed: (u) => (this.consumedReadUnits += u) });
+    const items = await batchGetAll(this.client, this.table, wanted, { ...o, onConsumed: (u) => (this.consumedReadUnits += u) });
     this.reads += Math.ceil(keys.length / 100);
     return items.map((it) => keyItemOf(it));
   }

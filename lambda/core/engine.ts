@@ -105,6 +105,8 @@ export class WindowEngine {
   private readonly judgeRedelivered: boolean;
   private readonly fireAtBatchEnd: boolean;
   private readonly advanceFn: Advance = (e, w) => this.advance(e, w);
+  /** Latest arrival time of any record seen: the earliest time serving reads the state as of. */
+  private newestArrival = -Infinity;
 
   public constructor(spec: PipelineSpec, options: EngineOptions = {}) {
     this.spec = spec;
@@ -182,6 +184,7 @@ export class WindowEngine {
   private processRecord(r: InputRecord): void {
     const c = this.out.counters;
     c.records += 1;
+    if (r.arrivalTime !== undefined && r.arrivalTime > this.newestArrival) this.newestArrival = r.arrivalTime;
     const shard = this.shardName(r.shard);
     if (shard !== this.out.lastShard) {
       this.out.shards.add(shard);
@@ -354,9 +357,13 @@ export class WindowEngine {
       return;
     }
     const kind = this.runtime[e.fi]!.window;
-    kind.fire(e, w, this.out);
+    kind.fire(e, w, this.out, this.newestArrival);
     if (w > e.finalThrough) e.finalThrough = w;
-    if (e.kind === 'slices' && e.finals !== undefined) pruneFinals(e, (kind as SlicedWindows).geometry.sizeMs, e.finalThrough - this.correctionHorizon);
+    // Under "update", beyond the correction horizon, unless serving may still read them (sliced.ts prunes otherwise).
+    if (this.keepFinals && e.kind === 'slices') {
+      const k = kind as SlicedWindows;
+      pruneFinals(e, k.geometry.sizeMs, Math.min(e.finalThrough - this.correctionHorizon, Math.max(this.newestArrival, e.finalThrough - k.retainMs)));
+    }
     this.setDue(e, kind.dueOf(e));
     this.markChanged(e);
   }

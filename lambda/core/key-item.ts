@@ -17,8 +17,9 @@ import { hash53 } from './aggregates/hash';
 import type { IdMemory, IdTags } from './dedup';
 import type { KeyState } from './keyed-state';
 import type { FeatureSpec } from './spec';
-import type { Entity, FinalState } from './state';
+import type { Entity, FinalState, SliceEntity } from './state';
 import type { FeatureRuntime } from './windows/kind';
+import { SlicedWindows } from './windows/sliced';
 
 export const KEY_ITEM_FORMAT = 1;
 
@@ -104,7 +105,7 @@ export function featureFingerprint(f: FeatureRuntime): number {
   let fp = fingerprints.get(f);
   if (fp === undefined) {
     const { name, window, aggregate, field, percentile, relativeAccuracy } = f.spec as FeatureSpec & { percentile?: number; relativeAccuracy?: number };
-    const keepsFinals = (f.window.create(f.fi, '') as Entity & { finals?: unknown }).finals !== undefined;
+    const keepsFinals = keepsFinalsOf(f);
     fp = hash53(JSON.stringify([name, window, aggregate, field ?? null, percentile ?? null, relativeAccuracy ?? null, keepsFinals])) % 0x1000000;
     fingerprints.set(f, fp);
   }
@@ -150,7 +151,7 @@ export function encodeKeyItem(k: EncodeKeyItem): Uint8Array {
     if (mt) b.num(e.maxEventTime);
     b.uvarint(e.timerShard === undefined ? 0 : (shardIndex.get(e.timerShard) ?? -1) + 1);
     f.window.write(b, e);
-    if (e.kind === 'slices' && e.finals !== undefined) writeFinals(b, f, e.finals);
+    if (e.kind === 'slices' && keepsFinalsOf(f)) writeFinals(b, f, e.finals ?? new Map());
     const bytes = b.finish();
     body.uvarint(featureFingerprint(f));
     body.uvarint(bytes.length);
@@ -229,13 +230,19 @@ function writeFinals(w: ByteWriter, f: FeatureRuntime, finals: Map<number, Final
   }
 }
 
-function readFinals(r: ByteReader, f: FeatureRuntime, finals: Map<number, FinalState>): void {
+function readFinals(r: ByteReader, f: FeatureRuntime, e: SliceEntity): void {
   const n = r.uvarint();
   let s = 0;
   for (let i = 0; i < n; i++) {
     s += r.num();
-    finals.set(s, { acc: f.agg.read(r), corrected: {} });
+    // Kept for serving only, the map is made once a window is kept (most keys have none).
+    (e.finals ??= new Map()).set(s, { acc: f.agg.read(r), corrected: {} });
   }
+}
+
+/** A sliced feature that keeps fired windows (under "update", or for serving) carries them in its block. */
+function keepsFinalsOf(f: FeatureRuntime): boolean {
+  return f.window instanceof SlicedWindows && f.window.keepsFinals;
 }
 
 /**
@@ -277,7 +284,7 @@ export function decodeKeyItem(runtime: readonly FeatureRuntime[], key: string, b
     e.timerShard = ts === 0 ? undefined : names[ts - 1];
     Object.assign(e.lastApplied, applied);
     f.window.read(b, e);
-    if (e.kind === 'slices' && e.finals !== undefined) readFinals(b, f, e.finals);
+    if (e.kind === 'slices' && keepsFinalsOf(f)) readFinals(b, f, e);
     e.due = f.window.dueOf(e);
     ents[f.fi] = e;
   }

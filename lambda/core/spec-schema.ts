@@ -52,6 +52,7 @@ export function pipelineSpecSchema(): Schema {
         field: name('Record field aggregated (all aggregates but count need it).'),
         percentile: fraction('percentile only: the rank read, e.g. 0.95.'),
         relativeAccuracy: { ...fraction('percentile only: relative error of the sketch.'), default: 0.01 },
+        maxStalenessMs: ms('Serving: a value whose key state was written longer than this before the request time has status "stale" (optional).'),
       },
       ['name', 'window', 'aggregate'],
     ),

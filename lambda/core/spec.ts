@@ -44,6 +44,8 @@ export interface FeatureSpec {
   readonly percentile?: number;
   /** `percentile` only: relative error of the sketch, in (0, 1). @default 0.01 */
   readonly relativeAccuracy?: number;
+  /** Serving: a value read more than this after its key's state was written has status "stale". @default never stale */
+  readonly maxStalenessMs?: number;
 }
 
 export interface SourceSpec {
@@ -117,7 +119,7 @@ export const SPEC_FIELDS = {
   spec: ['$schema', 'source', 'watermark', 'latePolicy', 'correctionHorizonMs', 'features'],
   source: ['keyField', 'timeField', 'idField'],
   watermark: ['allowedLatenessMs', 'maxFutureSkewMs'],
-  feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy'],
+  feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy', 'maxStalenessMs'],
   tumbling: ['type', 'sizeMs'],
   sliding: ['type', 'sizeMs', 'slideMs'],
   session: ['type', 'gapMs'],
@@ -250,6 +252,7 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
   const name = c.name(f.name, `${path}.name`);
   const window = checkWindow(c, f.window, `${path}.window`);
   const aggregate = c.oneOf(f.aggregate, AGGREGATES, `${path}.aggregate`);
+  const maxStalenessMs = c.duration(f.maxStalenessMs, `${path}.maxStalenessMs`, { optional: true });
   let field: string | undefined;
   if (aggregate === 'count') {
     field = c.name(f.field, `${path}.field`, true);
@@ -271,6 +274,7 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
   }
   if (name === undefined || window === undefined || aggregate === undefined) return undefined;
   if (aggregate !== 'count' && field === undefined) return undefined;
+  if (f.maxStalenessMs !== undefined && maxStalenessMs === undefined) return undefined;
   return {
     name,
     window,
@@ -278,6 +282,7 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
     ...(field === undefined ? {} : { field }),
     ...(percentile === undefined ? {} : { percentile }),
     ...(relativeAccuracy === undefined ? {} : { relativeAccuracy }),
+    ...(maxStalenessMs === undefined ? {} : { maxStalenessMs }),
   };
 }
 
@@ -341,7 +346,7 @@ export function parseSpec(input: unknown): PipelineSpec {
 
   // A bad horizon is reported above; the state check then counts no final windows rather than the default's.
   const finalsKeptMs = latePolicy === 'update' && (horizon !== undefined || root.correctionHorizonMs === undefined) ? (horizon ?? defaultCorrectionHorizonMs(features)) : 0;
-  if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs, finalsKeptMs);
+  if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs, finalsKeptMs, servingRetentionMs(watermark));
   if (c.problems.length > 0 || !source || !watermark || !latePolicy) throw new SpecError(c.problems);
   return horizon === undefined ? { source, watermark, latePolicy, features } : { source, watermark, latePolicy, correctionHorizonMs: horizon, features };
 }
@@ -358,15 +363,33 @@ export const MAX_STATE_BYTES_PER_KEY = 300_000;
 const PANE_OVERHEAD_BYTES = 20;
 
 /**
+ * Longest time, in watermark time, final windows and sessions are kept after they fire, so that serving (SPEC §7)
+ * can read the window holding a request time T that a record ahead of its arrival already made final: such a
+ * record (at most maxFutureSkewMs ahead) moves the watermark up to maxFutureSkewMs − allowedLatenessMs past the
+ * time it arrived, and T is never before an arrival the state holds (the engine keeps only windows ending after
+ * the newest arrival, so records behind their arrival keep none). Nothing needs keeping when the skew is within
+ * the lateness; without a future guard nothing bounds it, and none is kept (serving reads such windows as
+ * "unavailable").
+ */
+export function servingRetentionMs(watermark: WatermarkSpec): number {
+  const skew = watermark.maxFutureSkewMs;
+  return skew === undefined ? 0 : Math.max(0, skew - watermark.allowedLatenessMs);
+}
+
+/**
  * Window state of a key is one DynamoDB item, so what a key can hold open must fit in it: a window of size S
  * built from slices of width g, with allowed lateness L, keeps up to (S + L) / g slices; a session feature with
  * gap G keeps up to L / G sessions; a global window keeps one. Under "update" a sliced feature also keeps its final
- * windows of the correction horizon H: H / slide more.
+ * windows of the correction horizon H: H / slide more. Final windows kept for serving (retention R) add up to
+ * R / slide + 1 windows (the larger of the two spans counts, as the kept windows overlap), or R / G + 1 sessions.
  */
-function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number, finalsKeptMs: number): void {
+function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs: number, finalsKeptMs: number, retentionMs: number): void {
   let total = 0;
   let bytes = 0;
   let tooBig = false;
+  const kinds = [...(finalsKeptMs > 0 ? ['final windows of the correction horizon'] : []), ...(retentionMs > 0 ? ['final ones kept for serving'] : [])];
+  const why = ['window plus allowed lateness', ...kinds].join(', and ');
+  const advice = `use a coarser slide or gap, or less allowed lateness${finalsKeptMs > 0 ? ', or a shorter correctionHorizonMs' : ''}${retentionMs > 0 ? ', or maxFutureSkewMs closer to it' : ''}`;
   features.forEach((f, i) => {
     const w = f.window;
     let panes: number;
@@ -376,16 +399,17 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
       unit = 'window';
     } else if (w.type === 'session') {
       // One more than whole-millisecond times allow: fractional event times can fit one more session.
-      panes = Math.ceil(latenessMs / w.gapMs) + 2;
+      panes = Math.ceil(latenessMs / w.gapMs) + 2 + (retentionMs > 0 ? Math.ceil(retentionMs / w.gapMs) + 1 : 0);
       unit = 'sessions';
     } else {
       const slide = w.type === 'tumbling' ? w.sizeMs : w.slideMs;
       let a = w.sizeMs;
       let b = slide;
       while (b !== 0) [a, b] = [b, a % b];
-      // Under "update" the final windows of the correction horizon stay too, one per slide.
-      panes = Math.ceil((w.sizeMs + latenessMs) / a) + 1 + Math.ceil(finalsKeptMs / slide);
-      unit = finalsKeptMs > 0 ? `slices of ${a} ms and final windows` : `slices of ${a} ms`;
+      // Under "update" the final windows of the correction horizon stay too, one per slide; and those kept for serving.
+      const kept = Math.max(finalsKeptMs, retentionMs);
+      panes = Math.ceil((w.sizeMs + latenessMs) / a) + 1 + Math.ceil(kept / slide) + (retentionMs > 0 ? 1 : 0);
+      unit = kept > 0 ? `slices of ${a} ms and final windows` : `slices of ${a} ms`;
     }
     total += panes;
     const accBytes = aggregatorFor(f).maxBytes;
@@ -393,12 +417,12 @@ function checkStateSize(c: Checker, features: readonly FeatureSpec[], latenessMs
     bytes += featureBytes;
     if (panes > MAX_OPEN_PANES_PER_FEATURE) {
       c.problems.push(
-        `features[${i}].window keeps up to ${panes} open ${unit} per key (window plus allowed lateness${finalsKeptMs > 0 ? ', and final windows of the correction horizon' : ''}); at most ${MAX_OPEN_PANES_PER_FEATURE} fit in a key's state item: use a coarser slide or gap, or less allowed lateness${finalsKeptMs > 0 ? ', or a shorter correctionHorizonMs' : ''}`,
+        `features[${i}].window keeps up to ${panes} open ${unit} per key (${why}); at most ${MAX_OPEN_PANES_PER_FEATURE} fit in a key's state item: ${advice}`,
       );
     } else if (featureBytes > MAX_STATE_BYTES_PER_KEY) {
       tooBig = true;
       c.problems.push(
-        `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${accBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: use a coarser slide or gap, or less allowed lateness`,
+        `features[${i}] could keep up to ${featureBytes} bytes of state per key (${panes} open ${unit} of up to ${accBytes} bytes for "${f.aggregate}"); at most ${MAX_STATE_BYTES_PER_KEY} fit in a key's state item: ${advice}`,
       );
     }
   });

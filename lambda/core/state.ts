@@ -34,7 +34,10 @@ export interface SliceEntity extends EntityBase {
   readonly kind: 'slices';
   /** Open slices (panes) by slice index (start / slice width), each with its partial aggregate. */
   readonly slices: Panes;
-  /** Final window results (window start → result), kept only under latePolicy "update" to emit corrections. */
+  /**
+   * Final window results (window start → result): under latePolicy "update" to emit corrections (within the
+   * correction horizon), and those serving may still read (see windows/sliced.ts); undefined until one is kept.
+   */
   finals: Map<number, FinalState> | undefined;
 }
 

@@ -23,6 +23,11 @@ export class GlobalWindows implements WindowKind<GlobalEntity> {
     private readonly agg: Aggregator<AnyAcc>,
   ) {}
 
+  /** True when each firing empties the window. */
+  public get purges(): boolean {
+    return this.trigger.purge;
+  }
+
   public create(fi: number, key: string): GlobalEntity {
     return { kind: 'global', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, acc: undefined, total: 0, pending: 0, firings: 0 };
   }

@@ -37,8 +37,12 @@ export interface WindowKind<E extends Entity = Entity> {
   add(e: E, v: number, t: number, watermark: number, out: FireSink): number;
   /** Earliest time something of the entity fires (Infinity when nothing is pending). */
   dueOf(e: E): number;
-  /** Fires what a watermark of `w` makes due, and drops state no open window needs. */
-  fire(e: E, w: number, out: FireSink): void;
+  /**
+   * Fires what a watermark of `w` makes due, and drops state no open window needs. `newestArrival` is the latest
+   * arrival time of any record seen (−∞ when none had one): serving never reads a window as of an earlier time,
+   * so fired windows ending by then need not be kept for it.
+   */
+  fire(e: E, w: number, out: FireSink, newestArrival: number): void;
   /** Open slices, sessions or windows held (progress and memory checks). */
   openCount(e: E): number;
   /** The window a reader sees now: the earliest open one holding the newest event; undefined when none. */

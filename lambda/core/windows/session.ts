@@ -1,6 +1,10 @@
 /**
  * Session windows: a record at t opens [t, t + gap) and merges with every open session of the key it overlaps
  * (half-open); a session fires once the watermark reaches its end and never changes afterwards.
+ *
+ * A fired session stays in the entity's list while serving may still read it: while its end is after the newest
+ * arrival time seen and within `retainMs` of the watermark (see servingRetentionMs). The list stays sorted and disjoint: the final sessions (end ≤ finalThrough)
+ * come first, and nothing merges into them.
  */
 import type { Aggregator, AnyAcc } from '../aggregates';
 import type { ByteReader, ByteWriter } from '../aggregates/bytes';
@@ -14,6 +18,8 @@ export class SessionWindows implements WindowKind<SessionEntity> {
   public constructor(
     public readonly gapMs: number,
     private readonly agg: Aggregator<AnyAcc>,
+    /** Longest watermark time a fired session is kept for serving (0: dropped as it fires). */
+    public readonly retainMs = 0,
   ) {}
 
   public create(fi: number, key: string): SessionEntity {
@@ -31,8 +37,10 @@ export class SessionWindows implements WindowKind<SessionEntity> {
   public add(e: SessionEntity, v: number, t: number): number {
     const ss = e.sessions;
     const end = t + this.gapMs;
+    // The engine has fired what the horizon made final: sessions ending by finalThrough are final, kept for serving.
+    const final = e.finalThrough;
     let i = 0;
-    while (i < ss.length && ss[i]!.end <= t) i++;
+    while (i < ss.length && (ss[i]!.end <= t || ss[i]!.end <= final)) i++;
     let j = i;
     while (j < ss.length && ss[j]!.start < end) j++;
     if (i === j) {
@@ -54,27 +62,35 @@ export class SessionWindows implements WindowKind<SessionEntity> {
     return this.dueOf(e);
   }
 
+  /** The earliest end of an open session (sorted and disjoint, so ends ascend too). */
   public dueOf(e: SessionEntity): number {
-    let due = Infinity;
-    for (const s of e.sessions) if (s.end < due) due = s.end;
-    return due;
+    for (const s of e.sessions) if (s.end > e.finalThrough) return s.end;
+    return Infinity;
   }
 
-  public fire(e: SessionEntity, w: number, out: FireSink): void {
-    while (e.sessions.length > 0 && e.sessions[0]!.end <= w) {
-      const s = e.sessions.shift()!;
-      out.window(this.runtime, e.key, s.start, s.end, s.acc);
+  public fire(e: SessionEntity, w: number, out: FireSink, newestArrival: number): void {
+    const ss = e.sessions;
+    let fired = 0;
+    while (fired < ss.length && ss[fired]!.end <= w) {
+      const s = ss[fired++]!;
+      if (s.end > e.finalThrough) out.window(this.runtime, e.key, s.start, s.end, s.acc);
     }
+    if (fired === 0) return;
+    const keepAfter = Math.max(newestArrival, w - this.retainMs);
+    let drop = 0;
+    while (drop < fired && ss[drop]!.end <= keepAfter) drop++;
+    if (drop > 0) ss.splice(0, drop);
   }
 
+  /** Sessions held, the final ones kept for serving included (so an idle key's state is not evicted with them). */
   public openCount(e: SessionEntity): number {
     return e.sessions.length;
   }
 
-  /** The newest session. */
+  /** The newest session still open. */
   public current(e: SessionEntity): OpenWindow | undefined {
     const s = e.sessions[e.sessions.length - 1];
-    return s === undefined || !Number.isFinite(e.maxEventTime) ? undefined : { start: s.start, end: s.end, acc: s.acc };
+    return s === undefined || s.end <= e.finalThrough || !Number.isFinite(e.maxEventTime) ? undefined : { start: s.start, end: s.end, acc: s.acc };
   }
 
   public write(w: ByteWriter, e: SessionEntity): void {

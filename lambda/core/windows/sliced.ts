@@ -1,6 +1,10 @@
 /**
  * Tumbling and sliding windows, built from slices (panes) of width gcd(size, slide): a record updates one slice,
  * and a window is the merge of its size / width slices, fired once the watermark passes its end.
+ *
+ * A fired window's accumulator stays in `finals` (under "update", for good) while serving may still read it: while
+ * its end is after the newest arrival time seen and within `retainMs` of the watermark (see servingRetentionMs).
+ * Its slices are dropped, and a slice shared with later windows may since hold records that were late for it.
  */
 import type { Aggregator, AnyAcc } from '../aggregates';
 import { isBasic } from '../aggregates/basic';
@@ -23,6 +27,8 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     spec: FeatureSpec & { readonly window: TumblingWindowSpec | SlidingWindowSpec },
     private readonly agg: Aggregator<AnyAcc>,
     private readonly keepFinals: boolean,
+    /** Longest watermark time a fired window's accumulator is kept for serving (0: not kept, unless for corrections). */
+    public readonly retainMs = 0,
   ) {
     this.geometry = sliceGeometry(spec.window);
     this.flat = isBasic(spec.aggregate);
@@ -32,6 +38,11 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     // Literal objects of one fixed shape each keep property access monomorphic on the hot path.
     const slices: Panes = this.flat ? new SliceList() : new AccSliceList(this.agg);
     return { kind: 'slices', fi, key, finalThrough: -Infinity, lastApplied: Object.create(null) as Record<string, string>, maxEventTime: -Infinity, due: Infinity, timerShard: undefined, mark: 0, slices, finals: this.keepFinals ? new Map() : undefined };
+  }
+
+  /** True when fired windows may be kept (for corrections or serving): the stored form then carries them. */
+  public get keepsFinals(): boolean {
+    return this.keepFinals || this.retainMs > 0;
   }
 
   public isLate(t: number, horizon: number): boolean {
@@ -58,7 +69,7 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     return Number.isFinite(e.finalThrough) ? Math.max(firstEnd, nextWindowEndAfter(g, e.finalThrough)) : firstEnd;
   }
 
-  public fire(e: SliceEntity, w: number, out: FireSink): void {
+  public fire(e: SliceEntity, w: number, out: FireSink, newestArrival: number): void {
     const g = this.geometry;
     const sl = e.slices;
     const n = sl.size;
@@ -69,6 +80,9 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
     const lastStart = Math.min(lastWindowStart(g, sl.last * g.sliceMs), w - g.sizeMs);
     const perWindow = g.sizeMs / g.sliceMs;
     const scratch = out.retains || !this.flat ? undefined : this.scratch;
+    const keep = this.keepsFinals;
+    // Records behind their arrival (the normal case) keep nothing: every window they make final ends by then.
+    const keepAfter = this.keepFinals ? -Infinity : Math.max(newestArrival, w - this.retainMs);
     let k = 0;
     while (s <= lastStart) {
       const from = s / g.sliceMs;
@@ -82,17 +96,23 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
         continue;
       }
       const acc = sl.mergeFrom(k, from, to, scratch)!;
-      e.finals?.set(s, { acc, corrected: {} });
+      // Created only once a window is kept: most keys never need one.
+      if (keep && s + g.sizeMs > keepAfter) (e.finals ??= new Map()).set(s, { acc: scratch === undefined ? acc : this.agg.copy(acc), corrected: {} });
       out.window(this.runtime, e.key, s, s + g.sizeMs, acc);
       s += g.slideMs;
+    }
+    const finals = e.finals;
+    if (finals !== undefined && !this.keepFinals) {
+      for (const start of finals.keys()) if (start + g.sizeMs <= keepAfter) finals.delete(start);
     }
     // A slice is dropped once the last window holding it is final.
     if (w === Infinity) sl.clear();
     else sl.dropBefore((lastWindowStart(g, w - g.sizeMs) + g.slideMs) / g.sliceMs);
   }
 
+  /** Slices held, and final windows kept for serving (so an idle key's state is not evicted with them). */
   public openCount(e: SliceEntity): number {
-    return e.slices.size;
+    return e.slices.size + (this.keepFinals || e.finals === undefined ? 0 : e.finals.size);
   }
 
   /**
@@ -132,4 +152,5 @@ export class SlicedWindows implements WindowKind<SliceEntity> {
       e.slices.set(i, this.agg.read(r));
     }
   }
+
 }

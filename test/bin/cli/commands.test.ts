@@ -13,7 +13,7 @@ import { CliFileError, checkReadableFile, prepareOutputDir, prepareOutputFile } 
 import { loadSpecFile } from '../../../bin/cli/spec-file';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts' };
+const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts' };
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -45,6 +45,11 @@ describe('CLI definitions', () => {
     expect(helpText(cli)).toBe('s\n\nusage:\n  x -- --a FILE [--b]\n\noptions:\n  --a FILE  the a\n  --b       the b\n  --help    Prints this help and exits.\n');
     expect(parseArgs(['--a', 'f', '--help'], cli)).toEqual({ help: true });
     expect(() => parseArgs(['--c'], cli)).toThrow(new UsageError('unknown option --c (known: --a, --b, --help)'));
+  });
+
+  it('collects a repeated option in order', () => {
+    const cli: CliDefinition = { command: 'x --', summary: 's', forms: [['k']], options: { k: { kind: 'string', repeat: true, value: 'K', help: 'a key' }, j: { kind: 'string', help: 'once' } } };
+    expect(parseArgs(['--k', 'a', '--k=b', '--j', '1', '--j', '2'], cli)).toEqual({ k: ['a', 'b'], j: '2' });
   });
 });
 

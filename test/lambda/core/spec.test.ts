@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SpecError, longestWindowMs, parseSpec, parseSpecJson } from '../../../lambda/core/spec';
+import { SpecError, longestWindowMs, parseSpec, parseSpecJson, servingRetentionMs } from '../../../lambda/core/spec';
 import { specDoc } from '../../support/engine-harness';
 
 /** Runs parseSpec on a document that must be refused and returns its problems. */
@@ -282,5 +282,39 @@ describe('newer aggregates and global windows', () => {
     // 241 open one-minute slices of a distinct count: 241 × (20 + 3,081) bytes, over the 300,000-byte item budget.
     const doc = specDoc({ features: [{ name: 'm', window: { type: 'sliding', sizeMs: 14_400_000, slideMs: 60_000 }, aggregate: 'distinct', field: 'merchant' }] });
     expect(problemsOf(doc)).toEqual([expect.stringMatching(/^features\[0\] could keep up to 747341 bytes of state per key \(241 open slices of 60000 ms of up to 3081 bytes for "distinct"\)/)]);
+  });
+
+});
+
+describe('serving fields of the spec', () => {
+  const f = (extra: Record<string, unknown>) => specDoc({ features: [{ name: 'x', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count', ...extra }] });
+
+  it('accepts maxStalenessMs on a feature and keeps it', () => {
+    expect(parseSpec(f({ maxStalenessMs: 60_000 })).features[0]!.maxStalenessMs).toBe(60_000);
+    expect(parseSpec(f({})).features[0]!.maxStalenessMs).toBeUndefined();
+  });
+
+  it('names a bad maxStalenessMs, beside other problems of the feature', () => {
+    expect(problemsOf(f({ maxStalenessMs: 0 }))).toEqual(['features[0].maxStalenessMs must be a positive integer (milliseconds), got 0']);
+    expect(problemsOf(f({ maxStalenessMs: '1m' }))).toEqual(['features[0].maxStalenessMs must be a positive integer (milliseconds), got "1m"']);
+    expect(problemsOf(f({ aggregate: 'percentile', field: 'a', maxStalenessMs: -5 }))).toEqual([
+      'features[0].maxStalenessMs must be a positive integer (milliseconds), got -5',
+      'features[0].percentile is required for aggregate "percentile" (for example 0.95)',
+    ]);
+  });
+
+  it('keeps final windows for serving as long as records may run ahead of their arrival beyond the lateness', () => {
+    expect(servingRetentionMs({ allowedLatenessMs: 30_000, maxFutureSkewMs: 300_000 })).toBe(270_000);
+    expect(servingRetentionMs({ allowedLatenessMs: 30_000, maxFutureSkewMs: 10_000 })).toBe(0);
+    expect(servingRetentionMs({ allowedLatenessMs: 30_000 })).toBe(0);
+  });
+
+  it('counts the final windows kept for serving in the bound of a key\'s state', () => {
+    const feature = { name: 'm', window: { type: 'sliding', sizeMs: 60_000, slideMs: 1_000 }, aggregate: 'count' };
+    // (60 s + 0) / 1 s + 1 = 61 slices; with a retention of 2,000 s, up to 2,001 final windows more.
+    expect(() => parseSpec(specDoc({ features: [feature], watermark: { allowedLatenessMs: 0 } }))).not.toThrow();
+    expect(problemsOf(specDoc({ features: [feature], watermark: { allowedLatenessMs: 0, maxFutureSkewMs: 2_000_000 } }))).toEqual([
+      "features[0].window keeps up to 2062 open slices of 1000 ms and final windows per key (window plus allowed lateness, and final ones kept for serving); at most 2000 fit in a key's state item: use a coarser slide or gap, or less allowed lateness, or maxFutureSkewMs closer to it",
+    ]);
   });
 });

@@ -1,14 +1,15 @@
 /**
- * What the consumer bundle loads at cold start: built with esbuild as lib/consumer.ts bundles it (AWS SDK left
+ * What the handler bundles load at cold start: built with esbuild as lib/consumer.ts bundles the consumer (AWS SDK left
  * to the runtime), the SDK clients it requires are exactly the ones the handler calls.
  */
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { expect, it } from 'vitest';
 
-it('requires only the DynamoDB, SQS and S3 clients of the AWS SDK, not Kinesis (Lambda polls the stream)', async () => {
+/** The AWS SDK clients a handler's bundle requires, and the project files outside lambda/ it pulls in (none allowed). */
+async function bundled(entry: string): Promise<{ sdk: string[]; outside: string[] }> {
   const result = await build({
-    entryPoints: [join(__dirname, '../../../lambda/handlers/consumer.ts')],
+    entryPoints: [join(__dirname, '../../../lambda/handlers', entry)],
     bundle: true,
     platform: 'node',
     target: 'node22',
@@ -17,12 +18,19 @@ it('requires only the DynamoDB, SQS and S3 clients of the AWS SDK, not Kinesis (
     external: ['@aws-sdk/*'],
     metafile: true,
     write: false,
-    outfile: 'consumer.js',
+    outfile: 'handler.js',
     logLevel: 'silent',
   });
   const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)!;
   const sdk = new Set(output.imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path));
-  expect([...sdk].sort()).toEqual(['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3', '@aws-sdk/client-sqs']);
-  const inputs = Object.keys(result.metafile.inputs);
-  expect(inputs.filter((p) => /(^|\/)(lib|bin)\//.test(p) && !p.includes('node_modules'))).toEqual([]);
+  const outside = Object.keys(result.metafile.inputs).filter((p) => /(^|\/)(lib|bin)\//.test(p) && !p.includes('node_modules'));
+  return { sdk: [...sdk].sort(), outside };
+}
+
+it('requires only the DynamoDB, SQS and S3 clients of the AWS SDK, not Kinesis (Lambda polls the stream)', async () => {
+  expect(await bundled('consumer.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3', '@aws-sdk/client-sqs'], outside: [] });
+});
+
+it('the features endpoint requires only the DynamoDB client of the AWS SDK', async () => {
+  expect(await bundled('features.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb'], outside: [] });
 });

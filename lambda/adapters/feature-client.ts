@@ -1,0 +1,97 @@
+/**
+ * The client library for model servers: keys' features as of a time T (SPEC §7), read straight from the key
+ * items the consumer writes (one per key, state-store.ts). Up to 100 keys a BatchGetItem, further requests in
+ * parallel, unprocessed keys retried; eventually consistent reads unless asked (half the read units). Each item
+ * is decoded and served by the same function the training rows use (lambda/core/serving.ts).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SERVING_ENV } from '../contract/resources';
+import { type KeyFeatures, entityKey, requestTime } from '../core/feature-request';
+import { decodeKeyItem } from '../core/key-item';
+import { type ServedFeature, keyShard, selectFeatures, serveFeatures } from '../core/serving';
+import { type PipelineSpec, parseSpecJson } from '../core/spec';
+import { type FeatureRuntime, featureRuntimes } from '../core/windows';
+import { ConfigError } from './config';
+import { resolveClientLocation } from './endpoints';
+import { StateStore } from './state-store';
+
+export interface GetFeaturesOptions {
+  /** Time the features are read as of: epoch ms, ISO-8601 or a Date. @default now */
+  readonly at?: number | string | Date;
+  /** Feature names, in the order wanted. @default every feature of the spec */
+  readonly features?: readonly string[];
+  /** Strongly consistent reads (twice the read units). @default false */
+  readonly consistentRead?: boolean;
+}
+
+export interface FeatureClientOptions {
+  readonly spec: PipelineSpec;
+  /** Table holding the key items: the stack's state table. */
+  readonly tableName: string;
+  /** @default a client configured from the environment (region, endpoint) */
+  readonly dynamo?: DynamoDBClient;
+}
+
+export class FeatureClient {
+  public readonly spec: PipelineSpec;
+  private readonly runtimes: FeatureRuntime[];
+  private readonly store: StateStore;
+
+  public constructor(o: FeatureClientOptions) {
+    this.spec = o.spec;
+    this.runtimes = featureRuntimes(o.spec);
+    // Not aws-clients.ts: it imports the SQS client too, which the features endpoint's bundle need not load.
+    this.store = new StateStore({ client: o.dynamo ?? new DynamoDBClient(resolveClientLocation('DYNAMODB', {})), tableName: o.tableName });
+  }
+
+  /** Read units consumed so far, as DynamoDB reported them. */
+  public get readUnits(): number {
+    return this.store.consumedReadUnits;
+  }
+
+  /** BatchGetItem requests sent so far (retries of unprocessed keys not counted). */
+  public get readRequests(): number {
+    return this.store.reads;
+  }
+
+  /**
+   * The features of each key (in the order given; a key may repeat) as of `at`.
+   * @throws UnknownFeatureError for a feature the spec does not define; FeatureRequestError for a bad key or time
+   */
+  public async getFeatures(keys: readonly (string | number)[], opts: GetFeaturesOptions = {}): Promise<KeyFeatures[]> {
+    const names = selectFeatures(this.runtimes, opts.features).map((f) => f.spec.name);
+    const at = opts.at === undefined ? Date.now() : requestTime(opts.at instanceof Date ? opts.at.getTime() : opts.at);
+    const wanted = keys.map((k, i) => entityKey(k, `keys[${i}]`));
+    const items = await this.store.getKeyItems([...new Set(wanted)], { consistentRead: opts.consistentRead ?? false });
+    const byKey = new Map(items.map((it) => [it.key, it]));
+    const lateness = this.spec.watermark.allowedLatenessMs;
+    return wanted.map((key) => {
+      const item = byKey.get(key);
+      const decoded = item === undefined ? undefined : decodeKeyItem(this.runtimes, key, item.state);
+      const ents = decoded?.ents ?? [];
+      // The key's shard: that of its newest record (any of its shards when no feature names one).
+      const shard = keyShard(ents) ?? decoded?.shards.keys().next().value;
+      const newest = shard === undefined ? null : (decoded?.shards.get(shard)?.maxEventTime ?? null);
+      const meta = { watermark: newest === null ? null : newest - lateness, writtenAt: item?.writtenAt ?? null };
+      const features: Record<string, ServedFeature> = Object.create(null) as Record<string, ServedFeature>;
+      for (const f of serveFeatures(this.runtimes, ents, at, meta, names)) features[f.feature] = f;
+      return { key, found: item !== undefined, ...meta, features };
+    });
+  }
+}
+
+/** A client from the environment the stack gives its functions: the spec in PIPELINE_SPEC, the table in STATE_TABLE_NAME. */
+export function featureClientFromEnv(env: NodeJS.ProcessEnv = process.env): FeatureClient {
+  const specText = env[SERVING_ENV.spec];
+  const table = env[SERVING_ENV.stateTableName];
+  if (specText === undefined || specText.trim() === '') throw new ConfigError(`environment variable ${SERVING_ENV.spec} is required (the pipeline spec's JSON)`);
+  if (table === undefined || table.trim() === '') throw new ConfigError(`environment variable ${SERVING_ENV.stateTableName} is required (the table of key items)`);
+  return new FeatureClient({ spec: parseSpecJson(specText), tableName: table });
+}
+
+let defaultClient: FeatureClient | undefined;
+
+/** `FeatureClient.getFeatures` on a client configured from the environment (made on the first call). */
+export function getFeatures(keys: readonly (string | number)[], opts: GetFeaturesOptions = {}): Promise<KeyFeatures[]> {
+  return (defaultClient ??= featureClientFromEnv()).getFeatures(keys, opts);
+}

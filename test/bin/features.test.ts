@@ -1,0 +1,92 @@
+/**
+ * `npm run features` against key items in dynalite, as it runs against the sandbox: the endpoint from the
+ * environment the sandbox prints, the spec and table named.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import { dynamoClient } from '../../lambda/adapters/aws-clients';
+import type { KeyFeatures } from '../../lambda/core/feature-request';
+import { parseSpec } from '../../lambda/core/spec';
+import { Feed, specDoc } from '../support/engine-harness';
+import { SERVED_FEATURES, createStateTable, writeServedItems } from '../support/served-items';
+
+const ROOT = join(__dirname, '..', '..');
+const T0 = Date.UTC(2026, 10, 30, 10);
+const TABLE = 'cli-state';
+const doc = specDoc({ features: SERVED_FEATURES, watermark: { allowedLatenessMs: 30_000, maxFutureSkewMs: 300_000 } });
+const dir = mkdtempSync(join(tmpdir(), 'features-cli-'));
+const specPath = join(dir, 'spec.json');
+
+let emulators: Emulators;
+let dynamo: DynamoDBClient;
+
+function run(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/features.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...emulators.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+beforeAll(async () => {
+  emulators = await startEmulators({ services: ['dynamodb'] });
+  Object.assign(process.env, emulators.env());
+  dynamo = dynamoClient();
+  await createStateTable(dynamo, TABLE);
+  writeFileSync(specPath, JSON.stringify(doc));
+  const feed = new Feed();
+  const records = [0, 1].map((i) => feed.ev('alice', T0 + i * 60_000, { amount: 5 * (i + 1) }, { arrivalTime: T0 + i * 60_000 + 10 }));
+  await writeServedItems(dynamo, TABLE, parseSpec(doc), records, T0 + 2 * 60_000);
+}, 60_000);
+
+afterAll(async () => {
+  dynamo?.destroy();
+  await emulators?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('npm run features', () => {
+  it('prints a table per key: when its state was written, its watermark, and a row per feature', async () => {
+    const r = await run(['--config', specPath, '--table', TABLE, '--key', 'alice', '--key', 'bob', '--at', '2026-11-30T10:03:00Z']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').slice(0, 8)).toEqual([
+      'as of 2026-11-30T10:03:00.000Z',
+      '',
+      'alice  (state written 2026-11-30T10:02:00.000Z, shard watermark 2026-11-30T10:00:30.000Z)',
+      '  feature            value  count  window                                               newest event              status',
+      '  txn_count_5m       2      2      2026-11-30T10:00:00.000Z – 2026-11-30T10:05:00.000Z  2026-11-30T10:01:00.000Z  present',
+      '  spend_1h_every_5m  15     2      2026-11-30T09:05:00.000Z – 2026-11-30T10:05:00.000Z  2026-11-30T10:01:00.000Z  present',
+      '  session_spend      15     2      2026-11-30T10:00:00.000Z – 2026-11-30T10:31:00.000Z  2026-11-30T10:01:00.000Z  present',
+      '  max_amount_10m     10     2      2026-11-30T10:00:00.000Z – 2026-11-30T10:10:00.000Z  2026-11-30T10:01:00.000Z  present',
+    ]);
+    expect(r.stdout).toContain('bob  (no state stored: every feature reads empty)');
+  });
+
+  it('prints the client\'s JSON with --json, for the features asked, at an epoch-millisecond time', async () => {
+    const r = await run(['--config', specPath, '--table', TABLE, '--key', 'alice', '--feature', 'max_amount_10m', '--at', String(T0 + 11 * 60_000), '--json', '--consistent']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { at: number; keys: KeyFeatures[] };
+    expect(out.at).toBe(T0 + 11 * 60_000);
+    expect(Object.keys(out.keys[0]!.features)).toEqual(['max_amount_10m']);
+    expect(out.keys[0]!.features.max_amount_10m).toMatchObject({ value: null, count: 0, status: 'empty', windowStart: T0 + 10 * 60_000 });
+  });
+
+  it('names what is wrong: an unknown feature, a bad time, no key, a missing table', async () => {
+    const unknown = await run(['--config', specPath, '--table', TABLE, '--key', 'alice', '--feature', 'txn_count_1d']);
+    expect([unknown.code, unknown.stderr.split('\n')[0]]).toEqual([1, 'error: unknown feature "txn_count_1d" (the spec defines "txn_count_5m", "spend_1h_every_5m", "session_spend", "max_amount_10m")']);
+    const time = await run(['--config', specPath, '--key', 'alice', '--at', 'noon']);
+    expect([time.code, time.stderr.split('\n')[0]]).toEqual([64, 'error: --at must be a time (epoch milliseconds or ISO-8601), got "noon"']);
+    const none = await run(['--config', specPath]);
+    expect([none.code, none.stderr.split('\n')[0]]).toEqual([64, 'error: --key is required']);
+    const table = await run(['--config', specPath, '--table', 'no-such-table', '--key', 'alice']);
+    expect(table.code).toBe(1);
+    expect(table.stderr).toMatch(/^error: table not found \(.*\); give --table, and the endpoint in AWS_ENDPOINT_URL_DYNAMODB for the sandbox\n$/);
+  });
+});
