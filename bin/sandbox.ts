@@ -19,7 +19,7 @@ import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecFile } from './cli/spec-file';
-import { runDemo } from './sandbox/demo';
+import { runDemo, runFollow } from './sandbox/demo';
 import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
 
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
@@ -47,10 +47,17 @@ async function main(): Promise<number> {
     process.stdout.write(helpText(SANDBOX_CLI));
     return 0;
   }
-  const fileMode = args.config !== undefined || args.input !== undefined || args.out !== undefined;
+  const followOwn = args.follow === true && args.config !== undefined;
+  const fileMode = !followOwn && (args.config !== undefined || args.input !== undefined || args.out !== undefined);
+  if (followOwn) {
+    for (const name of ['input', 'out'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} is for file mode; --follow --config runs your spec live, from your own producer`);
+  }
+  const featuresPort = args['features-port'] as number | undefined;
+  if (featuresPort !== undefined && (!Number.isInteger(featuresPort) || featuresPort < 1 || featuresPort > 65_535)) throw new UsageError(`--features-port must be an integer from 1 to 65535, got ${featuresPort}`);
+  if (featuresPort !== undefined && args.follow !== true) throw new UsageError('--features-port needs --follow');
   if (fileMode) {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
-    if (args.follow) throw new UsageError('--follow is for the story mode (no --config)');
+    if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
     for (const name of ['shards', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
@@ -67,7 +74,7 @@ async function main(): Promise<number> {
     throw new UsageError(`--kinesis-emulator must be one of ${KINESIS_EMULATORS.join(', ')}, got ${kinesisEmulator}`);
   }
   // Everything that can be refused is refused before any process starts.
-  const spec = fileMode ? loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`)) : undefined;
+  const spec = fileMode || followOwn ? loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`)) : undefined;
   if (fileMode) {
     checkReadableFile('--input', args.input as string, "a records file in the replay's input format");
     prepareOutputDir('--out', args.out as string);
@@ -112,8 +119,10 @@ async function main(): Promise<number> {
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       return 0;
     }
+    const out = (s: string): void => void process.stdout.write(s);
+    if (followOwn) return await runFollow({ emulators, spec: spec!, specPath: args.config as string, out, ...(featuresPort === undefined ? {} : { featuresPort }) });
     const width = process.stdout.isTTY ? process.stdout.columns : undefined;
-    return await runDemo({ emulators, follow: args.follow === true, out: (s) => process.stdout.write(s), ...(width ? { width } : {}) });
+    return await runDemo({ emulators, follow: args.follow === true, out, ...(width ? { width } : {}), ...(featuresPort === undefined ? {} : { featuresPort }) });
   } finally {
     await stopEmulators();
   }

@@ -5,19 +5,21 @@
  * would read them at that moment.
  */
 import { join } from 'node:path';
-import { type AttributeValue, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../local/kinesis-client';
 import type { BatchOutcome } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { numberOf } from '../../lambda/adapters/dynamo-io';
 import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core/output';
-import { WindowEngine } from '../../lambda/core/engine';
-import { decodeKeyItem } from '../../lambda/core/key-item';
+import { FeatureClient } from '../../lambda/adapters/feature-client';
+import type { KeyFeatures } from '../../lambda/core/feature-request';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
+import { startFeaturesServer } from '../local/features-server';
 import { LocalPipeline } from '../local/pipeline';
+import { MODEL_RULE, flags } from './model';
 import { loadSpecFile } from '../cli/spec-file';
 import { ArrivalLedger } from './arrivals';
 import { type Column, clock, cut, ms, onFailureLine, percentile, renderTable, streamedTable } from './format';
@@ -39,18 +41,34 @@ export interface DemoOptions {
   readonly name?: string;
   /** Terminal width: long lines (dead-letter messages, payloads) are cut to it. @default no limit */
   readonly width?: number;
+  /** With follow: the localhost port of the features endpoint. @default any free port */
+  readonly featuresPort?: number;
 }
 
-interface FeatureValue {
-  readonly value: number;
-  readonly count: number;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly maxEventTime: number;
-  readonly writtenAt: number;
+/**
+ * Follow mode with the user's own spec: the pipeline on the emulators, the features endpoint on localhost, no
+ * story; runs until Ctrl-C, one line per batch.
+ */
+export async function runFollow(o: Pick<DemoOptions, 'emulators' | 'out' | 'featuresPort'> & { readonly spec: PipelineSpec; readonly specPath: string; readonly name?: string }): Promise<number> {
+  let log: ((t: Timed) => void) | undefined;
+  const pipeline = await LocalPipeline.start({
+    spec: o.spec,
+    name: o.name ?? 'sandbox',
+    shards: 2,
+    onOutcome: (outcome, recordsIn) => log?.({ at: Date.now(), outcome, recordsIn }),
+  });
+  try {
+    const client = new FeatureClient({ spec: o.spec, tableName: pipeline.names.stateTable, dynamo: pipeline.dynamoClient });
+    const server = await startFeaturesServer(client, o.featuresPort ?? 0);
+    o.out(`Pipeline running with your spec (features: ${o.spec.features.map((f) => f.name).join(', ')}).\n`);
+    printFollowHelp(o, pipeline, o.spec, server.url, o.specPath);
+    log = (t) => o.out(`${clock(t.at)}  ${batchLine(t)}\n`);
+    await new Promise<never>(() => undefined); // until Ctrl-C (the CLI's signal handler ends the process)
+    return 0;
+  } finally {
+    await pipeline.stop();
+  }
 }
-
-type CurrentItem = Record<string, FeatureValue>;
 
 interface Timed {
   readonly at: number;
@@ -59,21 +77,6 @@ interface Timed {
 }
 
 const sleep = (t: number) => new Promise<void>((r) => setTimeout(r, t));
-
-/** A user's current features, read from the key item the consumer writes (the value of each feature's open window). */
-function parseCurrent(spec: PipelineSpec, user: string, item: Record<string, AttributeValue> | undefined): CurrentItem {
-  const out: CurrentItem = {};
-  const bytes = item?.s?.B;
-  if (bytes === undefined) return out;
-  const engine = new WindowEngine(spec);
-  engine.loadKey(user, decodeKeyItem(engine.runtimes, user, bytes));
-  const writtenAt = numberOf(item?.at) ?? NaN;
-  for (const f of spec.features) {
-    const cv = engine.currentValue({ feature: f.name, key: user });
-    if (cv) out[f.name] = { value: cv.value, count: cv.count, windowStart: cv.windowStart, windowEnd: cv.windowEnd, maxEventTime: cv.maxEventTime, writtenAt };
-  }
-  return out;
-}
 
 /** Roles whose records reach at least one window (and so update the user's current features). */
 const applies = (r: StoryRecord) => r.role === 'fraud' || r.role === 'ordinary' || r.role === 'subway';
@@ -137,10 +140,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const dynamo = pipeline.dynamoClient;
     const listed = await kinesisClient().send(new ListShardsCommand({ StreamName: pipeline.names.stream }));
     const shardIds = (listed.Shards ?? []).map((s) => s.ShardId!).sort();
-    const getCurrent = async (user: string): Promise<CurrentItem> => {
-      const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.stateTable, Key: { pk: { S: `entity#${user}` }, sk: { S: 'state' } }, ConsistentRead: true }));
-      return parseCurrent(spec, user, res.Item);
-    };
+    // Features as the endpoint serves them: the key items read through the one serving function, as of a time.
+    const client = new FeatureClient({ spec, tableName: pipeline.names.stateTable, dynamo });
+    const served = (users: readonly string[], at: number): Promise<KeyFeatures[]> => client.getFeatures(users, { at, consistentRead: true });
     const watermark = async (shard: string): Promise<number | undefined> => {
       const res = await dynamo.send(new GetItemCommand({ TableName: pipeline.names.stateTable, Key: { pk: { S: `shard#${shard}` }, sk: { S: 'watermark' } }, ConsistentRead: true }));
       const max = numberOf(res.Item?.maxEventTime);
@@ -150,8 +152,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const visibleAt = async (user: string, since: number): Promise<number | undefined> => {
       const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
       while (Date.now() < deadline) {
-        const cur = await getCurrent(user);
-        if (Object.values(cur).some((f) => f.writtenAt >= since)) return Date.now();
+        const [cur] = await served([user], Date.now());
+        if ((cur?.writtenAt ?? -Infinity) >= since) return Date.now();
         await sleep(5);
       }
       return undefined;
@@ -180,6 +182,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       { header: '$1h', width: 7 },
       ...shardIds.map((s) => ({ header: `shard ${s.slice(-2)}`, width: 8 })),
       { header: 'lag', width: 4 },
+      { header: 'model', align: 'l' as const },
       { header: 'what arrived', align: 'l' as const },
     ];
     const groups = [
@@ -188,22 +191,26 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       { label: story.commuter, span: 3 },
       { label: 'watermark', span: shardIds.length },
       { label: 'ms', span: 1 },
+      { label: '', span: 2 },
     ];
-    out(`Online features after each wave of 2 story minutes, as a model reads them (sk=current):\n`);
+    out(`Online features after each wave of 2 story minutes, as the features endpoint serves them as of that time:\n`);
     out(`  until = end of the wave (story clock, UTC); n5m = ${f5}, n1h = ${f1h},\n`);
-    out(`  $1h = ${s1h}; lag = put → last batch processed; F×n / U×n = payments of ${story.fraudster} /\n`);
-    out(`  ${story.commuter}, on time or late; retry = producer retry; +n = other customers' payments; * = that window\n`);
-    out(`  has ended: the item is only rewritten by the user's next record, so a reader must check windowEnd against\n`);
-    out(`  its clock.\n`);
+    out(`  $1h = ${s1h}; lag = put → last batch processed; model = users the model flags (${MODEL_RULE});\n`);
+    out(`  F×n / U×n = payments of ${story.fraudster} / ${story.commuter}, on time or late; retry = producer retry;\n`);
+    out(`  +n = other customers' payments. Values are of the window holding the read time: a quiet user's fall back to 0.\n`);
     const table = streamedTable(cols, { groups });
     out(table.header);
     const visibleMs: number[] = [];
     const eventToWrittenMs: number[] = [];
     const lagMs: number[] = [];
     const invisible: string[] = [];
-    // A current value whose window ended before the wave is as of the user's last record: flagged, not hidden.
-    const fmt = (v: FeatureValue | undefined, readAt: number, money = false) =>
-      v === undefined ? '—' : `${money ? v.value.toFixed(2) : String(v.value)}${v.windowEnd <= readAt ? '*' : ''}`;
+    const fmt = (k: KeyFeatures | undefined, feature: string, money = false): string => {
+      const v = k?.features[feature]?.value;
+      return v === undefined || v === null ? '—' : money ? v.toFixed(2) : String(v);
+    };
+    // Every user who paid so far, read by the model at each wave (as a scoring service would, per request).
+    const seenUsers = new Set<string>();
+    const firstFlag = new Map<string, number>();
     for (const wave of story.waves) {
       const before = outcomes.length;
       const putAt = Date.now();
@@ -232,20 +239,41 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       }
       // The model reads right after the wave's last record: that is the story time the values are judged at.
       const readAt = wave.records.length > 0 ? Math.max(...wave.records.map((r) => r.arrivalTime)) : wave.until - 1;
-      const [fr, cu, ...wms] = await Promise.all([getCurrent(story.fraudster), getCurrent(story.commuter), ...shardIds.map(watermark)]);
+      for (const r of wave.records.filter(applies)) seenUsers.add(r.user);
+      const users = [story.fraudster, story.commuter, ...[...seenUsers].filter((u) => u !== story.fraudster && u !== story.commuter).sort()];
+      const [rows, wms] = await Promise.all([served(users, readAt), Promise.all(shardIds.map(watermark))]);
+      const flagged = rows.filter(flags).map((k) => k.key);
+      for (const u of flagged) if (!firstFlag.has(u)) firstFlag.set(u, readAt);
+      const [fr, cu] = rows;
       out(table.row([
         clock(wave.until).slice(0, 5),
-        fmt(fr[f5], readAt),
-        fmt(fr[f1h], readAt),
-        fmt(fr[s1h], readAt, true),
-        fmt(cu[f5], readAt),
-        fmt(cu[f1h], readAt),
-        fmt(cu[s1h], readAt, true),
+        fmt(fr, f5),
+        fmt(fr, f1h),
+        fmt(fr, s1h, true),
+        fmt(cu, f5),
+        fmt(cu, f1h),
+        fmt(cu, s1h, true),
         ...wms.map((w) => (w === undefined ? '—' : clock(w))),
         lag === undefined ? '' : String(lag),
+        flagged.length === 0 ? '' : flagged.map((u) => (u === story.fraudster ? 'fraudster' : u)).join(','),
         wave.records.length === 0 ? '(nothing)' : waveNote(wave, story.commuter),
       ]));
     }
+    // No more records: read as of later story times, as a model would an hour on. Nothing is rewritten in
+    // between; the values come from the same items, served at the later time.
+    const lastPayment = Math.max(...story.records.filter((r) => r.user === story.fraudster).map((r) => r.eventTime));
+    for (const later of [30, 65]) {
+      const at = story.waves[story.waves.length - 1]!.until + later * 60_000;
+      const [fr, cu] = await served([story.fraudster, story.commuter], at);
+      out(table.row([clock(at).slice(0, 5), fmt(fr, f5), fmt(fr, f1h), fmt(fr, s1h, true), fmt(cu, f5), fmt(cu, f1h), fmt(cu, s1h, true), ...shardIds.map(() => ''), '', '', `(read ${later} min after the story)`]));
+    }
+    const fraudStart = Math.min(...story.records.filter((r) => r.role === 'fraud').map((r) => r.arrivalTime));
+    const fraudFlag = firstFlag.get(story.fraudster);
+    const others = [...firstFlag.keys()].filter((u) => u !== story.fraudster);
+    out(`\nModel (${MODEL_RULE}, on served features only): `);
+    out(fraudFlag === undefined ? `did not flag ${story.fraudster}` : `flagged ${story.fraudster} at ${clock(fraudFlag).slice(0, 5)}, ${((fraudFlag - fraudStart) / 60_000).toFixed(1)} min after its first payment`);
+    out(`; other users flagged: ${others.length === 0 ? 'none' : others.join(', ')} (of ${seenUsers.size - 1}).\n`);
+    out(`  Last fraudulent payment at ${clock(lastPayment).slice(0, 5)}: an hour later its hourly count reads 0 again.\n`);
 
     await pipeline.drain();
     const letters = await pipeline.takeDeadLetters();
@@ -282,7 +310,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     if (invisible.length > 0) out(`  WARNING: no feature write seen within ${VISIBLE_TIMEOUT_MS / 1000} s for ${invisible.join(', ')}\n`);
 
     if (!o.follow) return invisible.length > 0 ? 1 : 0;
-    printFollowHelp(o, pipeline, spec);
+    const server = await startFeaturesServer(client, o.featuresPort ?? 0);
+    printFollowHelp(o, pipeline, spec, server.url);
     liveLog = (t) => out(`${clock(t.at)}  ${batchLine(t)}\n`);
     await new Promise<never>(() => undefined); // until Ctrl-C (the CLI's signal handler ends the process)
     return 0;
@@ -336,7 +365,7 @@ async function reportOnFailureQueue(pipeline: LocalPipeline, out: (text: string)
   for (const m of abandoned) out(`  ${onFailureLine(m)}\n`);
 }
 
-function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: PipelineSpec): void {
+export function printFollowHelp(o: Pick<DemoOptions, 'emulators' | 'out'>, pipeline: LocalPipeline, spec: PipelineSpec, featuresUrl: string, specPath?: string): void {
   const env = o.emulators.env();
   const { keyField, timeField, idField } = spec.source;
   o.out(`\nStill running. Send your own records to stream "${pipeline.names.stream}":\n`);
@@ -346,5 +375,8 @@ function printFollowHelp(o: DemoOptions, pipeline: LocalPipeline, spec: Pipeline
   o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
   o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
   o.out(`State and features: table ${pipeline.names.stateTable} (one item per key, pk=entity#<${keyField}>, sk=state); final windows: s3://${pipeline.names.resultsBucket}/finals/; dead letters: ${pipeline.names.deadLetterQueueUrl}; abandoned batches: ${pipeline.names.onFailureQueueUrl}\n`);
+  o.out(`Features as of now (or "at"), from the endpoint on ${featuresUrl} (the deployed handler; no IAM on loopback):\n`);
+  o.out(`  curl -s -X POST ${featuresUrl} -H 'content-type: application/json' -d '{"entities": {"${keyField}": ["user_42"]}}'\n`);
+  o.out(`or, with the exports above: npm run features -- --key user_42 --table ${pipeline.names.stateTable}${specPath === undefined ? '' : ` --config ${specPath}`}\n`);
   o.out('One line per batch below; Ctrl-C stops everything.\n');
 }
