@@ -88,9 +88,9 @@ async function main(): Promise<number> {
   // SDK clients read their endpoints from the environment when they are created.
   Object.assign(process.env, emulators.env());
   const ms = emulators.startupMs;
-  process.stderr.write(`emulators up: kinesis ${ms.kinesis} ms, dynamodb ${ms.dynamodb} ms, sqs ${ms.sqs} ms (started in parallel)\n`);
+  process.stderr.write(`emulators up: kinesis ${ms.kinesis} ms, dynamodb ${ms.dynamodb} ms, sqs ${ms.sqs} ms, s3 ${ms.s3} ms (started in parallel)\n`);
   try {
-    if (spec) {
+    if (fileMode && spec) {
       if ((shards ?? 1) > 1) {
         process.stderr.write(`note: ${shards} shards have one watermark each; results may differ from a single-shard replay\n`);
       }

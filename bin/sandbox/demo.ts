@@ -306,7 +306,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     out(`  ¹ newest event of each batch: its simulated arrival delay plus the measured put → write time\n`);
     out(`  counted: applied ${totals.applied}, late ${totals.late} (record, feature) pairs, invalid ${totals.invalid}, future ${totals.future}, duplicates ${totals.duplicates}\n`);
     out(`  DynamoDB writes per 1000 records: ${perK(stateWrites)} requests, ${perK(writeUnits)} write units. Writes are per\n`);
-    out(`  entity and batch; this story's batches hold ${(records / Math.max(1, outcomes.length)).toFixed(1)} records each, a busy stream's far more.\n`);
+    out(`  key and batch; this story's batches hold ${(records / Math.max(1, outcomes.length)).toFixed(1)} records each, a busy stream's far more.\n`);
     if (invisible.length > 0) out(`  WARNING: no feature write seen within ${VISIBLE_TIMEOUT_MS / 1000} s for ${invisible.join(', ')}\n`);
 
     if (!o.follow) return invisible.length > 0 ? 1 : 0;

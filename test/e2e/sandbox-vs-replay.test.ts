@@ -119,6 +119,13 @@ describe('sandbox against replay', () => {
     expect(stdout).toMatch(/Dead-letter queue .*: 8 messages/);
     for (const reason of ['late', 'future', 'invalid']) expect(stdout).toMatch(new RegExp(`^  ${reason} `, 'm'));
     expect(stdout).toMatch(/record put → feature visible .* ms/);
+    // The model on served features flags the fraudster within minutes of its first payment, and no one else.
+    const flagged = /flagged acct_fraudster at \d\d:\d\d, ([\d.]+) min after its first payment; other users flagged: none \(of 20\)/.exec(stdout);
+    expect(flagged, stdout).not.toBeNull();
+    expect(Number(flagged![1])).toBeLessThanOrEqual(6);
+    // Served as of 65 minutes after the story, with nothing rewritten since: the fraudster's counts are back at 0.
+    expect(stdout).toMatch(/^\s+\d\d:\d\d\s+0\s+0\s+0\.00\s.*\(read 65 min after the story\)$/m);
+    expect(stdout).not.toContain('sk=current');
     expect(stderr).not.toContain('NodeVersionSupportWarning');
     expect(stdout).toMatch(/^On-failure queue \(sandbox-on-failure\): 0 message\(s\), OnFailureQueueNotEmpty stays OK$/m);
     // Every wave waits for the deployed mapping's 1 s batching window, as on AWS.

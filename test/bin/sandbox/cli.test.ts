@@ -45,6 +45,18 @@ describe.concurrent('sandbox command line', () => {
     expect(r.stderr).toContain('--input is required');
   });
 
+  it('refuses file options with --follow --config, and a features port without --follow or out of range', async () => {
+    const [withOut, noFollow, badPort] = await Promise.all([
+      sandbox(['--follow', '--config', FRAUD, '--out', dir]),
+      sandbox(['--features-port', '8080']),
+      sandbox(['--follow', '--features-port', '70000']),
+    ]);
+    expect([withOut.code, noFollow.code, badPort.code]).toEqual([64, 64, 64]);
+    expect(withOut.stderr).toContain('--out is for file mode; --follow --config runs your spec live');
+    expect(noFollow.stderr).toContain('--features-port needs --follow');
+    expect(badPort.stderr).toContain('--features-port must be an integer from 1 to 65535, got 70000');
+  });
+
   it('gives the path of a bad spec field', async () => {
     const spec = path.join(dir, 'bad-spec.json');
     writeFileSync(spec, JSON.stringify({ source: { keyField: 'k', timeField: 't' }, watermark: { allowedLatenessMs: 0 }, features: [{ name: 'a', window: { type: 'sliding', sizeMs: 10, slideMs: 0 }, aggregate: 'count' }] }));
@@ -61,6 +73,37 @@ describe.concurrent('sandbox command line', () => {
     expect(r.stderr).toContain('input line 3');
     expect(r.stderr).not.toContain('emulators up'); // refused before any process started
   });
+});
+
+describe('sandbox following your own spec', () => {
+  it('runs your spec with --follow --config and serves features on localhost: empty for a key never seen, 400 naming the field, 405 for GET; stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'sandbox.ts'), '--follow', '--config', FRAUD], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    try {
+      for (let i = 0; i < 600 && !/curl -s -X POST (\S+)/.test(stdout); i++) await new Promise((r) => setTimeout(r, 100));
+      const url = /curl -s -X POST (\S+)/.exec(stdout)?.[1];
+      expect(url, stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(stdout).toContain('Pipeline running with your spec');
+      expect(stdout).toContain('npm run features -- --key user_42');
+      const post = (body: unknown) => fetch(url!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      // A key nothing was sent for: every feature empty (count 0, sum 0), as of now.
+      const ok = await post({ entities: { user_id: ['nobody'] }, features: ['txn_count_5m', 'spend_1h_every_5m'] });
+      expect(ok.status).toBe(200);
+      const answer = (await ok.json()) as { metadata: { feature_names: string[]; found: boolean[] }; results: Array<{ values: unknown[]; statuses: string[] }> };
+      expect(answer.metadata.feature_names).toEqual(['user_id', 'txn_count_5m', 'spend_1h_every_5m']);
+      expect(answer.metadata.found).toEqual([false]);
+      expect(answer.results.map((r) => [r.values[0], r.statuses[0]])).toEqual([['nobody', 'NOT_FOUND'], [0, 'EMPTY'], [0, 'EMPTY']]);
+      const bad = await post({ entities: { user_id: [] } });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { field: string }).field).toBe('entities.user_id');
+      expect((await fetch(url!)).status).toBe(405);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(130);
+  }, 120_000);
 });
 
 describe('sandbox interrupted', () => {
