@@ -14,7 +14,7 @@
  * Loopback round trips are far shorter than DynamoDB's, so the ratio says how many sequential round trips a batch
  * costs here; it is not a prediction of Lambda duration.
  */
-import { CreateTableCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
@@ -25,9 +25,10 @@ import { s3Client } from '../../lambda/adapters/s3-client';
 import { StateStore } from '../../lambda/adapters/state-store';
 import type { InputRecord } from '../../lambda/core/engine';
 import type { PipelineSpec } from '../../lambda/core/spec';
-import { DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../lambda/contract/resources';
+import { DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput } from '../../lambda/contract/resources';
 import { startEmulators } from '../local/emulators';
 import { BENCH_SPEC, generateWorkload } from './workload';
+import { createActiveTable } from '../local/tables';
 
 export interface EmulatorBenchOptions {
   /** Records processed per batch size (raised to two batches where a batch is larger than half of it). */
@@ -109,7 +110,7 @@ async function createResources(dynamo: DynamoDBClient, sqs: SQSClient, s3: S3Cli
   const stateTable = `${prefix}-state`;
   const bucket = `${prefix.toLowerCase()}-results`;
   const [, , queue] = await Promise.all([
-    dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, stateTable))),
+    createActiveTable(dynamo, STATE_TABLE, stateTable),
     s3.send(new CreateBucketCommand({ Bucket: bucket })),
     sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${prefix}-dead-letters`))),
   ]);

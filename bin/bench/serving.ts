@@ -4,18 +4,19 @@
  * What is timed is the serving function on the key's entities; reading and decoding the key's item are not.
  * A second part writes those keys' items to dynalite and reads them through the client: requests and read units.
  */
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+
 import { dynamoClient } from '../../lambda/adapters/aws-clients';
 import { pool } from '../../lambda/adapters/concurrency';
 import { FeatureClient } from '../../lambda/adapters/feature-client';
 import { StateStore } from '../../lambda/adapters/state-store';
-import { STATE_TABLE, createTableInput } from '../../lambda/contract/resources';
+import { STATE_TABLE } from '../../lambda/contract/resources';
 import { type InputRecord, WindowEngine } from '../../lambda/core/engine';
 import { NO_ID_PAGES, decodeKeyItem, encodeKeyItem } from '../../lambda/core/key-item';
 import { keyShard, serveFeatures } from '../../lambda/core/serving';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { featureRuntimes } from '../../lambda/core/windows';
 import { startEmulators } from '../local/emulators';
+import { createActiveTable } from '../local/tables';
 
 export interface ServingBench {
   readonly keys: number;
@@ -101,7 +102,7 @@ export async function runServingReadBench(spec: PipelineSpec, records: readonly 
   Object.assign(process.env, env);
   const dynamo = dynamoClient();
   try {
-    await dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, 'bench-state')));
+    await createActiveTable(dynamo, STATE_TABLE, 'bench-state');
     const engine = new WindowEngine(spec, { trackChanges: false });
     const seen = records.filter((r) => (r.arrivalTime ?? -Infinity) <= at);
     for (let i = 0; i < seen.length; i += 2000) engine.processBatch(seen.slice(i, i + 2000));

@@ -4,7 +4,7 @@
  * deployed mapping's settings and the function's timeout. Batches the mapping gives up on are described in the
  * on-failure queue, as on AWS. Used by the end-to-end tests and the sandbox (`npm start`).
  */
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import {
   CreateQueueCommand,
@@ -36,10 +36,11 @@ import {
   ON_FAILURE_QUEUE,
   STATE_TABLE,
   createQueueInput,
-  createTableInput,
+
 } from '../../lambda/contract/resources';
 import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions } from './esm-runner';
 import type { UsageRecorder } from './usage';
+import { createActiveTable } from './tables';
 
 /** The settings of the mapping and function the stack deploys, as local event source mapping options. */
 export type DeployedMappingOptions = Required<
@@ -140,7 +141,7 @@ export class LocalPipeline {
     const resultsBucket = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-results`;
     await Promise.all([
       kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: o.shards ?? 1 })),
-      dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, stateTable))),
+      createActiveTable(dynamo, STATE_TABLE, stateTable),
       s3.send(new CreateBucketCommand({ Bucket: resultsBucket })),
     ]);
     const [dlq, onFailureQueue] = await Promise.all([

@@ -2,12 +2,13 @@
  * Key items in a DynamoDB emulator for the serving tests: the engine takes a stream, and each key's state is
  * encoded and written as the consumer writes it (key item codec, StateStore.putKeyItem).
  */
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { StateStore } from '../../lambda/adapters/state-store';
-import { STATE_TABLE, createTableInput } from '../../lambda/contract/resources';
+import { STATE_TABLE } from '../../lambda/contract/resources';
 import { type InputRecord, WindowEngine } from '../../lambda/core/engine';
 import { NO_ID_PAGES, encodeKeyItem } from '../../lambda/core/key-item';
 import type { PipelineSpec } from '../../lambda/core/spec';
+import { createActiveTable } from '../../bin/local/tables';
 
 export const SERVED_FEATURES = [
   { name: 'txn_count_5m', window: { type: 'tumbling', sizeMs: 300_000 }, aggregate: 'count', maxStalenessMs: 3_600_000 },
@@ -18,7 +19,7 @@ export const SERVED_FEATURES = [
 
 /** A table like the stack's state table. */
 export async function createStateTable(client: DynamoDBClient, name: string): Promise<void> {
-  await client.send(new CreateTableCommand(createTableInput(STATE_TABLE, name)));
+  await createActiveTable(client, STATE_TABLE, name);
 }
 
 /** Runs the records through an engine and writes every key's item (first version) at `writtenAt`; returns the engine. */

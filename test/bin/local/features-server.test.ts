@@ -1,13 +1,14 @@
 /** The features endpoint on localhost: the deployed handler behind a plain HTTP server, against dynalite. */
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
 import { type FeaturesServer, startFeaturesServer } from '../../../bin/local/features-server';
 import { dynamoClient } from '../../../lambda/adapters/aws-clients';
 import { FeatureClient } from '../../../lambda/adapters/feature-client';
-import { STATE_TABLE, createTableInput } from '../../../lambda/contract/resources';
+import { STATE_TABLE } from '../../../lambda/contract/resources';
 import { parseSpecJson } from '../../../lambda/core/spec';
 import { FRAUD_SPEC_JSON } from '../../lib/fixtures';
+import { createActiveTable } from '../../../bin/local/tables';
 
 let emulators: Emulators;
 let server: FeaturesServer;
@@ -18,7 +19,7 @@ beforeAll(async () => {
   emulators = await startEmulators({ services: ['dynamodb'] });
   Object.assign(process.env, emulators.env());
   const dynamo = dynamoClient();
-  await dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, 'serve-state')));
+  await createActiveTable(dynamo, STATE_TABLE, 'serve-state');
   const spec = parseSpecJson(FRAUD_SPEC_JSON);
   server = await startFeaturesServer(new FeatureClient({ spec, tableName: 'serve-state', dynamo }));
   missing = await startFeaturesServer(new FeatureClient({ spec, tableName: 'no-such-table', dynamo }));

@@ -4,7 +4,7 @@
  * duplicates and throttling must all leave DynamoDB, the result objects in S3 and the dead-letter queue exactly as
  * one clean delivery.
  */
-import { type AttributeValue, CreateTableCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,8 @@ import { type InputRecord, WindowEngine, idRetentionMs } from '../../../lambda/c
 import { decodeIdPage, decodeKeyItem } from '../../../lambda/core/key-item';
 import { type PipelineSpec, correctionHorizonMs, parseSpec } from '../../../lambda/core/spec';
 import { featureRuntimes } from '../../../lambda/core/windows';
-import { DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lambda/contract/resources';
+import { DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
+import { createActiveTable } from '../../../bin/local/tables';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
@@ -102,7 +103,7 @@ async function freshEnv(): Promise<Env> {
   const id = `t${++tableSeq}x${Date.now() % 100000}`;
   const stateTable = `${id}-state`;
   const bucket = `${id}-results`;
-  await dynamo.send(new CreateTableCommand(createTableInput(STATE_TABLE, stateTable)));
+  await createActiveTable(dynamo, STATE_TABLE, stateTable);
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const q = await sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${id}-dlq`)));
   return { dynamo, sqs, s3, stateTable, bucket, queueUrl: q.QueueUrl! };

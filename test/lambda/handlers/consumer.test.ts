@@ -4,7 +4,7 @@
  * it publishes (embedded metric format on stdout, captured here) are exactly the pipeline metrics the stack's
  * alarms and dashboard read.
  */
-import { CreateTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
@@ -16,8 +16,9 @@ import { WindowEngine } from '../../../lambda/core/engine';
 import { decodeKeyItem } from '../../../lambda/core/key-item';
 import { parseSpecJson } from '../../../lambda/core/spec';
 import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
-import { CONSUMER_ENV, DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput, createTableInput } from '../../../lambda/contract/resources';
+import { CONSUMER_ENV, DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
 import { buildPipeline, FRAUD_SPEC_JSON } from '../../lib/fixtures';
+import { createActiveTable } from '../../../bin/local/tables';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
@@ -28,7 +29,7 @@ const saved: Record<string, string | undefined> = {};
 beforeAll(async () => {
   emulators = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
   Object.assign(process.env, emulators.env());
-  await dynamoClient().send(new CreateTableCommand(createTableInput(STATE_TABLE, NAMES.state)));
+  await createActiveTable(dynamoClient(), STATE_TABLE, NAMES.state);
   await s3Client().send(new CreateBucketCommand({ Bucket: NAMES.bucket }));
   const q = await sqsClient().send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, NAMES.queue)));
   const env = {
