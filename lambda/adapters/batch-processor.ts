@@ -75,8 +75,8 @@ interface Loaded {
   readonly version: number;
   readonly shards: ReadonlyMap<string, ShardProgress>;
   readonly idPages: IdPages;
-  readonly due: number;
-  readonly dueShard: string | undefined;
+  /** Earliest pending due time per timer shard, once loaded (and skipped through firedThrough). */
+  readonly dues: ReadonlyMap<string, number>;
 }
 
 export async function processBatch(input: readonly InputRecord[], o: BatchProcessorOptions): Promise<BatchOutcome> {
@@ -131,8 +131,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   for (const { item, d } of items) {
     engine.loadKey(item.key, d);
     engine.skipFired(item.key, firedThrough);
-    const t = engine.keyTimer(item.key);
-    loaded.set(item.key, { version: item.version, shards: d.shards, idPages: d.idPages, due: t.due, dueShard: t.shard });
+    loaded.set(item.key, { version: item.version, shards: d.shards, idPages: d.idPages, dues: engine.keyTimersByShard(item.key) });
   }
   // Older producer ids, only for keys with an id in the batch whose pages can still hold live ones.
   const idKeys = plan.idKeys.filter((k) => {
@@ -159,6 +158,12 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
 
   // 3. Run the engine.
   const result = engine.processBatch(records);
+  // A shard's timers have all fired through its watermark when its due pages were fetched and none was left over
+  // by the page limit. Only then may keys whose windows fired stay unwritten (the next load skips those windows);
+  // otherwise, and whenever batches of a shard can run concurrently, every key whose windows fired is written.
+  const pageLimit = o.timerPageLimit ?? 50;
+  const allFired = (shard: string): boolean => checkpointSkips && pagesOf.has(shard) && pagesOf.get(shard)! < pageLimit && Number.isFinite(engine.watermark(shard));
+  const skipFiredWrites = shards.every(allFired) && [...pagesOf.keys()].every(allFired);
   const writtenAt = now();
   const nowS = Math.floor(writtenAt / 1000);
 
@@ -169,7 +174,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const keyWrites: Array<{ key: string; bytes: Uint8Array; version: number }> = [];
   const newTimers = new Map<string, TimerEntry[]>();
   const addTimer = (shard: string, e: TimerEntry): void => void (newTimers.get(shard) ?? newTimers.set(shard, []).get(shard)!).push(e);
-  const changed = new Set([...result.touchedKeys, ...result.idKeys]);
+  const changed = new Set([...result.touchedKeys, ...result.idKeys, ...(skipFiredWrites ? [] : result.changed.map((r) => r.key))]);
   for (const key of changed) {
     const before = loaded.get(key);
     let ids = engine.liveIds(key);
@@ -188,12 +193,13 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     const bytes = encodeKeyItem({ runtime: engine.runtimes, state, shards: engine.keyProgress(key, before?.shards), ids, idPages });
     keyWrites.push({ key, bytes, version: before?.version ?? 0 });
   }
-  // A key needs a timer entry when its next due time moved, or when it came from a fired timer page (deleted below).
+  // A key needs a timer entry, per timer shard, when its next due time there moved, or when it came from a fired
+  // timer page (deleted below).
   for (const key of new Set([...changed, ...timerKeys, ...result.changed.map((r) => r.key)])) {
-    const t = engine.keyTimer(key);
-    if (!Number.isFinite(t.due) || t.shard === undefined) continue;
-    const before = loaded.get(key);
-    if (timerKeys.has(key) || before === undefined || before.due !== t.due || before.dueShard !== t.shard) addTimer(t.shard, { key, due: t.due });
+    const before = loaded.get(key)?.dues;
+    for (const [shard, due] of engine.keyTimersByShard(key)) {
+      if (timerKeys.has(key) || before === undefined || before.get(shard) !== due) addTimer(shard, { key, due });
+    }
   }
   for (const [shard, entries] of carried) for (const e of entries) addTimer(shard, e);
 
@@ -231,9 +237,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   await Promise.all(
     shards.map((s) => {
       const last = input.filter((r) => r.shard === s).reduce((m, r) => (compareSeq(r.seq, m) > 0 ? r.seq : m), '');
-      const w = engine.watermark(s);
-      const allFired = (pagesOf.get(s) ?? 0) < (o.timerPageLimit ?? 50) && Number.isFinite(w);
-      return o.state.advanceShard(checkpoints.get(s)!, engine.getShardWatermark(s).maxEventTime, last, writtenAt, allFired ? w : null);
+      return o.state.advanceShard(checkpoints.get(s)!, engine.getShardWatermark(s).maxEventTime, last, writtenAt, allFired(s) ? engine.watermark(s) : null);
     }),
   );
 

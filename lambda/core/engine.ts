@@ -592,6 +592,20 @@ export class WindowEngine {
     return { due, shard };
   }
 
+  /**
+   * A key's earliest pending due time per timer shard: an entity is fired by its own shard's watermark, so each
+   * shard's timers must list the key for the entities it fires (several shards only around resharding).
+   */
+  public keyTimersByShard(key: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const e of this.state.keys.get(key)?.ents ?? []) {
+      if (e === undefined || e.timerShard === undefined || !Number.isFinite(e.due)) continue;
+      const d = out.get(e.timerShard);
+      if (d === undefined || e.due < d) out.set(e.timerShard, e.due);
+    }
+    return out;
+  }
+
   /** Every key the engine holds state for. */
   public keys(): IterableIterator<string> {
     return this.state.keys.keys();
