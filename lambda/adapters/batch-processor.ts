@@ -174,7 +174,11 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const keyWrites: Array<{ key: string; bytes: Uint8Array; version: number }> = [];
   const newTimers = new Map<string, TimerEntry[]>();
   const addTimer = (shard: string, e: TimerEntry): void => void (newTimers.get(shard) ?? newTimers.set(shard, []).get(shard)!).push(e);
-  const changed = new Set([...result.touchedKeys, ...result.idKeys, ...(skipFiredWrites ? [] : result.changed.map((r) => r.key))]);
+  // A key seen on several shards is written whenever its windows fire: its version then orders this batch against
+  // a concurrent batch of its other shard, which must find those windows final.
+  const multiShard = (key: string): boolean => (loaded.get(key)?.shards.size ?? 0) > 1 || engine.keyTimersByShard(key).size > 1;
+  const firedKeys = result.changed.map((r) => r.key).filter((k) => !skipFiredWrites || multiShard(k));
+  const changed = new Set([...result.touchedKeys, ...result.idKeys, ...firedKeys]);
   for (const key of changed) {
     const before = loaded.get(key);
     let ids = engine.liveIds(key);
