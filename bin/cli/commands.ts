@@ -82,4 +82,17 @@ export const FEATURES_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI } as const;
+export const TRAINING_SET_CLI: CliDefinition = {
+  command: 'npm run training-set --',
+  summary: "Training rows: each label's features as serving would have answered at the label's time, from the events that had arrived by then.",
+  forms: [['config', 'events', 'labels', 'out', 'as']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
+    events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
+    labels: { kind: 'string', required: true, value: 'LABELS.jsonl', help: 'Labels, one JSON object per line with "key" and "time" (epoch ms or ISO-8601), in any order; other fields are passed through.' },
+    out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its training.jsonl, training.csv and skipped-labels.jsonl are replaced.' },
+    as: { kind: 'string', value: 'MODE', help: 'served (default): values as of each label\'s time; final (analysis only): the final values of the same windows, from every record.' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI } as const;
