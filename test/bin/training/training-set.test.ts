@@ -201,7 +201,8 @@ describe('bad input, through the CLI', () => {
     const out = outDir();
     const ok = await cli(['--config', spec, '--events', FRAUD_EVENTS, '--labels', join(REPO, 'bin/specs/fraud-labels.jsonl'), '--out', out]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ labels: 11, rows: 11, skipped: 0 });
+    // The README's quick start shows this summary.
+    expect(JSON.parse(ok.stdout)).toMatchObject({ as: 'served', labels: 11, rows: 11, skipped: 0, keysNeverSeen: 0, rowsAllEmpty: 0 });
     const [notJson, noArrival, backwards, notObject] = await Promise.all([
       cli(['--config', spec, '--events', FRAUD_EVENTS, '--labels', file([JSON.stringify({ key: 'a', time: 1 }), '', '{"key": "a", time']), '--out', out]),
       cli(['--config', spec, '--events', file([ev({}, 5), ev({})]), '--labels', goodLabels, '--out', outDir()]),
