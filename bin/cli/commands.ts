@@ -97,4 +97,15 @@ export const TRAINING_SET_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI } as const;
+export const CONSISTENCY_CLI: CliDefinition = {
+  command: 'npm run consistency --',
+  summary: 'Online/offline consistency: recomputes each served row (the features client\'s served log) from the events with the training rows\' code and reports, per feature, the share of mismatches and the largest difference.',
+  forms: [['config', 'events', 'served']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
+    events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
+    served: { kind: 'string', required: true, value: 'SERVED.jsonl', help: 'Served rows, one JSON object per line with "key", "at" and "features" (as the client\'s servedLog writes them).' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI } as const;
