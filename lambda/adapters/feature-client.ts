@@ -110,13 +110,20 @@ export class FeatureClient {
   }
 }
 
-/** A client from the environment the stack gives its functions: the spec in PIPELINE_SPEC, the table in STATE_TABLE_NAME. */
-export function featureClientFromEnv(env: NodeJS.ProcessEnv = process.env): FeatureClient {
+/**
+ * A client from the environment the stack gives its functions: the spec in PIPELINE_SPEC, the table in
+ * STATE_TABLE_NAME, and the share of served keys to log in SERVED_SAMPLE_RATE (optional; logged with `servedWrite`,
+ * by default console.log).
+ */
+export function featureClientFromEnv(env: NodeJS.ProcessEnv = process.env, servedWrite?: (line: string) => void): FeatureClient {
   const specText = env[SERVING_ENV.spec];
   const table = env[SERVING_ENV.stateTableName];
   if (specText === undefined || specText.trim() === '') throw new ConfigError(`environment variable ${SERVING_ENV.spec} is required (the pipeline spec's JSON)`);
   if (table === undefined || table.trim() === '') throw new ConfigError(`environment variable ${SERVING_ENV.stateTableName} is required (the table of key items)`);
-  return new FeatureClient({ spec: parseSpecJson(specText), tableName: table });
+  const rateText = env[SERVING_ENV.servedSampleRate];
+  const rate = rateText === undefined || rateText.trim() === '' ? 0 : Number(rateText);
+  if (!(rate >= 0 && rate <= 1)) throw new ConfigError(`environment variable ${SERVING_ENV.servedSampleRate} must be a number from 0 to 1, got ${JSON.stringify(rateText)}`);
+  return new FeatureClient({ spec: parseSpecJson(specText), tableName: table, ...(rate > 0 ? { servedLog: { sampleRate: rate, ...(servedWrite ? { write: servedWrite } : {}) } } : {}) });
 }
 
 let defaultClient: FeatureClient | undefined;

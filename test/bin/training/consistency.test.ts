@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
 import { type ConsistencyReport, ServedFileError, parseServedLine } from '../../../bin/training/consistency';
 import { dynamoClient } from '../../../lambda/adapters/aws-clients';
-import { FeatureClient } from '../../../lambda/adapters/feature-client';
+import { FeatureClient, featureClientFromEnv } from '../../../lambda/adapters/feature-client';
 import type { InputRecord } from '../../../lambda/core/engine';
 import { parseSpec } from '../../../lambda/core/spec';
 import { Feed, specDoc } from '../../support/engine-harness';
@@ -102,6 +102,15 @@ describe('online/offline consistency', () => {
     await client.getFeatures(['fraudster', 'alice', 'nobody', 'alice'], { at: WRITTEN_AT });
     expect(lines.map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['fraudster', 'nobody']);
     expect(() => new FeatureClient({ spec, tableName: TABLE, servedLog: { sampleRate: 2 } })).toThrow('servedLog.sampleRate must be a number from 0 to 1, got 2');
+  });
+
+  it('the endpoint\'s client logs as its environment says (SERVED_SAMPLE_RATE), and refuses a bad rate by name', async () => {
+    const env = { PIPELINE_SPEC: JSON.stringify(specDocument), STATE_TABLE_NAME: TABLE };
+    const logged: string[] = [];
+    await featureClientFromEnv({ ...env, SERVED_SAMPLE_RATE: '1' }, (l) => logged.push(l)).getFeatures(['alice'], { at: WRITTEN_AT });
+    await featureClientFromEnv({ ...env, SERVED_SAMPLE_RATE: '0' }, (l) => logged.push(l)).getFeatures(['alice'], { at: WRITTEN_AT });
+    expect(logged.map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['alice']);
+    expect(() => featureClientFromEnv({ ...env, SERVED_SAMPLE_RATE: 'often' })).toThrow('environment variable SERVED_SAMPLE_RATE must be a number from 0 to 1, got "often"');
   });
 
   it('names the line of a served row it cannot read', () => {
