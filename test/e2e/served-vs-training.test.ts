@@ -120,6 +120,9 @@ describe('served rows against training rows', () => {
     });
     const served: string[] = [];
     const client = new FeatureClient({ spec, tableName: 'svt-state', dynamo, servedLog: { sampleRate: 1, write: (l) => served.push(l) } });
+    // Asked 1 ms before the batch's last arrival, the state already holds that record: the check must see it.
+    const early: string[] = [];
+    const earlyClient = new FeatureClient({ spec, tableName: 'svt-state', dynamo, servedLog: { sampleRate: 1, write: (l) => early.push(l) } });
     const records = makeRecords(300, 3);
     let crashes = 0;
     for (const batch of batchesOf(records, 12)) {
@@ -142,6 +145,7 @@ describe('served rows against training rows', () => {
       }
       await processBatch(batch, options(now));
       await client.getFeatures([...KEYS, 'nobody'], { at: now });
+      await earlyClient.getFeatures([...KEYS, 'nobody'], { at: now - 1 });
     }
     expect(crashes).toBeGreaterThan(5);
     // Busy windows, not only empty ones, were compared.
@@ -157,7 +161,13 @@ describe('served rows against training rows', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as ConsistencyReport;
     expect(report.rows).toBe(served.length);
+    expect(served).toHaveLength(1043);
     for (const f of spec.features) expect(report.features[f.name], f.name).toEqual({ compared: served.length, mismatches: 0, mismatchShare: 0, largestDifference: null, examples: [] });
+    const earlyPath = join(tmp, 'served-early.jsonl');
+    writeFileSync(earlyPath, early.map((l) => `${l}\n`).join(''));
+    const e = await cli(['--config', specPath, '--events', eventsPath, '--served', earlyPath]);
+    const leaked = JSON.parse(e.stdout) as ConsistencyReport;
+    expect(leaked.features.count_1m).toMatchObject({ compared: 1043, mismatches: 123, largestDifference: 1 });
     dynamo.destroy();
   }, 180_000);
 });
