@@ -30,6 +30,7 @@ import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { readLines } from './cli/lines';
 import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
+import { runTrainingBench } from './bench/training';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
 import { formatKinesisPutBench, runKinesisPutBench } from './bench/kinesis-put';
 import { formatServingBench, formatServingReadBench, runServingBench, runServingReadBench } from './bench/serving';
@@ -112,6 +113,16 @@ async function main(): Promise<void> {
     await writeLongWorkload(path, records, keys);
     writeFileSync(`${path}.spec.json`, JSON.stringify(BENCH_SPEC, null, 2));
     console.log(`wrote ${records.toLocaleString('en-US')} records to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) and the spec to ${path}.spec.json`);
+    return;
+  }
+  if (args.training === true) {
+    const dir = mkdtempSync(join(tmpdir(), 'training-bench-'));
+    try {
+      const lines = await runTrainingBench({ records, keys, labels: positive('labels', 30_000), spacingMs: (args['spacing-ms'] as number | undefined) ?? 50, runs, dir });
+      for (const line of lines) console.log(line);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'feature-bench-'));

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { SERVING_ENV, SERVING_FUNCTION_DEFAULTS, SERVING_TABLE_ACTIONS } from '../lambda/contract/resources';
 import type { ConsumerLogLevel } from './consumer';
-import { checkDuration, checkInteger } from './errors';
+import { PipelinePropsError, checkDuration, checkInteger } from './errors';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 
 /** Source of the features endpoint's handler. */
@@ -46,6 +46,11 @@ export interface ServingApiOptions {
    * @default 'INFO'
    */
   readonly logLevel?: ConsumerLogLevel;
+  /**
+   * Share of served keys the function logs (key, time, values; one JSON line each) for `npm run consistency`, 0 to 1.
+   * @default 0 - none
+   */
+  readonly servedSampleRate?: number;
 }
 
 export interface ServingApiProps extends ServingApiOptions {
@@ -97,6 +102,7 @@ export class ServingApi extends Construct {
         [SERVING_ENV.stateTableName]: props.stateTable.tableName,
         [SERVING_ENV.serviceName]: SERVING_SERVICE_NAME,
         [SERVING_ENV.logLevel]: props.logLevel ?? 'INFO',
+        [SERVING_ENV.servedSampleRate]: String(props.servedSampleRate ?? 0),
         ...SOURCE_MAP_ENV,
       },
     });
@@ -146,4 +152,6 @@ export function validateServingApiOptions(props: ServingApiOptions): void {
   checkInteger(owner, 'memorySize', props.memorySize, 128, 10_240);
   checkDuration(owner, 'timeout', props.timeout, SERVING_TIMEOUT_MAX);
   checkInteger(owner, 'reservedConcurrentExecutions', props.reservedConcurrentExecutions, 1, 1_000_000);
+  const rate = props.servedSampleRate;
+  if (rate !== undefined && !Token.isUnresolved(rate) && !(rate >= 0 && rate <= 1)) throw new PipelinePropsError(`${owner}: servedSampleRate must be a number from 0 to 1 (got ${rate})`);
 }

@@ -37,7 +37,7 @@ export const SANDBOX_CLI: CliDefinition = {
 export const BENCH_CLI: CliDefinition = {
   command: 'npm run bench --',
   summary: 'Prints throughput figures of the replay and the window engine on a generated workload, then of consumer batches on local emulators.',
-  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['records', 'keys', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step']],
+  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step']],
   options: {
     records: { kind: 'number', value: 'N', help: 'Records in the workload; default 300000.' },
     keys: { kind: 'number', value: 'N', help: 'Distinct keys (Zipf-distributed); default 5000.' },
@@ -45,6 +45,8 @@ export const BENCH_CLI: CliDefinition = {
     'spacing-ms': { kind: 'number', value: 'N', help: 'Mean event-time gap between events in ms; default 50 (20 events/s).' },
     'skip-emulators': { kind: 'flag', help: 'Leaves out the consumer section on local emulators.' },
     'emulator-records': { kind: 'number', value: 'N', help: 'Records per batch size in the emulator section; default 5000.' },
+    training: { kind: 'flag', help: 'Only times training rows for --labels labels over the workload beside the replay of the same events, each in a process of its own, with peak memory.' },
+    labels: { kind: 'number', value: 'N', help: 'With --training: labels; default 30000.' },
     'write-input': { kind: 'string', value: 'PATH', help: 'Only writes a workload file of --records records (in chunks, any size) and its spec to PATH.spec.json.' },
     'kinesis-put': { kind: 'flag', help: 'Only measures the local Kinesis emulator: put time per --step records as the stream fills to --records (default 40000), then the read-back time.' },
     'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'With --kinesis-put: kinesalite (default) or kinesis-mock.' },
@@ -83,4 +85,28 @@ export const FEATURES_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI } as const;
+export const TRAINING_SET_CLI: CliDefinition = {
+  command: 'npm run training-set --',
+  summary: "Training rows: each label's features as serving would have answered at the label's time, from the events that had arrived by then.",
+  forms: [['config', 'events', 'labels', 'out', 'as']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
+    events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
+    labels: { kind: 'string', required: true, value: 'LABELS.jsonl', help: 'Labels, one JSON object per line with "key" and "time" (epoch ms or ISO-8601), in any order; other fields are passed through.' },
+    out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its training.jsonl, training.csv and skipped-labels.jsonl are replaced.' },
+    as: { kind: 'string', value: 'MODE', help: 'served (default): values as of each label\'s time; final (analysis only): the final values of the same windows, from every record.' },
+  },
+};
+
+export const CONSISTENCY_CLI: CliDefinition = {
+  command: 'npm run consistency --',
+  summary: 'Online/offline consistency: recomputes each served row (the features client\'s served log) from the events with the training rows\' code and reports, per feature, the share of mismatches and the largest difference.',
+  forms: [['config', 'events', 'served']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
+    events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
+    served: { kind: 'string', required: true, value: 'SERVED.jsonl', help: 'Served rows, one JSON object per line with "key", "at" and "features" (as the client\'s servedLog writes them).' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI } as const;

@@ -29,13 +29,18 @@ export class LineWriter {
 
   /** Buffers one line of already-serialized JSON. */
   public writeLine(s: string): void {
+    this.writeText(s, true);
+  }
+
+  /** Buffers text as it is (a line that ends otherwise, such as a CSV line in CRLF); with `lf`, then a line feed. */
+  public writeText(s: string, lf = false): void {
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
     if (this.pos + s.length * 3 + 1 > this.buf.length) {
       this.flushChunk();
       if (s.length * 3 + 1 > this.buf.length) this.buf = Buffer.allocUnsafe(s.length * 3 + 1);
     }
     this.pos += this.buf.write(s, this.pos, 'utf8');
-    this.buf[this.pos++] = 10;
+    if (lf) this.buf[this.pos++] = 10;
   }
 
   private flushChunk(): void {

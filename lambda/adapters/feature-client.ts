@@ -30,15 +30,33 @@ export interface FeatureClientOptions {
   readonly tableName: string;
   /** @default a client configured from the environment (region, endpoint) */
   readonly dynamo?: DynamoDBClient;
+  /**
+   * Logs a sample of what it serves, one JSON line per key served, `{"type": "served", "key", "at", "features":
+   * {"<name>": value}}`, so `npm run consistency` can recompute them offline.
+   */
+  readonly servedLog?: ServedLogOptions;
+}
+
+export interface ServedLogOptions {
+  /** Share of served keys logged, 0 to 1. */
+  readonly sampleRate: number;
+  /** @default console.log (CloudWatch Logs in a Lambda function) */
+  readonly write?: (line: string) => void;
+  /** @default Math.random */
+  readonly random?: () => number;
 }
 
 export class FeatureClient {
   public readonly spec: PipelineSpec;
   private readonly runtimes: FeatureRuntime[];
   private readonly store: StateStore;
+  private readonly servedLog: ServedLogOptions | undefined;
 
   public constructor(o: FeatureClientOptions) {
     this.spec = o.spec;
+    const rate = o.servedLog?.sampleRate;
+    if (rate !== undefined && !(rate >= 0 && rate <= 1)) throw new RangeError(`servedLog.sampleRate must be a number from 0 to 1, got ${rate}`);
+    this.servedLog = o.servedLog;
     this.runtimes = featureRuntimes(o.spec);
     // Not aws-clients.ts: it imports the SQS client too, which the features endpoint's bundle need not load.
     this.store = new StateStore({ client: o.dynamo ?? new DynamoDBClient(resolveClientLocation('DYNAMODB', {})), tableName: o.tableName });
@@ -65,7 +83,7 @@ export class FeatureClient {
     const items = await this.store.getKeyItems([...new Set(wanted)], { consistentRead: opts.consistentRead ?? false });
     const byKey = new Map(items.map((it) => [it.key, it]));
     const lateness = this.spec.watermark.allowedLatenessMs;
-    return wanted.map((key) => {
+    const rows = wanted.map((key) => {
       const item = byKey.get(key);
       const decoded = item === undefined ? undefined : decodeKeyItem(this.runtimes, key, item.state);
       const ents = decoded?.ents ?? [];
@@ -77,16 +95,35 @@ export class FeatureClient {
       for (const f of serveFeatures(this.runtimes, ents, at, meta, names)) features[f.feature] = f;
       return { key, found: item !== undefined, ...meta, features };
     });
+    const log = this.servedLog;
+    if (log !== undefined && log.sampleRate > 0) {
+      const random = log.random ?? Math.random;
+      const write = log.write ?? ((line: string) => console.log(line));
+      for (const r of rows) {
+        if (random() >= log.sampleRate) continue;
+        const values: Record<string, number | null> = {};
+        for (const name of names) values[name] = r.features[name]!.value;
+        write(JSON.stringify({ type: 'served', key: r.key, at, features: values }));
+      }
+    }
+    return rows;
   }
 }
 
-/** A client from the environment the stack gives its functions: the spec in PIPELINE_SPEC, the table in STATE_TABLE_NAME. */
-export function featureClientFromEnv(env: NodeJS.ProcessEnv = process.env): FeatureClient {
+/**
+ * A client from the environment the stack gives its functions: the spec in PIPELINE_SPEC, the table in
+ * STATE_TABLE_NAME, and the share of served keys to log in SERVED_SAMPLE_RATE (optional; logged with `servedWrite`,
+ * by default console.log).
+ */
+export function featureClientFromEnv(env: NodeJS.ProcessEnv = process.env, servedWrite?: (line: string) => void): FeatureClient {
   const specText = env[SERVING_ENV.spec];
   const table = env[SERVING_ENV.stateTableName];
   if (specText === undefined || specText.trim() === '') throw new ConfigError(`environment variable ${SERVING_ENV.spec} is required (the pipeline spec's JSON)`);
   if (table === undefined || table.trim() === '') throw new ConfigError(`environment variable ${SERVING_ENV.stateTableName} is required (the table of key items)`);
-  return new FeatureClient({ spec: parseSpecJson(specText), tableName: table });
+  const rateText = env[SERVING_ENV.servedSampleRate];
+  const rate = rateText === undefined || rateText.trim() === '' ? 0 : Number(rateText);
+  if (!(rate >= 0 && rate <= 1)) throw new ConfigError(`environment variable ${SERVING_ENV.servedSampleRate} must be a number from 0 to 1, got ${JSON.stringify(rateText)}`);
+  return new FeatureClient({ spec: parseSpecJson(specText), tableName: table, ...(rate > 0 ? { servedLog: { sampleRate: rate, ...(servedWrite ? { write: servedWrite } : {}) } } : {}) });
 }
 
 let defaultClient: FeatureClient | undefined;

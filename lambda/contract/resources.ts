@@ -188,6 +188,8 @@ export const SERVING_ENV = {
   pipelineName: 'PIPELINE_NAME',
   /** The state table: serving reads each key's one item there. */
   stateTableName: 'STATE_TABLE_NAME',
+  /** Share of served keys logged for the online/offline consistency check, 0 to 1 ("0": none). */
+  servedSampleRate: 'SERVED_SAMPLE_RATE',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;

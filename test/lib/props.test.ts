@@ -181,6 +181,7 @@ describe('bad props are refused before anything is built', () => {
     ['timeout', { timeout: Duration.seconds(31) }],
     ['timeout', { timeout: Duration.seconds(0) }],
     ['reservedConcurrentExecutions', { reservedConcurrentExecutions: 0 }],
+    ['servedSampleRate', { servedSampleRate: 1.5 }],
   ];
   it.each(servingCases)('serving %s: %j', (prop, serving) => {
     const err = thrown(() => construct({ serving }));

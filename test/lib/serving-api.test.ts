@@ -56,6 +56,8 @@ describe('features endpoint', () => {
     expect(JSON.parse(vars[SERVING_ENV.spec] as string)).toEqual(parseSpecJson(FRAUD_SPEC_JSON));
     expect(vars[SERVING_ENV.pipelineName]).toBe('fraud');
     expect(vars[SERVING_ENV.stateTableName]).toEqual({ Ref: tableId });
+    // No served log unless asked.
+    expect(vars[SERVING_ENV.servedSampleRate]).toBe('0');
   });
 
   it('may only GetItem and BatchGetItem on the state table, besides writing its own log', () => {

@@ -13,7 +13,7 @@ import { CliFileError, checkReadableFile, prepareOutputDir, prepareOutputFile } 
 import { loadSpecFile } from '../../../bin/cli/spec-file';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts' };
+const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts', 'training-set': 'bin/training-set.ts', consistency: 'bin/consistency.ts' };
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
