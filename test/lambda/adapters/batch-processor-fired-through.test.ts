@@ -3,21 +3,14 @@
  * load advances its entities silently through their timer shard's `firedThrough`. These cases reach a window that
  * no timer of that shard ever fired, against real emulators (dynalite, fauxqs), and expect it in the results.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
-import { createActiveTable } from '../../../bin/local/tables';
-import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
 import { type BatchOutcome, flushAll, processBatch } from '../../../lambda/adapters/batch-processor';
-import { DeadLetterSender } from '../../../lambda/adapters/dead-letters';
-import { ResultObjectReader, ResultObjectWriter } from '../../../lambda/adapters/result-objects';
-import { s3Client } from '../../../lambda/adapters/s3-client';
-import { StateStore, type WriteGate } from '../../../lambda/adapters/state-store';
+import { ResultObjectReader } from '../../../lambda/adapters/result-objects';
+import type { WriteGate } from '../../../lambda/adapters/state-store';
 import type { InputRecord } from '../../../lambda/core/engine';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
-import { DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
+import { type ConsumerEnv, consumerStores, freshConsumerEnv } from '../../support/consumer-env';
 
 const SHARD_A = 'shardId-000000000000';
 const SHARD_B = 'shardId-000000000001';
@@ -33,36 +26,12 @@ const spec: PipelineSpec = parseSpec({
   ],
 });
 
-interface Env {
-  dynamo: DynamoDBClient;
-  sqs: SQSClient;
-  s3: S3Client;
-  stateTable: string;
-  bucket: string;
-  queueUrl: string;
-}
+type Env = ConsumerEnv;
 
 let emulators: Emulators;
-let envSeq = 0;
 
-async function freshEnv(): Promise<Env> {
-  const dynamo = dynamoClient();
-  const sqs = sqsClient();
-  const s3 = s3Client();
-  const id = `ft${++envSeq}x${Date.now() % 100000}`;
-  await createActiveTable(dynamo, STATE_TABLE, `${id}-state`);
-  await s3.send(new CreateBucketCommand({ Bucket: `${id}-results` }));
-  const q = await sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${id}-dlq`)));
-  return { dynamo, sqs, s3, stateTable: `${id}-state`, bucket: `${id}-results`, queueUrl: q.QueueUrl! };
-}
-
-function stores(env: Env, gate?: WriteGate): { state: StateStore; results: ResultObjectWriter; deadLetters: DeadLetterSender } {
-  return {
-    state: new StateStore({ client: env.dynamo, tableName: env.stateTable, ...(gate ? { writeGate: gate } : {}) }),
-    results: new ResultObjectWriter({ client: env.s3, bucket: env.bucket, ...(gate ? { writeGate: gate } : {}) }),
-    deadLetters: new DeadLetterSender({ client: env.sqs, queueUrl: env.queueUrl, ...(gate ? { writeGate: gate } : {}) }),
-  };
-}
+const freshEnv = (): Promise<Env> => freshConsumerEnv('ft');
+const stores = consumerStores;
 
 function deliver(env: Env, records: readonly InputRecord[], o: { gate?: WriteGate; parallelizationFactor?: number; timerPageLimit?: number; now?: number } = {}): Promise<BatchOutcome> {
   return processBatch(records, {

@@ -4,25 +4,20 @@
  * duplicates and throttling must all leave DynamoDB, the result objects in S3 and the dead-letter queue exactly as
  * one clean delivery.
  */
-import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
 import { prng } from '../../../bin/bench/workload';
-import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
 import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-processor';
-import { DeadLetterSender } from '../../../lambda/adapters/dead-letters';
-import { ResultObjectReader, ResultObjectWriter } from '../../../lambda/adapters/result-objects';
-import { s3Client } from '../../../lambda/adapters/s3-client';
+import { ResultObjectReader } from '../../../lambda/adapters/result-objects';
 import { StateStore, type WriteGate } from '../../../lambda/adapters/state-store';
 import { ByteWriter } from '../../../lambda/core/aggregates/bytes';
 import { type InputRecord, WindowEngine, idRetentionMs } from '../../../lambda/core/engine';
 import { decodeIdPage, decodeKeyItem } from '../../../lambda/core/key-item';
 import { type PipelineSpec, correctionHorizonMs, parseSpec } from '../../../lambda/core/spec';
 import { featureRuntimes } from '../../../lambda/core/windows';
-import { DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
-import { createActiveTable } from '../../../bin/local/tables';
+import { type ConsumerEnv, consumerStores, freshConsumerEnv } from '../../support/consumer-env';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
@@ -84,38 +79,17 @@ class InjectedFault extends Error {
   }
 }
 
-interface Env {
-  dynamo: DynamoDBClient;
-  sqs: SQSClient;
-  s3: S3Client;
-  stateTable: string;
-  bucket: string;
-  queueUrl: string;
-}
+type Env = ConsumerEnv;
 
 let emulators: Emulators;
-let tableSeq = 0;
 
-async function freshEnv(): Promise<Env> {
-  const dynamo = dynamoClient();
-  const sqs = sqsClient();
-  const s3 = s3Client();
-  const id = `t${++tableSeq}x${Date.now() % 100000}`;
-  const stateTable = `${id}-state`;
-  const bucket = `${id}-results`;
-  await createActiveTable(dynamo, STATE_TABLE, stateTable);
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const q = await sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${id}-dlq`)));
-  return { dynamo, sqs, s3, stateTable, bucket, queueUrl: q.QueueUrl! };
-}
+const freshEnv = (): Promise<Env> => freshConsumerEnv('t');
 
 function deliver(spec: PipelineSpec, env: Env, records: readonly InputRecord[], gate?: WriteGate): Promise<BatchOutcome> {
   return processBatch(records, {
     spec,
     pipelineName: 'test',
-    state: new StateStore({ client: env.dynamo, tableName: env.stateTable, ...(gate ? { writeGate: gate } : {}) }),
-    results: new ResultObjectWriter({ client: env.s3, bucket: env.bucket, ...(gate ? { writeGate: gate } : {}) }),
-    deadLetters: new DeadLetterSender({ client: env.sqs, queueUrl: env.queueUrl, ...(gate ? { writeGate: gate } : {}) }),
+    ...consumerStores(env, gate),
     now: () => T0 + 3_600_000,
   });
 }
