@@ -1,0 +1,76 @@
+/**
+ * Streaming model evaluation's measures over one evaluation window: the confusion counts of thresholded scores
+ * against labels, and the population stability index of the score distribution against a reference window.
+ */
+
+export interface LabeledScore {
+  readonly score: number;
+  readonly label: boolean;
+}
+
+export interface Confusion {
+  readonly truePositives: number;
+  readonly falsePositives: number;
+  readonly falseNegatives: number;
+  readonly trueNegatives: number;
+  /** TP / (TP + FP); null without a positive prediction. */
+  readonly precision: number | null;
+  /** TP / (TP + FN); null without a positive label. */
+  readonly recall: number | null;
+  /** Share of predictions that are positive; null without predictions. */
+  readonly positiveRate: number | null;
+}
+
+export function confusion(rows: readonly LabeledScore[], threshold: number): Confusion {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  let tn = 0;
+  for (const r of rows) {
+    const positive = r.score >= threshold;
+    if (positive && r.label) tp++;
+    else if (positive) fp++;
+    else if (r.label) fn++;
+    else tn++;
+  }
+  const n = tp + fp + fn + tn;
+  return {
+    truePositives: tp,
+    falsePositives: fp,
+    falseNegatives: fn,
+    trueNegatives: tn,
+    precision: tp + fp === 0 ? null : tp / (tp + fp),
+    recall: tp + fn === 0 ? null : tp / (tp + fn),
+    positiveRate: n === 0 ? null : (tp + fp) / n,
+  };
+}
+
+/** Ten equal bins over [0, 1], the usual fixed bins for scores. */
+export const SCORE_BINS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/** Share of scores per bin (`edges` are the inner bin edges, ascending; a score equal to an edge goes above it). */
+export function binShares(scores: readonly number[], edges: readonly number[] = SCORE_BINS): number[] {
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const s of scores) {
+    let b = 0;
+    while (b < edges.length && s >= edges[b]!) b++;
+    counts[b]! += 1;
+  }
+  return counts.map((c) => (scores.length === 0 ? 0 : c / scores.length));
+}
+
+/**
+ * Population stability index: Σ (cur − ref) · ln(cur / ref) over the bins. An empty bin on either side counts
+ * as `floor` (0.0001) so the index stays finite. Rule of thumb: below 0.1 stable, above 0.2 shifted.
+ */
+export function populationStabilityIndex(reference: readonly number[], current: readonly number[], edges: readonly number[] = SCORE_BINS, floor = 1e-4): number {
+  const ref = binShares(reference, edges);
+  const cur = binShares(current, edges);
+  let psi = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const r = Math.max(ref[i]!, floor);
+    const c = Math.max(cur[i]!, floor);
+    psi += (c - r) * Math.log(c / r);
+  }
+  return psi;
+}
