@@ -191,9 +191,7 @@ async function runOneSize(
       readUnits += state.consumedReadUnits;
       s3Puts += results.puts;
       idPages += outcome.idPages;
-      const c = outcome.counters;
-      const newIds = c.records - c.invalid - c.future - c.duplicates;
-      boundUnits += outcome.batchKeys + 1 + (newIds * 8) / 1024;
+      boundUnits += outcome.boundWriteUnits;
       deadLetters += outcome.deadLetters;
       conflicts += outcome.conflicts;
       // A retried batch counts its records once: from the attempt that succeeded.

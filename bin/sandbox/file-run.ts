@@ -268,8 +268,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       skipped += outcome.skipped;
       stateWrites += outcome.stateWrites;
       writeUnits += outcome.writeUnits;
-      const c = outcome.counters;
-      boundWriteUnits += outcome.batchKeys + 1 + ((c.records - c.invalid - c.future - c.duplicates) * 8) / 1024;
+      boundWriteUnits += outcome.boundWriteUnits;
     },
   });
   let ticker: NodeJS.Timeout | undefined;

@@ -59,8 +59,11 @@ export interface BatchOutcome {
   readonly conflicts: number;
   /** Keys whose item the batch wrote. */
   readonly keysWritten: number;
-  /** Distinct keys of the batch's valid records (the least a batch must write is about one unit per key). */
-  readonly batchKeys: number;
+  /**
+   * The least any design writes for this batch: one unit per distinct key of its valid records, one for the
+   * checkpoint, and each new producer id at 8 bytes (the figure write units are judged against).
+   */
+  readonly boundWriteUnits: number;
   /** Id pages written (a key's inline ids overflowing). */
   readonly idPages: number;
   /** now − watermark per shard (ms); absent before any record. */
@@ -259,7 +262,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     writeUnits: o.state.consumedWriteUnits - unitsBefore,
     conflicts: o.state.conflicts,
     keysWritten: keyWrites.length,
-    batchKeys: plan.keys.length,
+    boundWriteUnits: plan.keys.length + 1 + ((result.counters.records - result.counters.invalid - result.counters.future - result.counters.duplicates) * 8) / 1024,
     idPages: idPageWrites.length,
     watermarkLagMs,
     freshnessMs: Number.isFinite(newest) ? writtenAt - newest : undefined,

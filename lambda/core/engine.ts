@@ -579,19 +579,6 @@ export class WindowEngine {
     };
   }
 
-  /** A key's earliest pending due time over all its features, and the shard whose watermark fires it. */
-  public keyTimer(key: string): { due: number; shard: string | undefined } {
-    let due = Infinity;
-    let shard: string | undefined;
-    for (const e of this.state.keys.get(key)?.ents ?? []) {
-      if (e && e.due < due) {
-        due = e.due;
-        shard = e.timerShard;
-      }
-    }
-    return { due, shard };
-  }
-
   /**
    * A key's earliest pending due time per timer shard: an entity is fired by its own shard's watermark, so each
    * shard's timers must list the key for the entities it fires (several shards only around resharding).

@@ -2,7 +2,6 @@
  * `npm run features` against key items in dynalite, as it runs against the sandbox: the endpoint from the
  * environment the sandbox prints, the spec and table named.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +13,8 @@ import type { KeyFeatures } from '../../lambda/core/feature-request';
 import { parseSpec } from '../../lambda/core/spec';
 import { Feed, specDoc } from '../support/engine-harness';
 import { SERVED_FEATURES, createStateTable, writeServedItems } from '../support/served-items';
+import { type CliRun, runCli } from '../support/run-cli';
 
-const ROOT = join(__dirname, '..', '..');
 const T0 = Date.UTC(2026, 10, 30, 10);
 const TABLE = 'cli-state';
 const doc = specDoc({ features: SERVED_FEATURES, watermark: { allowedLatenessMs: 30_000, maxFutureSkewMs: 300_000 } });
@@ -25,14 +24,7 @@ const specPath = join(dir, 'spec.json');
 let emulators: Emulators;
 let dynamo: DynamoDBClient;
 
-function run(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/features.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...emulators.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const run = (args: readonly string[]): Promise<CliRun> => runCli('bin/features.ts', args, { ...process.env, ...emulators.env() });
 
 beforeAll(async () => {
   emulators = await startEmulators({ services: ['dynamodb'] });

@@ -5,10 +5,9 @@
  * features client serves every key at that time with its served log on. `npm run consistency` then recomputes
  * every served row from the events with the training rows' code: no mismatch.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,8 +25,8 @@ import { DEAD_LETTER_QUEUE, createQueueInput } from '../../lambda/contract/resou
 import type { InputRecord } from '../../lambda/core/engine';
 import { parseSpec } from '../../lambda/core/spec';
 import { createStateTable } from '../support/served-items';
+import { type CliRun, runCli } from '../support/run-cli';
 
-const REPO = resolve(__dirname, '../..');
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const SPEC_DOC = {
   source: { keyField: 'user', timeField: 'ts', idField: 'id' },
@@ -92,14 +91,7 @@ function batchesOf(records: readonly InputRecord[], size: number): InputRecord[]
   return out;
 }
 
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bin/consistency.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((r) => child.on('exit', (code) => r({ code, stdout, stderr })));
-}
+const cli = (args: readonly string[]): Promise<CliRun> => runCli('bin/consistency.ts', args);
 
 describe('served rows against training rows', () => {
   it('on two shards, with crashes and re-deliveries, every served value equals its training row', async () => {

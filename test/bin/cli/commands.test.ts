@@ -2,7 +2,6 @@
  * One definition per CLI (bin/cli/commands.ts): each CLI's `--help` prints it, and the README's option tables are
  * made from it; a CLI given a path it cannot use says which option and what to do before reading any input.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,20 +10,14 @@ import { type CliDefinition, UsageError, helpText, parseArgs, readmeOptionTable 
 import { CLIS } from '../../../bin/cli/commands';
 import { CliFileError, checkReadableFile, prepareOutputDir, prepareOutputFile } from '../../../bin/cli/files';
 import { loadSpecFile } from '../../../bin/cli/spec-file';
+import { type CliRun, runCli } from '../../support/run-cli';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts', 'training-set': 'bin/training-set.ts', consistency: 'bin/consistency.ts' };
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(entry: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const run = (entry: string, args: readonly string[]): Promise<CliRun> => runCli(entry, args);
 
 describe('CLI definitions', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

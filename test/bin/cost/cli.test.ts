@@ -2,26 +2,18 @@
  * `npm run cost` as a process: a file run's summary.json priced at each rate (the JSON equal to the model's
  * figures), and bad input refused with a named error and exit code, never a stack trace.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { costPerMillion } from '../../../bin/cost/model';
 import { emptyUsage } from '../../../bin/local/usage';
+import { type CliRun, runCli } from '../../support/run-cli';
 
-const ROOT = join(__dirname, '..', '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'cost-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'cost.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const run = (args: readonly string[]): Promise<CliRun> => runCli('bin/cost.ts', args);
 
 const usage = { ...emptyUsage(), invocations: 4, consumerMs: 8000, dynamodbWriteRequests: 900, dynamodbWriteUnits: 3000, dynamodbReadRequests: 20, dynamodbReadUnits: 1200, kinesisRecordsPut: 2000, kinesisBytesPut: 170_000, kinesisBytesRead: 170_000, kinesisPutPayloadUnits: 2000, kinesisBilledKbPut: 2000 };
 const good = join(dir, 'summary.json');

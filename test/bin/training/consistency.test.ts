@@ -4,10 +4,9 @@
  * while the state held every record that had arrived; a record that arrived after the write but before a served
  * time (consumer lag) shows up as mismatches of that key, with the difference it made.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
@@ -18,8 +17,8 @@ import type { InputRecord } from '../../../lambda/core/engine';
 import { parseSpec } from '../../../lambda/core/spec';
 import { Feed, specDoc } from '../../support/engine-harness';
 import { SERVED_FEATURES, createStateTable, writeServedItems } from '../../support/served-items';
+import { type CliRun, runCli } from '../../support/run-cli';
 
-const REPO = resolve(__dirname, '../../..');
 const T0 = Date.UTC(2026, 10, 30, 10);
 const WRITTEN_AT = T0 + 40 * 60_000;
 const specDocument = specDoc({ features: SERVED_FEATURES, watermark: { allowedLatenessMs: 30_000, maxFutureSkewMs: 300_000 } });
@@ -49,14 +48,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bin/consistency.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((r) => child.on('exit', (code) => r({ code, stdout, stderr })));
-}
+const cli = (args: readonly string[]): Promise<CliRun> => runCli('bin/consistency.ts', args);
 
 const eventsFile = (name: string, recs: readonly InputRecord[]): string => {
   const p = join(tmp, name);

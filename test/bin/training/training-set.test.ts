@@ -4,7 +4,6 @@
  * by each label time; `--as final` equals the replay's final windows; the outputs' shapes; bad input refused by
  * name, through the CLI.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +15,7 @@ import { type PipelineSpec, parseSpec, parseSpecJson } from '../../../lambda/cor
 import { replay } from '../../../bin/replay/run';
 import { trainingSet } from '../../../bin/training/run';
 import { specDoc } from '../../support/engine-harness';
+import { type CliRun, runCli } from '../../support/run-cli';
 
 const REPO = resolve(__dirname, '../../..');
 const tmp = mkdtempSync(join(tmpdir(), 'training-test-'));
@@ -183,14 +183,7 @@ describe('outputs', () => {
   });
 });
 
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bin/training-set.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((r) => child.on('exit', (code) => r({ code, stdout, stderr })));
-}
+const cli = (args: readonly string[]): Promise<CliRun> => runCli('bin/training-set.ts', args);
 
 describe('bad input, through the CLI', () => {
   const spec = join(REPO, 'bin/specs/fraud.json');
