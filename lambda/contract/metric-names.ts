@@ -39,6 +39,39 @@ export const MetricName = {
   ConditionConflicts: 'ConditionConflicts',
   /** Wall time of one handler invocation, in milliseconds. */
   BatchDurationMs: 'BatchDurationMs',
+  /** Predictions written (scoring): one per applied record, once. */
+  Predictions: 'Predictions',
+  /** Predictions at or above the model's threshold. */
+  PositivePredictions: 'PositivePredictions',
+  /** Event arrival in the stream → its prediction written, per prediction (ms; read p50/p99). */
+  PredictionLatencyMs: 'PredictionLatencyMs',
+  /** Scoring time − newest event time among the features the model read, per prediction (ms). */
+  ScoringFeatureAgeMs: 'ScoringFeatureAgeMs',
+  /** Label records received (re-deliveries included). */
+  LabelsIn: 'LabelsIn',
+  /** Labels joined to their prediction, once each. */
+  LabelsJoined: 'LabelsJoined',
+  /** Labels after their label window, or for a window already final: dead-lettered. */
+  LateLabels: 'LateLabels',
+  /** Labels naming no known prediction: dead-lettered. */
+  UnmatchedLabels: 'UnmatchedLabels',
+  /** Labels that are not valid JSON label objects: dead-lettered. */
+  InvalidLabels: 'InvalidLabels',
+  /** A second label for an already labeled prediction (same value: skipped; another value: dead-lettered). */
+  DuplicateLabels: 'DuplicateLabels',
+  /** Precision of a final evaluation window (emitted once it is final). */
+  EvaluationPrecision: 'EvaluationPrecision',
+  /** Recall of a final evaluation window. */
+  EvaluationRecall: 'EvaluationRecall',
+  /** Share of positive predictions in a closed evaluation window. */
+  EvaluationPositiveRate: 'EvaluationPositiveRate',
+  /** Population stability index of a closed window's scores against the reference window. */
+  EvaluationPsi: 'EvaluationPsi',
+  /** Predictions counted in a final evaluation window. */
+  EvaluatedPredictions: 'EvaluatedPredictions',
+  /** Label time − prediction event time, median and 99th percentile over a final window's labels (ms). */
+  LabelDelayP50Ms: 'LabelDelayP50Ms',
+  LabelDelayP99Ms: 'LabelDelayP99Ms',
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];

@@ -17,7 +17,7 @@ export interface KeyAttribute {
 
 export interface TableDefinition {
   /** Short role name, used in construct ids and sandbox table names. */
-  readonly role: 'state';
+  readonly role: 'state' | 'predictions';
   readonly partitionKey: KeyAttribute;
   readonly sortKey: KeyAttribute;
   /** Attribute holding the expiry time in epoch seconds; DynamoDB deletes items after it passes. */
@@ -31,6 +31,18 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 /** Window state, watermarks and de-duplication markers. */
 export const STATE_TABLE: TableDefinition = {
   role: 'state',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  ttlAttribute: TTL_ATTRIBUTE,
+  billingMode: 'PAY_PER_REQUEST',
+};
+
+/**
+ * Predictions and their evaluation (the scoring and evaluation patterns): one item per prediction, which its
+ * label joins, one item per evaluation window with its counts, and one registry item of the open windows.
+ */
+export const PREDICTIONS_TABLE: TableDefinition = {
+  role: 'predictions',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
   ttlAttribute: TTL_ATTRIBUTE,
@@ -158,7 +170,31 @@ export const CONSUMER_ENV = {
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   /** The mapping's parallelization factor: batches of one shard may then run concurrently. */
   parallelizationFactor: 'PARALLELIZATION_FACTOR',
+  /** With a scoring section: the model document (JSON), checked at synth. */
+  modelDocument: 'MODEL_DOCUMENT',
+  /** With a scoring section: the predictions table (prediction items, evaluation windows). */
+  predictionsTableName: 'PREDICTIONS_TABLE_NAME',
+  /** With a scoring section: the Kinesis stream every prediction is put to. */
+  predictionsStreamName: 'PREDICTIONS_STREAM_NAME',
 } as const;
+
+/** Kinesis actions the consumer needs on the predictions stream. */
+export const CONSUMER_PREDICTIONS_STREAM_ACTIONS: readonly string[] = ['kinesis:PutRecords'];
+
+/** Environment variables the labels consumer (evaluation) reads. */
+export const LABELS_ENV = {
+  spec: 'PIPELINE_SPEC',
+  pipelineName: 'PIPELINE_NAME',
+  predictionsTableName: 'PREDICTIONS_TABLE_NAME',
+  /** Late, unmatched and invalid labels go to the pipeline's dead-letter queue, with their reason. */
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+/** DynamoDB actions the labels consumer needs on the predictions table: read predictions and windows, update them. */
+export const LABELS_TABLE_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'];
 
 /** DynamoDB actions the consumer needs on both tables, and nothing more. */
 export const CONSUMER_TABLE_ACTIONS: readonly string[] = [

@@ -4,7 +4,7 @@
  * checks what a schema cannot say (unique names, slide ≤ size, what a key's state item can hold).
  * `npm run schema` writes it to bin/specs/pipeline-spec.schema.json; a test keeps that file equal to this.
  */
-import { AGGREGATES, LATE_POLICIES, MAX_DURATION_MS, SPEC_FIELDS } from './spec';
+import { AGGREGATES, EVALUATION_DEFAULTS, LATE_POLICIES, MAX_DURATION_MS, SPEC_FIELDS, UNLABELED_POLICIES } from './spec';
 
 type Schema = Record<string, unknown>;
 
@@ -89,6 +89,21 @@ export function pipelineSpecSchema(): Schema {
         latePolicy: { enum: [...LATE_POLICIES], default: 'dlq', description: 'What happens to late records.' },
         correctionHorizonMs: ms('latePolicy "update" only: how far behind the watermark a final window can still be corrected (default: one hour, or 500 slides of the finest tumbling or sliding feature if shorter).', 0),
         features: { type: 'array', minItems: 1, items: feature },
+        scoring: object(SPEC_FIELDS.scoring, { model: name('Model document (JSON), relative to this spec file: kind "logistic", version, bias, weights per feature, threshold.') }, ['model'], 'Score each applied record with a model.'),
+        evaluation: object(
+          SPEC_FIELDS.evaluation,
+          {
+            windowMs: { ...ms('Tumbling evaluation windows over the predictions\' event time.'), default: EVALUATION_DEFAULTS.windowMs },
+            labelWindowMs: ms('A label later than this after its prediction is late; a window is final this long after its end.'),
+            unlabeled: { enum: [...UNLABELED_POLICIES], default: EVALUATION_DEFAULTS.unlabeled, description: 'What an unlabeled prediction counts as once its label window passed.' },
+            minPrecision: { type: 'number', minimum: 0, maximum: 1, default: EVALUATION_DEFAULTS.minPrecision, description: 'Alarm below this precision.' },
+            minRecall: { type: 'number', minimum: 0, maximum: 1, default: EVALUATION_DEFAULTS.minRecall, description: 'Alarm below this recall.' },
+            maxPsi: { type: 'number', minimum: 0, maximum: 100, default: EVALUATION_DEFAULTS.maxPsi, description: 'Alarm above this population stability index.' },
+            referenceWindowStart: { type: 'integer', minimum: 0, description: 'Start of the reference window for drift (epoch ms); default: the first window that closes.' },
+          },
+          ['labelWindowMs'],
+          'Join predictions with labels arriving later; needs scoring.',
+        ),
       },
       ['source', 'watermark', 'features'],
     ),

@@ -73,7 +73,42 @@ export interface PipelineSpec {
    */
   readonly correctionHorizonMs?: number;
   readonly features: readonly FeatureSpec[];
+  /** Score each applied record with a model (the scoring pattern). */
+  readonly scoring?: ScoringSpec;
+  /** Join predictions with labels that arrive later and measure the model (the evaluation pattern); needs `scoring`. */
+  readonly evaluation?: EvaluationSpec;
 }
+
+export interface ScoringSpec {
+  /**
+   * The model document (JSON), relative to the spec file: checked with the spec before anything deploys or runs
+   * (see model.ts). Tools that read the spec resolve it; the consumer receives the document itself.
+   */
+  readonly model: string;
+}
+
+/** What an unlabeled prediction counts as once its label window has passed. */
+export type UnlabeledPolicy = 'negative' | 'unknown';
+
+export interface EvaluationSpec {
+  /** Tumbling evaluation windows over the predictions' event time. @default 3600000 (one hour) */
+  readonly windowMs: number;
+  /** A label later than this after its prediction's event time is late (dead letter); a window is final this long after its end. */
+  readonly labelWindowMs: number;
+  /** "negative": no label by the end of the label window means negative (a chargeback that never came); "unknown": left out. @default "negative" */
+  readonly unlabeled: UnlabeledPolicy;
+  /** Alarm when a final window's precision is below it. @default 0.5 */
+  readonly minPrecision: number;
+  /** Alarm when a final window's recall is below it. @default 0.5 */
+  readonly minRecall: number;
+  /** Alarm when a window's score distribution drifts further than this from the reference (PSI). @default 0.2 */
+  readonly maxPsi: number;
+  /** Start of the reference window (epoch ms, a multiple of windowMs); by default the first window that closes. */
+  readonly referenceWindowStart?: number;
+}
+
+export const EVALUATION_DEFAULTS = { windowMs: 3_600_000, unlabeled: 'negative', minPrecision: 0.5, minRecall: 0.5, maxPsi: 0.2 } as const;
+export const UNLABELED_POLICIES: readonly UnlabeledPolicy[] = ['negative', 'unknown'];
 
 /**
  * The correction horizon in force: the spec's; under "update" by default one hour, or 500 slides of the finest
@@ -116,7 +151,9 @@ export const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 /** The fields each object of a spec may have: the validator and the JSON Schema (spec-schema.ts) both read them. */
 export const SPEC_FIELDS = {
   // `$schema` lets an editor find the schema; it is not read.
-  spec: ['$schema', 'source', 'watermark', 'latePolicy', 'correctionHorizonMs', 'features'],
+  spec: ['$schema', 'source', 'watermark', 'latePolicy', 'correctionHorizonMs', 'features', 'scoring', 'evaluation'],
+  scoring: ['model'],
+  evaluation: ['windowMs', 'labelWindowMs', 'unlabeled', 'minPrecision', 'minRecall', 'maxPsi', 'referenceWindowStart'],
   source: ['keyField', 'timeField', 'idField'],
   watermark: ['allowedLatenessMs', 'maxFutureSkewMs'],
   feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy', 'maxStalenessMs'],
@@ -286,6 +323,45 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureSpec | undef
   };
 }
 
+function checkScoring(c: Checker, v: unknown): ScoringSpec | undefined {
+  if (v === undefined) return undefined;
+  const o = c.object(v, 'scoring');
+  if (!o) return undefined;
+  c.unknownKeys(o, SPEC_FIELDS.scoring, 'scoring');
+  const model = c.name(o.model, 'scoring.model');
+  return model === undefined ? undefined : { model };
+}
+
+function checkThreshold(c: Checker, v: unknown, path: string, fallback: number, max = 1): number | undefined {
+  if (v === undefined) return fallback;
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max) return v;
+  c.problems.push(`${path} must be a number from 0 to ${max}${got(v)}`);
+  return undefined;
+}
+
+function checkEvaluation(c: Checker, v: unknown): EvaluationSpec | undefined {
+  if (v === undefined) return undefined;
+  const o = c.object(v, 'evaluation');
+  if (!o) return undefined;
+  c.unknownKeys(o, SPEC_FIELDS.evaluation, 'evaluation');
+  const windowMs = o.windowMs === undefined ? EVALUATION_DEFAULTS.windowMs : c.duration(o.windowMs, 'evaluation.windowMs');
+  const labelWindowMs = c.duration(o.labelWindowMs, 'evaluation.labelWindowMs');
+  const unlabeled = o.unlabeled === undefined ? EVALUATION_DEFAULTS.unlabeled : c.oneOf(o.unlabeled, UNLABELED_POLICIES, 'evaluation.unlabeled');
+  const minPrecision = checkThreshold(c, o.minPrecision, 'evaluation.minPrecision', EVALUATION_DEFAULTS.minPrecision);
+  const minRecall = checkThreshold(c, o.minRecall, 'evaluation.minRecall', EVALUATION_DEFAULTS.minRecall);
+  const maxPsi = checkThreshold(c, o.maxPsi, 'evaluation.maxPsi', EVALUATION_DEFAULTS.maxPsi, 100);
+  let referenceWindowStart: number | undefined;
+  if (o.referenceWindowStart !== undefined) {
+    const r = o.referenceWindowStart;
+    if (typeof r !== 'number' || !Number.isSafeInteger(r) || r < 0) c.problems.push(`evaluation.referenceWindowStart must be a non-negative integer (epoch milliseconds)${got(r)}`);
+    else if (windowMs !== undefined && r % windowMs !== 0) c.problems.push(`evaluation.referenceWindowStart must be the start of an evaluation window (a multiple of windowMs ${windowMs})${got(r)}`);
+    else referenceWindowStart = r;
+  }
+  if (windowMs === undefined || labelWindowMs === undefined || unlabeled === undefined || minPrecision === undefined || minRecall === undefined || maxPsi === undefined) return undefined;
+  if (o.referenceWindowStart !== undefined && referenceWindowStart === undefined) return undefined;
+  return { windowMs, labelWindowMs, unlabeled, minPrecision, minRecall, maxPsi, ...(referenceWindowStart === undefined ? {} : { referenceWindowStart }) };
+}
+
 /**
  * Validates an untrusted spec document and returns it typed, with defaults applied (`latePolicy: "dlq"`).
  * @throws SpecError listing every problem found, each naming the path of the bad field.
@@ -347,8 +423,19 @@ export function parseSpec(input: unknown): PipelineSpec {
   // A bad horizon is reported above; the state check then counts no final windows rather than the default's.
   const finalsKeptMs = latePolicy === 'update' && (horizon !== undefined || root.correctionHorizonMs === undefined) ? (horizon ?? defaultCorrectionHorizonMs(features)) : 0;
   if (watermark) checkStateSize(c, features, watermark.allowedLatenessMs, finalsKeptMs, servingRetentionMs(watermark));
+  const scoring = checkScoring(c, root.scoring);
+  const evaluation = checkEvaluation(c, root.evaluation);
+  if (evaluation !== undefined && root.scoring === undefined) c.problems.push('evaluation needs a scoring section: it measures the predictions scoring makes');
   if (c.problems.length > 0 || !source || !watermark || !latePolicy) throw new SpecError(c.problems);
-  return horizon === undefined ? { source, watermark, latePolicy, features } : { source, watermark, latePolicy, correctionHorizonMs: horizon, features };
+  return {
+    source,
+    watermark,
+    latePolicy,
+    ...(horizon === undefined ? {} : { correctionHorizonMs: horizon }),
+    features,
+    ...(scoring === undefined ? {} : { scoring }),
+    ...(evaluation === undefined ? {} : { evaluation }),
+  };
 }
 
 /**

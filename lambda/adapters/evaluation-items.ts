@@ -1,0 +1,76 @@
+/**
+ * Layout of the predictions table (contract PREDICTIONS_TABLE), shared by the scoring side (the feature consumer)
+ * and the evaluation side (the labels consumer). Three kinds of item:
+ *
+ * - a prediction: pk `prediction#<eventId>`, sk `p`. Written once (conditional on not existing) after the key's
+ *   state; a label joins it by setting `label`, `labelTime` and `labeledBy` (the label record's
+ *   `<shard>/<sequence>`), conditional on no label or the same `labeledBy` (a retry of the same label).
+ * - an evaluation window: pk `evaluation#<windowStart>`, sk `w`. Counts, each added once per source record:
+ *   every update carries a checkpoint per source shard (`pck:<shard>` for predictions, `lck:<shard>` for labels)
+ *   and is conditional on the checkpoint read before it, so a re-delivered record is never counted twice.
+ * - the registry: pk `evaluation#registry`, sk `r`: the open windows (a number set), the labels clock and the
+ *   reference window.
+ */
+
+export const PREDICTION_SK = 'p';
+export const WINDOW_SK = 'w';
+export const REGISTRY_PK = 'evaluation#registry';
+export const REGISTRY_SK = 'r';
+
+export const predictionPk = (eventId: string): string => `prediction#${eventId}`;
+export const windowPk = (windowStart: number): string => `evaluation#${windowStart}`;
+
+/** Prediction item attributes. */
+export const PredictionAttr = {
+  /** The prediction as written to the predictions stream (JSON text). */
+  doc: 'doc',
+  score: 'score',
+  /** score ≥ the model's threshold. */
+  positive: 'positive',
+  eventTime: 'eventTime',
+  /** Start of its evaluation window. */
+  window: 'window',
+  modelVersion: 'modelVersion',
+  label: 'label',
+  labelTime: 'labelTime',
+  labeledBy: 'labeledBy',
+} as const;
+
+/** Evaluation window attributes (numbers unless said). */
+export const WindowAttr = {
+  /** Predictions in the window. */
+  predictions: 'n',
+  /** Positive predictions. */
+  positives: 'pos',
+  /** Score bin counts: `s0` … `s9` (bins of SCORE_BINS). */
+  scoreBin: (i: number): string => `s${i}`,
+  /** Labels joined: positive label and positive prediction (tp), positive label and negative prediction (fn). */
+  truePositives: 'tp',
+  falseNegatives: 'fn',
+  /** Negative labels on positive (fpl) and negative (tnl) predictions. */
+  labeledFalsePositives: 'fpl',
+  labeledTrueNegatives: 'tnl',
+  /** Label delay histogram bin counts: `d<i>` (see labelDelayBin). */
+  delayBin: (i: number): string => `d${i}`,
+  /** Checkpoint of a predictions source shard: the highest sequence number counted (padded, string). */
+  predictionCheckpoint: (shard: string): string => `pck:${shard}`,
+  /** Checkpoint of a labels source shard. */
+  labelCheckpoint: (shard: string): string => `lck:${shard}`,
+  /** Set (true) once the window's score metrics (PSI, positive rate) were emitted. */
+  closed: 'closed',
+  /** Set (true) once the label window passed and its precision and recall were emitted; later labels are late. */
+  final: 'final',
+} as const;
+
+/** Registry attributes. */
+export const RegistryAttr = {
+  /** Number set of the windows with predictions that are not final yet. */
+  open: 'open',
+  /** Highest label time seen: the evaluation clock (a window is final once it reaches end + labelWindowMs). */
+  clock: 'clock',
+  /** Start of the reference window. */
+  reference: 'reference',
+} as const;
+
+/** Sequence numbers padded to one width, so DynamoDB's string order is their numeric order. */
+export const padSequence = (seq: string): string => seq.padStart(64, '0');
