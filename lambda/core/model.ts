@@ -70,7 +70,8 @@ export function parseModel(doc: unknown, spec: PipelineSpec): Model {
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d)) if (!FIELDS.includes(k)) problems.push(`model.${k} is not a model field (allowed: ${FIELDS.join(', ')})`);
   if (d.kind !== 'logistic') problems.push(`model.kind must be "logistic" (the built-in kind), got ${JSON.stringify(d.kind)}`);
-  if (typeof d.version !== 'string' || d.version.trim() === '') problems.push('model.version must be a non-empty string');
+  // The version is part of each prediction id (`<version>:<eventId>`), so it holds no colon.
+  if (typeof d.version !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(d.version)) problems.push(`model.version must be 1-64 letters, digits, ".", "_" or "-", got ${JSON.stringify(d.version)}`);
   if (!finite(d.bias)) problems.push(`model.bias must be a finite number, got ${JSON.stringify(d.bias)}`);
   if (!finite(d.threshold) || d.threshold <= 0 || d.threshold >= 1) problems.push(`model.threshold must be a number between 0 and 1 (a logistic score), got ${JSON.stringify(d.threshold)}`);
   const names = new Set(spec.features.map((f) => f.name));

@@ -28,7 +28,7 @@ describe('logistic model', () => {
     expect(problems).toEqual([
       'model.extra is not a model field (allowed: kind, version, bias, weights, threshold)',
       'model.kind must be "logistic" (the built-in kind), got "forest"',
-      'model.version must be a non-empty string',
+      'model.version must be 1-64 letters, digits, ".", "_" or "-", got ""',
       'model.bias must be a finite number, got "x"',
       'model.threshold must be a number between 0 and 1 (a logistic score), got 1.5',
       'model.weights.txn_count_5m must be a finite number, got "high"',
