@@ -13,15 +13,24 @@
  *    conditional on the version read; a record already applied to a key (sequence number at or below its last
  *    applied one) is never applied again. A key whose windows only fired is not rewritten: its windows up to the
  *    shard's `firedThrough` were emitted, so the next batch that loads it skips them silently (`skipFired`);
- * 5. fired timer pages are deleted, then the shard watermark, checkpoint and `firedThrough` are written last.
+ * 5. with a scoring section, every record applied (also a re-delivered one whose prediction is missing) is scored
+ *    with its key's features served from the item just written as of that moment, and the predictions are
+ *    written (prediction-store.ts), then counted in their evaluation windows: a crash before leaves the records
+ *    re-delivered, found applied, and scored then;
+ * 6. fired timer pages are deleted, then the shard watermark, checkpoint and `firedThrough` are written last.
  *    Until then, a retry sees the watermark from before the batch, so every record is judged exactly as in the
  *    first delivery.
  */
 import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
 import { type IdPages, NO_ID_PAGES, type ShardProgress, decodeIdPage, decodeKeyItem, encodeIdPage, encodeKeyItem } from '../core/key-item';
+import type { Model } from '../core/model';
+import type { AppliedRecord } from '../core/results';
+import { type Prediction, predict } from '../core/scoring';
+import { type StoredKeyItem as ServableItem, serveItem } from '../core/serve-item';
 import type { PipelineSpec } from '../core/spec';
 import { compareSeq } from '../core/state';
 import type { DeadLetterSender } from './dead-letters';
+import type { PredictionStore, StoredPrediction } from './prediction-store';
 import type { ResultObjectWriter } from './result-objects';
 import { type ShardCheckpoint, type StateStore, type TimerEntry, type TimerPage } from './state-store';
 
@@ -47,6 +56,35 @@ export interface BatchProcessorOptions {
    */
   readonly inlineIdLimit?: number;
   readonly now?: () => number;
+  /** Score each applied record (the spec's scoring section), after the key items are written. */
+  readonly scoring?: ScoringOptions;
+}
+
+/** A prediction counted in its evaluation window: the stored one (a retry never recounts a different score). */
+export interface CountedPrediction extends StoredPrediction {
+  readonly seq: string;
+}
+
+/** Where predictions are counted per evaluation window, and closed windows measured (the evaluation store). */
+export interface PredictionCounter<Closed> {
+  addPredictions(shard: string, preds: readonly CountedPrediction[]): Promise<void>;
+  /** Windows ending at or before the watermark, measured once. */
+  closeWindows(watermark: number): Promise<readonly Closed[]>;
+}
+
+export interface ScoringOptions<Closed = unknown> {
+  readonly model: Model;
+  readonly predictions: PredictionStore;
+  readonly evaluation?: PredictionCounter<Closed>;
+}
+
+export interface ScoringOutcome<Closed = unknown> {
+  /** Predictions this batch wrote (a re-delivered record whose prediction existed is not among them). */
+  readonly predictions: readonly Prediction[];
+  /** Per prediction written: its write time − the event's arrival time (ms). */
+  readonly latencyMs: readonly number[];
+  /** Evaluation windows this batch closed. */
+  readonly closed: readonly Closed[];
 }
 
 export interface BatchOutcome {
@@ -70,6 +108,8 @@ export interface BatchOutcome {
   readonly watermarkLagMs: ReadonlyMap<string, number>;
   /** Write time − event time of the newest record applied (ms); absent when nothing was applied. */
   readonly freshnessMs: number | undefined;
+  /** With scoring only. */
+  readonly scoring?: ScoringOutcome;
 }
 
 const DAY_S = 86_400;
@@ -84,7 +124,7 @@ interface Loaded {
 
 export async function processBatch(input: readonly InputRecord[], o: BatchProcessorOptions): Promise<BatchOutcome> {
   const now = o.now ?? Date.now;
-  const engine = new WindowEngine(o.spec, { judgeRedelivered: true });
+  const engine = new WindowEngine(o.spec, { judgeRedelivered: true, collectApplied: o.scoring !== undefined });
   const inlineLimit = o.inlineIdLimit ?? 64;
   const writesBefore = o.state.writes;
   const unitsBefore = o.state.consumedWriteUnits;
@@ -126,6 +166,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const toLoad = [...new Set([...plan.keys, ...timerKeys])];
   const loaded = new Map<string, Loaded>();
   const items = (await o.state.getKeyItems(toLoad)).map((item) => ({ item, d: decodeKeyItem(engine.runtimes, item.key, item.state) }));
+  const servable = new Map<string, ServableItem>(items.map(({ item }) => [item.key, item]));
   // Windows a timer already fired (through each shard's firedThrough) are skipped, not emitted again.
   const timerShards = new Set<string>();
   for (const { d } of items) for (const e of d.ents) if (e?.timerShard !== undefined && !checkpoints.has(e.timerShard)) timerShards.add(e.timerShard);
@@ -235,6 +276,8 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     ]),
   ]);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
+  for (const k of keyWrites) servable.set(k.key, { state: k.bytes, writtenAt });
+  const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, result.applied, servable, shards, (s) => engine.watermark(s), now);
   // Fired pages go only once the key items that no longer need them are written; a page left by a crash fires
   // keys with nothing due: harmless.
   await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(timerPages)));
@@ -266,7 +309,59 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     idPages: idPageWrites.length,
     watermarkLagMs,
     freshnessMs: Number.isFinite(newest) ? writtenAt - newest : undefined,
+    ...(scoring === undefined ? {} : { scoring }),
   };
+}
+
+/**
+ * Scores the applied records from their keys' items as just written (or as loaded, for a re-delivered record
+ * whose key needed no write), as of now: what the serving API answers at this moment, the record included.
+ * Then writes the predictions and counts the stored ones in their evaluation windows.
+ */
+async function score(
+  spec: PipelineSpec,
+  runtimes: WindowEngine['runtimes'],
+  sc: ScoringOptions,
+  applied: readonly AppliedRecord[],
+  servable: ReadonlyMap<string, ServableItem>,
+  shards: readonly string[],
+  watermark: (shard: string) => number,
+  now: () => number,
+): Promise<ScoringOutcome> {
+  const seen = new Set<string>();
+  const records = applied.filter((r) => !seen.has(r.eventId) && seen.add(r.eventId));
+  // A re-delivered record may have been scored by the delivery that applied it: its stored prediction stands.
+  const stored = await sc.predictions.existing(records.filter((r) => r.redelivered).map((r) => r.eventId));
+  const scoredAt = now();
+  const lateness = spec.watermark.allowedLatenessMs;
+  const names = sc.model.features;
+  const served = new Map<string, ReturnType<typeof serveItem>>();
+  const predictions = records
+    .filter((r) => !stored.has(r.eventId))
+    .map((r) => {
+      let s = served.get(r.key);
+      if (s === undefined) served.set(r.key, (s = serveItem(runtimes, lateness, r.key, servable.get(r.key), scoredAt, names)));
+      return predict(sc.model, r, s.features, scoredAt);
+    });
+  const { written, existed } = await sc.predictions.write(predictions);
+  const writtenAt = now();
+  for (const [id, p] of await sc.predictions.existing(existed)) stored.set(id, p);
+  let closed: readonly unknown[] = [];
+  if (sc.evaluation !== undefined) {
+    const byId = new Map<string, StoredPrediction>([...written.map((p): [string, StoredPrediction] => [p.eventId, p]), ...stored]);
+    for (const shard of shards) {
+      const counted = records
+        .filter((r) => r.shard === shard && byId.has(r.eventId))
+        .map((r) => {
+          const p = byId.get(r.eventId)!;
+          return { eventId: p.eventId, eventTime: p.eventTime, score: p.score, positive: p.positive, seq: r.seq };
+        });
+      if (counted.length > 0) await sc.evaluation.addPredictions(shard, counted);
+    }
+    const w = Math.min(...shards.map(watermark));
+    if (Number.isFinite(w)) closed = await sc.evaluation.closeWindows(w);
+  }
+  return { predictions: written, latencyMs: written.filter((p) => p.arrivalTime !== null).map((p) => writtenAt - p.arrivalTime!), closed };
 }
 
 /**

@@ -3,6 +3,7 @@
  * uses too); a missing or bad value fails loudly at start.
  */
 import { CONSUMER_ENV, EVENT_SOURCE_LIMITS } from '../contract/resources';
+import { type Model, ModelError, parseModel } from '../core/model';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
 
 export class ConfigError extends Error {
@@ -20,6 +21,14 @@ export interface ConsumerConfig {
   readonly resultsBucket: string;
   readonly deadLetterQueueUrl: string;
   readonly parallelizationFactor: number;
+  /** With the spec's scoring section: the model and where predictions go. */
+  readonly scoring?: ScoringConfig;
+}
+
+export interface ScoringConfig {
+  readonly model: Model;
+  readonly predictionsTable: string;
+  readonly predictionsStream: string;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -33,12 +42,33 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerCon
   const { min, max } = EVENT_SOURCE_LIMITS.parallelizationFactor;
   const pf = Number(env[pfName] ?? '1');
   if (!Number.isInteger(pf) || pf < min || pf > max) throw new ConfigError(`${pfName} must be an integer from ${min} to ${max}, got "${env[pfName]}"`);
+  const spec = parseSpecJson(required(env, CONSUMER_ENV.spec));
   return {
-    spec: parseSpecJson(required(env, CONSUMER_ENV.spec)),
+    spec,
     pipelineName: env[CONSUMER_ENV.pipelineName] ?? 'default',
     stateTable: required(env, CONSUMER_ENV.stateTableName),
     resultsBucket: required(env, CONSUMER_ENV.finalsBucketName),
     deadLetterQueueUrl: required(env, CONSUMER_ENV.deadLetterQueueUrl),
     parallelizationFactor: pf,
+    ...(spec.scoring === undefined ? {} : { scoring: scoringFromEnv(env, spec) }),
   };
+}
+
+function scoringFromEnv(env: NodeJS.ProcessEnv, spec: PipelineSpec): ScoringConfig {
+  const name = CONSUMER_ENV.modelDocument;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(required(env, name));
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`environment variable ${name} is not JSON: ${(e as Error).message}`);
+  }
+  let model: Model;
+  try {
+    model = parseModel(doc, spec);
+  } catch (e) {
+    if (e instanceof ModelError) throw new ConfigError(`environment variable ${name}: ${e.message}`);
+    throw e;
+  }
+  return { model, predictionsTable: required(env, CONSUMER_ENV.predictionsTableName), predictionsStream: required(env, CONSUMER_ENV.predictionsStreamName) };
 }

@@ -7,8 +7,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SERVING_ENV } from '../contract/resources';
 import { type KeyFeatures, entityKey, requestTime } from '../core/feature-request';
-import { decodeKeyItem } from '../core/key-item';
-import { type ServedFeature, keyShard, selectFeatures, serveFeatures } from '../core/serving';
+import { serveItem } from '../core/serve-item';
+import { selectFeatures } from '../core/serving';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
 import { type FeatureRuntime, featureRuntimes } from '../core/windows';
 import { ConfigError } from './config';
@@ -83,18 +83,7 @@ export class FeatureClient {
     const items = await this.store.getKeyItems([...new Set(wanted)], { consistentRead: opts.consistentRead ?? false });
     const byKey = new Map(items.map((it) => [it.key, it]));
     const lateness = this.spec.watermark.allowedLatenessMs;
-    const rows = wanted.map((key) => {
-      const item = byKey.get(key);
-      const decoded = item === undefined ? undefined : decodeKeyItem(this.runtimes, key, item.state);
-      const ents = decoded?.ents ?? [];
-      // The key's shard: that of its newest record (any of its shards when no feature names one).
-      const shard = keyShard(ents) ?? decoded?.shards.keys().next().value;
-      const newest = shard === undefined ? null : (decoded?.shards.get(shard)?.maxEventTime ?? null);
-      const meta = { watermark: newest === null ? null : newest - lateness, writtenAt: item?.writtenAt ?? null };
-      const features: Record<string, ServedFeature> = Object.create(null) as Record<string, ServedFeature>;
-      for (const f of serveFeatures(this.runtimes, ents, at, meta, names)) features[f.feature] = f;
-      return { key, found: item !== undefined, ...meta, features };
-    });
+    const rows = wanted.map((key) => ({ key, ...serveItem(this.runtimes, lateness, key, byKey.get(key), at, names) }));
     const log = this.servedLog;
     if (log !== undefined && log.sampleRate > 0) {
       const random = log.random ?? Math.random;

@@ -3,7 +3,8 @@
  * dashboard and alarms use (metric-names.ts).
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { BatchOutcome } from './batch-processor';
+import type { BatchOutcome, ScoringOutcome } from './batch-processor';
+import { featureAgeMs } from '../core/scoring';
 import { MetricName } from '../contract/metric-names';
 
 export function publishBatchMetrics(metrics: Metrics, recordsIn: number, o: BatchOutcome, durationMs: number): void {
@@ -26,5 +27,25 @@ export function publishBatchMetrics(metrics: Metrics, recordsIn: number, o: Batc
   for (const lag of o.watermarkLagMs.values()) metrics.addMetric(MetricName.WatermarkLagMs, MetricUnit.Milliseconds, lag);
   if (o.freshnessMs !== undefined) metrics.addMetric(MetricName.FeatureFreshnessMs, MetricUnit.Milliseconds, o.freshnessMs);
   metrics.addMetric(MetricName.BatchDurationMs, MetricUnit.Milliseconds, durationMs);
+  if (o.scoring !== undefined) addScoringMetrics(metrics, o.scoring);
   metrics.publishStoredMetrics();
+}
+
+/** EMF takes at most 100 values per metric in one document. */
+const MAX_VALUES = 100;
+
+/** At most 100 of the values, at evenly spaced ranks of their order: the distribution CloudWatch's percentiles read. */
+export function spreadSample(values: readonly number[], max = MAX_VALUES): number[] {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length <= max) return sorted;
+  return Array.from({ length: max }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (max - 1))]!);
+}
+
+/** Scoring's figures: predictions written, positives, arrival → prediction latency and the age of the features used. */
+export function addScoringMetrics(metrics: Metrics, s: ScoringOutcome): void {
+  metrics.addMetric(MetricName.Predictions, MetricUnit.Count, s.predictions.length);
+  metrics.addMetric(MetricName.PositivePredictions, MetricUnit.Count, s.predictions.filter((p) => p.positive).length);
+  for (const v of spreadSample(s.latencyMs)) metrics.addMetric(MetricName.PredictionLatencyMs, MetricUnit.Milliseconds, v);
+  const ages = s.predictions.map(featureAgeMs).filter((a): a is number => a !== null);
+  for (const v of spreadSample(ages)) metrics.addMetric(MetricName.ScoringFeatureAgeMs, MetricUnit.Milliseconds, v);
 }

@@ -19,6 +19,7 @@ import { type DecodedKeyItem, type ShardProgress } from './key-item';
 import { KeyedState, type KeyState } from './keyed-state';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type DecodedRecord, RecordDecoder } from './record';
 import {
+  type AppliedRecord,
   type BatchPlan,
   type BatchResult,
   type Correction,
@@ -61,6 +62,7 @@ class BatchCollector implements FireSink {
   public readonly shards = new Set<string>();
   public readonly newestApplied: Record<string, number> = {};
   public readonly counters = emptyCounters();
+  public readonly applied: AppliedRecord[] = [];
   public readonly retains: boolean;
 
   public constructor(private readonly onFinal: FinalSink | undefined) {
@@ -103,6 +105,7 @@ export class WindowEngine {
   private batches = 0;
   private readonly trackChanges: boolean;
   private readonly judgeRedelivered: boolean;
+  private readonly collectApplied: boolean;
   private readonly fireAtBatchEnd: boolean;
   private readonly advanceFn: Advance = (e, w) => this.advance(e, w);
   /** Latest arrival time of any record seen: the earliest time serving reads the state as of. */
@@ -120,6 +123,7 @@ export class WindowEngine {
     this.ids = new ProducerIds(options.dedupRetentionMs ?? idRetentionMs(spec), (s) => this.watermark(s));
     this.trackChanges = options.trackChanges ?? true;
     this.judgeRedelivered = options.judgeRedelivered ?? false;
+    this.collectApplied = options.collectApplied ?? false;
     this.onFinal = options.onFinal;
     this.fireAtBatchEnd = options.fireAtBatchEnd ?? true;
     this.trigger = this.fireAtBatchEnd ? new EventTimeTimers() : new SweepTrigger();
@@ -178,6 +182,7 @@ export class WindowEngine {
       watermarks,
       newestApplied: o.newestApplied,
       counters: o.counters,
+      applied: o.applied,
     };
   }
 
@@ -259,6 +264,9 @@ export class WindowEngine {
     else if (this.trackChanges) this.out.touchedKeys.add(rec.key);
     const prev = this.out.newestApplied[shard];
     if (prev === undefined || rec.time > prev) this.out.newestApplied[shard] = rec.time;
+    if (this.collectApplied) {
+      this.out.applied.push({ key: rec.key, eventId: rec.id ?? `${shard}/${r.seq}`, eventTime: rec.time, arrivalTime: r.arrivalTime, shard, seq: r.seq, redelivered: alreadyApplied });
+    }
   }
 
   /**

@@ -124,6 +124,21 @@ export interface BatchResult {
   /** Newest event time applied in the batch, per shard (for freshness). */
   readonly newestApplied: Record<string, number>;
   readonly counters: BatchCounters;
+  /** Every record applied to a window (also a re-delivered one), in arrival order: with `collectApplied` only. */
+  readonly applied: readonly AppliedRecord[];
+}
+
+/** A record the engine applied: what scoring needs to name and time its prediction. */
+export interface AppliedRecord {
+  readonly key: string;
+  /** The producer id (idField), or `<shard>/<sequence number>` without one: stable across re-deliveries. */
+  readonly eventId: string;
+  readonly eventTime: number;
+  readonly arrivalTime: number | undefined;
+  readonly shard: string;
+  readonly seq: string;
+  /** An earlier delivery already applied it (its prediction may exist). */
+  readonly redelivered: boolean;
 }
 
 export interface BatchPlan {
@@ -157,6 +172,8 @@ export interface EngineOptions {
    * @default false
    */
   readonly judgeRedelivered?: boolean;
+  /** List every applied record in the batch result's `applied` (scoring needs them). @default false */
+  readonly collectApplied?: boolean;
   /**
    * Receives each final window as it fires, instead of collecting it in the batch result's `finals` (replay writes
    * them out directly and so never builds the objects). Not allowed with latePolicy "update", whose final windows

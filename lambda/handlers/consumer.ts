@@ -7,8 +7,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type ClientHook, dynamoClient, hooked, sqsClient } from '../adapters/aws-clients';
-import { type BatchOutcome, processBatch } from '../adapters/batch-processor';
-import { type ConsumerConfig, configFromEnv } from '../adapters/config';
+import { type BatchOutcome, type ScoringOptions, processBatch } from '../adapters/batch-processor';
+import { ConfigError, type ConsumerConfig, configFromEnv } from '../adapters/config';
+import { kinesisClient } from '../adapters/kinesis-client';
+import { PredictionStore } from '../adapters/prediction-store';
+import type { Model } from '../core/model';
+import { EVALUATION_DEFAULTS } from '../core/spec';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeadLetterSender } from '../adapters/dead-letters';
 import { ResultObjectWriter } from '../adapters/result-objects';
 import { s3Client } from '../adapters/s3-client';
@@ -29,6 +34,8 @@ export interface CreateConsumerOptions {
   readonly arrivalClock?: ArrivalClock;
   /** Sees every AWS SDK client the consumer creates (the local sandbox counts requests and consumed capacity). */
   readonly clientHook?: ClientHook;
+  /** A model of your own, replacing the one the config reads from MODEL_DOCUMENT (needs the spec's scoring section). */
+  readonly model?: Model;
 }
 
 export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
@@ -38,6 +45,7 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
   const dynamo = hooked(dynamoClient({ maxAttempts: 8 }), opts.clientHook);
   const sqs = hooked(sqsClient({ maxAttempts: 8 }), opts.clientHook);
   const s3 = hooked(s3Client({ maxAttempts: 8 }), opts.clientHook);
+  const scoring = scoringOptions(opts, dynamo);
   return async (event) => {
     const started = Date.now();
     const records = event.Records.flatMap((r) => toInputRecords(r, opts.arrivalClock));
@@ -48,12 +56,31 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
       results: new ResultObjectWriter({ client: s3, bucket: config.resultsBucket, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       parallelizationFactor: config.parallelizationFactor,
+      ...(scoring === undefined ? {} : { scoring: scoring() }),
     });
     publishBatchMetrics(metrics, records.length, outcome, Date.now() - started);
     logger.info('batch processed', { shard: records[0]?.shard, firstSeq: records[0]?.seq, recordsIn: records.length, ...outcome.counters, skipped: outcome.skipped, stateWrites: outcome.stateWrites });
     opts.onOutcome?.(outcome, records.length);
     return { batchItemFailures: [] };
   };
+}
+
+/** Per invocation: the model and a prediction store behind the same write gate as the other writes. */
+function scoringOptions(opts: CreateConsumerOptions, dynamo: DynamoDBClient): (() => ScoringOptions) | undefined {
+  const sc = opts.config.scoring;
+  const spec = opts.config.spec;
+  if (sc === undefined || spec.scoring === undefined) {
+    if (opts.model !== undefined) throw new ConfigError('a model was given, but the spec has no scoring section (and no predictions table)');
+    return undefined;
+  }
+  const model = opts.model ?? sc.model;
+  const kinesis = hooked(kinesisClient({ maxAttempts: 8 }), opts.clientHook);
+  const labelWindowMs = spec.evaluation?.labelWindowMs ?? 0;
+  const windowMs = spec.evaluation?.windowMs ?? EVALUATION_DEFAULTS.windowMs;
+  return () => ({
+    model,
+    predictions: new PredictionStore({ dynamo, kinesis, tableName: sc.predictionsTable, streamName: sc.predictionsStream, evaluationWindowMs: windowMs, keepMs: labelWindowMs, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
+  });
 }
 
 /** Metrics with the single `Pipeline` dimension the alarms and dashboard query (Powertools adds `service` otherwise). */

@@ -1,0 +1,182 @@
+/**
+ * Scoring in the feature consumer's batch, against the emulators (dynalite, kinesalite, fauxqs): every record
+ * applied gets one prediction, made from the features its key's item serves at the scoring time (the record
+ * included), in the table once and on the predictions stream at least once, however the batch crashes and is
+ * re-delivered.
+ */
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import { createActiveStream, readStream } from '../../../bin/local/streams';
+import { createActiveTable } from '../../../bin/local/tables';
+import { prng } from '../../../bin/bench/workload';
+import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-processor';
+import { FeatureClient } from '../../../lambda/adapters/feature-client';
+import { kinesisClient } from '../../../lambda/adapters/kinesis-client';
+import { PredictionStore } from '../../../lambda/adapters/prediction-store';
+import type { WriteGate } from '../../../lambda/adapters/state-store';
+import { PREDICTIONS_TABLE } from '../../../lambda/contract/resources';
+import type { InputRecord } from '../../../lambda/core/engine';
+import { parseModel } from '../../../lambda/core/model';
+import type { Prediction } from '../../../lambda/core/scoring';
+import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
+import { type ConsumerEnv, consumerStores, freshConsumerEnv } from '../../support/consumer-env';
+
+const SHARD = 'shardId-000000000000';
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+
+const spec: PipelineSpec = parseSpec({
+  source: { keyField: 'user', timeField: 'ts', idField: 'id' },
+  watermark: { allowedLatenessMs: 5_000, maxFutureSkewMs: 60_000 },
+  features: [
+    { name: 'count_2m_every_30s', window: { type: 'sliding', sizeMs: 120_000, slideMs: 30_000 }, aggregate: 'count' },
+    { name: 'sum_2m_every_30s', window: { type: 'sliding', sizeMs: 120_000, slideMs: 30_000 }, aggregate: 'sum', field: 'amount' },
+    { name: 'session_max', window: { type: 'session', gapMs: 45_000 }, aggregate: 'max', field: 'amount' },
+  ],
+  scoring: { model: 'model.json' },
+  evaluation: { labelWindowMs: 86_400_000, windowMs: 60_000 },
+});
+const model = parseModel({ kind: 'logistic', version: 'm1', bias: -4, weights: { count_2m_every_30s: 0.6, sum_2m_every_30s: 0.01 }, threshold: 0.5 }, spec);
+
+/** Valid records of five users, some late, invalid or producer retries; arrival 200 ms after event time. */
+function makeRecords(n: number, seed: number): InputRecord[] {
+  const rnd = prng(seed);
+  const out: InputRecord[] = [];
+  let t = T0;
+  for (let i = 0; i < n; i++) {
+    t += Math.floor(rnd() * 3000);
+    const seq = (BigInt('49650000000000000000000000000000000000000000000000000000') + BigInt(i * 7 + 1)).toString();
+    const u = rnd();
+    let payload: string;
+    if (u < 0.04) payload = '{"user": "broken", ts:';
+    else if (u < 0.1) payload = JSON.stringify({ user: `u${i % 5}`, ts: t - 60_000, amount: 3, id: `e${i}` });
+    else payload = JSON.stringify({ user: `u${Math.floor(rnd() * 5)}`, ts: t, amount: Math.floor(rnd() * 100), id: `e${i}` });
+    if (u > 0.95 && out.length > 0) payload = Buffer.from(out[out.length - 1]!.data).toString('utf8');
+    out.push({ data: Buffer.from(payload, 'utf8'), shard: SHARD, seq, arrivalTime: t + 200 });
+  }
+  return out;
+}
+
+interface Env extends ConsumerEnv {
+  predictionsTable: string;
+  predictionsStream: string;
+}
+
+let emulators: Emulators;
+let n = 0;
+
+async function freshEnv(): Promise<Env> {
+  const env = await freshConsumerEnv('sc');
+  const id = `sc${++n}x${Date.now() % 100000}`;
+  await Promise.all([createActiveTable(env.dynamo, PREDICTIONS_TABLE, `${id}-predictions`), createActiveStream(kinesisClient(), `${id}-predictions`)]);
+  return { ...env, predictionsTable: `${id}-predictions`, predictionsStream: `${id}-predictions` };
+}
+
+/** One delivery, scored as of the batch's last arrival + 50 ms (deterministic, so retries score alike). */
+function deliver(env: Env, records: readonly InputRecord[], gate?: WriteGate): Promise<BatchOutcome> {
+  const at = Math.max(...records.map((r) => r.arrivalTime ?? 0)) + 50;
+  return processBatch(records, {
+    spec,
+    pipelineName: 'test',
+    ...consumerStores(env, gate),
+    now: () => at,
+    scoring: {
+      model,
+      predictions: new PredictionStore({
+        dynamo: env.dynamo,
+        kinesis: kinesisClient(),
+        tableName: env.predictionsTable,
+        streamName: env.predictionsStream,
+        evaluationWindowMs: 60_000,
+        keepMs: 86_400_000,
+        ...(gate ? { writeGate: gate } : {}),
+      }),
+    },
+  });
+}
+
+async function storedPredictions(env: Env): Promise<Prediction[]> {
+  const res = await env.dynamo.send(new ScanCommand({ TableName: env.predictionsTable, ConsistentRead: true }));
+  return (res.Items ?? []).filter((it) => it.sk!.S === 'p').map((it) => JSON.parse(it.doc!.S!) as Prediction);
+}
+
+beforeAll(async () => {
+  emulators = await startEmulators({ services: ['kinesis', 'dynamodb', 'sqs', 's3'] });
+  Object.assign(process.env, emulators.env());
+}, 60_000);
+
+afterAll(async () => {
+  await emulators?.stop();
+});
+
+const cut = (records: readonly InputRecord[], size: number): InputRecord[][] => Array.from({ length: Math.ceil(records.length / size) }, (_, i) => records.slice(i * size, (i + 1) * size));
+
+describe('scoring in the feature consumer batch', () => {
+  it('scores every applied record once, with the features its key serves at the scoring time, the record included', async () => {
+    const env = await freshEnv();
+    const client = new FeatureClient({ spec, tableName: env.stateTable, dynamo: env.dynamo });
+    let applied = 0;
+    for (const batch of cut(makeRecords(240, 7), 40)) {
+      const o = await deliver(env, batch);
+      applied += o.counters.applied;
+      // Straight after the batch the state is as scored: the endpoint serves the very values at scoredAt.
+      for (const p of o.scoring!.predictions) {
+        const [served] = await client.getFeatures([p.key], { at: p.scoredAt, features: model.features });
+        for (const f of model.features) expect(p.features[f]!.value, `${p.eventId} ${f}`).toBe(served!.features[f]!.value);
+        expect(p.features.count_2m_every_30s!.newestEventTime).toBeGreaterThanOrEqual(p.eventTime);
+        expect(p.predictionId).toBe(`m1:${p.eventId}`);
+        expect(p.positive).toBe(p.score >= 0.5);
+        expect(p.scoredAt - p.arrivalTime!).toBeGreaterThanOrEqual(50);
+      }
+    }
+    const stored = await storedPredictions(env);
+    expect(stored.length).toBe(applied);
+    expect(new Set(stored.map((p) => p.eventId)).size).toBe(applied);
+    expect(stored.some((p) => p.positive)).toBe(true);
+    expect(stored.some((p) => !p.positive)).toBe(true);
+    const onStream = (await readStream(kinesisClient(), env.predictionsStream)).map((t) => (JSON.parse(t) as Prediction).predictionId);
+    expect(onStream.sort()).toEqual(stored.map((p) => p.predictionId).sort());
+  });
+
+  it('a re-delivered batch writes no prediction again, on the stream or in the table', async () => {
+    const env = await freshEnv();
+    const records = makeRecords(60, 11);
+    await deliver(env, records);
+    const again = await deliver(env, records.slice(10, 50));
+    expect(again.scoring!.predictions).toEqual([]);
+    expect((await readStream(kinesisClient(), env.predictionsStream)).length).toBe((await storedPredictions(env)).length);
+  });
+
+  it('crashing at any write and re-delivering leaves each prediction once in the table, none lost; the stream repeats at most one batch', async () => {
+    const records = makeRecords(90, 23);
+    const batches = cut(records, 30);
+    const clean = await freshEnv();
+    let writes = 0;
+    for (const b of batches) await deliver(clean, b, () => void writes++);
+    const expected = (await storedPredictions(clean)).map((p) => `${p.eventId} ${p.score}`).sort();
+    expect(expected.length).toBeGreaterThan(60);
+    for (let k = 0; k < writes; k += Math.max(1, Math.floor(writes / 12))) {
+      const env = await freshEnv();
+      let count = 0;
+      const gate: WriteGate = (what) => {
+        if (count++ === k) throw new Error(`injected crash before write ${k}: ${what}`);
+      };
+      for (const b of batches) {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await deliver(env, b, gate);
+            break;
+          } catch (e) {
+            expect((e as Error).message).toContain('injected crash');
+            expect(attempt).toBe(0);
+          }
+        }
+      }
+      const got = (await storedPredictions(env)).map((p) => `${p.eventId} ${p.score}`).sort();
+      expect(got, `crash before write ${k}`).toEqual(expected);
+      const onStream = (await readStream(kinesisClient(), env.predictionsStream)).map((t) => (JSON.parse(t) as Prediction).eventId);
+      expect(new Set(onStream).size).toBe(expected.length);
+      expect(onStream.length - expected.length).toBeLessThanOrEqual(30);
+    }
+  }, 120_000);
+});
