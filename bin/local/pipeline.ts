@@ -34,6 +34,7 @@ import {
   EVENT_SOURCE_DEFAULTS,
   EVENT_SOURCE_LIMITS,
   ON_FAILURE_QUEUE,
+  PREDICTIONS_TABLE,
   STATE_TABLE,
   createQueueInput,
 
@@ -41,6 +42,11 @@ import {
 import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions } from './esm-runner';
 import type { UsageRecorder } from './usage';
 import { createActiveTable } from './tables';
+import { createActiveStream, readStream } from './streams';
+import type { Model } from '../../lambda/core/model';
+import type { Prediction } from '../../lambda/core/scoring';
+import { scanAll } from '../../lambda/adapters/dynamo-io';
+import { PREDICTION_SK, PredictionAttr } from '../../lambda/adapters/evaluation-items';
 
 /** The settings of the mapping and function the stack deploys, as local event source mapping options. */
 export type DeployedMappingOptions = Required<
@@ -107,6 +113,11 @@ export interface LocalPipelineOptions {
    * requests, the invocations and their time, and the records put (see bin/local/usage.ts).
    */
   readonly usage?: UsageRecorder;
+  /**
+   * The model that scores each applied record (the spec's scoring section; see loadSpecAndModel): a predictions
+   * table and stream are created for it. Without one, the pipeline computes features only.
+   */
+  readonly model?: Model;
 }
 
 export interface PutResult {
@@ -116,9 +127,21 @@ export interface PutResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+export interface LocalPipelineNames {
+  readonly pipeline: string;
+  readonly stream: string;
+  readonly stateTable: string;
+  readonly resultsBucket: string;
+  readonly deadLetterQueueUrl: string;
+  readonly onFailureQueueUrl: string;
+  /** With a model only. */
+  readonly predictionsTable?: string;
+  readonly predictionsStream?: string;
+}
+
 export class LocalPipeline {
   private constructor(
-    public readonly names: { pipeline: string; stream: string; stateTable: string; resultsBucket: string; deadLetterQueueUrl: string; onFailureQueueUrl: string },
+    public readonly names: LocalPipelineNames,
     public readonly esm: LocalEventSourceMapping,
     private readonly kinesis: KinesisClient,
     private readonly dynamo: DynamoDBClient,
@@ -144,6 +167,9 @@ export class LocalPipeline {
       createActiveTable(dynamo, STATE_TABLE, stateTable),
       s3.send(new CreateBucketCommand({ Bucket: resultsBucket })),
     ]);
+    const scoring = o.model === undefined ? undefined : { model: o.model, predictionsTable: `${prefix}-predictions`, predictionsStream: `${prefix}-predictions` };
+    if (o.model !== undefined && o.spec.scoring === undefined) throw new Error('LocalPipeline: a model was given but the spec has no scoring section');
+    if (scoring) await Promise.all([createActiveTable(dynamo, PREDICTIONS_TABLE, scoring.predictionsTable), createActiveStream(kinesis, scoring.predictionsStream)]);
     const [dlq, onFailureQueue] = await Promise.all([
       sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${prefix}-dead-letters`))),
       sqs.send(new CreateQueueCommand(createQueueInput(ON_FAILURE_QUEUE, `${prefix}-on-failure`))),
@@ -153,9 +179,17 @@ export class LocalPipeline {
       if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
       await sleep(20);
     }
-    const names = { pipeline: prefix, stream, stateTable, resultsBucket, deadLetterQueueUrl: dlq.QueueUrl!, onFailureQueueUrl: onFailureQueue.QueueUrl! };
+    const names: LocalPipelineNames = {
+      pipeline: prefix,
+      stream,
+      stateTable,
+      resultsBucket,
+      deadLetterQueueUrl: dlq.QueueUrl!,
+      onFailureQueueUrl: onFailureQueue.QueueUrl!,
+      ...(scoring ? { predictionsTable: scoring.predictionsTable, predictionsStream: scoring.predictionsStream } : {}),
+    };
     const consumer = createConsumer({
-      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1 },
+      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) },
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
@@ -307,6 +341,21 @@ export class LocalPipeline {
   /** Corrections (latePolicy "update"), read back from S3. */
   public corrections(): Promise<CorrectionLine[]> {
     return this.results.readCorrections(this.names.pipeline);
+  }
+
+  /** The predictions in the predictions table (one per scored record), in no particular order. */
+  public async predictions(): Promise<Prediction[]> {
+    const table = this.names.predictionsTable;
+    if (table === undefined) return [];
+    const items = await scanAll(this.dynamo, { TableName: table, ConsistentRead: true });
+    return items.filter((it) => it.sk?.S === PREDICTION_SK).map((it) => JSON.parse(it[PredictionAttr.doc]!.S!) as Prediction);
+  }
+
+  /** Every record on the predictions stream (at least once each), parsed. */
+  public async predictionStream(): Promise<Prediction[]> {
+    const stream = this.names.predictionsStream;
+    if (stream === undefined) return [];
+    return (await readStream(this.kinesis, stream)).map((t) => JSON.parse(t) as Prediction);
   }
 
   public get dynamoClient(): DynamoDBClient {

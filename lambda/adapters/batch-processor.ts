@@ -14,7 +14,8 @@
  *    applied one) is never applied again. A key whose windows only fired is not rewritten: its windows up to the
  *    shard's `firedThrough` were emitted, so the next batch that loads it skips them silently (`skipFired`);
  * 5. with a scoring section, every record applied (also a re-delivered one whose prediction is missing) is scored
- *    with its key's features served from the item just written as of that moment, and the predictions are
+ *    with its key's features served from the item just written, as of the newest arrival in the batch (the item
+ *    holds exactly the records that arrived by then; see core/scoring.ts), and the predictions are
  *    written (prediction-store.ts), then counted in their evaluation windows: a crash before leaves the records
  *    re-delivered, found applied, and scored then;
  * 6. fired timer pages are deleted, then the shard watermark, checkpoint and `firedThrough` are written last.
@@ -277,7 +278,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   ]);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
   for (const k of keyWrites) servable.set(k.key, { state: k.bytes, writtenAt });
-  const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, result.applied, servable, shards, (s) => engine.watermark(s), now);
+  const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, input, result.applied, servable, shards, (s) => engine.watermark(s), now);
   // Fired pages go only once the key items that no longer need them are written; a page left by a crash fires
   // keys with nothing due: harmless.
   await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(timerPages)));
@@ -315,13 +316,15 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
 
 /**
  * Scores the applied records from their keys' items as just written (or as loaded, for a re-delivered record
- * whose key needed no write), as of now: what the serving API answers at this moment, the record included.
+ * whose key needed no write), as of the newest arrival of the batch in the record's shard (now, without arrival
+ * times): what the serving API answers as of that time, the record included; the same on a retry of the batch.
  * Then writes the predictions and counts the stored ones in their evaluation windows.
  */
 async function score(
   spec: PipelineSpec,
   runtimes: WindowEngine['runtimes'],
   sc: ScoringOptions,
+  input: readonly InputRecord[],
   applied: readonly AppliedRecord[],
   servable: ReadonlyMap<string, ServableItem>,
   shards: readonly string[],
@@ -333,15 +336,18 @@ async function score(
   // A re-delivered record may have been scored by the delivery that applied it: its stored prediction stands.
   const stored = await sc.predictions.existing(records.filter((r) => r.redelivered).map((r) => r.eventId));
   const scoredAt = now();
+  const newestArrival = new Map<string, number>();
+  for (const r of input) if (r.arrivalTime !== undefined && r.arrivalTime > (newestArrival.get(r.shard) ?? -Infinity)) newestArrival.set(r.shard, r.arrivalTime);
   const lateness = spec.watermark.allowedLatenessMs;
   const names = sc.model.features;
   const served = new Map<string, ReturnType<typeof serveItem>>();
   const predictions = records
     .filter((r) => !stored.has(r.eventId))
     .map((r) => {
-      let s = served.get(r.key);
-      if (s === undefined) served.set(r.key, (s = serveItem(runtimes, lateness, r.key, servable.get(r.key), scoredAt, names)));
-      return predict(sc.model, r, s.features, scoredAt);
+      const at = newestArrival.get(r.shard) ?? scoredAt;
+      let s = served.get(`${at}|${r.key}`);
+      if (s === undefined) served.set(`${at}|${r.key}`, (s = serveItem(runtimes, lateness, r.key, servable.get(r.key), at, names)));
+      return predict(sc.model, r, s.features, at, scoredAt);
     });
   const { written, existed } = await sc.predictions.write(predictions);
   const writtenAt = now();

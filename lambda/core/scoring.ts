@@ -1,7 +1,8 @@
 /**
  * Scoring on fresh features (the scoring pattern): a record the feature consumer applied is scored with the
- * features served for its key as of the scoring time, read from the key's item just written, so the values
- * include the record itself and equal what the serving API answers at that time. The prediction names the model
+ * features served for its key from the key's item just written, as of the newest arrival in its batch: the item
+ * then holds exactly the records that arrived by that time (the record itself included), so the values are what
+ * the serving API answers as of it, and what a training row at that time holds. The prediction names the model
  * version and, per feature, the value, its status and the newest event time it includes.
  */
 import type { Model } from './model';
@@ -23,7 +24,9 @@ export interface Prediction {
   readonly eventTime: number;
   /** When the event reached the stream; null when the source gave none. */
   readonly arrivalTime: number | null;
-  /** The time the features were served as of. */
+  /** The time the features were served as of: the newest arrival in the record's batch (its shard's). */
+  readonly featuresAt: number;
+  /** When the prediction was made (wall clock). */
   readonly scoredAt: number;
   readonly score: number;
   /** score ≥ the model's threshold. */
@@ -42,7 +45,7 @@ export function parsePredictionId(id: string): { modelVersion: string; eventId: 
 }
 
 /** Scores one applied record with its key's served features (those the model reads). */
-export function predict(model: Model, rec: AppliedRecord, served: Readonly<Record<string, ServedFeature>>, scoredAt: number): Prediction {
+export function predict(model: Model, rec: AppliedRecord, served: Readonly<Record<string, ServedFeature>>, featuresAt: number, scoredAt: number): Prediction {
   const values: Record<string, number | null> = {};
   const features: Record<string, PredictionFeature> = {};
   for (const name of model.features) {
@@ -57,6 +60,7 @@ export function predict(model: Model, rec: AppliedRecord, served: Readonly<Recor
     eventId: rec.eventId,
     eventTime: rec.eventTime,
     arrivalTime: rec.arrivalTime ?? null,
+    featuresAt,
     scoredAt,
     score,
     positive: score >= model.threshold,
@@ -65,9 +69,9 @@ export function predict(model: Model, rec: AppliedRecord, served: Readonly<Recor
   };
 }
 
-/** Scoring time − the newest event time among the features used: how old the freshest information was (null: none known). */
+/** The features' time − the newest event time among them: how old the freshest information was (null: none known). */
 export function featureAgeMs(p: Prediction): number | null {
   let newest = -Infinity;
   for (const f of Object.values(p.features)) if (f.newestEventTime !== null && f.newestEventTime > newest) newest = f.newestEventTime;
-  return Number.isFinite(newest) ? p.scoredAt - newest : null;
+  return Number.isFinite(newest) ? p.featuresAt - newest : null;
 }
