@@ -79,7 +79,7 @@ interface Timed {
 const sleep = (t: number) => new Promise<void>((r) => setTimeout(r, t));
 
 /** Roles whose records reach at least one window (and so update the user's current features). */
-const applies = (r: StoryRecord) => r.role === 'fraud' || r.role === 'ordinary' || r.role === 'subway';
+const applies = (r: StoryRecord) => r.role === 'fraud' || r.role === 'ordinary' || r.role === 'subway' || r.role === 'newcomer';
 
 /**
  * What a wave carried, in a few characters: F×n and U×n count every payment of the fraudster and of the commuter
@@ -97,6 +97,7 @@ export function waveNote(w: StoryWave, commuter: string): string {
   if (n('invalid') > 0) parts.push('malformed');
   const others = w.records.filter((r) => r.role === 'ordinary' && r.user !== commuter).length;
   if (others > 0) parts.push(`+${others}`);
+  if (n('newcomer') > 0) parts.push(`new×${n('newcomer')}`);
   return parts.join(' ');
 }
 

@@ -6,7 +6,7 @@
  */
 import { prng } from '../bench/workload';
 
-export type StoryRole = 'fraud' | 'ordinary' | 'subway' | 'future' | 'invalid' | 'duplicate';
+export type StoryRole = 'fraud' | 'ordinary' | 'subway' | 'newcomer' | 'future' | 'invalid' | 'duplicate';
 
 export interface StoryRecord {
   readonly user: string;
@@ -24,6 +24,15 @@ export interface StoryWave {
   readonly records: readonly StoryRecord[];
 }
 
+/** A label on the labels stream: a chargeback for one payment, days after it. */
+export interface StoryLabel {
+  readonly eventId: string;
+  readonly key: string;
+  readonly label: boolean;
+  readonly labelTime: number;
+  readonly data: string;
+}
+
 export interface Story {
   readonly start: number;
   readonly fraudster: string;
@@ -31,6 +40,10 @@ export interface Story {
   readonly commuter: string;
   readonly records: readonly StoryRecord[];
   readonly waves: readonly StoryWave[];
+  /** Chargebacks for the fraudster's payments, in label-time order: 2–5 days later, and one after 9 days. */
+  readonly labels: readonly StoryLabel[];
+  /** When the newcomers (a new merchant's customers) start paying. */
+  readonly newcomersFrom: number;
 }
 
 export const FRAUDSTER = 'acct_fraudster';
@@ -50,8 +63,8 @@ export function buildStory(now = Date.now(), seed = 217): Story {
   const netDelay = () => 80 + Math.round(rnd() * rnd() * 1900); // mostly ~0.1 s, sometimes ~2 s
   const out: StoryRecord[] = [];
   let nextId = 1;
-  const txn = (user: string, role: StoryRole, eventTime: number, arrivalTime: number, amount: number | string, stamp: number | string = iso(eventTime)) => {
-    const data = JSON.stringify({ user_id: user, event_time: stamp, amount, merchant: `m_${100 + Math.floor(rnd() * 900)}`, event_id: `evt_${String(nextId++).padStart(5, '0')}` });
+  const txn = (user: string, role: StoryRole, eventTime: number, arrivalTime: number, amount: number | string, stamp: number | string = iso(eventTime), merchant = `m_${100 + Math.floor(rnd() * 900)}`) => {
+    const data = JSON.stringify({ user_id: user, event_time: stamp, amount, merchant, event_id: `evt_${String(nextId++).padStart(5, '0')}` });
     const r: StoryRecord = { user, role, eventTime, arrivalTime, data };
     out.push(r);
     return r;
@@ -86,6 +99,19 @@ export function buildStory(now = Date.now(), seed = 217): Story {
   [at(14, 20), at(16, 5), at(18, 40)].forEach((t, i) => txn(COMMUTER, 'subway', t, online + i * 200, Math.round(300 + rnd() * 2_000) / 100));
   txn(COMMUTER, 'ordinary', at(26, 0), at(26, 0) + 150, 3.8);
 
+  // A new merchant opens: its customers, unlike the usual ones, pay two to four times $70–$95 within minutes.
+  // None is fraud, and none reaches what the model flags, but their scores land where the model's usually do not:
+  // the score distribution drifts.
+  const newcomersFrom = at(30);
+  for (let u = 1; u <= 12; u++) {
+    const n = 2 + Math.floor(rnd() * 3);
+    const first = newcomersFrom + Math.round(rnd() * 5 * MIN);
+    for (let k = 0; k < n; k++) {
+      const t = first + Math.round(k * (60 + rnd() * 60) * 1000);
+      txn(`new_${String(u).padStart(2, '0')}`, 'newcomer', t, t + netDelay(), Math.round(7_000 + rnd() * 2_500) / 100, iso(t), 'm_new_electronics');
+    }
+  }
+
   // A device whose clock is a day ahead, and a terminal that sends the amount as text.
   const skewed = at(20, 10);
   txn('user_13', 'future', skewed + 86_400_000, skewed + netDelay(), 18.5);
@@ -98,5 +124,16 @@ export function buildStory(now = Date.now(), seed = 217): Story {
     const records = out.filter((r) => r.arrivalTime < until && r.arrivalTime >= until - WAVE_MS);
     waves.push({ until, records });
   }
-  return { start, fraudster: FRAUDSTER, commuter: COMMUTER, records: out, waves };
+  // The card holder disputes every payment of the drained account; the chargebacks reach the labels stream 2 to 5
+  // days later, one after 9 days: beyond a 7-day label window.
+  const DAY = 86_400_000;
+  const labels: StoryLabel[] = out
+    .filter((r) => r.role === 'fraud')
+    .map((r, i) => {
+      const eventId = (JSON.parse(r.data) as { event_id: string }).event_id;
+      const labelTime = r.eventTime + (i === 5 ? 9 * DAY : Math.round((2 + rnd() * 3) * DAY));
+      return { eventId, key: r.user, label: true, labelTime, data: JSON.stringify({ eventId, key: r.user, label: true, labelTime: iso(labelTime) }) };
+    })
+    .sort((a, b) => a.labelTime - b.labelTime);
+  return { start, fraudster: FRAUDSTER, commuter: COMMUTER, records: out, waves, labels, newcomersFrom };
 }

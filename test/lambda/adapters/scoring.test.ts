@@ -21,6 +21,7 @@ import { parseModel } from '../../../lambda/core/model';
 import type { Prediction } from '../../../lambda/core/scoring';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
 import { type ConsumerEnv, consumerStores, freshConsumerEnv } from '../../support/consumer-env';
+import { type RefStreamRecord, servingReference } from '../../support/serving-reference';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
@@ -138,6 +139,27 @@ describe('scoring in the feature consumer batch', () => {
     expect(stored.some((p) => !p.positive)).toBe(true);
     const onStream = (await readStream(kinesisClient(), env.predictionsStream)).map((t) => (JSON.parse(t) as Prediction).predictionId);
     expect(onStream.sort()).toEqual(stored.map((p) => p.predictionId).sort());
+  });
+
+  it('scores with the values the SPEC reference gives from the records that arrived by featuresAt', async () => {
+    const env = await freshEnv();
+    const records = makeRecords(200, 31);
+    const predictions: Prediction[] = [];
+    for (const batch of cut(records, 25)) predictions.push(...(await deliver(env, batch)).scoring!.predictions);
+    // The reference shares no code with the engine or the serving function (test/support/serving-reference.ts).
+    const ref: RefStreamRecord[] = records.flatMap((r) => {
+      try {
+        const o = JSON.parse(Buffer.from(r.data).toString('utf8')) as { user: string; ts: number; amount: number; id: string };
+        return [{ key: o.user, shard: r.shard, time: o.ts, arrival: r.arrivalTime!, id: o.id, fields: { amount: o.amount } }];
+      } catch {
+        return [];
+      }
+    });
+    expect(predictions.length).toBeGreaterThan(150);
+    for (const p of predictions) {
+      const want = servingReference(spec.features, { allowedLatenessMs: 5_000, maxFutureSkewMs: 60_000, latePolicy: 'dlq' }, ref, p.featuresAt).get(p.key)!;
+      for (const f of model.features) expect(p.features[f]!.value, `${p.eventId} ${f}`).toBe(want.get(f)!.value);
+    }
   });
 
   it('a re-delivered batch writes no prediction again, on the stream or in the table', async () => {
