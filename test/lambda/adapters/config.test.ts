@@ -31,3 +31,34 @@ describe('consumer configuration', () => {
     expect(() => configFromEnv({ ...env(), [CONSUMER_ENV.spec]: '{"source": {}}' })).toThrow(/source\.keyField/);
   });
 });
+
+describe('consumer configuration with a scoring section', () => {
+  const spec = JSON.stringify({ ...(JSON.parse(readFileSync('bin/specs/fraud.json', 'utf8')) as object), scoring: { model: 'm.json' } });
+  const model = { kind: 'logistic', version: 'v7', bias: -3, weights: { txn_count_5m: 0.4 }, threshold: 0.5 };
+  const scoringEnv = (): NodeJS.ProcessEnv => ({
+    ...env(),
+    [CONSUMER_ENV.spec]: spec,
+    [CONSUMER_ENV.modelDocument]: JSON.stringify(model),
+    [CONSUMER_ENV.predictionsTableName]: 'predictions',
+    [CONSUMER_ENV.predictionsStreamName]: 'predictions-stream',
+  });
+
+  it('reads the model and where predictions go', () => {
+    const c = configFromEnv(scoringEnv());
+    expect(c.scoring).toMatchObject({ predictionsTable: 'predictions', predictionsStream: 'predictions-stream' });
+    expect(c.scoring!.model.version).toBe('v7');
+    expect(c.scoring!.model.score({ txn_count_5m: 10 })).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
+  });
+
+  it('names the missing variable, a model that is not JSON, and each bad model field', () => {
+    for (const name of [CONSUMER_ENV.modelDocument, CONSUMER_ENV.predictionsTableName, CONSUMER_ENV.predictionsStreamName]) {
+      const e = scoringEnv();
+      delete e[name];
+      expect(() => configFromEnv(e)).toThrow(`environment variable ${name} is required`);
+    }
+    expect(() => configFromEnv({ ...scoringEnv(), [CONSUMER_ENV.modelDocument]: '{"kind":' })).toThrow(/MODEL_DOCUMENT is not JSON/);
+    expect(() => configFromEnv({ ...scoringEnv(), [CONSUMER_ENV.modelDocument]: JSON.stringify({ ...model, weights: { nope: 1 } }) })).toThrow(
+      /MODEL_DOCUMENT: invalid model:\n {2}- model\.weights\.nope is not a feature of the pipeline spec/,
+    );
+  });
+});

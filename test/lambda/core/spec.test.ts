@@ -318,3 +318,35 @@ describe('serving fields of the spec', () => {
     ]);
   });
 });
+
+describe('scoring and evaluation sections', () => {
+  const base = { source: { keyField: 'k', timeField: 't' }, watermark: { allowedLatenessMs: 0 }, features: [tumbling] };
+
+  it('applies the evaluation defaults and keeps the model path', () => {
+    const s = parseSpec({ ...base, scoring: { model: 'm.json' }, evaluation: { labelWindowMs: 604_800_000 } });
+    expect(s.scoring).toEqual({ model: 'm.json' });
+    expect(s.evaluation).toEqual({ windowMs: 3_600_000, labelWindowMs: 604_800_000, unlabeled: 'negative', minPrecision: 0.5, minRecall: 0.5, maxPsi: 0.2 });
+    expect(parseSpec(base).scoring).toBeUndefined();
+  });
+
+  it('names every bad field', () => {
+    expect(problemsOf({ ...base, scoring: { model: '', extra: 1 } })).toEqual([
+      'scoring.extra is not a known field (allowed: model)',
+      'scoring.model must be a non-empty string, got ""',
+    ]);
+    expect(
+      problemsOf({ ...base, scoring: { model: 'm.json' }, evaluation: { windowMs: 0, unlabeled: 'maybe', minPrecision: 2, minRecall: -1, maxPsi: 'x', referenceWindowStart: 5 } }),
+    ).toEqual([
+      'evaluation.windowMs must be a positive integer (milliseconds), got 0',
+      'evaluation.labelWindowMs must be a positive integer (milliseconds); it is missing',
+      'evaluation.unlabeled must be one of "negative", "unknown", got "maybe"',
+      'evaluation.minPrecision must be a number from 0 to 1, got 2',
+      'evaluation.minRecall must be a number from 0 to 1, got -1',
+      'evaluation.maxPsi must be a number from 0 to 100, got "x"',
+    ]);
+    expect(problemsOf({ ...base, scoring: { model: 'm.json' }, evaluation: { labelWindowMs: 10, windowMs: 60_000, referenceWindowStart: 5 } })).toEqual([
+      'evaluation.referenceWindowStart must be the start of an evaluation window (a multiple of windowMs 60000), got 5',
+    ]);
+    expect(problemsOf({ ...base, evaluation: { labelWindowMs: 10 } })).toEqual(['evaluation needs a scoring section: it measures the predictions scoring makes']);
+  });
+});
