@@ -19,11 +19,14 @@ import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
 import { startFeaturesServer } from '../local/features-server';
 import { LocalPipeline } from '../local/pipeline';
-import { MODEL_RULE, flags } from './model';
 import { loadSpecFile } from '../cli/spec-file';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Model, parseModel } from '../../lambda/core/model';
+import { type Prediction, featureAgeMs } from '../../lambda/core/scoring';
 import { ArrivalLedger } from './arrivals';
 import { type Column, clock, cut, ms, onFailureLine, percentile, renderTable, streamedTable } from './format';
-import { type StoryRecord, type StoryWave, buildStory } from './story';
+import { type Story, type StoryRecord, type StoryWave, buildStory } from './story';
 
 export const DEMO_SPEC_PATH = join(__dirname, '..', 'specs', 'fraud.json');
 /** Features shown side by side for the fraudster and an ordinary customer. */
@@ -110,9 +113,20 @@ export function fitWidth(text: string, width: number | undefined): string {
     .join('\n');
 }
 
+/** Evaluation windows of the story: ten minutes, so the 42 minutes hold several (the spec's are an hour). */
+export const DEMO_EVALUATION_WINDOW_MS = 600_000;
+
+function loadModelOf(spec: PipelineSpec, specPath: string): Model {
+  const rel = spec.scoring?.model;
+  if (rel === undefined) throw new Error(`${specPath} has no scoring section`);
+  return parseModel(JSON.parse(readFileSync(join(dirname(specPath), rel), 'utf8')), spec);
+}
+
 export async function runDemo(o: DemoOptions): Promise<number> {
   const out = o.out;
-  const spec: PipelineSpec = loadSpecFile(DEMO_SPEC_PATH);
+  const specOfFile: PipelineSpec = loadSpecFile(DEMO_SPEC_PATH);
+  const model = loadModelOf(specOfFile, DEMO_SPEC_PATH);
+  const spec: PipelineSpec = specOfFile.evaluation === undefined ? specOfFile : { ...specOfFile, evaluation: { ...specOfFile.evaluation, windowMs: DEMO_EVALUATION_WINDOW_MS } };
   const story = buildStory(o.now ?? Date.now());
   const ledger = new ArrivalLedger();
   const outcomes: Timed[] = [];
@@ -127,6 +141,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     shards: 2,
     batchSize: EVENT_SOURCE_DEFAULTS.batchSize,
     arrivalClock: ledger.clock,
+    model,
     onOutcome: (outcome, recordsIn) => {
       const t: Timed = { at: Date.now(), outcome, recordsIn };
       outcomes.push(t);
@@ -166,7 +181,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     out(`  ${story.fraudster} makes 22 payments in 38 minutes among 19 customers paying 1–3 times each;\n`);
     out(`  ${story.commuter}'s phone is on the subway: its payments arrive up to 12 minutes late;\n`);
     out(`  user_13's phone clock is a day ahead; user_05's terminal sends the amount "12,50" as text;\n`);
-    out(`  a producer retry sends one of the fraudster's payments twice.\n`);
+    out(`  a producer retry sends one of the fraudster's payments twice;\n`);
+    out(`  a new electronics shop opens at ${clock(story.newcomersFrom).slice(0, 5)}: 12 new customers pay it $260–$380 each.\n`);
+    out(`The consumer scores every payment it applies with model ${model.version} (bin/specs/${specOfFile.scoring!.model}), on the features\n`);
+    out(`  the key's item serves right after the batch is written.\n`);
     const m = pipeline.esm.settings;
     out(`Stream of ${shardIds.length} shards (one watermark each); allowed lateness ${spec.watermark.allowedLatenessMs / 1000} s; event source mapping as\n`);
     out(`  deployed: batches of up to ${m.batchSize} records gathered for up to ${m.maximumBatchingWindowMs / 1000} s, function timeout ${m.functionTimeoutMs / 1000} s; features:\n`);
@@ -183,7 +201,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       { header: '$1h', width: 7 },
       ...shardIds.map((s) => ({ header: `shard ${s.slice(-2)}`, width: 8 })),
       { header: 'lag', width: 4 },
-      { header: 'model', align: 'l' as const },
+      { header: 'flagged', align: 'l' as const },
       { header: 'what arrived', align: 'l' as const },
     ];
     const groups = [
@@ -196,7 +214,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     ];
     out(`Online features after each wave of 2 story minutes, as the features endpoint serves them as of that time:\n`);
     out(`  until = end of the wave (story clock, UTC); n5m = ${f5}, n1h = ${f1h},\n`);
-    out(`  $1h = ${s1h}; lag = put → last batch processed; model = users the model flags (${MODEL_RULE});\n`);
+    out(`  $1h = ${s1h}; lag = put → last batch processed; flagged = users with a positive prediction in the wave;\n`);
     out(`  F×n / U×n = payments of ${story.fraudster} / ${story.commuter}, on time or late; retry = producer retry;\n`);
     out(`  +n = other customers' payments. Values are of the window holding the read time: a quiet user's fall back to 0.\n`);
     const table = streamedTable(cols, { groups });
@@ -209,12 +227,17 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       const v = k?.features[feature]?.value;
       return v === undefined || v === null ? '—' : money ? v.toFixed(2) : String(v);
     };
-    // Every user who paid so far, read by the model at each wave (as a scoring service would, per request).
     const seenUsers = new Set<string>();
-    const firstFlag = new Map<string, number>();
+    const putAtOf = new Map<string, number>();
+    const predictionLatencyMs: number[] = [];
+    const predictions: Prediction[] = [];
     for (const wave of story.waves) {
       const before = outcomes.length;
       const putAt = Date.now();
+      for (const r of wave.records) {
+        const id = eventIdOf(r.data);
+        if (id !== undefined && !putAtOf.has(id)) putAtOf.set(id, putAt);
+      }
       if (wave.records.length > 0) {
         await ledger.put(
           wave.records.map((r) => r.arrivalTime),
@@ -232,6 +255,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         ]);
       }
       const done = outcomes.slice(before);
+      for (const d of done) {
+        for (const p of d.outcome.scoring?.predictions ?? []) {
+          predictions.push(p as Prediction);
+          const put = putAtOf.get(p.eventId);
+          if (put !== undefined) predictionLatencyMs.push(d.at - put);
+        }
+      }
+      const flagged = [...new Set(done.flatMap((d) => (d.outcome.scoring?.predictions ?? []).filter((p) => p.positive).map((p) => p.key)))];
       const lag = done.length > 0 ? Math.max(...done.map((d) => d.at)) - putAt : undefined;
       if (lag !== undefined) lagMs.push(lag);
       for (const d of done) {
@@ -243,8 +274,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       for (const r of wave.records.filter(applies)) seenUsers.add(r.user);
       const users = [story.fraudster, story.commuter, ...[...seenUsers].filter((u) => u !== story.fraudster && u !== story.commuter).sort()];
       const [rows, wms] = await Promise.all([served(users, readAt), Promise.all(shardIds.map(watermark))]);
-      const flagged = rows.filter(flags).map((k) => k.key);
-      for (const u of flagged) if (!firstFlag.has(u)) firstFlag.set(u, readAt);
       const [fr, cu] = rows;
       out(table.row([
         clock(wave.until).slice(0, 5),
@@ -268,13 +297,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       const [fr, cu] = await served([story.fraudster, story.commuter], at);
       out(table.row([clock(at).slice(0, 5), fmt(fr, f5), fmt(fr, f1h), fmt(fr, s1h, true), fmt(cu, f5), fmt(cu, f1h), fmt(cu, s1h, true), ...shardIds.map(() => ''), '', '', `(read ${later} min after the story)`]));
     }
-    const fraudStart = Math.min(...story.records.filter((r) => r.role === 'fraud').map((r) => r.arrivalTime));
-    const fraudFlag = firstFlag.get(story.fraudster);
-    const others = [...firstFlag.keys()].filter((u) => u !== story.fraudster);
-    out(`\nModel (${MODEL_RULE}, on served features only): `);
-    out(fraudFlag === undefined ? `did not flag ${story.fraudster}` : `flagged ${story.fraudster} at ${clock(fraudFlag).slice(0, 5)}, ${((fraudFlag - fraudStart) / 60_000).toFixed(1)} min after its first payment`);
-    out(`; other users flagged: ${others.length === 0 ? 'none' : others.join(', ')} (of ${seenUsers.size - 1}).\n`);
     out(`  Last fraudulent payment at ${clock(lastPayment).slice(0, 5)}: an hour later its hourly count reads 0 again.\n`);
+    reportScoring(out, story, model, predictions, predictionLatencyMs, seenUsers.size - 1);
 
     await pipeline.drain();
     const letters = await pipeline.takeDeadLetters();
@@ -319,6 +343,41 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   } finally {
     await pipeline.stop();
   }
+}
+
+/** The record's event id (the fraud spec's idField), when its payload is JSON with one. */
+function eventIdOf(data: string): string | undefined {
+  try {
+    const id = (JSON.parse(data) as { event_id?: unknown }).event_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the consumer's scoring made of the story: when the fraudster was first flagged, who else, and how fast. */
+function reportScoring(out: (text: string) => void, story: Story, model: Model, predictions: readonly Prediction[], latencyMs: readonly number[], otherUsers: number): void {
+  const fraudStart = Math.min(...story.records.filter((r) => r.role === 'fraud').map((r) => r.arrivalTime));
+  const byTime = [...predictions].sort((a, b) => (a.arrivalTime ?? 0) - (b.arrivalTime ?? 0));
+  const fraud = byTime.filter((p) => p.key === story.fraudster);
+  const firstFlag = fraud.findIndex((p) => p.positive);
+  const others = [...new Set(predictions.filter((p) => p.positive && p.key !== story.fraudster).map((p) => p.key))];
+  out(`\nScoring (model ${model.version}, in the consumer's batch): ${predictions.length} predictions, ${predictions.filter((p) => p.positive).length} positive. `);
+  if (firstFlag < 0) out(`It did not flag ${story.fraudster}`);
+  else {
+    const p = fraud[firstFlag]!;
+    out(`It flagged ${story.fraudster} at ${clock(p.arrivalTime ?? p.eventTime).slice(0, 5)}, ${(((p.arrivalTime ?? p.eventTime) - fraudStart) / 60_000).toFixed(1)} min after its first payment (payment ${firstFlag + 1} of ${fraud.length}, score ${p.score.toFixed(2)})`);
+  }
+  out(`; other users flagged: ${others.length === 0 ? 'none' : others.join(', ')} (of ${otherUsers}).\n`);
+  const ages = predictions.map(featureAgeMs).filter((a): a is number => a !== null);
+  out(renderTable(
+    [{ header: 'measure', align: 'l' }, { header: 'p50' }, { header: 'p95' }, { header: 'p99' }, { header: 'n' }],
+    [
+      ['record put → prediction written (wall clock)', ...pcts(latencyMs), String(latencyMs.length)],
+      ['features\' age when scored (story clock)¹', ...pcts(ages), String(ages.length)],
+    ],
+  ));
+  out(`  ¹ the batch's newest arrival, which the features are served as of, − the newest event time among them\n`);
 }
 
 /**

@@ -99,17 +99,13 @@ export function buildStory(now = Date.now(), seed = 217): Story {
   [at(14, 20), at(16, 5), at(18, 40)].forEach((t, i) => txn(COMMUTER, 'subway', t, online + i * 200, Math.round(300 + rnd() * 2_000) / 100));
   txn(COMMUTER, 'ordinary', at(26, 0), at(26, 0) + 150, 3.8);
 
-  // A new merchant opens: its customers, unlike the usual ones, pay two to four times $70–$95 within minutes.
-  // None is fraud, and none reaches what the model flags, but their scores land where the model's usually do not:
-  // the score distribution drifts.
+  // A new electronics shop opens: a dozen customers the pipeline has never seen each pay it once, $260–$380,
+  // within eight minutes. None is fraud and none is flagged, but their scores land where the model's usually do
+  // not (a large first payment): the score distribution drifts from the reference window's.
   const newcomersFrom = at(30);
   for (let u = 1; u <= 12; u++) {
-    const n = 2 + Math.floor(rnd() * 3);
-    const first = newcomersFrom + Math.round(rnd() * 5 * MIN);
-    for (let k = 0; k < n; k++) {
-      const t = first + Math.round(k * (60 + rnd() * 60) * 1000);
-      txn(`new_${String(u).padStart(2, '0')}`, 'newcomer', t, t + netDelay(), Math.round(7_000 + rnd() * 2_500) / 100, iso(t), 'm_new_electronics');
-    }
+    const t = newcomersFrom + Math.round(rnd() * 8 * MIN);
+    txn(`new_${String(u).padStart(2, '0')}`, 'newcomer', t, t + netDelay(), Math.round(26_000 + rnd() * 12_000) / 100, iso(t), 'm_new_electronics');
   }
 
   // A device whose clock is a day ahead, and a terminal that sends the amount as text.
