@@ -10,6 +10,10 @@ const env = (): NodeJS.ProcessEnv => ({
   [CONSUMER_ENV.finalsBucketName]: 'results',
   [CONSUMER_ENV.deadLetterQueueUrl]: 'https://sqs.example/dlq.fifo',
   [CONSUMER_ENV.parallelizationFactor]: '2',
+  // The example spec scores with bin/specs/fraud-model.json.
+  [CONSUMER_ENV.modelDocument]: readFileSync('bin/specs/fraud-model.json', 'utf8'),
+  [CONSUMER_ENV.predictionsTableName]: 'predictions',
+  [CONSUMER_ENV.predictionsStreamName]: 'predictions-stream',
 });
 
 describe('consumer configuration', () => {

@@ -27,8 +27,8 @@ async function bundled(entry: string): Promise<{ sdk: string[]; outside: string[
   return { sdk: [...sdk].sort(), outside };
 }
 
-it('requires only the DynamoDB, SQS and S3 clients of the AWS SDK, not Kinesis (Lambda polls the stream)', async () => {
-  expect(await bundled('consumer.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-s3', '@aws-sdk/client-sqs'], outside: [] });
+it('requires only the DynamoDB, SQS and S3 clients of the AWS SDK, and Kinesis for the predictions stream', async () => {
+  expect(await bundled('consumer.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-kinesis', '@aws-sdk/client-s3', '@aws-sdk/client-sqs'], outside: [] });
 });
 
 it('the features endpoint requires only the DynamoDB client of the AWS SDK', async () => {
