@@ -2,9 +2,8 @@
  * SDK v3 client factories configured from the environment, so the same code runs against the local
  * emulators, LocalStack or AWS: region from AWS_REGION, endpoint from AWS_ENDPOINT_URL_<SERVICE> or
  * AWS_ENDPOINT_URL. The SDK may resolve these variables itself; resolving them here keeps the precedence
- * explicit and lets us pick the HTTP handler from the endpoint. The consumer never talks to Kinesis (Lambda
- * polls the stream), so the Kinesis client lives with the local tools (bin/local/kinesis-client.ts) and stays
- * out of the consumer's bundle and cold start.
+ * explicit and lets us pick the HTTP handler from the endpoint. The Kinesis client has a module of its own
+ * (kinesis-client.ts): Lambda polls the ingest stream, and only scoring puts records (to the predictions stream).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
