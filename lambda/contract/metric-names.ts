@@ -75,3 +75,18 @@ export const MetricName = {
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+/** The metrics the labels consumer emits (the feature consumer emits the others, evaluation windows' closing included). */
+export const LABELS_METRICS: readonly MetricName[] = [
+  MetricName.LabelsIn,
+  MetricName.LabelsJoined,
+  MetricName.LateLabels,
+  MetricName.UnmatchedLabels,
+  MetricName.InvalidLabels,
+  MetricName.DuplicateLabels,
+  MetricName.EvaluationPrecision,
+  MetricName.EvaluationRecall,
+  MetricName.EvaluatedPredictions,
+  MetricName.LabelDelayP50Ms,
+  MetricName.LabelDelayP99Ms,
+];

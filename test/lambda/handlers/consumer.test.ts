@@ -15,21 +15,27 @@ import { s3Client } from '../../../lambda/adapters/s3-client';
 import { WindowEngine } from '../../../lambda/core/engine';
 import { decodeKeyItem } from '../../../lambda/core/key-item';
 import { parseSpecJson } from '../../../lambda/core/spec';
-import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
-import { CONSUMER_ENV, DEAD_LETTER_QUEUE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
-import { buildPipeline, FRAUD_SPEC_JSON } from '../../lib/fixtures';
+import { LABELS_METRICS, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
+import { CONSUMER_ENV, DEAD_LETTER_QUEUE, PREDICTIONS_TABLE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
+import { buildPipeline, FRAUD_SPEC_JSON, ROOT } from '../../lib/fixtures';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { createActiveStream, readStream } from '../../../bin/local/streams';
+import { kinesisClient } from '../../../lambda/adapters/kinesis-client';
 import { createActiveTable } from '../../../bin/local/tables';
 
 const SHARD = 'shardId-000000000000';
 const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
-const NAMES = { state: 'handler-state', bucket: 'handler-results', queue: 'handler-dlq' };
+const NAMES = { state: 'handler-state', bucket: 'handler-results', queue: 'handler-dlq', predictions: 'handler-predictions' };
 let emulators: Emulators;
 const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
+  emulators = await startEmulators({ services: ['kinesis', 'dynamodb', 'sqs', 's3'] });
   Object.assign(process.env, emulators.env());
   await createActiveTable(dynamoClient(), STATE_TABLE, NAMES.state);
+  await createActiveTable(dynamoClient(), PREDICTIONS_TABLE, NAMES.predictions);
+  await createActiveStream(kinesisClient(), NAMES.predictions);
   await s3Client().send(new CreateBucketCommand({ Bucket: NAMES.bucket }));
   const q = await sqsClient().send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, NAMES.queue)));
   const env = {
@@ -38,6 +44,10 @@ beforeAll(async () => {
     [CONSUMER_ENV.stateTableName]: NAMES.state,
     [CONSUMER_ENV.finalsBucketName]: NAMES.bucket,
     [CONSUMER_ENV.deadLetterQueueUrl]: q.QueueUrl!,
+    // The example spec scores with bin/specs/fraud-model.json; the stack ships the document itself.
+    [CONSUMER_ENV.modelDocument]: JSON.stringify(JSON.parse(readFileSync(path.join(ROOT, 'bin', 'specs', 'fraud-model.json'), 'utf8'))),
+    [CONSUMER_ENV.predictionsTableName]: NAMES.predictions,
+    [CONSUMER_ENV.predictionsStreamName]: NAMES.predictions,
   };
   for (const [k, v] of Object.entries(env)) {
     saved[k] = process.env[k];
@@ -135,9 +145,18 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
   expect(directive.Dimensions).toEqual([[PIPELINE_DIMENSION]]);
   expect(doc[PIPELINE_DIMENSION]).toBe('fraud');
   const emitted = new Set(directive.Metrics.map((m) => m.Name));
-  expect([...emitted].sort()).toEqual(Object.values(MetricName).sort());
-  expect([...metricsReadByStack()].sort()).toEqual([...emitted].sort());
-  expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2 });
+  // Every metric but the labels consumer's and those of an evaluation window closing (none closes here).
+  const elsewhere = new Set<string>([...LABELS_METRICS, MetricName.EvaluationPositiveRate, MetricName.EvaluationPsi]);
+  expect([...emitted].sort()).toEqual(Object.values(MetricName).filter((m) => !elsewhere.has(m)).sort());
+  expect([...metricsReadByStack()].filter((m) => !elsewhere.has(m)).sort()).toEqual([...emitted].sort());
+  expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2, Predictions: 2, PositivePredictions: 0 });
+  // Arrival (approximateArrivalTimestamp, a minute after T0) → prediction written: the wall clock now, long after.
+  expect(doc.PredictionLatencyMs).toEqual([expect.any(Number), expect.any(Number)]);
+  expect((doc.PredictionLatencyMs as number[])[0]).toBeGreaterThan(Date.now() - T0 - 3_600_000 * 24 * 365);
+  // The features were served as of the batch's newest arrival (T0 + 60 s + 4 ms); u1's newest event is at 30 s.
+  expect(doc.ScoringFeatureAgeMs).toEqual([30_004, 30_004]);
+  const predictions = (await readStream(kinesisClient(), NAMES.predictions)).map((t) => JSON.parse(t) as { key: string; eventId: string; modelVersion: string });
+  expect(predictions.map((p) => `${p.key} ${p.eventId} ${p.modelVersion}`).sort()).toEqual(['u1 e1 fraud-v1', 'u1 e2 fraud-v1']);
 
   // Its effects are stored: u1's key item holds both records, and both rejections are in the dead-letter queue with their keys.
   const item = await dynamoClient().send(new GetItemCommand({ TableName: NAMES.state, Key: { pk: { S: 'entity#u1' }, sk: { S: 'state' } }, ConsistentRead: true }));
