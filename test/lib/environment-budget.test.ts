@@ -56,6 +56,8 @@ describe('function environments fit in 4 KB', () => {
   it('the consumer without scoring: the spec budget plus everything else', () => {
     const rest = otherBytes(features, features.stack.consumer.function, [CONSUMER_ENV.spec]);
     expect(rest).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_BYTES - MAX_SPEC_BYTES);
+    // The figure the README quotes.
+    expect(rest).toBe(763);
   });
 
   it('the consumer with scoring: spec and model budget plus everything else, the scoring variables included', () => {
@@ -63,6 +65,7 @@ describe('function environments fit in 4 KB', () => {
     expect(budget).toBe(MAX_SPEC_BYTES - SCORING_ENV_RESERVE_BYTES);
     const rest = otherBytes(built, built.stack.consumer.function, [CONSUMER_ENV.spec, CONSUMER_ENV.modelDocument]);
     expect(rest).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_BYTES - budget);
+    expect(rest).toBe(1205);
     // The reserve is exactly what the three scoring variables add at their longest.
     expect(rest - otherBytes(features, features.stack.consumer.function, [CONSUMER_ENV.spec])).toBe(SCORING_ENV_RESERVE_BYTES);
   });
