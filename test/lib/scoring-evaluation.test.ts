@@ -25,7 +25,15 @@ import { ALARM_RUNBOOK, type AlarmKey, EVALUATION_ALARMS } from '../../lib/monit
 import { PipelineStack } from '../../lib/pipeline-stack';
 import { type Built, FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING, allStatements, asArray, buildPipeline, flattenCfnString, policyStatementsOf, resourceTarget } from './fixtures';
 
+/** The example spec with its own evaluation thresholds, so the alarms can be seen to take them from the spec. */
+const TUNED_SPEC_JSON = JSON.stringify({
+  ...(JSON.parse(FRAUD_SPEC_JSON) as { evaluation: object }),
+  evaluation: { ...(JSON.parse(FRAUD_SPEC_JSON) as { evaluation: object }).evaluation, minPrecision: 0.7, minRecall: 0.35, maxPsi: 0.25 },
+});
+
 let built: Built;
+/** A stack tuned every way this file checks: thresholds from the spec, DESTROY, labels consumer and stream props. */
+let tuned: Built;
 type Id = 'predictionsTable' | 'predictionsStream' | 'labelsStream' | 'labelsFunction' | 'labelsRole' | 'labelsLogGroup' | 'consumer' | 'consumerRole' | 'stateTable' | 'ingest' | 'deadLetterQueue' | 'onFailureQueue';
 let ids: Record<Id, string>;
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
@@ -33,6 +41,11 @@ const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 beforeAll(() => {
   // Bundles all three functions for real, the labels consumer included.
   built = buildPipeline({}, { bundle: true });
+  tuned = buildPipeline({
+    specJson: TUNED_SPEC_JSON,
+    removalPolicy: RemovalPolicy.DESTROY,
+    labels: { consumer: { memorySize: 256, batchSize: 50, retryAttempts: 2 }, stream: { retentionPeriod: Duration.days(14) } },
+  });
   const { stack } = built;
   const id = (c: { node: { defaultChild?: unknown } } | undefined): string => {
     if (c === undefined) throw new Error('construct missing');
@@ -96,7 +109,7 @@ describe('predictions table and stream', () => {
   });
 
   it('destroys the predictions table with the stack only when asked', () => {
-    const { stack, template } = buildPipeline({ removalPolicy: RemovalPolicy.DESTROY });
+    const { stack, template } = tuned;
     const logicalId = stack.getLogicalId(stack.predictions?.table.node.defaultChild as CfnElement);
     expect(template.toJSON().Resources[logicalId].DeletionPolicy).toBe('Delete');
   });
@@ -201,7 +214,7 @@ describe('labels consumer', () => {
   });
 
   it('takes its tuning from props', () => {
-    const { stack, template } = buildPipeline({ labels: { consumer: { memorySize: 256, batchSize: 50, retryAttempts: 2 }, stream: { retentionPeriod: Duration.days(14) } } });
+    const { stack, template } = tuned;
     const fn = stack.getLogicalId(stack.labelsConsumer?.function.node.defaultChild as CfnElement);
     const labelsStream = stack.getLogicalId(stack.labelsStream?.stream.node.defaultChild as CfnElement);
     expect(template.toJSON().Resources[fn].Properties.MemorySize).toBe(256);
@@ -235,17 +248,7 @@ describe('least privilege across the stack', () => {
   });
 });
 
-/** The example spec with its own evaluation thresholds, so the alarms can be seen to take them from the spec. */
-const TUNED_SPEC_JSON = JSON.stringify({
-  ...(JSON.parse(FRAUD_SPEC_JSON) as { evaluation: object }),
-  evaluation: { ...(JSON.parse(FRAUD_SPEC_JSON) as { evaluation: object }).evaluation, minPrecision: 0.7, minRecall: 0.35, maxPsi: 0.25 },
-});
-
 describe('evaluation alarms', () => {
-  let tuned: Built;
-  beforeAll(() => {
-    tuned = buildPipeline({ specJson: TUNED_SPEC_JSON });
-  });
   const alarmOf = (b: Built, key: AlarmKey): Record<string, unknown> => {
     const alarm = b.stack.monitoring.alarms[key];
     if (alarm === undefined) throw new Error(`no ${key} alarm`);
