@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { App, type CfnElement, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../lambda/contract/metric-names';
 import {
@@ -19,10 +19,15 @@ import {
   createTableInput,
 } from '../../lambda/contract/resources';
 import { parseSpecJson } from '../../lambda/core/spec';
-import { CONSUMER_PREDICTIONS_TABLE_ACTIONS } from '../../lib/consumer';
+import { CONSUMER_PREDICTIONS_TABLE_ACTIONS, PipelineConsumer } from '../../lib/consumer';
 import { PipelinePropsError } from '../../lib/errors';
-import { ALARM_RUNBOOK, type AlarmKey, EVALUATION_ALARMS } from '../../lib/monitoring';
+import { FinalsBucket } from '../../lib/finals-bucket';
+import { ALARM_RUNBOOK, type AlarmKey, EVALUATION_ALARMS, validateMonitoringOptions } from '../../lib/monitoring';
 import { PipelineStack } from '../../lib/pipeline-stack';
+import { PredictionStore } from '../../lib/predictions';
+import { PipelineQueues } from '../../lib/queues';
+import { EventStream } from '../../lib/stream';
+import { PipelineTables } from '../../lib/tables';
 import { type Built, FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING, allStatements, asArray, buildPipeline, flattenCfnString, policyStatementsOf, resourceTarget } from './fixtures';
 
 /** The example spec with its own evaluation thresholds, so the alarms can be seen to take them from the spec. */
@@ -329,5 +334,35 @@ describe('dashboard', () => {
     expect(lines('Labels').map(([n]) => n)).toEqual(expect.arrayContaining([MetricName.LabelsJoined, MetricName.LateLabels, MetricName.UnmatchedLabels]));
     const guide = widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown ?? '').join('\n');
     for (const key of EVALUATION_ALARMS) expect(guide).toContain(`| ${key} |`);
+  });
+});
+
+describe('constructs on their own refuse what the stack never passes', () => {
+  it('monitoring: evaluation needs scoring and the labels consumer, and the labels consumer needs evaluation', () => {
+    const thresholds = { minPrecision: 0.5, minRecall: 0.5, maxPsi: 0.2 };
+    const labelsConsumer = built.stack.labelsConsumer?.function;
+    expect(() => validateMonitoringOptions({ evaluation: thresholds, scoring: true })).toThrow('PipelineMonitoring: evaluation needs scoring: true and the labelsConsumer');
+    expect(() => validateMonitoringOptions({ evaluation: thresholds, labelsConsumer })).toThrow('PipelineMonitoring: evaluation needs scoring: true and the labelsConsumer');
+    expect(() => validateMonitoringOptions({ labelsConsumer })).toThrow('PipelineMonitoring: labelsConsumer is only watched with evaluation thresholds');
+    expect(() => validateMonitoringOptions({ evaluation: thresholds, scoring: true, labelsConsumer })).not.toThrow();
+  });
+
+  it('consumer: an empty model document', () => {
+    const stack = new Stack(new App({ context: NO_BUNDLING }), 'Bare');
+    const predictions = new PredictionStore(stack, 'Predictions');
+    const queues = new PipelineQueues(stack, 'Queues');
+    expect(
+      () =>
+        new PipelineConsumer(stack, 'Consumer', {
+          pipelineName: 'fraud',
+          specJson: FRAUD_SPEC_JSON,
+          stream: new EventStream(stack, 'Ingest').stream,
+          stateTable: new PipelineTables(stack, 'Store').stateTable,
+          finalsBucket: new FinalsBucket(stack, 'Finals'),
+          deadLetterQueue: queues.deadLetterQueue,
+          onFailureQueue: queues.onFailureQueue,
+          scoring: { modelJson: ' ', predictionsTable: predictions.table, predictionsStream: predictions.stream },
+        }),
+    ).toThrow(new PipelinePropsError('PipelineConsumer: scoring.modelJson must be the model document (JSON), not empty'));
   });
 });
