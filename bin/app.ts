@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * CDK app of the feature pipeline. Context:
- *   -c spec=<path>          pipeline spec (default bin/specs/fraud.json)
+ *   -c spec=<path>          pipeline spec (default bin/specs/fraud.json); its scoring.model file is read next to it
  *   -c pipelineName=<name>  metric dimension and name part (default: the spec file's base name)
  *   -c stackName=<name>     stack name (default FeaturePipeline-<pipelineName>)
  *   -c alarmEmail=<email>   subscribe an email address to the alarms
@@ -11,7 +11,7 @@ import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { PipelinePropsError } from '../lib/errors';
 import { PipelineStack } from '../lib/pipeline-stack';
-import { DEFAULT_SPEC_PATH, pipelineNameFromSpecPath, readSpecFile } from '../lib/spec-loader';
+import { DEFAULT_SPEC_PATH, pipelineNameFromSpecPath, readSpecFiles } from '../lib/spec-loader';
 
 const app = new App();
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
@@ -31,7 +31,7 @@ function booleanContext(key: string): boolean {
 }
 
 /** Configuration errors are the user's to fix: print the message alone, without a stack trace. */
-const CONFIG_ERRORS = new Set(['SpecError', 'SpecFileError', 'PipelinePropsError']);
+const CONFIG_ERRORS = new Set(['SpecError', 'SpecFileError', 'ModelError', 'PipelinePropsError']);
 
 let specPath = DEFAULT_SPEC_PATH;
 try {
@@ -39,10 +39,12 @@ try {
   const pipelineName = stringContext('pipelineName') ?? pipelineNameFromSpecPath(specPath);
   // Stack names allow letters, digits and hyphens only.
   const stackName = stringContext('stackName') ?? `FeaturePipeline-${pipelineName.replace(/[^A-Za-z0-9-]/g, '-')}`;
+  const { specJson, modelJson } = readSpecFiles(specPath);
   new PipelineStack(app, stackName, {
     stackName,
     description: `Event-time feature pipeline ${pipelineName} (spec ${specPath})`,
-    specJson: readSpecFile(specPath),
+    specJson,
+    modelJson,
     pipelineName,
     removalPolicy: booleanContext('devStack') ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     monitoring: { alarmEmail: stringContext('alarmEmail') },
@@ -50,7 +52,7 @@ try {
   app.synth();
 } catch (e) {
   if (!(e instanceof Error) || !CONFIG_ERRORS.has(e.name)) throw e;
-  // The engine's messages name the field; name the file too.
+  // The engine's messages name the field; name the file too (a model's message names its file already).
   console.error(e.name === 'SpecError' ? `spec ${specPath}: ${e.message}` : e.message);
   process.exit(1);
 }

@@ -15,11 +15,23 @@ import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nod
 import {
   CONSUMER_ENV,
   CONSUMER_FUNCTION_DEFAULTS,
+  CONSUMER_PREDICTIONS_STREAM_ACTIONS,
   CONSUMER_QUEUE_ACTIONS,
   CONSUMER_TABLE_ACTIONS,
   EVENT_SOURCE_DEFAULTS,
   EVENT_SOURCE_LIMITS,
 } from '../lambda/contract/resources';
+
+/**
+ * DynamoDB actions the consumer needs on the predictions table: the conditional put of each prediction, and the
+ * reads and updates of evaluation windows and their registry. No queries, no batch writes.
+ */
+export const CONSUMER_PREDICTIONS_TABLE_ACTIONS: readonly string[] = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+];
 
 /** Source of the consumer handler, bundled with the local esbuild at synth time. */
 export const CONSUMER_ENTRY = handlerEntry('consumer');
@@ -111,6 +123,21 @@ export interface PipelineConsumerProps extends PipelineConsumerOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Scoring: the model and where its predictions go. Give it exactly when the spec has a scoring section.
+   * @default - no scoring
+   */
+  readonly scoring?: ConsumerScoring;
+}
+
+/** What the consumer needs to score each applied record. */
+export interface ConsumerScoring {
+  /** The model document, checked against the spec, as minified JSON: shipped in MODEL_DOCUMENT. */
+  readonly modelJson: string;
+  /** Predictions and evaluation windows; the consumer puts, reads and updates items there. */
+  readonly predictionsTable: dynamodb.ITable;
+  /** The consumer puts every prediction to this stream. */
+  readonly predictionsStream: kinesis.IStream;
 }
 
 /** Powertools service name of the consumer (appears in every log line). */
@@ -126,6 +153,9 @@ export class PipelineConsumer extends Construct {
   public constructor(scope: Construct, id: string, props: PipelineConsumerProps) {
     super(scope, id);
     validatePipelineConsumerOptions(props);
+    if (props.scoring !== undefined && props.scoring.modelJson.trim() === '') {
+      throw new PipelinePropsError('PipelineConsumer: scoring.modelJson must be the model document (JSON), not empty');
+    }
     const parallelizationFactor = props.parallelizationFactor ?? EVENT_SOURCE_DEFAULTS.parallelizationFactor;
 
     ({ logGroup: this.logGroup, role: this.role } = functionIdentity(this, {
@@ -152,6 +182,13 @@ export class PipelineConsumer extends Construct {
         [CONSUMER_ENV.metricsNamespace]: METRICS_NAMESPACE,
         [CONSUMER_ENV.logLevel]: props.logLevel ?? 'INFO',
         [CONSUMER_ENV.parallelizationFactor]: String(parallelizationFactor),
+        ...(props.scoring === undefined
+          ? {}
+          : {
+              [CONSUMER_ENV.modelDocument]: props.scoring.modelJson,
+              [CONSUMER_ENV.predictionsTableName]: props.scoring.predictionsTable.tableName,
+              [CONSUMER_ENV.predictionsStreamName]: props.scoring.predictionsStream.streamName,
+            }),
         ...SOURCE_MAP_ENV,
       },
     });
@@ -173,33 +210,67 @@ export class PipelineConsumer extends Construct {
       }),
     );
 
-    // The mapping grants itself stream read and send on the on-failure queue.
-    this.eventSource = new KinesisEventSource(props.stream, {
-      startingPosition: props.startingPosition ?? lambda.StartingPosition[EVENT_SOURCE_DEFAULTS.startingPosition],
-      startingPositionTimestamp: props.startingPositionTimestamp,
-      batchSize: props.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
-      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(EVENT_SOURCE_DEFAULTS.maxBatchingWindowSeconds),
-      bisectBatchOnError: EVENT_SOURCE_DEFAULTS.bisectBatchOnError,
-      reportBatchItemFailures: EVENT_SOURCE_DEFAULTS.reportBatchItemFailures,
-      retryAttempts: props.retryAttempts ?? EVENT_SOURCE_DEFAULTS.retryAttempts,
-      maxRecordAge: maxRecordAge(props.maxRecordAgeSeconds ?? EVENT_SOURCE_DEFAULTS.maxRecordAgeSeconds),
-      parallelizationFactor,
-      onFailure: new SqsDlq(props.onFailureQueue),
-    });
-    this.function.addEventSource(this.eventSource);
+    if (props.scoring !== undefined) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'PredictionsTableItemAccess',
+          actions: [...CONSUMER_PREDICTIONS_TABLE_ACTIONS],
+          resources: [props.scoring.predictionsTable.tableArn],
+        }),
+      );
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'PredictionsStreamPut',
+          actions: [...CONSUMER_PREDICTIONS_STREAM_ACTIONS],
+          resources: [props.scoring.predictionsStream.streamArn],
+        }),
+      );
+    }
 
-    acknowledgeRuntime(
-      this.function,
-      {
-        id: 'Serverless-LambdaDLQ',
-        reason: 'The function is only invoked by the Kinesis event source mapping, never asynchronously; failed batches go to the mapping\'s on-failure queue.',
-      },
-      {
-        id: 'Serverless-LambdaTracing',
-        reason: 'Traces of stream-polled invocations do not link producers to the consumer; latency and freshness are measured by the pipeline\'s own metrics.',
-      },
-    );
+    this.eventSource = streamEventSource(props.stream, props.onFailureQueue, props, parallelizationFactor);
+    this.function.addEventSource(this.eventSource);
+    acknowledgeStreamFunction(this.function);
   }
+}
+
+/**
+ * The Kinesis event source mapping of a stream consumer: bisects a failing batch, reports item failures, bounds
+ * retries and record age, and sends abandoned batches to the on-failure queue. The mapping grants itself stream
+ * read and send on the on-failure queue.
+ */
+export function streamEventSource(
+  stream: kinesis.IStream,
+  onFailureQueue: sqs.IQueue,
+  props: PipelineConsumerOptions,
+  parallelizationFactor: number,
+): KinesisEventSource {
+  return new KinesisEventSource(stream, {
+    startingPosition: props.startingPosition ?? lambda.StartingPosition[EVENT_SOURCE_DEFAULTS.startingPosition],
+    startingPositionTimestamp: props.startingPositionTimestamp,
+    batchSize: props.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
+    maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(EVENT_SOURCE_DEFAULTS.maxBatchingWindowSeconds),
+    bisectBatchOnError: EVENT_SOURCE_DEFAULTS.bisectBatchOnError,
+    reportBatchItemFailures: EVENT_SOURCE_DEFAULTS.reportBatchItemFailures,
+    retryAttempts: props.retryAttempts ?? EVENT_SOURCE_DEFAULTS.retryAttempts,
+    maxRecordAge: maxRecordAge(props.maxRecordAgeSeconds ?? EVENT_SOURCE_DEFAULTS.maxRecordAgeSeconds),
+    parallelizationFactor,
+    onFailure: new SqsDlq(onFailureQueue),
+  });
+}
+
+/** The findings a function invoked only by a Kinesis event source mapping answers. */
+export function acknowledgeStreamFunction(fn: lambda.Function): void {
+  acknowledgeRuntime(
+    fn,
+    {
+      id: 'Serverless-LambdaDLQ',
+      reason: 'The function is only invoked by the Kinesis event source mapping, never asynchronously; failed batches go to the mapping\'s on-failure queue.',
+    },
+    {
+      id: 'Serverless-LambdaTracing',
+      reason: 'Traces of stream-polled invocations do not link producers to the consumer; latency and freshness are measured by the pipeline\'s own metrics.',
+    },
+  );
 }
 
 function maxRecordAge(seconds: number): Duration | undefined {
@@ -208,8 +279,7 @@ function maxRecordAge(seconds: number): Duration | undefined {
 }
 
 /** Refuses settings the service would reject at deploy time, or that would stall a shard. */
-export function validatePipelineConsumerOptions(props: PipelineConsumerOptions): void {
-  const owner = 'PipelineConsumer';
+export function validatePipelineConsumerOptions(props: PipelineConsumerOptions, owner = 'PipelineConsumer'): void {
   const L = EVENT_SOURCE_LIMITS;
   checkInteger(owner, 'memorySize', props.memorySize, 128, 10_240);
   checkDuration(owner, 'timeout', props.timeout, Duration.minutes(15));

@@ -19,10 +19,20 @@ export interface PipelineMetricSources {
   readonly servingFunction: lambda.IFunction;
   readonly deadLetterQueue: sqs.IQueue;
   readonly onFailureQueue: sqs.IQueue;
+  /**
+   * The labels consumer (evaluation).
+   * @default - none: the spec has no evaluation section
+   */
+  readonly labelsConsumer?: lambda.IFunction;
 }
 
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
+/**
+ * Period of the evaluation measures: a window's precision and recall are emitted once, when it becomes final, and
+ * its PSI once, when it closes; an hour of one datapoint is enough to read and to alarm on.
+ */
+export const EVALUATION_PERIOD = Duration.hours(1);
 
 /** DynamoDB operations the consumer and the serving function perform; ThrottledRequests is reported per operation. */
 const STATE_TABLE_OPERATIONS = [
@@ -52,13 +62,25 @@ export class PipelineMetricFactory {
     });
   }
 
-  /** Age of the last record of each batch when it reached the function: how far the consumer is behind. */
-  public iteratorAge(): cw.Metric {
-    return this.sources.consumer.metric('IteratorAge', { statistic: cw.Stats.MAXIMUM, period: ONE_MINUTE });
+  /** A measure of the evaluation windows, emitted rarely (see EVALUATION_PERIOD). */
+  public evaluation(name: MetricName, statistic: string): cw.Metric {
+    return this.pipeline(name, statistic, EVALUATION_PERIOD);
   }
 
-  public consumerErrors(period: Duration = FIVE_MINUTES): cw.Metric {
-    return this.sources.consumer.metricErrors({ statistic: cw.Stats.SUM, period });
+  /** Age of the last record of each batch when it reached the function: how far the consumer is behind. */
+  public iteratorAge(fn: lambda.IFunction = this.sources.consumer): cw.Metric {
+    return fn.metric('IteratorAge', { statistic: cw.Stats.MAXIMUM, period: ONE_MINUTE });
+  }
+
+  public consumerErrors(period: Duration = FIVE_MINUTES, fn: lambda.IFunction = this.sources.consumer): cw.Metric {
+    return fn.metricErrors({ statistic: cw.Stats.SUM, period });
+  }
+
+  /** The labels consumer; only with an evaluation section. */
+  public labelsConsumer(): lambda.IFunction {
+    const fn = this.sources.labelsConsumer;
+    if (fn === undefined) throw new Error('PipelineMetricFactory: no labels consumer (the spec has no evaluation section)');
+    return fn;
   }
 
   public consumerThrottles(period: Duration = FIVE_MINUTES): cw.Metric {

@@ -6,13 +6,15 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { MetricName } from '../lambda/contract/metric-names';
+import type { EvaluationSpec } from '../lambda/core/spec';
 import { PipelinePropsError, checkDuration, checkPositive } from './errors';
 import { PipelineMetricFactory, type PipelineMetricSources } from './metric-factory';
 
 /** Alarm thresholds and notification settings. */
 export interface MonitoringOptions {
   /**
-   * Consumer lag: alarm when the Lambda IteratorAge maximum stays above this for three one-minute periods.
+   * Consumer lag: alarm when the Lambda IteratorAge maximum stays above this for three one-minute periods. Applies
+   * to the labels consumer too.
    * @default Duration.seconds(60)
    */
   readonly iteratorAgeThreshold?: Duration;
@@ -38,7 +40,7 @@ export interface MonitoringOptions {
    */
   readonly deadLetterQueueAgeThreshold?: Duration;
   /**
-   * Alarm when the consumer reports at least this many errors in five minutes.
+   * Alarm when the consumer (or the labels consumer) reports at least this many errors in five minutes.
    * @default 1
    */
   readonly consumerErrorsThreshold?: number;
@@ -84,6 +86,17 @@ export interface MonitoringOptions {
 export interface PipelineMonitoringProps extends MonitoringOptions, PipelineMetricSources {
   /** The spec's allowed lateness: the watermark lag it causes is normal. */
   readonly allowedLateness: Duration;
+  /**
+   * The consumer scores records (the spec has a scoring section): a dashboard row of predictions.
+   * @default false
+   */
+  readonly scoring?: boolean;
+  /**
+   * The spec's evaluation thresholds: alarms on precision, recall and score drift, and a dashboard row. Needs
+   * `scoring` and `labelsConsumer`.
+   * @default - no evaluation
+   */
+  readonly evaluation?: Pick<EvaluationSpec, 'minPrecision' | 'minRecall' | 'maxPsi'>;
 }
 
 /** Identifies each alarm; also the suffix of its name. */
@@ -100,7 +113,15 @@ export type AlarmKey =
   | 'ServingErrors'
   | 'ServingLatency'
   | 'StreamReadThroughputExceeded'
-  | 'StreamWriteThroughputExceeded';
+  | 'StreamWriteThroughputExceeded'
+  | 'EvaluationPrecision'
+  | 'EvaluationRecall'
+  | 'EvaluationPsi'
+  | 'LabelsConsumerLag'
+  | 'LabelsConsumerErrors';
+
+/** The alarms that exist only with an evaluation section. */
+export const EVALUATION_ALARMS: readonly AlarmKey[] = ['EvaluationPrecision', 'EvaluationRecall', 'EvaluationPsi', 'LabelsConsumerLag', 'LabelsConsumerErrors'];
 
 export interface RunbookEntry {
   /** What the alarm going off means for the features served. */
@@ -173,6 +194,31 @@ export const ALARM_RUNBOOK: Readonly<Record<AlarmKey, RunbookEntry>> = {
     meaning: 'Producers were throttled (1 MB or 1000 records per second per shard): events may be delayed or lost.',
     firstStep: 'Check that producers retry; add shards (provisioned) or spread partition keys (on-demand).',
   },
+  EvaluationPrecision: {
+    meaning:
+      'A final evaluation window\'s precision (flagged predictions labeled positive, of all flagged) is below evaluation.minPrecision: the model flags too many good customers.',
+    firstStep:
+      'Check LabelsIn and LabelsJoined first: with unlabeled "negative", a labels feed that stopped turns every flag into a false positive. If labels flow, compare the window\'s PSI and positive rate: drift means retrain or raise the threshold.',
+  },
+  EvaluationRecall: {
+    meaning: 'A final evaluation window\'s recall (positives the model flagged, of all labeled positive) is below evaluation.minRecall: fraud gets through.',
+    firstStep:
+      'Look at ScoringFeatureAgeMs (stale features score low) and at the window\'s PSI; many UnmatchedLabels in the dead-letter queue point at labels whose predictionId, eventId or key do not match. Then retrain or lower the threshold.',
+  },
+  EvaluationPsi: {
+    meaning:
+      'The scores of a closed evaluation window drifted from the reference window by more than evaluation.maxPsi: the population being scored changed (new merchants, a new product) or a feature broke.',
+    firstStep:
+      'Compare the positive rate and the features of that window with the reference (npm run training-set); a feature stuck at 0 or missing points at the pipeline, a real shift at retraining. Precision and recall follow once the labels arrive.',
+  },
+  LabelsConsumerLag: {
+    meaning: 'The labels consumer is behind the labels stream (Lambda IteratorAge): labels join late, windows become final later.',
+    firstStep: 'Look at the labels consumer\'s errors: a failing batch is retried before the records behind it are read. No errors: raise its memory.',
+  },
+  LabelsConsumerErrors: {
+    meaning: 'The labels handler threw: the batch is retried, bisected, then sent to the on-failure queue, and its labels are not joined.',
+    firstStep: 'Search the labels function log for ERROR lines and fix the cause before retries run out; then replay the range named in the on-failure queue.',
+  },
 };
 
 /** Default of `servingLatencyP99Threshold`. */
@@ -184,7 +230,8 @@ const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 export class PipelineMonitoring extends Construct {
   public readonly metrics: PipelineMetricFactory;
   public readonly alarmTopic: sns.Topic;
-  public readonly alarms: Readonly<Record<AlarmKey, cw.Alarm>>;
+  /** Every alarm; the evaluation alarms (EVALUATION_ALARMS) only with an evaluation section. */
+  public readonly alarms: Readonly<Partial<Record<AlarmKey, cw.Alarm>>>;
   public readonly dashboard: cw.Dashboard;
 
   public constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
@@ -204,7 +251,7 @@ export class PipelineMonitoring extends Construct {
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName ?? Fn.join('-', [Stack.of(this).stackName, Aws.REGION]),
       defaultInterval: Duration.hours(3),
-      widgets: dashboardRows(this.metrics, this.alarms, thresholds, props.pipelineName),
+      widgets: dashboardRows(this.metrics, this.alarms, thresholds, props),
     });
   }
 
@@ -279,7 +326,7 @@ export class PipelineMonitoring extends Construct {
     return topic;
   }
 
-  private createAlarms(props: PipelineMonitoringProps): Record<AlarmKey, cw.Alarm> {
+  private createAlarms(props: PipelineMonitoringProps): Partial<Record<AlarmKey, cw.Alarm>> {
     const m = this.metrics;
     const t = resolveThresholds(props);
     const stackName = Stack.of(this).stackName;
@@ -293,13 +340,14 @@ export class PipelineMonitoring extends Construct {
         comparisonOperator: spec.comparison ?? cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: spec.evaluationPeriods ?? 1,
         datapointsToAlarm: spec.evaluationPeriods ?? 1,
-        // No data means no invocations or no events: an idle pipeline, not a failing one.
+        // No data means no invocations or no events: an idle pipeline, not a failing one. The evaluation
+        // measures are emitted once per window, so their missing data is the normal case too.
         treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       });
     };
     const sustained = { evaluationPeriods: 3, comparison: cw.ComparisonOperator.GREATER_THAN_THRESHOLD };
 
-    return {
+    const core = {
       ConsumerLag: alarm('ConsumerLag', m.iteratorAge(), { threshold: t.iteratorAge.toMilliseconds(), ...sustained }),
       FeatureFreshness: alarm('FeatureFreshness', m.pipeline(MetricName.FeatureFreshnessMs, cw.Stats.p(99)), {
         threshold: t.freshnessSlo.toMilliseconds(),
@@ -333,6 +381,22 @@ export class PipelineMonitoring extends Construct {
         m.streamMetric('WriteProvisionedThroughputExceeded'),
         { threshold: t.streamThroughputExceeded, evaluationPeriods: 3 },
       ),
+    };
+    const ev = props.evaluation;
+    if (ev === undefined) return core;
+    const labels = m.labelsConsumer();
+    const below = cw.ComparisonOperator.LESS_THAN_THRESHOLD;
+    return {
+      ...core,
+      // Minimum and Maximum: any one window past its threshold within the hour alarms.
+      EvaluationPrecision: alarm('EvaluationPrecision', m.evaluation(MetricName.EvaluationPrecision, cw.Stats.MINIMUM), { threshold: ev.minPrecision, comparison: below }),
+      EvaluationRecall: alarm('EvaluationRecall', m.evaluation(MetricName.EvaluationRecall, cw.Stats.MINIMUM), { threshold: ev.minRecall, comparison: below }),
+      EvaluationPsi: alarm('EvaluationPsi', m.evaluation(MetricName.EvaluationPsi, cw.Stats.MAXIMUM), {
+        threshold: ev.maxPsi,
+        comparison: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      }),
+      LabelsConsumerLag: alarm('LabelsConsumerLag', m.iteratorAge(labels), { threshold: t.iteratorAge.toMilliseconds(), ...sustained }),
+      LabelsConsumerErrors: alarm('LabelsConsumerErrors', m.consumerErrors(undefined, labels), { threshold: t.consumerErrors }),
     };
   }
 }
@@ -401,9 +465,15 @@ function resolveThresholds(props: PipelineMonitoringProps): Thresholds {
   };
 }
 
-/** Refuses thresholds that would alarm constantly or never. */
-export function validateMonitoringOptions(props: MonitoringOptions): void {
+/** Refuses thresholds that would alarm constantly or never, and evaluation without its consumer or scoring. */
+export function validateMonitoringOptions(props: MonitoringOptions & Partial<PipelineMonitoringProps>): void {
   const owner = 'PipelineMonitoring';
+  if (props.evaluation !== undefined && (props.labelsConsumer === undefined || props.scoring !== true)) {
+    throw new PipelinePropsError(`${owner}: evaluation needs scoring: true and the labelsConsumer whose metrics it watches`);
+  }
+  if (props.evaluation === undefined && props.labelsConsumer !== undefined) {
+    throw new PipelinePropsError(`${owner}: labelsConsumer is only watched with evaluation thresholds (evaluation is missing)`);
+  }
   checkDuration(owner, 'iteratorAgeThreshold', props.iteratorAgeThreshold, Duration.days(7));
   checkDuration(owner, 'freshnessSlo', props.freshnessSlo);
   checkDuration(owner, 'watermarkLagThreshold', props.watermarkLagThreshold);
@@ -438,16 +508,28 @@ const OUTCOME_METRICS = [
   MetricName.ConditionConflicts,
 ] as const;
 
+const LABEL_METRICS = [
+  MetricName.LabelsIn,
+  MetricName.LabelsJoined,
+  MetricName.LateLabels,
+  MetricName.UnmatchedLabels,
+  MetricName.InvalidLabels,
+  MetricName.DuplicateLabels,
+] as const;
+
+const line = (value: number, label: string): cw.HorizontalAnnotation => ({ value, label, color: cw.Color.RED });
+const as = (metric: cw.Metric, label: string): cw.Metric => metric.with({ label });
+
 function dashboardRows(
   m: PipelineMetricFactory,
-  alarms: Readonly<Record<AlarmKey, cw.Alarm>>,
+  alarms: Readonly<Partial<Record<AlarmKey, cw.Alarm>>>,
   t: Thresholds,
-  pipelineName: string,
+  props: PipelineMonitoringProps,
 ): cw.IWidget[][] {
-  const line = (value: number, label: string): cw.HorizontalAnnotation => ({ value, label, color: cw.Color.RED });
-  const as = (metric: cw.Metric, label: string): cw.Metric => metric.with({ label });
+  const pipelineName = props.pipelineName;
   const pipeline = (name: MetricName, statistic: string, label = `${name} ${statistic}`): cw.Metric =>
     as(m.pipeline(name, statistic), label);
+  const runbookKeys = (Object.keys(ALARM_RUNBOOK) as AlarmKey[]).filter((k) => alarms[k] !== undefined);
   return [
     [
       new cw.TextWidget({
@@ -611,14 +693,83 @@ function dashboardRows(
         width: 12,
       }),
     ],
-    [new cw.TextWidget({ markdown: runbookMarkdown(), width: 24, height: 12 })],
+    ...(props.scoring === true ? scoringRows(m) : []),
+    ...(props.evaluation === undefined ? [] : evaluationRows(m, props.evaluation)),
+    [new cw.TextWidget({ markdown: runbookMarkdown(runbookKeys), width: 24, height: runbookKeys.length > 13 ? 15 : 12 })],
   ];
 }
 
-/** The alarm guide as a markdown table. */
-export function runbookMarkdown(): string {
+/** Predictions made, and how fresh: arrival to prediction, and the age of the features the model read. */
+function scoringRows(m: PipelineMetricFactory): cw.IWidget[][] {
+  const stat = (name: MetricName, statistic: string): cw.Metric => as(m.pipeline(name, statistic), `${name} ${statistic}`);
+  return [
+    [
+      new cw.GraphWidget({
+        title: 'Predictions',
+        left: [stat(MetricName.Predictions, cw.Stats.SUM), stat(MetricName.PositivePredictions, cw.Stats.SUM)],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Arrival to prediction written (ms)',
+        left: [stat(MetricName.PredictionLatencyMs, cw.Stats.p(50)), stat(MetricName.PredictionLatencyMs, cw.Stats.p(99))],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Age of the features scored (ms)',
+        left: [stat(MetricName.ScoringFeatureAgeMs, cw.Stats.p(50)), stat(MetricName.ScoringFeatureAgeMs, cw.Stats.p(99))],
+        width: 8,
+      }),
+    ],
+  ];
+}
+
+/** Measures of the evaluation windows (hourly: each is emitted once per window), and the labels feeding them. */
+function evaluationRows(m: PipelineMetricFactory, ev: NonNullable<PipelineMonitoringProps['evaluation']>): cw.IWidget[][] {
+  const hourly = (name: MetricName, statistic: string): cw.Metric => as(m.evaluation(name, statistic), `${name} ${statistic}`);
+  const labels = m.labelsConsumer();
+  return [
+    [
+      new cw.GraphWidget({
+        title: 'Precision and recall of final windows',
+        left: [hourly(MetricName.EvaluationPrecision, cw.Stats.MINIMUM), hourly(MetricName.EvaluationRecall, cw.Stats.MINIMUM)],
+        leftAnnotations: [line(ev.minPrecision, 'min precision'), line(ev.minRecall, 'min recall')],
+        leftYAxis: { min: 0, max: 1 },
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Score drift (PSI) and positive rate of closed windows',
+        left: [hourly(MetricName.EvaluationPsi, cw.Stats.MAXIMUM)],
+        leftAnnotations: [line(ev.maxPsi, 'max PSI')],
+        right: [hourly(MetricName.EvaluationPositiveRate, cw.Stats.AVERAGE)],
+        width: 8,
+      }),
+      new cw.GraphWidget({
+        title: 'Label delay of final windows (ms)',
+        left: [hourly(MetricName.LabelDelayP50Ms, cw.Stats.MAXIMUM), hourly(MetricName.LabelDelayP99Ms, cw.Stats.MAXIMUM)],
+        right: [hourly(MetricName.EvaluatedPredictions, cw.Stats.SUM)],
+        width: 8,
+      }),
+    ],
+    [
+      new cw.GraphWidget({
+        title: 'Labels',
+        left: LABEL_METRICS.map((name) => as(m.pipeline(name, cw.Stats.SUM), name)),
+        width: 12,
+      }),
+      new cw.GraphWidget({
+        title: 'Labels consumer',
+        left: [as(m.consumerErrors(Duration.minutes(1), labels), 'Errors')],
+        right: [as(m.iteratorAge(labels), 'IteratorAge max')],
+        width: 12,
+      }),
+    ],
+  ];
+}
+
+/** The alarm guide as a markdown table, of the given alarms. */
+export function runbookMarkdown(keys: readonly AlarmKey[] = Object.keys(ALARM_RUNBOOK) as AlarmKey[]): string {
   const escape = (s: string): string => s.replace(/\|/g, '\\|');
-  const rows = (Object.keys(ALARM_RUNBOOK) as AlarmKey[]).map((key) => {
+  const rows = keys.map((key) => {
     const r = ALARM_RUNBOOK[key];
     return `| ${key} | ${escape(r.meaning)} | ${escape(r.firstStep)} |`;
   });

@@ -1,10 +1,12 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { longestWindowMs } from '../lambda/core/spec';
+import { longestWindowMs, parseSpecJson } from '../lambda/core/spec';
 import { type PipelineConsumerOptions, PipelineConsumer, validatePipelineConsumerOptions } from './consumer';
 import { PipelinePropsError } from './errors';
 import { FinalsBucket, type FinalsBucketOptions, validateFinalsBucketOptions } from './finals-bucket';
+import { LabelsConsumer, type LabelsConsumerOptions, validateLabelsConsumerOptions } from './labels-consumer';
 import { type MonitoringOptions, PipelineMonitoring, SERVING_LATENCY_P99_DEFAULT, validateMonitoringOptions } from './monitoring';
+import { PredictionStore, type PredictionStoreOptions } from './predictions';
 import { PipelineQueues } from './queues';
 import { SERVING_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
 import { type ServingApiOptions, ServingApi, validateServingApiOptions } from './serving-api';
@@ -20,6 +22,14 @@ export interface PipelineStackProps extends StackProps {
   readonly specJson: string;
   /** Name of the pipeline: the `Pipeline` dimension of its metrics. Letters, digits, `_`, `.`, `-`; up to 64. */
   readonly pipelineName: string;
+  /**
+   * The model document (JSON text) of the spec's scoring section, as read from the file `scoring.model` names
+   * (bin/app.ts reads it next to the spec). Checked against the spec here, so a bad model fails synthesis with
+   * each bad field named; shipped to the consumer in MODEL_DOCUMENT. Required exactly when the spec has a scoring
+   * section.
+   * @default - none: the spec has no scoring section
+   */
+  readonly modelJson?: string;
   /**
    * Removal policy of the state table, the finals buckets (emptied first under DESTROY) and the functions' log
    * groups. DESTROY suits throw-away development stacks only.
@@ -47,15 +57,41 @@ export interface PipelineStackProps extends StackProps {
    */
   readonly serving?: ServingApiOptions;
   /**
+   * The predictions stream's capacity and retention; only with a scoring section.
+   * @default - see PredictionStoreOptions
+   */
+  readonly predictions?: PredictionStoreOptions;
+  /**
+   * The labels stream and the labels consumer; only with an evaluation section.
+   * @default - see LabelsOptions
+   */
+  readonly labels?: LabelsOptions;
+  /**
    * Alarm thresholds, alarm email and dashboard name.
    * @default - see MonitoringOptions
    */
   readonly monitoring?: MonitoringOptions;
 }
 
+/** The labels stream and the consumer joining its labels to predictions (the evaluation pattern). */
+export interface LabelsOptions {
+  /**
+   * Capacity mode, shards and retention of the labels stream.
+   * @default - on-demand, 7 days retention
+   */
+  readonly stream?: EventStreamOptions;
+  /**
+   * Function and event source mapping tuning of the labels consumer.
+   * @default - see LabelsConsumerOptions
+   */
+  readonly consumer?: LabelsConsumerOptions;
+}
+
 /**
  * Kinesis -> Lambda consumer -> DynamoDB state and S3 final windows, a features endpoint reading the state, with
- * queues, alarms and dashboard.
+ * queues, alarms and dashboard. With a scoring section, the consumer also scores each applied record into the
+ * predictions table and stream; with an evaluation section, a labels stream and its consumer join labels to
+ * predictions and measure the model.
  */
 export class PipelineStack extends Stack {
   public readonly eventStream: EventStream;
@@ -65,6 +101,12 @@ export class PipelineStack extends Stack {
   public readonly queues: PipelineQueues;
   public readonly consumer: PipelineConsumer;
   public readonly monitoring: PipelineMonitoring;
+  /** With a scoring section: the predictions table and stream. */
+  public readonly predictions?: PredictionStore;
+  /** With an evaluation section: the labels stream producers write labels to. */
+  public readonly labelsStream?: EventStream;
+  /** With an evaluation section: the labels consumer. */
+  public readonly labelsConsumer?: LabelsConsumer;
 
   public constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -74,8 +116,9 @@ export class PipelineStack extends Stack {
       );
     }
     // Everything is checked before any resource is built: bundling the consumer takes seconds.
-    const { spec, json } = loadSpec(props.specJson);
+    const { spec, json, modelJson } = loadSpec(props.specJson, checkModelProps(props), 'modelJson');
     validatePipelineConsumerOptions(props.consumer ?? {});
+    validateLabelsConsumerOptions(props.labels?.consumer ?? {});
     validateMonitoringOptions(props.monitoring ?? {});
     validateFinalsBucketOptions(props.finals ?? {});
     validateServingApiOptions(props.serving ?? {});
@@ -87,6 +130,8 @@ export class PipelineStack extends Stack {
     this.tables = new PipelineTables(this, 'Store', { removalPolicy });
     this.finals = new FinalsBucket(this, 'Finals', { ...props.finals, removalPolicy });
     this.queues = new PipelineQueues(this, 'Queues');
+    const predictions = modelJson === undefined ? undefined : new PredictionStore(this, 'Predictions', { ...props.predictions, removalPolicy });
+    this.predictions = predictions;
     this.consumer = new PipelineConsumer(this, 'Consumer', {
       ...props.consumer,
       pipelineName: props.pipelineName,
@@ -97,7 +142,24 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.queues.deadLetterQueue,
       onFailureQueue: this.queues.onFailureQueue,
       removalPolicy,
+      scoring:
+        predictions === undefined || modelJson === undefined
+          ? undefined
+          : { modelJson, predictionsTable: predictions.table, predictionsStream: predictions.stream },
     });
+    if (spec.evaluation !== undefined && predictions !== undefined) {
+      this.labelsStream = new EventStream(this, 'Labels', props.labels?.stream);
+      this.labelsConsumer = new LabelsConsumer(this, 'LabelsConsumer', {
+        ...props.labels?.consumer,
+        pipelineName: props.pipelineName,
+        specJson: json,
+        stream: this.labelsStream.stream,
+        predictionsTable: predictions.table,
+        deadLetterQueue: this.queues.deadLetterQueue,
+        onFailureQueue: this.queues.onFailureQueue,
+        removalPolicy,
+      });
+    }
     this.serving = new ServingApi(this, 'Serving', {
       ...props.serving,
       pipelineName: props.pipelineName,
@@ -116,6 +178,9 @@ export class PipelineStack extends Stack {
       servingFunction: this.serving.function,
       deadLetterQueue: this.queues.deadLetterQueue,
       onFailureQueue: this.queues.onFailureQueue,
+      scoring: predictions !== undefined,
+      evaluation: this.labelsConsumer === undefined ? undefined : spec.evaluation,
+      labelsConsumer: this.labelsConsumer?.function,
     });
 
     // Replaying a window needs its records still in the stream.
@@ -142,7 +207,38 @@ export class PipelineStack extends Stack {
     out('ConsumerFunctionName', this.consumer.function.functionName, 'Consumer Lambda function');
     out('AlarmTopicArn', this.monitoring.alarmTopic.topicArn, 'SNS topic receiving alarm notifications');
     out('DashboardUrl', this.monitoring.dashboardUrl, 'CloudWatch dashboard of the pipeline');
+    if (predictions !== undefined) {
+      out('PredictionsTableName', predictions.table.tableName, 'DynamoDB table of predictions, their labels and the evaluation windows');
+      out('PredictionsStreamName', predictions.stream.streamName, 'Kinesis stream every prediction is put to (at least once: dedupe by predictionId)');
+    }
+    if (this.labelsStream !== undefined && this.labelsConsumer !== undefined) {
+      out('LabelsStreamName', this.labelsStream.stream.streamName, 'Kinesis stream producers write labels to');
+      out('LabelsFunctionName', this.labelsConsumer.function.functionName, 'Labels consumer Lambda function');
+    }
   }
+}
+
+/**
+ * The model document goes with a scoring section, and options for parts that the spec does not have are refused:
+ * they would silently configure nothing.
+ */
+function checkModelProps(props: PipelineStackProps): string | undefined {
+  const spec = parseSpecJson(props.specJson);
+  if (spec.scoring !== undefined && props.modelJson === undefined) {
+    throw new PipelinePropsError(
+      `PipelineStack: modelJson is required: the spec has a scoring section (scoring.model "${spec.scoring.model}"); pass that file's text`,
+    );
+  }
+  if (spec.scoring === undefined && props.modelJson !== undefined) {
+    throw new PipelinePropsError('PipelineStack: modelJson is given but the spec has no scoring section; add "scoring": {"model": "<file>"} or leave modelJson out');
+  }
+  if (spec.scoring === undefined && props.predictions !== undefined) {
+    throw new PipelinePropsError('PipelineStack: predictions options need a scoring section in the spec');
+  }
+  if (spec.evaluation === undefined && props.labels !== undefined) {
+    throw new PipelinePropsError('PipelineStack: labels options need an evaluation section in the spec');
+  }
+  return props.modelJson;
 }
 
 /** A latency alarm above the serving timeout could never fire: every request ends by the timeout. */

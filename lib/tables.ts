@@ -23,20 +23,24 @@ export class PipelineTables extends Construct {
   public constructor(scope: Construct, id: string, props: PipelineTablesProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.stateTable = this.table('StateTable', STATE_TABLE, removalPolicy);
+    this.stateTable = pipelineTable(this, 'StateTable', STATE_TABLE, removalPolicy);
   }
+}
 
-  private table(id: string, def: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
-    return new dynamodb.Table(this, id, {
-      partitionKey: { name: def.partitionKey.name, type: attributeType(def.partitionKey.type) },
-      sortKey: { name: def.sortKey.name, type: attributeType(def.sortKey.type) },
-      timeToLiveAttribute: def.ttlAttribute,
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy,
-    });
-  }
+/**
+ * A table of the pipeline from its contract definition: on demand, point-in-time recovery, encrypted with the AWS
+ * managed key, expiring items by TTL.
+ */
+export function pipelineTable(scope: Construct, id: string, def: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
+  return new dynamodb.Table(scope, id, {
+    partitionKey: { name: def.partitionKey.name, type: attributeType(def.partitionKey.type) },
+    sortKey: { name: def.sortKey.name, type: attributeType(def.sortKey.type) },
+    timeToLiveAttribute: def.ttlAttribute,
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    encryption: dynamodb.TableEncryption.AWS_MANAGED,
+    removalPolicy,
+  });
 }
 
 function attributeType(type: TableDefinition['partitionKey']['type']): dynamodb.AttributeType {

@@ -4,7 +4,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PipelineStack } from '../../lib/pipeline-stack';
-import { FRAUD_SPEC_JSON, NO_BUNDLING } from './fixtures';
+import { FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING } from './fixtures';
 
 let app: App;
 
@@ -14,12 +14,14 @@ beforeAll(() => {
   // With an email subscription, so the subscription's finding is covered too.
   new PipelineStack(app, 'NagPipeline', {
     specJson: FRAUD_SPEC_JSON,
+    modelJson: FRAUD_MODEL_JSON,
     pipelineName: 'fraud',
     monitoring: { alarmEmail: 'oncall@example.com' },
   });
   // A development stack too: its buckets are emptied by a custom resource on deletion.
   new PipelineStack(app, 'NagDevPipeline', {
     specJson: FRAUD_SPEC_JSON,
+    modelJson: FRAUD_MODEL_JSON,
     pipelineName: 'fraud',
     removalPolicy: RemovalPolicy.DESTROY,
   });
@@ -82,6 +84,10 @@ describe('cdk-nag', () => {
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/finals/fraud/*]',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/firings/fraud/*]',
         'Finals/AccessLogs/Resource AwsSolutions-S1',
+        'LabelsConsumer/Function/Resource AwsSolutions-L1',
+        'LabelsConsumer/Function/Resource Serverless-LambdaDLQ',
+        'LabelsConsumer/Function/Resource Serverless-LambdaLatestVersion',
+        'LabelsConsumer/Function/Resource Serverless-LambdaTracing',
         'Serving/Function/Resource AwsSolutions-L1',
         'Serving/Function/Resource Serverless-LambdaDLQ',
         'Serving/Function/Resource Serverless-LambdaLatestVersion',

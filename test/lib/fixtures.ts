@@ -6,6 +6,13 @@ import { PipelineStack, type PipelineStackProps } from '../../lib/pipeline-stack
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const FRAUD_SPEC_JSON = readFileSync(path.join(ROOT, 'bin', 'specs', 'fraud.json'), 'utf8');
+/** The model document the example spec's scoring section names. */
+export const FRAUD_MODEL_JSON = readFileSync(path.join(ROOT, 'bin', 'specs', 'fraud-model.json'), 'utf8');
+/** The example spec without its scoring and evaluation sections: features only. */
+export const FEATURES_ONLY_SPEC_JSON = JSON.stringify({ ...JSON.parse(FRAUD_SPEC_JSON), scoring: undefined, evaluation: undefined });
+
+/** Props of a features-only pipeline: no scoring, no evaluation. */
+export const FEATURES_ONLY: Partial<PipelineStackProps> = { specJson: FEATURES_ONLY_SPEC_JSON, modelJson: undefined };
 
 /** Skips asset bundling: for tests about configuration, not about the bundle. */
 export const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] as string[] };
@@ -24,6 +31,7 @@ export function buildPipeline(
   const app = opts.app ?? new App({ context: opts.bundle ? {} : NO_BUNDLING });
   const stack = new PipelineStack(app, 'TestPipeline', {
     specJson: FRAUD_SPEC_JSON,
+    modelJson: FRAUD_MODEL_JSON,
     pipelineName: 'fraud',
     ...overrides,
   });

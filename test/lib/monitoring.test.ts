@@ -37,11 +37,14 @@ beforeAll(() => {
   dashboard = JSON.parse(dashboardText);
 });
 
-function alarmProps(key: AlarmKey): Record<string, unknown> {
-  const alarm = built.stack.monitoring.alarms[key];
-  const logicalId = built.stack.getLogicalId(alarm.node.defaultChild as CfnElement);
-  return built.template.toJSON().Resources[logicalId].Properties;
+/** Properties of an alarm of a stack, failing if the stack has no such alarm. */
+function alarmPropsOf(b: Pick<Built, 'stack' | 'template'>, key: AlarmKey): Record<string, unknown> {
+  const alarm = b.stack.monitoring.alarms[key];
+  if (alarm === undefined) throw new Error(`no ${key} alarm`);
+  return b.template.toJSON().Resources[b.stack.getLogicalId(alarm.node.defaultChild as CfnElement)].Properties;
 }
+
+const alarmProps = (key: AlarmKey): Record<string, unknown> => alarmPropsOf(built, key);
 
 describe('alarms', () => {
   it('has one alarm per runbook entry, each notifying the topic on alarm and on recovery', () => {
@@ -200,8 +203,7 @@ describe('alarms', () => {
         servingLatencyP99Threshold: Duration.millis(250),
       },
     });
-    const props = (key: AlarmKey) =>
-      template.toJSON().Resources[stack.getLogicalId(stack.monitoring.alarms[key].node.defaultChild as CfnElement)].Properties;
+    const props = (key: AlarmKey) => alarmPropsOf({ stack, template }, key);
     expect(props('ConsumerLag').Threshold).toBe(300_000);
     expect(props('FeatureFreshness').Threshold).toBe(30_000);
     expect(props('WatermarkLag').Threshold).toBe(120_000);

@@ -15,14 +15,15 @@ import {
   createQueueInput,
   createTableInput,
 } from '../../lambda/contract/resources';
-import { type Built, FRAUD_SPEC_JSON, allStatements, asArray, buildPipeline, policyStatementsOf, resourceTarget } from './fixtures';
+import { type Built, FEATURES_ONLY, FEATURES_ONLY_SPEC_JSON, allStatements, asArray, buildPipeline, policyStatementsOf, resourceTarget } from './fixtures';
 
 let built: Built;
 let ids: Record<'stream' | 'stateTable' | 'deadLetterQueue' | 'onFailureQueue' | 'logGroup' | 'role' | 'function', string>;
 
 beforeAll(() => {
-  // The one synthesis of this file that bundles the consumer for real.
-  built = buildPipeline({}, { bundle: true });
+  // The features-only stack (test/lib/scoring-evaluation.test.ts covers scoring and evaluation). The one
+  // synthesis of this file that bundles the consumer for real.
+  built = buildPipeline(FEATURES_ONLY, { bundle: true });
   const { stack } = built;
   const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnElement);
   ids = {
@@ -63,6 +64,7 @@ describe('event source mapping', () => {
 
   it('passes tuning props through', () => {
     const { template } = buildPipeline({
+      ...FEATURES_ONLY,
       consumer: { batchSize: 100, retryAttempts: 3, maxRecordAgeSeconds: -1, parallelizationFactor: 4 },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -93,8 +95,12 @@ describe('consumer function', () => {
   it('receives the validated spec and every variable of the handler contract', () => {
     const fn = built.template.toJSON().Resources[ids.function];
     const vars = (fn?.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
-    for (const name of Object.values(CONSUMER_ENV)) expect(vars, name).toHaveProperty(name);
-    expect(JSON.parse(vars[CONSUMER_ENV.spec] as string)).toEqual(parseSpecJson(FRAUD_SPEC_JSON));
+    const scoringOnly: string[] = [CONSUMER_ENV.modelDocument, CONSUMER_ENV.predictionsTableName, CONSUMER_ENV.predictionsStreamName];
+    for (const name of Object.values(CONSUMER_ENV)) {
+      if (scoringOnly.includes(name)) expect(vars, name).not.toHaveProperty(name);
+      else expect(vars, name).toHaveProperty(name);
+    }
+    expect(JSON.parse(vars[CONSUMER_ENV.spec] as string)).toEqual(parseSpecJson(FEATURES_ONLY_SPEC_JSON));
     expect(vars[CONSUMER_ENV.pipelineName]).toBe('fraud');
     expect(vars[CONSUMER_ENV.metricsNamespace]).toBe(METRICS_NAMESPACE);
     expect(vars[CONSUMER_ENV.stateTableName]).toEqual({ Ref: ids.stateTable });
@@ -113,7 +119,7 @@ describe('consumer function', () => {
 
   it('sets reserved concurrency only when asked', () => {
     expect(JSON.stringify(built.template.toJSON())).not.toContain('ReservedConcurrentExecutions');
-    buildPipeline({ consumer: { reservedConcurrentExecutions: 20 } }).template.hasResourceProperties('AWS::Lambda::Function', {
+    buildPipeline({ ...FEATURES_ONLY, consumer: { reservedConcurrentExecutions: 20 } }).template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 20,
     });
   });
@@ -185,7 +191,7 @@ describe('tables', () => {
   });
 
   it('is destroyed with the stack only when asked', () => {
-    const { template } = buildPipeline({ removalPolicy: RemovalPolicy.DESTROY });
+    const { template } = buildPipeline({ ...FEATURES_ONLY, removalPolicy: RemovalPolicy.DESTROY });
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
     expect(tables).toHaveLength(1);
     for (const t of tables) expect(t.DeletionPolicy).toBe('Delete');
@@ -288,10 +294,28 @@ describe('outputs', () => {
 
 describe('stream props', () => {
   it('provisions shards in provisioned mode', () => {
-    const { template } = buildPipeline({ stream: { streamMode: StreamMode.PROVISIONED, shardCount: 4 } });
+    const { template } = buildPipeline({ ...FEATURES_ONLY, stream: { streamMode: StreamMode.PROVISIONED, shardCount: 4 } });
     template.hasResourceProperties('AWS::Kinesis::Stream', {
       ShardCount: 4,
       StreamModeDetails: { StreamMode: 'PROVISIONED' },
     });
+  });
+});
+
+describe('without scoring or evaluation sections', () => {
+  it('synthesizes no predictions table or stream, no labels stream or function, no evaluation alarm', () => {
+    const t = built.template;
+    t.resourceCountIs('AWS::DynamoDB::Table', 1);
+    t.resourceCountIs('AWS::Kinesis::Stream', 1);
+    t.resourceCountIs('AWS::Lambda::Function', 2);
+    expect(built.stack.predictions).toBeUndefined();
+    expect(built.stack.labelsStream).toBeUndefined();
+    expect(built.stack.labelsConsumer).toBeUndefined();
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => (a.Properties as { MetricName?: string }).MetricName);
+    expect(alarms.filter((n) => n?.startsWith('Evaluation'))).toEqual([]);
+    const outputs = Object.keys(t.toJSON().Outputs as object);
+    for (const name of ['PredictionsTableName', 'PredictionsStreamName', 'LabelsStreamName', 'LabelsFunctionName']) expect(outputs).not.toContain(name);
+    const text = JSON.stringify(t.toJSON());
+    for (const name of ['MODEL_DOCUMENT', 'PREDICTIONS_TABLE_NAME', 'PREDICTIONS_STREAM_NAME', 'kinesis:PutRecords']) expect(text).not.toContain(name);
   });
 });

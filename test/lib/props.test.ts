@@ -12,14 +12,15 @@ import { type FinalsBucketOptions, type FinalsStorageClass, validateFinalsBucket
 import type { MonitoringOptions } from '../../lib/monitoring';
 import { PipelineStack, type PipelineStackProps } from '../../lib/pipeline-stack';
 import type { ServingApiOptions } from '../../lib/serving-api';
-import { MAX_SPEC_BYTES, SpecFileError, loadSpec, pipelineNameFromSpecPath, readSpecFile } from '../../lib/spec-loader';
+import { MAX_SPEC_BYTES, SCORING_ENV_RESERVE_BYTES, SpecFileError, documentBudgetBytes, loadSpec, pipelineNameFromSpecPath, readSpecFile } from '../../lib/spec-loader';
 import { EventStream } from '../../lib/stream';
-import { FRAUD_SPEC_JSON, NO_BUNDLING } from './fixtures';
+import { FEATURES_ONLY_SPEC_JSON, FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING } from './fixtures';
 
 /** Builds the stack without synthesizing: every check under test happens in constructors. */
 function construct(overrides: Partial<PipelineStackProps>): PipelineStack {
   return new PipelineStack(new App({ context: NO_BUNDLING }), 'Props', {
     specJson: FRAUD_SPEC_JSON,
+    modelJson: FRAUD_MODEL_JSON,
     pipelineName: 'fraud',
     ...overrides,
   });
@@ -56,12 +57,27 @@ describe('spec', () => {
   });
 
   it('refuses a spec too large for the function environment', () => {
-    const spec = JSON.parse(FRAUD_SPEC_JSON) as { features: unknown[] };
+    const spec = JSON.parse(FEATURES_ONLY_SPEC_JSON) as { features: unknown[] };
     const template = { window: { type: 'tumbling', sizeMs: 60_000 }, aggregate: 'count' };
     spec.features = Array.from({ length: 80 }, (_, i) => ({ name: `feature_number_${i}`, ...template }));
     const err = thrown(() => loadSpec(JSON.stringify(spec)));
     expect(err).toBeInstanceOf(SpecFileError);
     expect(err.message).toContain(String(MAX_SPEC_BYTES));
+  });
+
+  it('counts the model document in the budget, and leaves room for the scoring variables', () => {
+    const budget = MAX_SPEC_BYTES - SCORING_ENV_RESERVE_BYTES;
+    const { json, modelJson } = loadSpec(FRAUD_SPEC_JSON, FRAUD_MODEL_JSON);
+    expect(documentBudgetBytes(JSON.parse(json))).toBe(budget);
+    // A spec that fits alone, padded (with an unused feature name) until spec plus model is one byte over.
+    const spec = JSON.parse(FRAUD_SPEC_JSON) as { features: Array<Record<string, unknown>> };
+    const pad = budget + 1 - json.length - (modelJson ?? '').length - ',{"name":"","window":{"type":"tumbling","sizeMs":60000},"aggregate":"count"}'.length;
+    spec.features.push({ name: 'p'.repeat(pad), window: { type: 'tumbling', sizeMs: 60_000 }, aggregate: 'count' });
+    const err = thrown(() => loadSpec(JSON.stringify(spec), FRAUD_MODEL_JSON));
+    expect(err).toBeInstanceOf(SpecFileError);
+    expect(err.message).toMatch(new RegExp(`^spec and model are \\d+ \\+ ${(modelJson ?? '').length} bytes once minified; at most ${budget} fit`));
+    spec.features.at(-1)!.name = 'p'.repeat(pad - 1);
+    expect(() => loadSpec(JSON.stringify(spec), FRAUD_MODEL_JSON)).not.toThrow();
   });
 
   it('ships the validated spec minified, with defaults applied', () => {

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseSpecJson } from '../../lambda/core/spec';
 import { SERVING_ENV, SERVING_TABLE_ACTIONS } from '../../lambda/contract/resources';
 import { PipelineStack } from '../../lib/pipeline-stack';
-import { type Built, FRAUD_SPEC_JSON, NO_BUNDLING, asArray, buildPipeline, policyStatementsOf, resourceTarget } from './fixtures';
+import { type Built, FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING, asArray, buildPipeline, policyStatementsOf, resourceTarget } from './fixtures';
 
 let built: Built;
 let fnId: string;
@@ -89,6 +89,7 @@ describe('features endpoint', () => {
     // One synthesis for both: each takes seconds.
     const stack = new PipelineStack(new App({ context: NO_BUNDLING }), 'Tuned', {
       specJson: FRAUD_SPEC_JSON,
+      modelJson: FRAUD_MODEL_JSON,
       pipelineName: 'fraud',
       serving: { memorySize: 1024, timeout: Duration.seconds(3), reservedConcurrentExecutions: 5 },
     });

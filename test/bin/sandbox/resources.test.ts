@@ -18,6 +18,7 @@ import { PipelineStack } from '../../../lib/pipeline-stack';
 import { DEAD_LETTER_QUEUE, ON_FAILURE_QUEUE, type QueueDefinition, STATE_TABLE, type TableDefinition } from '../../../lambda/contract/resources';
 
 const SPEC_JSON = readFileSync(path.join(__dirname, '..', '..', '..', 'bin', 'specs', 'fraud.json'), 'utf8');
+const MODEL_JSON = readFileSync(path.join(__dirname, '..', '..', '..', 'bin', 'specs', 'fraud-model.json'), 'utf8');
 
 /** Key schema of a definition, in the shape both DescribeTable and CloudFormation use. */
 function expectedKeys(def: TableDefinition) {
@@ -50,7 +51,7 @@ let synth: { stack: PipelineStack; resources: Resources } | undefined;
 function synthesized() {
   if (!synth) {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new PipelineStack(app, 'SandboxResources', { specJson: SPEC_JSON, pipelineName: 'fraud' });
+    const stack = new PipelineStack(app, 'SandboxResources', { specJson: SPEC_JSON, modelJson: MODEL_JSON, pipelineName: 'fraud' });
     synth = { stack, resources: (Template.fromStack(stack).toJSON() as { Resources: Resources }).Resources };
   }
   const { stack, resources } = synth;
@@ -113,7 +114,9 @@ describe('sandbox resources match the CDK definitions', () => {
 
   it('the local event source mapping runs with the synthesized mapping\'s settings and function timeout', () => {
     const { ofType, props, stack } = synthesized();
-    const [mapping] = ofType('AWS::Lambda::EventSourceMapping');
+    // The feature consumer's mapping (the labels consumer has its own).
+    const consumerRef = JSON.stringify({ Ref: stack.getLogicalId(stack.consumer.function.node.defaultChild as CfnElement) });
+    const [mapping] = ofType('AWS::Lambda::EventSourceMapping').filter((m) => JSON.stringify(m.FunctionName) === consumerRef);
     const consumer = props(stack.consumer.function);
     expect(mapping).toBeDefined();
     expect(consumer).toBeDefined();

@@ -110,7 +110,10 @@ interface Emf {
   [field: string]: unknown;
 }
 
-/** Pipeline metric names the synthesized stack's alarms and dashboard read (namespace EventTimeFeatures). */
+/**
+ * Pipeline metric names the synthesized stack's alarms and dashboard read (namespace EventTimeFeatures), for a
+ * spec without scoring and evaluation: this consumer is configured without a model.
+ */
 function metricsReadByStack(): Set<string> {
   const { template } = buildPipeline();
   const names = new Set<string>();

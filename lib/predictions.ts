@@ -1,0 +1,41 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { Construct } from 'constructs';
+import { PREDICTIONS_TABLE } from '../lambda/contract/resources';
+import { EventStream, type EventStreamOptions } from './stream';
+import { pipelineTable } from './tables';
+
+/** Settings of where predictions go. */
+export interface PredictionStoreOptions {
+  /**
+   * Capacity mode, shards and retention of the predictions stream (what downstream systems read: blocks, reviews).
+   * @default - on-demand, 7 days retention, destroyed with the stack
+   */
+  readonly stream?: EventStreamOptions;
+}
+
+export interface PredictionStoreProps extends PredictionStoreOptions {
+  /**
+   * What happens to the predictions table when it leaves the stack. Its items are what labels join to: once gone,
+   * labels still to come for those predictions are unmatched.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The scoring pattern's outputs: the predictions table (one item per prediction, the evaluation windows and their
+ * registry; items expire by TTL after their label window) and the predictions stream every prediction is put to,
+ * both encrypted at rest with AWS managed keys.
+ */
+export class PredictionStore extends Construct {
+  public readonly table: dynamodb.Table;
+  public readonly stream: kinesis.Stream;
+
+  public constructor(scope: Construct, id: string, props: PredictionStoreProps = {}) {
+    super(scope, id);
+    this.table = pipelineTable(this, 'Table', PREDICTIONS_TABLE, props.removalPolicy ?? RemovalPolicy.RETAIN);
+    this.stream = new EventStream(this, 'Stream', props.stream).stream;
+  }
+}
