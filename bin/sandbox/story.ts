@@ -40,7 +40,7 @@ export interface Story {
   readonly commuter: string;
   readonly records: readonly StoryRecord[];
   readonly waves: readonly StoryWave[];
-  /** Chargebacks for the fraudster's payments, in label-time order: 2–5 days later, and one after 9 days. */
+  /** Chargebacks for the fraudster's payments, in label-time order: 2–5 days later, and one after 35 days. */
   readonly labels: readonly StoryLabel[];
   /** When the newcomers (a new merchant's customers) start paying. */
   readonly newcomersFrom: number;
@@ -121,13 +121,13 @@ export function buildStory(now = Date.now(), seed = 217): Story {
     waves.push({ until, records });
   }
   // The card holder disputes every payment of the drained account; the chargebacks reach the labels stream 2 to 5
-  // days later, one after 9 days: beyond a 7-day label window.
+  // days later, one after 35 days: beyond the 30-day label window.
   const DAY = 86_400_000;
   const labels: StoryLabel[] = out
     .filter((r) => r.role === 'fraud')
     .map((r, i) => {
       const eventId = (JSON.parse(r.data) as { event_id: string }).event_id;
-      const labelTime = r.eventTime + (i === 5 ? 9 * DAY : Math.round((2 + rnd() * 3) * DAY));
+      const labelTime = r.eventTime + (i === 5 ? 35 * DAY : Math.round((2 + rnd() * 3) * DAY));
       return { eventId, key: r.user, label: true, labelTime, data: JSON.stringify({ eventId, key: r.user, label: true, labelTime: iso(labelTime) }) };
     })
     .sort((a, b) => a.labelTime - b.labelTime);
