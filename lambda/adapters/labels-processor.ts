@@ -85,14 +85,17 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
   for (const r of judgedByShard.values()) for (const j of r.judged) verdictOf.set(`${j.record.shard}/${j.record.seq}`, j);
 
   const rejections: Rejection[] = [];
+  // The label clock just before each record (a dead letter's watermark): the same however the batch was cut.
+  let before = registry.clock;
   for (const { record, parsed: p } of parsed) {
     const base = { shard: record.shard, seq: record.seq, data: record.data, ...(record.arrivalTime === undefined ? {} : { arrivalTime: record.arrivalTime }) };
     if (!p.ok) {
       counters[p.reason] += 1;
-      rejections.push({ ...base, reason: p.reason, message: p.message, watermark: registry.clock, ...(p.key === undefined ? {} : { key: p.key }), ...(p.labelTime === undefined ? {} : { eventTime: p.labelTime }) });
+      rejections.push({ ...base, reason: p.reason, message: p.message, watermark: before, ...(p.key === undefined ? {} : { key: p.key }), ...(p.labelTime === undefined ? {} : { eventTime: p.labelTime }) });
       continue;
     }
     const j = verdictOf.get(`${record.shard}/${record.seq}`)!;
+    before = before === null || p.label.labelTime > before ? p.label.labelTime : before;
     switch (j.verdict) {
       case 'joined':
         if (j.rejoined) counters.redelivered += 1;

@@ -161,7 +161,7 @@ export function seqOf(i: number): string {
 }
 
 type LabelDraft =
-  | { t: 'label'; p: number; value: boolean; delay: number; via: 'prediction' | 'event' | 'both'; wrongKey: boolean; wrongModel: boolean }
+  | { t: 'label'; p: number; value: boolean; /** Percent of the label window. */ delay: number; via: 'prediction' | 'event' | 'both'; wrongKey: boolean; wrongModel: boolean }
   | { t: 'unknown'; value: boolean; at: number }
   | { t: 'retry'; of: number }
   | { t: 'invalid'; which: number }
@@ -179,14 +179,14 @@ export function scenarioArb(o: { maxPredictions?: number; maxLabels?: number } =
       predictions: fc.array(fc.record({ key: fc.integer({ min: 0, max: 3 }), at: fc.integer({ min: 0, max: 8 * HOUR }), score: fc.double({ min: 0, max: 1, noNaN: true }) }), { minLength: 1, maxLength: maxP }),
       drafts: fc.array(
         fc.oneof(
-          { weight: 10, arbitrary: fc.record({ t: fc.constant('label' as const), p: fc.nat(), value: fc.boolean(), delay: fc.integer({ min: 0, max: 30 * HOUR }), via: fc.constantFrom('prediction' as const, 'event' as const, 'both' as const), wrongKey: fc.constant(false), wrongModel: fc.constant(false) }) },
-          { weight: 1, arbitrary: fc.record({ t: fc.constant('label' as const), p: fc.nat(), value: fc.boolean(), delay: fc.integer({ min: 0, max: 3 * HOUR }), via: fc.constant('prediction' as const), wrongKey: fc.boolean(), wrongModel: fc.boolean() }) },
-          { weight: 1, arbitrary: fc.record({ t: fc.constant('unknown' as const), value: fc.boolean(), at: fc.integer({ min: 0, max: 30 * HOUR }) }) },
+          { weight: 10, arbitrary: fc.record({ t: fc.constant('label' as const), p: fc.nat(), value: fc.boolean(), delay: fc.integer({ min: 0, max: 110 }), via: fc.constantFrom('prediction' as const, 'event' as const, 'both' as const), wrongKey: fc.constant(false), wrongModel: fc.constant(false) }) },
+          { weight: 1, arbitrary: fc.record({ t: fc.constant('label' as const), p: fc.nat(), value: fc.boolean(), delay: fc.integer({ min: 0, max: 100 }), via: fc.constant('prediction' as const), wrongKey: fc.boolean(), wrongModel: fc.boolean() }) },
+          { weight: 1, arbitrary: fc.record({ t: fc.constant('unknown' as const), value: fc.boolean(), at: fc.integer({ min: 0, max: 12 * HOUR }) }) },
           { weight: 2, arbitrary: fc.record({ t: fc.constant('retry' as const), of: fc.nat() }) },
           { weight: 1, arbitrary: fc.record({ t: fc.constant('invalid' as const), which: fc.nat({ max: INVALID.length - 1 }) }) },
           { weight: 1, arbitrary: fc.record({ t: fc.constant('future' as const), p: fc.nat() }) },
         ),
-        { maxLength: maxL },
+        { maxLength: maxL, size: 'medium' },
       ),
     })
     .map(({ labelWindowMs, unlabeled, predictions, drafts }) => build(labelWindowMs, unlabeled, predictions, drafts as LabelDraft[]));
@@ -216,7 +216,8 @@ function build(labelWindowMs: number, unlabeled: 'negative' | 'unknown', raw: Re
       l = { eventId: `x${labels.length}`, key: 'u0', modelVersion: undefined, label: d.value, labelTime: T0 + d.at };
     } else {
       const p = predictions[d.p % predictions.length]!;
-      const delay = d.t === 'future' ? 0 : d.delay;
+      // `delay` is a share of the label window in percent: up to 10% beyond it (late).
+      const delay = d.t === 'future' ? 0 : Math.round((labelWindowMs * d.delay) / 100);
       via = d.t === 'future' ? 'event' : d.via;
       l = {
         eventId: p.eventId,
