@@ -200,6 +200,10 @@ describe('rejections', () => {
     const records = payloads.map(([p], i) => ({ data: Buffer.from(p), shard: SHARD, seq: String(100 + i), arrivalTime: arrival }));
     const o = await deliverLabels(env, spec, records);
     expect(o.counters).toEqual({ labelsIn: 16, joined: 2, redelivered: 0, counted: 2, late: 2, unmatched: 3, invalid: 6, future: 1, duplicates: 2, conflicting: 1 });
+    // Writes: one UpdateItem per label joined (2), per window counted into (2), the clock, and for the window made
+    // final its flag and its removal from the open set; the 13 dead letters go in two SendMessageBatch requests.
+    expect(o.writes).toBe(7);
+    expect(o.deadLetters).toBe(13);
     const snap = await evaluationSnapshot(env);
     const expected = payloads.map(([p, reason, message], i) => ({ p, reason, message, seq: String(100 + i) })).filter((x) => x.reason !== '');
     expect(snap.deadLetters).toHaveLength(expected.length);
