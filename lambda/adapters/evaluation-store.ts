@@ -26,6 +26,7 @@ import {
   windowPsi,
 } from '../core/label-join';
 import type { EvaluationSpec } from '../core/spec';
+import { pool } from './concurrency';
 import { type Item, batchGetAll, numberOf } from './dynamo-io';
 import {
   PREDICTION_SK,
@@ -108,6 +109,9 @@ const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => ({ N: String(n) });
 const unpad = (s: string | undefined): string => (s === undefined ? '' : s.replace(/^0+(?=.)/, ''));
 const CONFLICT_ATTEMPTS = 20;
+/** UpdateItems in flight: labels onto predictions, and window counts. */
+const LABEL_WRITE_CONCURRENCY = 16;
+const WINDOW_WRITE_CONCURRENCY = 8;
 const WINDOW_PK_PREFIX = windowPk(0).slice(0, -1);
 const PREDICTION_PK_PREFIX = predictionPk('');
 
@@ -247,8 +251,8 @@ export class EvaluationStore {
    */
   public async recordLabels(shard: string, judged: readonly JudgedLabel[], windows: ReadonlyMap<number, StoredWindow>, clock: number | null): Promise<number> {
     const joined = judged.filter((j) => j.verdict === 'joined' && j.prediction !== undefined);
-    for (const j of joined) {
-      if (j.rejoined) continue;
+    // All labels land on their predictions before any window count, so a count never precedes its label.
+    await pool(joined.filter((j) => !j.rejoined), LABEL_WRITE_CONCURRENCY, async (j) => {
       const l = j.record.label;
       const ref = `${j.record.shard}/${j.record.seq}`;
       try {
@@ -266,7 +270,7 @@ export class EvaluationStore {
         }
         throw e;
       }
-    }
+    });
     const records = joined.map((j) => ({
       seq: j.record.seq,
       window: j.prediction!.window,
@@ -351,16 +355,14 @@ export class EvaluationStore {
     const missing = [...byWindow.keys()].filter((w) => read?.get(w) === undefined);
     const windows = new Map(read ?? []);
     if (read === undefined || missing.length > 0) for (const [w, s] of await this.getWindows(read === undefined ? [...byWindow.keys()] : missing)) windows.set(w, s);
-    let counted = 0;
-    for (const [w, list] of byWindow) {
+    const counted = await pool([...byWindow], WINDOW_WRITE_CONCURRENCY, async ([w, list]) => {
       let checkpoint = windows.get(w)?.checkpoints.get(cpName) ?? '';
       for (let attempt = 0; ; attempt++) {
         const [delta] = windowDeltas(list, () => checkpoint, add);
-        if (delta === undefined) break;
+        if (delta === undefined) return 0;
         try {
           await this.update(`counts of window ${w}`, countUpdate(w, cpName, checkpoint, delta));
-          counted += delta.records;
-          break;
+          return delta.records;
         } catch (e) {
           if (!(e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException')) throw e;
           this.conflicts += 1;
@@ -368,8 +370,8 @@ export class EvaluationStore {
           checkpoint = (await this.getWindows([w])).get(w)?.checkpoints.get(cpName) ?? '';
         }
       }
-    }
-    return counted;
+    });
+    return counted.reduce((a, b) => a + b, 0);
   }
 
   private async update(what: string, input: Omit<UpdateItemCommandInput, 'TableName'>): Promise<Item | undefined> {

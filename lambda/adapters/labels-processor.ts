@@ -73,7 +73,11 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
 
   // Labels of one shard are judged in order; a batch holds one shard, more only when called directly.
   const byShard = new Map<string, LabelRecord[]>();
-  for (const l of valid) byShard.set(l.shard, [...(byShard.get(l.shard) ?? []), l]);
+  for (const l of valid) {
+    const list = byShard.get(l.shard);
+    if (list) list.push(l);
+    else byShard.set(l.shard, [l]);
+  }
   let clock = registry.clock;
   const judgedByShard = new Map<string, { judged: JudgedLabel[]; clock: number | null }>();
   for (const [shard, list] of byShard) {
