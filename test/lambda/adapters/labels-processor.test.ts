@@ -143,6 +143,26 @@ describe('labels batches with injected crashes', () => {
   }, 300_000);
 });
 
+describe('concurrent deliveries', () => {
+  it('two deliveries of the same batch at once (a timed-out invocation and its retry) count each label once', async () => {
+    const s = scenarioWithEveryVerdict();
+    const spec = specOf(s);
+    const cleanEnv = await seeded(s, spec);
+    for (const b of chunks(s.labels, 10)) await deliverLabels(cleanEnv, spec, b.map(recordOf));
+    const clean = await evaluationSnapshot(cleanEnv);
+
+    const env = await seeded(s, spec);
+    for (const b of chunks(s.labels, 10)) {
+      const records = b.map(recordOf);
+      const both = await Promise.allSettled([deliverLabels(env, spec, records), deliverLabels(env, spec, records)]);
+      // A delivery may lose a prediction's condition to the other: it fails, and its retry below is harmless.
+      for (const r of both) if (r.status === 'rejected') expect((r.reason as Error).name).toBe('EvaluationConflictError');
+      await deliverLabels(env, spec, records);
+    }
+    expect(await evaluationSnapshot(env)).toEqual(clean);
+  }, 120_000);
+});
+
 describe('labels against the reference on the emulators', () => {
   it('random scenarios, cuts and crashes', async () => {
     await fc.assert(
