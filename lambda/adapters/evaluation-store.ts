@@ -119,6 +119,8 @@ export class EvaluationStore {
   public writes = 0;
   public reads = 0;
   public conflicts = 0;
+  /** Write units DynamoDB reported for the updates (by item size: 1 per KB of the larger of old and new item). */
+  public consumedWriteUnits = 0;
   private readonly client: DynamoDBClient;
   private readonly table: string;
   private readonly ev: EvaluationSpec;
@@ -377,8 +379,15 @@ export class EvaluationStore {
   private async update(what: string, input: Omit<UpdateItemCommandInput, 'TableName'>): Promise<Item | undefined> {
     await this.gate?.(`UpdateItem ${what}`);
     this.writes += 1;
-    const res = await this.client.send(new UpdateItemCommand({ TableName: this.table, ...input }));
-    return res.Attributes;
+    try {
+      const res = await this.client.send(new UpdateItemCommand({ TableName: this.table, ReturnConsumedCapacity: 'TOTAL', ...input }));
+      this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+      return res.Attributes;
+    } catch (e) {
+      // A lost condition is charged too (at least one unit).
+      if ((e as Error).name === 'ConditionalCheckFailedException') this.consumedWriteUnits += 1;
+      throw e;
+    }
   }
 }
 

@@ -39,6 +39,8 @@ export interface LabelsOutcome {
   /** Label clock after the batch (null before any label). */
   readonly clock: number | null;
   readonly writes: number;
+  /** Write units the batch's updates consumed, as DynamoDB reported them. */
+  readonly writeUnits: number;
   readonly conflicts: number;
 }
 
@@ -60,6 +62,7 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
   if (ev === undefined) throw new EvaluationNotConfiguredError();
   const { store } = deps;
   const writesBefore = store.writes;
+  const unitsBefore = store.consumedWriteUnits;
   const conflictsBefore = store.conflicts;
   const sentBefore = deps.deadLetters.sent;
   const counters: LabelCounters = { labelsIn: records.length, joined: 0, redelivered: 0, counted: 0, late: 0, unmatched: 0, invalid: 0, future: 0, duplicates: 0, conflicting: 0 };
@@ -134,6 +137,7 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
     deadLetters: deps.deadLetters.sent - sentBefore,
     clock,
     writes: store.writes - writesBefore,
+    writeUnits: store.consumedWriteUnits - unitsBefore,
     conflicts: store.conflicts - conflictsBefore,
   };
 }

@@ -44,13 +44,15 @@ export interface PredictionFixture {
   readonly score: number;
   readonly positive: boolean;
   readonly modelVersion?: string;
+  /** The features the model read, as the prediction document carries them. */
+  readonly features?: Record<string, { value: number | null; newestEventTime: number | null; status: string }>;
 }
 
 /** Puts a prediction item as the scoring side writes it. */
 export async function putPrediction(env: EvaluationEnv, spec: PipelineSpec, p: PredictionFixture): Promise<void> {
   const ev = spec.evaluation!;
   const modelVersion = p.modelVersion ?? 'v1';
-  const doc = { predictionId: `${modelVersion}:${p.eventId}`, key: p.key, eventId: p.eventId, eventTime: p.eventTime, arrivalTime: p.eventTime + 100, scoredAt: p.eventTime + 150, score: p.score, positive: p.positive, modelVersion, features: {} };
+  const doc = { predictionId: `${modelVersion}:${p.eventId}`, key: p.key, eventId: p.eventId, eventTime: p.eventTime, arrivalTime: p.eventTime + 100, scoredAt: p.eventTime + 150, score: p.score, positive: p.positive, modelVersion, features: p.features ?? {} };
   const item: Record<string, AttributeValue> = {
     pk: { S: predictionPk(p.eventId) },
     sk: { S: PREDICTION_SK },

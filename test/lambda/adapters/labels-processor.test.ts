@@ -143,6 +143,23 @@ describe('labels batches with injected crashes', () => {
   }, 300_000);
 });
 
+describe('write units', () => {
+  it('a joined label costs one write unit on a prediction of six features', async () => {
+    const spec = specOf({ windowMs: HOUR, labelWindowMs: DAY, unlabeled: 'negative' });
+    const env = await freshEvaluationEnv('wu');
+    const features = Object.fromEntries(['txn_count_5m', 'amount_sum_1h', 'amount_max_session', 'distinct_merchants_1h', 'amount_p90_1h', 'last_amount'].map((f, i) => [f, { value: 1234.5 + i, newestEventTime: T0 + 59_000, status: 'fresh' }]));
+    const n = 40;
+    for (let i = 0; i < n; i++) await putPrediction(env, spec, { eventId: `evt-${String(i).padStart(6, '0')}`, key: `user-${i % 7}`, eventTime: T0 + i * 60_000, score: i / n, positive: i >= n / 2, features });
+    await evaluationStore(env, spec).addPredictions(FEATURE_SHARD, Array.from({ length: n }, (_, i) => ({ seq: String(i + 1), eventTime: T0 + i * 60_000, score: i / n, positive: i >= n / 2 })));
+    const labels = Array.from({ length: n }, (_, i) => ({ data: Buffer.from(JSON.stringify({ predictionId: `v1:evt-${String(i).padStart(6, '0')}`, key: `user-${i % 7}`, label: i % 3 === 0, labelTime: T0 + 2 * HOUR })), shard: SHARD, seq: String(i + 1), arrivalTime: T0 + 2 * HOUR }));
+    const o = await deliverLabels(env, spec, labels);
+    expect(o.counters.joined).toBe(n);
+    // 40 predictions (one UpdateItem each, items under 1 KB), the window, the clock: 42 units; nothing final.
+    expect(o.writes).toBe(n + 2);
+    expect(o.writeUnits).toBe(n + 2);
+  });
+});
+
 describe('concurrent deliveries', () => {
   it('two deliveries of the same batch at once (a timed-out invocation and its retry) count each label once', async () => {
     const s = scenarioWithEveryVerdict();
