@@ -20,6 +20,7 @@ import {
   addPrediction,
   emptyCounts,
   evaluationWindowStart,
+  labelRef,
   windowDeltas,
   windowFinalAt,
   windowMetrics,
@@ -256,7 +257,7 @@ export class EvaluationStore {
     // All labels land on their predictions before any window count, so a count never precedes its label.
     await pool(joined.filter((j) => !j.rejoined), LABEL_WRITE_CONCURRENCY, async (j) => {
       const l = j.record.label;
-      const ref = `${j.record.shard}/${j.record.seq}`;
+      const ref = labelRef(j.record.shard, j.record.seq);
       try {
         await this.update(`label of prediction ${l.eventId}`, {
           Key: { pk: S(predictionPk(l.eventId)), sk: S(PREDICTION_SK) },

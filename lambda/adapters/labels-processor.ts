@@ -7,7 +7,7 @@
  * was read, and a re-delivered label gets the verdict its first delivery got, so a retry counts nothing twice and
  * sends no other dead letter (FIFO deduplication drops the repeats of the same one).
  */
-import { type JudgedLabel, type LabelRecord, type ParsedLabel, judgeLabels, parseLabel } from '../core/label-join';
+import { type JudgedLabel, type LabelRecord, type ParsedLabel, judgeLabels, labelRef, parseLabel } from '../core/label-join';
 import type { InputRecord, Rejection } from '../core/results';
 import type { PipelineSpec } from '../core/spec';
 import type { DeadLetterSender } from './dead-letters';
@@ -89,7 +89,7 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
     clock = r.clock;
   }
   const verdictOf = new Map<string, JudgedLabel>();
-  for (const r of judgedByShard.values()) for (const j of r.judged) verdictOf.set(`${j.record.shard}/${j.record.seq}`, j);
+  for (const r of judgedByShard.values()) for (const j of r.judged) verdictOf.set(labelRef(j.record.shard, j.record.seq), j);
 
   const rejections: Rejection[] = [];
   // The label clock just before each record (a dead letter's watermark): the same however the batch was cut.
@@ -101,7 +101,7 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
       rejections.push({ ...base, reason: p.reason, message: p.message, watermark: before, ...(p.key === undefined ? {} : { key: p.key }), ...(p.labelTime === undefined ? {} : { eventTime: p.labelTime }) });
       continue;
     }
-    const j = verdictOf.get(`${record.shard}/${record.seq}`)!;
+    const j = verdictOf.get(labelRef(record.shard, record.seq))!;
     before = before === null || p.label.labelTime > before ? p.label.labelTime : before;
     switch (j.verdict) {
       case 'joined':
