@@ -48,15 +48,28 @@ export function confusion(rows: readonly LabeledScore[], threshold: number): Con
 /** Ten equal bins over [0, 1], the usual fixed bins for scores. */
 export const SCORE_BINS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
-/** Share of scores per bin (`edges` are the inner bin edges, ascending; a score equal to an edge goes above it). */
-export function binShares(scores: readonly number[], edges: readonly number[] = SCORE_BINS): number[] {
+/** Index of the bin a score falls in (`edges` are the inner bin edges, ascending; a score equal to an edge goes above it). */
+export function scoreBin(score: number, edges: readonly number[] = SCORE_BINS): number {
+  let b = 0;
+  while (b < edges.length && score >= edges[b]!) b++;
+  return b;
+}
+
+/** Count of scores per bin. */
+export function binCounts(scores: readonly number[], edges: readonly number[] = SCORE_BINS): number[] {
   const counts = new Array<number>(edges.length + 1).fill(0);
-  for (const s of scores) {
-    let b = 0;
-    while (b < edges.length && s >= edges[b]!) b++;
-    counts[b]! += 1;
-  }
-  return counts.map((c) => (scores.length === 0 ? 0 : c / scores.length));
+  for (const s of scores) counts[scoreBin(s, edges)]! += 1;
+  return counts;
+}
+
+/** Share of scores per bin. */
+export function binShares(scores: readonly number[], edges: readonly number[] = SCORE_BINS): number[] {
+  return sharesOf(binCounts(scores, edges));
+}
+
+function sharesOf(counts: readonly number[]): number[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  return counts.map((c) => (total === 0 ? 0 : c / total));
 }
 
 /**
@@ -64,8 +77,21 @@ export function binShares(scores: readonly number[], edges: readonly number[] = 
  * as `floor` (0.0001) so the index stays finite. Rule of thumb: below 0.1 stable, above 0.2 shifted.
  */
 export function populationStabilityIndex(reference: readonly number[], current: readonly number[], edges: readonly number[] = SCORE_BINS, floor = 1e-4): number {
-  const ref = binShares(reference, edges);
-  const cur = binShares(current, edges);
+  return psiOfShares(binShares(reference, edges), binShares(current, edges), floor);
+}
+
+/**
+ * The same index from two windows' bin counts (what the evaluation windows store instead of their scores); null
+ * when either window has no score, where the index means nothing.
+ */
+export function populationStabilityIndexOfCounts(reference: readonly number[], current: readonly number[], floor = 1e-4): number | null {
+  if (reference.length !== current.length) throw new RangeError(`bin counts differ in length: ${reference.length} and ${current.length}`);
+  const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+  if (sum(reference) === 0 || sum(current) === 0) return null;
+  return psiOfShares(sharesOf(reference), sharesOf(current), floor);
+}
+
+function psiOfShares(ref: readonly number[], cur: readonly number[], floor: number): number {
   let psi = 0;
   for (let i = 0; i < ref.length; i++) {
     const r = Math.max(ref[i]!, floor);

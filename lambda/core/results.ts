@@ -67,7 +67,8 @@ export interface Correction {
   readonly corrected: Record<string, string>;
 }
 
-export type RejectReason = 'invalid' | 'future' | 'late';
+/** The engine's reasons, and the labels consumer's: `unmatched` (no such prediction) and `conflicting` (a second label of another value). */
+export type RejectReason = 'invalid' | 'future' | 'late' | 'unmatched' | 'conflicting';
 
 export interface Rejection {
   readonly reason: RejectReason;

@@ -34,3 +34,7 @@ it('requires only the DynamoDB, SQS and S3 clients of the AWS SDK, and Kinesis f
 it('the features endpoint requires only the DynamoDB client of the AWS SDK', async () => {
   expect(await bundled('features.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb'], outside: [] });
 });
+
+it('the labels consumer requires only the DynamoDB and SQS clients of the AWS SDK', async () => {
+  expect(await bundled('labels.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs'], outside: [] });
+});

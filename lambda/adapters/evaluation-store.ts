@@ -1,0 +1,484 @@
+/**
+ * The evaluation's state in the predictions table (layout: evaluation-items.ts): window counts added once per
+ * source record under per-shard checkpoints, labels joined to their prediction once, the registry's open windows,
+ * label clock and reference window. The scoring side (the feature consumer) adds predictions and closes windows
+ * by its watermark; the labels consumer joins labels and finalizes windows by the label clock.
+ *
+ * Every count update is an UpdateItem conditional on the checkpoint read for its shard, which it moves to the last
+ * record counted: a re-delivered or bisected batch finds its records at or below it and does not count them again.
+ * A lost condition means another delivery of the same shard wrote meanwhile: re-read, recompute, write again.
+ */
+import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { SCORE_BINS, scoreBin } from '../core/evaluation';
+import {
+  type JudgedLabel,
+  type StoredPrediction,
+  type WindowCounts,
+  type WindowDelta,
+  type WindowMetrics,
+  addLabel,
+  addPrediction,
+  emptyCounts,
+  evaluationWindowStart,
+  labelRef,
+  windowDeltas,
+  windowFinalAt,
+  windowMetrics,
+  windowPsi,
+} from '../core/label-join';
+import type { EvaluationSpec } from '../core/spec';
+import { pool } from './concurrency';
+import { type Item, batchGetAll, numberOf } from './dynamo-io';
+import {
+  PREDICTION_SK,
+  PredictionAttr,
+  REGISTRY_PK,
+  REGISTRY_SK,
+  RegistryAttr,
+  WINDOW_SK,
+  WindowAttr,
+  padSequence,
+  predictionPk,
+  windowPk,
+} from './evaluation-items';
+import type { WriteGate } from './state-store';
+
+/** A prediction's label was set by another record between our read and our write: the batch fails and is retried. */
+export class EvaluationConflictError extends Error {
+  public constructor(what: string) {
+    super(`conditional write lost for ${what}: another label joined it meanwhile; the batch will be retried`);
+    this.name = 'EvaluationConflictError';
+  }
+}
+
+/** A prediction as the scoring side counts it into its window. */
+export interface PredictionCount {
+  /** Sequence number of the scored record in its source shard. */
+  readonly seq: string;
+  readonly eventTime: number;
+  readonly score: number;
+  readonly positive: boolean;
+}
+
+/** An evaluation window as stored. */
+export interface StoredWindow {
+  readonly windowStart: number;
+  readonly counts: WindowCounts;
+  /** Checkpoints by attribute name (`pck:<shard>`, `lck:<shard>`), unpadded ('' for none). */
+  readonly checkpoints: ReadonlyMap<string, string>;
+  readonly closed: boolean;
+  readonly final: boolean;
+}
+
+export interface Registry {
+  /** Windows with predictions that are not final yet, ascending. */
+  readonly open: readonly number[];
+  /** Highest label time seen (null before any). */
+  readonly clock: number | null;
+  /** Reference window start, once the first window closed (the spec's takes precedence). */
+  readonly reference: number | null;
+}
+
+/** A window closed by the scoring side's watermark: its score figures. */
+export interface ClosedWindow {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly predictions: number;
+  readonly positiveRate: number | null;
+  /** PSI against the reference window; null when either has no prediction. */
+  readonly psi: number | null;
+  readonly reference: number;
+}
+
+/** A window made final by the label clock: its measures. */
+export interface FinalEvaluationWindow {
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly metrics: WindowMetrics;
+}
+
+export interface EvaluationStoreOptions {
+  readonly client: DynamoDBClient;
+  /** The predictions table (contract PREDICTIONS_TABLE). */
+  readonly tableName: string;
+  readonly evaluation: EvaluationSpec;
+  /** Called before every write request (fault injection). */
+  readonly writeGate?: WriteGate;
+}
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+const unpad = (s: string | undefined): string => (s === undefined ? '' : s.replace(/^0+(?=.)/, ''));
+const CONFLICT_ATTEMPTS = 20;
+/** UpdateItems in flight: labels onto predictions, and window counts. */
+const LABEL_WRITE_CONCURRENCY = 16;
+const WINDOW_WRITE_CONCURRENCY = 8;
+const WINDOW_PK_PREFIX = windowPk(0).slice(0, -1);
+const PREDICTION_PK_PREFIX = predictionPk('');
+
+export class EvaluationStore {
+  public writes = 0;
+  public reads = 0;
+  public conflicts = 0;
+  /** Write units DynamoDB reported for the updates (by item size: 1 per KB of the larger of old and new item). */
+  public consumedWriteUnits = 0;
+  private readonly client: DynamoDBClient;
+  private readonly table: string;
+  private readonly ev: EvaluationSpec;
+  private readonly gate: WriteGate | undefined;
+  /** Windows known closed: closeWindows reads each open window until it has seen it closed. */
+  private readonly knownClosed = new Set<number>();
+
+  public constructor(o: EvaluationStoreOptions) {
+    this.client = o.client;
+    this.table = o.tableName;
+    this.ev = o.evaluation;
+    this.gate = o.writeGate;
+  }
+
+  public get tableName(): string {
+    return this.table;
+  }
+
+  // ---- reads --------------------------------------------------------------------------------------------------
+
+  public async getRegistry(): Promise<Registry> {
+    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) }, ConsistentRead: true }));
+    this.reads += 1;
+    const it = res.Item;
+    return {
+      open: (it?.[RegistryAttr.open]?.NS ?? []).map(Number).sort((a, b) => a - b),
+      clock: numberOf(it?.[RegistryAttr.clock]),
+      reference: numberOf(it?.[RegistryAttr.reference]),
+    };
+  }
+
+  /** The stored windows among `starts` (absent ones have no item yet). */
+  public async getWindows(starts: readonly number[]): Promise<Map<number, StoredWindow>> {
+    const unique = [...new Set(starts)];
+    const items = await batchGetAll(this.client, this.table, unique.map((w) => ({ pk: S(windowPk(w)), sk: S(WINDOW_SK) })));
+    this.reads += Math.ceil(unique.length / 100);
+    return new Map(items.map((it) => windowOf(it)).map((w) => [w.windowStart, w]));
+  }
+
+  /** The predictions of the given event ids that exist. */
+  public async getPredictions(eventIds: readonly string[]): Promise<Map<string, StoredPrediction>> {
+    const unique = [...new Set(eventIds)];
+    const items = await batchGetAll(this.client, this.table, unique.map((id) => ({ pk: S(predictionPk(id)), sk: S(PREDICTION_SK) })));
+    this.reads += Math.ceil(unique.length / 100);
+    const out = new Map<string, StoredPrediction>();
+    for (const it of items) {
+      const p = predictionOf(it);
+      out.set(p.eventId, p);
+    }
+    return out;
+  }
+
+  // ---- scoring side -------------------------------------------------------------------------------------------
+
+  /**
+   * Counts predictions scored from records of `shard` into their windows, each once: records at or below a
+   * window's `pck:<shard>` checkpoint were counted by an earlier delivery. The windows join the registry's open
+   * set first, so a window with counts is never left out of finalization. Returns the predictions counted now.
+   */
+  public async addPredictions(shard: string, preds: readonly PredictionCount[]): Promise<number> {
+    if (preds.length === 0) return 0;
+    const records = preds.map((p) => ({ seq: p.seq, window: evaluationWindowStart(p.eventTime, this.ev.windowMs), scoreBin: scoreBin(p.score, SCORE_BINS), positive: p.positive }));
+    const starts = [...new Set(records.map((r) => r.window))].sort((a, b) => a - b);
+    await this.update(`registry open windows`, {
+      Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
+      UpdateExpression: 'ADD #open :w',
+      ExpressionAttributeNames: { '#open': RegistryAttr.open },
+      ExpressionAttributeValues: { ':w': { NS: starts.map(String) } },
+    });
+    return this.addCounts(WindowAttr.predictionCheckpoint(shard), records, addPrediction);
+  }
+
+  /**
+   * Closes the open windows that end at or before `watermark` and are not closed yet: each one's PSI against the
+   * reference window (the spec's referenceWindowStart, else the first window ever closed, recorded in the
+   * registry), positive rate and predictions. Returns them for the caller to emit as metrics.
+   */
+  public async closeWindows(watermark: number): Promise<ClosedWindow[]> {
+    const registry = await this.getRegistry();
+    const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && !this.knownClosed.has(w));
+    if (due.length === 0) return [];
+    const stored = await this.getWindows(due);
+    const toClose = due.filter((w) => {
+      const s = stored.get(w);
+      if (s?.closed) this.knownClosed.add(w);
+      return s !== undefined && !s.closed;
+    });
+    if (toClose.length === 0) return [];
+    let reference = this.ev.referenceWindowStart ?? registry.reference;
+    if (reference === null) {
+      const res = await this.update('registry reference window', {
+        Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
+        UpdateExpression: 'SET #ref = if_not_exists(#ref, :w)',
+        ExpressionAttributeNames: { '#ref': RegistryAttr.reference },
+        ExpressionAttributeValues: { ':w': N(toClose[0]!) },
+        ReturnValues: 'UPDATED_NEW',
+      });
+      reference = numberOf(res?.[RegistryAttr.reference]) ?? (await this.getRegistry()).reference ?? toClose[0]!;
+    }
+    const refCounts = stored.get(reference)?.counts ?? (await this.getWindows([reference])).get(reference)?.counts;
+    const out: ClosedWindow[] = [];
+    for (const w of toClose) {
+      const c = stored.get(w)!.counts;
+      await this.update(`closed flag of window ${w}`, {
+        Key: { pk: S(windowPk(w)), sk: S(WINDOW_SK) },
+        UpdateExpression: 'SET #closed = :t',
+        ExpressionAttributeNames: { '#closed': WindowAttr.closed },
+        ExpressionAttributeValues: { ':t': { BOOL: true } },
+      });
+      this.knownClosed.add(w);
+      out.push({
+        windowStart: w,
+        windowEnd: w + this.ev.windowMs,
+        predictions: c.predictions,
+        positiveRate: c.predictions === 0 ? null : c.positives / c.predictions,
+        psi: windowPsi(refCounts, c),
+        reference,
+      });
+    }
+    return out;
+  }
+
+  // ---- labels side --------------------------------------------------------------------------------------------
+
+  /**
+   * Writes a judged batch of labels from `shard`: each newly joined label onto its prediction (conditional on the
+   * prediction having no label, or this very record's), then the joined labels' counts into their windows
+   * (above each window's `lck:<shard>` checkpoint, from `windows` as read), then the label clock raised to
+   * `clock`. Returns the labels counted into windows now.
+   */
+  public async recordLabels(shard: string, judged: readonly JudgedLabel[], windows: ReadonlyMap<number, StoredWindow>, clock: number | null): Promise<number> {
+    const joined = judged.filter((j) => j.verdict === 'joined' && j.prediction !== undefined);
+    // All labels land on their predictions before any window count, so a count never precedes its label.
+    await pool(joined.filter((j) => !j.rejoined), LABEL_WRITE_CONCURRENCY, async (j) => {
+      const l = j.record.label;
+      const ref = labelRef(j.record.shard, j.record.seq);
+      try {
+        await this.update(`label of prediction ${l.eventId}`, {
+          Key: { pk: S(predictionPk(l.eventId)), sk: S(PREDICTION_SK) },
+          UpdateExpression: 'SET #label = :label, #labelTime = :labelTime, #labeledBy = :ref',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#label) OR #labeledBy = :ref)',
+          ExpressionAttributeNames: { '#label': PredictionAttr.label, '#labelTime': PredictionAttr.labelTime, '#labeledBy': PredictionAttr.labeledBy },
+          ExpressionAttributeValues: { ':label': { BOOL: l.label }, ':labelTime': N(l.labelTime), ':ref': S(ref) },
+        });
+      } catch (e) {
+        if (e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException') {
+          this.conflicts += 1;
+          throw new EvaluationConflictError(`prediction ${l.eventId}`);
+        }
+        throw e;
+      }
+    });
+    const records = joined.map((j) => ({
+      seq: j.record.seq,
+      window: j.prediction!.window,
+      label: j.record.label.label,
+      positive: j.prediction!.positive,
+      delayMs: j.record.label.labelTime - j.prediction!.eventTime,
+    }));
+    const counted = await this.addCounts(WindowAttr.labelCheckpoint(shard), records, addLabel, windows);
+    if (clock !== null) await this.raiseClock(clock);
+    return counted;
+  }
+
+  /** Raises the label clock to `clock` (never lowers it). */
+  public async raiseClock(clock: number): Promise<void> {
+    try {
+      await this.update('label clock', {
+        Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
+        UpdateExpression: 'SET #clock = :c',
+        ConditionExpression: 'attribute_not_exists(#clock) OR #clock < :c',
+        ExpressionAttributeNames: { '#clock': RegistryAttr.clock },
+        ExpressionAttributeValues: { ':c': N(clock) },
+      });
+    } catch (e) {
+      // Lost only to a clock already at or above ours.
+      if (!(e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException')) throw e;
+    }
+  }
+
+  /**
+   * Makes final every open window whose label window has passed by the label clock (start + windowMs +
+   * labelWindowMs ≤ clock): computes its measures, marks it final (once) and removes it from the open set.
+   * A window already marked final but still open (a crash in between) is returned again: its figures are the same.
+   */
+  public async finalizeWindows(): Promise<FinalEvaluationWindow[]> {
+    const registry = await this.getRegistry();
+    const clock = registry.clock;
+    if (clock === null) return [];
+    const due = registry.open.filter((w) => windowFinalAt(w, this.ev) <= clock);
+    if (due.length === 0) return [];
+    const stored = await this.getWindows(due);
+    const out: FinalEvaluationWindow[] = [];
+    for (const w of due) {
+      const s = stored.get(w);
+      if (s !== undefined && !s.final) {
+        try {
+          await this.update(`final flag of window ${w}`, {
+            Key: { pk: S(windowPk(w)), sk: S(WINDOW_SK) },
+            UpdateExpression: 'SET #final = :t',
+            ConditionExpression: 'attribute_not_exists(#final)',
+            ExpressionAttributeNames: { '#final': WindowAttr.final },
+            ExpressionAttributeValues: { ':t': { BOOL: true } },
+          });
+        } catch (e) {
+          if (!(e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException')) throw e;
+        }
+      }
+      out.push({ windowStart: w, windowEnd: w + this.ev.windowMs, metrics: windowMetrics(s?.counts ?? emptyCounts(), this.ev.unlabeled) });
+    }
+    await this.update('registry open windows', {
+      Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
+      UpdateExpression: 'DELETE #open :w',
+      ExpressionAttributeNames: { '#open': RegistryAttr.open },
+      ExpressionAttributeValues: { ':w': { NS: due.map(String) } },
+    });
+    return out;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------------------
+
+  /**
+   * Adds records' counts to their windows above the checkpoint attribute `cpName` (one UpdateItem per window,
+   * conditional on the checkpoint as read); a lost condition re-reads that window and recomputes.
+   */
+  private async addCounts<R extends { seq: string; window: number }>(cpName: string, records: readonly R[], add: (c: WindowCounts, r: R) => void, read?: ReadonlyMap<number, StoredWindow>): Promise<number> {
+    if (records.length === 0) return 0;
+    const byWindow = new Map<number, R[]>();
+    for (const r of records) {
+      const list = byWindow.get(r.window) ?? [];
+      list.push(r);
+      byWindow.set(r.window, list);
+    }
+    const missing = [...byWindow.keys()].filter((w) => read?.get(w) === undefined);
+    const windows = new Map(read ?? []);
+    if (read === undefined || missing.length > 0) for (const [w, s] of await this.getWindows(read === undefined ? [...byWindow.keys()] : missing)) windows.set(w, s);
+    const counted = await pool([...byWindow], WINDOW_WRITE_CONCURRENCY, async ([w, list]) => {
+      let checkpoint = windows.get(w)?.checkpoints.get(cpName) ?? '';
+      for (let attempt = 0; ; attempt++) {
+        const [delta] = windowDeltas(list, () => checkpoint, add);
+        if (delta === undefined) return 0;
+        try {
+          await this.update(`counts of window ${w}`, countUpdate(w, cpName, checkpoint, delta));
+          return delta.records;
+        } catch (e) {
+          if (!(e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException')) throw e;
+          this.conflicts += 1;
+          if (attempt + 1 >= CONFLICT_ATTEMPTS) throw new EvaluationConflictError(`counts of window ${w} (${CONFLICT_ATTEMPTS} attempts)`);
+          checkpoint = (await this.getWindows([w])).get(w)?.checkpoints.get(cpName) ?? '';
+        }
+      }
+    });
+    return counted.reduce((a, b) => a + b, 0);
+  }
+
+  private async update(what: string, input: Omit<UpdateItemCommandInput, 'TableName'>): Promise<Item | undefined> {
+    await this.gate?.(`UpdateItem ${what}`);
+    this.writes += 1;
+    try {
+      const res = await this.client.send(new UpdateItemCommand({ TableName: this.table, ReturnConsumedCapacity: 'TOTAL', ...input }));
+      this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+      return res.Attributes;
+    } catch (e) {
+      // A lost condition is charged too (at least one unit).
+      if ((e as Error).name === 'ConditionalCheckFailedException') this.consumedWriteUnits += 1;
+      throw e;
+    }
+  }
+}
+
+/** The UpdateItem adding a delta to a window and moving the shard's checkpoint, conditional on the one read. */
+function countUpdate(window: number, cpName: string, checkpointRead: string, d: WindowDelta): Omit<UpdateItemCommandInput, 'TableName'> {
+  const names: Record<string, string> = { '#cp': cpName };
+  const values: Record<string, AttributeValue> = { ':through': S(padSequence(d.through)) };
+  const adds: string[] = [];
+  const add = (attr: string, n: number): void => {
+    if (n === 0) return;
+    const i = adds.length;
+    names[`#a${i}`] = attr;
+    values[`:a${i}`] = N(n);
+    adds.push(`#a${i} :a${i}`);
+  };
+  const c = d.counts;
+  add(WindowAttr.predictions, c.predictions);
+  add(WindowAttr.positives, c.positives);
+  c.scoreBins.forEach((n, i) => add(WindowAttr.scoreBin(i), n));
+  add(WindowAttr.truePositives, c.truePositives);
+  add(WindowAttr.falseNegatives, c.falseNegatives);
+  add(WindowAttr.labeledFalsePositives, c.labeledFalsePositives);
+  add(WindowAttr.labeledTrueNegatives, c.labeledTrueNegatives);
+  c.delayBins.forEach((n, i) => add(WindowAttr.delayBin(i), n));
+  if (checkpointRead !== '') values[':read'] = S(padSequence(checkpointRead));
+  return {
+    Key: { pk: S(windowPk(window)), sk: S(WINDOW_SK) },
+    UpdateExpression: `SET #cp = :through${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+    ConditionExpression: checkpointRead === '' ? 'attribute_not_exists(#cp)' : '#cp = :read',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+function windowOf(it: Item): StoredWindow {
+  const n = (name: string): number => numberOf(it[name]) ?? 0;
+  const counts = emptyCounts();
+  counts.predictions = n(WindowAttr.predictions);
+  counts.positives = n(WindowAttr.positives);
+  counts.scoreBins = counts.scoreBins.map((_, i) => n(WindowAttr.scoreBin(i)));
+  counts.truePositives = n(WindowAttr.truePositives);
+  counts.falseNegatives = n(WindowAttr.falseNegatives);
+  counts.labeledFalsePositives = n(WindowAttr.labeledFalsePositives);
+  counts.labeledTrueNegatives = n(WindowAttr.labeledTrueNegatives);
+  const checkpoints = new Map<string, string>();
+  for (const [name, v] of Object.entries(it)) {
+    const d = /^d(\d+)$/.exec(name);
+    if (d) {
+      const i = Number(d[1]);
+      while (counts.delayBins.length <= i) counts.delayBins.push(0);
+      counts.delayBins[i] = numberOf(v) ?? 0;
+    } else if (name.startsWith('pck:') || name.startsWith('lck:')) {
+      checkpoints.set(name, unpad(v.S));
+    }
+  }
+  return {
+    windowStart: Number(it.pk!.S!.slice(WINDOW_PK_PREFIX.length)),
+    counts,
+    checkpoints,
+    closed: it[WindowAttr.closed]?.BOOL === true,
+    final: it[WindowAttr.final]?.BOOL === true,
+  };
+}
+
+function predictionOf(it: Item): StoredPrediction {
+  const num = (name: string): number => numberOf(it[name]) ?? 0;
+  const label = it[PredictionAttr.label]?.BOOL;
+  const labelTime = numberOf(it[PredictionAttr.labelTime]);
+  const labeledBy = it[PredictionAttr.labeledBy]?.S;
+  return {
+    eventId: it.pk!.S!.slice(PREDICTION_PK_PREFIX.length),
+    key: keyOfDoc(it[PredictionAttr.doc]?.S),
+    modelVersion: it[PredictionAttr.modelVersion]?.S ?? '',
+    eventTime: num(PredictionAttr.eventTime),
+    window: num(PredictionAttr.window),
+    score: num(PredictionAttr.score),
+    positive: it[PredictionAttr.positive]?.BOOL === true,
+    ...(label === undefined ? {} : { label }),
+    ...(labelTime === null ? {} : { labelTime }),
+    ...(labeledBy === undefined ? {} : { labeledBy }),
+  };
+}
+
+/** The prediction's key, from its document (the item keeps no key attribute of its own). */
+function keyOfDoc(doc: string | undefined): string {
+  if (doc === undefined) return '';
+  try {
+    const k = (JSON.parse(doc) as { key?: unknown }).key;
+    return typeof k === 'string' ? k : typeof k === 'number' ? String(k) : '';
+  } catch {
+    return '';
+  }
+}
