@@ -31,6 +31,7 @@ import { type StoredKeyItem as ServableItem, serveItem } from '../core/serve-ite
 import type { PipelineSpec } from '../core/spec';
 import { compareSeq } from '../core/state';
 import type { DeadLetterSender } from './dead-letters';
+import type { ClosedWindow, EvaluationStore } from './evaluation-store';
 import type { PredictionStore, StoredPrediction } from './prediction-store';
 import type { ResultObjectWriter } from './result-objects';
 import { type ShardCheckpoint, type StateStore, type TimerEntry, type TimerPage } from './state-store';
@@ -66,26 +67,20 @@ export interface CountedPrediction extends StoredPrediction {
   readonly seq: string;
 }
 
-/** Where predictions are counted per evaluation window, and closed windows measured (the evaluation store). */
-export interface PredictionCounter<Closed> {
-  addPredictions(shard: string, preds: readonly CountedPrediction[]): Promise<void>;
-  /** Windows ending at or before the watermark, measured once. */
-  closeWindows(watermark: number): Promise<readonly Closed[]>;
-}
-
-export interface ScoringOptions<Closed = unknown> {
+export interface ScoringOptions {
   readonly model: Model;
   readonly predictions: PredictionStore;
-  readonly evaluation?: PredictionCounter<Closed>;
+  /** With an evaluation section: predictions counted per evaluation window, closed windows measured. */
+  readonly evaluation?: Pick<EvaluationStore, 'addPredictions' | 'closeWindows'>;
 }
 
-export interface ScoringOutcome<Closed = unknown> {
+export interface ScoringOutcome {
   /** Predictions this batch wrote (a re-delivered record whose prediction existed is not among them). */
   readonly predictions: readonly Prediction[];
   /** Per prediction written: its write time − the event's arrival time (ms). */
   readonly latencyMs: readonly number[];
   /** Evaluation windows this batch closed. */
-  readonly closed: readonly Closed[];
+  readonly closed: readonly ClosedWindow[];
 }
 
 export interface BatchOutcome {
@@ -352,7 +347,7 @@ async function score(
   const { written, existed } = await sc.predictions.write(predictions);
   const writtenAt = now();
   for (const [id, p] of await sc.predictions.existing(existed)) stored.set(id, p);
-  let closed: readonly unknown[] = [];
+  let closed: readonly ClosedWindow[] = [];
   if (sc.evaluation !== undefined) {
     const byId = new Map<string, StoredPrediction>([...written.map((p): [string, StoredPrediction] => [p.eventId, p]), ...stored]);
     for (const shard of shards) {

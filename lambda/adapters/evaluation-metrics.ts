@@ -48,7 +48,8 @@ export function publishLabelMetrics(metrics: Metrics, o: LabelsOutcome): void {
  * The windows EvaluationStore.closeWindows closed: EvaluationPositiveRate and EvaluationPsi (when defined) per
  * window, published at once (the feature consumer calls it after closeWindows).
  */
-export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): void {
+/** Adds a closed window's positive rate and PSI (the feature consumer publishes them with its batch); returns how many. */
+export function addClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): number {
   let added = 0;
   for (const w of closed) {
     if (w.positiveRate !== null) {
@@ -60,5 +61,9 @@ export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly Cl
       added++;
     }
   }
-  if (added > 0) metrics.publishStoredMetrics();
+  return added;
+}
+
+export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): void {
+  if (addClosedWindowMetrics(metrics, closed) > 0) metrics.publishStoredMetrics();
 }

@@ -11,6 +11,7 @@ import { type BatchOutcome, type ScoringOptions, processBatch } from '../adapter
 import { ConfigError, type ConsumerConfig, configFromEnv } from '../adapters/config';
 import { kinesisClient } from '../adapters/kinesis-client';
 import { PredictionStore } from '../adapters/prediction-store';
+import { EvaluationStore } from '../adapters/evaluation-store';
 import type { Model } from '../core/model';
 import { EVALUATION_DEFAULTS } from '../core/spec';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -77,9 +78,12 @@ function scoringOptions(opts: CreateConsumerOptions, dynamo: DynamoDBClient): ((
   const kinesis = hooked(kinesisClient({ maxAttempts: 8 }), opts.clientHook);
   const labelWindowMs = spec.evaluation?.labelWindowMs ?? 0;
   const windowMs = spec.evaluation?.windowMs ?? EVALUATION_DEFAULTS.windowMs;
+  const gate = opts.writeGate ? { writeGate: opts.writeGate } : {};
+  const evaluation = spec.evaluation;
   return () => ({
     model,
-    predictions: new PredictionStore({ dynamo, kinesis, tableName: sc.predictionsTable, streamName: sc.predictionsStream, evaluationWindowMs: windowMs, keepMs: labelWindowMs, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
+    predictions: new PredictionStore({ dynamo, kinesis, tableName: sc.predictionsTable, streamName: sc.predictionsStream, evaluationWindowMs: windowMs, keepMs: labelWindowMs, ...gate }),
+    ...(evaluation === undefined ? {} : { evaluation: new EvaluationStore({ client: dynamo, tableName: sc.predictionsTable, evaluation, ...gate }) }),
   });
 }
 

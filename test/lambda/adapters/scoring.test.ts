@@ -14,6 +14,7 @@ import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-
 import { FeatureClient } from '../../../lambda/adapters/feature-client';
 import { kinesisClient } from '../../../lambda/adapters/kinesis-client';
 import { PredictionStore } from '../../../lambda/adapters/prediction-store';
+import { EvaluationStore } from '../../../lambda/adapters/evaluation-store';
 import type { WriteGate } from '../../../lambda/adapters/state-store';
 import { PREDICTIONS_TABLE } from '../../../lambda/contract/resources';
 import type { InputRecord } from '../../../lambda/core/engine';
@@ -92,8 +93,17 @@ function deliver(env: Env, records: readonly InputRecord[], gate?: WriteGate): P
         keepMs: 86_400_000,
         ...(gate ? { writeGate: gate } : {}),
       }),
+      evaluation: new EvaluationStore({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation!, ...(gate ? { writeGate: gate } : {}) }),
     },
   });
+}
+
+/** Each evaluation window's counts and whether it closed, with the registry's open windows and reference. */
+async function evaluationState(env: Env): Promise<string> {
+  const store = new EvaluationStore({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation! });
+  const registry = await store.getRegistry();
+  const windows = [...(await store.getWindows(registry.open))].sort(([a], [b]) => a - b).map(([start, w]) => ({ start, counts: w.counts, closed: w.closed }));
+  return JSON.stringify({ registry, windows });
 }
 
 async function storedPredictions(env: Env): Promise<Prediction[]> {
@@ -171,13 +181,18 @@ describe('scoring in the feature consumer batch', () => {
     expect((await readStream(kinesisClient(), env.predictionsStream)).length).toBe((await storedPredictions(env)).length);
   });
 
-  it('crashing at any write and re-delivering leaves each prediction once in the table, none lost; the stream repeats at most one batch', async () => {
+  it('crashing at any write and re-delivering leaves each prediction once in the table and counted once in its window, none lost; the stream repeats at most one batch', async () => {
     const records = makeRecords(90, 23);
     const batches = cut(records, 30);
     const clean = await freshEnv();
     let writes = 0;
     for (const b of batches) await deliver(clean, b, () => void writes++);
     const expected = (await storedPredictions(clean)).map((p) => `${p.eventId} ${p.score}`).sort();
+    const cleanEvaluation = await evaluationState(clean);
+    // One-minute evaluation windows: predictions counted in several, the earlier ones closed by the watermark.
+    const parsed = JSON.parse(cleanEvaluation) as { windows: Array<{ counts: { predictions: number }; closed: boolean }> };
+    expect(parsed.windows.reduce((n, w) => n + w.counts.predictions, 0)).toBe(expected.length);
+    expect(parsed.windows.filter((w) => w.closed).length).toBeGreaterThan(0);
     expect(expected.length).toBeGreaterThan(60);
     for (let k = 0; k < writes; k += Math.max(1, Math.floor(writes / 12))) {
       const env = await freshEnv();
@@ -198,6 +213,7 @@ describe('scoring in the feature consumer batch', () => {
       }
       const got = (await storedPredictions(env)).map((p) => `${p.eventId} ${p.score}`).sort();
       expect(got, `crash before write ${k}`).toEqual(expected);
+      expect(await evaluationState(env), `crash before write ${k}`).toBe(cleanEvaluation);
       const onStream = (await readStream(kinesisClient(), env.predictionsStream)).map((t) => (JSON.parse(t) as Prediction).eventId);
       expect(new Set(onStream).size).toBe(expected.length);
       expect(onStream.length - expected.length).toBeLessThanOrEqual(30);
