@@ -28,6 +28,8 @@ import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { type CorrectionLine, type FiringLine, type WindowLine, windowId } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
+import { createLabelsConsumer } from '../../lambda/handlers/labels';
+import type { LabelsOutcome } from '../../lambda/adapters/labels-processor';
 import {
   CONSUMER_FUNCTION_DEFAULTS,
   DEAD_LETTER_QUEUE,
@@ -118,6 +120,10 @@ export interface LocalPipelineOptions {
    * table and stream are created for it. Without one, the pipeline computes features only.
    */
   readonly model?: Model;
+  /** With a model and the spec's evaluation section: each labels batch's outcome (the labels consumer runs too). */
+  readonly onLabelsOutcome?: (o: LabelsOutcome) => void;
+  /** Recorded arrival times of labels (as `arrivalClock`, for the labels stream). */
+  readonly labelsArrivalClock?: (shard: string, seq: string) => number | undefined;
 }
 
 export interface PutResult {
@@ -137,6 +143,8 @@ export interface LocalPipelineNames {
   /** With a model only. */
   readonly predictionsTable?: string;
   readonly predictionsStream?: string;
+  /** With a model and an evaluation section. */
+  readonly labelsStream?: string;
 }
 
 export class LocalPipeline {
@@ -149,6 +157,7 @@ export class LocalPipeline {
     private readonly s3: S3Client,
     private readonly spec: PipelineSpec,
     private readonly usage: UsageRecorder | undefined,
+    private readonly labelsEsm: LocalEventSourceMapping | undefined = undefined,
   ) {}
 
   /** Creates the resources (emulator endpoints come from the environment) and starts polling. */
@@ -169,7 +178,14 @@ export class LocalPipeline {
     ]);
     const scoring = o.model === undefined ? undefined : { model: o.model, predictionsTable: `${prefix}-predictions`, predictionsStream: `${prefix}-predictions` };
     if (o.model !== undefined && o.spec.scoring === undefined) throw new Error('LocalPipeline: a model was given but the spec has no scoring section');
-    if (scoring) await Promise.all([createActiveTable(dynamo, PREDICTIONS_TABLE, scoring.predictionsTable), createActiveStream(kinesis, scoring.predictionsStream)]);
+    const labelsStream = scoring && o.spec.evaluation ? `${prefix}-labels` : undefined;
+    if (scoring) {
+      await Promise.all([
+        createActiveTable(dynamo, PREDICTIONS_TABLE, scoring.predictionsTable),
+        createActiveStream(kinesis, scoring.predictionsStream),
+        ...(labelsStream === undefined ? [] : [createActiveStream(kinesis, labelsStream)]),
+      ]);
+    }
     const [dlq, onFailureQueue] = await Promise.all([
       sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `${prefix}-dead-letters`))),
       sqs.send(new CreateQueueCommand(createQueueInput(ON_FAILURE_QUEUE, `${prefix}-on-failure`))),
@@ -187,6 +203,7 @@ export class LocalPipeline {
       deadLetterQueueUrl: dlq.QueueUrl!,
       onFailureQueueUrl: onFailureQueue.QueueUrl!,
       ...(scoring ? { predictionsTable: scoring.predictionsTable, predictionsStream: scoring.predictionsStream } : {}),
+      ...(labelsStream === undefined ? {} : { labelsStream }),
     };
     const consumer = createConsumer({
       config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) },
@@ -225,9 +242,53 @@ export class LocalPipeline {
         await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
       },
     });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage);
+    // The labels consumer on its own mapping, as the stack deploys it (same settings, same on-failure queue).
+    const labelsEsm =
+      labelsStream === undefined || scoring === undefined
+        ? undefined
+        : new LocalEventSourceMapping({
+            ...deployedMappingOptions(),
+            ...overrides,
+            streamName: labelsStream,
+            handler: createLabelsConsumer({
+              config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
+              logger: quietLogger(),
+              metrics: quietMetrics(),
+              ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
+              ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
+            }),
+            pollIntervalMs: 20,
+            client: kinesis,
+            onFailure: async (m) => {
+              await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
+            },
+          });
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm);
     if (o.startConsumer ?? true) await esm.start();
+    await labelsEsm?.start();
     return pipeline;
+  }
+
+  /** Puts labels (JSON text each) on the labels stream, partitioned by their key, in order; returns where each landed. */
+  public async putLabels(labels: ReadonlyArray<{ key: string; data: string }>): Promise<PutResult[]> {
+    const stream = this.names.labelsStream;
+    if (stream === undefined) throw new Error('LocalPipeline: no labels stream (it needs a model and the spec\'s evaluation section)');
+    const out: PutResult[] = [];
+    for (let i = 0; i < labels.length; i += 500) {
+      const res = await this.kinesis.send(
+        new PutRecordsCommand({ StreamName: stream, Records: labels.slice(i, i + 500).map((l) => ({ PartitionKey: l.key, Data: Buffer.from(l.data, 'utf8') })) }),
+      );
+      for (const r of res.Records ?? []) {
+        if (r.ErrorCode) throw new Error(`PutRecords to ${stream} failed: ${r.ErrorCode} ${r.ErrorMessage ?? ''}`);
+        out.push({ shard: r.ShardId!, seq: r.SequenceNumber! });
+      }
+    }
+    return out;
+  }
+
+  /** Waits until the labels consumer has taken every label put. */
+  public drainLabels(timeoutMs = 60_000): Promise<void> {
+    return this.labelsEsm?.drain({ timeoutMs }) ?? Promise.resolve();
   }
 
   /** Starts polling (for a pipeline started with `startConsumer: false`; a no-op once running). */
@@ -363,7 +424,7 @@ export class LocalPipeline {
   }
 
   public async stop(): Promise<void> {
-    await this.esm.stop();
+    await Promise.all([this.esm.stop(), this.labelsEsm?.stop()]);
   }
 }
 

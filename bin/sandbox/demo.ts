@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Model, parseModel } from '../../lambda/core/model';
 import { type Prediction, featureAgeMs } from '../../lambda/core/scoring';
+import type { FinalEvaluationWindow } from '../../lambda/adapters/evaluation-store';
 import { ArrivalLedger } from './arrivals';
 import { type Column, clock, cut, ms, onFailureLine, percentile, renderTable, streamedTable } from './format';
 import { type Story, type StoryRecord, type StoryWave, buildStory } from './story';
@@ -135,6 +136,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   let writeUnits = 0;
   let liveLog: ((t: Timed) => void) | undefined;
 
+  const finals: FinalEvaluationWindow[] = [];
+  const labelLedger = new ArrivalLedger();
   const pipeline = await LocalPipeline.start({
     spec,
     name: o.name ?? 'sandbox',
@@ -142,6 +145,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     batchSize: EVENT_SOURCE_DEFAULTS.batchSize,
     arrivalClock: ledger.clock,
     model,
+    onLabelsOutcome: (l) => finals.push(...l.final),
+    labelsArrivalClock: labelLedger.clock,
     onOutcome: (outcome, recordsIn) => {
       const t: Timed = { at: Date.now(), outcome, recordsIn };
       outcomes.push(t);
@@ -299,6 +304,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
     out(`  Last fraudulent payment at ${clock(lastPayment).slice(0, 5)}: an hour later its hourly count reads 0 again.\n`);
     reportScoring(out, story, model, predictions, predictionLatencyMs, seenUsers.size - 1);
+    await playChargebacks(out, pipeline, story, spec, outcomes, finals, labelLedger);
 
     await pipeline.drain();
     const letters = await pipeline.takeDeadLetters();
@@ -311,7 +317,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         m.key ?? '',
         m.eventTime === undefined ? '' : eventClock(m.eventTime, story.start),
         m.watermark === null ? '—' : clock(m.watermark),
-        m.reason === 'late' ? 'its windows are all final' : m.message,
+        m.reason === 'late' && m.feature !== undefined ? 'its windows are all final' : m.message,
       ]),
     ), o.width));
     for (const m of letters.filter((l) => l.reason !== 'late')) out(`${fitWidth(`  ${m.reason} payload: ${m.payload}`, o.width)}\n`);
@@ -343,6 +349,74 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   } finally {
     await pipeline.stop();
   }
+}
+
+/**
+ * The evaluation pattern: chargebacks for the fraudster's payments reach the labels stream days later (story
+ * clock), the labels consumer joins them to the predictions, and each evaluation window shows what it measured:
+ * its score drift (PSI against the reference window, when the feature consumer's watermark closed it) and, once
+ * the label window has passed on the label clock, its precision, recall and label delays.
+ */
+async function playChargebacks(
+  out: (text: string) => void,
+  pipeline: LocalPipeline,
+  story: Story,
+  spec: PipelineSpec,
+  outcomes: readonly Timed[],
+  finals: readonly FinalEvaluationWindow[],
+  ledger: ArrivalLedger,
+): Promise<void> {
+  const ev = spec.evaluation!;
+  const days = (ms: number): string => `${(ms / 86_400_000).toFixed(1)} d`;
+  const first = story.labels[0]!;
+  const last = story.labels[story.labels.length - 1]!;
+  out(`\nEvaluation: the card holder disputes all ${story.labels.length} payments of ${story.fraudster}. The chargebacks reach the labels stream\n`);
+  out(`  ${days(first.labelTime - story.start)}–${days(story.labels[story.labels.length - 2]!.labelTime - story.start)} after the story's start (label time), one after ${days(last.labelTime - story.start)}: beyond the ${days(ev.labelWindowMs)} label window.\n`);
+  out(`  Unlabeled predictions count as ${ev.unlabeled === 'negative' ? 'negative (no chargeback: legitimate)' : 'unknown (left out)'}. Evaluation windows: ${ev.windowMs / 60_000} minutes of prediction event time.\n`);
+  // Each chargeback reaches the stream a few seconds after its label time, on the story clock.
+  await ledger.put(
+    story.labels.map((l) => l.labelTime + 2_000),
+    () => pipeline.putLabels(story.labels.map((l) => ({ key: l.key, data: l.data }))),
+  );
+  await pipeline.drainLabels();
+  const closed = new Map(outcomes.flatMap((t) => t.outcome.scoring?.closed ?? []).map((c) => [c.windowStart, c]));
+  const byStart = new Map(finals.map((f) => [f.windowStart, f]));
+  const starts = [...new Set([...closed.keys(), ...byStart.keys()])].sort((a, b) => a - b);
+  const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : v.toFixed(2));
+  const rows = starts.map((s) => {
+    const m = byStart.get(s)?.metrics;
+    const c = closed.get(s);
+    return [
+      `${clock(s).slice(0, 5)}–${clock(s + ev.windowMs).slice(0, 5)}`,
+      m === undefined ? String(c?.predictions ?? '—') : String(m.predictions),
+      m === undefined ? '—' : `${m.truePositives}/${m.falsePositives}/${m.falseNegatives}/${m.trueNegatives}`,
+      pct(m?.precision),
+      pct(m?.recall),
+      pct(m?.positiveRate ?? c?.positiveRate),
+      m?.labelDelayP50Ms === null || m === undefined ? '—' : days(m.labelDelayP50Ms),
+      m?.labelDelayP99Ms === null || m === undefined ? '—' : days(m.labelDelayP99Ms),
+      c === undefined ? '—' : `${pct(c.psi)}${c.windowStart === c.reference ? ' (ref)' : ''}`,
+    ];
+  });
+  out(renderTable(
+    [{ header: 'window', align: 'l' }, { header: 'predictions' }, { header: 'TP/FP/FN/TN' }, { header: 'precision' }, { header: 'recall' }, { header: 'positive' }, { header: 'delay p50' }, { header: 'delay p99' }, { header: 'PSI' }],
+    rows,
+  ));
+  out(`  precision, recall and delays: once final (label clock past the window's end + the label window); PSI: once the\n`);
+  out(`  feature consumer's watermark passed the window's end, against the first window closed (ref); — not yet.\n`);
+  const alarms: string[] = [];
+  for (const [s, f] of byStart) {
+    if (f.metrics.precision !== null && f.metrics.precision < ev.minPrecision) alarms.push(`EvaluationPrecision (${pct(f.metrics.precision)} < ${ev.minPrecision}, window ${clock(s).slice(0, 5)})`);
+    if (f.metrics.recall !== null && f.metrics.recall < ev.minRecall) alarms.push(`EvaluationRecall (${pct(f.metrics.recall)} < ${ev.minRecall}, window ${clock(s).slice(0, 5)})`);
+  }
+  const newcomersIn = (s: number): number => story.records.filter((r) => r.role === 'newcomer' && r.eventTime >= s && r.eventTime < s + ev.windowMs).length;
+  for (const [s, c] of [...closed].sort(([a], [b]) => a - b)) {
+    const n = newcomersIn(s);
+    if (c.psi !== null && c.psi > ev.maxPsi) alarms.push(`EvaluationPsi (${pct(c.psi)} > ${ev.maxPsi}, window ${clock(s).slice(0, 5)}${n > 0 ? `, ${n} of the new shop's customers` : ''})`);
+  }
+  out(`  Alarms that would go off: ${alarms.length === 0 ? 'none' : alarms.join('; ')}.\n`);
+  out(`  With 10–25 predictions a window PSI is coarse (the fraudster's burst alone moves it); the new shop's customers,\n`);
+  out(`  scored where the reference window had no score at all, move it furthest.\n`);
 }
 
 /** The record's event id (the fraud spec's idField), when its payload is JSON with one. */

@@ -57,8 +57,9 @@ const iso = (t: number): string => new Date(t).toISOString();
 
 export function buildStory(now = Date.now(), seed = 217): Story {
   const rnd = prng(seed);
-  // Aligned to 5 minutes so the 5-minute windows line up with the story's minutes.
-  const start = Math.floor((now - STORY_MINUTES * MIN - 30_000) / (5 * MIN)) * 5 * MIN;
+  // Aligned to 10 minutes so the 5-minute windows, and the sandbox's 10-minute evaluation windows, line up with
+  // the story's minutes.
+  const start = Math.floor((now - STORY_MINUTES * MIN - 30_000) / (10 * MIN)) * 10 * MIN;
   const at = (minutes: number, seconds = 0) => start + minutes * MIN + seconds * 1000;
   const netDelay = () => 80 + Math.round(rnd() * rnd() * 1900); // mostly ~0.1 s, sometimes ~2 s
   const out: StoryRecord[] = [];

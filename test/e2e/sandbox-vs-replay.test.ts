@@ -116,7 +116,16 @@ describe('sandbox against replay', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code, stderr).toBe(0);
     expect(stdout).toContain('acct_fraudster');
-    expect(stdout).toMatch(/Dead-letter queue .*: 8 messages/);
+    // 8 payments (late, future, invalid) and the chargeback that came after the label window.
+    expect(stdout).toMatch(/Dead-letter queue .*: 9 messages/);
+    expect(stdout).toMatch(/^  late +acct_fraudster .*\+35d .*beyond labelWindowMs 2592000000$/m);
+    // Chargebacks days later: every window of predictions final, with its precision and recall; the new shop's
+    // customers drive its window's PSI over 0.2.
+    const windows = [...stdout.matchAll(/^  \d\d:\d\d–\d\d:\d\d +(\d+) +(\d+)\/(\d+)\/(\d+)\/(\d+) +([\d.]+) +([\d.]+) /gm)];
+    expect(windows.length, stdout).toBeGreaterThanOrEqual(4);
+    expect(windows.reduce((n, w) => n + Number(w[1]), 0)).toBe(75);
+    expect(windows.reduce((n, w) => n + Number(w[2]) + Number(w[4]), 0)).toBe(21); // every chargeback joined but the late one
+    expect(stdout).toMatch(/EvaluationPsi \([\d.]+ > 0\.2, window \d\d:\d\d, 12 of the new shop's customers\)/);
     for (const reason of ['late', 'future', 'invalid']) expect(stdout).toMatch(new RegExp(`^  ${reason} `, 'm'));
     expect(stdout).toMatch(/record put → feature visible .* ms/);
     // The consumer's scoring flags the fraudster within minutes of its first payment; not the commuter, not the

@@ -158,6 +158,20 @@ describe('story', () => {
     expect(story.records.filter((r) => r.data === dup.data)).toHaveLength(2);
   });
 
+  it('has a new shop whose 12 customers pay it once, and a chargeback 2 to 5 days after each fraudulent payment, one after 35', () => {
+    const newcomers = story.records.filter((r) => r.role === 'newcomer');
+    expect(new Set(newcomers.map((r) => r.user)).size).toBe(12);
+    expect(newcomers).toHaveLength(12);
+    expect(newcomers.every((r) => r.data.includes('"merchant":"m_new_electronics"'))).toBe(true);
+    const fraud = new Map(story.records.filter((r) => r.role === 'fraud').map((r) => [(JSON.parse(r.data) as { event_id: string }).event_id, r.eventTime]));
+    expect(story.labels.map((l) => l.eventId).sort()).toEqual([...fraud.keys()].sort());
+    const delays = story.labels.map((l) => (l.labelTime - fraud.get(l.eventId)!) / 86_400_000).sort((a, b) => a - b);
+    expect(delays[0]).toBeGreaterThanOrEqual(2);
+    expect(delays[delays.length - 2]).toBeLessThanOrEqual(5);
+    expect(delays[delays.length - 1]).toBe(35);
+    expect(story.labels.map((l) => l.labelTime)).toEqual([...story.labels.map((l) => l.labelTime)].sort((a, b) => a - b));
+  });
+
   it('ends before the current minute and puts every record in exactly one wave, in arrival order', () => {
     const now = Date.UTC(2026, 2, 10, 2, 17);
     expect(Math.max(...story.records.map((r) => r.arrivalTime))).toBeLessThan(now);
