@@ -17,7 +17,8 @@ import { decodeKeyItem } from '../../../lambda/core/key-item';
 import { parseSpecJson } from '../../../lambda/core/spec';
 import { LABELS_METRICS, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
 import { CONSUMER_ENV, DEAD_LETTER_QUEUE, PREDICTIONS_TABLE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
-import { buildPipeline, FRAUD_SPEC_JSON, ROOT } from '../../lib/fixtures';
+import { buildPipeline, FEATURES_ONLY_SPEC_JSON, FRAUD_SPEC_JSON, ROOT } from '../../lib/fixtures';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createActiveStream, readStream } from '../../../bin/local/streams';
@@ -63,10 +64,10 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-function kinesisEvent(payloads: readonly string[]): KinesisStreamEvent {
+function kinesisEvent(payloads: readonly string[], seqBase = 0): KinesisStreamEvent {
   return {
     Records: payloads.map((data, i) => {
-      const seq = String(49650000000000000000000000000000000000000000000000000000n + BigInt(i + 1));
+      const seq = String(49650000000000000000000000000000000000000000000000000000n + BigInt(seqBase + i + 1));
       return {
         eventID: `${SHARD}:${seq}`,
         eventName: 'aws:kinesis:record',
@@ -178,3 +179,15 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
   }
   expect(letters.map((l) => `${l.reason} ${l.key}`).sort()).toEqual(['future u3', 'invalid u2']);
 }, 120_000); // a first invocation (client and Powertools set-up) plus a synthesis, on a shared machine
+
+it('a model of your own given to createConsumer replaces the document, and its version names the predictions', async () => {
+  const { createConsumer } = await import('../../../lambda/handlers/consumer');
+  const { configFromEnv } = await import('../../../lambda/adapters/config');
+  const mine = { version: 'mine-2', features: ['txn_count_5m'], threshold: 0.5, score: (v: Readonly<Record<string, number | null>>) => ((v.txn_count_5m ?? 0) >= 1 ? 0.75 : 0.25) };
+  const consumer = createConsumer({ config: configFromEnv(), model: mine, logger: new Logger({ logLevel: 'SILENT' }) });
+  const at = new Date(T0 + 60_000).toISOString();
+  await captureStdout(() => consumer(kinesisEvent([JSON.stringify({ user_id: 'own', event_time: at, amount: 3, event_id: 'own-1' })], 100)));
+  const predictions = (await readStream(kinesisClient(), NAMES.predictions)).map((t) => JSON.parse(t) as { predictionId: string; score: number; positive: boolean });
+  expect(predictions.filter((p) => p.predictionId === 'mine-2:own-1')).toEqual([expect.objectContaining({ score: 0.75, positive: true })]);
+  expect(() => createConsumer({ config: { ...configFromEnv(), spec: parseSpecJson(FEATURES_ONLY_SPEC_JSON) }, model: mine })).toThrow(/a model was given, but the spec has no scoring section/);
+});
