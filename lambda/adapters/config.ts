@@ -31,7 +31,8 @@ export interface ScoringConfig {
   readonly predictionsStream: string;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
+/** The variable's value; a ConfigError naming it when missing or blank. */
+export function requiredVariable(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
   if (v === undefined || v.trim() === '') throw new ConfigError(`environment variable ${name} is required`);
   return v;
@@ -42,13 +43,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerCon
   const { min, max } = EVENT_SOURCE_LIMITS.parallelizationFactor;
   const pf = Number(env[pfName] ?? '1');
   if (!Number.isInteger(pf) || pf < min || pf > max) throw new ConfigError(`${pfName} must be an integer from ${min} to ${max}, got "${env[pfName]}"`);
-  const spec = parseSpecJson(required(env, CONSUMER_ENV.spec));
+  const spec = parseSpecJson(requiredVariable(env, CONSUMER_ENV.spec));
   return {
     spec,
     pipelineName: env[CONSUMER_ENV.pipelineName] ?? 'default',
-    stateTable: required(env, CONSUMER_ENV.stateTableName),
-    resultsBucket: required(env, CONSUMER_ENV.finalsBucketName),
-    deadLetterQueueUrl: required(env, CONSUMER_ENV.deadLetterQueueUrl),
+    stateTable: requiredVariable(env, CONSUMER_ENV.stateTableName),
+    resultsBucket: requiredVariable(env, CONSUMER_ENV.finalsBucketName),
+    deadLetterQueueUrl: requiredVariable(env, CONSUMER_ENV.deadLetterQueueUrl),
     parallelizationFactor: pf,
     ...(spec.scoring === undefined ? {} : { scoring: scoringFromEnv(env, spec) }),
   };
@@ -58,7 +59,7 @@ function scoringFromEnv(env: NodeJS.ProcessEnv, spec: PipelineSpec): ScoringConf
   const name = CONSUMER_ENV.modelDocument;
   let doc: unknown;
   try {
-    doc = JSON.parse(required(env, name));
+    doc = JSON.parse(requiredVariable(env, name));
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(`environment variable ${name} is not JSON: ${(e as Error).message}`);
@@ -70,5 +71,5 @@ function scoringFromEnv(env: NodeJS.ProcessEnv, spec: PipelineSpec): ScoringConf
     if (e instanceof ModelError) throw new ConfigError(`environment variable ${name}: ${e.message}`);
     throw e;
   }
-  return { model, predictionsTable: required(env, CONSUMER_ENV.predictionsTableName), predictionsStream: required(env, CONSUMER_ENV.predictionsStreamName) };
+  return { model, predictionsTable: requiredVariable(env, CONSUMER_ENV.predictionsTableName), predictionsStream: requiredVariable(env, CONSUMER_ENV.predictionsStreamName) };
 }

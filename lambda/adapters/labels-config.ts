@@ -4,7 +4,7 @@
  */
 import { LABELS_ENV } from '../contract/resources';
 import { type EvaluationSpec, type PipelineSpec, parseSpecJson } from '../core/spec';
-import { ConfigError } from './config';
+import { ConfigError, requiredVariable as required } from './config';
 
 export interface LabelsConfig {
   readonly spec: PipelineSpec;
@@ -13,12 +13,6 @@ export interface LabelsConfig {
   readonly pipelineName: string;
   readonly predictionsTable: string;
   readonly deadLetterQueueUrl: string;
-}
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (v === undefined || v.trim() === '') throw new ConfigError(`environment variable ${name} is required`);
-  return v;
 }
 
 export function labelsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LabelsConfig {
