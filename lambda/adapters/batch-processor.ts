@@ -72,6 +72,8 @@ export interface ScoringOptions {
   readonly predictions: PredictionStore;
   /** With an evaluation section: predictions counted per evaluation window, closed windows measured. */
   readonly evaluation?: Pick<EvaluationStore, 'addPredictions' | 'closeWindows'>;
+  /** Receives closing windows' figures before they are marked closed (the handler publishes them). */
+  readonly onWindowsClosing?: (closed: readonly ClosedWindow[]) => void | Promise<void>;
 }
 
 export interface ScoringOutcome {
@@ -360,7 +362,7 @@ async function score(
       if (counted.length > 0) await sc.evaluation.addPredictions(shard, counted);
     }
     const w = Math.min(...shards.map(watermark));
-    if (Number.isFinite(w)) closed = await sc.evaluation.closeWindows(w);
+    if (Number.isFinite(w)) closed = await sc.evaluation.closeWindows(w, sc.onWindowsClosing);
   }
   return { predictions: written, latencyMs: written.filter((p) => p.arrivalTime !== null).map((p) => writtenAt - p.arrivalTime!), closed };
 }

@@ -48,8 +48,8 @@ export function publishLabelMetrics(metrics: Metrics, o: LabelsOutcome): void {
  * The windows EvaluationStore.closeWindows closed: EvaluationPositiveRate and EvaluationPsi (when defined) per
  * window, published at once (the feature consumer calls it after closeWindows).
  */
-/** Adds a closed window's positive rate and PSI (the feature consumer publishes them with its batch); returns how many. */
-export function addClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): number {
+/** Adds closing windows' positive rate and PSI; returns how many values. */
+function addClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): number {
   let added = 0;
   for (const w of closed) {
     if (w.positiveRate !== null) {
@@ -64,6 +64,7 @@ export function addClosedWindowMetrics(metrics: Metrics, closed: readonly Closed
   return added;
 }
 
+/** Publishes closing windows' figures in a document of their own, before the windows are marked closed. */
 export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): void {
   if (addClosedWindowMetrics(metrics, closed) > 0) metrics.publishStoredMetrics();
 }

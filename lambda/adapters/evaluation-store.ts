@@ -199,7 +199,11 @@ export class EvaluationStore {
    * reference window (the spec's referenceWindowStart, else the first window ever closed, recorded in the
    * registry), positive rate and predictions. Returns them for the caller to emit as metrics.
    */
-  public async closeWindows(watermark: number): Promise<ClosedWindow[]> {
+  /**
+   * `beforeMark` receives the figures before any window is marked closed (the consumer publishes them there), so a
+   * crash in between repeats the figures on the retry rather than losing them.
+   */
+  public async closeWindows(watermark: number, beforeMark?: (closed: readonly ClosedWindow[]) => void | Promise<void>): Promise<ClosedWindow[]> {
     const registry = await this.getRegistry();
     const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && !this.knownClosed.has(w));
     if (due.length === 0) return [];
@@ -222,9 +226,19 @@ export class EvaluationStore {
       reference = numberOf(res?.[RegistryAttr.reference]) ?? (await this.getRegistry()).reference ?? toClose[0]!;
     }
     const refCounts = stored.get(reference)?.counts ?? (await this.getWindows([reference])).get(reference)?.counts;
-    const out: ClosedWindow[] = [];
-    for (const w of toClose) {
+    const out: ClosedWindow[] = toClose.map((w) => {
       const c = stored.get(w)!.counts;
+      return {
+        windowStart: w,
+        windowEnd: w + this.ev.windowMs,
+        predictions: c.predictions,
+        positiveRate: c.predictions === 0 ? null : c.positives / c.predictions,
+        psi: windowPsi(refCounts, c),
+        reference,
+      };
+    });
+    await beforeMark?.(out);
+    for (const w of toClose) {
       await this.update(`closed flag of window ${w}`, {
         Key: { pk: S(windowPk(w)), sk: S(WINDOW_SK) },
         UpdateExpression: 'SET #closed = :t',
@@ -232,14 +246,6 @@ export class EvaluationStore {
         ExpressionAttributeValues: { ':t': { BOOL: true } },
       });
       this.knownClosed.add(w);
-      out.push({
-        windowStart: w,
-        windowEnd: w + this.ev.windowMs,
-        predictions: c.predictions,
-        positiveRate: c.predictions === 0 ? null : c.positives / c.predictions,
-        psi: windowPsi(refCounts, c),
-        reference,
-      });
     }
     return out;
   }

@@ -5,7 +5,6 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BatchOutcome, ScoringOutcome } from './batch-processor';
 import { featureAgeMs } from '../core/scoring';
-import { addClosedWindowMetrics } from './evaluation-metrics';
 import { MetricName } from '../contract/metric-names';
 
 export function publishBatchMetrics(metrics: Metrics, recordsIn: number, o: BatchOutcome, durationMs: number): void {
@@ -49,5 +48,4 @@ export function addScoringMetrics(metrics: Metrics, s: ScoringOutcome): void {
   for (const v of spreadSample(s.latencyMs)) metrics.addMetric(MetricName.PredictionLatencyMs, MetricUnit.Milliseconds, v);
   const ages = s.predictions.map(featureAgeMs).filter((a): a is number => a !== null);
   for (const v of spreadSample(ages)) metrics.addMetric(MetricName.ScoringFeatureAgeMs, MetricUnit.Milliseconds, v);
-  addClosedWindowMetrics(metrics, s.closed);
 }

@@ -11,7 +11,8 @@ import { type BatchOutcome, type ScoringOptions, processBatch } from '../adapter
 import { ConfigError, type ConsumerConfig, configFromEnv } from '../adapters/config';
 import { kinesisClient } from '../adapters/kinesis-client';
 import { PredictionStore } from '../adapters/prediction-store';
-import { EvaluationStore } from '../adapters/evaluation-store';
+import { type ClosedWindow, EvaluationStore } from '../adapters/evaluation-store';
+import { publishClosedWindowMetrics } from '../adapters/evaluation-metrics';
 import type { Model } from '../core/model';
 import { EVALUATION_DEFAULTS } from '../core/spec';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -46,7 +47,7 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
   const dynamo = hooked(dynamoClient({ maxAttempts: 8 }), opts.clientHook);
   const sqs = hooked(sqsClient({ maxAttempts: 8 }), opts.clientHook);
   const s3 = hooked(s3Client({ maxAttempts: 8 }), opts.clientHook);
-  const scoring = scoringOptions(opts, dynamo);
+  const scoring = scoringOptions(opts, dynamo, metrics);
   return async (event) => {
     const started = Date.now();
     const records = event.Records.flatMap((r) => toInputRecords(r, opts.arrivalClock));
@@ -67,7 +68,7 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
 }
 
 /** Per invocation: the model and a prediction store behind the same write gate as the other writes. */
-function scoringOptions(opts: CreateConsumerOptions, dynamo: DynamoDBClient): (() => ScoringOptions) | undefined {
+function scoringOptions(opts: CreateConsumerOptions, dynamo: DynamoDBClient, metrics: Metrics): (() => ScoringOptions) | undefined {
   const sc = opts.config.scoring;
   const spec = opts.config.spec;
   if (sc === undefined || spec.scoring === undefined) {
@@ -83,7 +84,13 @@ function scoringOptions(opts: CreateConsumerOptions, dynamo: DynamoDBClient): ((
   return () => ({
     model,
     predictions: new PredictionStore({ dynamo, kinesis, tableName: sc.predictionsTable, streamName: sc.predictionsStream, evaluationWindowMs: windowMs, keepMs: labelWindowMs, ...gate }),
-    ...(evaluation === undefined ? {} : { evaluation: new EvaluationStore({ client: dynamo, tableName: sc.predictionsTable, evaluation, ...gate }) }),
+    ...(evaluation === undefined
+      ? {}
+      : {
+          evaluation: new EvaluationStore({ client: dynamo, tableName: sc.predictionsTable, evaluation, ...gate }),
+          // Published before the windows are marked closed: a crash in between repeats the figures, never loses them.
+          onWindowsClosing: (closed: readonly ClosedWindow[]) => publishClosedWindowMetrics(metrics, closed),
+        }),
   });
 }
 

@@ -136,6 +136,21 @@ describe('closeWindows', () => {
     expect((await evaluationSnapshot(env)).registry.reference).toBe(T0);
   });
 
+  it('hands the figures out before marking a window closed: a crash in between repeats them on the retry, never loses them', async () => {
+    const env = await freshEvaluationEnv('cm');
+    await evaluationStore(env, spec).addPredictions('A', predictions(60, 5));
+    const seen: number[][] = [];
+    const record = (closed: readonly { windowStart: number }[]): void => void seen.push(closed.map((w) => w.windowStart));
+    // The first write of closing is the registry's reference, the second the first window's closed flag.
+    await expect(evaluationStore(env, spec, failAt(1)).closeWindows(T0 + 2 * HOUR, record)).rejects.toBeInstanceOf(InjectedFault);
+    expect(seen).toEqual([[T0, T0 + HOUR]]);
+    const retried = await evaluationStore(env, spec).closeWindows(T0 + 2 * HOUR, record);
+    expect(retried.map((w) => w.windowStart)).toEqual([T0, T0 + HOUR]);
+    expect(seen).toEqual([[T0, T0 + HOUR], [T0, T0 + HOUR]]);
+    expect(await evaluationStore(env, spec).closeWindows(T0 + 2 * HOUR, record)).toEqual([]);
+    expect(seen).toHaveLength(2);
+  });
+
   it('uses the spec reference window when it names one', async () => {
     const env = await freshEvaluationEnv('cr');
     const s = specWith({ referenceWindowStart: T0 + 2 * HOUR });
