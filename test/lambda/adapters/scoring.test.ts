@@ -172,6 +172,21 @@ describe('scoring in the feature consumer batch', () => {
     }
   });
 
+  it('a prediction item costs one write unit: the least a join against it allows', async () => {
+    const env = await freshEnv();
+    const store = new PredictionStore({ dynamo: env.dynamo, kinesis: kinesisClient(), tableName: env.predictionsTable, streamName: env.predictionsStream, evaluationWindowMs: 60_000, keepMs: 86_400_000 });
+    // Six features with their newest event times and statuses, as the widest prediction of the example spec.
+    const features = Object.fromEntries(['txn_count_5m', 'txn_count_1h_every_5m', 'spend_1h_every_5m', 'max_amount_10m', 'session_spend', 'p95_amount_1h'].map((f, i) => [f, { value: 12345.67 + i, newestEventTime: T0 + i, status: 'present' as const }]));
+    const predictions: Prediction[] = Array.from({ length: 20 }, (_, i) => ({
+      predictionId: `fraud-v1:evt_${String(i).padStart(5, '0')}`, key: `acct_${i}`, eventId: `evt_${String(i).padStart(5, '0')}`, eventTime: T0 + i, arrivalTime: T0 + i + 200,
+      featuresAt: T0 + i + 400, scoredAt: T0 + i + 650, score: 0.123456789, positive: false, modelVersion: 'fraud-v1', features,
+    }));
+    const { written } = await store.write(predictions);
+    expect(written).toHaveLength(20);
+    expect(store.consumedWriteUnits).toBe(20);
+    expect(store.streamRecords).toBe(20);
+  });
+
   it('a re-delivered batch writes no prediction again, on the stream or in the table', async () => {
     const env = await freshEnv();
     const records = makeRecords(60, 11);
