@@ -241,4 +241,19 @@ describe('scoring edge cases', () => {
     expect((await storedPredictions(env)).length).toBe(2);
     expect(await countedPredictions(env), 'predictions counted in windows vs predictions in the table').toBe(2);
   });
+
+  it('a record whose producer id is too long for the predictions table key gets a clear rejection, and the batch is scored', async () => {
+    const env = await freshEnv();
+    // The feature side accepts any id length; a prediction's partition key (prediction#<id>) holds 2048 bytes at most.
+    const evs: Ev[] = [
+      { user: 'u1', ts: T0, amount: 10, id: 'x'.repeat(3000), arrival: T0 + 200 },
+      { user: 'u2', ts: T0 + 10, amount: 20, id: 'ok', arrival: T0 + 300 },
+    ];
+    const outcome = await deliver(env, toInput(evs), slidingModel).then(
+      (o) => o,
+      (e: unknown) => (e as Error).message,
+    );
+    expect(typeof outcome === 'string' ? `batch failed: ${outcome}` : 'batch passed').toBe('batch passed');
+    expect((await storedPredictions(env)).map((p) => p.key)).toContain('u2');
+  });
 });
