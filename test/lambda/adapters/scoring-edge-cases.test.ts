@@ -56,7 +56,7 @@ async function freshEnv(): Promise<Env> {
   return { ...env, predictionsTable: `${id}-predictions`, predictionsStream: `${id}-predictions` };
 }
 
-function deliver(env: Env, records: readonly InputRecord[], model: Model, gate?: WriteGate, parallelizationFactor = 1): Promise<BatchOutcome> {
+function deliver(env: Env, records: readonly InputRecord[], model: Model, gate?: WriteGate, parallelizationFactor = 1, evaluation?: EvaluationStore): Promise<BatchOutcome> {
   const at = Math.max(...records.map((r) => r.arrivalTime ?? 0)) + 50;
   return processBatch(records, {
     spec,
@@ -75,9 +75,18 @@ function deliver(env: Env, records: readonly InputRecord[], model: Model, gate?:
         keepMs: 86_400_000,
         ...(gate ? { writeGate: gate } : {}),
       }),
-      evaluation: new EvaluationStore({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation!, ...(gate ? { writeGate: gate } : {}) }),
+      evaluation: evaluation ?? new EvaluationStore({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation!, ...(gate ? { writeGate: gate } : {}) }),
     },
   });
+}
+
+/** An evaluation store that counts the window items it reads (the handler builds one per invocation). */
+class CountingEvaluationStore extends EvaluationStore {
+  public windowItemsRead = 0;
+  public override async getWindows(starts: readonly number[]): ReturnType<EvaluationStore['getWindows']> {
+    this.windowItemsRead += new Set(starts).size;
+    return super.getWindows(starts);
+  }
 }
 
 async function storedPredictions(env: Env): Promise<Prediction[]> {
@@ -255,5 +264,21 @@ describe('scoring edge cases', () => {
     );
     expect(typeof outcome === 'string' ? `batch failed: ${outcome}` : 'batch passed').toBe('batch passed');
     expect((await storedPredictions(env)).map((p) => p.key)).toContain('u2');
+  });
+
+  it('a batch that closes no evaluation window reads no window item, however many closed windows await their labels', async () => {
+    const env = await freshEnv();
+    // One record a minute for 40 minutes: 40 one-minute windows, all but the newest closed by the watermark,
+    // all open until their one-day label window passes.
+    for (let i = 0; i < 40; i++) {
+      const t = T0 + i * 61_000;
+      await deliver(env, toInput([{ user: 'u1', ts: t, amount: 10, id: `w${i}`, arrival: t + 200 }], i), slidingModel);
+    }
+    // The next record lands in the same minute as the last: nothing new to close.
+    const t = T0 + 39 * 61_000 + 1_000;
+    const store = new CountingEvaluationStore({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation! });
+    const o = await deliver(env, toInput([{ user: 'u1', ts: t, amount: 10, id: 'last', arrival: t + 200 }], 40), slidingModel, undefined, 1, store);
+    expect(o.scoring!.closed).toEqual([]);
+    expect(store.windowItemsRead, 'window items read by a batch of one record that closes nothing').toBeLessThanOrEqual(1);
   });
 });
