@@ -118,6 +118,12 @@ export class PipelineStack extends Stack {
     // Everything is checked before any resource is built: bundling the consumer takes seconds.
     const { spec, json, modelJson } = loadSpec(props.specJson, checkModelProps(props), 'modelJson');
     validatePipelineConsumerOptions(props.consumer ?? {});
+    const pf = props.consumer?.parallelizationFactor ?? 1;
+    if (spec.evaluation !== undefined && pf !== 1) {
+      throw new PipelinePropsError(
+        `PipelineStack: consumer.parallelizationFactor must be 1 with an evaluation section (got ${pf}): evaluation windows count each shard's predictions in sequence order`,
+      );
+    }
     validateLabelsConsumerOptions(props.labels?.consumer ?? {});
     validateMonitoringOptions(props.monitoring ?? {});
     validateFinalsBucketOptions(props.finals ?? {});

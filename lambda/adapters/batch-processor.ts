@@ -27,6 +27,7 @@ import { type IdPages, NO_ID_PAGES, type ShardProgress, decodeIdPage, decodeKeyI
 import type { Model } from '../core/model';
 import type { AppliedRecord } from '../core/results';
 import { type Prediction, predict } from '../core/scoring';
+import { predictionRef } from '../core/label-join';
 import { type StoredKeyItem as ServableItem, serveItem } from '../core/serve-item';
 import type { PipelineSpec } from '../core/spec';
 import { compareSeq } from '../core/state';
@@ -122,6 +123,9 @@ interface Loaded {
 
 export async function processBatch(input: readonly InputRecord[], o: BatchProcessorOptions): Promise<BatchOutcome> {
   const now = o.now ?? Date.now;
+  if (o.scoring?.evaluation !== undefined && (o.parallelizationFactor ?? 1) !== 1) {
+    throw new RangeError(`parallelizationFactor must be 1 with an evaluation section, got ${o.parallelizationFactor}: evaluation windows count each shard's predictions in sequence order`);
+  }
   const engine = new WindowEngine(o.spec, { judgeRedelivered: true, collectApplied: o.scoring !== undefined });
   const inlineLimit = o.inlineIdLimit ?? 64;
   const writesBefore = o.state.writes;
@@ -165,6 +169,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const loaded = new Map<string, Loaded>();
   const items = (await o.state.getKeyItems(toLoad)).map((item) => ({ item, d: decodeKeyItem(engine.runtimes, item.key, item.state) }));
   const servable = new Map<string, ServableItem>(items.map(({ item }) => [item.key, item]));
+  const loadedAt = new Map(items.map(({ item }) => [item.key, item.writtenAt]));
   // Windows a timer already fired (through each shard's firedThrough) are skipped, not emitted again.
   const timerShards = new Set<string>();
   for (const { d } of items) for (const e of d.ents) if (e?.timerShard !== undefined && !checkpoints.has(e.timerShard)) timerShards.add(e.timerShard);
@@ -275,7 +280,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   ]);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
   for (const k of keyWrites) servable.set(k.key, { state: k.bytes, writtenAt });
-  const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, input, result.applied, servable, shards, (s) => engine.watermark(s), now);
+  const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, input, result.applied, servable, loadedAt, shards, (s) => engine.watermark(s), now);
   // Fired pages go only once the key items that no longer need them are written; a page left by a crash fires
   // keys with nothing due: harmless.
   await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(timerPages)));
@@ -324,14 +329,16 @@ async function score(
   input: readonly InputRecord[],
   applied: readonly AppliedRecord[],
   servable: ReadonlyMap<string, ServableItem>,
+  loadedAt: ReadonlyMap<string, number>,
   shards: readonly string[],
   watermark: (shard: string) => number,
   now: () => number,
 ): Promise<ScoringOutcome> {
+  const refOf = (r: { key: string; eventId: string }): string => predictionRef(r.key, r.eventId);
   const seen = new Set<string>();
-  const records = applied.filter((r) => !seen.has(r.eventId) && seen.add(r.eventId));
+  const records = applied.filter((r) => !seen.has(refOf(r)) && seen.add(refOf(r)));
   // A re-delivered record may have been scored by the delivery that applied it: its stored prediction stands.
-  const stored = await sc.predictions.existing(records.filter((r) => r.redelivered).map((r) => r.eventId));
+  const stored = await sc.predictions.existing(records.filter((r) => r.redelivered));
   const scoredAt = now();
   const newestArrival = new Map<string, number>();
   for (const r of input) if (r.arrivalTime !== undefined && r.arrivalTime > (newestArrival.get(r.shard) ?? -Infinity)) newestArrival.set(r.shard, r.arrivalTime);
@@ -339,24 +346,26 @@ async function score(
   const names = sc.model.features;
   const served = new Map<string, ReturnType<typeof serveItem>>();
   const predictions = records
-    .filter((r) => !stored.has(r.eventId))
+    .filter((r) => !stored.has(refOf(r)))
     .map((r) => {
-      const at = newestArrival.get(r.shard) ?? scoredAt;
+      // A re-delivered record's key item holds the whole batch that applied it, records arrived after this
+      // delivery's newest included: it is served as of that item's write, when all of them had arrived.
+      const at = Math.max(newestArrival.get(r.shard) ?? scoredAt, r.redelivered ? (loadedAt.get(r.key) ?? -Infinity) : -Infinity);
       let s = served.get(`${at}|${r.key}`);
       if (s === undefined) served.set(`${at}|${r.key}`, (s = serveItem(runtimes, lateness, r.key, servable.get(r.key), at, names)));
       return predict(sc.model, r, s.features, at, scoredAt);
     });
   const { written, existed } = await sc.predictions.write(predictions);
   const writtenAt = now();
-  for (const [id, p] of await sc.predictions.existing(existed)) stored.set(id, p);
+  for (const [ref, p] of await sc.predictions.existing(existed)) stored.set(ref, p);
   let closed: readonly ClosedWindow[] = [];
   if (sc.evaluation !== undefined) {
-    const byId = new Map<string, StoredPrediction>([...written.map((p): [string, StoredPrediction] => [p.eventId, p]), ...stored]);
+    const byRef = new Map<string, StoredPrediction>([...written.map((p): [string, StoredPrediction] => [refOf(p), p]), ...stored]);
     for (const shard of shards) {
       const counted = records
-        .filter((r) => r.shard === shard && byId.has(r.eventId))
+        .filter((r) => r.shard === shard && byRef.has(refOf(r)))
         .map((r) => {
-          const p = byId.get(r.eventId)!;
+          const p = byRef.get(refOf(r))!;
           return { eventId: p.eventId, eventTime: p.eventTime, score: p.score, positive: p.positive, seq: r.seq };
         });
       if (counted.length > 0) await sc.evaluation.addPredictions(shard, counted);

@@ -44,6 +44,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerCon
   const pf = Number(env[pfName] ?? '1');
   if (!Number.isInteger(pf) || pf < min || pf > max) throw new ConfigError(`${pfName} must be an integer from ${min} to ${max}, got "${env[pfName]}"`);
   const spec = parseSpecJson(requiredVariable(env, CONSUMER_ENV.spec));
+  if (spec.evaluation !== undefined && pf !== 1) throw new ConfigError(`${pfName} must be 1 with an evaluation section, got ${pf}: evaluation windows count each shard's predictions in sequence order`);
   return {
     spec,
     pipelineName: env[CONSUMER_ENV.pipelineName] ?? 'default',

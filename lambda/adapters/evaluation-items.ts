@@ -2,7 +2,7 @@
  * Layout of the predictions table (contract PREDICTIONS_TABLE), shared by the scoring side (the feature consumer)
  * and the evaluation side (the labels consumer). Three kinds of item:
  *
- * - a prediction: pk `prediction#<eventId>`, sk `p`. Written once (conditional on not existing) after the key's
+ * - a prediction: pk `prediction#<key length>:<key>/<eventId>`, sk `p` (see predictionRef). Written once (conditional on not existing) after the key's
  *   state; a label joins it by setting `label`, `labelTime` and `labeledBy` (the label record's
  *   `<shard>/<sequence>`), conditional on no label or the same `labeledBy` (a retry of the same label).
  * - an evaluation window: pk `evaluation#<windowStart>`, sk `w`. Counts, each added once per source record:
@@ -12,12 +12,14 @@
  *   reference window.
  */
 
+import { predictionRef } from '../core/label-join';
+
 export const PREDICTION_SK = 'p';
 export const WINDOW_SK = 'w';
 export const REGISTRY_PK = 'evaluation#registry';
 export const REGISTRY_SK = 'r';
 
-export const predictionPk = (eventId: string): string => `prediction#${eventId}`;
+export const predictionPk = (key: string, eventId: string): string => `prediction#${predictionRef(key, eventId)}`;
 export const windowPk = (windowStart: number): string => `evaluation#${windowStart}`;
 
 /** Prediction item attributes. */
@@ -70,6 +72,8 @@ export const RegistryAttr = {
   clock: 'clock',
   /** Start of the reference window. */
   reference: 'reference',
+  /** Every open window ending at or before it has been closed (or came too late to be): not read again to close. */
+  closedThrough: 'closedThrough',
 } as const;
 
 /** Sequence numbers padded to one width, so DynamoDB's string order is their numeric order. */

@@ -5,7 +5,7 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../contract/metric-names';
-import type { ClosedWindow } from './evaluation-store';
+import type { ClosedWindow, FinalEvaluationWindow } from './evaluation-store';
 import type { LabelsOutcome } from './labels-processor';
 
 /** Metrics with the single `Pipeline` dimension the alarms and dashboard query (Powertools adds `service` otherwise). */
@@ -33,21 +33,26 @@ export function publishLabelMetrics(metrics: Metrics, o: LabelsOutcome): void {
   count(MetricName.InvalidLabels, c.invalid + c.future);
   count(MetricName.DuplicateLabels, c.duplicates);
   count(MetricName.DeadLetters, o.deadLetters);
-  for (const w of o.final) {
+  metrics.publishStoredMetrics();
+}
+
+/**
+ * The measures of windows made final, in a document of their own, published before the windows leave the open
+ * set (a crash in between repeats them, never loses them).
+ */
+export function publishFinalWindowMetrics(metrics: Metrics, final: readonly FinalEvaluationWindow[]): void {
+  if (final.length === 0) return;
+  for (const w of final) {
     const m = w.metrics;
     if (m.precision !== null) metrics.addMetric(MetricName.EvaluationPrecision, MetricUnit.NoUnit, m.precision);
     if (m.recall !== null) metrics.addMetric(MetricName.EvaluationRecall, MetricUnit.NoUnit, m.recall);
-    count(MetricName.EvaluatedPredictions, m.predictions);
+    metrics.addMetric(MetricName.EvaluatedPredictions, MetricUnit.Count, m.predictions);
     if (m.labelDelayP50Ms !== null) metrics.addMetric(MetricName.LabelDelayP50Ms, MetricUnit.Milliseconds, m.labelDelayP50Ms);
     if (m.labelDelayP99Ms !== null) metrics.addMetric(MetricName.LabelDelayP99Ms, MetricUnit.Milliseconds, m.labelDelayP99Ms);
   }
   metrics.publishStoredMetrics();
 }
 
-/**
- * The windows EvaluationStore.closeWindows closed: EvaluationPositiveRate and EvaluationPsi (when defined) per
- * window, published at once (the feature consumer calls it after closeWindows).
- */
 /** Adds closing windows' positive rate and PSI; returns how many values. */
 function addClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): number {
   let added = 0;

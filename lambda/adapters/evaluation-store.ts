@@ -25,6 +25,7 @@ import {
   windowFinalAt,
   windowMetrics,
   windowPsi,
+  predictionRef,
 } from '../core/label-join';
 import type { EvaluationSpec } from '../core/spec';
 import { pool } from './concurrency';
@@ -76,7 +77,8 @@ export interface Registry {
   /** Highest label time seen (null before any). */
   readonly clock: number | null;
   /** Reference window start, once the first window closed (the spec's takes precedence). */
-  readonly reference: number | null;
+  readonly reference: number | null;  /** Every open window ending at or before it was closed by an earlier batch (null before any closing). */
+  readonly closedThrough: number | null;
 }
 
 /** A window closed by the scoring side's watermark: its score figures. */
@@ -114,7 +116,6 @@ const CONFLICT_ATTEMPTS = 20;
 const LABEL_WRITE_CONCURRENCY = 16;
 const WINDOW_WRITE_CONCURRENCY = 8;
 const WINDOW_PK_PREFIX = windowPk(0).slice(0, -1);
-const PREDICTION_PK_PREFIX = predictionPk('');
 
 export class EvaluationStore {
   public writes = 0;
@@ -150,6 +151,7 @@ export class EvaluationStore {
       open: (it?.[RegistryAttr.open]?.NS ?? []).map(Number).sort((a, b) => a - b),
       clock: numberOf(it?.[RegistryAttr.clock]),
       reference: numberOf(it?.[RegistryAttr.reference]),
+      closedThrough: numberOf(it?.[RegistryAttr.closedThrough]),
     };
   }
 
@@ -161,15 +163,15 @@ export class EvaluationStore {
     return new Map(items.map((it) => windowOf(it)).map((w) => [w.windowStart, w]));
   }
 
-  /** The predictions of the given event ids that exist. */
-  public async getPredictions(eventIds: readonly string[]): Promise<Map<string, StoredPrediction>> {
-    const unique = [...new Set(eventIds)];
-    const items = await batchGetAll(this.client, this.table, unique.map((id) => ({ pk: S(predictionPk(id)), sk: S(PREDICTION_SK) })));
-    this.reads += Math.ceil(unique.length / 100);
+  /** The predictions of the given (key, event id) pairs that exist, by predictionRef. */
+  public async getPredictions(refs: ReadonlyArray<{ readonly key: string; readonly eventId: string }>): Promise<Map<string, StoredPrediction>> {
+    const unique = new Map(refs.map((r) => [predictionRef(r.key, r.eventId), r]));
+    const items = await batchGetAll(this.client, this.table, [...unique.values()].map((r) => ({ pk: S(predictionPk(r.key, r.eventId)), sk: S(PREDICTION_SK) })));
+    this.reads += Math.ceil(unique.size / 100);
     const out = new Map<string, StoredPrediction>();
     for (const it of items) {
       const p = predictionOf(it);
-      out.set(p.eventId, p);
+      out.set(predictionRef(p.key, p.eventId), p);
     }
     return out;
   }
@@ -205,15 +207,34 @@ export class EvaluationStore {
    */
   public async closeWindows(watermark: number, beforeMark?: (closed: readonly ClosedWindow[]) => void | Promise<void>): Promise<ClosedWindow[]> {
     const registry = await this.getRegistry();
-    const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && !this.knownClosed.has(w));
+    // Windows ending at or before closedThrough were closed by an earlier batch: not read again, so a batch
+    // that closes nothing reads the registry alone, however many closed windows await their labels.
+    const through = registry.closedThrough ?? -Infinity;
+    const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && w + this.ev.windowMs > through && !this.knownClosed.has(w));
     if (due.length === 0) return [];
     const stored = await this.getWindows(due);
+    const raiseClosedThrough = async (): Promise<void> => {
+      const end = Math.max(...due) + this.ev.windowMs;
+      await this.update('registry closedThrough', {
+        Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
+        UpdateExpression: 'SET #through = :end',
+        ConditionExpression: 'attribute_not_exists(#through) OR #through < :end',
+        ExpressionAttributeNames: { '#through': RegistryAttr.closedThrough },
+        ExpressionAttributeValues: { ':end': N(end) },
+      }).catch((e: unknown) => {
+        // Another batch raised it further: nothing to do.
+        if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      });
+    };
     const toClose = due.filter((w) => {
       const s = stored.get(w);
       if (s?.closed) this.knownClosed.add(w);
       return s !== undefined && !s.closed;
     });
-    if (toClose.length === 0) return [];
+    if (toClose.length === 0) {
+      await raiseClosedThrough();
+      return [];
+    }
     let reference = this.ev.referenceWindowStart ?? registry.reference;
     if (reference === null) {
       const res = await this.update('registry reference window', {
@@ -247,6 +268,7 @@ export class EvaluationStore {
       });
       this.knownClosed.add(w);
     }
+    await raiseClosedThrough();
     return out;
   }
 
@@ -266,7 +288,7 @@ export class EvaluationStore {
       const ref = labelRef(j.record.shard, j.record.seq);
       try {
         await this.update(`label of prediction ${l.eventId}`, {
-          Key: { pk: S(predictionPk(l.eventId)), sk: S(PREDICTION_SK) },
+          Key: { pk: S(predictionPk(l.key, l.eventId)), sk: S(PREDICTION_SK) },
           UpdateExpression: 'SET #label = :label, #labelTime = :labelTime, #labeledBy = :ref',
           ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#label) OR #labeledBy = :ref)',
           ExpressionAttributeNames: { '#label': PredictionAttr.label, '#labelTime': PredictionAttr.labelTime, '#labeledBy': PredictionAttr.labeledBy },
@@ -313,7 +335,11 @@ export class EvaluationStore {
    * labelWindowMs ≤ clock): computes its measures, marks it final (once) and removes it from the open set.
    * A window already marked final but still open (a crash in between) is returned again: its figures are the same.
    */
-  public async finalizeWindows(): Promise<FinalEvaluationWindow[]> {
+  /**
+   * `beforeRemove` receives the final windows' measures before they leave the open set (the labels consumer
+   * publishes them there): a crash in between repeats them on the retry rather than losing them.
+   */
+  public async finalizeWindows(beforeRemove?: (final: readonly FinalEvaluationWindow[]) => void | Promise<void>): Promise<FinalEvaluationWindow[]> {
     const registry = await this.getRegistry();
     const clock = registry.clock;
     if (clock === null) return [];
@@ -338,6 +364,7 @@ export class EvaluationStore {
       }
       out.push({ windowStart: w, windowEnd: w + this.ev.windowMs, metrics: windowMetrics(s?.counts ?? emptyCounts(), this.ev.unlabeled) });
     }
+    await beforeRemove?.(out);
     await this.update('registry open windows', {
       Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
       UpdateExpression: 'DELETE #open :w',
@@ -465,8 +492,7 @@ function predictionOf(it: Item): StoredPrediction {
   const labelTime = numberOf(it[PredictionAttr.labelTime]);
   const labeledBy = it[PredictionAttr.labeledBy]?.S;
   return {
-    eventId: it.pk!.S!.slice(PREDICTION_PK_PREFIX.length),
-    key: keyOfDoc(it[PredictionAttr.doc]?.S),
+    ...idsOfDoc(it[PredictionAttr.doc]?.S),
     modelVersion: it[PredictionAttr.modelVersion]?.S ?? '',
     eventTime: num(PredictionAttr.eventTime),
     window: num(PredictionAttr.window),
@@ -478,13 +504,12 @@ function predictionOf(it: Item): StoredPrediction {
   };
 }
 
-/** The prediction's key, from its document (the item keeps no key attribute of its own). */
-function keyOfDoc(doc: string | undefined): string {
-  if (doc === undefined) return '';
+/** The prediction's key and event id, from its document (the item keeps no attributes of their own for them). */
+function idsOfDoc(doc: string | undefined): { key: string; eventId: string } {
   try {
-    const k = (JSON.parse(doc) as { key?: unknown }).key;
-    return typeof k === 'string' ? k : typeof k === 'number' ? String(k) : '';
+    const d = JSON.parse(doc ?? '{}') as { key?: unknown; eventId?: unknown };
+    return { key: typeof d.key === 'string' ? d.key : '', eventId: typeof d.eventId === 'string' ? d.eventId : '' };
   } catch {
-    return '';
+    return { key: '', eventId: '' };
   }
 }

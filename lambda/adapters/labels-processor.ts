@@ -48,6 +48,8 @@ export interface LabelsDeps {
   readonly spec: PipelineSpec;
   readonly store: EvaluationStore;
   readonly deadLetters: DeadLetterSender;
+  /** Receives the windows made final before they leave the open set (the handler publishes their measures). */
+  readonly onFinal?: (final: readonly FinalEvaluationWindow[]) => void | Promise<void>;
 }
 
 export class EvaluationNotConfiguredError extends Error {
@@ -71,7 +73,7 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
   const valid: LabelRecord[] = [];
   for (const p of parsed) if (p.parsed.ok) valid.push({ shard: p.record.shard, seq: p.record.seq, label: p.parsed.label });
 
-  const [registry, predictions] = await Promise.all([store.getRegistry(), store.getPredictions(valid.map((l) => l.label.eventId))]);
+  const [registry, predictions] = await Promise.all([store.getRegistry(), store.getPredictions(valid.map((l) => l.label))]);
   const windows = await store.getWindows([...predictions.values()].map((p) => p.window));
 
   // Labels of one shard are judged in order; a batch holds one shard, more only when called directly.
@@ -130,7 +132,7 @@ export async function processLabels(records: readonly InputRecord[], deps: Label
     const raised = r.clock !== null && (registry.clock === null || r.clock > registry.clock) ? r.clock : null;
     counters.counted += await store.recordLabels(shard, r.judged, windows, raised);
   }
-  const final = await store.finalizeWindows();
+  const final = await store.finalizeWindows(deps.onFinal);
   return {
     counters,
     final,

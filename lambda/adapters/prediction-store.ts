@@ -7,6 +7,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { predictionRef } from '../core/label-join';
 import type { Prediction } from '../core/scoring';
 import { pool, retryUnprocessed } from './concurrency';
 import { type Item, batchGetAll, numberAttr, numberOf } from './dynamo-io';
@@ -43,14 +44,16 @@ export class PredictionStore {
     this.o = o;
   }
 
-  /** The stored predictions of those of `eventIds` that have one (consistent reads). */
-  public async existing(eventIds: readonly string[]): Promise<Map<string, StoredPrediction>> {
+  /** The stored predictions of those (key, event id) pairs that have one, by predictionRef (consistent reads). */
+  public async existing(refs: ReadonlyArray<{ readonly key: string; readonly eventId: string }>): Promise<Map<string, StoredPrediction>> {
     const found = new Map<string, StoredPrediction>();
-    if (eventIds.length === 0) return found;
-    const keys: Item[] = [...new Set(eventIds)].map((id) => ({ pk: { S: predictionPk(id) }, sk: { S: PREDICTION_SK } }));
+    if (refs.length === 0) return found;
+    const unique = new Map(refs.map((r) => [predictionRef(r.key, r.eventId), r]));
+    const keys: Item[] = [...unique.values()].map((r) => ({ pk: { S: predictionPk(r.key, r.eventId) }, sk: { S: PREDICTION_SK } }));
     for (const it of await batchGetAll(this.o.dynamo, this.o.tableName, keys, { consistentRead: true })) {
-      const eventId = it.pk!.S!.slice(predictionPk('').length);
-      found.set(eventId, { eventId, eventTime: numberOf(it[PredictionAttr.eventTime])!, score: numberOf(it[PredictionAttr.score])!, positive: it[PredictionAttr.positive]?.BOOL === true });
+      const ref = it.pk!.S!.slice('prediction#'.length);
+      const r = unique.get(ref)!;
+      found.set(ref, { eventId: r.eventId, eventTime: numberOf(it[PredictionAttr.eventTime])!, score: numberOf(it[PredictionAttr.score])!, positive: it[PredictionAttr.positive]?.BOOL === true });
     }
     return found;
   }
@@ -59,14 +62,14 @@ export class PredictionStore {
    * Puts predictions to the stream (partitioned by key, in order), then each to the table unless it exists.
    * Returns the predictions whose item this call wrote and those found written already, with the stored ones.
    */
-  public async write(predictions: readonly Prediction[]): Promise<{ written: Prediction[]; existed: string[] }> {
+  public async write(predictions: readonly Prediction[]): Promise<{ written: Prediction[]; existed: Prediction[] }> {
     if (predictions.length === 0) return { written: [], existed: [] };
     await this.putToStream(predictions);
-    const existed: string[] = [];
+    const existed: Prediction[] = [];
     const written: Prediction[] = [];
     await pool(predictions, this.o.concurrency ?? 16, async (p) => {
       if (await this.putItem(p)) written.push(p);
-      else existed.push(p.eventId);
+      else existed.push(p);
     });
     return { written, existed };
   }
@@ -103,7 +106,7 @@ export class PredictionStore {
   private async putItem(p: Prediction): Promise<boolean> {
     const window = Math.floor(p.eventTime / this.o.evaluationWindowMs) * this.o.evaluationWindowMs;
     const item: Item = {
-      pk: { S: predictionPk(p.eventId) },
+      pk: { S: predictionPk(p.key, p.eventId) },
       sk: { S: PREDICTION_SK },
       [PredictionAttr.doc]: { S: JSON.stringify(p) },
       [PredictionAttr.score]: numberAttr(p.score),

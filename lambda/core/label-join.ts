@@ -7,14 +7,14 @@
  * label (the highest label time seen), so a batch cut anywhere judges every label the same way.
  */
 import { SCORE_BINS, populationStabilityIndexOfCounts } from './evaluation';
-import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_KEY_BYTES, parseEventTime } from './record';
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_ID_BYTES, MAX_KEY_BYTES, parseEventTime } from './record';
 import type { EvaluationSpec, PipelineSpec, UnlabeledPolicy } from './spec';
 import { compareSeq } from './state';
 
 /** A label more than this ahead of its arrival is `future` when the spec sets no watermark.maxFutureSkewMs. */
 export const DEFAULT_LABEL_FUTURE_SKEW_MS = 5 * 60_000;
-/** Longest event id, in UTF-8 bytes: it is part of the prediction's partition key (2,048 bytes at most). */
-export const MAX_EVENT_ID_BYTES = 1024;
+/** Longest event id, in UTF-8 bytes: the records' own limit (record.ts). */
+export const MAX_EVENT_ID_BYTES = MAX_ID_BYTES;
 /** Model versions as the scoring side writes them into prediction ids. */
 const MODEL_VERSION = /^[A-Za-z0-9._-]+$/;
 
@@ -156,6 +156,12 @@ export function parseLabel(payload: string | Uint8Array, arrivalTime: number | u
 // ---- the join -------------------------------------------------------------------------------------------------
 
 /** A prediction as the labels side reads it. */
+/**
+ * A prediction's identity: its key and event id together. Producer ids need only be unique per key (the engine
+ * de-duplicates per key), so two keys may score events of one id; a label names its key, so it finds its own.
+ */
+export const predictionRef = (key: string, eventId: string): string => `${key.length}:${key}/${eventId}`;
+
 export interface StoredPrediction {
   readonly eventId: string;
   readonly key: string;
@@ -194,7 +200,7 @@ export const labelRef = (shard: string, seq: string): string => `${shard}/${seq}
  */
 export function labelVerdict(label: Label, ref: string, prediction: StoredPrediction | undefined, clockBefore: number | null, windowFinal: boolean, ev: Pick<EvaluationSpec, 'windowMs' | 'labelWindowMs'>): VerdictOf {
   const v = (verdict: LabelVerdict, message: string, rejoined = false): VerdictOf => ({ verdict, message, rejoined });
-  if (prediction === undefined) return v('unmatched', `no prediction for eventId "${label.eventId}"`);
+  if (prediction === undefined) return v('unmatched', `no prediction for eventId "${label.eventId}" of key "${label.key}"`);
   if (prediction.key !== label.key) return v('unmatched', `key "${label.key}" differs from the prediction's key "${prediction.key}"`);
   if (label.modelVersion !== undefined && label.modelVersion !== prediction.modelVersion) {
     return v('unmatched', `predictionId names model version "${label.modelVersion}", the prediction of "${label.eventId}" is by "${prediction.modelVersion}"`);
@@ -245,7 +251,7 @@ export function judgeLabels(
   const judged: JudgedLabel[] = [];
   let c = clock;
   for (const r of records) {
-    const loaded = predictions.get(r.label.eventId);
+    const loaded = predictions.get(predictionRef(r.label.key, r.label.eventId));
     const p = seen.get(r.label.eventId) ?? loaded;
     const ref = labelRef(r.shard, r.seq);
     const v = labelVerdict(r.label, ref, p, c, p === undefined ? false : isFinal(p.window), ev);

@@ -17,6 +17,11 @@ const MAX_ABS_TIME_MS = 8.64e15;
  */
 export const MAX_KEY_BYTES = 1024;
 /**
+ * Longest producer id (idField), in UTF-8 bytes. With scoring, the key and the id make a prediction's partition
+ * key (`prediction#<key length>:<key>/<id>`), which DynamoDB limits to 2,048 bytes: 1,024 + 960 and the rest fit.
+ */
+export const MAX_ID_BYTES = 960;
+/**
  * A feature's value must be smaller in magnitude than this, the top of DynamoDB's number range: sums of such
  * values never overflow to Infinity, which neither JSON nor DynamoDB can hold. Smaller results beyond DynamoDB's
  * range (a sum over 1e126, a value under 1e-130) are stored as text by the adapters.
@@ -182,6 +187,9 @@ export class RecordDecoder {
       const rawId = own(o, this.idField);
       if (typeof rawId === 'string' && rawId.length > 0) id = rawId;
       else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = String(rawId);
+      // A UTF-16 unit takes at most 3 UTF-8 bytes: short ids need no exact count.
+      const idBytes = id === undefined || id.length * 3 <= MAX_ID_BYTES ? 0 : Buffer.byteLength(id, 'utf8');
+      if (idBytes > MAX_ID_BYTES) return { ok: false, message: `${this.idField} must be at most ${MAX_ID_BYTES} bytes of UTF-8, got ${idBytes} bytes`, key };
     }
     return { ok: true, record: { key, time, id, values } };
   }

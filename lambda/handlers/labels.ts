@@ -8,7 +8,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type ClientHook, dynamoClient, hooked, sqsClient } from '../adapters/aws-clients';
 import { DeadLetterSender } from '../adapters/dead-letters';
-import { evaluationMetrics, publishLabelMetrics } from '../adapters/evaluation-metrics';
+import { evaluationMetrics, publishFinalWindowMetrics, publishLabelMetrics } from '../adapters/evaluation-metrics';
 import { EvaluationStore } from '../adapters/evaluation-store';
 import { type ArrivalClock, toInputRecords } from '../adapters/kinesis-records';
 import { type LabelsConfig, labelsConfigFromEnv } from '../adapters/labels-config';
@@ -43,6 +43,7 @@ export function createLabelsConsumer(opts: CreateLabelsConsumerOptions): (event:
       spec: config.spec,
       store: new EvaluationStore({ client: dynamo, tableName: config.predictionsTable, evaluation: config.evaluation, ...gate }),
       deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...gate }),
+      onFinal: (final) => publishFinalWindowMetrics(metrics, final),
     });
     publishLabelMetrics(metrics, outcome);
     logger.info('labels batch processed', { shard: records[0]?.shard, firstSeq: records[0]?.seq, ...outcome.counters, finalWindows: outcome.final.map((w) => ({ windowStart: w.windowStart, ...w.metrics })) });

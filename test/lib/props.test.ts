@@ -123,9 +123,19 @@ describe('bad props are refused before anything is built', () => {
     expect(err.message).toContain(prop);
   });
 
+  it('refuses a parallelization factor above 1 with an evaluation section, naming it', () => {
+    const err = thrown(() => construct({ consumer: { parallelizationFactor: 2 } }));
+    expect(err).toBeInstanceOf(PipelinePropsError);
+    expect(err.message).toBe(
+      "PipelineStack: consumer.parallelizationFactor must be 1 with an evaluation section (got 2): evaluation windows count each shard's predictions in sequence order",
+    );
+  });
+
   it('accepts the boundaries', () => {
     expect(() =>
       construct({
+        specJson: FEATURES_ONLY_SPEC_JSON,
+        modelJson: undefined,
         consumer: {
           batchSize: 10_000,
           parallelizationFactor: 10,

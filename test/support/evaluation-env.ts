@@ -54,7 +54,7 @@ export async function putPrediction(env: EvaluationEnv, spec: PipelineSpec, p: P
   const modelVersion = p.modelVersion ?? 'v1';
   const doc = { predictionId: `${modelVersion}:${p.eventId}`, key: p.key, eventId: p.eventId, eventTime: p.eventTime, arrivalTime: p.eventTime + 100, scoredAt: p.eventTime + 150, score: p.score, positive: p.positive, modelVersion, features: p.features ?? {} };
   const item: Record<string, AttributeValue> = {
-    pk: { S: predictionPk(p.eventId) },
+    pk: { S: predictionPk(p.key, p.eventId) },
     sk: { S: PREDICTION_SK },
     [PredictionAttr.doc]: { S: JSON.stringify(doc) },
     // Scores near 0 can be below DynamoDB's number range: stored as the scoring side stores numbers.
@@ -116,7 +116,7 @@ export async function evaluationSnapshot(env: EvaluationEnv): Promise<Evaluation
   for (const it of items) {
     const pk = it.pk!.S!;
     const attrs = Object.fromEntries(Object.entries(it).filter(([k]) => k !== 'pk' && k !== 'sk').sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, plain(v)]));
-    if (pk.startsWith('prediction#')) out.predictions[pk.slice('prediction#'.length)] = [attrs.label, attrs.labelTime, attrs.labeledBy];
+    if (pk.startsWith('prediction#')) out.predictions[eventIdOfRef(pk.slice('prediction#'.length))] = [attrs.label, attrs.labelTime, attrs.labeledBy];
     else if (pk === 'evaluation#registry') out.registry = attrs;
     else out.windows[pk] = attrs;
   }
@@ -132,4 +132,10 @@ export async function evaluationSnapshot(env: EvaluationEnv): Promise<Evaluation
   }
   out.deadLetters.sort((a, b) => `${String(a.sequenceNumber)} ${String(a.reason)}`.localeCompare(`${String(b.sequenceNumber)} ${String(b.reason)}`));
   return out;
+}
+
+/** The event id of a predictionRef (`<key length>:<key>/<event id>`). */
+function eventIdOfRef(ref: string): string {
+  const colon = ref.indexOf(':');
+  return ref.slice(colon + 1 + Number(ref.slice(0, colon)) + 1);
 }

@@ -9,7 +9,7 @@ const env = (): NodeJS.ProcessEnv => ({
   [CONSUMER_ENV.stateTableName]: 'state',
   [CONSUMER_ENV.finalsBucketName]: 'results',
   [CONSUMER_ENV.deadLetterQueueUrl]: 'https://sqs.example/dlq.fifo',
-  [CONSUMER_ENV.parallelizationFactor]: '2',
+  [CONSUMER_ENV.parallelizationFactor]: '1',
   // The example spec scores with bin/specs/fraud-model.json.
   [CONSUMER_ENV.modelDocument]: readFileSync('bin/specs/fraud-model.json', 'utf8'),
   [CONSUMER_ENV.predictionsTableName]: 'predictions',
@@ -18,7 +18,10 @@ const env = (): NodeJS.ProcessEnv => ({
 
 describe('consumer configuration', () => {
   it('reads the variables the stack sets', () => {
-    expect(configFromEnv(env())).toMatchObject({ pipelineName: 'fraud', stateTable: 'state', resultsBucket: 'results', parallelizationFactor: 2 });
+    expect(configFromEnv(env())).toMatchObject({ pipelineName: 'fraud', stateTable: 'state', resultsBucket: 'results', parallelizationFactor: 1 });
+    expect(() => configFromEnv({ ...env(), [CONSUMER_ENV.parallelizationFactor]: '2' })).toThrow(
+      "PARALLELIZATION_FACTOR must be 1 with an evaluation section, got 2: evaluation windows count each shard's predictions in sequence order",
+    );
   });
 
   it('names a missing variable', () => {

@@ -151,6 +151,22 @@ describe('closeWindows', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('hands a final window out before it leaves the open set: a crash in between repeats its measures, never loses them', async () => {
+    const env = await freshEvaluationEnv('fm');
+    await evaluationStore(env, spec).addPredictions('A', predictions(30, 7));
+    const seen: number[][] = [];
+    const record = (final: readonly { windowStart: number }[]): void => void seen.push(final.map((w) => w.windowStart));
+    // The label clock past the first window's end plus its label window: that window alone is due.
+    await evaluationStore(env, spec).raiseClock(T0 + HOUR + spec.evaluation!.labelWindowMs);
+    // Its writes: the window's final flag, then the registry's open set.
+    await expect(evaluationStore(env, spec, failAt(1)).finalizeWindows(record)).rejects.toBeInstanceOf(InjectedFault);
+    expect(seen).toEqual([[T0]]);
+    expect((await evaluationStore(env, spec).finalizeWindows(record)).map((w) => w.windowStart)).toEqual([T0]);
+    expect(seen).toEqual([[T0], [T0]]);
+    expect(await evaluationStore(env, spec).finalizeWindows(record)).toEqual([]);
+    expect(seen).toHaveLength(2);
+  });
+
   it('uses the spec reference window when it names one', async () => {
     const env = await freshEvaluationEnv('cr');
     const s = specWith({ referenceWindowStart: T0 + 2 * HOUR });

@@ -237,18 +237,11 @@ describe('scoring edge cases', () => {
     for (const p of predictions) expectAsReference(p, sessionModel, evs);
   });
 
-  it('with a parallelization factor of 2 (accepted by PipelineConsumer), two batches of one shard finishing out of order count every prediction', async () => {
+  it('with an evaluation section a parallelization factor above 1 is refused, by name (its windows count a shard in order)', async () => {
     const env = await freshEnv();
-    const evs: Ev[] = [
-      { user: 'u1', ts: T0, amount: 10, id: 'p1', arrival: T0 + 200 },
-      { user: 'u2', ts: T0 + 10, amount: 20, id: 'p2', arrival: T0 + 300 },
-    ];
-    const input = toInput(evs);
-    // Concurrent batches of the shard: the one holding the later record is written first.
-    await deliver(env, input.slice(1), slidingModel, undefined, 2);
-    await deliver(env, input.slice(0, 1), slidingModel, undefined, 2);
-    expect((await storedPredictions(env)).length).toBe(2);
-    expect(await countedPredictions(env), 'predictions counted in windows vs predictions in the table').toBe(2);
+    const input = toInput([{ user: 'u1', ts: T0, amount: 10, id: 'p1', arrival: T0 + 200 }]);
+    await expect(deliver(env, input, slidingModel, undefined, 2)).rejects.toThrow('parallelizationFactor must be 1 with an evaluation section, got 2');
+    expect(await storedPredictions(env)).toEqual([]);
   });
 
   it('a record whose producer id is too long for the predictions table key gets a clear rejection, and the batch is scored', async () => {

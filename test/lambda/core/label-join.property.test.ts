@@ -22,6 +22,7 @@ import {
   windowDeltas,
   windowFinalAt,
   windowMetrics,
+  predictionRef,
 } from '../../../lambda/core/label-join';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
 import { MODEL, type RefLabel, SHARD, type Scenario, nearestRank, reference, scenarioArb, withinDelayBin } from '../../support/label-reference';
@@ -73,7 +74,8 @@ class CoreEvaluation {
     const parsed = batch.map((l) => ({ l, p: parseLabel(l.payload, l.arrivalTime, this.spec) }));
     const records: LabelRecord[] = [];
     for (const { l, p } of parsed) if (p.ok) records.push({ shard: SHARD, seq: l.seq, label: p.label });
-    const loaded = new Map(this.preds);
+    // Loaded as the processor does: by key and event id together.
+    const loaded = new Map([...this.preds.values()].map((p) => [predictionRef(p.key, p.eventId), p]));
     const { judged, clock } = judgeLabels(records, loaded, (w) => this.windows.get(w)?.final === true, this.clock, ev);
     const bySeq = new Map(judged.map((j) => [j.record.seq, j]));
     const letters: string[] = [];

@@ -16,6 +16,7 @@ import {
   parseLabel,
   windowDeltas,
   windowMetrics,
+  predictionRef,
 } from '../../../lambda/core/label-join';
 import { parseSpec } from '../../../lambda/core/spec';
 
@@ -108,7 +109,7 @@ describe('the join verdict', () => {
   });
 
   it('a re-delivered record keeps its verdict though its first delivery raised the clock', () => {
-    const preds = new Map([['e1', p]]);
+    const preds = new Map([[predictionRef(p.key, 'e1'), p]]);
     const late = T0 + HOUR + ev.labelWindowMs;
     const records = [
       { shard: 's', seq: '1', label: { ...label } },
@@ -120,7 +121,7 @@ describe('the join verdict', () => {
     expect(first.judged.map((j) => j.verdict)).toEqual(['joined', 'unmatched', 'late', 'duplicate']);
     expect(first.clock).toBe(late);
     // As stored after the first delivery: the label joined, the clock raised.
-    const after = new Map([['e1', { ...p, label: true, labelTime: label.labelTime, labeledBy: 's/1' }]]);
+    const after = new Map([[predictionRef(p.key, 'e1'), { ...p, label: true, labelTime: label.labelTime, labeledBy: 's/1' }]]);
     const again = judgeLabels(records, after, () => false, first.clock, ev);
     expect(again.judged.map((j) => [j.verdict, j.rejoined])).toEqual([['joined', true], ['unmatched', false], ['late', false], ['duplicate', false]]);
   });

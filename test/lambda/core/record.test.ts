@@ -283,6 +283,13 @@ describe('RecordDecoder: invalid records name the field at fault', () => {
     expect(rejected(decode({ ...base, user: 'x'.repeat(2049) }))).toBe('user must be at most 1024 bytes of UTF-8, got 2049 bytes');
   });
 
+  it('accepts producer ids of up to 960 bytes of UTF-8 and rejects longer ones, naming the field (a prediction key holds key and id)', () => {
+    const withId = new RecordDecoder(makeSpec({ source: { keyField: 'user', timeField: 'ts', idField: 'id' } }));
+    expect(ok(withId.decode(JSON.stringify({ ...base, id: 'x'.repeat(960) }))).id).toHaveLength(960);
+    expect(rejected(withId.decode(JSON.stringify({ ...base, id: 'é'.repeat(480) + 'x' })))).toBe('id must be at most 960 bytes of UTF-8, got 961 bytes');
+    expect(rejected(withId.decode(JSON.stringify({ ...base, id: 'x'.repeat(3000) })))).toBe('id must be at most 960 bytes of UTF-8, got 3000 bytes');
+  });
+
   it('rejects values at or beyond 1e126 in magnitude (sums must stay finite) and keeps tiny ones', () => {
     expect(rejected(decode({ ...base, amount: 1e126 }))).toBe("amount must be a number of magnitude below 1e126 (DynamoDB's number range), got 1e+126");
     expect(rejected(decode({ ...base, score: -1e300 }))).toBe("score must be a number of magnitude below 1e126 (DynamoDB's number range), got -1e+300");

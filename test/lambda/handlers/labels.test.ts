@@ -129,30 +129,20 @@ describe('labels handler', () => {
     // A day later p4's label joins; p2's second label comes more than a day after its prediction (late), and its
     // label time moves the clock past the window's end plus the label window: the window is final.
     const second = await emfOf(() => handler(labelsEvent([{ eventId: 'p4', key: 'u3', label: false, labelTime: T0 + 240_000 + DAY }, { eventId: 'p2', key: 'u1', label: true, labelTime: T0 + DAY + 2 * HOUR }], 20, T0 + 2 * DAY)));
-    const d2 = second[0]!;
-    const names = d2._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort();
-    expect(names).toEqual(
-      [
-        MetricName.LabelsIn,
-        MetricName.LabelsJoined,
-        MetricName.LateLabels,
-        MetricName.UnmatchedLabels,
-        MetricName.InvalidLabels,
-        MetricName.DuplicateLabels,
-        MetricName.DeadLetters,
-        MetricName.EvaluationPrecision,
-        MetricName.EvaluationRecall,
-        MetricName.EvaluatedPredictions,
-        MetricName.LabelDelayP50Ms,
-        MetricName.LabelDelayP99Ms,
-      ].sort(),
+    // Two documents: the final window's measures, published before it leaves the open set, then the batch's counts.
+    expect(second).toHaveLength(2);
+    const [final, d2] = [second[0]!, second[1]!];
+    const names = (d: Emf): string[] => d._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort();
+    expect(names(final)).toEqual([MetricName.EvaluationPrecision, MetricName.EvaluationRecall, MetricName.EvaluatedPredictions, MetricName.LabelDelayP50Ms, MetricName.LabelDelayP99Ms].sort());
+    expect(names(d2)).toEqual(
+      [MetricName.LabelsIn, MetricName.LabelsJoined, MetricName.LateLabels, MetricName.UnmatchedLabels, MetricName.InvalidLabels, MetricName.DuplicateLabels, MetricName.DeadLetters].sort(),
     );
     expect(d2).toMatchObject({ LabelsIn: 2, LabelsJoined: 1, LateLabels: 1, DuplicateLabels: 0 });
     // TP p1; FP p2 (labeled legitimate); FN p3; TN p4 → precision 1/2, recall 1/2.
-    expect(d2).toMatchObject({ EvaluationPrecision: 0.5, EvaluationRecall: 0.5, EvaluatedPredictions: 4 });
+    expect(final).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', EvaluationPrecision: 0.5, EvaluationRecall: 0.5, EvaluatedPredictions: 4 });
     // Delays 2 h, 3 h, 5 h, 1 day: median the second (3 h), p99 the fourth (1 day), as bin upper edges.
-    expect(d2.LabelDelayP50Ms).toBe(delayBinUpperMs(labelDelayBin(3 * HOUR)));
-    expect(d2.LabelDelayP99Ms).toBe(delayBinUpperMs(labelDelayBin(DAY)));
+    expect(final.LabelDelayP50Ms).toBe(delayBinUpperMs(labelDelayBin(3 * HOUR)));
+    expect(final.LabelDelayP99Ms).toBe(delayBinUpperMs(labelDelayBin(DAY)));
   });
 
   it('publishes the closed windows\' positive rate and PSI', async () => {
