@@ -6,20 +6,15 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ScoringEnv, deliverScored, freshScoringEnv } from '../../support/scoring-env';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
-import { createActiveStream } from '../../../bin/local/streams';
-import { createActiveTable } from '../../../bin/local/tables';
-import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-processor';
-import { kinesisClient } from '../../../lambda/adapters/kinesis-client';
-import { PredictionStore } from '../../../lambda/adapters/prediction-store';
+import type { BatchOutcome } from '../../../lambda/adapters/batch-processor';
 import { EvaluationStore } from '../../../lambda/adapters/evaluation-store';
 import type { WriteGate } from '../../../lambda/adapters/state-store';
-import { PREDICTIONS_TABLE } from '../../../lambda/contract/resources';
 import type { InputRecord } from '../../../lambda/core/engine';
 import { type Model, parseModel } from '../../../lambda/core/model';
 import type { Prediction } from '../../../lambda/core/scoring';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
-import { type ConsumerEnv, consumerStores, freshConsumerEnv } from '../../support/consumer-env';
 import { type RefStreamRecord, servingReference } from '../../support/serving-reference';
 
 const SHARD = 'shardId-000000000000';
@@ -41,43 +36,14 @@ const spec: PipelineSpec = parseSpec({
 const slidingModel = parseModel({ kind: 'logistic', version: 'm1', bias: -4, weights: { count_2m_every_30s: 0.6, sum_2m_every_30s: 0.01 }, threshold: 0.5 }, spec);
 const sessionModel = parseModel({ kind: 'logistic', version: 's1', bias: -2, weights: { session_max: 0.03, global_sum_every_3: 0.01 }, threshold: 0.5 }, spec);
 
-interface Env extends ConsumerEnv {
-  predictionsTable: string;
-  predictionsStream: string;
-}
+type Env = ScoringEnv;
 
 let emulators: Emulators;
-let n = 0;
 
-async function freshEnv(): Promise<Env> {
-  const env = await freshConsumerEnv('se');
-  const id = `se${++n}x${Date.now() % 100000}`;
-  await Promise.all([createActiveTable(env.dynamo, PREDICTIONS_TABLE, `${id}-predictions`), createActiveStream(kinesisClient(), `${id}-predictions`)]);
-  return { ...env, predictionsTable: `${id}-predictions`, predictionsStream: `${id}-predictions` };
-}
+const freshEnv = (): Promise<Env> => freshScoringEnv('se');
 
 function deliver(env: Env, records: readonly InputRecord[], model: Model, gate?: WriteGate, parallelizationFactor = 1, evaluation?: EvaluationStore): Promise<BatchOutcome> {
-  const at = Math.max(...records.map((r) => r.arrivalTime ?? 0)) + 50;
-  return processBatch(records, {
-    spec,
-    pipelineName: 'test',
-    parallelizationFactor,
-    ...consumerStores(env, gate),
-    now: () => at,
-    scoring: {
-      model,
-      predictions: new PredictionStore({
-        dynamo: env.dynamo,
-        kinesis: kinesisClient(),
-        tableName: env.predictionsTable,
-        streamName: env.predictionsStream,
-        evaluationWindowMs: 60_000,
-        keepMs: 86_400_000,
-        ...(gate ? { writeGate: gate } : {}),
-      }),
-      evaluation: evaluation ?? new EvaluationStore({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation!, ...(gate ? { writeGate: gate } : {}) }),
-    },
-  });
+  return deliverScored(env, records, { spec, model, ...(gate ? { gate } : {}), parallelizationFactor, ...(evaluation ? { evaluation } : {}) });
 }
 
 /** An evaluation store that counts the window items it reads (the handler builds one per invocation). */

@@ -6,22 +6,20 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ScoringEnv, deliverScored, freshScoringEnv } from '../../support/scoring-env';
+import { readStream } from '../../../bin/local/streams';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
-import { createActiveStream, readStream } from '../../../bin/local/streams';
-import { createActiveTable } from '../../../bin/local/tables';
 import { prng } from '../../../bin/bench/workload';
-import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-processor';
+import type { BatchOutcome } from '../../../lambda/adapters/batch-processor';
 import { FeatureClient } from '../../../lambda/adapters/feature-client';
 import { kinesisClient } from '../../../lambda/adapters/kinesis-client';
 import { PredictionStore } from '../../../lambda/adapters/prediction-store';
 import { EvaluationStore } from '../../../lambda/adapters/evaluation-store';
 import type { WriteGate } from '../../../lambda/adapters/state-store';
-import { PREDICTIONS_TABLE } from '../../../lambda/contract/resources';
 import type { InputRecord } from '../../../lambda/core/engine';
 import { parseModel } from '../../../lambda/core/model';
 import type { Prediction } from '../../../lambda/core/scoring';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
-import { type ConsumerEnv, consumerStores, freshConsumerEnv } from '../../support/consumer-env';
 import { type RefStreamRecord, servingReference } from '../../support/serving-reference';
 
 const SHARD = 'shardId-000000000000';
@@ -59,43 +57,15 @@ function makeRecords(n: number, seed: number): InputRecord[] {
   return out;
 }
 
-interface Env extends ConsumerEnv {
-  predictionsTable: string;
-  predictionsStream: string;
-}
+type Env = ScoringEnv;
 
 let emulators: Emulators;
-let n = 0;
 
-async function freshEnv(): Promise<Env> {
-  const env = await freshConsumerEnv('sc');
-  const id = `sc${++n}x${Date.now() % 100000}`;
-  await Promise.all([createActiveTable(env.dynamo, PREDICTIONS_TABLE, `${id}-predictions`), createActiveStream(kinesisClient(), `${id}-predictions`)]);
-  return { ...env, predictionsTable: `${id}-predictions`, predictionsStream: `${id}-predictions` };
-}
+const freshEnv = (): Promise<Env> => freshScoringEnv('sc');
 
 /** One delivery, scored as of the batch's last arrival + 50 ms (deterministic, so retries score alike). */
 function deliver(env: Env, records: readonly InputRecord[], gate?: WriteGate): Promise<BatchOutcome> {
-  const at = Math.max(...records.map((r) => r.arrivalTime ?? 0)) + 50;
-  return processBatch(records, {
-    spec,
-    pipelineName: 'test',
-    ...consumerStores(env, gate),
-    now: () => at,
-    scoring: {
-      model,
-      predictions: new PredictionStore({
-        dynamo: env.dynamo,
-        kinesis: kinesisClient(),
-        tableName: env.predictionsTable,
-        streamName: env.predictionsStream,
-        evaluationWindowMs: 60_000,
-        keepMs: 86_400_000,
-        ...(gate ? { writeGate: gate } : {}),
-      }),
-      evaluation: new EvaluationStore({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation!, ...(gate ? { writeGate: gate } : {}) }),
-    },
-  });
+  return deliverScored(env, records, { spec, model, ...(gate ? { gate } : {}) });
 }
 
 /** Each evaluation window's counts and whether it closed, with the registry's open windows and reference. */
