@@ -229,6 +229,10 @@ export class LocalPipeline {
       ...(o.maximumBatchingWindowMs === undefined ? {} : { maximumBatchingWindowMs: o.maximumBatchingWindowMs }),
       ...(o.functionTimeoutMs === undefined ? {} : { functionTimeoutMs: o.functionTimeoutMs }),
     };
+    // The stack's mappings send these to the on-failure queue (SqsDlq); so do the local ones.
+    const onFailure = async (m: KinesisOnFailureMessage): Promise<void> => {
+      await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
+    };
     const esm = new LocalEventSourceMapping({
       ...deployedMappingOptions(),
       ...overrides,
@@ -237,10 +241,7 @@ export class LocalPipeline {
       pollIntervalMs: 20,
       // A client of its own when counting, so the puts and setup requests above are not counted as polling.
       client: o.usage ? hooked(kinesisClient(), o.usage.hook) : kinesis,
-      // The stack's mapping sends these to the on-failure queue (SqsDlq); so does the local one.
-      onFailure: async (m) => {
-        await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
-      },
+      onFailure,
     });
     // The labels consumer on its own mapping, as the stack deploys it (same settings, same on-failure queue).
     const labelsEsm =
@@ -259,9 +260,7 @@ export class LocalPipeline {
             }),
             pollIntervalMs: 20,
             client: kinesis,
-            onFailure: async (m) => {
-              await sqs.send(new SendMessageCommand({ QueueUrl: names.onFailureQueueUrl, MessageBody: JSON.stringify(m) }));
-            },
+            onFailure,
           });
     const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm);
     if (o.startConsumer ?? true) await esm.start();

@@ -19,10 +19,8 @@ import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
 import { startFeaturesServer } from '../local/features-server';
 import { LocalPipeline } from '../local/pipeline';
-import { loadSpecFile } from '../cli/spec-file';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { type Model, parseModel } from '../../lambda/core/model';
+import { loadSpecAndModel } from '../cli/spec-file';
+import type { Model } from '../../lambda/core/model';
 import { type Prediction, featureAgeMs } from '../../lambda/core/scoring';
 import type { FinalEvaluationWindow } from '../../lambda/adapters/evaluation-store';
 import { ArrivalLedger } from './arrivals';
@@ -117,16 +115,10 @@ export function fitWidth(text: string, width: number | undefined): string {
 /** Evaluation windows of the story: ten minutes, so the 42 minutes hold several (the spec's are an hour). */
 export const DEMO_EVALUATION_WINDOW_MS = 600_000;
 
-function loadModelOf(spec: PipelineSpec, specPath: string): Model {
-  const rel = spec.scoring?.model;
-  if (rel === undefined) throw new Error(`${specPath} has no scoring section`);
-  return parseModel(JSON.parse(readFileSync(join(dirname(specPath), rel), 'utf8')), spec);
-}
-
 export async function runDemo(o: DemoOptions): Promise<number> {
   const out = o.out;
-  const specOfFile: PipelineSpec = loadSpecFile(DEMO_SPEC_PATH);
-  const model = loadModelOf(specOfFile, DEMO_SPEC_PATH);
+  const { spec: specOfFile, model } = loadSpecAndModel(DEMO_SPEC_PATH);
+  if (model === undefined) throw new Error(`${DEMO_SPEC_PATH} has no scoring section: the story scores with its model`);
   const spec: PipelineSpec = specOfFile.evaluation === undefined ? specOfFile : { ...specOfFile, evaluation: { ...specOfFile.evaluation, windowMs: DEMO_EVALUATION_WINDOW_MS } };
   const story = buildStory(o.now ?? Date.now());
   const ledger = new ArrivalLedger();

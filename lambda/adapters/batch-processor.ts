@@ -27,13 +27,13 @@ import { type IdPages, NO_ID_PAGES, type ShardProgress, decodeIdPage, decodeKeyI
 import type { Model } from '../core/model';
 import type { AppliedRecord } from '../core/results';
 import { type Prediction, predict } from '../core/scoring';
-import { predictionRef } from '../core/label-join';
+import { type StoredPrediction, predictionRef } from '../core/label-join';
 import { type StoredKeyItem as ServableItem, serveItem } from '../core/serve-item';
 import type { PipelineSpec } from '../core/spec';
 import { compareSeq } from '../core/state';
 import type { DeadLetterSender } from './dead-letters';
 import type { ClosedWindow, EvaluationStore } from './evaluation-store';
-import type { PredictionStore, StoredPrediction } from './prediction-store';
+import type { PredictionStore } from './prediction-store';
 import type { ResultObjectWriter } from './result-objects';
 import { type ShardCheckpoint, type StateStore, type TimerEntry, type TimerPage } from './state-store';
 
@@ -64,7 +64,7 @@ export interface BatchProcessorOptions {
 }
 
 /** A prediction counted in its evaluation window: the stored one (a retry never recounts a different score). */
-export interface CountedPrediction extends StoredPrediction {
+export interface CountedPrediction extends Pick<StoredPrediction, 'eventId' | 'eventTime' | 'score' | 'positive'> {
   readonly seq: string;
 }
 
@@ -360,7 +360,8 @@ async function score(
   for (const [ref, p] of await sc.predictions.existing(existed)) stored.set(ref, p);
   let closed: readonly ClosedWindow[] = [];
   if (sc.evaluation !== undefined) {
-    const byRef = new Map<string, StoredPrediction>([...written.map((p): [string, StoredPrediction] => [refOf(p), p]), ...stored]);
+    type Counted = Pick<StoredPrediction, 'eventId' | 'eventTime' | 'score' | 'positive'>;
+    const byRef = new Map<string, Counted>([...written.map((p): [string, Counted] => [refOf(p), p]), ...stored]);
     for (const shard of shards) {
       const counted = records
         .filter((r) => r.shard === shard && byRef.has(refOf(r)))

@@ -12,7 +12,9 @@
  *   reference window.
  */
 
-import { predictionRef } from '../core/label-join';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type StoredPrediction, predictionRef } from '../core/label-join';
+import { type Item, batchGetAll, numberOf } from './dynamo-io';
 
 export const PREDICTION_SK = 'p';
 export const WINDOW_SK = 'w';
@@ -78,3 +80,44 @@ export const RegistryAttr = {
 
 /** Sequence numbers padded to one width, so DynamoDB's string order is their numeric order. */
 export const padSequence = (seq: string): string => seq.padStart(64, '0');
+
+/** The stored predictions of those (key, event id) pairs that have one, by predictionRef (consistent reads). */
+export async function readPredictions(client: DynamoDBClient, table: string, refs: ReadonlyArray<{ readonly key: string; readonly eventId: string }>): Promise<Map<string, StoredPrediction>> {
+  const out = new Map<string, StoredPrediction>();
+  const unique = new Map(refs.map((r) => [predictionRef(r.key, r.eventId), r]));
+  if (unique.size === 0) return out;
+  const items = await batchGetAll(client, table, [...unique.values()].map((r) => ({ pk: { S: predictionPk(r.key, r.eventId) }, sk: { S: PREDICTION_SK } })));
+  for (const it of items) {
+    const p = predictionOf(it);
+    out.set(predictionRef(p.key, p.eventId), p);
+  }
+  return out;
+}
+
+function predictionOf(it: Item): StoredPrediction {
+  const num = (name: string): number => numberOf(it[name]) ?? 0;
+  const label = it[PredictionAttr.label]?.BOOL;
+  const labelTime = numberOf(it[PredictionAttr.labelTime]);
+  const labeledBy = it[PredictionAttr.labeledBy]?.S;
+  return {
+    ...idsOfDoc(it[PredictionAttr.doc]?.S),
+    modelVersion: it[PredictionAttr.modelVersion]?.S ?? '',
+    eventTime: num(PredictionAttr.eventTime),
+    window: num(PredictionAttr.window),
+    score: num(PredictionAttr.score),
+    positive: it[PredictionAttr.positive]?.BOOL === true,
+    ...(label === undefined ? {} : { label }),
+    ...(labelTime === null ? {} : { labelTime }),
+    ...(labeledBy === undefined ? {} : { labeledBy }),
+  };
+}
+
+/** The prediction's key and event id, from its document (the item keeps no attributes of their own for them). */
+function idsOfDoc(doc: string | undefined): { key: string; eventId: string } {
+  try {
+    const d = JSON.parse(doc ?? '{}') as { key?: unknown; eventId?: unknown };
+    return { key: typeof d.key === 'string' ? d.key : '', eventId: typeof d.eventId === 'string' ? d.eventId : '' };
+  } catch {
+    return { key: '', eventId: '' };
+  }
+}

@@ -41,6 +41,7 @@ import {
   padSequence,
   predictionPk,
   windowPk,
+  readPredictions,
 } from './evaluation-items';
 import type { WriteGate } from './state-store';
 
@@ -127,8 +128,6 @@ export class EvaluationStore {
   private readonly table: string;
   private readonly ev: EvaluationSpec;
   private readonly gate: WriteGate | undefined;
-  /** Windows known closed: closeWindows reads each open window until it has seen it closed. */
-  private readonly knownClosed = new Set<number>();
 
   public constructor(o: EvaluationStoreOptions) {
     this.client = o.client;
@@ -165,15 +164,8 @@ export class EvaluationStore {
 
   /** The predictions of the given (key, event id) pairs that exist, by predictionRef. */
   public async getPredictions(refs: ReadonlyArray<{ readonly key: string; readonly eventId: string }>): Promise<Map<string, StoredPrediction>> {
-    const unique = new Map(refs.map((r) => [predictionRef(r.key, r.eventId), r]));
-    const items = await batchGetAll(this.client, this.table, [...unique.values()].map((r) => ({ pk: S(predictionPk(r.key, r.eventId)), sk: S(PREDICTION_SK) })));
-    this.reads += Math.ceil(unique.size / 100);
-    const out = new Map<string, StoredPrediction>();
-    for (const it of items) {
-      const p = predictionOf(it);
-      out.set(predictionRef(p.key, p.eventId), p);
-    }
-    return out;
+    this.reads += Math.ceil(new Set(refs.map((r) => predictionRef(r.key, r.eventId))).size / 100);
+    return readPredictions(this.client, this.table, refs);
   }
 
   // ---- scoring side -------------------------------------------------------------------------------------------
@@ -210,7 +202,7 @@ export class EvaluationStore {
     // Windows ending at or before closedThrough were closed by an earlier batch: not read again, so a batch
     // that closes nothing reads the registry alone, however many closed windows await their labels.
     const through = registry.closedThrough ?? -Infinity;
-    const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && w + this.ev.windowMs > through && !this.knownClosed.has(w));
+    const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && w + this.ev.windowMs > through);
     if (due.length === 0) return [];
     const stored = await this.getWindows(due);
     const raiseClosedThrough = async (): Promise<void> => {
@@ -228,7 +220,6 @@ export class EvaluationStore {
     };
     const toClose = due.filter((w) => {
       const s = stored.get(w);
-      if (s?.closed) this.knownClosed.add(w);
       return s !== undefined && !s.closed;
     });
     if (toClose.length === 0) {
@@ -266,7 +257,6 @@ export class EvaluationStore {
         ExpressionAttributeNames: { '#closed': WindowAttr.closed },
         ExpressionAttributeValues: { ':t': { BOOL: true } },
       });
-      this.knownClosed.add(w);
     }
     await raiseClosedThrough();
     return out;
@@ -484,32 +474,4 @@ function windowOf(it: Item): StoredWindow {
     closed: it[WindowAttr.closed]?.BOOL === true,
     final: it[WindowAttr.final]?.BOOL === true,
   };
-}
-
-function predictionOf(it: Item): StoredPrediction {
-  const num = (name: string): number => numberOf(it[name]) ?? 0;
-  const label = it[PredictionAttr.label]?.BOOL;
-  const labelTime = numberOf(it[PredictionAttr.labelTime]);
-  const labeledBy = it[PredictionAttr.labeledBy]?.S;
-  return {
-    ...idsOfDoc(it[PredictionAttr.doc]?.S),
-    modelVersion: it[PredictionAttr.modelVersion]?.S ?? '',
-    eventTime: num(PredictionAttr.eventTime),
-    window: num(PredictionAttr.window),
-    score: num(PredictionAttr.score),
-    positive: it[PredictionAttr.positive]?.BOOL === true,
-    ...(label === undefined ? {} : { label }),
-    ...(labelTime === null ? {} : { labelTime }),
-    ...(labeledBy === undefined ? {} : { labeledBy }),
-  };
-}
-
-/** The prediction's key and event id, from its document (the item keeps no attributes of their own for them). */
-function idsOfDoc(doc: string | undefined): { key: string; eventId: string } {
-  try {
-    const d = JSON.parse(doc ?? '{}') as { key?: unknown; eventId?: unknown };
-    return { key: typeof d.key === 'string' ? d.key : '', eventId: typeof d.eventId === 'string' ? d.eventId : '' };
-  } catch {
-    return { key: '', eventId: '' };
-  }
 }

@@ -7,11 +7,11 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { predictionRef } from '../core/label-join';
+import { type StoredPrediction, evaluationWindowStart } from '../core/label-join';
 import type { Prediction } from '../core/scoring';
 import { pool, retryUnprocessed } from './concurrency';
-import { type Item, batchGetAll, numberAttr, numberOf } from './dynamo-io';
-import { PREDICTION_SK, PredictionAttr, predictionPk } from './evaluation-items';
+import { type Item, numberAttr } from './dynamo-io';
+import { PREDICTION_SK, PredictionAttr, predictionPk, readPredictions } from './evaluation-items';
 import type { WriteGate } from './state-store';
 
 export interface PredictionStoreOptions {
@@ -45,17 +45,8 @@ export class PredictionStore {
   }
 
   /** The stored predictions of those (key, event id) pairs that have one, by predictionRef (consistent reads). */
-  public async existing(refs: ReadonlyArray<{ readonly key: string; readonly eventId: string }>): Promise<Map<string, StoredPrediction>> {
-    const found = new Map<string, StoredPrediction>();
-    if (refs.length === 0) return found;
-    const unique = new Map(refs.map((r) => [predictionRef(r.key, r.eventId), r]));
-    const keys: Item[] = [...unique.values()].map((r) => ({ pk: { S: predictionPk(r.key, r.eventId) }, sk: { S: PREDICTION_SK } }));
-    for (const it of await batchGetAll(this.o.dynamo, this.o.tableName, keys, { consistentRead: true })) {
-      const ref = it.pk!.S!.slice('prediction#'.length);
-      const r = unique.get(ref)!;
-      found.set(ref, { eventId: r.eventId, eventTime: numberOf(it[PredictionAttr.eventTime])!, score: numberOf(it[PredictionAttr.score])!, positive: it[PredictionAttr.positive]?.BOOL === true });
-    }
-    return found;
+  public existing(refs: ReadonlyArray<{ readonly key: string; readonly eventId: string }>): Promise<Map<string, StoredPrediction>> {
+    return readPredictions(this.o.dynamo, this.o.tableName, refs);
   }
 
   /**
@@ -104,7 +95,7 @@ export class PredictionStore {
 
   /** True when this call wrote the item; false when a prediction for the event was there already. */
   private async putItem(p: Prediction): Promise<boolean> {
-    const window = Math.floor(p.eventTime / this.o.evaluationWindowMs) * this.o.evaluationWindowMs;
+    const window = evaluationWindowStart(p.eventTime, this.o.evaluationWindowMs);
     const item: Item = {
       pk: { S: predictionPk(p.key, p.eventId) },
       sk: { S: PREDICTION_SK },
@@ -129,12 +120,4 @@ export class PredictionStore {
       throw e;
     }
   }
-}
-
-/** A stored prediction's fields the evaluation counts. */
-export interface StoredPrediction {
-  readonly eventId: string;
-  readonly eventTime: number;
-  readonly score: number;
-  readonly positive: boolean;
 }

@@ -155,13 +155,13 @@ export function parseLabel(payload: string | Uint8Array, arrivalTime: number | u
 
 // ---- the join -------------------------------------------------------------------------------------------------
 
-/** A prediction as the labels side reads it. */
 /**
  * A prediction's identity: its key and event id together. Producer ids need only be unique per key (the engine
  * de-duplicates per key), so two keys may score events of one id; a label names its key, so it finds its own.
  */
 export const predictionRef = (key: string, eventId: string): string => `${key.length}:${key}/${eventId}`;
 
+/** A prediction as stored, read by both sides: the labels join and the scoring of a re-delivered record. */
 export interface StoredPrediction {
   readonly eventId: string;
   readonly key: string;

@@ -96,20 +96,25 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
+/** Crashes once, at the first put of predictions: after the key items are written. */
+function crashBeforePredictions(): WriteGate {
+  let crashed = false;
+  return (what) => {
+    if (!crashed && what.startsWith('PutRecords')) {
+      crashed = true;
+      throw new Error(`injected crash before ${what}`);
+    }
+  };
+}
+
 describe('scoring edge cases', () => {
   // One key; events a few hundred ms apart in event time, arriving a second apart (a producer flushing late).
   const burst: Ev[] = Array.from({ length: 6 }, (_, i) => ({ user: 'u1', ts: T0 + 100 * i, amount: 10 + 10 * i, id: `b${i}`, arrival: T0 + 1000 * (i + 1) }));
 
   it('a record re-delivered in a bisected half is scored only with the records that arrived by its featuresAt', async () => {
     const env = await freshEnv();
-    let crashed = false;
     // The key item is written, then the batch dies before any prediction is put.
-    const gate: WriteGate = (what) => {
-      if (!crashed && what.startsWith('PutRecords')) {
-        crashed = true;
-        throw new Error(`injected crash before ${what}`);
-      }
-    };
+    const gate = crashBeforePredictions();
     const all = toInput(burst);
     await expect(deliver(env, all, slidingModel, gate)).rejects.toThrow('injected crash');
     // Lambda bisects the failed batch: first half, then second half.
@@ -137,13 +142,7 @@ describe('scoring edge cases', () => {
     await deliver(clean, toInput(burst), slidingModel);
     const expected = (await storedPredictions(clean)).map((p) => `${p.eventId} ${p.score}`).sort();
     const env = await freshEnv();
-    let crashed = false;
-    const gate: WriteGate = (what) => {
-      if (!crashed && what.startsWith('PutRecords')) {
-        crashed = true;
-        throw new Error(`injected crash before ${what}`);
-      }
-    };
+    const gate = crashBeforePredictions();
     const all = toInput(burst);
     await expect(deliver(env, all, slidingModel, gate)).rejects.toThrow('injected crash');
     await deliver(env, all.slice(0, 3), slidingModel);

@@ -138,7 +138,9 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
     JSON.stringify({ user_id: 'u2', event_time: at(0.2), amount: '12,50', event_id: 'e3' }), // invalid, key parsed
     JSON.stringify({ user_id: 'u3', event_time: at(600), amount: 1, event_id: 'e4' }), // ten hours ahead: future
   ];
+  const before = Date.now();
   const { value: response, lines } = await captureStdout(() => handler(kinesisEvent(payloads)));
+  const after = Date.now();
   expect(response).toEqual({ batchItemFailures: [] });
 
   const emf = lines.filter((l) => l.startsWith('{') && l.includes('"_aws"')).map((l) => JSON.parse(l) as Emf);
@@ -155,8 +157,13 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
   expect([...metricsReadByStack()].filter((m) => !elsewhere.has(m)).sort()).toEqual([...emitted].sort());
   expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2, Predictions: 2, PositivePredictions: 0 });
   // Arrival (approximateArrivalTimestamp, a minute after T0) → prediction written: the wall clock now, long after.
-  expect(doc.PredictionLatencyMs).toEqual([expect.any(Number), expect.any(Number)]);
-  expect((doc.PredictionLatencyMs as number[])[0]).toBeGreaterThan(Date.now() - T0 - 3_600_000 * 24 * 365);
+  // e1 and e2 arrived at T0 + 60,000 ms and + 60,001 ms; their items were written during the call.
+  const latencies = doc.PredictionLatencyMs as number[];
+  expect(latencies).toHaveLength(2);
+  for (const l of latencies) {
+    expect(l).toBeGreaterThanOrEqual(before - (T0 + 60_001));
+    expect(l).toBeLessThanOrEqual(after - (T0 + 60_000));
+  }
   // The features were served as of the batch's newest arrival (T0 + 60 s + 4 ms); u1's newest event is at 30 s.
   expect(doc.ScoringFeatureAgeMs).toEqual([30_004, 30_004]);
   const predictions = (await readStream(kinesisClient(), NAMES.predictions)).map((t) => JSON.parse(t) as { key: string; eventId: string; modelVersion: string });
