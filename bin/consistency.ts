@@ -13,6 +13,7 @@ import { loadSpecFile } from './cli/spec-file';
 import { readRecordBatches } from './replay/record-reader';
 import { ServedFileError, checkConsistency, readServed } from './training/consistency';
 import { EventsInputError } from './training/rows';
+import { exitWhenFlushed } from './cli/exit';
 
 async function* batches(path: string, spec: PipelineSpec): AsyncGenerator<readonly InputRecord[]> {
   try {
@@ -39,11 +40,11 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(CONSISTENCY_CLI)}\n`);
     else if (e instanceof SpecError || e instanceof CliFileError || e instanceof ServedFileError || e instanceof EventsInputError) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
+    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
   },
 );

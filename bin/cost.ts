@@ -21,6 +21,7 @@ import { PRICES, PRICE_LIST_DATE, PRICE_REGION } from './cost/prices';
 import { COST_BEGIN, COST_END, curveLines, priceHeading, readmeSection, replaceSection, runCostLines, unconfirmedLines } from './cost/report';
 import { RunSummaryError, readRunSummary } from './cost/run-summary';
 import { startEmulators } from './local/emulators';
+import { exitWhenFlushed } from './cli/exit';
 
 export const CURVE_WINDOWS_S = [0, 1, 5, 30] as const;
 
@@ -116,11 +117,11 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(COST_CLI)}\n`);
     else if (e instanceof RunSummaryError || e instanceof CliFileError) process.stderr.write(`error: ${e.name}: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
+    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
   },
 );

@@ -15,6 +15,7 @@ import { featureTable } from './cli/feature-table';
 import { CliFileError } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { loadSpecFile } from './cli/spec-file';
+import { exitWhenFlushed } from './cli/exit';
 
 const DEFAULT_SPEC = join(__dirname, 'specs', 'fraud.json');
 const DEFAULT_TABLE = 'sandbox-state';
@@ -43,12 +44,12 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(FEATURES_CLI)}\n`);
     else if (e instanceof SpecError || e instanceof CliFileError || e instanceof UnknownFeatureError || e instanceof FeatureRequestError) process.stderr.write(`error: ${e.message}\n`);
     else if (e instanceof Error && e.name === 'ResourceNotFoundException') process.stderr.write(`error: table not found (${e.message}); give --table, and the endpoint in AWS_ENDPOINT_URL_DYNAMODB for the sandbox\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
+    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
   },
 );

@@ -10,6 +10,7 @@ import { REPLAY_CLI } from './cli/commands';
 import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
 import { replay } from './replay/run';
+import { exitWhenFlushed } from './cli/exit';
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), REPLAY_CLI);
@@ -48,11 +49,11 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(REPLAY_CLI)}\n`);
     else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
+    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
   },
 );

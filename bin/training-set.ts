@@ -12,6 +12,7 @@ import { loadSpecFile } from './cli/spec-file';
 import { LabelFileError } from './training/labels';
 import { EventsInputError, type RowMode } from './training/rows';
 import { trainingSet } from './training/run';
+import { exitWhenFlushed } from './cli/exit';
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), TRAINING_SET_CLI);
@@ -50,11 +51,11 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(TRAINING_SET_CLI)}\n`);
     else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError || e instanceof LabelFileError || e instanceof EventsInputError) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
+    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
   },
 );

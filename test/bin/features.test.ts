@@ -2,6 +2,7 @@
  * `npm run features` against key items in dynalite, as it runs against the sandbox: the endpoint from the
  * environment the sandbox prints, the spec and table named.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,11 @@ import type { KeyFeatures } from '../../lambda/core/feature-request';
 import { parseSpec } from '../../lambda/core/spec';
 import { Feed, specDoc } from '../support/engine-harness';
 import { SERVED_FEATURES, createStateTable, writeServedItems } from '../support/served-items';
-import { type CliRun, runCli } from '../support/run-cli';
+import { type CliRun, REPO_ROOT, runCli } from '../support/run-cli';
 
 const T0 = Date.UTC(2026, 10, 30, 10);
 const TABLE = 'cli-state';
+const MANY_TABLE = 'cli-state-many';
 const doc = specDoc({ features: SERVED_FEATURES, watermark: { allowedLatenessMs: 30_000, maxFutureSkewMs: 300_000 } });
 const dir = mkdtempSync(join(tmpdir(), 'features-cli-'));
 const specPath = join(dir, 'spec.json');
@@ -31,10 +33,13 @@ beforeAll(async () => {
   Object.assign(process.env, emulators.env());
   dynamo = dynamoClient();
   await createStateTable(dynamo, TABLE);
+  await createStateTable(dynamo, MANY_TABLE);
   writeFileSync(specPath, JSON.stringify(doc));
   const feed = new Feed();
   const records = [0, 1].map((i) => feed.ev('alice', T0 + i * 60_000, { amount: 5 * (i + 1) }, { arrivalTime: T0 + i * 60_000 + 10 }));
   await writeServedItems(dynamo, TABLE, parseSpec(doc), records, T0 + 2 * 60_000);
+  const many = Array.from({ length: 100 }, (_, i) => feed.ev(`user_${i}`, T0 + i * 1_000, { amount: i }, { arrivalTime: T0 + i * 1_000 + 10 }));
+  await writeServedItems(dynamo, MANY_TABLE, parseSpec(doc), many, T0 + 2 * 60_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -69,6 +74,18 @@ describe('npm run features', () => {
     expect(Object.keys(out.keys[0]!.features)).toEqual(['max_amount_10m']);
     expect(out.keys[0]!.features.max_amount_10m).toMatchObject({ value: null, count: 0, status: 'empty', windowStart: T0 + 10 * 60_000 });
   });
+
+  it('writes all of its output into a pipe that reads slowly (100 keys as JSON, over 150 KB)', async () => {
+    const keys = Array.from({ length: 100 }, (_, i) => ['--key', `user_${i}`]).flat();
+    const cli = [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bin/features.ts'), '--config', specPath, '--table', MANY_TABLE, '--at', String(T0 + 120_000), '--json', ...keys];
+    // The reader sleeps first, so the pipe is full when the command is done: exiting then must not drop the rest.
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('sh', ['-c', `${cli.map((a) => `'${a}'`).join(' ')} | (sleep 2; cat)`], { cwd: REPO_ROOT, env: { ...process.env, ...emulators.env() }, maxBuffer: 1 << 26 }, (e, stdout) => (e ? reject(e) : resolve(stdout))),
+    );
+    expect(out.length).toBeGreaterThan(150_000);
+    const parsed = JSON.parse(out) as { keys: KeyFeatures[] };
+    expect(parsed.keys.map((k) => k.key)).toEqual(Array.from({ length: 100 }, (_, i) => `user_${i}`));
+  }, 60_000);
 
   it('names what is wrong: an unknown feature, a bad time, no key, a missing table', async () => {
     const unknown = await run(['--config', specPath, '--table', TABLE, '--key', 'alice', '--feature', 'txn_count_1d']);
