@@ -1,7 +1,8 @@
 /**
  * `npm run consistency -- --config SPEC.json --events EVENTS.jsonl --served SERVED.jsonl` (options:
  * bin/cli/commands.ts). Prints the JSON report on stdout: per feature, values compared, mismatches, their share
- * and the largest difference.
+ * and the largest difference. Exits 2 when the check fails (a mismatch, a feature never compared, a row served
+ * under another spec), so it can gate a job.
  */
 import type { InputRecord } from '../lambda/core/engine';
 import { InputLineError } from '../lambda/core/input-line';
@@ -11,7 +12,7 @@ import { CONSISTENCY_CLI } from './cli/commands';
 import { CliFileError, checkReadableFile } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
 import { readRecordBatches } from './replay/record-reader';
-import { ServedFileError, checkConsistency, readServed } from './training/consistency';
+import { DEFAULT_RELATIVE_TOLERANCE, ServedFileError, checkConsistency, readServed } from './training/consistency';
 import { EventsInputError } from './training/rows';
 import { exitWhenFlushed } from './cli/exit';
 
@@ -34,9 +35,16 @@ async function main(): Promise<number> {
   checkReadableFile('--events', args.events as string, 'an events file (the replay\'s input format, with arrivalTime)');
   checkReadableFile('--served', args.served as string, 'a served log (one JSON object per line with "key", "at" and "features")');
   const served = await readServed(args.served as string, spec);
-  const report = await checkConsistency(spec, served, batches(args.events as string, spec));
+  const tolerance = (args.tolerance as number | undefined) ?? DEFAULT_RELATIVE_TOLERANCE;
+  if (!(tolerance >= 0 && tolerance < 1)) throw new UsageError(`--tolerance must be a number from 0 to below 1, got ${tolerance}`);
+  const report = await checkConsistency(spec, served, batches(args.events as string, spec), tolerance);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  return 0;
+  const mismatches = Object.values(report.features).reduce((n, f) => n + f.mismatches, 0);
+  if (mismatches > 0) process.stderr.write(`mismatch: ${mismatches} served values differ from the recomputation\n`);
+  if (report.notCompared.length > 0) process.stderr.write(`not compared: no served row holds ${report.notCompared.join(', ')}\n`);
+  if (report.otherSpec.rows > 0) process.stderr.write(`other spec: ${report.otherSpec.rows} rows were served under other lateness, late policy or feature definitions (lines ${report.otherSpec.lines.join(', ')}, ...)\n`);
+  if (report.specUnverified > 0) process.stderr.write(`warning: ${report.specUnverified} rows carry no spec digest: their lateness and late policy are not checked\n`);
+  return report.ok ? 0 : 2;
 }
 
 main().then(

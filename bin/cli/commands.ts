@@ -100,12 +100,13 @@ export const TRAINING_SET_CLI: CliDefinition = {
 
 export const CONSISTENCY_CLI: CliDefinition = {
   command: 'npm run consistency --',
-  summary: 'Online/offline consistency: recomputes each served row (the features client\'s served log) from the events with the training rows\' code and reports, per feature, the share of mismatches and the largest difference.',
-  forms: [['config', 'events', 'served']],
+  summary: 'Online/offline consistency: recomputes each served row (the features client\'s served log) from the events with the training rows\' code and reports, per feature, the share of mismatches and the largest difference; exits 2 on any mismatch, feature not compared or row served under another spec.',
+  forms: [['config', 'events', 'served', 'tolerance']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
     events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
     served: { kind: 'string', required: true, value: 'SERVED.jsonl', help: 'Served rows, one JSON object per line with "key", "at" and "features" (as the client\'s servedLog writes them).' },
+    tolerance: { kind: 'number', value: 'REL', help: 'Relative tolerance: values within REL of the larger magnitude agree (sums may round differently). Default 1e-9.' },
   },
 };
 

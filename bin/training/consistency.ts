@@ -7,6 +7,7 @@
 import type { InputRecord } from '../../lambda/core/engine';
 import { FeatureRequestError, entityKey, requestTime } from '../../lambda/core/feature-request';
 import type { PipelineSpec } from '../../lambda/core/spec';
+import { specDigest } from '../../lambda/core/spec-digest';
 import { readLines } from '../cli/lines';
 import { PointInTimeRows } from './rows';
 
@@ -22,7 +23,15 @@ export interface ServedRow {
   readonly key: string;
   readonly at: number;
   readonly features: Readonly<Record<string, number | null>>;
+  /** The digest of the spec it was served under (core/spec-digest.ts); absent in logs written without one. */
+  readonly spec?: string;
 }
+
+/**
+ * Two numbers agree when equal within `relativeTolerance` of the larger magnitude: served sums add naively in
+ * arrival order and the recomputation may round differently (1e-13 relative was seen), which is not a mismatch.
+ */
+export const DEFAULT_RELATIVE_TOLERANCE = 1e-9;
 
 export interface FeatureConsistency {
   /** Served values compared. */
@@ -37,8 +46,24 @@ export interface FeatureConsistency {
 }
 
 export interface ConsistencyReport {
+  /** True when every feature of the spec was compared, nothing mismatched and every row was served under this spec. */
+  readonly ok: boolean;
   readonly rows: number;
+  readonly relativeTolerance: number;
+  /** Features of the spec no served row holds: nothing about them was checked. */
+  readonly notCompared: readonly string[];
+  /** Rows served under other definitions (lateness, late policy, features) than the spec given: lines, up to 5. */
+  readonly otherSpec: { readonly rows: number; readonly lines: readonly number[] };
+  /** Rows without a spec digest (older logs): their lateness and late policy cannot be checked. */
+  readonly specUnverified: number;
   readonly features: Readonly<Record<string, FeatureConsistency>>;
+}
+
+/** Whether a served value agrees with the recomputed one. */
+export function agrees(served: number | null, recomputed: number | null, relativeTolerance = DEFAULT_RELATIVE_TOLERANCE): boolean {
+  if (served === recomputed) return true;
+  if (served === null || recomputed === null) return false;
+  return Math.abs(served - recomputed) <= relativeTolerance * Math.max(Math.abs(served), Math.abs(recomputed));
 }
 
 /** One served line. @throws ServedFileError naming the line */
@@ -69,7 +94,9 @@ export function parseServedLine(text: string, line: number, spec: PipelineSpec):
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) throw new ServedFileError(line, `features.${name} must be a number or null`);
     features[name] = v as number | null;
   }
-  return { line, key, at, features };
+  const digest = o.spec;
+  if (digest !== undefined && typeof digest !== 'string') throw new ServedFileError(line, '"spec" must be a string (the spec digest)');
+  return { line, key, at, features, ...(digest === undefined ? {} : { spec: digest }) };
 }
 
 export async function readServed(path: string, spec: PipelineSpec): Promise<ServedRow[]> {
@@ -83,7 +110,12 @@ export async function readServed(path: string, spec: PipelineSpec): Promise<Serv
 }
 
 /** Compares served rows with the rows recomputed from `events` (batches in arrival order). */
-export async function checkConsistency(spec: PipelineSpec, served: readonly ServedRow[], events: AsyncIterable<readonly InputRecord[]> | Iterable<readonly InputRecord[]>): Promise<ConsistencyReport> {
+export async function checkConsistency(
+  spec: PipelineSpec,
+  served: readonly ServedRow[],
+  events: AsyncIterable<readonly InputRecord[]> | Iterable<readonly InputRecord[]>,
+  relativeTolerance = DEFAULT_RELATIVE_TOLERANCE,
+): Promise<ConsistencyReport> {
   const rows = new PointInTimeRows(
     spec,
     served.map((s) => ({ key: s.key, time: s.at })),
@@ -101,12 +133,24 @@ export async function checkConsistency(spec: PipelineSpec, served: readonly Serv
       compared += 1;
       const got = s.features[f.name]!;
       const want = rows.value(i, fi);
-      if (got === want) return;
+      if (agrees(got, want, relativeTolerance)) return;
       mismatches += 1;
       if (got !== null && want !== null) largest = Math.max(largest ?? 0, Math.abs(got - want));
       if (examples.length < 5) examples.push({ line: s.line, key: s.key, at: s.at, served: got, recomputed: want });
     });
     features[f.name] = { compared, mismatches, mismatchShare: compared === 0 ? 0 : mismatches / compared, largestDifference: largest, examples };
   });
-  return { rows: served.length, features };
+  const digest = specDigest(spec);
+  const other = served.filter((s) => s.spec !== undefined && s.spec !== digest);
+  const notCompared = spec.features.filter((f) => features[f.name]!.compared === 0).map((f) => f.name);
+  const ok = other.length === 0 && notCompared.length === 0 && Object.values(features).every((f) => f.mismatches === 0);
+  return {
+    ok,
+    rows: served.length,
+    relativeTolerance,
+    notCompared,
+    otherSpec: { rows: other.length, lines: other.slice(0, 5).map((s) => s.line) },
+    specUnverified: served.filter((s) => s.spec === undefined).length,
+    features,
+  };
 }

@@ -10,6 +10,7 @@ import { type KeyFeatures, entityKey, requestTime } from '../core/feature-reques
 import { serveItem } from '../core/serve-item';
 import { selectFeatures } from '../core/serving';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
+import { specDigest } from '../core/spec-digest';
 import { type FeatureRuntime, featureRuntimes } from '../core/windows';
 import { ConfigError } from './config';
 import { resolveClientLocation } from './endpoints';
@@ -32,7 +33,8 @@ export interface FeatureClientOptions {
   readonly dynamo?: DynamoDBClient;
   /**
    * Logs a sample of what it serves, one JSON line per key served, `{"type": "served", "key", "at", "features":
-   * {"<name>": value}}`, so `npm run consistency` can recompute them offline.
+   * {"<name>": value}, "spec": "<digest>"}`, so `npm run consistency` can recompute them offline (the digest
+   * names the lateness, late policy and feature definitions served under: core/spec-digest.ts).
    */
   readonly servedLog?: ServedLogOptions;
 }
@@ -51,12 +53,15 @@ export class FeatureClient {
   private readonly runtimes: FeatureRuntime[];
   private readonly store: StateStore;
   private readonly servedLog: ServedLogOptions | undefined;
+  /** The spec's digest, in every served line: the consistency check recomputes only under the same definitions. */
+  private readonly digest: string;
 
   public constructor(o: FeatureClientOptions) {
     this.spec = o.spec;
     const rate = o.servedLog?.sampleRate;
     if (rate !== undefined && !(rate >= 0 && rate <= 1)) throw new RangeError(`servedLog.sampleRate must be a number from 0 to 1, got ${rate}`);
     this.servedLog = o.servedLog;
+    this.digest = specDigest(o.spec);
     this.runtimes = featureRuntimes(o.spec);
     // Not aws-clients.ts: it imports the SQS client too, which the features endpoint's bundle need not load.
     this.store = new StateStore({ client: o.dynamo ?? new DynamoDBClient(resolveClientLocation('DYNAMODB', {})), tableName: o.tableName });
@@ -92,7 +97,7 @@ export class FeatureClient {
         if (random() >= log.sampleRate) continue;
         const values: Record<string, number | null> = {};
         for (const name of names) values[name] = r.features[name]!.value;
-        write(JSON.stringify({ type: 'served', key: r.key, at, features: values }));
+        write(JSON.stringify({ type: 'served', key: r.key, at, features: values, spec: this.digest }));
       }
     }
     return rows;

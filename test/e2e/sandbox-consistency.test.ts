@@ -74,6 +74,7 @@ it('serves in the sandbox exactly what the training rows recompute from the even
   const events = await readBack();
   expect(events.length).toBeGreaterThan(20);
   const report = await checkConsistency(spec, served, [events]);
+  expect([report.ok, report.notCompared, report.otherSpec.rows, report.specUnverified]).toEqual([true, [], 0, 0]);
   for (const [feature, f] of Object.entries(report.features)) {
     expect(f.compared, feature).toBe(served.length);
     expect(f.mismatches, `${feature}: ${JSON.stringify(f.examples)}`).toBe(0);

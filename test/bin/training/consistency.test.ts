@@ -15,6 +15,7 @@ import { dynamoClient } from '../../../lambda/adapters/aws-clients';
 import { FeatureClient, featureClientFromEnv } from '../../../lambda/adapters/feature-client';
 import type { InputRecord } from '../../../lambda/core/engine';
 import { parseSpec } from '../../../lambda/core/spec';
+import { specDigest } from '../../../lambda/core/spec-digest';
 import { Feed, specDoc } from '../../support/engine-harness';
 import { SERVED_FEATURES, createStateTable, writeServedItems } from '../../support/served-items';
 import { type CliRun, runCli } from '../../support/run-cli';
@@ -63,7 +64,7 @@ describe('online/offline consistency', () => {
     const times = [WRITTEN_AT, WRITTEN_AT + 1_000, WRITTEN_AT + 30 * 60_000];
     for (const at of times) await client.getFeatures(['fraudster', 'alice', 'nobody'], { at });
     expect(lines).toHaveLength(9);
-    expect(JSON.parse(lines[0]!)).toEqual({ type: 'served', key: 'fraudster', at: WRITTEN_AT, features: expect.objectContaining({ txn_count_5m: expect.any(Number) }) });
+    expect(JSON.parse(lines[0]!)).toEqual({ type: 'served', key: 'fraudster', at: WRITTEN_AT, features: expect.objectContaining({ txn_count_5m: expect.any(Number) }), spec: specDigest(spec) });
     const served = join(tmp, 'served.jsonl');
     writeFileSync(served, lines.map((l) => `${l}\n`).join(''));
     const specPath = join(tmp, 'spec.json');
@@ -72,20 +73,62 @@ describe('online/offline consistency', () => {
     const same = await cli(['--config', specPath, '--events', eventsFile('events.jsonl', records), '--served', served]);
     expect(same.code, same.stderr).toBe(0);
     const ok = JSON.parse(same.stdout) as ConsistencyReport;
-    expect(ok.rows).toBe(9);
+    expect(ok).toMatchObject({ ok: true, rows: 9, relativeTolerance: 1e-9, notCompared: [], otherSpec: { rows: 0, lines: [] }, specUnverified: 0 });
     for (const f of SERVED_FEATURES) expect(ok.features[f.name], f.name).toEqual({ compared: 9, mismatches: 0, mismatchShare: 0, largestDifference: null, examples: [] });
 
     // A payment that arrived 1 ms after the state was written: served rows after it missed it.
     const lagged = [...records, feed.ev('fraudster', WRITTEN_AT + 500, { amount: 1000, id: 'late-write' }, { arrivalTime: WRITTEN_AT + 1 })];
     const lag = await cli(['--config', specPath, '--events', eventsFile('lagged.jsonl', lagged), '--served', served]);
-    expect(lag.code, lag.stderr).toBe(0);
+    // A mismatch fails the check (exit 2), so it can gate a job.
+    expect(lag.code, lag.stderr).toBe(2);
+    expect(lag.stderr).toBe('mismatch: 6 served values differ from the recomputation\n');
     const r = JSON.parse(lag.stdout) as ConsistencyReport;
+    expect(r.ok).toBe(false);
     // fraudster at WRITTEN_AT + 1 s (line 4) and + 30 min (line 7): the 5-minute count only at + 1 s (the window at + 30 min is later).
     expect(r.features.txn_count_5m).toEqual({ compared: 9, mismatches: 1, mismatchShare: 1 / 9, largestDifference: 1, examples: [{ line: 4, key: 'fraudster', at: WRITTEN_AT + 1_000, served: 0, recomputed: 1 }] });
     expect(r.features.spend_1h_every_5m!.mismatches).toBe(2);
     expect(r.features.spend_1h_every_5m!.largestDifference).toBe(1000);
     expect(r.features.session_spend!.examples.map((e) => e.key)).toEqual(['fraudster', 'fraudster']);
   });
+
+  it('agrees within the relative tolerance, fails on a feature never served and on rows served under another lateness or late policy', async () => {
+    const specPath = join(tmp, 'spec-tol.json');
+    writeFileSync(specPath, JSON.stringify(specDocument));
+    const events = eventsFile('events-tol.jsonl', records);
+    const lines: string[] = [];
+    await new FeatureClient({ spec, tableName: TABLE, servedLog: { sampleRate: 1, write: (l) => lines.push(l) } }).getFeatures(['fraudster'], { at: WRITTEN_AT });
+    const row = JSON.parse(lines[0]!) as { features: Record<string, number | null> };
+    const spend = row.features.spend_1h_every_5m!;
+    expect(spend).toBeGreaterThan(1000);
+    const write = (name: string, rows: readonly object[]): string => {
+      const p = join(tmp, name);
+      writeFileSync(p, rows.map((x) => `${JSON.stringify(x)}\n`).join(''));
+      return p;
+    };
+    // A sum rounded differently (1e-13 relative) agrees; one off by 1e-6 relative does not, unless the tolerance allows it.
+    const rounded = await cli(['--config', specPath, '--events', events, '--served', write('rounded.jsonl', [{ ...row, features: { ...row.features, spend_1h_every_5m: spend * (1 + 1e-13) } }])]);
+    expect(rounded.code, rounded.stderr).toBe(0);
+    const off = write('off.jsonl', [{ ...row, features: { ...row.features, spend_1h_every_5m: spend * (1 + 1e-6) } }]);
+    expect((await cli(['--config', specPath, '--events', events, '--served', off])).code).toBe(2);
+    expect((await cli(['--config', specPath, '--events', events, '--served', off, '--tolerance', '1e-5'])).code).toBe(0);
+    // A feature no row holds was not checked: the check says so and fails.
+    const { session_spend: _dropped, ...fewer } = row.features;
+    const missing = await cli(['--config', specPath, '--events', events, '--served', write('missing.jsonl', [{ ...row, features: fewer }])]);
+    expect([missing.code, missing.stderr]).toEqual([2, 'not compared: no served row holds session_spend\n']);
+    expect((JSON.parse(missing.stdout) as ConsistencyReport).notCompared).toEqual(['session_spend']);
+    // The same rows checked against a spec with another allowed lateness or late policy: same values, other definitions.
+    for (const changed of [{ ...specDocument, watermark: { allowedLatenessMs: 60_000, maxFutureSkewMs: 300_000 } }, { ...specDocument, latePolicy: 'drop' }]) {
+      const otherPath = join(tmp, 'spec-other.json');
+      writeFileSync(otherPath, JSON.stringify(changed));
+      const other = await cli(['--config', otherPath, '--events', events, '--served', write('row.jsonl', [row])]);
+      expect(other.code, other.stdout).toBe(2);
+      expect(other.stderr).toMatch(/^other spec: 1 rows were served under other lateness, late policy or feature definitions \(lines 1, \.\.\.\)\n$/);
+    }
+    // A log without digests is checked, with a warning that lateness and late policy were not.
+    const { spec: _digest, ...bare } = row as { spec?: string };
+    const unverified = await cli(['--config', specPath, '--events', events, '--served', write('bare.jsonl', [bare])]);
+    expect([unverified.code, unverified.stderr]).toEqual([0, 'warning: 1 rows carry no spec digest: their lateness and late policy are not checked\n']);
+  }, 60_000);
 
   it('logs the sampled share of keys only, and refuses a bad sample rate', async () => {
     const lines: string[] = [];
