@@ -19,3 +19,23 @@ it('replays the sample records to the summary the README shows', async () => {
   const rejected = readFileSync(join(out, 'rejected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; key?: string });
   expect(rejected.map((r) => `${r.reason} ${r.key}`).sort()).toEqual(['future user_13', 'invalid user_05', ...Array<string>(6).fill('late user_07')]);
 });
+
+it('labels the sample as the story goes: the drained account\'s payments fraud, the ordinary customers\' not, each naming a payment of its key', () => {
+  const payments = new Map<string, string>();
+  for (const line of readFileSync(join(SPECS, 'fraud-records.jsonl'), 'utf8').trim().split('\n')) {
+    let p: unknown;
+    try {
+      p = JSON.parse((JSON.parse(line) as { data: string }).data);
+    } catch {
+      continue; // the story's invalid record
+    }
+    const rec = p as { user_id?: string; event_id?: string };
+    if (rec.event_id !== undefined && rec.user_id !== undefined) payments.set(rec.event_id, rec.user_id);
+  }
+  const labels = readFileSync(join(SPECS, 'fraud-labels.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; event_id: string; is_fraud: number });
+  expect(labels.filter((l) => l.is_fraud === 1).length).toBeGreaterThan(0);
+  for (const l of labels) {
+    expect(payments.get(l.event_id), l.event_id).toBe(l.key);
+    expect(l.is_fraud, `${l.key} ${l.event_id}`).toBe(l.key === 'acct_fraudster' ? 1 : 0);
+  }
+});
