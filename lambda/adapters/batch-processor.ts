@@ -13,11 +13,11 @@
  *    conditional on the version read; a record already applied to a key (sequence number at or below its last
  *    applied one) is never applied again. A key whose windows only fired is not rewritten: its windows up to the
  *    shard's `firedThrough` were emitted, so the next batch that loads it skips them silently (`skipFired`);
- * 5. with a scoring section, every record applied (also a re-delivered one whose prediction is missing) is scored
- *    with its key's features served from the item just written, as of the newest arrival in the batch (the item
- *    holds exactly the records that arrived by then; see core/scoring.ts), and the predictions are
- *    written (prediction-store.ts), then counted in their evaluation windows: a crash before leaves the records
- *    re-delivered, found applied, and scored then;
+ * 5. with a scoring section, every record applied is scored with its key's features as of its own arrival, taken
+ *    from the engine's state as it applied the record (core/arrival-features.ts), and the predictions are written
+ *    (prediction-store.ts) before the key items: a record a retry finds applied always has its prediction, and
+ *    one it applies again gets the very same features. After the key items, the predictions are counted in their
+ *    evaluation windows;
  * 6. fired timer pages are deleted, then the shard watermark, checkpoint and `firedThrough` are written last.
  *    Until then, a retry sees the watermark from before the batch, so every record is judged exactly as in the
  *    first delivery.
@@ -25,6 +25,7 @@
 import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
 import { type IdPages, NO_ID_PAGES, type ShardProgress, decodeIdPage, decodeKeyItem, encodeIdPage, encodeKeyItem } from '../core/key-item';
 import type { Model } from '../core/model';
+import { ArrivalFeatures } from '../core/arrival-features';
 import type { AppliedRecord } from '../core/results';
 import { type Prediction, predict } from '../core/scoring';
 import { type StoredPrediction, predictionRef } from '../core/label-join';
@@ -126,7 +127,11 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   if (o.scoring?.evaluation !== undefined && (o.parallelizationFactor ?? 1) !== 1) {
     throw new RangeError(`parallelizationFactor must be 1 with an evaluation section, got ${o.parallelizationFactor}: evaluation windows count each shard's predictions in sequence order`);
   }
-  const engine = new WindowEngine(o.spec, { judgeRedelivered: true, collectApplied: o.scoring !== undefined });
+  let arrival: ArrivalFeatures | undefined;
+  const engine: WindowEngine = new WindowEngine(o.spec, { judgeRedelivered: true, collectApplied: o.scoring !== undefined, onApplied: (r) => arrival?.applied(r) });
+  if (o.scoring !== undefined) {
+    arrival = new ArrivalFeatures({ runtimes: engine.runtimes, entities: (k) => engine.keyState(k)?.ents ?? [], watermark: (sh) => engine.watermark(sh) }, o.scoring.model.features, now());
+  }
   const inlineLimit = o.inlineIdLimit ?? 64;
   const writesBefore = o.state.writes;
   const unitsBefore = o.state.consumedWriteUnits;
@@ -278,9 +283,9 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt))),
     ]),
   ]);
+  const scored = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, result.applied, arrival!, servable, loadedAt, now);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
-  for (const k of keyWrites) servable.set(k.key, { state: k.bytes, writtenAt });
-  const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, input, result.applied, servable, loadedAt, shards, (s) => engine.watermark(s), now);
+  const scoring = o.scoring === undefined || scored === undefined ? undefined : await countScored(o.scoring, scored, shards, (s) => engine.watermark(s));
   // Fired pages go only once the key items that no longer need them are written; a page left by a crash fires
   // keys with nothing due: harmless.
   await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(timerPages)));
@@ -316,54 +321,61 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   };
 }
 
+interface Scored {
+  /** The applied records, one per key and event id. */
+  readonly records: readonly AppliedRecord[];
+  readonly written: readonly Prediction[];
+  /** Stored predictions of records scored by an earlier delivery, by prediction ref. */
+  readonly stored: ReadonlyMap<string, StoredPrediction>;
+  readonly latencyMs: readonly number[];
+}
+
 /**
- * Scores the applied records from their keys' items as just written (or as loaded, for a re-delivered record
- * whose key needed no write), as of the newest arrival of the batch in the record's shard (now, without arrival
- * times): what the serving API answers as of that time, the record included; the same on a retry of the batch.
- * Then writes the predictions and counts the stored ones in their evaluation windows.
+ * Scores the applied records with their keys' features as of their arrival (taken as the engine applied them)
+ * and writes the predictions. A re-delivered record was scored by the delivery that applied it, before its key
+ * item was written: its stored prediction stands. One without (an item written before predictions came first)
+ * is served from the item as loaded, as of its write, when every record it holds had arrived.
  */
 async function score(
   spec: PipelineSpec,
   runtimes: WindowEngine['runtimes'],
   sc: ScoringOptions,
-  input: readonly InputRecord[],
   applied: readonly AppliedRecord[],
+  arrival: ArrivalFeatures,
   servable: ReadonlyMap<string, ServableItem>,
   loadedAt: ReadonlyMap<string, number>,
-  shards: readonly string[],
-  watermark: (shard: string) => number,
   now: () => number,
-): Promise<ScoringOutcome> {
+): Promise<Scored> {
   const refOf = (r: { key: string; eventId: string }): string => predictionRef(r.key, r.eventId);
   const seen = new Set<string>();
   const records = applied.filter((r) => !seen.has(refOf(r)) && seen.add(refOf(r)));
-  // A re-delivered record may have been scored by the delivery that applied it: its stored prediction stands.
   const stored = await sc.predictions.existing(records.filter((r) => r.redelivered));
   const scoredAt = now();
-  const newestArrival = new Map<string, number>();
-  for (const r of input) if (r.arrivalTime !== undefined && r.arrivalTime > (newestArrival.get(r.shard) ?? -Infinity)) newestArrival.set(r.shard, r.arrivalTime);
   const lateness = spec.watermark.allowedLatenessMs;
   const names = sc.model.features;
-  const served = new Map<string, ReturnType<typeof serveItem>>();
   const predictions = records
     .filter((r) => !stored.has(refOf(r)))
     .map((r) => {
-      // A re-delivered record's key item holds the whole batch that applied it, records arrived after this
-      // delivery's newest included: it is served as of that item's write, when all of them had arrived.
-      const at = Math.max(newestArrival.get(r.shard) ?? scoredAt, r.redelivered ? (loadedAt.get(r.key) ?? -Infinity) : -Infinity);
-      let s = served.get(`${at}|${r.key}`);
-      if (s === undefined) served.set(`${at}|${r.key}`, (s = serveItem(runtimes, lateness, r.key, servable.get(r.key), at, names)));
-      return predict(sc.model, r, s.features, at, scoredAt);
+      const taken = arrival.features(r);
+      if (taken !== undefined) return predict(sc.model, r, taken, arrival.at(r), scoredAt);
+      const at = Math.max(arrival.at(r), loadedAt.get(r.key) ?? -Infinity);
+      return predict(sc.model, r, serveItem(runtimes, lateness, r.key, servable.get(r.key), at, names).features, at, scoredAt);
     });
   const { written, existed } = await sc.predictions.write(predictions);
   const writtenAt = now();
   for (const [ref, p] of await sc.predictions.existing(existed)) stored.set(ref, p);
+  return { records, written, stored, latencyMs: written.filter((p) => p.arrivalTime !== null).map((p) => writtenAt - p.arrivalTime!) };
+}
+
+/** Counts the stored predictions in their evaluation windows, per shard in sequence order, and closes windows. */
+async function countScored(sc: ScoringOptions, s: Scored, shards: readonly string[], watermark: (shard: string) => number): Promise<ScoringOutcome> {
+  const refOf = (r: { key: string; eventId: string }): string => predictionRef(r.key, r.eventId);
   let closed: readonly ClosedWindow[] = [];
   if (sc.evaluation !== undefined) {
     type Counted = Pick<StoredPrediction, 'eventId' | 'eventTime' | 'score' | 'positive'>;
-    const byRef = new Map<string, Counted>([...written.map((p): [string, Counted] => [refOf(p), p]), ...stored]);
+    const byRef = new Map<string, Counted>([...s.written.map((p): [string, Counted] => [refOf(p), p]), ...s.stored]);
     for (const shard of shards) {
-      const counted = records
+      const counted = s.records
         .filter((r) => r.shard === shard && byRef.has(refOf(r)))
         .map((r) => {
           const p = byRef.get(refOf(r))!;
@@ -374,7 +386,7 @@ async function score(
     const w = Math.min(...shards.map(watermark));
     if (Number.isFinite(w)) closed = await sc.evaluation.closeWindows(w, sc.onWindowsClosing);
   }
-  return { predictions: written, latencyMs: written.filter((p) => p.arrivalTime !== null).map((p) => writtenAt - p.arrivalTime!), closed };
+  return { predictions: s.written, latencyMs: s.latencyMs, closed };
 }
 
 /**

@@ -106,6 +106,7 @@ export class WindowEngine {
   private readonly trackChanges: boolean;
   private readonly judgeRedelivered: boolean;
   private readonly collectApplied: boolean;
+  private readonly onApplied: ((r: AppliedRecord) => void) | undefined;
   private readonly fireAtBatchEnd: boolean;
   private readonly advanceFn: Advance = (e, w) => this.advance(e, w);
   /** Latest arrival time of any record seen: the earliest time serving reads the state as of. */
@@ -124,6 +125,7 @@ export class WindowEngine {
     this.trackChanges = options.trackChanges ?? true;
     this.judgeRedelivered = options.judgeRedelivered ?? false;
     this.collectApplied = options.collectApplied ?? false;
+    this.onApplied = options.onApplied;
     this.onFinal = options.onFinal;
     this.fireAtBatchEnd = options.fireAtBatchEnd ?? true;
     this.trigger = this.fireAtBatchEnd ? new EventTimeTimers() : new SweepTrigger();
@@ -265,7 +267,9 @@ export class WindowEngine {
     const prev = this.out.newestApplied[shard];
     if (prev === undefined || rec.time > prev) this.out.newestApplied[shard] = rec.time;
     if (this.collectApplied) {
-      this.out.applied.push({ key: rec.key, eventId: rec.id ?? `${shard}/${r.seq}`, eventTime: rec.time, arrivalTime: r.arrivalTime, shard, seq: r.seq, redelivered: alreadyApplied });
+      const a: AppliedRecord = { key: rec.key, eventId: rec.id ?? `${shard}/${r.seq}`, eventTime: rec.time, arrivalTime: r.arrivalTime, shard, seq: r.seq, redelivered: alreadyApplied };
+      this.out.applied.push(a);
+      this.onApplied?.(a);
     }
   }
 

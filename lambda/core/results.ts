@@ -175,6 +175,8 @@ export interface EngineOptions {
   readonly judgeRedelivered?: boolean;
   /** List every applied record in the batch result's `applied` (scoring needs them). @default false */
   readonly collectApplied?: boolean;
+  /** With `collectApplied`: called right after each record is applied, while the state holds it and what came before (scoring serves the key then). */
+  readonly onApplied?: (r: AppliedRecord) => void;
   /**
    * Receives each final window as it fires, instead of collecting it in the batch result's `finals` (replay writes
    * them out directly and so never builds the objects). Not allowed with latePolicy "update", whose final windows

@@ -1,9 +1,8 @@
 /**
- * Scoring on fresh features (the scoring pattern): a record the feature consumer applied is scored with the
- * features served for its key from the key's item just written, as of the newest arrival in its batch: the item
- * then holds exactly the records that arrived by that time (the record itself included), so the values are what
- * the serving API answers as of it, and what a training row at that time holds. The prediction names the model
- * version and, per feature, the value, its status and the newest event time it includes.
+ * Scoring on fresh features (the scoring pattern): a record the feature consumer applied is scored with its key's
+ * features as of its own arrival, the record itself included (arrival-features.ts): what the serving API answers
+ * as of that time, and what a training row at that time holds. The prediction names the model version and, per
+ * feature, the value, its status and the newest event time it includes.
  */
 import type { Model } from './model';
 import type { AppliedRecord } from './results';
@@ -24,7 +23,7 @@ export interface Prediction {
   readonly eventTime: number;
   /** When the event reached the stream; null when the source gave none. */
   readonly arrivalTime: number | null;
-  /** The time the features were served as of: the newest arrival in the record's batch (its shard's). */
+  /** The time the features were served as of: the record's arrival (the batch's clock for a record without one). */
   readonly featuresAt: number;
   /** When the prediction was made (wall clock). */
   readonly scoredAt: number;

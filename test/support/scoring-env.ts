@@ -37,11 +37,13 @@ export interface ScoredDelivery {
   readonly parallelizationFactor?: number;
   /** @default a new store on the env's predictions table (with the spec's evaluation section) */
   readonly evaluation?: EvaluationStore;
+  /** The consumer's clock. @default the batch's last arrival + 50 ms */
+  readonly now?: number;
 }
 
-/** One delivery, scored as of the batch's last arrival + 50 ms (deterministic, so retries score alike). */
+/** One delivery, its clock at the batch's last arrival + 50 ms unless given (deterministic, so retries run alike). */
 export function deliverScored(env: ScoringEnv, records: readonly InputRecord[], o: ScoredDelivery): Promise<BatchOutcome> {
-  const at = Math.max(...records.map((r) => r.arrivalTime ?? 0)) + 50;
+  const at = o.now ?? Math.max(...records.map((r) => r.arrivalTime ?? 0)) + 50;
   const gate = o.gate ? { writeGate: o.gate } : {};
   const ev = o.spec.evaluation;
   return processBatch(records, {
