@@ -1,6 +1,6 @@
 /**
- * The options of every CLI, defined once: the parser, `--help` and the README's option tables all come from here
- * (test/bin/cli/commands.test.ts checks the README and each CLI's `--help` against these definitions).
+ * The options of every CLI, defined once: the parser, `--help` and the option tables of docs/ all come from here
+ * (test/bin/cli/commands.test.ts checks docs/ and each CLI's `--help` against these definitions).
  */
 import type { CliDefinition } from './args';
 
