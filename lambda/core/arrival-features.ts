@@ -1,7 +1,7 @@
 /**
  * The features a record is scored with: its key's, as of the record's own arrival, from the engine's state right
  * after it applied the record. The state then holds the key's records that arrived before it and, of those that
- * arrived in the same millisecond, the ones up to the record itself in sequence order: the SPEC §7 answer as of
+ * arrived in the same millisecond, the ones up to the record itself in sequence order: the docs/semantics.md §7 answer as of
  * the arrival, except that a record of the same millisecond after it is left out (taking it in would make the
  * answer depend on where Lambda cut the batch). So it depends on the record and its shard's history alone: not
  * on the batch cut, nor on how far behind the consumer runs, nor on a retry. The consumer writes the predictions

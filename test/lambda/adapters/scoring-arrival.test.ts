@@ -1,5 +1,5 @@
 /**
- * A prediction's features are its key's as of the record's own arrival (SPEC §7 at T = arrival, the records of
+ * A prediction's features are its key's as of the record's own arrival (docs/semantics.md §7 at T = arrival, the records of
  * the same millisecond counted up to the record itself), whatever the consumer's lag, the batch cut or a retry:
  * on the emulators, with a recorded arrival clock, a consumer an hour behind (a backlog longer than every window),
  * crashes before each write in turn and bisected re-deliveries that cut between records of one millisecond.
