@@ -164,8 +164,9 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
     expect(l).toBeGreaterThanOrEqual(before - (T0 + 60_001));
     expect(l).toBeLessThanOrEqual(after - (T0 + 60_000));
   }
-  // The features were served as of the batch's newest arrival (T0 + 60 s + 4 ms); u1's newest event is at 30 s.
-  expect(doc.ScoringFeatureAgeMs).toEqual([30_004, 30_004]);
+  // Each record is scored as of its own arrival: e1 (event at 0) at T0 + 60,000 ms with itself alone, e2 (event at
+  // 30 s) at T0 + 60,001 ms with both.
+  expect([...(doc.ScoringFeatureAgeMs as number[])].sort((a, b) => a - b)).toEqual([30_001, 60_000]);
   const predictions = (await readStream(kinesisClient(), NAMES.predictions)).map((t) => JSON.parse(t) as { key: string; eventId: string; modelVersion: string });
   expect(predictions.map((p) => `${p.key} ${p.eventId} ${p.modelVersion}`).sort()).toEqual(['u1 e1 fraud-v1', 'u1 e2 fraud-v1']);
 
