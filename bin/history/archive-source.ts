@@ -103,7 +103,7 @@ export async function* archiveRecordBatches(store: ArchiveStore, range: ArchiveR
     for (const r of hour) {
       line += 1;
       const data = payload(r.data);
-      batch.push({ data, shard: r.shard, seq: String(line), arrivalTime: r.arrivalTime, decoded: decoder.decode(data) });
+      batch.push({ data, shard: r.shard, seq: String(line), arrivalTime: r.arrivalTime ?? undefined, decoded: decoder.decode(data) });
       if (batch.length >= batchSize) {
         yield { records: batch, lastLine: line, bytesRead: 0 };
         batch = [];

@@ -136,7 +136,8 @@ export async function readArchiveObject(store: ArchiveStore, key: string): Promi
   return lines.map((line, i) => {
     const r = parseArchiveLine(line, `${where} line ${i + 1}`);
     // Objects are partitioned by each record's own arrival hour: a record elsewhere means a corrupt object.
-    if (hour !== undefined && (r.arrivalTime < hour || r.arrivalTime >= hour + 3_600_000)) {
+    const at = r.arrivalTime ?? 0;
+    if (hour !== undefined && (at < hour || at >= hour + 3_600_000)) {
       throw new ArchiveError(`${where} line ${i + 1}: arrival time ${r.arrivalTime} is outside the object's hour`);
     }
     return r;
@@ -152,7 +153,8 @@ export async function* readArchive(store: ArchiveStore, range: ArchiveRange = {}
   const to = range.to ?? Infinity;
   for (const { keys } of await archiveHours(store, range)) {
     const objects = await Promise.all(keys.map((k) => readArchiveObject(store, k)));
-    const records = dedupeAndOrder(objects.flat().filter((r) => r.arrivalTime >= from && r.arrivalTime < to));
+    // A record of unknown arrival is in no bounded range.
+    const records = dedupeAndOrder(objects.flat().filter((r) => (r.arrivalTime === null ? from === -Infinity && to === Infinity : r.arrivalTime >= from && r.arrivalTime < to)));
     if (records.length > 0) yield records;
   }
 }

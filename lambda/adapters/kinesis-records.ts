@@ -53,7 +53,8 @@ export function toInputRecords(r: KinesisStreamRecord, clock?: ArrivalClock): In
 export function toDeliveredRecords(r: KinesisStreamRecord, clock?: ArrivalClock): DeliveredRecord[] {
   const whole = toInputRecord(r, clock);
   const bytes = whole.data as Buffer;
-  const arrivalTime = whole.arrivalTime!;
+  // A recorded clock may know no arrival (+∞: a local file line without one).
+  const arrivalTime = whole.arrivalTime !== undefined && Number.isFinite(whole.arrivalTime) ? whole.arrivalTime : null;
   const plain = (): DeliveredRecord[] => [{ input: whole, archived: { shard: whole.shard, seq: whole.seq, partitionKey: r.kinesis.partitionKey, arrivalTime, data: bytes } }];
   if (bytes.length < KPL_MAGIC.length + 16 || !bytes.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return plain();
   const subs: DeliveredRecord[] = [];

@@ -22,8 +22,11 @@ export interface ArchivedRecord {
   /** The KPL sub-sequence number of a user record inside an aggregated record. */
   readonly sub?: number;
   readonly partitionKey: string;
-  /** Approximate arrival time, epoch ms. */
-  readonly arrivalTime: number;
+  /**
+   * Approximate arrival time, epoch ms; null when unknown (a local file run's line without one, which the replay
+   * reads without a future check): such records are kept under the epoch's first hour.
+   */
+  readonly arrivalTime: number | null;
   readonly data: Uint8Array;
 }
 
@@ -63,7 +66,7 @@ function checkRecord(r: ArchivedRecord): void {
   if (!SHARD.test(r.shard)) throw new ArchiveError(`shard id must be 1-128 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(r.shard)}`);
   if (!SEQ.test(r.seq)) throw new ArchiveError(`sequence number must be a decimal Kinesis sequence number, got ${JSON.stringify(r.seq)}`);
   if (r.sub !== undefined && (!Number.isInteger(r.sub) || r.sub < 0 || r.sub > 9_999_999_999)) throw new ArchiveError(`sub-sequence number must be an integer from 0 to 9999999999, got ${r.sub}`);
-  if (!Number.isFinite(r.arrivalTime) || r.arrivalTime < 0 || r.arrivalTime >= MAX_TIME) throw new ArchiveError(`arrival time must be epoch milliseconds from 1970 to 9999, got ${r.arrivalTime}`);
+  if (r.arrivalTime !== null && (!Number.isFinite(r.arrivalTime) || r.arrivalTime < 0 || r.arrivalTime >= MAX_TIME)) throw new ArchiveError(`arrival time must be epoch milliseconds from 1970 to 9999, got ${r.arrivalTime}`);
 }
 
 /** One archive line (without its newline). */
@@ -83,7 +86,7 @@ export function archiveObjects(prefix: string, records: readonly ArchivedRecord[
   const groups = new Map<string, ArchivedRecord[]>();
   for (const r of records) {
     checkRecord(r);
-    const g = `${hourFolder(r.arrivalTime)}${r.shard}`;
+    const g = `${hourFolder(r.arrivalTime ?? 0)}${r.shard}`;
     (groups.get(g) ?? groups.set(g, []).get(g)!).push(r);
   }
   return [...groups.entries()]
@@ -119,14 +122,14 @@ export function parseArchiveLine(text: string, where: string): ArchivedRecord {
   field('seq', typeof o.seq === 'string' && SEQ.test(o.seq), 'a decimal sequence number string');
   field('sub', o.sub === undefined || (typeof o.sub === 'number' && Number.isInteger(o.sub) && o.sub >= 0), 'a non-negative integer');
   field('pk', typeof o.pk === 'string', 'a string (the partition key)');
-  field('at', typeof o.at === 'number' && Number.isFinite(o.at) && o.at >= 0, 'epoch milliseconds');
+  field('at', o.at === null || (typeof o.at === 'number' && Number.isFinite(o.at) && o.at >= 0), 'epoch milliseconds or null');
   field('data', typeof o.data === 'string' && o.data.length % 4 === 0 && BASE64.test(o.data), 'base64');
   return {
     shard: o.shard as string,
     seq: o.seq as string,
     ...(o.sub === undefined ? {} : { sub: o.sub as number }),
     partitionKey: o.pk as string,
-    arrivalTime: o.at as number,
+    arrivalTime: o.at as number | null,
     data: Buffer.from(o.data as string, 'base64'),
   };
 }
@@ -151,7 +154,7 @@ export function dedupeAndOrder(records: readonly ArchivedRecord[]): ArchivedReco
     let best = -1;
     for (let q = 0; q < queues.length; q++) {
       const r = queues[q]![heads[q]!];
-      if (r !== undefined && (best < 0 || r.arrivalTime < queues[best]![heads[best]!]!.arrivalTime)) best = q;
+      if (r !== undefined && (best < 0 || (r.arrivalTime ?? -Infinity) < (queues[best]![heads[best]!]!.arrivalTime ?? -Infinity))) best = q;
     }
     if (best < 0) return out;
     out.push(queues[best]![heads[best]!++]!);

@@ -52,7 +52,7 @@ describe('the stream archive on the S3 emulator', () => {
     const read = await readAll('retry');
     expect(read).toHaveLength(70);
     expect(new Set(ids(read))).toEqual(new Set(ids(batch)));
-    expect(read.map((r) => Buffer.from(r.data).toString())).toEqual([...batch].sort((a, b) => a.arrivalTime - b.arrivalTime).map((r) => Buffer.from(r.data).toString()));
+    expect(read.map((r) => Buffer.from(r.data).toString())).toEqual([...batch].sort((a, b) => a.arrivalTime! - b.arrivalTime!).map((r) => Buffer.from(r.data).toString()));
   });
 
   it('reads only the objects of an arrival-time range, and only its records', async () => {

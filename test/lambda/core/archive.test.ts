@@ -29,6 +29,12 @@ describe('archiveObjects', () => {
     expect(back).toEqual([subs[1], subs[0]].map((r) => ({ ...r, data: Buffer.from(r.data) })));
   });
 
+  it('keeps a record of unknown arrival (a local file line without one) under the epoch\'s first hour', () => {
+    const [obj] = archiveObjects('p/', [rec(1, { arrivalTime: null })]);
+    expect(obj!.key).toMatch(/^p\/dt=1970-01-01\/hh=00\//);
+    expect(parseArchiveLine(obj!.body.trimEnd(), 'l').arrivalTime).toBeNull();
+  });
+
   it('refuses records that cannot be named', () => {
     expect(() => archiveObjects('p/', [rec(1, { shard: '../x' })])).toThrow(/shard id/);
     expect(() => archiveObjects('p/', [rec(1, { seq: '12a' })])).toThrow(/sequence number/);
@@ -58,7 +64,7 @@ describe('dedupeAndOrder', () => {
           const ids = (rs: readonly ArchivedRecord[]) => rs.map((r) => `${r.shard}/${engineSeq(r)}`);
           expect(new Set(ids(out)).size).toBe(out.length);
           expect(new Set(ids(out))).toEqual(new Set(ids(records)));
-          for (let i = 1; i < out.length; i++) expect(out[i]!.arrivalTime).toBeGreaterThanOrEqual(out[i - 1]!.arrivalTime);
+          for (let i = 1; i < out.length; i++) expect(out[i]!.arrivalTime).toBeGreaterThanOrEqual(out[i - 1]!.arrivalTime!);
           for (const s of new Set(out.map((r) => r.shard))) {
             const seqs = out.filter((r) => r.shard === s).map(engineSeq);
             expect(seqs).toEqual([...seqs].sort(compareSeq));
