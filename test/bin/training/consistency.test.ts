@@ -128,7 +128,7 @@ describe('online/offline consistency', () => {
     const { spec: _digest, ...bare } = row as { spec?: string };
     const unverified = await cli(['--config', specPath, '--events', events, '--served', write('bare.jsonl', [bare])]);
     expect([unverified.code, unverified.stderr]).toEqual([0, 'warning: 1 rows carry no spec digest: their lateness and late policy are not checked\n']);
-  }, 60_000);
+  }, 180_000);
 
   it('logs the sampled share of keys only, and refuses a bad sample rate', async () => {
     const lines: string[] = [];
