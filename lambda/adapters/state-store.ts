@@ -5,8 +5,8 @@
  * |-------------------|--------------------|-------------------------------------|------------------------------------------------|
  * | shard watermark   | `shard#<shardId>`  | `watermark`                         | last, once per batch, versioned                |
  * | key item          | `entity#<key>`     | `state`                             | once per batch if changed, versioned: every feature's windows, progress per shard, inline producer ids (key-item.ts) |
- * | producer-id page  | `entity#<key>`     | `ids#<page number, padded>`         | once, when a key's inline ids overflow; TTL     |
- * | timer page        | `timers#<shardId>` | `<earliest due, padded>#<written>#<nonce>` | once per batch with keys whose next due time moved; deleted once fired |
+ * | producer-id page  | `entity#<key>`     | `ids#<newest id's time, padded>#<page number, padded>` | once, when a key's inline ids overflow; TTL |
+ * | timer page        | `timers#<shardId>` | `<earliest due, padded>#<written>#<nonce>` | once per batch and second of due time with keys whose next due time moved; deleted once all due |
  *
  * The key item is the only item written per key and batch, conditionally on the version read, so a stale or
  * concurrent writer fails instead of overwriting; serving reads the same item. Id pages and timer pages are
@@ -69,6 +69,9 @@ export interface TimerPage {
   readonly sk: string;
   readonly entries: readonly TimerEntry[];
 }
+
+/** Timer entries are paged by this span of due time (see `timerPageRequests`). */
+export const TIMER_BUCKET_MS = 1000;
 
 /** Hook called before every write request (fault injection in tests and the sandbox's chaos mode). */
 export type WriteGate = (what: string) => void | Promise<void>;
@@ -143,8 +146,9 @@ export class StateStore {
 
   public async getShard(shard: string): Promise<ShardCheckpoint> {
     const res = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: S(`shard#${shard}`), sk: S('watermark') }, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.table, Key: { pk: S(`shard#${shard}`), sk: S('watermark') }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
     );
+    this.consumedReadUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
     const it = res.Item;
     return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', firedThrough: num(it?.firedThrough), version: num(it?.version) ?? 0 };
   }
@@ -160,13 +164,15 @@ export class StateStore {
     return items.map((it) => keyItemOf(it));
   }
 
-  /** Id pages `from` … `to` − 1 of a key (one Query), each page's encoded ids. */
-  public async getIdPages(key: string, from: number, to: number): Promise<Array<{ page: number; maxTime: number; ids: Uint8Array }>> {
-    if (to <= from) return [];
+  /**
+   * A key's id pages whose newest id is at or after event time `from` (one Query: pages sort by their newest id's
+   * event time), each page's encoded ids.
+   */
+  public async getIdPagesFrom(key: string, from: number): Promise<Array<{ page: number; maxTime: number; ids: Uint8Array }>> {
     const items = await queryAll(this.client, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
-      ExpressionAttributeValues: { ':pk': S(`entity#${key}`), ':a': S(idPageSortKey(from)), ':b': S(idPageSortKey(to - 1)) },
+      ExpressionAttributeValues: { ':pk': S(`entity#${key}`), ':a': S(`ids#${padTime(from)}`), ':b': S('ids#\uffff') },
       ConsistentRead: true,
       ReturnConsumedCapacity: 'TOTAL',
     }, Infinity, (u) => (this.consumedReadUnits += u));
@@ -244,7 +250,7 @@ export class StateStore {
   public async putIdPage(key: string, page: number, ids: Uint8Array, maxTime: number, expiresAtSeconds: number | undefined): Promise<void> {
     const item: Item = {
       pk: S(`entity#${key}`),
-      sk: S(idPageSortKey(page)),
+      sk: S(idPageSortKey(maxTime, page)),
       page: N(page),
       maxTime: N(maxTime),
       ids: { B: ids },
@@ -258,9 +264,12 @@ export class StateStore {
   }
 
   /**
-   * Timer page puts: the entries sorted by due time, cut into pages of at most ~300 KB (items hold 400 KB), each
-   * under a sort key of its earliest due time and a name no other write uses, so a retry never overwrites a page
-   * an earlier attempt's key items rely on.
+   * Timer page puts: the entries sorted by due time and grouped by second of their due time, each group cut into
+   * pages of at most ~300 KB of stored JSON (items hold 400 KB), each under a sort key of its earliest due time and
+   * a name no other write uses, so a retry never overwrites a page an earlier attempt's key items rely on. Grouping
+   * by second means a page falls due nearly whole: its entries not yet due stay where they are (the page is read
+   * again by the next batch) instead of being carried into a new page, so a batch writes only the keys whose due
+   * time moved.
    */
   public timerPageRequests(shard: string, entries: readonly TimerEntry[], writtenAt: number): WriteRequest[] {
     const sorted = [...entries].sort((a, b) => a.due - b.due);
@@ -268,6 +277,7 @@ export class StateStore {
     const nonce = randomBytes(6).toString('hex');
     let page: TimerEntry[] = [];
     let bytes = 0;
+    let bucket = NaN;
     const flush = (): void => {
       if (page.length === 0) return;
       out.push({
@@ -277,8 +287,11 @@ export class StateStore {
       bytes = 0;
     };
     for (const e of sorted) {
-      const size = Buffer.byteLength(e.key, 'utf8') + 40;
-      if (bytes + size > 300_000) flush();
+      const b = Math.floor(e.due / TIMER_BUCKET_MS);
+      // The entry as stored: JSON escapes may take several bytes per character of the key.
+      const size = Buffer.byteLength(JSON.stringify(e), 'utf8') + 1;
+      if (b !== bucket || bytes + size > 300_000) flush();
+      bucket = b;
       page.push(e);
       bytes += size;
     }
@@ -376,9 +389,9 @@ export class StateStore {
   }
 }
 
-/** Id pages sort by number: fixed-width digits. */
-function idPageSortKey(page: number): string {
-  return `ids#${String(page).padStart(12, '0')}`;
+/** Id pages sort by the event time of their newest id, then by number (fixed-width digits). */
+function idPageSortKey(maxTime: number, page: number): string {
+  return `ids#${padTime(maxTime)}#${String(page).padStart(12, '0')}`;
 }
 
 function keyItemOf(it: Item): StoredKeyItem {

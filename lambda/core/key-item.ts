@@ -30,7 +30,10 @@ export interface ShardProgress {
   readonly maxEventTime: number | null;
 }
 
-/** Where a key's id pages stand: pages `live` … `next − 1` may still hold ids within retention. */
+/**
+ * Where a key's id pages stand: `next` numbers the next page. Pages are found by event time (their sort key starts
+ * with their newest id's time), not by number; `live` is kept in the layout but no longer read.
+ */
 export interface IdPages {
   readonly next: number;
   readonly live: number;
