@@ -94,6 +94,8 @@ export interface BatchUnits {
   readonly boundUnits: number;
   readonly readUnits: number;
   readonly boundReadUnits: number;
+  /** Units by what they were spent on (StateStore.unitsBy). */
+  readonly by: ReadonlyMap<string, number>;
 }
 
 export interface EmulatorBenchResult {
@@ -180,6 +182,8 @@ async function runOneSize(
     const batch = records.slice(i, i + batchSize);
     let failedWriteUnits = 0;
     let failedReadUnits = 0;
+    const by = new Map<string, number>();
+    const addBy = (m: ReadonlyMap<string, number>): void => m.forEach((u, k) => by.set(k, (by.get(k) ?? 0) + u));
     for (let attempt = 0; ; attempt++) {
       // New store instances per invocation, as the handler builds them: their counters are this batch's.
       // Units of the hot key's items, from the per-item consumed capacity its writes report.
@@ -196,6 +200,7 @@ async function runOneSize(
         readUnits += state.consumedReadUnits;
         failedWriteUnits += state.consumedWriteUnits;
         failedReadUnits += state.consumedReadUnits;
+        addBy(state.unitsBy);
         s3Puts += results.puts;
         conflicts += state.conflicts;
         deadLetters += sender.sent;
@@ -211,7 +216,9 @@ async function runOneSize(
       idPages += outcome.idPages;
       boundUnits += outcome.boundWriteUnits;
       boundReadUnits += outcome.boundReadUnits;
+      addBy(state.unitsBy);
       perBatch.push({
+        by,
         records: batch.length,
         writeUnits: outcome.writeUnits + failedWriteUnits,
         boundUnits: outcome.boundWriteUnits,

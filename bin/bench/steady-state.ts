@@ -27,6 +27,8 @@ export interface QuarterFigures {
   readonly boundUnits: number;
   readonly readUnits: number;
   readonly boundReadUnits: number;
+  /** Units by what they were spent on. */
+  readonly by: ReadonlyMap<string, number>;
 }
 
 export interface SteadyStateResult {
@@ -42,6 +44,8 @@ export function quarters(perBatch: readonly BatchUnits[]): QuarterFigures[] {
   for (let q = 0; q < 4; q++) {
     const part = perBatch.slice(Math.floor((q * perBatch.length) / 4), Math.floor(((q + 1) * perBatch.length) / 4));
     const sum = (f: (b: BatchUnits) => number): number => part.reduce((a, b) => a + f(b), 0);
+    const by = new Map<string, number>();
+    for (const b of part) b.by.forEach((u, k) => by.set(k, (by.get(k) ?? 0) + u));
     out.push({
       quarter: q + 1,
       batches: part.length,
@@ -50,6 +54,7 @@ export function quarters(perBatch: readonly BatchUnits[]): QuarterFigures[] {
       boundUnits: sum((b) => b.boundUnits),
       readUnits: sum((b) => b.readUnits),
       boundReadUnits: sum((b) => b.boundReadUnits),
+      by,
     });
   }
   return out;
@@ -100,6 +105,7 @@ export function formatSteadyState(r: SteadyStateResult): string[] {
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
     '',
+    `last quarter, units per 1,000 records by what they were spent on: ${[...last.by].sort((a, b) => a[0].localeCompare(b[0])).map(([k, u]) => `${k} ${fmt((u * 1000) / last.records, 1)}`).join(', ')}`,
     `last quarter: write units ${fmt(last.writeUnits / last.boundUnits, 2)}x the bound (target 1.5x: ${last.writeUnits <= 1.5 * last.boundUnits ? 'met' : 'missed'}), read units ${fmt(last.readUnits / last.boundReadUnits, 2)}x (target 3x: ${last.readUnits <= 3 * last.boundReadUnits ? 'met' : 'missed'})`,
     `whole run: ${fmt(row.writeUnits, 0)} write units (bound ${fmt(row.boundUnits, 0)}), ${fmt(row.readUnits, 0)} read units (bound ${fmt(row.boundReadUnits, 0)}), ${fmt(row.s3Puts, 0)} S3 PUTs, ${fmt(row.idPages, 0)} id pages, ${fmt(row.failedAttempts, 0)} failed attempts; handler time ${fmt(row.batchMs.reduce((a, b) => a + b, 0) / 1000, 1)} s, CPU of this process ${fmt(row.clientCpuMs / 1000, 1)} s; whole section ${fmt(r.totalMs / 1000, 1)} s`,
   ];

@@ -284,7 +284,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       : Promise.resolve([]),
     o.state.writeAll([
       ...idPageWrites,
-      ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt))),
+      ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt)), 'timer page'),
     ]),
   ]);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
@@ -292,7 +292,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, input, result.applied, servable, loadedAt, shards, (s) => engine.watermark(s), now);
   // Pages whose entries are all due go only once the key items that no longer need them are written; a page left
   // by a crash fires keys with nothing due: harmless.
-  await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(firedPages)));
+  await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(firedPages), 'timer page delete'));
 
   // 6. The shard watermark and checkpoint, last; timers have fired through the watermark when every due page
   // was fetched (none left over by the page limit).

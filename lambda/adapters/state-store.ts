@@ -127,6 +127,8 @@ export class StateStore {
   public consumedReadUnits = 0;
   public conflicts = 0;
   public consumedWriteUnits = 0;
+  /** Units by what they were spent on (`read key item`, `write timer page`, …): where a batch's cost goes. */
+  public readonly unitsBy = new Map<string, number>();
   private readonly client: DynamoDBClient;
   private readonly table: string;
   private readonly concurrency: number;
@@ -148,7 +150,7 @@ export class StateStore {
     const res = await this.client.send(
       new GetItemCommand({ TableName: this.table, Key: { pk: S(`shard#${shard}`), sk: S('watermark') }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
     );
-    this.consumedReadUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    this.read('shard', res.ConsumedCapacity?.CapacityUnits ?? 0);
     const it = res.Item;
     return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', firedThrough: num(it?.firedThrough), version: num(it?.version) ?? 0 };
   }
@@ -159,7 +161,7 @@ export class StateStore {
    */
   public async getKeyItems(keys: readonly string[], o: { consistentRead?: boolean } = {}): Promise<StoredKeyItem[]> {
     const wanted = keys.map((key) => ({ pk: S(`entity#${key}`), sk: S('state') }));
-    const items = await batchGetAll(this.client, this.table, wanted, { ...o, onConsumed: (u) => (this.consumedReadUnits += u) });
+    const items = await batchGetAll(this.client, this.table, wanted, { ...o, onConsumed: (u) => this.read('key item', u) });
     this.reads += Math.ceil(keys.length / 100);
     return items.map((it) => keyItemOf(it));
   }
@@ -175,7 +177,7 @@ export class StateStore {
       ExpressionAttributeValues: { ':pk': S(`entity#${key}`), ':a': S(`ids#${padTime(from)}`), ':b': S('ids#\uffff') },
       ConsistentRead: true,
       ReturnConsumedCapacity: 'TOTAL',
-    }, Infinity, (u) => (this.consumedReadUnits += u));
+    }, Infinity, (u) => this.read('id page', u));
     this.reads += 1;
     return items.map((it) => ({ page: num(it.page)!, maxTime: num(it.maxTime)!, ids: it.ids!.B! }));
   }
@@ -192,7 +194,7 @@ export class StateStore {
         ReturnConsumedCapacity: 'TOTAL',
       },
       limit,
-      (u) => (this.consumedReadUnits += u),
+      (u) => this.read('timer page', u),
     );
     this.reads += 1;
     return items.map((it) => ({ shard, sk: str(it.sk)!, entries: JSON.parse(str(it.entries) ?? '[]') as TimerEntry[] }));
@@ -259,7 +261,7 @@ export class StateStore {
     await this.gate?.(`PutItem id page ${page} of ${key}`);
     this.writes += 1;
     const res = await this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ReturnConsumedCapacity: 'TOTAL' }));
-    this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    this.wrote('id page', res.ConsumedCapacity?.CapacityUnits ?? 0);
     this.onItemUnits?.(item.pk!.S!, res.ConsumedCapacity?.CapacityUnits ?? 0);
   }
 
@@ -339,7 +341,7 @@ export class StateStore {
   }
 
   /** Puts and deletes that are idempotent by nature (timers, final results): BatchWriteItem, 25 a request. */
-  public batchWriteRequests(table: string, requests: readonly WriteRequest[]): (() => Promise<void>)[] {
+  public batchWriteRequests(table: string, requests: readonly WriteRequest[], what = 'batch write'): (() => Promise<void>)[] {
     const thunks: (() => Promise<void>)[] = [];
     for (let i = 0; i < requests.length; i += 25) {
       const chunk = requests.slice(i, i + 25);
@@ -351,13 +353,23 @@ export class StateStore {
           const res = await this.client.send(
             new BatchWriteItemCommand({ RequestItems: { [table]: pending }, ReturnConsumedCapacity: 'TOTAL' }),
           );
-          for (const c of res.ConsumedCapacity ?? []) this.consumedWriteUnits += c.CapacityUnits ?? 0;
+          for (const c of res.ConsumedCapacity ?? []) this.wrote(what, c.CapacityUnits ?? 0);
           pending = res.UnprocessedItems?.[table] ?? [];
           return pending.length;
         }, 'BatchWriteItem');
       });
     }
     return thunks;
+  }
+
+  private read(what: string, units: number): void {
+    this.consumedReadUnits += units;
+    this.unitsBy.set(`read ${what}`, (this.unitsBy.get(`read ${what}`) ?? 0) + units);
+  }
+
+  private wrote(what: string, units: number): void {
+    this.consumedWriteUnits += units;
+    this.unitsBy.set(`write ${what}`, (this.unitsBy.get(`write ${what}`) ?? 0) + units);
   }
 
   public get tableName(): string {
@@ -377,7 +389,7 @@ export class StateStore {
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+      this.wrote(item.sk?.S === 'watermark' ? 'shard' : 'key item', res.ConsumedCapacity?.CapacityUnits ?? 0);
       this.onItemUnits?.(item.pk!.S!, res.ConsumedCapacity?.CapacityUnits ?? 0);
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException') {
