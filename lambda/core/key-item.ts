@@ -16,7 +16,6 @@ import { ByteReader, ByteWriter, StateDecodeError } from './aggregates/bytes';
 import { hash53 } from './aggregates/hash';
 import type { IdMemory, IdTags } from './dedup';
 import type { KeyState } from './keyed-state';
-import type { FeatureSpec } from './spec';
 import type { Entity, FinalState, SliceEntity } from './state';
 import type { FeatureRuntime } from './windows/kind';
 import { SlicedWindows } from './windows/sliced';
@@ -107,9 +106,11 @@ const fingerprints = new WeakMap<FeatureRuntime, number>();
 export function featureFingerprint(f: FeatureRuntime): number {
   let fp = fingerprints.get(f);
   if (fp === undefined) {
-    const { name, window, aggregate, field, percentile, relativeAccuracy } = f.spec as FeatureSpec & { percentile?: number; relativeAccuracy?: number };
-    const keepsFinals = keepsFinalsOf(f);
-    fp = hash53(JSON.stringify([name, window, aggregate, field ?? null, percentile ?? null, relativeAccuracy ?? null, keepsFinals])) % 0x1000000;
+    const { name, window, aggregate, field } = f.spec;
+    // The aggregator's own parameters, at least two slots (the layout stored state was fingerprinted with).
+    const params = [...f.agg.params];
+    while (params.length < 2) params.push(null);
+    fp = hash53(JSON.stringify([name, window, aggregate, field ?? null, ...params, keepsFinalsOf(f)])) % 0x1000000;
     fingerprints.set(f, fp);
   }
   return fp;
