@@ -152,6 +152,20 @@ describe('result objects', () => {
     expect(lines.map((l) => l.key).sort()).toEqual(finals.map((f) => f.key).sort());
   });
 
+  it('an end of input over the emulator\'s 11 MiB body limit goes in objects of at most 8 MiB', async () => {
+    const env = await freshConsumerEnv('ro');
+    const key = 'k'.repeat(60);
+    const finals: FinalWindow[] = Array.from({ length: 120_000 }, (_, i) => ({ feature: 'spend_1h', key, windowStart: i * 60_000, windowEnd: i * 60_000 + 3_600_000, value: i / 7, count: i, acc: {} as FinalWindow['acc'] }));
+    const writer = new ResultObjectWriter({ client: env.s3, bucket: env.bucket });
+    const keys = await writer.putBatch({ pipeline: 'test', shardId: 'flush', firstSeq: '0', lastSeq: '0', arrivalTime: T0 }, { finals, firings: [], corrections: [] });
+    expect(writer.bytes).toBeGreaterThan(11 * 1024 * 1024);
+    // Cut at line ends: as many objects as 8 MiB pieces of the whole, or one more.
+    expect(keys.length).toBeGreaterThanOrEqual(Math.ceil(writer.bytes / (8 * 1024 * 1024)));
+    expect(keys.length).toBeLessThanOrEqual(Math.ceil(writer.bytes / (8 * 1024 * 1024)) + 1);
+    const lines = await new ResultObjectReader({ client: env.s3, bucket: env.bucket }).readWindows('test');
+    expect(lines.length).toBe(finals.length);
+  }, 60_000);
+
   it('splitBodies keeps every line once, in order, and a longer line whole', () => {
     const lines = ['a\n', 'bb\n', 'cccccccccc\n', 'd\n'];
     expect(splitBodies(lines, 6)).toEqual(['a\nbb\n', 'cccccccccc\n', 'd\n']);
