@@ -164,21 +164,24 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   await Promise.all(
     Object.entries(plan.watermarkBound).map(async ([shard, bound]) => {
       if (!Number.isFinite(bound)) return;
-      const pages = await o.state.getDueTimerPages(shard, bound, o.timerPageLimit ?? DEFAULT_TIMER_PAGE_LIMIT);
+      const pages = await o.state.getDueTimerPages(shard, bound, o.timerPageLimit ?? DEFAULT_TIMER_PAGE_LIMIT, checkpoints.get(shard)!.firedThrough ?? -Infinity);
       pagesOf.set(shard, pages.length);
       timerPages.push(...pages);
     }),
   );
-  // A page holds one second of due times (state-store.ts): entries not yet due stay in it, and it is deleted only
-  // once all of them are due, so no batch rewrites entries that did not change.
+  // A page holds one second of due times (state-store.ts): entries not yet due stay in it, so no batch rewrites
+  // entries that did not change. An entry due at or before the shard's firedThrough has fired: a key loaded for it
+  // would skip those windows silently (skipFired), so it is not loaded. Pages wholly below firedThrough's second
+  // are not even read, so a page whose entries are all due need not be deleted once firedThrough will pass it.
   const timerKeys = new Set<string>();
   const firedPages: TimerPage[] = [];
   for (const p of timerPages) {
     const bound = plan.watermarkBound[p.shard]!;
+    const fired = checkpoints.get(p.shard)!.firedThrough ?? -Infinity;
     let all = true;
     for (const e of p.entries) {
-      if (e.due <= bound) timerKeys.add(e.key);
-      else all = false;
+      if (e.due > bound) all = false;
+      else if (e.due > fired) timerKeys.add(e.key);
     }
     if (all) firedPages.push(p);
   }
@@ -284,15 +287,19 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       : Promise.resolve([]),
     o.state.writeAll([
       ...idPageWrites,
-      ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt)), 'timer page'),
+      ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt, engine.watermark(shard))), 'timer page'),
     ]),
   ]);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
   for (const k of keyWrites) servable.set(k.key, { state: k.bytes, writtenAt });
   const scoring = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, input, result.applied, servable, loadedAt, shards, (s) => engine.watermark(s), now);
   // Pages whose entries are all due go only once the key items that no longer need them are written; a page left
-  // by a crash fires keys with nothing due: harmless.
-  await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(firedPages), 'timer page delete'));
+  // by a crash fires keys with nothing due: harmless. Where this batch moves firedThrough to the watermark, the
+  // next query starts at its second, so those pages are left to their TTL instead (a delete costs what the put
+  // did); where it does not (page limit reached, concurrent batches), they are deleted, or the same pages would
+  // fill every later query.
+  const toDelete = firedPages.filter((p) => !allFired(p.shard));
+  await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(toDelete), 'timer page delete'));
 
   // 6. The shard watermark and checkpoint, last; timers have fired through the watermark when every due page
   // was fetched (none left over by the page limit).

@@ -182,14 +182,18 @@ export class StateStore {
     return items.map((it) => ({ page: num(it.page)!, maxTime: num(it.maxTime)!, ids: it.ids!.B! }));
   }
 
-  /** Timer pages of a shard whose earliest entry is due at or before `bound`, oldest first, at most `limit`. */
-  public async getDueTimerPages(shard: string, bound: number, limit: number): Promise<TimerPage[]> {
+  /**
+   * Timer pages of a shard whose earliest entry is due at or before `bound`, oldest first, at most `limit`; with a
+   * finite `firedThrough`, only pages from its second of due time on (earlier pages hold only entries that fired).
+   */
+  public async getDueTimerPages(shard: string, bound: number, limit: number, firedThrough = -Infinity): Promise<TimerPage[]> {
+    const from = Number.isFinite(firedThrough) ? Math.floor(firedThrough / TIMER_BUCKET_MS) * TIMER_BUCKET_MS : undefined;
     const items = await queryAll(
       this.client,
       {
         TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND sk <= :sk',
-        ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`) },
+        KeyConditionExpression: from === undefined ? 'pk = :pk AND sk <= :sk' : 'pk = :pk AND sk BETWEEN :from AND :sk',
+        ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`), ...(from === undefined ? {} : { ':from': S(padTime(from)) }) },
         ConsistentRead: true,
         ReturnConsumedCapacity: 'TOTAL',
       },
@@ -273,7 +277,7 @@ export class StateStore {
    * again by the next batch) instead of being carried into a new page, so a batch writes only the keys whose due
    * time moved.
    */
-  public timerPageRequests(shard: string, entries: readonly TimerEntry[], writtenAt: number): WriteRequest[] {
+  public timerPageRequests(shard: string, entries: readonly TimerEntry[], writtenAt: number, watermark = -Infinity): WriteRequest[] {
     const sorted = [...entries].sort((a, b) => a.due - b.due);
     const out: WriteRequest[] = [];
     const nonce = randomBytes(6).toString('hex');
@@ -283,7 +287,14 @@ export class StateStore {
     const flush = (): void => {
       if (page.length === 0) return;
       out.push({
-        PutRequest: { Item: { pk: S(`timers#${shard}`), sk: S(`${padTime(page[0]!.due)}#${writtenAt}#${nonce}-${out.length}`), entries: S(JSON.stringify(page)) } },
+        PutRequest: {
+          Item: {
+            pk: S(`timers#${shard}`),
+            sk: S(`${padTime(page[0]!.due)}#${writtenAt}#${nonce}-${out.length}`),
+            entries: S(JSON.stringify(page)),
+            expiresAt: N(timerExpiry(writtenAt, page[page.length - 1]!.due, watermark)),
+          },
+        },
       });
       page = [];
       bytes = 0;
@@ -399,6 +410,17 @@ export class StateStore {
       throw e;
     }
   }
+}
+
+/**
+ * When a timer page may go (TTL, epoch seconds): 7 days of wall-clock time after its last entry would fall due if
+ * event time kept pace with the clock from the watermark at writing. Pages are mostly left to it once fired (see
+ * batch-processor.ts); a watermark that stalls longer than that loses the page, and its keys' windows then fire
+ * only when a record of the key arrives.
+ */
+function timerExpiry(writtenAt: number, lastDue: number, watermark: number): number {
+  const ahead = Number.isFinite(watermark) ? Math.max(0, lastDue - watermark) : 0;
+  return Math.ceil((writtenAt + Math.min(ahead, 3650 * 86_400_000)) / 1000) + 7 * 86_400;
 }
 
 /** Id pages sort by the event time of their newest id, then by number (fixed-width digits). */
