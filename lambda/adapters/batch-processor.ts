@@ -18,7 +18,9 @@
  *    holds exactly the records that arrived by then; see core/scoring.ts), and the predictions are
  *    written (prediction-store.ts), then counted in their evaluation windows: a crash before leaves the records
  *    re-delivered, found applied, and scored then;
- * 6. timer pages whose entries are all due are deleted (a page partly due stays and is read again), then the shard watermark, checkpoint and `firedThrough` are written last.
+ * 6. timer pages whose entries are all due are deleted where the batch cannot move `firedThrough` (otherwise left
+ *    to their TTL: the next query starts at `firedThrough`); a page partly due stays and is read again. Then the
+ *    shard watermark, checkpoint and `firedThrough` are written last.
  *    Until then, a retry sees the watermark from before the batch, so every record is judged exactly as in the
  *    first delivery.
  */

@@ -6,7 +6,7 @@
  * | shard watermark   | `shard#<shardId>`  | `watermark`                         | last, once per batch, versioned                |
  * | key item          | `entity#<key>`     | `state`                             | once per batch if changed, versioned: every feature's windows, progress per shard, inline producer ids (key-item.ts) |
  * | producer-id page  | `entity#<key>`     | `ids#<newest id's time, padded>#<page number, padded>` | once, when a key's inline ids overflow; TTL |
- * | timer page        | `timers#<shardId>` | `<earliest due, padded>#<written>#<nonce>` | once per batch and second of due time with keys whose next due time moved; deleted once all due |
+ * | timer page        | `timers#<shardId>` | `<earliest due, padded>#<written>#<nonce>` | once per batch and second of due time with keys whose next due time moved; TTL once all due |
  *
  * The key item is the only item written per key and batch, conditionally on the version read, so a stale or
  * concurrent writer fails instead of overwriting; serving reads the same item. Id pages and timer pages are
