@@ -11,6 +11,9 @@
  *
  * A serving section times the serving function (lambda/core/serving.ts) per key, on the state halfway through.
  *
+ * `--steady-state [--rate N] [--minutes N] [--batch-size N] [--keys N]` only runs the consumer on the emulators over
+ * a long stretch of event time (bin/bench/steady-state.ts) and prints its units per quarter beside their bounds.
+ *
  * `--kinesis-put [--kinesis-emulator kinesalite|kinesis-mock] [--records N] [--step N]` only measures the local
  * Kinesis emulator (bin/bench/kinesis-put.ts): put time per step of N records (default 5,000) as the stream fills to
  * --records (default 40,000), then the time to read it all back.
@@ -32,6 +35,7 @@ import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWork
 import { PerWindowEngine } from './bench/per-window';
 import { runTrainingBench } from './bench/training';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
+import { formatSteadyState, runSteadyStateBench } from './bench/steady-state';
 import { formatKinesisPutBench, runKinesisPutBench } from './bench/kinesis-put';
 import { formatServingBench, formatServingReadBench, runServingBench, runServingReadBench } from './bench/serving';
 import type { KinesisEmulator } from './local/emulators';
@@ -102,6 +106,17 @@ async function main(): Promise<void> {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
     return v;
   };
+  if (args['steady-state'] === true) {
+    const result = await runSteadyStateBench({
+      rate: positive('rate', 50),
+      minutes: positive('minutes', 20),
+      batchSize: positive('batch-size', 100),
+      keys: positive('keys', 2_000),
+      progress: (line) => console.log(line),
+    });
+    for (const line of formatSteadyState(result)) console.log(line);
+    return;
+  }
   const records = positive('records', 300_000);
   const keys = positive('keys', 5_000);
   const runs = positive('runs', 3);

@@ -62,6 +62,10 @@ export interface EmulatorBenchRow {
   readonly boundUnits: number;
   /** Read units as reported by the emulator. */
   readonly readUnits: number;
+  /** A read lower bound: per batch, half a unit per distinct key of its valid records. */
+  readonly boundReadUnits: number;
+  /** Per successful batch, in order: its units (a failed attempt's units count with the batch it retried). */
+  readonly perBatch: readonly BatchUnits[];
   /** Write units of the hot key's items (key item and id pages); 0 without a hot key. */
   readonly hotKeyUnits: number;
   readonly s3Puts: number;
@@ -82,6 +86,16 @@ export interface EmulatorBenchRow {
   readonly latePairs: number;
   readonly invalid: number;
   readonly duplicates: number;
+}
+
+export interface BatchUnits {
+  readonly records: number;
+  readonly writeUnits: number;
+  readonly boundUnits: number;
+  readonly readUnits: number;
+  readonly boundReadUnits: number;
+  /** Units by what they were spent on (StateStore.unitsBy). */
+  readonly by: ReadonlyMap<string, number>;
 }
 
 export interface EmulatorBenchResult {
@@ -150,6 +164,8 @@ async function runOneSize(
   let writeUnits = 0;
   let boundUnits = 0;
   let readUnits = 0;
+  let boundReadUnits = 0;
+  const perBatch: BatchUnits[] = [];
   let hotKeyUnits = 0;
   let s3Puts = 0;
   let idPages = 0;
@@ -164,6 +180,10 @@ async function runOneSize(
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < records.length; i += batchSize) {
     const batch = records.slice(i, i + batchSize);
+    let failedWriteUnits = 0;
+    let failedReadUnits = 0;
+    const by = new Map<string, number>();
+    const addBy = (m: ReadonlyMap<string, number>): void => m.forEach((u, k) => by.set(k, (by.get(k) ?? 0) + u));
     for (let attempt = 0; ; attempt++) {
       // New store instances per invocation, as the handler builds them: their counters are this batch's.
       // Units of the hot key's items, from the per-item consumed capacity its writes report.
@@ -178,6 +198,9 @@ async function runOneSize(
         writeRequests += state.writes;
         writeUnits += state.consumedWriteUnits;
         readUnits += state.consumedReadUnits;
+        failedWriteUnits += state.consumedWriteUnits;
+        failedReadUnits += state.consumedReadUnits;
+        addBy(state.unitsBy);
         s3Puts += results.puts;
         conflicts += state.conflicts;
         deadLetters += sender.sent;
@@ -192,6 +215,16 @@ async function runOneSize(
       s3Puts += results.puts;
       idPages += outcome.idPages;
       boundUnits += outcome.boundWriteUnits;
+      boundReadUnits += outcome.boundReadUnits;
+      addBy(state.unitsBy);
+      perBatch.push({
+        by,
+        records: batch.length,
+        writeUnits: outcome.writeUnits + failedWriteUnits,
+        boundUnits: outcome.boundWriteUnits,
+        readUnits: state.consumedReadUnits + failedReadUnits,
+        boundReadUnits: outcome.boundReadUnits,
+      });
       deadLetters += outcome.deadLetters;
       conflicts += outcome.conflicts;
       // A retried batch counts its records once: from the attempt that succeeded.
@@ -213,6 +246,8 @@ async function runOneSize(
     writeUnits,
     boundUnits,
     readUnits,
+    boundReadUnits,
+    perBatch,
     hotKeyUnits,
     s3Puts,
     idPages,

@@ -45,7 +45,7 @@ export const SANDBOX_CLI: CliDefinition = {
 export const BENCH_CLI: CliDefinition = {
   command: 'npm run bench --',
   summary: 'Prints throughput figures of the replay and the window engine on a generated workload, then of consumer batches on local emulators.',
-  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step']],
+  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step'], ['steady-state', 'rate', 'minutes', 'batch-size', 'keys']],
   options: {
     records: { kind: 'number', value: 'N', help: 'Records in the workload; default 300000.' },
     keys: { kind: 'number', value: 'N', help: 'Distinct keys (Zipf-distributed); default 5000.' },
@@ -59,6 +59,10 @@ export const BENCH_CLI: CliDefinition = {
     'kinesis-put': { kind: 'flag', help: 'Only measures the local Kinesis emulator: put time per --step records as the stream fills to --records (default 40000), then the read-back time.' },
     'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'With --kinesis-put: kinesalite (default) or kinesis-mock.' },
     step: { kind: 'number', value: 'N', help: 'With --kinesis-put: records per step; default 5000.' },
+    'steady-state': { kind: 'flag', help: 'Only runs the consumer on local emulators over --minutes of event time at --rate events/s (one shard, batches of --batch-size, --keys Zipf keys, default 2000) and prints write and read units per quarter beside their lower bounds.' },
+    rate: { kind: 'number', value: 'N', help: 'With --steady-state: events per second of event time; default 50.' },
+    minutes: { kind: 'number', value: 'N', help: 'With --steady-state: minutes of event time; default 20.' },
+    'batch-size': { kind: 'number', value: 'N', help: 'With --steady-state: records per batch; default 100.' },
   },
 };
 

@@ -4,8 +4,8 @@
  *
  * 1. records at or below the shard checkpoint were fully processed by an earlier delivery: skipped;
  * 2. reads in one round: the batch's key items (BatchGetItem, 100 a request, in parallel) with the keys of due
- *    timer pages; then the id pages of keys whose inline ids overflowed earlier, only for keys with an id in the
- *    batch;
+ *    timer pages; then, for keys whose inline ids overflowed earlier, the id pages that could hold the original
+ *    of a record of the batch (pages sort by their newest id's event time; a retry repeats its original's);
  * 3. outputs first, being idempotent: dead letters (FIFO queue, deterministic deduplication ids), result objects
  *    in S3 (named by their contents), new id pages and the new timer page. A key item that drops a fired window
  *    must never land before that window's result, nor before the timer that fires its next window;
@@ -18,7 +18,9 @@
  *    (prediction-store.ts) before the key items: a record a retry finds applied always has its prediction, and
  *    one it applies again gets the very same features. After the key items, the predictions are counted in their
  *    evaluation windows;
- * 6. fired timer pages are deleted, then the shard watermark, checkpoint and `firedThrough` are written last.
+ * 6. timer pages whose entries are all due are deleted where the batch cannot move `firedThrough` (otherwise left
+ *    to their TTL: the next query starts at `firedThrough`); a page partly due stays and is read again. Then the
+ *    shard watermark, checkpoint and `firedThrough` are written last.
  *    Until then, a retry sees the watermark from before the batch, so every record is judged exactly as in the
  *    first delivery.
  */
@@ -51,7 +53,11 @@ export interface BatchProcessorOptions {
    * @default 1
    */
   readonly parallelizationFactor?: number;
-  /** Most timer pages fired per shard per batch; the rest fire in the next batches. @default 50 */
+  /**
+   * Most timer pages read per shard per batch; the rest fire in the next batches. Pages are written per batch and
+   * second of due time, so a window boundary shared by many keys is due in one page per batch that wrote to it.
+   * @default 250
+   */
   readonly timerPageLimit?: number;
   /**
    * Most producer ids a key keeps inline in its item (7–9 bytes each); beyond, they move to an id page written
@@ -102,6 +108,13 @@ export interface BatchOutcome {
    * checkpoint, and each new producer id at 8 bytes (the figure write units are judged against).
    */
   readonly boundWriteUnits: number;
+  /** Read units the batch consumed (consistent reads: key items, timer pages, id pages, the shard item). */
+  readonly readUnits: number;
+  /**
+   * A read lower bound: half a unit per distinct key of the batch's valid records (one eventually consistent read
+   * of an item under 4 KB), the figure read units are judged against.
+   */
+  readonly boundReadUnits: number;
   /** Id pages written (a key's inline ids overflowing). */
   readonly idPages: number;
   /** now − watermark per shard (ms); absent before any record. */
@@ -113,6 +126,7 @@ export interface BatchOutcome {
 }
 
 const DAY_S = 86_400;
+const DEFAULT_TIMER_PAGE_LIMIT = 250;
 
 interface Loaded {
   readonly version: number;
@@ -135,6 +149,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const inlineLimit = o.inlineIdLimit ?? 64;
   const writesBefore = o.state.writes;
   const unitsBefore = o.state.consumedWriteUnits;
+  const readUnitsBefore = o.state.consumedReadUnits;
 
   // 1. Shard checkpoints and watermarks.
   const shards = [...new Set(input.map((r) => r.shard))];
@@ -156,19 +171,26 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   await Promise.all(
     Object.entries(plan.watermarkBound).map(async ([shard, bound]) => {
       if (!Number.isFinite(bound)) return;
-      const pages = await o.state.getDueTimerPages(shard, bound, o.timerPageLimit ?? 50);
+      const pages = await o.state.getDueTimerPages(shard, bound, o.timerPageLimit ?? DEFAULT_TIMER_PAGE_LIMIT, checkpoints.get(shard)!.firedThrough ?? -Infinity);
       pagesOf.set(shard, pages.length);
       timerPages.push(...pages);
     }),
   );
+  // A page holds one second of due times (state-store.ts): entries not yet due stay in it, so no batch rewrites
+  // entries that did not change. An entry due at or before the shard's firedThrough has fired: a key loaded for it
+  // would skip those windows silently (skipFired), so it is not loaded. Pages wholly below firedThrough's second
+  // are not even read, so a page whose entries are all due need not be deleted once firedThrough will pass it.
   const timerKeys = new Set<string>();
-  const carried = new Map<string, TimerEntry[]>();
+  const firedPages: TimerPage[] = [];
   for (const p of timerPages) {
     const bound = plan.watermarkBound[p.shard]!;
+    const fired = checkpoints.get(p.shard)!.firedThrough ?? -Infinity;
+    let all = true;
     for (const e of p.entries) {
-      if (e.due <= bound) timerKeys.add(e.key);
-      else (carried.get(p.shard) ?? carried.set(p.shard, []).get(p.shard)!).push(e);
+      if (e.due > bound) all = false;
+      else if (e.due > fired) timerKeys.add(e.key);
     }
+    if (all) firedPages.push(p);
   }
   const toLoad = [...new Set([...plan.keys, ...timerKeys])];
   const loaded = new Map<string, Loaded>();
@@ -185,26 +207,20 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     engine.skipFired(item.key, firedThrough);
     loaded.set(item.key, { version: item.version, shards: d.shards, idPages: d.idPages, dues: engine.keyTimersByShard(item.key) });
   }
-  // Older producer ids, only for keys with an id in the batch whose pages can still hold live ones.
+  // Older producer ids, only for keys with an id in the batch that a paged id could be the original of. A producer
+  // retry repeats its original's event time, so only pages whose newest id is at or after the key's earliest id
+  // time in the batch are read; a key whose records are all newer than every paged id reads none.
   const idKeys = plan.idKeys.filter((k) => {
     const p = loaded.get(k)?.idPages;
-    return p !== undefined && p.next > p.live && engine.idLive(p.newest);
+    return p !== undefined && p.next > 0 && plan.idMinTime.get(k)! <= p.newest && engine.idLive(p.newest);
   });
-  const liveFrom = new Map<string, number>();
   await Promise.all(
     idKeys.map(async (key) => {
-      const p = loaded.get(key)!.idPages;
-      const pages = await o.state.getIdPages(key, p.live, p.next);
+      const pages = await o.state.getIdPagesFrom(key, plan.idMinTime.get(key)!);
       const ids = new Map<number, number>();
       const tags = new Map<number, number>();
-      let live = p.live;
-      for (const page of pages.sort((a, b) => a.page - b.page)) {
-        // Pages whose newest id is past retention hold nothing needed: the live range starts after them.
-        if (live === page.page && !engine.idLive(page.maxTime)) live = page.page + 1;
-        decodeIdPage(page.ids, ids, tags);
-      }
+      for (const page of pages) decodeIdPage(page.ids, ids, tags);
       engine.loadOlderIds(key, ids, tags);
-      liveFrom.set(key, live);
     }),
   );
 
@@ -213,7 +229,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   // A shard's timers have all fired through its watermark when its due pages were fetched and none was left over
   // by the page limit. Only then may keys whose windows fired stay unwritten (the next load skips those windows);
   // otherwise, and whenever batches of a shard can run concurrently, every key whose windows fired is written.
-  const pageLimit = o.timerPageLimit ?? 50;
+  const pageLimit = o.timerPageLimit ?? DEFAULT_TIMER_PAGE_LIMIT;
   const allFired = (shard: string): boolean => checkpointSkips && pagesOf.has(shard) && pagesOf.get(shard)! < pageLimit && Number.isFinite(engine.watermark(shard));
   const skipFiredWrites = shards.every(allFired) && [...pagesOf.keys()].every(allFired);
   const writtenAt = now();
@@ -235,7 +251,6 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     const before = loaded.get(key);
     let ids = engine.liveIds(key);
     let idPages: IdPages = before?.idPages ?? NO_ID_PAGES;
-    if (liveFrom.has(key)) idPages = { ...idPages, live: liveFrom.get(key)! };
     if (ids.size > inlineLimit) {
       let maxTime = -Infinity;
       for (const t of ids.values()) if (t > maxTime) maxTime = t;
@@ -257,7 +272,6 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       if (timerKeys.has(key) || before === undefined || before.get(shard) !== due) addTimer(shard, { key, due });
     }
   }
-  for (const [shard, entries] of carried) for (const e of entries) addTimer(shard, e);
 
   // 5. Outputs, id pages and timer pages first (idempotent or uniquely named), then key items, then cleanup.
   const sentBefore = o.deadLetters.sent;
@@ -280,15 +294,19 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       : Promise.resolve([]),
     o.state.writeAll([
       ...idPageWrites,
-      ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt))),
+      ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt, engine.watermark(shard))), 'timer page'),
     ]),
   ]);
   const scored = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, result.applied, arrival!, servable, loadedAt, now);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
   const scoring = o.scoring === undefined || scored === undefined ? undefined : await countScored(o.scoring, scored, shards, (s) => engine.watermark(s));
-  // Fired pages go only once the key items that no longer need them are written; a page left by a crash fires
-  // keys with nothing due: harmless.
-  await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(timerPages)));
+  // Pages whose entries are all due go only once the key items that no longer need them are written; a page left
+  // by a crash fires keys with nothing due: harmless. Where this batch moves firedThrough to the watermark, the
+  // next query starts at its second, so those pages are left to their TTL instead (a delete costs what the put
+  // did); where it does not (page limit reached, concurrent batches), they are deleted, or the same pages would
+  // fill every later query.
+  const toDelete = firedPages.filter((p) => !allFired(p.shard));
+  await o.state.writeAll(o.state.batchWriteRequests(o.state.tableName, o.state.timerPageDeletes(toDelete), 'timer page delete'));
 
   // 6. The shard watermark and checkpoint, last; timers have fired through the watermark when every due page
   // was fetched (none left over by the page limit).
@@ -314,6 +332,8 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
     conflicts: o.state.conflicts,
     keysWritten: keyWrites.length,
     boundWriteUnits: plan.keys.length + 1 + ((result.counters.records - result.counters.invalid - result.counters.future - result.counters.duplicates) * 8) / 1024,
+    readUnits: o.state.consumedReadUnits - readUnitsBefore,
+    boundReadUnits: plan.keys.length / 2,
     idPages: idPageWrites.length,
     watermarkLagMs,
     freshnessMs: Number.isFinite(newest) ? writtenAt - newest : undefined,

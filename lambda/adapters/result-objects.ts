@@ -9,13 +9,15 @@
  * retried batch that computes the same lines puts the same object again (idempotent), and one that computes
  * fewer (some keys' state already written before a crash, so their windows do not fire again) puts a second
  * object instead of overwriting the first. A line can so appear in two objects, always identical: readers keep
- * one (`ResultObjectReader` does). One PUT per kind and batch, where a DynamoDB item per window cost a write each.
+ * one (`ResultObjectReader` does). One PUT per kind and batch, where a DynamoDB item per window cost a write each;
+ * a kind's lines over `maxObjectBytes` (8 MiB) are cut into several objects at line ends.
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { FINALS_OBJECT_PREFIXES } from '../contract/resources';
 import { type CorrectionLine, type FiringLine, type WindowLine, correctionLine, firingLine, windowLineText } from '../core/output';
 import type { Correction, FinalWindow, Firing } from '../core/results';
+import { pool } from './concurrency';
 import type { WriteGate } from './state-store';
 
 /** The kinds of result, each under its own top-level prefix (defined with the bucket's grant, in the contract). */
@@ -74,6 +76,36 @@ export interface ResultObjectsOptions {
   readonly client: S3Client;
   readonly bucket: string;
   readonly writeGate?: WriteGate;
+  /**
+   * Most bytes of one object: a kind's lines beyond it go to further objects (cut at line ends, each named by its
+   * own digest), so an end-of-input flush of millions of windows is many bounded PUTs, not one huge one.
+   * @default 8388608 (8 MiB)
+   */
+  readonly maxObjectBytes?: number;
+}
+
+export const DEFAULT_MAX_OBJECT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Lines cut into bodies of at most `max` UTF-8 bytes each, in order, at line ends (a single longer line is a body
+ * of its own). The cut depends only on the lines, so a retry that computes the same lines names the same objects.
+ */
+export function splitBodies(lines: readonly string[], max: number): string[] {
+  const out: string[] = [];
+  let part: string[] = [];
+  let bytes = 0;
+  for (const line of lines) {
+    const size = Buffer.byteLength(line, 'utf8');
+    if (part.length > 0 && bytes + size > max) {
+      out.push(part.join(''));
+      part = [];
+      bytes = 0;
+    }
+    part.push(line);
+    bytes += size;
+  }
+  if (part.length > 0) out.push(part.join(''));
+  return out;
 }
 
 /** A batch's results as the engine returns them. */
@@ -90,13 +122,20 @@ export class ResultObjectWriter {
 
   public constructor(private readonly o: ResultObjectsOptions) {}
 
-  /** Puts the batch's results, one object per kind that has lines, concurrently. Returns the keys written. */
+  /**
+   * Puts the batch's results, one object per kind that has lines (more where they exceed `maxObjectBytes`), at most
+   * four PUTs at a time. Returns the keys written.
+   */
   public async putBatch(b: ResultBatch, r: BatchResults): Promise<string[]> {
+    const max = this.o.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
     const bodies: Array<[ResultKind, string]> = [];
-    if (r.finals.length > 0) bodies.push(['finals', r.finals.map((w) => `${windowLineText(w.feature, w.key, w.windowStart, w.windowEnd, w.value, w.count)}\n`).join('')]);
-    if (r.firings.length > 0) bodies.push(['firings', r.firings.map((f) => `${JSON.stringify(firingLine(f))}\n`).join('')]);
-    if (r.corrections.length > 0) bodies.push(['corrections', r.corrections.map((c) => `${JSON.stringify(correctionLine(c))}\n`).join('')]);
-    return Promise.all(bodies.map(([kind, body]) => this.put(resultObjectKey(kind, b, body), body)));
+    const add = (kind: ResultKind, lines: readonly string[]): void => {
+      for (const body of splitBodies(lines, max)) bodies.push([kind, body]);
+    };
+    if (r.finals.length > 0) add('finals', r.finals.map((w) => `${windowLineText(w.feature, w.key, w.windowStart, w.windowEnd, w.value, w.count)}\n`));
+    if (r.firings.length > 0) add('firings', r.firings.map((f) => `${JSON.stringify(firingLine(f))}\n`));
+    if (r.corrections.length > 0) add('corrections', r.corrections.map((c) => `${JSON.stringify(correctionLine(c))}\n`));
+    return pool(bodies, 4, ([kind, body]) => this.put(resultObjectKey(kind, b, body), body));
   }
 
   private async put(key: string, body: string): Promise<string> {

@@ -5,8 +5,8 @@
  * |-------------------|--------------------|-------------------------------------|------------------------------------------------|
  * | shard watermark   | `shard#<shardId>`  | `watermark`                         | last, once per batch, versioned                |
  * | key item          | `entity#<key>`     | `state`                             | once per batch if changed, versioned: every feature's windows, progress per shard, inline producer ids (key-item.ts) |
- * | producer-id page  | `entity#<key>`     | `ids#<page number, padded>`         | once, when a key's inline ids overflow; TTL     |
- * | timer page        | `timers#<shardId>` | `<earliest due, padded>#<written>#<nonce>` | once per batch with keys whose next due time moved; deleted once fired |
+ * | producer-id page  | `entity#<key>`     | `ids#<newest id's time, padded>#<page number, padded>` | once, when a key's inline ids overflow; TTL |
+ * | timer page        | `timers#<shardId>` | `<earliest due, padded>#<written>#<nonce>` | once per batch and second of due time with keys whose next due time moved; TTL once all due |
  *
  * The key item is the only item written per key and batch, conditionally on the version read, so a stale or
  * concurrent writer fails instead of overwriting; serving reads the same item. Id pages and timer pages are
@@ -70,6 +70,9 @@ export interface TimerPage {
   readonly entries: readonly TimerEntry[];
 }
 
+/** Timer entries are paged by this span of due time (see `timerPageRequests`). */
+export const TIMER_BUCKET_MS = 1000;
+
 /** Hook called before every write request (fault injection in tests and the sandbox's chaos mode). */
 export type WriteGate = (what: string) => void | Promise<void>;
 
@@ -124,6 +127,8 @@ export class StateStore {
   public consumedReadUnits = 0;
   public conflicts = 0;
   public consumedWriteUnits = 0;
+  /** Units by what they were spent on (`read key item`, `write timer page`, …): where a batch's cost goes. */
+  public readonly unitsBy = new Map<string, number>();
   private readonly client: DynamoDBClient;
   private readonly table: string;
   private readonly concurrency: number;
@@ -143,8 +148,9 @@ export class StateStore {
 
   public async getShard(shard: string): Promise<ShardCheckpoint> {
     const res = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: S(`shard#${shard}`), sk: S('watermark') }, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.table, Key: { pk: S(`shard#${shard}`), sk: S('watermark') }, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
     );
+    this.read('shard', res.ConsumedCapacity?.CapacityUnits ?? 0);
     const it = res.Item;
     return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', firedThrough: num(it?.firedThrough), version: num(it?.version) ?? 0 };
   }
@@ -155,38 +161,44 @@ export class StateStore {
    */
   public async getKeyItems(keys: readonly string[], o: { consistentRead?: boolean } = {}): Promise<StoredKeyItem[]> {
     const wanted = keys.map((key) => ({ pk: S(`entity#${key}`), sk: S('state') }));
-    const items = await batchGetAll(this.client, this.table, wanted, { ...o, onConsumed: (u) => (this.consumedReadUnits += u) });
+    const items = await batchGetAll(this.client, this.table, wanted, { ...o, onConsumed: (u) => this.read('key item', u) });
     this.reads += Math.ceil(keys.length / 100);
     return items.map((it) => keyItemOf(it));
   }
 
-  /** Id pages `from` … `to` − 1 of a key (one Query), each page's encoded ids. */
-  public async getIdPages(key: string, from: number, to: number): Promise<Array<{ page: number; maxTime: number; ids: Uint8Array }>> {
-    if (to <= from) return [];
+  /**
+   * A key's id pages whose newest id is at or after event time `from` (one Query: pages sort by their newest id's
+   * event time), each page's encoded ids.
+   */
+  public async getIdPagesFrom(key: string, from: number): Promise<Array<{ page: number; maxTime: number; ids: Uint8Array }>> {
     const items = await queryAll(this.client, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
-      ExpressionAttributeValues: { ':pk': S(`entity#${key}`), ':a': S(idPageSortKey(from)), ':b': S(idPageSortKey(to - 1)) },
+      ExpressionAttributeValues: { ':pk': S(`entity#${key}`), ':a': S(`ids#${padTime(from)}`), ':b': S('ids#\uffff') },
       ConsistentRead: true,
       ReturnConsumedCapacity: 'TOTAL',
-    }, Infinity, (u) => (this.consumedReadUnits += u));
+    }, Infinity, (u) => this.read('id page', u));
     this.reads += 1;
     return items.map((it) => ({ page: num(it.page)!, maxTime: num(it.maxTime)!, ids: it.ids!.B! }));
   }
 
-  /** Timer pages of a shard whose earliest entry is due at or before `bound`, oldest first, at most `limit`. */
-  public async getDueTimerPages(shard: string, bound: number, limit: number): Promise<TimerPage[]> {
+  /**
+   * Timer pages of a shard whose earliest entry is due at or before `bound`, oldest first, at most `limit`; with a
+   * finite `firedThrough`, only pages from its second of due time on (earlier pages hold only entries that fired).
+   */
+  public async getDueTimerPages(shard: string, bound: number, limit: number, firedThrough = -Infinity): Promise<TimerPage[]> {
+    const from = Number.isFinite(firedThrough) ? Math.floor(firedThrough / TIMER_BUCKET_MS) * TIMER_BUCKET_MS : undefined;
     const items = await queryAll(
       this.client,
       {
         TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND sk <= :sk',
-        ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`) },
+        KeyConditionExpression: from === undefined ? 'pk = :pk AND sk <= :sk' : 'pk = :pk AND sk BETWEEN :from AND :sk',
+        ExpressionAttributeValues: { ':pk': S(`timers#${shard}`), ':sk': S(`${padTime(bound)}#\uffff`), ...(from === undefined ? {} : { ':from': S(padTime(from)) }) },
         ConsistentRead: true,
         ReturnConsumedCapacity: 'TOTAL',
       },
       limit,
-      (u) => (this.consumedReadUnits += u),
+      (u) => this.read('timer page', u),
     );
     this.reads += 1;
     return items.map((it) => ({ shard, sk: str(it.sk)!, entries: JSON.parse(str(it.entries) ?? '[]') as TimerEntry[] }));
@@ -244,7 +256,7 @@ export class StateStore {
   public async putIdPage(key: string, page: number, ids: Uint8Array, maxTime: number, expiresAtSeconds: number | undefined): Promise<void> {
     const item: Item = {
       pk: S(`entity#${key}`),
-      sk: S(idPageSortKey(page)),
+      sk: S(idPageSortKey(maxTime, page)),
       page: N(page),
       maxTime: N(maxTime),
       ids: { B: ids },
@@ -253,32 +265,46 @@ export class StateStore {
     await this.gate?.(`PutItem id page ${page} of ${key}`);
     this.writes += 1;
     const res = await this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ReturnConsumedCapacity: 'TOTAL' }));
-    this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    this.wrote('id page', res.ConsumedCapacity?.CapacityUnits ?? 0);
     this.onItemUnits?.(item.pk!.S!, res.ConsumedCapacity?.CapacityUnits ?? 0);
   }
 
   /**
-   * Timer page puts: the entries sorted by due time, cut into pages of at most ~300 KB (items hold 400 KB), each
-   * under a sort key of its earliest due time and a name no other write uses, so a retry never overwrites a page
-   * an earlier attempt's key items rely on.
+   * Timer page puts: the entries sorted by due time and grouped by second of their due time, each group cut into
+   * pages of at most ~300 KB of stored JSON (items hold 400 KB), each under a sort key of its earliest due time and
+   * a name no other write uses, so a retry never overwrites a page an earlier attempt's key items rely on. Grouping
+   * by second means a page falls due nearly whole: its entries not yet due stay where they are (the page is read
+   * again by the next batch) instead of being carried into a new page, so a batch writes only the keys whose due
+   * time moved.
    */
-  public timerPageRequests(shard: string, entries: readonly TimerEntry[], writtenAt: number): WriteRequest[] {
+  public timerPageRequests(shard: string, entries: readonly TimerEntry[], writtenAt: number, watermark = -Infinity): WriteRequest[] {
     const sorted = [...entries].sort((a, b) => a.due - b.due);
     const out: WriteRequest[] = [];
     const nonce = randomBytes(6).toString('hex');
     let page: TimerEntry[] = [];
     let bytes = 0;
+    let bucket = NaN;
     const flush = (): void => {
       if (page.length === 0) return;
       out.push({
-        PutRequest: { Item: { pk: S(`timers#${shard}`), sk: S(`${padTime(page[0]!.due)}#${writtenAt}#${nonce}-${out.length}`), entries: S(JSON.stringify(page)) } },
+        PutRequest: {
+          Item: {
+            pk: S(`timers#${shard}`),
+            sk: S(`${padTime(page[0]!.due)}#${writtenAt}#${nonce}-${out.length}`),
+            entries: S(JSON.stringify(page)),
+            expiresAt: N(timerExpiry(writtenAt, page[page.length - 1]!.due, watermark)),
+          },
+        },
       });
       page = [];
       bytes = 0;
     };
     for (const e of sorted) {
-      const size = Buffer.byteLength(e.key, 'utf8') + 40;
-      if (bytes + size > 300_000) flush();
+      const b = Math.floor(e.due / TIMER_BUCKET_MS);
+      // The entry as stored: JSON escapes may take several bytes per character of the key.
+      const size = Buffer.byteLength(JSON.stringify(e), 'utf8') + 1;
+      if (b !== bucket || bytes + size > 300_000) flush();
+      bucket = b;
       page.push(e);
       bytes += size;
     }
@@ -326,7 +352,7 @@ export class StateStore {
   }
 
   /** Puts and deletes that are idempotent by nature (timers, final results): BatchWriteItem, 25 a request. */
-  public batchWriteRequests(table: string, requests: readonly WriteRequest[]): (() => Promise<void>)[] {
+  public batchWriteRequests(table: string, requests: readonly WriteRequest[], what = 'batch write'): (() => Promise<void>)[] {
     const thunks: (() => Promise<void>)[] = [];
     for (let i = 0; i < requests.length; i += 25) {
       const chunk = requests.slice(i, i + 25);
@@ -338,13 +364,23 @@ export class StateStore {
           const res = await this.client.send(
             new BatchWriteItemCommand({ RequestItems: { [table]: pending }, ReturnConsumedCapacity: 'TOTAL' }),
           );
-          for (const c of res.ConsumedCapacity ?? []) this.consumedWriteUnits += c.CapacityUnits ?? 0;
+          for (const c of res.ConsumedCapacity ?? []) this.wrote(what, c.CapacityUnits ?? 0);
           pending = res.UnprocessedItems?.[table] ?? [];
           return pending.length;
         }, 'BatchWriteItem');
       });
     }
     return thunks;
+  }
+
+  private read(what: string, units: number): void {
+    this.consumedReadUnits += units;
+    this.unitsBy.set(`read ${what}`, (this.unitsBy.get(`read ${what}`) ?? 0) + units);
+  }
+
+  private wrote(what: string, units: number): void {
+    this.consumedWriteUnits += units;
+    this.unitsBy.set(`write ${what}`, (this.unitsBy.get(`write ${what}`) ?? 0) + units);
   }
 
   public get tableName(): string {
@@ -364,7 +400,7 @@ export class StateStore {
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      this.consumedWriteUnits += res.ConsumedCapacity?.CapacityUnits ?? 0;
+      this.wrote(item.sk?.S === 'watermark' ? 'shard' : 'key item', res.ConsumedCapacity?.CapacityUnits ?? 0);
       this.onItemUnits?.(item.pk!.S!, res.ConsumedCapacity?.CapacityUnits ?? 0);
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException') {
@@ -376,9 +412,20 @@ export class StateStore {
   }
 }
 
-/** Id pages sort by number: fixed-width digits. */
-function idPageSortKey(page: number): string {
-  return `ids#${String(page).padStart(12, '0')}`;
+/**
+ * When a timer page may go (TTL, epoch seconds): 7 days of wall-clock time after its last entry would fall due if
+ * event time kept pace with the clock from the watermark at writing. Pages are mostly left to it once fired (see
+ * batch-processor.ts); a watermark that stalls longer than that loses the page, and its keys' windows then fire
+ * only when a record of the key arrives.
+ */
+function timerExpiry(writtenAt: number, lastDue: number, watermark: number): number {
+  const ahead = Number.isFinite(watermark) ? Math.max(0, lastDue - watermark) : 0;
+  return Math.ceil((writtenAt + Math.min(ahead, 3650 * 86_400_000)) / 1000) + 7 * 86_400;
+}
+
+/** Id pages sort by the event time of their newest id, then by number (fixed-width digits). */
+function idPageSortKey(maxTime: number, page: number): string {
+  return `ids#${padTime(maxTime)}#${String(page).padStart(12, '0')}`;
 }
 
 function keyItemOf(it: Item): StoredKeyItem {

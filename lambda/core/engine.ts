@@ -553,7 +553,7 @@ export class WindowEngine {
   public plan(records: readonly InputRecord[]): BatchPlan {
     const keys = new Set<string>();
     const maxTime = new Map<string, number>();
-    const idKeys = new Set<string>();
+    const idMinTime = new Map<string, number>();
     const skew = this.spec.watermark.maxFutureSkewMs;
     for (const r of records) {
       const d = r.decoded ?? this.decoder.decode(r.data);
@@ -561,13 +561,16 @@ export class WindowEngine {
       const t = d.record.time;
       if (skew !== undefined && r.arrivalTime !== undefined && t - r.arrivalTime > skew) continue;
       keys.add(d.record.key);
-      if (d.record.id !== undefined) idKeys.add(d.record.key);
+      if (d.record.id !== undefined) {
+        const first = idMinTime.get(d.record.key);
+        if (first === undefined || t < first) idMinTime.set(d.record.key, t);
+      }
       const m = maxTime.get(r.shard);
       if (m === undefined || t > m) maxTime.set(r.shard, t);
     }
     const watermarkBound: Record<string, number> = {};
     for (const [shard, m] of maxTime) watermarkBound[shard] = Math.max(this.watermark(shard), m - this.lateness);
-    return { keys: [...keys], watermarkBound, idKeys: [...idKeys] };
+    return { keys: [...keys], watermarkBound, idKeys: [...idMinTime.keys()], idMinTime };
   }
 
   /**

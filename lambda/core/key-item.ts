@@ -16,7 +16,6 @@ import { ByteReader, ByteWriter, StateDecodeError } from './aggregates/bytes';
 import { hash53 } from './aggregates/hash';
 import type { IdMemory, IdTags } from './dedup';
 import type { KeyState } from './keyed-state';
-import type { FeatureSpec } from './spec';
 import type { Entity, FinalState, SliceEntity } from './state';
 import type { FeatureRuntime } from './windows/kind';
 import { SlicedWindows } from './windows/sliced';
@@ -30,7 +29,10 @@ export interface ShardProgress {
   readonly maxEventTime: number | null;
 }
 
-/** Where a key's id pages stand: pages `live` … `next − 1` may still hold ids within retention. */
+/**
+ * Where a key's id pages stand: `next` numbers the next page. Pages are found by event time (their sort key starts
+ * with their newest id's time), not by number; `live` is kept in the layout but no longer read.
+ */
 export interface IdPages {
   readonly next: number;
   readonly live: number;
@@ -104,9 +106,11 @@ const fingerprints = new WeakMap<FeatureRuntime, number>();
 export function featureFingerprint(f: FeatureRuntime): number {
   let fp = fingerprints.get(f);
   if (fp === undefined) {
-    const { name, window, aggregate, field, percentile, relativeAccuracy } = f.spec as FeatureSpec & { percentile?: number; relativeAccuracy?: number };
-    const keepsFinals = keepsFinalsOf(f);
-    fp = hash53(JSON.stringify([name, window, aggregate, field ?? null, percentile ?? null, relativeAccuracy ?? null, keepsFinals])) % 0x1000000;
+    const { name, window, aggregate, field } = f.spec;
+    // The aggregator's own parameters, at least two slots (the layout stored state was fingerprinted with).
+    const params = [...f.agg.params];
+    while (params.length < 2) params.push(null);
+    fp = hash53(JSON.stringify([name, window, aggregate, field ?? null, ...params, keepsFinalsOf(f)])) % 0x1000000;
     fingerprints.set(f, fp);
   }
   return fp;

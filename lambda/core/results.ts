@@ -146,8 +146,13 @@ export interface BatchPlan {
   readonly keys: string[];
   /** Highest watermark each shard can reach in the batch. */
   readonly watermarkBound: Record<string, number>;
-  /** Keys with a record carrying a producer id: their older ids (the consumer's id pages) must be loaded. */
+  /** Keys with a record carrying a producer id: their older ids (the consumer's id pages) may be needed. */
   readonly idKeys: string[];
+  /**
+   * Per key of `idKeys`, the earliest event time of its records carrying an id: a producer retry repeats its
+   * original's event time, so only ids remembered at or after it can be the original of one of them.
+   */
+  readonly idMinTime: ReadonlyMap<string, number>;
 }
 
 /** A final window handed out as it fires: the fields of a `WindowResult`. */

@@ -23,6 +23,12 @@ export interface Aggregator<A> {
   read(r: ByteReader): A;
   /** Most bytes `write` can take for one accumulator. */
   readonly maxBytes: number;
+  /**
+   * The parameters beyond the aggregate's kind that decide its stored form or its results, in a fixed order: the
+   * stored-state fingerprint (key-item.ts) is derived from them, so a changed parameter starts the feature empty
+   * instead of misreading or reusing its state. An aggregator reads its parameters from here, so none is left out.
+   */
+  readonly params: readonly (number | null)[];
 }
 
 /** Bytes a varint of a count can take (counts stay below 2^56). */

@@ -69,6 +69,7 @@ export function isBasic(kind: AggregateKind): kind is BasicKind {
 /** The byte form holds only what the kind reads: a count alone for `count`, count and sum for `sum`, ... */
 export class BasicAggregator implements Aggregator<Acc> {
   public readonly maxBytes: number;
+  public readonly params = [] as const;
 
   public constructor(public readonly kind: BasicKind) {
     this.maxBytes = VARINT_BYTES + (kind === 'count' ? 0 : kind === 'sum' || kind === 'avg' ? 2 * NUM_BYTES : NUM_BYTES);

@@ -90,6 +90,7 @@ export function estimate(regs: Uint8Array): number {
 
 export class DistinctAggregator implements Aggregator<DistinctAcc> {
   public readonly maxBytes = VARINT_BYTES + 1 + DENSE_BYTES;
+  public readonly params = [] as const;
 
   public of(h: number): DistinctAcc {
     return { n: 1, set: [h], regs: null };

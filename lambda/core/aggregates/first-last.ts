@@ -15,6 +15,7 @@ export interface PickAcc {
 
 export class PickAggregator implements Aggregator<PickAcc> {
   public readonly maxBytes = VARINT_BYTES + 2 * NUM_BYTES;
+  public readonly params = [] as const;
 
   public constructor(private readonly which: 'first' | 'last') {}
 

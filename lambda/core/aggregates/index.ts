@@ -4,11 +4,11 @@ import type { AggregateParams } from './kinds';
 import { BasicAggregator, isBasic } from './basic';
 import { DistinctAggregator } from './distinct';
 import { PickAggregator } from './first-last';
-import { PercentileAggregator } from './percentile';
+import { DEFAULT_RELATIVE_ACCURACY, PercentileAggregator } from './percentile';
 
 export type { Aggregator } from './accumulator';
 
-export const DEFAULT_RELATIVE_ACCURACY = 0.01;
+export { DEFAULT_RELATIVE_ACCURACY } from './percentile';
 
 /** Accumulators are opaque to the windows: they only move them between the aggregator's methods. */
 export type AnyAcc = unknown;

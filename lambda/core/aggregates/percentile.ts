@@ -15,6 +15,8 @@
 import { type Aggregator, VARINT_BYTES } from './accumulator';
 import type { ByteReader, ByteWriter } from './bytes';
 
+export const DEFAULT_RELATIVE_ACCURACY = 0.01;
+
 /** Ratio between the largest and smallest magnitudes kept at full accuracy. */
 export const FULL_ACCURACY_RANGE = 1e9;
 /** Magnitudes below this count as zero (DDSketch's "min indexable value"): their bins would read back as subnormals, off by far more than α. */
@@ -48,11 +50,13 @@ export class PercentileAggregator implements Aggregator<QuantileAcc> {
   public readonly maxBins: number;
   /** Two sets of bins, each bin a key delta and a count of at most seven bytes together (counts below 2^28). */
   public readonly maxBytes: number;
+  /** The rank read and the accuracy; the default accuracy as null, as stored state written before named it. */
+  public readonly params: readonly [number, number | null];
+  private readonly percentile: number;
 
-  public constructor(
-    private readonly percentile: number,
-    relativeAccuracy: number,
-  ) {
+  public constructor(percentile: number, relativeAccuracy: number) {
+    this.percentile = percentile;
+    this.params = [percentile, relativeAccuracy === DEFAULT_RELATIVE_ACCURACY ? null : relativeAccuracy];
     this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
     this.lnGamma = Math.log(this.gamma);
     this.maxBins = Math.ceil(Math.log(FULL_ACCURACY_RANGE) / this.lnGamma) + 1;

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RELATIVE_ACCURACY } from '../../../lambda/core/aggregates';
 import { ByteReader, ByteWriter, StateDecodeError } from '../../../lambda/core/aggregates/bytes';
-import { type EncodeKeyItem, NO_ID_PAGES, decodeIdPage, decodeKeyItem, encodeIdPage, encodeKeyItem, readSeq, writeSeq } from '../../../lambda/core/key-item';
+import { hash53 } from '../../../lambda/core/aggregates/hash';
+import { type EncodeKeyItem, NO_ID_PAGES, decodeIdPage, featureFingerprint, decodeKeyItem, encodeIdPage, encodeKeyItem, readSeq, writeSeq } from '../../../lambda/core/key-item';
 import type { KeyState } from '../../../lambda/core/keyed-state';
 import type { Entity } from '../../../lambda/core/state';
 import { featureRuntimes } from '../../../lambda/core/windows';
@@ -119,5 +121,32 @@ describe('key item', () => {
     const back = new Map<number, number>();
     decodeIdPage(page, back);
     expect(back).toEqual(ids);
+  });
+});
+
+describe('feature fingerprints', () => {
+  const rtOf = (f: Record<string, unknown>, latePolicy?: 'update') => featureRuntimes(makeSpec({ ...(latePolicy ? { latePolicy } : {}), features: [f as never] }))[0]!;
+  const fpOf = (f: Record<string, unknown>, latePolicy?: 'update'): number => featureFingerprint(rtOf(f, latePolicy));
+  /** The layout stored state was fingerprinted with: the spec's own fields, two parameter slots. */
+  const storedLayout = (f: { name: string; window: unknown; aggregate: string; field?: string; percentile?: number; relativeAccuracy?: number }, keepsFinals = false): number =>
+    hash53(JSON.stringify([f.name, f.window, f.aggregate, f.field ?? null, f.percentile ?? null, f.relativeAccuracy ?? null, keepsFinals])) % 0x1000000;
+
+  it('of features written before stay what they were', () => {
+    const fs = [
+      { name: 'c', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' },
+      { name: 's', window: { type: 'sliding', sizeMs: 20, slideMs: 10 }, aggregate: 'sum', field: 'amount' },
+      { name: 'p', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'percentile', field: 'amount', percentile: 0.9 },
+      { name: 'q', window: { type: 'session', gapMs: 5 }, aggregate: 'percentile', field: 'amount', percentile: 0.5, relativeAccuracy: 0.02 },
+      { name: 'd', window: { type: 'global', trigger: { count: 3 } }, aggregate: 'distinct', field: 'merchant' },
+    ];
+    for (const f of fs) expect(fpOf(f)).toBe(storedLayout(rtOf(f).spec));
+    expect(fpOf(fs[1]!, 'update')).toBe(storedLayout(rtOf(fs[1]!, 'update').spec, true));
+  });
+
+  it('change with every parameter of the aggregator, and not with a default spelled out', () => {
+    const p = { name: 'p', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'percentile', field: 'amount', percentile: 0.9 };
+    const prints = [fpOf(p), fpOf({ ...p, percentile: 0.95 }), fpOf({ ...p, relativeAccuracy: 0.02 }), fpOf({ ...p, relativeAccuracy: 0.001 })];
+    expect(new Set(prints).size).toBe(prints.length);
+    expect(fpOf({ ...p, relativeAccuracy: DEFAULT_RELATIVE_ACCURACY })).toBe(fpOf(p));
   });
 });
