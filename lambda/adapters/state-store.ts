@@ -277,7 +277,8 @@ export class StateStore {
       bytes = 0;
     };
     for (const e of sorted) {
-      const size = Buffer.byteLength(e.key, 'utf8') + 40;
+      // The bytes actually stored: JSON escapes a control character in a key as six bytes.
+      const size = Buffer.byteLength(JSON.stringify(e), 'utf8') + 1;
       if (bytes + size > 300_000) flush();
       page.push(e);
       bytes += size;
