@@ -20,7 +20,7 @@ import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecFile } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
-import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
+import { InputFileError, checkInputFile, clearRunOutputs, runFile } from './sandbox/file-run';
 
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
 
@@ -78,7 +78,9 @@ async function main(): Promise<number> {
   if (fileMode) {
     checkReadableFile('--input', args.input as string, "a records file in the replay's input format");
     prepareOutputDir('--out', args.out as string);
-    const records = await checkInputFile(args.input as string);
+    const records = await checkInputFile(args.input as string, spec?.source.keyField);
+    // An earlier run's outputs go now: a run stopped part-way must not leave files that look like its own.
+    clearRunOutputs(args.out as string);
     if (records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs will be empty\n`);
   }
 

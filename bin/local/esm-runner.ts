@@ -84,8 +84,14 @@ export interface LocalEventSourceMappingOptions {
   readonly functionTimeoutMs?: number;
   /** On-failure destination; without it discarded batches are only counted. */
   readonly onFailure?: (message: KinesisOnFailureMessage) => Promise<void>;
-  /** Pause between reads of a shard at its tip, and between retries. Default 50 ms. */
+  /** Pause between reads of a shard at its tip. Default 50 ms. */
   readonly pollIntervalMs?: number;
+  /**
+   * Pause before a failed batch is invoked again: `initialMs`, doubling after each retry up to `maxMs`. The
+   * default (1 s doubling to 15 s) puts 8 invocations of a failing batch about 60 s apart in all, as AWS's were
+   * recorded, so retries age the iterator as on AWS; tests pass a few milliseconds.
+   */
+  readonly retryBackoffMs?: { readonly initialMs: number; readonly maxMs: number };
   /** For ARNs in events and on-failure messages. Defaults: AWS_REGION or us-east-1, 000000000000, local-consumer. */
   readonly region?: string;
   readonly accountId?: string;
@@ -93,6 +99,12 @@ export interface LocalEventSourceMappingOptions {
   /** Default: kinesisClient() from the environment. */
   readonly client?: KinesisClient;
 }
+
+/** A few milliseconds between retries: for tests, where AWS's seconds would only make runs slow. */
+export const FAST_RETRY_BACKOFF = { initialMs: 10, maxMs: 10 } as const;
+
+/** Lambda's limit on an invocation's payload: a batch whose event would be larger is invoked in parts. */
+export const MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 export interface EsmCounters {
   /** Handler calls, retries included. */
@@ -117,6 +129,8 @@ export interface EsmCounters {
   emptyReads: number;
   /** Wall-clock time spent in the handler, summed over shards (shards run in parallel). */
   handlerMs: number;
+  /** Batches invoked in parts because their event would exceed MAX_INVOCATION_PAYLOAD_BYTES. */
+  payloadSplits: number;
 }
 
 /** Invalid options, or a call that does not fit the mapping's state. */
@@ -145,6 +159,8 @@ interface Batch {
   requestId?: string;
   /** Result of the latest invocation: "Unhandled" after a throw or timeout, null after a returned response. */
   functionError?: string | null;
+  /** Retries of this batch so far (the backoff doubles with each). */
+  retries: number;
 }
 
 /** How Lambda reads a handler's response when ReportBatchItemFailures is on. */
@@ -162,6 +178,8 @@ export type BatchResponseReading =
  */
 export function readBatchResponse(response: unknown, sequenceNumbers: readonly string[]): BatchResponseReading {
   if (response === undefined || response === null) return { kind: 'success' };
+  // An empty list reads as an empty response (AWS completed such a batch in its recording).
+  if (Array.isArray(response) && response.length === 0) return { kind: 'success' };
   if (typeof response !== 'object' || Array.isArray(response)) {
     return { kind: 'invalid', reason: `response is ${describeValue(response)}, not an object` };
   }
@@ -190,10 +208,13 @@ function describeValue(v: unknown): string {
 }
 
 /** How one call of the handler ended. */
-type CallOutcome = { kind: 'returned'; value: unknown } | { kind: 'threw' } | { kind: 'timedOut' } | { kind: 'stopped' };
+type CallOutcome = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'timedOut' } | { kind: 'stopped' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const arrivalMs = (r: _Record) => r.ApproximateArrivalTimestamp?.getTime() ?? Date.now();
+
+/** The size of a record in an invocation's event: its base64 data and the fields around it. */
+const eventBytes = (r: _Record): number => Math.ceil((r.Data?.byteLength ?? 0) / 3) * 4 + 700 + (r.PartitionKey?.length ?? 0) * 3;
 
 type Settings = Required<Omit<LocalEventSourceMappingOptions, 'maximumRecordAgeMs' | 'onFailure' | 'client'>> &
   Pick<LocalEventSourceMappingOptions, 'maximumRecordAgeMs' | 'onFailure'>;
@@ -216,6 +237,7 @@ export class LocalEventSourceMapping {
     readMs: 0,
     emptyReads: 0,
     handlerMs: 0,
+    payloadSplits: 0,
   };
 
   private readonly client: KinesisClient;
@@ -224,6 +246,8 @@ export class LocalEventSourceMapping {
   private readonly tasks = new Set<Promise<void>>();
   /** Why the latest invalid response was refused, with its shard: Lambda only counts these, but a reason helps. */
   lastInvalidResponse: string | undefined;
+  /** The latest function error (what the handler threw, or its timeout), with its shard, as Lambda logs it. */
+  lastFunctionError: string | undefined;
   private running = false;
   /** Aborted by stop(): ends every wait on a handler that is still running. */
   private stopping = new AbortController();
@@ -239,6 +263,7 @@ export class LocalEventSourceMapping {
       reportBatchItemFailures: true,
       functionTimeoutMs: 3000,
       pollIntervalMs: 50,
+      retryBackoffMs: { initialMs: 1000, maxMs: 15_000 },
       region: awsRegion(),
       accountId: '000000000000',
       functionName: 'local-consumer',
@@ -255,6 +280,9 @@ export class LocalEventSourceMapping {
     }
     if (!(s.maximumBatchingWindowMs >= 0)) {
       throw new EventSourceMappingError(`maximumBatchingWindowMs must be 0 or more, got ${s.maximumBatchingWindowMs}`);
+    }
+    if (!(s.retryBackoffMs.initialMs >= 0) || !(s.retryBackoffMs.maxMs >= s.retryBackoffMs.initialMs)) {
+      throw new EventSourceMappingError(`retryBackoffMs must have 0 <= initialMs <= maxMs, got ${JSON.stringify(s.retryBackoffMs)}`);
     }
     if (s.maximumRecordAgeMs !== undefined && !(s.maximumRecordAgeMs > 0)) {
       throw new EventSourceMappingError(`maximumRecordAgeMs must be positive (leave it out for no limit), got ${s.maximumRecordAgeMs}`);
@@ -407,8 +435,10 @@ export class LocalEventSourceMapping {
 
   /** Delivers one batch read from a shard, applying retries, bisection and partial failures, in order. */
   private async deliver(shardId: string, records: _Record[]): Promise<void> {
-    // Work list in stream order: a bisected batch is replaced by its two halves, first half first.
-    const work: Batch[] = [{ records, attempts: 0 }];
+    // Work list in stream order: a bisected batch is replaced by its two halves, first half first. A batch whose
+    // event would exceed Lambda's payload limit is invoked in consecutive parts.
+    const work: Batch[] = payloadParts(records).map((part) => ({ records: part, attempts: 0, retries: 0 }));
+    if (work.length > 1) this.counters.payloadSplits++;
     while (work.length > 0 && this.running) {
       const batch = work[0];
       const maxAge = this.settings.maximumRecordAgeMs;
@@ -426,17 +456,23 @@ export class LocalEventSourceMapping {
         work.shift();
       } else if (batch.functionError && this.settings.bisectBatchOnFunctionError && batch.records.length > 1) {
         const mid = Math.ceil(batch.records.length / 2);
-        work.splice(0, 1, { records: batch.records.slice(0, mid), attempts: 0 }, { records: batch.records.slice(mid), attempts: 0 });
+        work.splice(0, 1, { records: batch.records.slice(0, mid), attempts: 0, retries: 0 }, { records: batch.records.slice(mid), attempts: 0, retries: 0 });
         this.counters.bisections++;
       } else {
-        batch.records = batch.records.slice(redoFrom);
+        if (redoFrom > 0) {
+          // The checkpoint moved past the records that succeeded: what is left is a new batch with a budget of
+          // its own (AWS delivered the failing record retries + 2 times after a partial batch response).
+          batch.records = batch.records.slice(redoFrom);
+          batch.attempts = 0;
+        }
         const maxRetries = this.settings.maximumRetryAttempts;
-        if (maxRetries !== -1 && batch.attempts > maxRetries) {
+        if (redoFrom === 0 && maxRetries !== -1 && batch.attempts > maxRetries) {
           await this.discard(shardId, batch, 'RetryAttemptsExhausted');
           work.shift();
         } else {
           this.counters.retries++;
-          await sleep(this.settings.pollIntervalMs);
+          const { initialMs, maxMs } = this.settings.retryBackoffMs;
+          await this.pause(Math.min(maxMs, initialMs * 2 ** batch.retries++));
         }
       }
     }
@@ -459,6 +495,7 @@ export class LocalEventSourceMapping {
     if (outcome.kind !== 'returned') {
       // A timeout is reported like a throw: the function failed (Lambda's "Unhandled").
       if (outcome.kind === 'timedOut') this.counters.timeouts++;
+      this.lastFunctionError = `${shardId}: ${outcome.kind === 'timedOut' ? `timed out after ${this.settings.functionTimeoutMs} ms` : describeError(outcome.error)}`;
       this.counters.failedInvocations++;
       batch.functionError = 'Unhandled';
       return 0;
@@ -493,8 +530,23 @@ export class LocalEventSourceMapping {
         .then(() => this.settings.handler(event))
         .then(
           (value) => settle({ kind: 'returned', value }),
-          () => settle({ kind: 'threw' }),
+          (error: unknown) => settle({ kind: 'threw', error }),
         );
+    });
+  }
+
+  /** Waits, or less when stop() is called meanwhile. */
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
     });
   }
 
@@ -550,4 +602,29 @@ export class LocalEventSourceMapping {
       },
     });
   }
+}
+
+/** Consecutive parts of a batch, each of whose events fits MAX_INVOCATION_PAYLOAD_BYTES (a record alone always goes). */
+function payloadParts(records: _Record[]): _Record[][] {
+  const parts: _Record[][] = [];
+  let part: _Record[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = eventBytes(r);
+    if (part.length > 0 && bytes + size > MAX_INVOCATION_PAYLOAD_BYTES) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(r);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/** What the handler threw, as Lambda's log line gives it: the error's name and message. */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return `threw ${typeof error === 'string' ? JSON.stringify(error) : String(error)}`;
 }

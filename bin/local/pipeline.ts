@@ -21,7 +21,7 @@ import { dynamoClient, hooked, sqsClient } from '../../lambda/adapters/aws-clien
 import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ResultObjectReader, ResultObjectWriter } from '../../lambda/adapters/result-objects';
 import { s3Client } from '../../lambda/adapters/s3-client';
 import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
@@ -95,6 +95,8 @@ export interface LocalPipelineOptions {
   readonly maximumBatchingWindowMs?: number;
   /** @default the deployed function's timeout */
   readonly functionTimeoutMs?: number;
+  /** Pause before a failed batch is retried (LocalEventSourceMappingOptions). @default AWS's: 1 s doubling to 15 s */
+  readonly retryBackoffMs?: LocalEventSourceMappingOptions['retryBackoffMs'];
   readonly writeGate?: WriteGate;
   /** Called around each invocation (chaos decisions are made here). */
   readonly beforeInvoke?: () => void;
@@ -228,6 +230,7 @@ export class LocalPipeline {
       ...(o.maximumRetryAttempts === undefined ? {} : { maximumRetryAttempts: o.maximumRetryAttempts }),
       ...(o.maximumBatchingWindowMs === undefined ? {} : { maximumBatchingWindowMs: o.maximumBatchingWindowMs }),
       ...(o.functionTimeoutMs === undefined ? {} : { functionTimeoutMs: o.functionTimeoutMs }),
+      ...(o.retryBackoffMs === undefined ? {} : { retryBackoffMs: o.retryBackoffMs }),
     };
     // The stack's mappings send these to the on-failure queue (SqsDlq); so do the local ones.
     const onFailure = async (m: KinesisOnFailureMessage): Promise<void> => {
@@ -237,6 +240,8 @@ export class LocalPipeline {
       ...deployedMappingOptions(),
       ...overrides,
       streamName: stream,
+      // Each function its own ARN in on-failure messages, as on AWS.
+      functionName: `${prefix}-consumer`,
       handler,
       pollIntervalMs: 20,
       // A client of its own when counting, so the puts and setup requests above are not counted as polling.
@@ -251,6 +256,7 @@ export class LocalPipeline {
             ...deployedMappingOptions(),
             ...overrides,
             streamName: labelsStream,
+            functionName: `${prefix}-labels-consumer`,
             handler: createLabelsConsumer({
               config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
               logger: quietLogger(),
@@ -322,6 +328,12 @@ export class LocalPipeline {
   /** Receives (and deletes) every message in the dead-letter queue. */
   public async takeDeadLetters(): Promise<DeadLetterMessage[]> {
     return (await this.takeMessages(this.names.deadLetterQueueUrl)).map((body) => JSON.parse(body) as DeadLetterMessage);
+  }
+
+  /** The whole payload a dead letter names (one too large for its message). */
+  public async deadLetterPayload(at: { bucket: string; key: string }): Promise<Uint8Array> {
+    const res = await this.s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
+    return (await res.Body?.transformToByteArray()) ?? new Uint8Array();
   }
 
   /**

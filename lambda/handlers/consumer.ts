@@ -56,7 +56,12 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
       pipelineName: config.pipelineName,
       state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       results: new ResultObjectWriter({ client: s3, bucket: config.resultsBucket, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
-      deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
+      deadLetters: new DeadLetterSender({
+        client: sqs,
+        queueUrl: config.deadLetterQueueUrl,
+        payloads: { client: s3, bucket: config.resultsBucket, pipeline: config.pipelineName },
+        ...(opts.writeGate ? { writeGate: opts.writeGate } : {}),
+      }),
       parallelizationFactor: config.parallelizationFactor,
       ...(scoring === undefined ? {} : { scoring: scoring() }),
     });
