@@ -39,7 +39,7 @@ const MAX_PARTITION_KEY = 256;
 const PUT_CHUNK = 500;
 /** Where a run that lost batches writes the on-failure queue's messages. */
 export const ON_FAILURE_FILE = 'on-failure.jsonl';
-/** The summary with the consumer's usage (SPEC §9). */
+/** The summary with the consumer's usage (docs/semantics.md §9). */
 export const SUMMARY_FILE = 'summary.json';
 /** Every file a run writes in its output folder. */
 export const RUN_OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl', 'firings.jsonl', SUMMARY_FILE, ON_FAILURE_FILE] as const;
@@ -91,7 +91,7 @@ export interface FileRunOptions {
   readonly progressEveryMs?: number;
 }
 
-/** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in the README). */
+/** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in docs/sandbox.md). */
 export interface FileRunStats {
   /** Records put on the stream: the input's non-blank lines (= the summary's `records`). */
   readonly records: number;
@@ -139,7 +139,7 @@ export interface FileRunStats {
 
 export interface FileRunResult {
   readonly summary: ReplaySummary;
-  /** What the consumer used (bin/local/usage.ts); written with the summary to DIR/summary.json (SPEC §9). */
+  /** What the consumer used (bin/local/usage.ts); written with the summary to DIR/summary.json (docs/semantics.md §9). */
   readonly usage: Usage;
   readonly stats: FileRunStats;
 }
@@ -170,7 +170,7 @@ export function partitionKeyOf(data: string, keyField: string): string {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return UNKEYED_PARTITION_KEY;
   const v = (doc as Record<string, unknown>)[keyField];
-  // Keys compare as strings (README "Semantics"): 42 and "42" are one entity, so they must share a shard.
+  // Keys compare as strings (docs/semantics.md §2): 42 and "42" are one entity, so they must share a shard.
   const key = typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
   if (key === undefined) return UNKEYED_PARTITION_KEY;
   return key.length <= MAX_PARTITION_KEY ? key : createHash('sha256').update(key).digest('hex');
@@ -182,7 +182,7 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
 }
 
 /**
- * A dead-letter message in the replay's rejected-line format (README "Replay CLI"). A payload too large for SQS arrives cut:
+ * A dead-letter message in the replay's rejected-line format (docs/replay.md). A payload too large for SQS arrives cut:
  * with its whole bytes (`whole`, read from the object the message names) the line holds them; otherwise it says
  * it is cut, with the whole payload's size and SHA-256 (`compare` matches them to the replay's).
  */
@@ -247,7 +247,7 @@ export class InputFileError extends Error {
 }
 
 /**
- * Checks every line of the input (README "Replay CLI") before anything starts, so a bad line is reported with its number
+ * Checks every line of the input (docs/replay.md) before anything starts, so a bad line is reported with its number
  * without waiting for the emulators. Returns the number of records.
  */
 export async function checkInputFile(path: string, keyField?: string): Promise<number> {
@@ -288,7 +288,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     maximumRetryAttempts: o.maximumRetryAttempts ?? 20,
     ...(o.retryBackoffMs === undefined ? {} : { retryBackoffMs: o.retryBackoffMs }),
     arrivalClock: ledger.clock,
-    // The whole file goes in before the consumer starts: every invocation gets a full batch (SPEC §9), so the
+    // The whole file goes in before the consumer starts: every invocation gets a full batch (docs/semantics.md §9), so the
     // figures do not depend on how puts and polls interleave.
     startConsumer: false,
     ...((o.chaos ?? 0) > 0 ? { beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate } : {}),
