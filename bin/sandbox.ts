@@ -3,7 +3,7 @@
  *
  *   npm start                       the fraud story of the README, compressed into seconds
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
- *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]
+ *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--parallelization-factor N] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
  *                                   files as `npm run replay` (windows sorted), the summary on stdout and with
  *                                   the consumer's usage in DIR/summary.json; on
@@ -59,10 +59,14 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
-    for (const name of ['shards', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
+  const parallelizationFactor = args['parallelization-factor'] as number | undefined;
+  if (parallelizationFactor !== undefined && (!Number.isInteger(parallelizationFactor) || parallelizationFactor < 1 || parallelizationFactor > 10)) {
+    throw new UsageError(`--parallelization-factor must be an integer from 1 to 10, got ${parallelizationFactor}`);
+  }
   const chaos = args.chaos as number | undefined;
   if (chaos !== undefined && !(chaos >= 0 && chaos <= 1)) throw new UsageError(`--chaos must be a probability from 0 to 1, got ${chaos}`);
   const seed = args.seed as number | undefined;
@@ -101,6 +105,7 @@ async function main(): Promise<number> {
         inputPath: args.input as string,
         outDir: args.out as string,
         ...(shards === undefined ? {} : { shards }),
+        ...(parallelizationFactor === undefined ? {} : { parallelizationFactor }),
         ...(chaos === undefined ? {} : { chaos }),
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),

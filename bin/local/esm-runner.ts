@@ -1,8 +1,9 @@
 /**
  * A small local stand-in for AWS Lambda's Kinesis event source mapping (ESM), run against a Kinesis emulator.
  * LocalStack does not emulate bisection, so this reproduces the semantics the consumer relies on:
- * - per shard: strictly in order, one batch in flight; shards in parallel; parents read to the end before
- *   their children after a split or merge;
+ * - per shard: in order, one batch in flight, or with a parallelization factor N up to N batches in flight, the
+ *   records of one partition key always in the same one and in order; shards in parallel; parents read to the
+ *   end before their children after a split or merge;
  * - at-least-once: a failed batch is retried (counting retry attempts); with bisection a batch whose invocation
  *   failed (the handler threw or ran past the function timeout) is split in two halves first, which does not
  *   consume retries; with ReportBatchItemFailures the checkpoint moves to just before the lowest reported
@@ -13,7 +14,7 @@
  *   `onFailure` and the records are skipped.
  * Checkpoints live in memory only: a new mapping starts from `startingPosition` again.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -64,6 +65,11 @@ export interface LocalEventSourceMappingOptions {
   readonly handler: (event: KinesisStreamEvent) => Promise<unknown>;
   /** Maximum records per invocation, 1 to 10,000. Default 100, as Lambda. */
   readonly batchSize?: number;
+  /**
+   * Batches of one shard in flight at once, 1 to 10. Default 1. As Lambda, records are assigned to the concurrent
+   * batches by a hash of their partition key, so one key's records stay in order.
+   */
+  readonly parallelizationFactor?: number;
   /** How long to gather records before invoking with a partial batch. Default 0: invoke with what one read returns. */
   readonly maximumBatchingWindowMs?: number;
   /** Where to start in shards that exist at start(); shards created later are always read from their start. */
@@ -131,6 +137,8 @@ export interface EsmCounters {
   handlerMs: number;
   /** Batches invoked in parts because their event would exceed MAX_INVOCATION_PAYLOAD_BYTES. */
   payloadSplits: number;
+  /** The most invocations of one shard seen in flight at once (at most the parallelization factor). */
+  maxInFlightPerShard: number;
 }
 
 /** Invalid options, or a call that does not fit the mapping's state. */
@@ -238,7 +246,9 @@ export class LocalEventSourceMapping {
     emptyReads: 0,
     handlerMs: 0,
     payloadSplits: 0,
+    maxInFlightPerShard: 0,
   };
+  private readonly inFlight = new Map<string, number>();
 
   private readonly client: KinesisClient;
   private readonly roleArn: string;
@@ -256,6 +266,7 @@ export class LocalEventSourceMapping {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     const s: Settings = {
       batchSize: 100,
+      parallelizationFactor: 1,
       maximumBatchingWindowMs: 0,
       startingPosition: 'TRIM_HORIZON',
       maximumRetryAttempts: 10,
@@ -271,6 +282,9 @@ export class LocalEventSourceMapping {
     };
     if (!Number.isInteger(s.batchSize) || s.batchSize < 1 || s.batchSize > 10_000) {
       throw new EventSourceMappingError(`batchSize must be an integer from 1 to 10000, got ${s.batchSize}`);
+    }
+    if (!Number.isInteger(s.parallelizationFactor) || s.parallelizationFactor < 1 || s.parallelizationFactor > 10) {
+      throw new EventSourceMappingError(`parallelizationFactor must be an integer from 1 to 10, got ${s.parallelizationFactor}`);
     }
     if (!Number.isInteger(s.maximumRetryAttempts) || s.maximumRetryAttempts < -1) {
       throw new EventSourceMappingError(`maximumRetryAttempts must be -1 or more, got ${s.maximumRetryAttempts}`);
@@ -366,7 +380,9 @@ export class LocalEventSourceMapping {
   }
 
   private async readShard(shard: ShardState): Promise<void> {
-    const { batchSize, pollIntervalMs } = this.settings;
+    const { pollIntervalMs } = this.settings;
+    // Enough for every concurrent batch to be full (GetRecords returns at most 10,000 records a call).
+    const batchSize = this.settings.batchSize * this.settings.parallelizationFactor;
     let iterator: string | undefined;
     let lastFetched: string | undefined; // resume point when an iterator must be re-acquired
     let buffer: _Record[] = [];
@@ -380,7 +396,7 @@ export class LocalEventSourceMapping {
           const t0 = performance.now();
           iterator ??= await this.iterator(shard, lastFetched);
           const page = await this.client.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize - buffer.length }),
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, batchSize - buffer.length) }),
           );
           const records = page.Records ?? [];
           if (records.length > 0) {
@@ -399,7 +415,7 @@ export class LocalEventSourceMapping {
         const full = buffer.length >= batchSize;
         const windowOver = Date.now() - bufferedSince >= this.settings.maximumBatchingWindowMs;
         if (buffer.length > 0 && (full || closed || windowOver)) {
-          await this.deliver(shard.id, buffer);
+          await this.deliverConcurrently(shard.id, buffer);
           buffer = [];
         }
         shard.lastError = undefined;
@@ -431,6 +447,23 @@ export class LocalEventSourceMapping {
     );
     if (!res.ShardIterator) throw new Error(`no shard iterator for ${shard.id}`);
     return res.ShardIterator;
+  }
+
+  /**
+   * Delivers what was read from a shard: one batch, or with a parallelization factor N, up to N batches at once,
+   * each record in the batch of its partition key's hash (so one key's records stay in order), each of those
+   * batches cut at the batch size and delivered in turn.
+   */
+  private async deliverConcurrently(shardId: string, records: _Record[]): Promise<void> {
+    const { parallelizationFactor: n, batchSize } = this.settings;
+    if (n === 1) return this.deliver(shardId, records);
+    const lanes: _Record[][] = Array.from({ length: n }, () => []);
+    for (const r of records) lanes[laneOf(r.PartitionKey ?? '', n)]!.push(r);
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (let i = 0; i < lane.length && this.running; i += batchSize) await this.deliver(shardId, lane.slice(i, i + batchSize));
+      }),
+    );
   }
 
   /** Delivers one batch read from a shard, applying retries, bisection and partial failures, in order. */
@@ -489,7 +522,10 @@ export class LocalEventSourceMapping {
     this.counters.invocations++;
     this.counters.recordsDelivered += batch.records.length;
     const t0 = performance.now();
-    const outcome = await this.call(this.event(shardId, batch.records));
+    const running = (this.inFlight.get(shardId) ?? 0) + 1;
+    this.inFlight.set(shardId, running);
+    this.counters.maxInFlightPerShard = Math.max(this.counters.maxInFlightPerShard, running);
+    const outcome = await this.call(this.event(shardId, batch.records)).finally(() => this.inFlight.set(shardId, (this.inFlight.get(shardId) ?? 1) - 1));
     this.counters.handlerMs += performance.now() - t0;
     if (outcome.kind === 'stopped') return 'stopped';
     if (outcome.kind !== 'returned') {
@@ -627,4 +663,9 @@ function payloadParts(records: _Record[]): _Record[][] {
 function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return `threw ${typeof error === 'string' ? JSON.stringify(error) : String(error)}`;
+}
+
+/** The concurrent batch of a partition key: a hash of the key, so each key keeps to one batch and its order. */
+function laneOf(partitionKey: string, n: number): number {
+  return createHash('md5').update(partitionKey, 'utf8').digest().readUInt32BE(0) % n;
 }

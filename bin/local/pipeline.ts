@@ -91,6 +91,8 @@ export interface LocalPipelineOptions {
   readonly batchSize?: number;
   /** @default the deployed mapping's */
   readonly maximumRetryAttempts?: number;
+  /** Batches of one shard in flight at once, 1 to 10 (the consumer is told, as the stack tells it). @default 1 */
+  readonly parallelizationFactor?: number;
   /** @default the deployed mapping's */
   readonly maximumBatchingWindowMs?: number;
   /** @default the deployed function's timeout */
@@ -180,6 +182,8 @@ export class LocalPipeline {
     ]);
     const scoring = o.model === undefined ? undefined : { model: o.model, predictionsTable: `${prefix}-predictions`, predictionsStream: `${prefix}-predictions` };
     if (o.model !== undefined && o.spec.scoring === undefined) throw new Error('LocalPipeline: a model was given but the spec has no scoring section');
+    // As the stack refuses it: evaluation windows are counted per shard in order.
+    if ((o.parallelizationFactor ?? 1) > 1 && o.model !== undefined && o.spec.evaluation !== undefined) throw new Error('LocalPipeline: a parallelization factor above 1 cannot be used with an evaluation section');
     const labelsStream = scoring && o.spec.evaluation ? `${prefix}-labels` : undefined;
     if (scoring) {
       await Promise.all([
@@ -208,7 +212,7 @@ export class LocalPipeline {
       ...(labelsStream === undefined ? {} : { labelsStream }),
     };
     const consumer = createConsumer({
-      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) },
+      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: o.parallelizationFactor ?? 1, ...(scoring ? { scoring } : {}) },
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
@@ -231,6 +235,7 @@ export class LocalPipeline {
       ...(o.maximumBatchingWindowMs === undefined ? {} : { maximumBatchingWindowMs: o.maximumBatchingWindowMs }),
       ...(o.functionTimeoutMs === undefined ? {} : { functionTimeoutMs: o.functionTimeoutMs }),
       ...(o.retryBackoffMs === undefined ? {} : { retryBackoffMs: o.retryBackoffMs }),
+      ...(o.parallelizationFactor === undefined ? {} : { parallelizationFactor: o.parallelizationFactor }),
     };
     // The stack's mappings send these to the on-failure queue (SqsDlq); so do the local ones.
     const onFailure = async (m: KinesisOnFailureMessage): Promise<void> => {

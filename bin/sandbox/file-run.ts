@@ -83,6 +83,8 @@ export interface FileRunOptions {
   readonly batchSize?: number;
   /** High enough that chaos never exhausts retries at P ≤ 0.5. @default 20 */
   readonly maximumRetryAttempts?: number;
+  /** Batches of one shard in flight at once, 1 to 10, one partition key's records in order. @default 1 */
+  readonly parallelizationFactor?: number;
   /** Pause before a failed batch is retried. @default AWS's: 1 s doubling to 15 s */
   readonly retryBackoffMs?: { readonly initialMs: number; readonly maxMs: number };
   /** Receives a progress line every `progressEveryMs` while records are put and consumed. */
@@ -287,6 +289,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     batchSize: o.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
     maximumRetryAttempts: o.maximumRetryAttempts ?? 20,
     ...(o.retryBackoffMs === undefined ? {} : { retryBackoffMs: o.retryBackoffMs }),
+    ...(o.parallelizationFactor === undefined ? {} : { parallelizationFactor: o.parallelizationFactor }),
     arrivalClock: ledger.clock,
     // The whole file goes in before the consumer starts: every invocation gets a full batch (docs/semantics.md §9), so the
     // figures do not depend on how puts and polls interleave.

@@ -7,7 +7,6 @@
  * the dead letter's shard and sequence number, before the message that points to it is sent.
  */
 import { createHash } from 'node:crypto';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { FINALS_OBJECT_PREFIXES } from '../contract/resources';
 import type { Rejection } from '../core/engine';
@@ -146,7 +145,12 @@ export interface DeadLetterSenderOptions {
    * Where payloads too large for a message are kept whole (under FINALS_OBJECT_PREFIXES.deadLetterPayloads and
    * the pipeline's name). Without it such a payload is only cut, its size and SHA-256 kept.
    */
-  readonly payloads?: { readonly client: S3Client; readonly bucket: string; readonly pipeline: string };
+  readonly payloads?: {
+    readonly bucket: string;
+    readonly pipeline: string;
+    /** Puts an object in `bucket` (given by the caller, so a consumer without S3 bundles no S3 client). */
+    readonly put: (key: string, body: Uint8Array) => Promise<void>;
+  };
 }
 
 export class DeadLetterSender {
@@ -187,12 +191,12 @@ export class DeadLetterSender {
   private async entry(id: string, r: Rejection, escapeAboveBmp: boolean, stored: Set<string>): Promise<SendMessageBatchRequestEntry> {
     let { message, body } = encodeDeadLetter(r, escapeAboveBmp);
     if (message.truncated && this.o.payloads !== undefined) {
-      const { client, bucket, pipeline } = this.o.payloads;
+      const { put, bucket, pipeline } = this.o.payloads;
       const key = deadLetterPayloadKey(pipeline, message);
       // Put before the message that names it; the same key and bytes again on a retry.
       if (!stored.has(key)) {
         await this.o.writeGate?.(`PutObject ${key}`);
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: typeof r.data === 'string' ? Buffer.from(r.data, 'utf8') : r.data }));
+        await put(key, typeof r.data === 'string' ? Buffer.from(r.data, 'utf8') : r.data);
         stored.add(key);
         this.payloadObjects++;
       }

@@ -19,6 +19,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeadLetterSender } from '../adapters/dead-letters';
 import { ResultObjectWriter } from '../adapters/result-objects';
 import { s3Client } from '../adapters/s3-client';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { type ArrivalClock, toInputRecords } from '../adapters/kinesis-records';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
@@ -59,7 +60,11 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
       deadLetters: new DeadLetterSender({
         client: sqs,
         queueUrl: config.deadLetterQueueUrl,
-        payloads: { client: s3, bucket: config.resultsBucket, pipeline: config.pipelineName },
+        payloads: {
+          bucket: config.resultsBucket,
+          pipeline: config.pipelineName,
+          put: async (key, body) => void (await s3.send(new PutObjectCommand({ Bucket: config.resultsBucket, Key: key, Body: body }))),
+        },
         ...(opts.writeGate ? { writeGate: opts.writeGate } : {}),
       }),
       parallelizationFactor: config.parallelizationFactor,

@@ -532,7 +532,7 @@ describe('LocalEventSourceMapping', () => {
   });
 
   it('refuses a timeout, batching window or record age that cannot be', () => {
-    for (const bad of [{ functionTimeoutMs: 0 }, { maximumBatchingWindowMs: -1 }, { maximumRecordAgeMs: 0 }]) {
+    for (const bad of [{ functionTimeoutMs: 0 }, { maximumBatchingWindowMs: -1 }, { maximumRecordAgeMs: 0 }, { parallelizationFactor: 0 }, { parallelizationFactor: 11 }, { retryBackoffMs: { initialMs: 5, maxMs: 1 } }]) {
       expect(() => new LocalEventSourceMapping({ streamName: 's', handler: async () => undefined, ...bad }), JSON.stringify(bad)).toThrow(
         expect.objectContaining({ name: 'EventSourceMappingError' }),
       );
