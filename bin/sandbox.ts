@@ -3,7 +3,7 @@
  *
  *   npm start                       the fraud story of the README, compressed into seconds
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
- *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--chaos P] [--seed S] [--batch-size N]
+ *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--parallelization-factor N] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
  *                                   files as `npm run replay` (windows sorted), the summary on stdout and with
  *                                   the consumer's usage in DIR/summary.json; on
@@ -20,7 +20,7 @@ import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecFile } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
-import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
+import { InputFileError, checkInputFile, clearRunOutputs, runFile } from './sandbox/file-run';
 
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
 
@@ -59,10 +59,14 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
-    for (const name of ['shards', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
+  const parallelizationFactor = args['parallelization-factor'] as number | undefined;
+  if (parallelizationFactor !== undefined && (!Number.isInteger(parallelizationFactor) || parallelizationFactor < 1 || parallelizationFactor > 10)) {
+    throw new UsageError(`--parallelization-factor must be an integer from 1 to 10, got ${parallelizationFactor}`);
+  }
   const chaos = args.chaos as number | undefined;
   if (chaos !== undefined && !(chaos >= 0 && chaos <= 1)) throw new UsageError(`--chaos must be a probability from 0 to 1, got ${chaos}`);
   const seed = args.seed as number | undefined;
@@ -78,7 +82,9 @@ async function main(): Promise<number> {
   if (fileMode) {
     checkReadableFile('--input', args.input as string, "a records file in the replay's input format");
     prepareOutputDir('--out', args.out as string);
-    const records = await checkInputFile(args.input as string);
+    const records = await checkInputFile(args.input as string, spec?.source.keyField);
+    // An earlier run's outputs go now: a run stopped part-way must not leave files that look like its own.
+    clearRunOutputs(args.out as string);
     if (records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs will be empty\n`);
   }
 
@@ -99,6 +105,7 @@ async function main(): Promise<number> {
         inputPath: args.input as string,
         outDir: args.out as string,
         ...(shards === undefined ? {} : { shards }),
+        ...(parallelizationFactor === undefined ? {} : { parallelizationFactor }),
         ...(chaos === undefined ? {} : { chaos }),
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),

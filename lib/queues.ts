@@ -54,6 +54,7 @@ function queue(scope: Construct, id: string, def: QueueDefinition, removalPolicy
     fifo: def.fifo ? true : undefined,
     contentBasedDeduplication: def.fifo ? def.contentBasedDeduplication : undefined,
     retentionPeriod: Duration.seconds(def.retentionSeconds),
+    maxMessageSizeBytes: def.maxMessageBytes,
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     removalPolicy,

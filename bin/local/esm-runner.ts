@@ -1,8 +1,9 @@
 /**
  * A small local stand-in for AWS Lambda's Kinesis event source mapping (ESM), run against a Kinesis emulator.
  * LocalStack does not emulate bisection, so this reproduces the semantics the consumer relies on:
- * - per shard: strictly in order, one batch in flight; shards in parallel; parents read to the end before
- *   their children after a split or merge;
+ * - per shard: in order, one batch in flight, or with a parallelization factor N up to N batches in flight, the
+ *   records of one partition key always in the same one and in order; shards in parallel; parents read to the
+ *   end before their children after a split or merge;
  * - at-least-once: a failed batch is retried (counting retry attempts); with bisection a batch whose invocation
  *   failed (the handler threw or ran past the function timeout) is split in two halves first, which does not
  *   consume retries; with ReportBatchItemFailures the checkpoint moves to just before the lowest reported
@@ -13,7 +14,7 @@
  *   `onFailure` and the records are skipped.
  * Checkpoints live in memory only: a new mapping starts from `startingPosition` again.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -64,6 +65,11 @@ export interface LocalEventSourceMappingOptions {
   readonly handler: (event: KinesisStreamEvent) => Promise<unknown>;
   /** Maximum records per invocation, 1 to 10,000. Default 100, as Lambda. */
   readonly batchSize?: number;
+  /**
+   * Batches of one shard in flight at once, 1 to 10. Default 1. As Lambda, records are assigned to the concurrent
+   * batches by a hash of their partition key, so one key's records stay in order.
+   */
+  readonly parallelizationFactor?: number;
   /** How long to gather records before invoking with a partial batch. Default 0: invoke with what one read returns. */
   readonly maximumBatchingWindowMs?: number;
   /** Where to start in shards that exist at start(); shards created later are always read from their start. */
@@ -84,8 +90,14 @@ export interface LocalEventSourceMappingOptions {
   readonly functionTimeoutMs?: number;
   /** On-failure destination; without it discarded batches are only counted. */
   readonly onFailure?: (message: KinesisOnFailureMessage) => Promise<void>;
-  /** Pause between reads of a shard at its tip, and between retries. Default 50 ms. */
+  /** Pause between reads of a shard at its tip. Default 50 ms. */
   readonly pollIntervalMs?: number;
+  /**
+   * Pause before a failed batch is invoked again: `initialMs`, doubling after each retry up to `maxMs`. The
+   * default (1 s doubling to 15 s) puts 8 invocations of a failing batch about 60 s apart in all, as AWS's were
+   * recorded, so retries age the iterator as on AWS; tests pass a few milliseconds.
+   */
+  readonly retryBackoffMs?: { readonly initialMs: number; readonly maxMs: number };
   /** For ARNs in events and on-failure messages. Defaults: AWS_REGION or us-east-1, 000000000000, local-consumer. */
   readonly region?: string;
   readonly accountId?: string;
@@ -93,6 +105,12 @@ export interface LocalEventSourceMappingOptions {
   /** Default: kinesisClient() from the environment. */
   readonly client?: KinesisClient;
 }
+
+/** A few milliseconds between retries: for tests, where AWS's seconds would only make runs slow. */
+export const FAST_RETRY_BACKOFF = { initialMs: 10, maxMs: 10 } as const;
+
+/** Lambda's limit on an invocation's payload: a batch whose event would be larger is invoked in parts. */
+export const MAX_INVOCATION_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 export interface EsmCounters {
   /** Handler calls, retries included. */
@@ -117,6 +135,10 @@ export interface EsmCounters {
   emptyReads: number;
   /** Wall-clock time spent in the handler, summed over shards (shards run in parallel). */
   handlerMs: number;
+  /** Batches invoked in parts because their event would exceed MAX_INVOCATION_PAYLOAD_BYTES. */
+  payloadSplits: number;
+  /** The most invocations of one shard seen in flight at once (at most the parallelization factor). */
+  maxInFlightPerShard: number;
 }
 
 /** Invalid options, or a call that does not fit the mapping's state. */
@@ -145,6 +167,8 @@ interface Batch {
   requestId?: string;
   /** Result of the latest invocation: "Unhandled" after a throw or timeout, null after a returned response. */
   functionError?: string | null;
+  /** Retries of this batch so far (the backoff doubles with each). */
+  retries: number;
 }
 
 /** How Lambda reads a handler's response when ReportBatchItemFailures is on. */
@@ -162,6 +186,8 @@ export type BatchResponseReading =
  */
 export function readBatchResponse(response: unknown, sequenceNumbers: readonly string[]): BatchResponseReading {
   if (response === undefined || response === null) return { kind: 'success' };
+  // An empty list reads as an empty response (AWS completed such a batch in its recording).
+  if (Array.isArray(response) && response.length === 0) return { kind: 'success' };
   if (typeof response !== 'object' || Array.isArray(response)) {
     return { kind: 'invalid', reason: `response is ${describeValue(response)}, not an object` };
   }
@@ -190,10 +216,13 @@ function describeValue(v: unknown): string {
 }
 
 /** How one call of the handler ended. */
-type CallOutcome = { kind: 'returned'; value: unknown } | { kind: 'threw' } | { kind: 'timedOut' } | { kind: 'stopped' };
+type CallOutcome = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'timedOut' } | { kind: 'stopped' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const arrivalMs = (r: _Record) => r.ApproximateArrivalTimestamp?.getTime() ?? Date.now();
+
+/** The size of a record in an invocation's event: its base64 data and the fields around it. */
+const eventBytes = (r: _Record): number => Math.ceil((r.Data?.byteLength ?? 0) / 3) * 4 + 700 + (r.PartitionKey?.length ?? 0) * 3;
 
 type Settings = Required<Omit<LocalEventSourceMappingOptions, 'maximumRecordAgeMs' | 'onFailure' | 'client'>> &
   Pick<LocalEventSourceMappingOptions, 'maximumRecordAgeMs' | 'onFailure'>;
@@ -216,7 +245,10 @@ export class LocalEventSourceMapping {
     readMs: 0,
     emptyReads: 0,
     handlerMs: 0,
+    payloadSplits: 0,
+    maxInFlightPerShard: 0,
   };
+  private readonly inFlight = new Map<string, number>();
 
   private readonly client: KinesisClient;
   private readonly roleArn: string;
@@ -224,6 +256,8 @@ export class LocalEventSourceMapping {
   private readonly tasks = new Set<Promise<void>>();
   /** Why the latest invalid response was refused, with its shard: Lambda only counts these, but a reason helps. */
   lastInvalidResponse: string | undefined;
+  /** The latest function error (what the handler threw, or its timeout), with its shard, as Lambda logs it. */
+  lastFunctionError: string | undefined;
   private running = false;
   /** Aborted by stop(): ends every wait on a handler that is still running. */
   private stopping = new AbortController();
@@ -232,6 +266,7 @@ export class LocalEventSourceMapping {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     const s: Settings = {
       batchSize: 100,
+      parallelizationFactor: 1,
       maximumBatchingWindowMs: 0,
       startingPosition: 'TRIM_HORIZON',
       maximumRetryAttempts: 10,
@@ -239,6 +274,7 @@ export class LocalEventSourceMapping {
       reportBatchItemFailures: true,
       functionTimeoutMs: 3000,
       pollIntervalMs: 50,
+      retryBackoffMs: { initialMs: 1000, maxMs: 15_000 },
       region: awsRegion(),
       accountId: '000000000000',
       functionName: 'local-consumer',
@@ -246,6 +282,9 @@ export class LocalEventSourceMapping {
     };
     if (!Number.isInteger(s.batchSize) || s.batchSize < 1 || s.batchSize > 10_000) {
       throw new EventSourceMappingError(`batchSize must be an integer from 1 to 10000, got ${s.batchSize}`);
+    }
+    if (!Number.isInteger(s.parallelizationFactor) || s.parallelizationFactor < 1 || s.parallelizationFactor > 10) {
+      throw new EventSourceMappingError(`parallelizationFactor must be an integer from 1 to 10, got ${s.parallelizationFactor}`);
     }
     if (!Number.isInteger(s.maximumRetryAttempts) || s.maximumRetryAttempts < -1) {
       throw new EventSourceMappingError(`maximumRetryAttempts must be -1 or more, got ${s.maximumRetryAttempts}`);
@@ -255,6 +294,9 @@ export class LocalEventSourceMapping {
     }
     if (!(s.maximumBatchingWindowMs >= 0)) {
       throw new EventSourceMappingError(`maximumBatchingWindowMs must be 0 or more, got ${s.maximumBatchingWindowMs}`);
+    }
+    if (!(s.retryBackoffMs.initialMs >= 0) || !(s.retryBackoffMs.maxMs >= s.retryBackoffMs.initialMs)) {
+      throw new EventSourceMappingError(`retryBackoffMs must have 0 <= initialMs <= maxMs, got ${JSON.stringify(s.retryBackoffMs)}`);
     }
     if (s.maximumRecordAgeMs !== undefined && !(s.maximumRecordAgeMs > 0)) {
       throw new EventSourceMappingError(`maximumRecordAgeMs must be positive (leave it out for no limit), got ${s.maximumRecordAgeMs}`);
@@ -338,7 +380,9 @@ export class LocalEventSourceMapping {
   }
 
   private async readShard(shard: ShardState): Promise<void> {
-    const { batchSize, pollIntervalMs } = this.settings;
+    const { pollIntervalMs } = this.settings;
+    // Enough for every concurrent batch to be full (GetRecords returns at most 10,000 records a call).
+    const batchSize = this.settings.batchSize * this.settings.parallelizationFactor;
     let iterator: string | undefined;
     let lastFetched: string | undefined; // resume point when an iterator must be re-acquired
     let buffer: _Record[] = [];
@@ -352,7 +396,7 @@ export class LocalEventSourceMapping {
           const t0 = performance.now();
           iterator ??= await this.iterator(shard, lastFetched);
           const page = await this.client.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: batchSize - buffer.length }),
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, batchSize - buffer.length) }),
           );
           const records = page.Records ?? [];
           if (records.length > 0) {
@@ -371,7 +415,7 @@ export class LocalEventSourceMapping {
         const full = buffer.length >= batchSize;
         const windowOver = Date.now() - bufferedSince >= this.settings.maximumBatchingWindowMs;
         if (buffer.length > 0 && (full || closed || windowOver)) {
-          await this.deliver(shard.id, buffer);
+          await this.deliverConcurrently(shard.id, buffer);
           buffer = [];
         }
         shard.lastError = undefined;
@@ -405,10 +449,29 @@ export class LocalEventSourceMapping {
     return res.ShardIterator;
   }
 
+  /**
+   * Delivers what was read from a shard: one batch, or with a parallelization factor N, up to N batches at once,
+   * each record in the batch of its partition key's hash (so one key's records stay in order), each of those
+   * batches cut at the batch size and delivered in turn.
+   */
+  private async deliverConcurrently(shardId: string, records: _Record[]): Promise<void> {
+    const { parallelizationFactor: n, batchSize } = this.settings;
+    if (n === 1) return this.deliver(shardId, records);
+    const lanes: _Record[][] = Array.from({ length: n }, () => []);
+    for (const r of records) lanes[laneOf(r.PartitionKey ?? '', n)]!.push(r);
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (let i = 0; i < lane.length && this.running; i += batchSize) await this.deliver(shardId, lane.slice(i, i + batchSize));
+      }),
+    );
+  }
+
   /** Delivers one batch read from a shard, applying retries, bisection and partial failures, in order. */
   private async deliver(shardId: string, records: _Record[]): Promise<void> {
-    // Work list in stream order: a bisected batch is replaced by its two halves, first half first.
-    const work: Batch[] = [{ records, attempts: 0 }];
+    // Work list in stream order: a bisected batch is replaced by its two halves, first half first. A batch whose
+    // event would exceed Lambda's payload limit is invoked in consecutive parts.
+    const work: Batch[] = payloadParts(records).map((part) => ({ records: part, attempts: 0, retries: 0 }));
+    if (work.length > 1) this.counters.payloadSplits++;
     while (work.length > 0 && this.running) {
       const batch = work[0];
       const maxAge = this.settings.maximumRecordAgeMs;
@@ -426,17 +489,23 @@ export class LocalEventSourceMapping {
         work.shift();
       } else if (batch.functionError && this.settings.bisectBatchOnFunctionError && batch.records.length > 1) {
         const mid = Math.ceil(batch.records.length / 2);
-        work.splice(0, 1, { records: batch.records.slice(0, mid), attempts: 0 }, { records: batch.records.slice(mid), attempts: 0 });
+        work.splice(0, 1, { records: batch.records.slice(0, mid), attempts: 0, retries: 0 }, { records: batch.records.slice(mid), attempts: 0, retries: 0 });
         this.counters.bisections++;
       } else {
-        batch.records = batch.records.slice(redoFrom);
+        if (redoFrom > 0) {
+          // The checkpoint moved past the records that succeeded: what is left is a new batch with a budget of
+          // its own (AWS delivered the failing record retries + 2 times after a partial batch response).
+          batch.records = batch.records.slice(redoFrom);
+          batch.attempts = 0;
+        }
         const maxRetries = this.settings.maximumRetryAttempts;
-        if (maxRetries !== -1 && batch.attempts > maxRetries) {
+        if (redoFrom === 0 && maxRetries !== -1 && batch.attempts > maxRetries) {
           await this.discard(shardId, batch, 'RetryAttemptsExhausted');
           work.shift();
         } else {
           this.counters.retries++;
-          await sleep(this.settings.pollIntervalMs);
+          const { initialMs, maxMs } = this.settings.retryBackoffMs;
+          await this.pause(Math.min(maxMs, initialMs * 2 ** batch.retries++));
         }
       }
     }
@@ -453,12 +522,16 @@ export class LocalEventSourceMapping {
     this.counters.invocations++;
     this.counters.recordsDelivered += batch.records.length;
     const t0 = performance.now();
-    const outcome = await this.call(this.event(shardId, batch.records));
+    const running = (this.inFlight.get(shardId) ?? 0) + 1;
+    this.inFlight.set(shardId, running);
+    this.counters.maxInFlightPerShard = Math.max(this.counters.maxInFlightPerShard, running);
+    const outcome = await this.call(this.event(shardId, batch.records)).finally(() => this.inFlight.set(shardId, (this.inFlight.get(shardId) ?? 1) - 1));
     this.counters.handlerMs += performance.now() - t0;
     if (outcome.kind === 'stopped') return 'stopped';
     if (outcome.kind !== 'returned') {
       // A timeout is reported like a throw: the function failed (Lambda's "Unhandled").
       if (outcome.kind === 'timedOut') this.counters.timeouts++;
+      this.lastFunctionError = `${shardId}: ${outcome.kind === 'timedOut' ? `timed out after ${this.settings.functionTimeoutMs} ms` : describeError(outcome.error)}`;
       this.counters.failedInvocations++;
       batch.functionError = 'Unhandled';
       return 0;
@@ -493,8 +566,23 @@ export class LocalEventSourceMapping {
         .then(() => this.settings.handler(event))
         .then(
           (value) => settle({ kind: 'returned', value }),
-          () => settle({ kind: 'threw' }),
+          (error: unknown) => settle({ kind: 'threw', error }),
         );
+    });
+  }
+
+  /** Waits, or less when stop() is called meanwhile. */
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopping.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
     });
   }
 
@@ -550,4 +638,34 @@ export class LocalEventSourceMapping {
       },
     });
   }
+}
+
+/** Consecutive parts of a batch, each of whose events fits MAX_INVOCATION_PAYLOAD_BYTES (a record alone always goes). */
+function payloadParts(records: _Record[]): _Record[][] {
+  const parts: _Record[][] = [];
+  let part: _Record[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = eventBytes(r);
+    if (part.length > 0 && bytes + size > MAX_INVOCATION_PAYLOAD_BYTES) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(r);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
+/** What the handler threw, as Lambda's log line gives it: the error's name and message. */
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return `threw ${typeof error === 'string' ? JSON.stringify(error) : String(error)}`;
+}
+
+/** The concurrent batch of a partition key: a hash of the key, so each key keeps to one batch and its order. */
+function laneOf(partitionKey: string, n: number): number {
+  return createHash('md5').update(partitionKey, 'utf8').digest().readUInt32BE(0) % n;
 }

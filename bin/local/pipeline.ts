@@ -23,7 +23,7 @@ import { dynamoClient, hooked, sqsClient } from '../../lambda/adapters/aws-clien
 import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ResultObjectReader, ResultObjectWriter } from '../../lambda/adapters/result-objects';
 import { S3ArchiveStore, archivePrefix } from '../../lambda/adapters/archive-objects';
 import { s3Client } from '../../lambda/adapters/s3-client';
@@ -94,10 +94,14 @@ export interface LocalPipelineOptions {
   readonly batchSize?: number;
   /** @default the deployed mapping's */
   readonly maximumRetryAttempts?: number;
+  /** Batches of one shard in flight at once, 1 to 10 (the consumer is told, as the stack tells it). @default 1 */
+  readonly parallelizationFactor?: number;
   /** @default the deployed mapping's */
   readonly maximumBatchingWindowMs?: number;
   /** @default the deployed function's timeout */
   readonly functionTimeoutMs?: number;
+  /** Pause before a failed batch is retried (LocalEventSourceMappingOptions). @default AWS's: 1 s doubling to 15 s */
+  readonly retryBackoffMs?: LocalEventSourceMappingOptions['retryBackoffMs'];
   readonly writeGate?: WriteGate;
   /** Called around each invocation (chaos decisions are made here). */
   readonly beforeInvoke?: () => void;
@@ -185,6 +189,8 @@ export class LocalPipeline {
     ]);
     const scoring = o.model === undefined ? undefined : { model: o.model, predictionsTable: `${prefix}-predictions`, predictionsStream: `${prefix}-predictions` };
     if (o.model !== undefined && o.spec.scoring === undefined) throw new Error('LocalPipeline: a model was given but the spec has no scoring section');
+    // As the stack refuses it: evaluation windows are counted per shard in order.
+    if ((o.parallelizationFactor ?? 1) > 1 && o.model !== undefined && o.spec.evaluation !== undefined) throw new Error('LocalPipeline: a parallelization factor above 1 cannot be used with an evaluation section');
     const labelsStream = scoring && o.spec.evaluation ? `${prefix}-labels` : undefined;
     if (scoring) {
       await Promise.all([
@@ -214,7 +220,7 @@ export class LocalPipeline {
       ...(labelsStream === undefined ? {} : { labelsStream }),
     };
     const consumer = createConsumer({
-      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, archiveBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) },
+      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, archiveBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: o.parallelizationFactor ?? 1, ...(scoring ? { scoring } : {}) },
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
@@ -236,6 +242,8 @@ export class LocalPipeline {
       ...(o.maximumRetryAttempts === undefined ? {} : { maximumRetryAttempts: o.maximumRetryAttempts }),
       ...(o.maximumBatchingWindowMs === undefined ? {} : { maximumBatchingWindowMs: o.maximumBatchingWindowMs }),
       ...(o.functionTimeoutMs === undefined ? {} : { functionTimeoutMs: o.functionTimeoutMs }),
+      ...(o.retryBackoffMs === undefined ? {} : { retryBackoffMs: o.retryBackoffMs }),
+      ...(o.parallelizationFactor === undefined ? {} : { parallelizationFactor: o.parallelizationFactor }),
     };
     // The stack's mappings send these to the on-failure queue (SqsDlq); so do the local ones.
     const onFailure = async (m: KinesisOnFailureMessage): Promise<void> => {
@@ -245,6 +253,8 @@ export class LocalPipeline {
       ...deployedMappingOptions(),
       ...overrides,
       streamName: stream,
+      // Each function its own ARN in on-failure messages, as on AWS.
+      functionName: `${prefix}-consumer`,
       handler,
       pollIntervalMs: 20,
       // A client of its own when counting, so the puts and setup requests above are not counted as polling.
@@ -259,6 +269,7 @@ export class LocalPipeline {
             ...deployedMappingOptions(),
             ...overrides,
             streamName: labelsStream,
+            functionName: `${prefix}-labels-consumer`,
             handler: createLabelsConsumer({
               config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
               logger: quietLogger(),
@@ -330,6 +341,12 @@ export class LocalPipeline {
   /** Receives (and deletes) every message in the dead-letter queue. */
   public async takeDeadLetters(): Promise<DeadLetterMessage[]> {
     return (await this.takeMessages(this.names.deadLetterQueueUrl)).map((body) => JSON.parse(body) as DeadLetterMessage);
+  }
+
+  /** The whole payload a dead letter names (one too large for its message). */
+  public async deadLetterPayload(at: { bucket: string; key: string }): Promise<Uint8Array> {
+    const res = await this.s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key }));
+    return (await res.Body?.transformToByteArray()) ?? new Uint8Array();
   }
 
   /**

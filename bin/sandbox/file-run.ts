@@ -18,9 +18,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
-import { parseInputLine } from '../../lambda/core/input-line';
+import { InputLineError, parseInputLine } from '../../lambda/core/input-line';
 import { type CorrectionLine, type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
+import { removeOutputs } from '../cli/files';
 import { readLines } from '../cli/lines';
 import { DrainTimeoutError, type EsmCounters } from '../local/esm-runner';
 import { LocalPipeline } from '../local/pipeline';
@@ -42,6 +43,28 @@ export const ON_FAILURE_FILE = 'on-failure.jsonl';
 export const ARCHIVE_DIR = 'archive';
 /** The summary with the consumer's usage (docs/semantics.md §9). */
 export const SUMMARY_FILE = 'summary.json';
+/** Every file a run writes in its output folder. */
+export const RUN_OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl', 'firings.jsonl', SUMMARY_FILE, ON_FAILURE_FILE] as const;
+/** The most a Kinesis record holds (data and partition key together) on the local stream. */
+export const MAX_KINESIS_RECORD_BYTES = 1_048_576;
+
+/**
+ * Removes an earlier run's outputs before a run starts, so a run that is stopped (SIGTERM) or fails leaves no
+ * files that look like its own.
+ */
+export function clearRunOutputs(outDir: string): string[] {
+  return removeOutputs(outDir, RUN_OUTPUT_FILES);
+}
+
+/** A line whose record a Kinesis stream cannot hold: refused with its line number before anything is put. */
+function checkRecordSize(data: string, keyField: string | undefined, line: number): void {
+  // Short payloads cannot be over: a UTF-16 unit takes at most 3 bytes, a partition key at most 256 characters.
+  if (data.length * 3 + 768 <= MAX_KINESIS_RECORD_BYTES) return;
+  const bytes = encodeWtf8(data).byteLength + (keyField === undefined ? 0 : Buffer.byteLength(partitionKeyOf(data, keyField), 'utf8'));
+  if (bytes > MAX_KINESIS_RECORD_BYTES) {
+    throw new InputLineError(line, `the record is ${bytes} bytes with its partition key, over the ${MAX_KINESIS_RECORD_BYTES} a Kinesis record holds on the local stream`);
+  }
+}
 
 /** How long a file run waits for the next invocation before it reports the consumer as stalled. */
 const NO_PROGRESS_TIMEOUT_MS = 300_000;
@@ -62,6 +85,10 @@ export interface FileRunOptions {
   readonly batchSize?: number;
   /** High enough that chaos never exhausts retries at P ≤ 0.5. @default 20 */
   readonly maximumRetryAttempts?: number;
+  /** Batches of one shard in flight at once, 1 to 10, one partition key's records in order. @default 1 */
+  readonly parallelizationFactor?: number;
+  /** Pause before a failed batch is retried. @default AWS's: 1 s doubling to 15 s */
+  readonly retryBackoffMs?: { readonly initialMs: number; readonly maxMs: number };
   /** Receives a progress line every `progressEveryMs` while records are put and consumed. */
   readonly progress?: (line: string) => void;
   /** @default 5000 */
@@ -162,9 +189,11 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
 
 /**
  * A dead-letter message in the replay's rejected-line format (docs/replay.md). A payload too large for SQS arrives cut:
- * the line then says so, with the whole payload's size and SHA-256 (`compare` matches them to the replay's).
+ * with its whole bytes (`whole`, read from the object the message names) the line holds them; otherwise it says
+ * it is cut, with the whole payload's size and SHA-256 (`compare` matches them to the replay's).
  */
-export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
+export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number, whole?: Uint8Array): RejectedLine {
+  if (whole !== undefined) return deadLetterToRejectedLine({ ...m, payload: Buffer.from(whole).toString('base64'), payloadEncoding: 'base64', truncated: false }, line);
   const data = m.payloadEncoding === 'base64' ? decodeWtf8(Buffer.from(m.payload, 'base64')) : m.payload;
   return {
     reason: m.reason,
@@ -227,14 +256,14 @@ export class InputFileError extends Error {
  * Checks every line of the input (docs/replay.md) before anything starts, so a bad line is reported with its number
  * without waiting for the emulators. Returns the number of records.
  */
-export async function checkInputFile(path: string): Promise<number> {
+export async function checkInputFile(path: string, keyField?: string): Promise<number> {
   let line = 0;
   let records = 0;
   try {
     for await (const text of readLines(path)) {
       line += 1;
       if (text.trim().length === 0) continue;
-      parseInputLine(text, line);
+      checkRecordSize(parseInputLine(text, line).data as string, keyField, line);
       records += 1;
     }
   } catch (e) {
@@ -246,6 +275,7 @@ export async function checkInputFile(path: string): Promise<number> {
 
 /** Runs the file through the pipeline. The emulator endpoints must already be in process.env. */
 export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
+  clearRunOutputs(o.outDir);
   const shards = o.shards ?? 1;
   const counted = emptySummary();
   const ledger = new ArrivalLedger();
@@ -262,6 +292,8 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     shards,
     batchSize: o.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
     maximumRetryAttempts: o.maximumRetryAttempts ?? 20,
+    ...(o.retryBackoffMs === undefined ? {} : { retryBackoffMs: o.retryBackoffMs }),
+    ...(o.parallelizationFactor === undefined ? {} : { parallelizationFactor: o.parallelizationFactor }),
     arrivalClock: ledger.clock,
     // The whole file goes in before the consumer starts: every invocation gets a full batch (docs/semantics.md §9), so the
     // figures do not depend on how puts and polls interleave.
@@ -302,7 +334,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     for await (const text of readLines(o.inputPath)) {
       line += 1;
       if (text.trim().length === 0) continue;
-      chunk.push({ ...parseInputLine(text, line), line });
+      const record = parseInputLine(text, line);
+      checkRecordSize(record.data as string, o.spec.source.keyField, line);
+      chunk.push({ ...record, line });
       records += 1;
       if (chunk.length >= PUT_CHUNK) await putChunk();
     }
@@ -334,8 +368,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       writeFileSync(join(o.outDir, ON_FAILURE_FILE), jsonl(abandoned));
       const lost = abandoned.reduce((n, m) => n + m.KinesisBatchInfo.batchSize, 0);
       const invalid = pipeline.esm.lastInvalidResponse;
+      const error = pipeline.esm.lastFunctionError;
       throw new RecordsLostError(
-        `${abandoned.length} batch(es), ${lost} record(s), abandoned by the event source mapping (on-failure queue, messages in ${join(o.outDir, ON_FAILURE_FILE)}); outputs would be incomplete: ${abandoned.map(onFailureLine).join('; ')}${invalid ? `; last invalid handler response: ${invalid}` : ''}`,
+        `${abandoned.length} batch(es), ${lost} record(s), abandoned by the event source mapping (on-failure queue, messages in ${join(o.outDir, ON_FAILURE_FILE)}); outputs would be incomplete: ${abandoned.map(onFailureLine).join('; ')}${invalid ? `; last invalid handler response: ${invalid}` : ''}${error ? `; last function error: ${error}` : ''}`,
       );
     }
     if (counted.records !== records) {
@@ -347,11 +382,12 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     // 3. Read the results back from DynamoDB and SQS.
     const windows = sortWindows(await pipeline.finalWindows());
     const letters = await pipeline.takeDeadLetters();
-    const rejected = letters.map((m) => {
+    const rejected: RejectedLine[] = [];
+    for (const m of letters) {
       const l = lineOf.get(`${m.shard}\u0000${m.sequenceNumber}`);
       if (l === undefined) throw new ExportError(`dead letter for ${m.shard}/${m.sequenceNumber} matches no record put`);
-      return deadLetterToRejectedLine(m, l);
-    });
+      rejected.push(deadLetterToRejectedLine(m, l, m.payloadObject === undefined ? undefined : await pipeline.deadLetterPayload(m.payloadObject)));
+    }
     const featureOrder = new Map(o.spec.features.map((f, i) => [f.name, i]));
     rejected.sort((a, b) => a.line - b.line || (featureOrder.get(a.feature ?? '') ?? -1) - (featureOrder.get(b.feature ?? '') ?? -1));
     mkdirSync(o.outDir, { recursive: true });

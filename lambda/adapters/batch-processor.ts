@@ -37,7 +37,7 @@ import { compareSeq } from '../core/state';
 import type { DeadLetterSender } from './dead-letters';
 import type { ClosedWindow, EvaluationStore } from './evaluation-store';
 import type { PredictionStore } from './prediction-store';
-import type { ResultObjectWriter } from './result-objects';
+import { type ResultObjectWriter, objectArrivalTime } from './result-objects';
 import { type ShardCheckpoint, type StateStore, type TimerEntry, type TimerPage } from './state-store';
 
 export interface BatchProcessorOptions {
@@ -287,7 +287,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
             shardId: first?.shard ?? 'none',
             firstSeq: first?.seq ?? '0',
             lastSeq: input[input.length - 1]?.seq ?? '0',
-            arrivalTime: first?.arrivalTime ?? writtenAt,
+            arrivalTime: objectArrivalTime(first?.arrivalTime, writtenAt),
           },
           result,
         )

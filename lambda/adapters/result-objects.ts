@@ -21,7 +21,7 @@ import { pool } from './concurrency';
 import type { WriteGate } from './state-store';
 
 /** The kinds of result, each under its own top-level prefix (defined with the bucket's grant, in the contract). */
-export type ResultKind = keyof typeof FINALS_OBJECT_PREFIXES;
+export type ResultKind = Exclude<keyof typeof FINALS_OBJECT_PREFIXES, 'deadLetterPayloads'>;
 
 /** Where a batch's objects go: its pipeline, shard, sequence range and first arrival. */
 export interface ResultBatch {
@@ -56,6 +56,15 @@ function checkName(what: string, value: string): void {
 export function resultPrefix(kind: ResultKind, pipeline: string): string {
   checkName('pipeline name', pipeline);
   return `${FINALS_OBJECT_PREFIXES[kind]}/${pipeline}/`;
+}
+
+/**
+ * The arrival time that names a batch's objects: the record's own, or (a recorded clock with no usable time: a
+ * replayed line without one, or before 1970) the write time. Readers skip a retry's copies by line, so the name
+ * needs no stability across retries.
+ */
+export function objectArrivalTime(arrivalTime: number | undefined, writtenAt: number): number {
+  return arrivalTime !== undefined && Number.isFinite(arrivalTime) && arrivalTime >= 0 && arrivalTime < 253_402_300_800_000 ? arrivalTime : writtenAt;
 }
 
 /** The object key of a batch's lines of one kind (see the top of this file). */

@@ -80,6 +80,8 @@ export interface QueueDefinition {
   /** Off for the dead-letter queue: the consumer sets a deduplication id per record. */
   readonly contentBasedDeduplication: boolean;
   readonly retentionSeconds: number;
+  /** MaximumMessageSize: SQS's largest, 1 MiB, so dead letters carry payloads whole (larger ones go to S3). */
+  readonly maxMessageBytes: number;
 }
 
 /** SQS's longest retention: 14 days. */
@@ -94,6 +96,7 @@ export const DEAD_LETTER_QUEUE: QueueDefinition = {
   fifo: true,
   contentBasedDeduplication: false,
   retentionSeconds: MAX_QUEUE_RETENTION_SECONDS,
+  maxMessageBytes: 1_048_576,
 };
 
 /**
@@ -105,12 +108,14 @@ export const ON_FAILURE_QUEUE: QueueDefinition = {
   fifo: false,
   contentBasedDeduplication: false,
   retentionSeconds: MAX_QUEUE_RETENTION_SECONDS,
+  maxMessageBytes: 1_048_576,
 };
 
 /** SQS CreateQueue input for a definition; FIFO queue names must end in `.fifo`. */
 export function createQueueInput(def: QueueDefinition, baseName: string) {
   const attributes: Record<string, string> = {
     MessageRetentionPeriod: String(def.retentionSeconds),
+    MaximumMessageSize: String(def.maxMessageBytes),
     SqsManagedSseEnabled: 'true',
   };
   if (def.fifo) {
@@ -215,7 +220,11 @@ export const CONSUMER_QUEUE_ACTIONS: readonly string[] = ['sqs:SendMessage'];
  * Top-level key prefixes of the finals bucket; a pipeline's objects live under `<prefix>/<pipeline>/`. The
  * consumer may put objects under exactly these, for its own pipeline.
  */
-export const FINALS_OBJECT_PREFIXES = { finals: 'finals', firings: 'firings', corrections: 'corrections' } as const;
+/**
+ * Top-level prefixes of the finals bucket, each followed by the pipeline's name: the result objects, and the whole
+ * payloads of dead letters too large for a queue message (lambda/adapters/dead-letters.ts).
+ */
+export const FINALS_OBJECT_PREFIXES = { finals: 'finals', firings: 'firings', corrections: 'corrections', deadLetterPayloads: 'dead-letter-payloads' } as const;
 
 /** Top-level key prefix of the archive bucket; a pipeline's archive lives under `archive/<pipeline>/`. */
 export const ARCHIVE_OBJECT_PREFIX = 'archive';

@@ -65,7 +65,8 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'string') return v.length > 40 ? `the string "${v.slice(0, 40)}…"` : `the string "${v}"`;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return `a ${Array.isArray(v) ? 'array' : typeof v}`;
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 /** A string or finite number as text; the reason otherwise. */

@@ -36,7 +36,10 @@ export interface DecodedRecord {
   readonly key: string;
   /** Event time, epoch milliseconds. */
   readonly time: number;
-  /** Producer event id (idField), when the spec names one and the record carries a string or number. */
+  /**
+   * Producer event id (idField), when the spec names one and the record carries it (a non-empty string or a finite
+   * number, compared as a string); any other value makes the record invalid rather than silently not de-duplicated.
+   */
   readonly id: string | undefined;
   /**
    * Value aggregated by each feature, in spec order: the field's number; for `distinct`, a 53-bit hash of the
@@ -50,8 +53,12 @@ export type DecodeResult =
   /** `key` is set when the key parsed and a later field was at fault, so the rejection names its entity. */
   | { readonly ok: false; readonly message: string; readonly key?: string };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading byte-order mark, so bytes and text (the replay's payload strings) are judged alike.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NOT_UTF8 = 'payload is not valid UTF-8';
+/** First bytes of a record aggregated by the Kinesis Producer Library (one that reached here did not decode). */
+const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2];
+const NOT_KPL = 'payload is a Kinesis Producer Library aggregate that does not decode (bad MD5 checksum or protobuf)';
 
 function own(o: Record<string, unknown>, k: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
@@ -61,7 +68,8 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'string') return v.length > 40 ? `the string "${v.slice(0, 40)}…"` : `the string "${v}"`;
   if (typeof v === 'number') return String(v);
-  return `a ${Array.isArray(v) ? 'array' : typeof v}`;
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 /** Parses the time field: epoch-ms number or ISO-8601 string (no offset means UTC). */
@@ -85,12 +93,14 @@ export function parseEventTime(v: unknown): number | undefined {
 function validCalendarDate(s: string): boolean {
   const m = /^([+-]?\d{4,6})-(\d{2})-(\d{2})/.exec(s);
   if (!m) return false;
+  const year = Number(m[1]);
   const month = Number(m[2]);
   const day = Number(m[3]);
   if (month < 1 || month > 12 || day < 1) return false;
-  const d = new Date(0);
-  d.setUTCFullYear(Number(m[1]), month, 0); // day 0 of the next month: the last day of this one
-  return day <= d.getUTCDate();
+  // Arithmetic, not a Date: a Date cannot hold the last days of the range (+275760-09-13 is 8.64e15 itself).
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return day <= days;
 }
 
 export class RecordDecoder {
@@ -122,8 +132,11 @@ export class RecordDecoder {
     try {
       text = typeof payload === 'string' ? payload : utf8.decode(payload);
     } catch {
-      return { ok: false, message: NOT_UTF8 };
+      const kpl = typeof payload !== 'string' && payload.length >= KPL_MAGIC.length && KPL_MAGIC.every((b, i) => payload[i] === b);
+      return { ok: false, message: kpl ? NOT_KPL : NOT_UTF8 };
     }
+    // JSON forbids it (RFC 8259 §8.1); rejected by name in every path rather than stripped by some decoders only.
+    if (text.charCodeAt(0) === 0xfeff) return { ok: false, message: 'payload starts with a byte-order mark (U+FEFF), which JSON text must not' };
     // A string holding a lone UTF-16 surrogate has no UTF-8 form: judged as the bytes that would carry it.
     if (typeof payload === 'string' && !payload.isWellFormed()) return { ok: false, message: NOT_UTF8 };
     let doc: unknown;
@@ -170,14 +183,14 @@ export class RecordDecoder {
       if (this.distinct[i]) {
         if (typeof v === 'string' && v.length > 0) values.push(hash53(v));
         else if (typeof v === 'number' && Number.isFinite(v)) values.push(hash53(String(v)));
-        else return { ok: false, message: `${field} must be a non-empty string or a finite number, got ${describe(v)}` };
+        else return { ok: false, message: v === undefined ? `${field} is missing` : `${field} must be a non-empty string or a finite number, got ${describe(v)}`, key };
         continue;
       }
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         return { ok: false, message: v === undefined ? `${field} is missing` : `${field} must be a finite number, got ${describe(v)}`, key };
       }
       if (v >= MAX_ABS_VALUE || v <= -MAX_ABS_VALUE) {
-        return { ok: false, message: `${field} must be a number of magnitude below 1e126 (DynamoDB's number range), got ${v}` };
+        return { ok: false, message: `${field} must be a number of magnitude below 1e126 (DynamoDB's number range), got ${v}`, key };
       }
       values.push(v);
     }
@@ -187,6 +200,8 @@ export class RecordDecoder {
       const rawId = own(o, this.idField);
       if (typeof rawId === 'string' && rawId.length > 0) id = rawId;
       else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = String(rawId);
+      // Any other value would silently switch de-duplication off: a producer retry would count twice.
+      else if (rawId !== undefined) return { ok: false, message: `${this.idField} must be a non-empty string or a finite number, got ${describe(rawId)}`, key };
       // A UTF-16 unit takes at most 3 UTF-8 bytes: short ids need no exact count.
       const idBytes = id === undefined || id.length * 3 <= MAX_ID_BYTES ? 0 : Buffer.byteLength(id, 'utf8');
       if (idBytes > MAX_ID_BYTES) return { ok: false, message: `${this.idField} must be at most ${MAX_ID_BYTES} bytes of UTF-8, got ${idBytes} bytes`, key };

@@ -19,6 +19,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeadLetterSender } from '../adapters/dead-letters';
 import { ResultObjectWriter } from '../adapters/result-objects';
 import { s3Client } from '../adapters/s3-client';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { type ArrivalClock, toDeliveredRecords } from '../adapters/kinesis-records';
 import { ArchiveWriter } from '../adapters/archive-objects';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
@@ -63,7 +64,16 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
       pipelineName: config.pipelineName,
       state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       results: new ResultObjectWriter({ client: s3, bucket: config.resultsBucket, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
-      deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
+      deadLetters: new DeadLetterSender({
+        client: sqs,
+        queueUrl: config.deadLetterQueueUrl,
+        payloads: {
+          bucket: config.resultsBucket,
+          pipeline: config.pipelineName,
+          put: async (key, body) => void (await s3.send(new PutObjectCommand({ Bucket: config.resultsBucket, Key: key, Body: body }))),
+        },
+        ...(opts.writeGate ? { writeGate: opts.writeGate } : {}),
+      }),
       parallelizationFactor: config.parallelizationFactor,
       ...(scoring === undefined ? {} : { scoring: scoring() }),
     });

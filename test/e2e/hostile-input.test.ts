@@ -3,6 +3,7 @@
  * mapping → consumer → DynamoDB/SQS, on emulators). Each file must be judged identically: the same window,
  * rejected and correction lines, the same summary, and no batch abandoned.
  */
+import { FAST_RETRY_BACKOFF } from '../../bin/local/esm-runner';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,7 @@ describe('hostile input: replay and sandbox judge alike', () => {
       outDir: sandboxDir,
       name,
       batchSize: o.batchSize ?? 100,
+      retryBackoffMs: FAST_RETRY_BACKOFF,
       ...(o.chaos === undefined ? {} : { chaos: o.chaos, seed: 3 }),
     });
     expect(stats.esm.onFailureBatches).toBe(0);
@@ -182,7 +184,7 @@ describe('hostile input: replay and sandbox judge alike', () => {
     expect(readLines(path.join(sandboxDir, 'corrections.jsonl'))).toHaveLength(corrections.length);
   });
 
-  it('dead letters whose payload had to be truncated are exported with its size and digest, not refused', async () => {
+  it('dead letters of payloads over the old 256 KB message limit are exported whole', async () => {
     const pad = (fields: Record<string, unknown>, bytes: number): string => {
       const text = JSON.stringify({ ...fields, pad: '' });
       return `${text.slice(0, -2)}${'p'.repeat(bytes - Buffer.byteLength(text))}"}`;
@@ -198,9 +200,10 @@ describe('hostile input: replay and sandbox judge alike', () => {
     expect(replayed, JSON.stringify(replayed)).toMatchObject({ invalid: 2 });
     expect(replayed.lateRecords).toBe(2);
     const exported = readLines(path.join(sandboxDir, 'rejected.jsonl')).map((l) => JSON.parse(l) as { line: number; truncated?: boolean; dataBytes?: number; data: string });
-    const truncated = exported.filter((r) => r.truncated === true);
-    expect([...new Set(truncated.map((r) => r.line))]).toEqual([1, 3, 4, 5]);
-    for (const r of truncated) expect(r.dataBytes).toBe(Buffer.byteLength(lines[r.line - 1]!.data));
-    expect(exported.every((r) => r.data.length > 0)).toBe(true);
+    expect([...new Set(exported.map((r) => r.line))]).toEqual([1, 3, 4, 5]);
+    for (const r of exported) {
+      expect(r.data === lines[r.line - 1]!.data, `line ${r.line} whole`).toBe(true);
+      expect(r.truncated).toBeUndefined();
+    }
   });
 });

@@ -3,6 +3,7 @@
  * replay CLI's engine-only path, on a generated file with every kind of awkward record, while a fifth of the
  * invocations crash part-way through their writes. The outputs must be the same sets of lines.
  */
+import { FAST_RETRY_BACKOFF } from '../../bin/local/esm-runner';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,7 +58,7 @@ describe('sandbox against replay', () => {
   it('with one shard and injected crashes, writes exactly what the replay writes', async () => {
     const out = path.join(dir, 'sandbox');
     // Batches of 100 give the fault injector more invocations to break than the deployed 500.
-    const { summary, stats } = await runFile({ spec: loadSpecFile(SPEC_PATH), inputPath: input, outDir: out, shards: 1, chaos: 0.2, seed: 5, batchSize: 100, name: 'e2e' });
+    const { summary, stats } = await runFile({ spec: loadSpecFile(SPEC_PATH), inputPath: input, outDir: out, shards: 1, chaos: 0.2, seed: 5, batchSize: 100, name: 'e2e', retryBackoffMs: FAST_RETRY_BACKOFF });
     console.log('sandbox run:', JSON.stringify(stats));
     expect(stats.chaos.faults).toBeGreaterThan(0);
     expect(stats.esm.onFailureBatches).toBe(0);
@@ -95,7 +96,7 @@ describe('sandbox against replay', () => {
     const replayOut = path.join(dir, 'sketch-replay');
     const replayed = await replay({ spec: SKETCH_SPEC, inputPath: sketchInput, outDir: replayOut });
     const out = path.join(dir, 'sketch-sandbox');
-    const { summary, stats } = await runFile({ spec: SKETCH_SPEC, inputPath: sketchInput, outDir: out, shards: 1, chaos: 0.2, seed: 6, batchSize: 100, name: 'e2e-sketch' });
+    const { summary, stats } = await runFile({ spec: SKETCH_SPEC, inputPath: sketchInput, outDir: out, shards: 1, chaos: 0.2, seed: 6, batchSize: 100, name: 'e2e-sketch', retryBackoffMs: FAST_RETRY_BACKOFF });
     expect(stats.chaos.faults).toBeGreaterThan(0);
     const comparison = compareOutputs(replayOut, out);
     expect(comparison.equal, describeComparison(comparison, ['replay', 'sandbox'])).toBe(true);

@@ -82,6 +82,7 @@ describe('cdk-nag', () => {
         'Consumer/Function/Resource Serverless-LambdaTracing',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/archive/fraud/*]',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/corrections/fraud/*]',
+        'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/dead-letter-payloads/fraud/*]',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/finals/fraud/*]',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/firings/fraud/*]',
         'Finals/AccessLogs/Resource AwsSolutions-S1',

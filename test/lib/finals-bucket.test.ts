@@ -129,12 +129,12 @@ describe('finals bucket', () => {
 });
 
 describe('consumer access to the finals bucket', () => {
-  it('may only put objects, under its own pipeline prefix of finals/, firings/ and corrections/', () => {
+  it('may only put objects, under its own pipeline prefix of finals/, firings/, corrections/ and dead-letter-payloads/', () => {
     const statements = bucketStatements(consumerRoleId);
     expect(statements).toHaveLength(1);
     expect(asArray(statements[0]?.Action)).toEqual([...CONSUMER_BUCKET_ACTIONS]);
     expect(CONSUMER_BUCKET_ACTIONS).toEqual(['s3:PutObject']);
-    expect(asArray(statements[0]?.Resource).map(flattenCfnString).sort()).toEqual(['<ref>/corrections/fraud/*', '<ref>/finals/fraud/*', '<ref>/firings/fraud/*']);
+    expect(asArray(statements[0]?.Resource).map(flattenCfnString).sort()).toEqual(['<ref>/corrections/fraud/*', '<ref>/dead-letter-payloads/fraud/*', '<ref>/finals/fraud/*', '<ref>/firings/fraud/*']);
   });
 
   it('cannot read, list or delete in the bucket (no s3 action but PutObject anywhere in its policies)', () => {

@@ -11,7 +11,9 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecor
 import { kinesisClient } from '../../../bin/local/kinesis-client';
 import { startEmulators, type Emulators } from '../../../bin/local/emulators';
 import {
+  FAST_RETRY_BACKOFF,
   LocalEventSourceMapping,
+  MAX_INVOCATION_PAYLOAD_BYTES,
   readBatchResponse,
   type KinesisOnFailureMessage,
   type LocalEventSourceMappingOptions,
@@ -79,6 +81,7 @@ async function run(stream: string, behave: Handler = () => undefined, options: P
   const esm = new LocalEventSourceMapping({
     streamName: stream,
     pollIntervalMs: 10,
+    retryBackoffMs: FAST_RETRY_BACKOFF,
     maximumRetryAttempts: 2,
     handler: async (event) => {
       events.push(structuredClone(event));
@@ -417,9 +420,9 @@ describe('LocalEventSourceMapping', () => {
       batchItemFailures: [{ itemIdentifier: event.Records.at(-1)?.kinesis.sequenceNumber }],
     }));
     await esm.drain();
-    // The checkpoint moves to the last record, which alone is retried until the budget (2 retries) is spent.
-    expect(batches(events)).toEqual([[0, 1, 2, 3], [3], [3]]);
-    expect(esm.counters).toMatchObject({ bisections: 0, retries: 2, failedInvocations: 3, onFailureBatches: 1 });
+    // The checkpoint moves to the last record, a new batch with a budget of its own (2 retries), as on AWS.
+    expect(batches(events)).toEqual([[0, 1, 2, 3], [3], [3], [3]]);
+    expect(esm.counters).toMatchObject({ bisections: 0, retries: 3, failedInvocations: 4, onFailureBatches: 1 });
     const last = events[0]!.Records[3]!;
     expect(failures).toHaveLength(1);
     expect(failures[0]?.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 });
@@ -468,7 +471,7 @@ describe('LocalEventSourceMapping', () => {
   it('treats a null or empty response or failure list as success', async () => {
     const stream = await createStream(1);
     await put(stream, 0, 2);
-    for (const response of [null, undefined, {}, { batchItemFailures: null }, { batchItemFailures: [] }]) {
+    for (const response of [null, undefined, {}, [], { batchItemFailures: null }, { batchItemFailures: [] }]) {
       const { esm, events, failures } = await run(stream, () => response);
       await esm.drain();
       expect(batches(events), JSON.stringify(response)).toEqual([[0, 1]]);
@@ -485,7 +488,8 @@ describe('LocalEventSourceMapping', () => {
       kind: 'invalid',
       reason: 'batchItemFailures[1] has itemIdentifier missing, not a sequence number of the batch',
     });
-    expect(readBatchResponse([], seqs)).toEqual({ kind: 'invalid', reason: 'response is a list, not an object' });
+    expect(readBatchResponse([], seqs)).toEqual({ kind: 'success' });
+    expect(readBatchResponse([{ itemIdentifier: '100' }], seqs)).toEqual({ kind: 'invalid', reason: 'response is a list, not an object' });
   });
 
   it('fails an invocation that outlives the function timeout, bisects, and goes on with the shard', async () => {
@@ -528,10 +532,58 @@ describe('LocalEventSourceMapping', () => {
   });
 
   it('refuses a timeout, batching window or record age that cannot be', () => {
-    for (const bad of [{ functionTimeoutMs: 0 }, { maximumBatchingWindowMs: -1 }, { maximumRecordAgeMs: 0 }]) {
+    for (const bad of [{ functionTimeoutMs: 0 }, { maximumBatchingWindowMs: -1 }, { maximumRecordAgeMs: 0 }, { parallelizationFactor: 0 }, { parallelizationFactor: 11 }, { retryBackoffMs: { initialMs: 5, maxMs: 1 } }]) {
       expect(() => new LocalEventSourceMapping({ streamName: 's', handler: async () => undefined, ...bad }), JSON.stringify(bad)).toThrow(
         expect.objectContaining({ name: 'EventSourceMappingError' }),
       );
     }
+  });
+
+  it('prints what the handler threw, and names a timeout', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 1);
+    const thrown = await run(stream, () => {
+      throw new RangeError('state item too large');
+    }, { maximumRetryAttempts: 0 });
+    await thrown.esm.drain();
+    expect(thrown.esm.lastFunctionError).toMatch(/^shardId-\d+: RangeError: state item too large$/);
+    const hung = await run(stream, () => new Promise(() => undefined), { maximumRetryAttempts: 0, functionTimeoutMs: 100 });
+    await hung.esm.drain();
+    expect(hung.esm.lastFunctionError).toMatch(/^shardId-\d+: timed out after 100 ms$/);
+  });
+
+  it('backs off between retries, doubling up to its maximum', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 1);
+    const at: number[] = [];
+    const { esm } = await run(stream, () => {
+      at.push(Date.now());
+      throw new Error('fails');
+    }, { maximumRetryAttempts: 4, retryBackoffMs: { initialMs: 100, maxMs: 300 } });
+    await esm.drain();
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(gaps).toHaveLength(4);
+    // Lower bounds only: a loaded machine can only make the pauses longer.
+    [100, 200, 300, 300].forEach((min, i) => expect(gaps[i]).toBeGreaterThanOrEqual(min - 5));
+    expect(new LocalEventSourceMapping({ streamName: 's', handler: async () => undefined }).settings.retryBackoffMs).toEqual({ initialMs: 1000, maxMs: 15_000 });
+  });
+
+  it('invokes a batch whose event would exceed 6 MB in parts, in order', async () => {
+    const stream = await createStream(1);
+    // 9 records of 900 KB: 1.2 MB each in base64, so at most 5 fit one invocation.
+    for (let i = 0; i < 9; i++) {
+      const data = Buffer.concat([Buffer.from(JSON.stringify({ i })), Buffer.alloc(900_000, 32)]);
+      await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: [{ Data: data, PartitionKey: 'k' }] }));
+    }
+    const sizes: number[] = [];
+    const { esm, events } = await run(stream, (event) => {
+      sizes.push(Buffer.byteLength(JSON.stringify(event)));
+    }, { batchSize: 100 });
+    await esm.drain();
+    const order = events.flatMap((e) => e.Records.map((r) => (JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8').trimEnd()) as { i: number }).i));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(events.length).toBeGreaterThan(1);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(MAX_INVOCATION_PAYLOAD_BYTES);
+    expect(esm.counters.payloadSplits).toBeGreaterThan(0);
   });
 });

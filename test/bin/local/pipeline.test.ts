@@ -3,6 +3,7 @@
  * gives up on land in the on-failure SQS queue (where the OnFailureQueueNotEmpty alarm would see them), and a
  * consumer that outlives the function timeout is retried while the shard goes on.
  */
+import { FAST_RETRY_BACKOFF } from '../../../bin/local/esm-runner';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -34,7 +35,7 @@ afterAll(async () => {
 
 async function start(o: Omit<LocalPipelineOptions, 'spec'>): Promise<LocalPipeline> {
   // No batching window: these tests are about failures, and each window would only add a second.
-  const p = await LocalPipeline.start({ spec: SPEC, name: `pipe-${++count}`, maximumBatchingWindowMs: 0, ...o });
+  const p = await LocalPipeline.start({ spec: SPEC, name: `pipe-${++count}`, maximumBatchingWindowMs: 0, retryBackoffMs: FAST_RETRY_BACKOFF, ...o });
   started.push(p);
   return p;
 }
@@ -64,7 +65,7 @@ describe('LocalPipeline', () => {
     expect(sorted.map((m) => m.KinesisBatchInfo.startSequenceNumber)).toEqual(put.map((r) => r.seq));
     for (const m of sorted) {
       expect(m).toMatchObject({
-        requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 1, functionArn: expect.stringContaining(':function:') },
+        requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 1, functionArn: expect.stringMatching(new RegExp(`:function:${pipeline.names.pipeline}-consumer$`)) },
         responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
         version: '1.0',
         KinesisBatchInfo: { shardId: put[0]!.shard, batchSize: 1, streamArn: expect.stringMatching(new RegExp(`:stream/${pipeline.names.stream}$`)) },

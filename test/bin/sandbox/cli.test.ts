@@ -1,6 +1,6 @@
 /** `npm start` refuses bad options, specs and input lines with messages naming the culprit, before starting anything. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,16 @@ describe.concurrent('sandbox command line', () => {
     expect(r.stderr).toContain('input line 3');
     expect(r.stderr).not.toContain('emulators up'); // refused before any process started
   });
+
+  it('names a line whose record a Kinesis stream cannot hold, before starting anything', async () => {
+    const input = path.join(dir, 'huge.jsonl');
+    const huge = JSON.stringify({ user_id: 'u', event_time: 1, pad: 'x'.repeat(1_048_576) });
+    writeFileSync(input, `${JSON.stringify({ data: '{}' })}\n${JSON.stringify({ data: huge })}\n`);
+    const r = await sandbox(['--config', FRAUD, '--input', input, '--out', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/input line 2: the record is 1048\d{3} bytes with its partition key, over the 1048576 a Kinesis record holds/);
+    expect(r.stderr).not.toContain('emulators up');
+  });
 });
 
 describe('sandbox following your own spec', () => {
@@ -112,7 +122,11 @@ describe('sandbox interrupted', () => {
     const lines: string[] = [];
     for (let i = 0; i < 3000; i++) lines.push(JSON.stringify({ data: JSON.stringify({ user_id: `u${i % 50}`, event_time: 1767600000000 + i * 1000, event_id: `e${i}`, amount: 1 }) }));
     writeFileSync(input, `${lines.join('\n')}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'sandbox.ts'), '--config', FRAUD, '--input', input, '--out', path.join(dir, 'out')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    // An earlier run's outputs: gone once this run has started, so a stopped run cannot pass them off as its own.
+    const out = path.join(dir, 'out');
+    mkdirSync(out, { recursive: true });
+    for (const name of ['windows.jsonl', 'rejected.jsonl', 'summary.json']) writeFileSync(path.join(out, name), 'earlier run\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'sandbox.ts'), '--config', FRAUD, '--input', input, '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
@@ -122,5 +136,6 @@ describe('sandbox interrupted', () => {
     expect(stderr).toContain('stopping…');
     expect(stderr).not.toMatch(/^error:/m); // the CLI's own error line (SDK warnings may mention errors)
     expect(code).toBe(130);
+    expect(readdirSync(out).filter((f) => !f.startsWith('.'))).toEqual([]);
   }, 60_000);
 });

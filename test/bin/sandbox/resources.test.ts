@@ -93,6 +93,7 @@ describe('sandbox resources match the CDK definitions', () => {
       const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }));
       expect(fifoSettings(Attributes?.FifoQueue, Attributes?.ContentBasedDeduplication), url).toEqual(expectedQueue(def));
       expect(url.endsWith('.fifo')).toBe(def.fifo);
+      expect(Attributes?.MaximumMessageSize).toBe(String(def.maxMessageBytes));
     }
   });
 
@@ -109,6 +110,7 @@ describe('sandbox resources match the CDK definitions', () => {
     for (const [def, queue] of [[DEAD_LETTER_QUEUE, stack.queues.deadLetterQueue], [ON_FAILURE_QUEUE, stack.queues.onFailureQueue]] as const) {
       const p = props(queue);
       expect(fifoSettings(p.FifoQueue, p.ContentBasedDeduplication)).toEqual(expectedQueue(def));
+      expect(p.MaximumMessageSize).toBe(def.maxMessageBytes);
     }
   });
 

@@ -4,6 +4,7 @@
  * invocations: each user record is judged on its own, exactly once, as the engine judges the same records sent
  * one by one; dead letters name the sub-sequence number.
  */
+import { FAST_RETRY_BACKOFF } from '../../../bin/local/esm-runner';
 import { aggregate } from 'aws-kinesis-agg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
@@ -82,7 +83,7 @@ describe('KPL aggregated records', () => {
   it('judges each user record on its own, exactly once under crashes, as the engine judges them one by one', async () => {
     const records = userRecords();
     const chaos = new FaultInjector({ probability: 0.3, seed: 7 });
-    const pipeline = await LocalPipeline.start({ spec, name: 'kpl', batchSize: 3, maximumRetryAttempts: 20, beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate });
+    const pipeline = await LocalPipeline.start({ spec, name: 'kpl', batchSize: 3, maximumRetryAttempts: 20, retryBackoffMs: FAST_RETRY_BACKOFF, beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate });
     try {
       const puts = await aggregated(records, 7);
       expect(puts.length).toBeGreaterThan(10);

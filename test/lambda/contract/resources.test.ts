@@ -32,6 +32,7 @@ describe('resource definitions for emulators', () => {
       QueueName: 'late.fifo',
       Attributes: {
         MessageRetentionPeriod: '1209600',
+        MaximumMessageSize: '1048576',
         SqsManagedSseEnabled: 'true',
         FifoQueue: 'true',
         ContentBasedDeduplication: 'false',

@@ -105,7 +105,7 @@ describe('new aggregates through the engine', () => {
     const feed = new Feed();
     const r = engine.processBatch([feed.ev('u', 1, { amount: 1, merchant: { id: 7 } }), feed.ev('u', 1, { amount: '12', merchant: 'm' }), feed.ev('u', 1, { amount: 3, merchant: '' })]);
     expect(r.rejected.map((x) => [x.reason, x.message])).toEqual([
-      ['invalid', 'merchant must be a non-empty string or a finite number, got a object'],
+      ['invalid', 'merchant must be a non-empty string or a finite number, got an object'],
       ['invalid', 'amount must be a finite number, got the string "12"'],
       ['invalid', 'merchant must be a non-empty string or a finite number, got the string ""'],
     ]);

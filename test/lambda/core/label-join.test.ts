@@ -50,7 +50,7 @@ describe('label parsing', () => {
     ['an array', '[1,2]', 'payload', /must be a JSON object, got an array/],
     ['no key', JSON.stringify({ ...ok, key: undefined }), 'key', /key is missing/],
     ['an empty key', JSON.stringify({ ...ok, key: '' }), 'key', /key must be a non-empty string or a finite number, got the string ""/],
-    ['a key object', JSON.stringify({ ...ok, key: { a: 1 } }), 'key', /key must be .* got a object/],
+    ['a key object', JSON.stringify({ ...ok, key: { a: 1 } }), 'key', /key must be .* got an object/],
     ['neither id', JSON.stringify({ key: 'u1', label: true, labelTime: T0 }), 'predictionId', /predictionId or eventId is required/],
     ['a predictionId without model version', JSON.stringify({ ...ok, predictionId: 'e1' }), 'predictionId', /"<model version>:<event id>"/],
     ['a predictionId with a bad model version', JSON.stringify({ ...ok, predictionId: 'v 1:e1' }), 'predictionId', /"<model version>:<event id>"/],
