@@ -4,7 +4,7 @@
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { deaggregate } from 'aws-kinesis-agg';
-import type { ArchivedRecord } from '../core/archive';
+import { ARCHIVE_MAX_TIME, type ArchivedRecord } from '../core/archive';
 import type { InputRecord } from '../core/engine';
 
 /** Arrival time of a record (epoch ms) from another clock than Kinesis' (the sandbox replays a file's own). */
@@ -53,8 +53,10 @@ export function toInputRecords(r: KinesisStreamRecord, clock?: ArrivalClock): In
 export function toDeliveredRecords(r: KinesisStreamRecord, clock?: ArrivalClock): DeliveredRecord[] {
   const whole = toInputRecord(r, clock);
   const bytes = whole.data as Buffer;
-  // A recorded clock may know no arrival (+∞: a local file line without one).
-  const arrivalTime = whole.arrivalTime !== undefined && Number.isFinite(whole.arrivalTime) ? whole.arrivalTime : null;
+  // A recorded clock may know no usable arrival (+∞ or a negative time: a local file line without one, or with a
+  // bad one); such a record is archived as of unknown arrival rather than failing its batch.
+  const t = whole.arrivalTime;
+  const arrivalTime = t !== undefined && Number.isFinite(t) && t >= 0 && t < ARCHIVE_MAX_TIME ? t : null;
   const plain = (): DeliveredRecord[] => [{ input: whole, archived: { shard: whole.shard, seq: whole.seq, partitionKey: r.kinesis.partitionKey, arrivalTime, data: bytes } }];
   if (bytes.length < KPL_MAGIC.length + 16 || !bytes.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return plain();
   const subs: DeliveredRecord[] = [];

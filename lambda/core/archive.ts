@@ -45,7 +45,9 @@ export function engineSeq(r: Pick<ArchivedRecord, 'seq' | 'sub'>): string {
 
 const SHARD = /^[A-Za-z0-9._-]{1,128}$/;
 const SEQ = /^(0|[1-9][0-9]{0,128})$/;
-const MAX_TIME = 253_402_300_800_000;
+/** Year 10000: arrival times the archive's hour folders can name lie in [0, ARCHIVE_MAX_TIME). */
+export const ARCHIVE_MAX_TIME = 253_402_300_800_000;
+const MAX_TIME = ARCHIVE_MAX_TIME;
 export const ARCHIVE_SUFFIX = '.jsonl.gz';
 
 /** The `dt=…/hh=…/` folder of an arrival time. */
