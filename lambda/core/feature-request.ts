@@ -106,7 +106,7 @@ export function parseFeatureRequest(body: unknown, spec: PipelineSpec): FeatureR
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-const STATUS: Record<FeatureStatus, string> = { present: 'PRESENT', empty: 'EMPTY', stale: 'STALE', unavailable: 'UNAVAILABLE' };
+const STATUS: Record<FeatureStatus, string> = { present: 'PRESENT', empty: 'EMPTY', stale: 'STALE', unavailable: 'UNAVAILABLE', 'written-after': 'WRITTEN_AFTER' };
 
 /** Feast's response: `metadata.feature_names` (the key field first), then one column per name, one entry per key. */
 export interface FeatureResponse {

@@ -27,9 +27,12 @@ import { GlobalWindows } from './windows/global';
 /**
  * present: the window holds records; empty: it holds none (the value is the empty one); stale: the state was
  * written more than the feature's maxStalenessMs before T (the value is given, not to be trusted);
- * unavailable: the window holding T was final and no longer kept when the state was written (T before it).
+ * unavailable: the window holding T was final and no longer kept when the state was written (T before it);
+ * written-after: the state was written after T and the window holds records: the value may include records that
+ * arrived after T (the state keeps no arrival times), so it is not the answer as of T, only an upper view of it.
+ * An empty window read before the write is empty as of T too.
  */
-export type FeatureStatus = 'present' | 'empty' | 'stale' | 'unavailable';
+export type FeatureStatus = 'present' | 'empty' | 'stale' | 'unavailable' | 'written-after';
 
 export interface ServingMeta {
   /** The key's shard watermark; null (or −∞) before any record. */
@@ -170,7 +173,7 @@ export function serveFeature(f: FeatureRuntime, e: Entity | undefined, at: numbe
     newestEventTime: r.newest,
     watermark,
     writtenAt: meta.writtenAt,
-    status: r.unavailable ? 'unavailable' : stale ? 'stale' : count > 0 ? 'present' : 'empty',
+    status: r.unavailable ? 'unavailable' : count > 0 && beforeWrite ? 'written-after' : stale ? 'stale' : count > 0 ? 'present' : 'empty',
   };
 }
 

@@ -63,7 +63,8 @@ describe('FeatureClient against DynamoDB', () => {
     // The fraudster's burst at its end, and an hour after it: the hourly spend falls back to 0, never stays.
     const during = (await client.getFeatures(['fraudster'], { at: T0 + 21 * 104_000 + 1000 }))[0]!.features;
     expect(during.spend_1h_every_5m!.count).toBeGreaterThanOrEqual(10);
-    expect(during.spend_1h_every_5m!.status).toBe('present');
+    // That time is before the state was written: the value may hold records that arrived after it, and says so.
+    expect(during.spend_1h_every_5m!.status).toBe('written-after');
     const later = (await client.getFeatures(['fraudster'], { at: new Date(T0 + 21 * 104_000 + 3_700_000) }))[0]!.features;
     expect([later.spend_1h_every_5m!.value, later.spend_1h_every_5m!.count, later.spend_1h_every_5m!.status]).toEqual([0, 0, 'empty']);
     // Its count carries maxStalenessMs (1 h): read more than an hour after the state was written, it says so.

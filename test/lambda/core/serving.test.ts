@@ -117,6 +117,19 @@ describe('serveFeatures', () => {
     expect(serve(engine, 'u', 5, 100).sum10!.status).toBe('unavailable');
     expect(pick(serve(engine, 'u', 85, 100).sum10!)).toEqual({ value: null, count: 0, status: 'unavailable', windowStart: 80, windowEnd: 90 });
     expect(pick(serve(engine, 'u', 100, 100).sum10!)).toEqual({ value: 100, count: 1, status: 'present', windowStart: 100, windowEnd: 110 });
+
+  });
+
+  it('flags a window with records read as of a T before the state was written: they may have arrived after T', () => {
+    const engine = engineOf();
+    const feed = new Feed();
+    // Records at 100 and 104 arrive at 100 and 104; the state is written at 104 and read as of 102.
+    engine.processBatch([100, 104].map((t) => feed.ev('u', t, { amount: t }, { arrivalTime: t })));
+    // As of 102 only the first had arrived (value 100); the state holds both (204): not the answer as of T, and flagged.
+    expect(pick(serve(engine, 'u', 102, 104).sum10!)).toEqual({ value: 204, count: 2, status: 'written-after', windowStart: 100, windowEnd: 110 });
+    // An empty window read before the write is empty as of T too; at the write the value is as of T.
+    expect(pick(serve(engine, 'u', 115, 120).sum10!)).toMatchObject({ value: 0, count: 0, status: 'empty' });
+    expect(serve(engine, 'u', 104, 104).sum10!.status).toBe('present');
   });
 
   it('reads the session whose [start, last + gap) holds T; a final session kept for serving takes no later record', () => {
