@@ -5,13 +5,14 @@
  */
 import type { InputRecord } from '../lambda/core/engine';
 import { InputLineError } from '../lambda/core/input-line';
-import { type PipelineSpec, SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import type { PipelineSpec } from '../lambda/core/spec';
+import { helpText, parseArgs } from './cli/args';
 import { CONSISTENCY_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile } from './cli/files';
+import { checkReadableFile } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
+import { runMain } from './cli/run-main';
 import { readRecordBatches } from './replay/record-reader';
-import { ServedFileError, checkConsistency, readServed } from './training/consistency';
+import { checkConsistency, readServed } from './training/consistency';
 import { EventsInputError } from './training/rows';
 
 async function* batches(path: string, spec: PipelineSpec): AsyncGenerator<readonly InputRecord[]> {
@@ -38,12 +39,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(CONSISTENCY_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof CliFileError || e instanceof ServedFileError || e instanceof EventsInputError) process.stderr.write(`error: ${e.message}\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(CONSISTENCY_CLI, main);

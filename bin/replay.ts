@@ -3,12 +3,11 @@
  * Writes DIR/windows.jsonl and DIR/rejected.jsonl (and DIR/corrections.jsonl under latePolicy "update") and
  * prints the JSON summary on stdout. Progress goes to stderr when it is a terminal.
  */
-import { InputLineError } from '../lambda/core/input-line';
-import { SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { REPLAY_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
+import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
+import { runMain } from './cli/run-main';
 import { replay } from './replay/run';
 
 async function main(): Promise<number> {
@@ -47,12 +46,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(REPLAY_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError) process.stderr.write(`error: ${e.message}\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(REPLAY_CLI, main);

@@ -11,16 +11,15 @@
  *                                   and of each emulator
  *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)
  */
-import { InputLineError } from '../lambda/core/input-line';
-import { SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { SANDBOX_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
+import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
+import { runMain } from './cli/run-main';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecFile } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
-import { InputFileError, checkInputFile, runFile } from './sandbox/file-run';
+import { checkInputFile, runFile } from './sandbox/file-run';
 
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
 
@@ -33,11 +32,24 @@ async function stopEmulators(): Promise<void> {
   await e?.stop();
 }
 
-function onInterrupt(): void {
-  if (interrupted) process.exit(130); // second Ctrl-C: do not wait for anything
+function onInterrupt(signal: NodeJS.Signals = 'SIGINT'): void {
+  // 128 + the signal's number, as a shell reports a process a signal ended.
+  const code = signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : 130;
+  if (interrupted) process.exit(code); // second Ctrl-C: do not wait for anything
   interrupted = true;
   process.stderr.write('\nstopping…\n');
-  void stopEmulators().finally(() => process.exit(130));
+  void stopEmulators().finally(() => process.exit(code));
+}
+
+/**
+ * Stops like a signal would when the process that started this one goes away (npm or a shell killed without
+ * passing the signal on): the emulators must not outlive the run.
+ */
+function watchParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) onInterrupt('SIGHUP');
+  }, 500).unref();
 }
 
 async function main(): Promise<number> {
@@ -82,8 +94,8 @@ async function main(): Promise<number> {
     if (records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs will be empty\n`);
   }
 
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => onInterrupt(signal));
+  watchParent();
   emulators = await startEmulators({ kinesisEmulator: kinesisEmulator as KinesisEmulator });
   // SDK clients read their endpoints from the environment when they are created.
   Object.assign(process.env, emulators.env());
@@ -128,18 +140,6 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    if (!interrupted) process.exit(code);
-  },
-  (e: unknown) => {
-    // Stopping the emulators on a signal makes the run fail with connection errors: not an error to report, and
-    // the signal handler exits once they are down.
-    if (interrupted) return;
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(SANDBOX_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof InputFileError || e instanceof CliFileError) process.stderr.write(`error: ${e.message}\n`);
-    else if (e instanceof Error) process.stderr.write(`error: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}\n`);
-    else process.stderr.write(`error: ${String(e)}\n`);
-    void stopEmulators().finally(() => process.exit(e instanceof UsageError ? 64 : 1));
-  },
-);
+// Stopping the emulators on a signal makes the run fail with connection errors: not an error to report, and the
+// signal handler exits once they are down.
+runMain(SANDBOX_CLI, main, { cleanup: stopEmulators, stopping: () => interrupted });

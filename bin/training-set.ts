@@ -3,14 +3,12 @@
  * (options: bin/cli/commands.ts). Writes DIR/training.jsonl, DIR/training.csv and DIR/skipped-labels.jsonl and
  * prints the JSON summary on stdout. Progress goes to stderr when it is a terminal.
  */
-import { InputLineError } from '../lambda/core/input-line';
-import { SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { TRAINING_SET_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
+import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
-import { LabelFileError } from './training/labels';
-import { EventsInputError, type RowMode } from './training/rows';
+import { runMain } from './cli/run-main';
+import { type RowMode } from './training/rows';
 import { trainingSet } from './training/run';
 
 async function main(): Promise<number> {
@@ -49,12 +47,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(TRAINING_SET_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError || e instanceof LabelFileError || e instanceof EventsInputError) process.stderr.write(`error: ${e.message}\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(TRAINING_SET_CLI, main);

@@ -109,4 +109,13 @@ export const CONSISTENCY_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI } as const;
+export const SCHEMA_CLI: CliDefinition = {
+  command: 'npm run schema --',
+  summary: 'Writes the pipeline spec\'s JSON Schema, built from the validator\'s own field lists and bounds, to bin/specs/pipeline-spec.schema.json.',
+  forms: [['check']],
+  options: {
+    check: { kind: 'flag', help: 'Writes nothing; exits 1 if the file differs from the schema the validator makes.' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI, schema: SCHEMA_CLI } as const;
