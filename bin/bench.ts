@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     // Only write the workload (any size, in chunks) as a replay input file, plus the benchmark's spec beside it.
     const path = args['write-input'] as string;
     prepareOutputFile('--write-input', path);
-    await writeLongWorkload(path, records, keys);
+    // The bench's own workload (its seed and --spacing-ms), streamed: any size, in arrival order throughout.
+    await writeLongWorkload(path, { records, keys, seed: 7, spacingMs: (args['spacing-ms'] as number | undefined) ?? 50 });
     writeFileSync(`${path}.spec.json`, JSON.stringify(BENCH_SPEC, null, 2));
     console.log(`wrote ${records.toLocaleString('en-US')} records to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) and the spec to ${path}.spec.json`);
     return;

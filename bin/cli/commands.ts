@@ -37,7 +37,7 @@ export const SANDBOX_CLI: CliDefinition = {
 export const BENCH_CLI: CliDefinition = {
   command: 'npm run bench --',
   summary: 'Prints throughput figures of the replay and the window engine on a generated workload, then of consumer batches on local emulators.',
-  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step']],
+  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'spacing-ms', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step']],
   options: {
     records: { kind: 'number', value: 'N', help: 'Records in the workload; default 300000.' },
     keys: { kind: 'number', value: 'N', help: 'Distinct keys (Zipf-distributed); default 5000.' },
@@ -47,7 +47,7 @@ export const BENCH_CLI: CliDefinition = {
     'emulator-records': { kind: 'number', value: 'N', help: 'Records per batch size in the emulator section; default 5000.' },
     training: { kind: 'flag', help: 'Only times training rows for --labels labels over the workload beside the replay of the same events, each in a process of its own, with peak memory.' },
     labels: { kind: 'number', value: 'N', help: 'With --training: labels; default 30000.' },
-    'write-input': { kind: 'string', value: 'PATH', help: 'Only writes a workload file of --records records (in chunks, any size) and its spec to PATH.spec.json.' },
+    'write-input': { kind: 'string', value: 'PATH', help: 'Only writes the bench\'s workload of --records records (any size, streamed, in arrival order) and its spec to PATH.spec.json.' },
     'kinesis-put': { kind: 'flag', help: 'Only measures the local Kinesis emulator: put time per --step records as the stream fills to --records (default 40000), then the read-back time.' },
     'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'With --kinesis-put: kinesalite (default) or kinesis-mock.' },
     step: { kind: 'number', value: 'N', help: 'With --kinesis-put: records per step; default 5000.' },
