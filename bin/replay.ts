@@ -3,10 +3,12 @@
  * Writes DIR/windows.jsonl and DIR/rejected.jsonl (and DIR/corrections.jsonl under latePolicy "update") and
  * prints the JSON summary on stdout. Progress goes to stderr when it is a terminal.
  */
+import { join } from 'node:path';
 import { UsageError, helpText, parseArgs } from './cli/args';
 import { REPLAY_CLI } from './cli/commands';
 import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
+import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
 import { runMain } from './cli/run-main';
 import { replay } from './replay/run';
 
@@ -25,8 +27,10 @@ async function main(): Promise<number> {
   checkReadableFile('--input', args.input as string, 'a records file (one JSON line per record)');
   prepareOutputDir('--out', args.out as string);
   const tty = process.stderr.isTTY === true;
+  const checks = new RunChecks();
   const summary = await replay({
     spec,
+    checks,
     inputPath: args.input as string,
     outDir: args.out as string,
     ...(batchSize === undefined ? {} : { batchSize }),
@@ -43,7 +47,9 @@ async function main(): Promise<number> {
   if (tty) process.stderr.write('\n');
   if (summary.records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs are empty\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  return 0;
+  const warnings = checks.warnings({ records: summary.records, applied: summary.applied, rejectedFile: join(args.out as string, 'rejected.jsonl') });
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  return args.strict === true && warnings.length > 0 ? STRICT_EXIT_CODE : 0;
 }
 
 runMain(REPLAY_CLI, main);

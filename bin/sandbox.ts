@@ -11,10 +11,13 @@
  *                                   and of each emulator
  *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)
  */
+import { join } from 'node:path';
 import { UsageError, helpText, parseArgs } from './cli/args';
 import { SANDBOX_CLI } from './cli/commands';
 import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
+import { readLines } from './cli/lines';
+import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
 import { runMain } from './cli/run-main';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecFile } from './cli/spec-file';
@@ -71,7 +74,7 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
-    for (const name of ['shards', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'chaos', 'seed', 'batch-size', 'strict'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
@@ -129,7 +132,17 @@ async function main(): Promise<number> {
         `DynamoDB write units of the invocations ${stats.writeUnits.toLocaleString('en-US')}, lower bound ${stats.boundWriteUnits.toLocaleString('en-US')} (${(stats.writeUnits / Math.max(stats.boundWriteUnits, 1)).toFixed(2)}x; target at most 2x); ${stats.recordsPerSecond} records/s (target at least 1,000 on one shard at batch size 1,000)\n`,
       );
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      return 0;
+      // The dead letters read back, checked as the replay checks its rejections.
+      const checks = new RunChecks();
+      const rejectedFile = join(args.out as string, 'rejected.jsonl');
+      for await (const line of readLines(rejectedFile)) {
+        if (line.trim() === '') continue;
+        const r = JSON.parse(line) as { reason: string; message: string };
+        checks.rejected(r.reason, r.message);
+      }
+      const warnings = checks.warnings({ records: summary.records, applied: summary.applied, rejectedFile });
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      return args.strict === true && warnings.length > 0 ? STRICT_EXIT_CODE : 0;
     }
     const out = (s: string): void => void process.stdout.write(s);
     if (followOwn) return await runFollow({ emulators, spec: spec!, specPath: args.config as string, out, ...(featuresPort === undefined ? {} : { featuresPort }) });

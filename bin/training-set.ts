@@ -7,6 +7,7 @@ import { UsageError, helpText, parseArgs } from './cli/args';
 import { TRAINING_SET_CLI } from './cli/commands';
 import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
+import { STRICT_EXIT_CODE, emptyRowsWarning } from './cli/run-checks';
 import { runMain } from './cli/run-main';
 import { type RowMode } from './training/rows';
 import { trainingSet } from './training/run';
@@ -44,7 +45,9 @@ async function main(): Promise<number> {
   if (tty) process.stderr.write('\n');
   if (summary.skipped > 0) process.stderr.write(`warning: ${summary.skipped} label(s) skipped (no usable key or time); see ${args.out as string}/skipped-labels.jsonl\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  return 0;
+  const empty = emptyRowsWarning(summary);
+  if (empty !== undefined) process.stderr.write(`warning: ${empty}\n`);
+  return args.strict === true && empty !== undefined ? STRICT_EXIT_CODE : 0;
 }
 
 runMain(TRAINING_SET_CLI, main);

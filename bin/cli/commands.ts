@@ -2,24 +2,28 @@
  * The options of every CLI, defined once: the parser, `--help` and the option tables of docs/ all come from here
  * (test/bin/cli/commands.test.ts checks docs/ and each CLI's `--help` against these definitions).
  */
-import type { CliDefinition } from './args';
+import type { CliDefinition, OptionDef } from './args';
+
+/** The option of every CLI that checks its results for probable mistakes (bin/cli/run-checks.ts). */
+const STRICT: OptionDef = { kind: 'flag', help: 'Exits 2 instead of 0 when the run drew a warning about a probably wrong result (event times that look like epoch seconds, most records rejected, every training row empty).' };
 
 export const REPLAY_CLI: CliDefinition = {
   command: 'npm run replay --',
   summary: 'Replays a file of recorded stream records through the window engine; writes final windows, rejected records and a summary.',
-  forms: [['config', 'input', 'out', 'batch-size']],
+  forms: [['config', 'input', 'out', 'batch-size', 'strict']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     input: { kind: 'string', required: true, value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (docs/replay.md).' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its windows.jsonl, rejected.jsonl (and corrections.jsonl) are replaced.' },
     'batch-size': { kind: 'number', value: 'N', help: 'Records the engine takes at once, 1 to 65536; default 2000.' },
+    strict: STRICT,
   },
 };
 
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'shards', 'chaos', 'seed', 'batch-size', 'kinesis-emulator']],
+  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'shards', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
   options: {
     follow: { kind: 'flag', help: 'Keep the pipeline running for a producer of your own, with the features endpoint on localhost, until Ctrl-C: after the story, or with --config your spec instead of the story.' },
     'features-port': { kind: 'number', value: 'PORT', help: 'With --follow: localhost port of the features endpoint; default any free port.' },
@@ -31,6 +35,7 @@ export const SANDBOX_CLI: CliDefinition = {
     seed: { kind: 'number', value: 'S', help: 'File mode: seed of the fault injection, an integer; default 1.' },
     'batch-size': { kind: 'number', value: 'N', help: 'File mode: records per consumer invocation, 1 to 10000; default 500 (as deployed).' },
     'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'Kinesis emulator: kinesalite (default) or kinesis-mock (for comparison).' },
+    strict: { ...STRICT, help: `File mode: ${STRICT.help}` },
   },
 };
 
@@ -88,13 +93,14 @@ export const FEATURES_CLI: CliDefinition = {
 export const TRAINING_SET_CLI: CliDefinition = {
   command: 'npm run training-set --',
   summary: "Training rows: each label's features as serving would have answered at the label's time, from the events that had arrived by then.",
-  forms: [['config', 'events', 'labels', 'out', 'as']],
+  forms: [['config', 'events', 'labels', 'out', 'as', 'strict']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
     labels: { kind: 'string', required: true, value: 'LABELS.jsonl', help: 'Labels, one JSON object per line with "key" and "time" (epoch ms or ISO-8601), in any order; other fields are passed through.' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its training.jsonl, training.csv and skipped-labels.jsonl are replaced.' },
     as: { kind: 'string', value: 'MODE', help: 'served (default): values as of each label\'s time; final (analysis only): the final values of the same windows, from every record.' },
+    strict: STRICT,
   },
 };
 
