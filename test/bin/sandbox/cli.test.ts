@@ -102,7 +102,7 @@ describe('sandbox following your own spec', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await exited).toBe(130);
+    expect(await exited).toBe(143); // 128 + SIGTERM, as a shell reports it
   }, 120_000);
 });
 
@@ -121,6 +121,6 @@ describe('sandbox interrupted', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(stderr).toContain('stopping…');
     expect(stderr).not.toMatch(/^error:/m); // the CLI's own error line (SDK warnings may mention errors)
-    expect(code).toBe(130);
+    expect(code).toBe(143); // 128 + SIGTERM
   }, 60_000);
 });
