@@ -11,6 +11,7 @@ import { loadSpecFile } from './cli/spec-file';
 import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
 import { runMain } from './cli/run-main';
 import { replay } from './replay/run';
+import { archiveRecordBatches, chooseInput } from './history/archive-source';
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), REPLAY_CLI);
@@ -24,28 +25,29 @@ async function main(): Promise<number> {
   }
   // Everything that can be refused is refused before any input is read.
   const spec = loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`));
-  checkReadableFile('--input', args.input as string, 'a records file (one JSON line per record)');
+  const input = chooseInput(args, 'input');
+  if ('path' in input) checkReadableFile('--input', input.path, 'a records file (one JSON line per record)');
   prepareOutputDir('--out', args.out as string);
   const tty = process.stderr.isTTY === true;
   const checks = new RunChecks();
   const summary = await replay({
     spec,
     checks,
-    inputPath: args.input as string,
+    ...('path' in input ? { inputPath: input.path } : { records: archiveRecordBatches(input.store, input.range, spec, batchSize ?? 2000) }),
     outDir: args.out as string,
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(tty
       ? {
           onProgress: (p) => {
-            const pct = p.totalBytes > 0 ? ((100 * p.bytesRead) / p.totalBytes).toFixed(1) : '?';
+            const pct = p.totalBytes > 0 ? `${((100 * p.bytesRead) / p.totalBytes).toFixed(1)}%  ` : '';
             const rate = Math.round(p.lines / (p.elapsedMs / 1000));
-            process.stderr.write(`\r${pct}%  ${p.lines} lines  ${rate} lines/s  open slices ${p.openSlices}  open sessions ${p.openSessions}   `);
+            process.stderr.write(`\r${pct}${p.lines} lines  ${rate} lines/s  open slices ${p.openSlices}  open sessions ${p.openSessions}   `);
           },
         }
       : {}),
   });
   if (tty) process.stderr.write('\n');
-  if (summary.records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs are empty\n`);
+  if (summary.records === 0 && 'path' in input) process.stderr.write(`warning: --input ${input.path} holds no records; the outputs are empty\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   const warnings = checks.warnings({ records: summary.records, applied: summary.applied, rejectedFile: join(args.out as string, 'rejected.jsonl') });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);

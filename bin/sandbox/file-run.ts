@@ -14,7 +14,7 @@
  * "update" late records are not all in the queue, so `late` and `lateRecords` come from those counters.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
@@ -38,6 +38,8 @@ const MAX_PARTITION_KEY = 256;
 const PUT_CHUNK = 500;
 /** Where a run that lost batches writes the on-failure queue's messages. */
 export const ON_FAILURE_FILE = 'on-failure.jsonl';
+/** Folder of the output that holds the stream archive's objects, in their S3 layout. */
+export const ARCHIVE_DIR = 'archive';
 /** The summary with the consumer's usage (docs/semantics.md §9). */
 export const SUMMARY_FILE = 'summary.json';
 
@@ -78,6 +80,8 @@ export interface FileRunStats {
   readonly windowsFinalWhileStreaming: number;
   /** Dead letters read back: the lines of rejected.jsonl. */
   readonly rejected: number;
+  /** Objects of the stream archive, copied to DIR/archive/. */
+  readonly archiveObjects: number;
   readonly shards: number;
   /** Fault injection: its probability, the invocations it saw, those it armed, and the faults it raised. */
   readonly chaos: { readonly probability: number; readonly invocations: number; readonly armed: number; readonly faults: number };
@@ -359,6 +363,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
     const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
     writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed }, null, 2)}\n`);
+    // The archive the consumer wrote, in its S3 layout: `npm run replay -- --archive DIR/archive` reads it.
+    rmSync(join(o.outDir, ARCHIVE_DIR), { recursive: true, force: true });
+    const archiveObjects = (await pipeline.copyArchive(join(o.outDir, ARCHIVE_DIR))).length;
     return {
       summary,
       usage: consumed,
@@ -368,6 +375,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         windowsFinalAtEndOfInput,
         windowsFinalWhileStreaming: windows.length - windowsFinalAtEndOfInput,
         rejected: rejected.length,
+        archiveObjects,
         shards,
         chaos: { probability: o.chaos ?? 0, invocations: chaos.invocations, armed: chaos.armed, faults: chaos.faults },
         esm: { ...pipeline.esm.counters },
