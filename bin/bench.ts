@@ -26,10 +26,11 @@ import { parseInputLine } from '../lambda/core/input-line';
 import { NO_ID_PAGES, encodeKeyItem } from '../lambda/core/key-item';
 import type { KeyState } from '../lambda/core/keyed-state';
 import type { PipelineSpec } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { BENCH_CLI } from './cli/commands';
-import { CliFileError, prepareOutputFile } from './cli/files';
+import { prepareOutputFile } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
+import { runMain } from './cli/run-main';
 import { readLines } from './cli/lines';
 import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeLongWorkload, writeWorkload } from './bench/workload';
 import { PerWindowEngine } from './bench/per-window';
@@ -125,7 +126,8 @@ async function main(): Promise<void> {
     // Only write the workload (any size, in chunks) as a replay input file, plus the benchmark's spec beside it.
     const path = args['write-input'] as string;
     prepareOutputFile('--write-input', path);
-    await writeLongWorkload(path, records, keys);
+    // The bench's own workload (its seed and --spacing-ms), streamed: any size, in arrival order throughout.
+    await writeLongWorkload(path, { records, keys, seed: 7, spacingMs: (args['spacing-ms'] as number | undefined) ?? 50 });
     writeFileSync(`${path}.spec.json`, JSON.stringify(BENCH_SPEC, null, 2));
     console.log(`wrote ${records.toLocaleString('en-US')} records to ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) and the spec to ${path}.spec.json`);
     return;
@@ -307,15 +309,7 @@ async function emulatorSection(records: number, keys: number): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof UsageError) {
-    console.error(`error: ${e.message}\n${usageText(BENCH_CLI)}`);
-    process.exit(64);
-  }
-  if (e instanceof CliFileError) {
-    console.error(`error: ${e.message}`);
-    process.exit(1);
-  }
-  console.error(e);
-  process.exit(1);
+runMain(BENCH_CLI, async () => {
+  await main();
+  return 0;
 });

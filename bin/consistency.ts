@@ -6,17 +6,16 @@
  */
 import type { InputRecord } from '../lambda/core/engine';
 import { InputLineError } from '../lambda/core/input-line';
-import { type PipelineSpec, SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import type { PipelineSpec } from '../lambda/core/spec';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { CONSISTENCY_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile } from './cli/files';
+import { checkReadableFile } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
+import { runMain } from './cli/run-main';
 import { readRecordBatches } from './replay/record-reader';
-import { DEFAULT_RELATIVE_TOLERANCE, ServedFileError, checkConsistency, readServed } from './training/consistency';
+import { DEFAULT_RELATIVE_TOLERANCE, checkConsistency, readServed } from './training/consistency';
 import { EventsInputError } from './training/rows';
 import { type EventsInput, archiveRecordBatches, chooseInput } from './history/archive-source';
-import { ArchiveError } from '../lambda/core/archive';
-import { exitWhenFlushed } from './cli/exit';
 
 async function* batches(input: EventsInput, spec: PipelineSpec): AsyncGenerator<readonly InputRecord[]> {
   try {
@@ -51,12 +50,4 @@ async function main(): Promise<number> {
   return report.ok ? 0 : 2;
 }
 
-main().then(
-  (code) => exitWhenFlushed(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(CONSISTENCY_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof CliFileError || e instanceof ServedFileError || e instanceof EventsInputError || e instanceof ArchiveError) process.stderr.write(`error: ${e.message}\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(CONSISTENCY_CLI, main);

@@ -10,18 +10,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONSUMER_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { COST_CLI } from './cli/commands';
 import { CliFileError, checkReadableFile, prepareOutputFile } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
+import { runMain } from './cli/run-main';
 import { runCurve } from './cost/curve';
 import { costPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth } from './cost/model';
 import { curveSvg } from './cost/plot';
 import { PRICES, PRICE_LIST_DATE, PRICE_REGION } from './cost/prices';
 import { COST_BEGIN, COST_END, curveLines, priceHeading, readmeSection, replaceSection, runCostLines, unconfirmedLines } from './cost/report';
-import { RunSummaryError, readRunSummary } from './cost/run-summary';
+import { readRunSummary } from './cost/run-summary';
 import { startEmulators } from './local/emulators';
-import { exitWhenFlushed } from './cli/exit';
 
 export const CURVE_WINDOWS_S = [0, 1, 5, 30] as const;
 
@@ -116,12 +116,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => exitWhenFlushed(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(COST_CLI)}\n`);
-    else if (e instanceof RunSummaryError || e instanceof CliFileError) process.stderr.write(`error: ${e.name}: ${e.message}\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`);
-    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(COST_CLI, main);

@@ -6,19 +6,33 @@
  */
 import { join } from 'node:path';
 import { FeatureRequestError, MAX_KEYS_PER_REQUEST, requestTime } from '../lambda/core/feature-request';
-import { UnknownFeatureError } from '../lambda/core/serving';
-import { SpecError } from '../lambda/core/spec';
 import { FeatureClient } from '../lambda/adapters/feature-client';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { FEATURES_CLI } from './cli/commands';
 import { featureTable } from './cli/feature-table';
-import { CliFileError } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { loadSpecFile } from './cli/spec-file';
-import { exitWhenFlushed } from './cli/exit';
+import { runMain } from './cli/run-main';
 
 const DEFAULT_SPEC = join(__dirname, 'specs', 'fraud.json');
 const DEFAULT_TABLE = 'sandbox-state';
+
+const SANDBOX_HINT = 'to read the sandbox, start `npm start -- --follow` and export the variables it prints; to read AWS, set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and AWS_REGION, and give --table';
+
+/** What the SDK's errors mean here, and what to do about them. */
+function explainReadError(e: unknown): string | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL;
+  if (e.name === 'ResourceNotFoundException') return `table not found (${e.message}); give --table, and the endpoint in AWS_ENDPOINT_URL_DYNAMODB for the sandbox`;
+  if (e.name === 'CredentialsProviderError' || /Could not load credentials/.test(e.message)) {
+    return `no AWS credentials found${endpoint === undefined ? ' and no local endpoint set (AWS_ENDPOINT_URL_DYNAMODB)' : ''}: ${SANDBOX_HINT}`;
+  }
+  if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message)) {
+    return `nothing answers at ${endpoint ?? 'the DynamoDB endpoint'} (${e.message}): is \`npm start -- --follow\` still running? Export the variables it prints`;
+  }
+  if (/Region is missing/i.test(e.message)) return `no AWS region set: ${SANDBOX_HINT}`;
+  return undefined;
+}
 
 async function main(): Promise<number> {
   silenceSdkNodeVersionWarning();
@@ -43,13 +57,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => exitWhenFlushed(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(FEATURES_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof CliFileError || e instanceof UnknownFeatureError || e instanceof FeatureRequestError) process.stderr.write(`error: ${e.message}\n`);
-    else if (e instanceof Error && e.name === 'ResourceNotFoundException') process.stderr.write(`error: table not found (${e.message}); give --table, and the endpoint in AWS_ENDPOINT_URL_DYNAMODB for the sandbox\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(FEATURES_CLI, main, { explain: explainReadError });

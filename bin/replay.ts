@@ -3,16 +3,15 @@
  * Writes DIR/windows.jsonl and DIR/rejected.jsonl (and DIR/corrections.jsonl under latePolicy "update") and
  * prints the JSON summary on stdout. Progress goes to stderr when it is a terminal.
  */
-import { InputLineError } from '../lambda/core/input-line';
-import { SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { join } from 'node:path';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { REPLAY_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
+import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
+import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
+import { runMain } from './cli/run-main';
 import { replay } from './replay/run';
 import { archiveRecordBatches, chooseInput } from './history/archive-source';
-import { ArchiveError } from '../lambda/core/archive';
-import { exitWhenFlushed } from './cli/exit';
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), REPLAY_CLI);
@@ -30,8 +29,10 @@ async function main(): Promise<number> {
   if ('path' in input) checkReadableFile('--input', input.path, 'a records file (one JSON line per record)');
   prepareOutputDir('--out', args.out as string);
   const tty = process.stderr.isTTY === true;
+  const checks = new RunChecks();
   const summary = await replay({
     spec,
+    checks,
     ...('path' in input ? { inputPath: input.path } : { records: archiveRecordBatches(input.store, input.range, spec, batchSize ?? 2000) }),
     outDir: args.out as string,
     ...(batchSize === undefined ? {} : { batchSize }),
@@ -48,15 +49,9 @@ async function main(): Promise<number> {
   if (tty) process.stderr.write('\n');
   if (summary.records === 0 && 'path' in input) process.stderr.write(`warning: --input ${input.path} holds no records; the outputs are empty\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  return 0;
+  const warnings = checks.warnings({ records: summary.records, applied: summary.applied, rejectedFile: join(args.out as string, 'rejected.jsonl') });
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  return args.strict === true && warnings.length > 0 ? STRICT_EXIT_CODE : 0;
 }
 
-main().then(
-  (code) => exitWhenFlushed(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(REPLAY_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError || e instanceof ArchiveError) process.stderr.write(`error: ${e.message}\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(REPLAY_CLI, main);

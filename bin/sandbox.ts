@@ -11,16 +11,18 @@
  *                                   and of each emulator
  *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)
  */
-import { InputLineError } from '../lambda/core/input-line';
-import { SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { join } from 'node:path';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { SANDBOX_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
+import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
+import { readLines } from './cli/lines';
+import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
+import { runMain } from './cli/run-main';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecFile } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
-import { InputFileError, checkInputFile, clearRunOutputs, runFile } from './sandbox/file-run';
+import { checkInputFile, clearRunOutputs, runFile } from './sandbox/file-run';
 
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
 
@@ -33,11 +35,24 @@ async function stopEmulators(): Promise<void> {
   await e?.stop();
 }
 
-function onInterrupt(): void {
-  if (interrupted) process.exit(130); // second Ctrl-C: do not wait for anything
+function onInterrupt(signal: NodeJS.Signals = 'SIGINT'): void {
+  // 128 + the signal's number, as a shell reports a process a signal ended.
+  const code = signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : 130;
+  if (interrupted) process.exit(code); // second Ctrl-C: do not wait for anything
   interrupted = true;
   process.stderr.write('\nstopping…\n');
-  void stopEmulators().finally(() => process.exit(130));
+  void stopEmulators().finally(() => process.exit(code));
+}
+
+/**
+ * Stops like a signal would when the process that started this one goes away (npm or a shell killed without
+ * passing the signal on): the emulators must not outlive the run.
+ */
+function watchParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) onInterrupt('SIGHUP');
+  }, 500).unref();
 }
 
 async function main(): Promise<number> {
@@ -59,7 +74,7 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
-    for (const name of ['shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'strict'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
@@ -88,8 +103,8 @@ async function main(): Promise<number> {
     if (records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs will be empty\n`);
   }
 
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => onInterrupt(signal));
+  watchParent();
   emulators = await startEmulators({ kinesisEmulator: kinesisEmulator as KinesisEmulator });
   // SDK clients read their endpoints from the environment when they are created.
   Object.assign(process.env, emulators.env());
@@ -124,7 +139,17 @@ async function main(): Promise<number> {
         `DynamoDB write units of the invocations ${stats.writeUnits.toLocaleString('en-US')}, lower bound ${stats.boundWriteUnits.toLocaleString('en-US')} (${(stats.writeUnits / Math.max(stats.boundWriteUnits, 1)).toFixed(2)}x; target at most 2x); ${stats.recordsPerSecond} records/s (target at least 1,000 on one shard at batch size 1,000)\n`,
       );
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      return 0;
+      // The dead letters read back, checked as the replay checks its rejections.
+      const checks = new RunChecks();
+      const rejectedFile = join(args.out as string, 'rejected.jsonl');
+      for await (const line of readLines(rejectedFile)) {
+        if (line.trim() === '') continue;
+        const r = JSON.parse(line) as { reason: string; message: string };
+        checks.rejected(r.reason, r.message);
+      }
+      const warnings = checks.warnings({ records: summary.records, applied: summary.applied, rejectedFile });
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      return args.strict === true && warnings.length > 0 ? STRICT_EXIT_CODE : 0;
     }
     const out = (s: string): void => void process.stdout.write(s);
     if (followOwn) return await runFollow({ emulators, spec: spec!, specPath: args.config as string, out, ...(featuresPort === undefined ? {} : { featuresPort }) });
@@ -135,18 +160,6 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    if (!interrupted) process.exit(code);
-  },
-  (e: unknown) => {
-    // Stopping the emulators on a signal makes the run fail with connection errors: not an error to report, and
-    // the signal handler exits once they are down.
-    if (interrupted) return;
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(SANDBOX_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof InputFileError || e instanceof CliFileError) process.stderr.write(`error: ${e.message}\n`);
-    else if (e instanceof Error) process.stderr.write(`error: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}\n`);
-    else process.stderr.write(`error: ${String(e)}\n`);
-    void stopEmulators().finally(() => process.exit(e instanceof UsageError ? 64 : 1));
-  },
-);
+// Stopping the emulators on a signal makes the run fail with connection errors: not an error to report, and the
+// signal handler exits once they are down.
+runMain(SANDBOX_CLI, main, { cleanup: stopEmulators, stopping: () => interrupted });

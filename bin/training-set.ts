@@ -3,18 +3,15 @@
  * (options: bin/cli/commands.ts). Writes DIR/training.jsonl, DIR/training.csv and DIR/skipped-labels.jsonl and
  * prints the JSON summary on stdout. Progress goes to stderr when it is a terminal.
  */
-import { InputLineError } from '../lambda/core/input-line';
-import { SpecError } from '../lambda/core/spec';
-import { UsageError, helpText, parseArgs, usageText } from './cli/args';
+import { UsageError, helpText, parseArgs } from './cli/args';
 import { TRAINING_SET_CLI } from './cli/commands';
-import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
+import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
-import { LabelFileError } from './training/labels';
-import { EventsInputError, type RowMode } from './training/rows';
+import { STRICT_EXIT_CODE, emptyRowsWarning } from './cli/run-checks';
+import { runMain } from './cli/run-main';
+import { type RowMode } from './training/rows';
 import { trainingSet } from './training/run';
 import { archiveRecordBatches, chooseInput } from './history/archive-source';
-import { ArchiveError } from '../lambda/core/archive';
-import { exitWhenFlushed } from './cli/exit';
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), TRAINING_SET_CLI);
@@ -50,15 +47,9 @@ async function main(): Promise<number> {
   if (tty) process.stderr.write('\n');
   if (summary.skipped > 0) process.stderr.write(`warning: ${summary.skipped} label(s) skipped (no usable key or time); see ${args.out as string}/skipped-labels.jsonl\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  return 0;
+  const empty = emptyRowsWarning(summary);
+  if (empty !== undefined) process.stderr.write(`warning: ${empty}\n`);
+  return args.strict === true && empty !== undefined ? STRICT_EXIT_CODE : 0;
 }
 
-main().then(
-  (code) => exitWhenFlushed(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(TRAINING_SET_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError || e instanceof LabelFileError || e instanceof EventsInputError || e instanceof ArchiveError) process.stderr.write(`error: ${e.message}\n`);
-    else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    exitWhenFlushed(e instanceof UsageError ? 64 : 1);
-  },
-);
+runMain(TRAINING_SET_CLI, main);

@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { MetricName } from '../lambda/contract/metric-names';
+import { LABELS_BATCH_METRICS, MetricName } from '../lambda/contract/metric-names';
 import type { EvaluationSpec } from '../lambda/core/spec';
 import { PipelinePropsError, checkDuration, checkPositive } from './errors';
 import { PipelineMetricFactory, type PipelineMetricSources } from './metric-factory';
@@ -508,15 +508,6 @@ const OUTCOME_METRICS = [
   MetricName.ConditionConflicts,
 ] as const;
 
-const LABEL_METRICS = [
-  MetricName.LabelsIn,
-  MetricName.LabelsJoined,
-  MetricName.LateLabels,
-  MetricName.UnmatchedLabels,
-  MetricName.InvalidLabels,
-  MetricName.DuplicateLabels,
-] as const;
-
 const line = (value: number, label: string): cw.HorizontalAnnotation => ({ value, label, color: cw.Color.RED });
 const as = (metric: cw.Metric, label: string): cw.Metric => metric.with({ label });
 
@@ -753,7 +744,7 @@ function evaluationRows(m: PipelineMetricFactory, ev: NonNullable<PipelineMonito
     [
       new cw.GraphWidget({
         title: 'Labels',
-        left: LABEL_METRICS.map((name) => as(m.pipeline(name, cw.Stats.SUM), name)),
+        left: LABELS_BATCH_METRICS.map((name) => as(m.pipeline(name, cw.Stats.SUM), name)),
         width: 12,
       }),
       new cw.GraphWidget({

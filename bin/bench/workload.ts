@@ -114,6 +114,16 @@ interface Line {
 }
 
 export function generateWorkload(o: WorkloadOptions): Line[] {
+  return [...workloadLines(o)];
+}
+
+/**
+ * The workload's lines in arrival order, generated as a stream: events are drawn in event-time order, and a line
+ * is handed out once no later event can arrive before it (every arrival trails its event time), so memory holds
+ * only the lines within the longest delay, whatever the number of records. Ties in arrival time keep the order
+ * the lines were drawn in, as a stable sort of the whole workload would.
+ */
+export function* workloadLines(o: WorkloadOptions): Generator<Line> {
   const rnd = prng(o.seed ?? 42);
   const pickKey = zipfSampler(o.keys, o.zipfS ?? 1.1, rnd);
   const spacing = o.spacingMs ?? 50;
@@ -124,17 +134,21 @@ export function generateWorkload(o: WorkloadOptions): Line[] {
   const start = o.startTime ?? Date.UTC(2026, 0, 1, 9, 0, 0);
   const idPrefix = o.idPrefix ?? 'e';
   const pickMerchant = o.merchants === undefined ? undefined : zipfSampler(o.merchants, 1.0, rnd);
-  const lines: Line[] = [];
+  const pending = new ArrivalHeap();
+  let drawn = 0;
   let t = start;
-  for (let i = 0; lines.length < o.records; i++) {
+  for (let i = 0; drawn < o.records; i++) {
     t += Math.round(spacing * 2 * rnd());
+    // Every line still to be drawn arrives at or after t: the pending lines that arrive before it are final.
+    while (pending.size > 0 && pending.peek().arrivalTime < t) yield pending.pop();
     const hot = o.hotKeyShare !== undefined && o.hotKeyShare > 0 && rnd() < o.hotKeyShare;
     const key = hot ? 'user_hot' : `user_${pickKey()}`;
     const shard = shardOf(key, shards);
     const u = rnd();
     if (u < badRate) {
       const bad = [`{"user_id":"${key}","event_time":`, JSON.stringify({ user_id: key, amount: 5 }), JSON.stringify({ user_id: key, event_time: t, amount: 'ten', event_id: `${idPrefix}${i}` }), '[1,2,3]'];
-      lines.push({ arrivalTime: t + 100, data: bad[i % bad.length]!, shard });
+      pending.push({ arrivalTime: t + 100, data: bad[i % bad.length]!, shard });
+      drawn++;
       continue;
     }
     const eventTime = u < badRate + futureRate ? t + 86_400_000 : t;
@@ -145,26 +159,84 @@ export function generateWorkload(o: WorkloadOptions): Line[] {
         : { user_id: key, event_time: eventTime, amount, event_id: `${idPrefix}${i}`, merchant_id: `m${pickMerchant()}` },
     );
     const arrival = t + Math.round(delayMs(rnd));
-    lines.push({ arrivalTime: arrival, data, shard });
-    if (rnd() < dupRate && lines.length < o.records) lines.push({ arrivalTime: arrival + 1000 + Math.round(rnd() * 5000), data, shard });
+    pending.push({ arrivalTime: arrival, data, shard });
+    drawn++;
+    if (rnd() < dupRate && drawn < o.records) {
+      pending.push({ arrivalTime: arrival + 1000 + Math.round(rnd() * 5000), data, shard });
+      drawn++;
+    }
   }
-  lines.sort((a, b) => a.arrivalTime - b.arrivalTime);
-  return lines;
+  while (pending.size > 0) yield pending.pop();
+}
+
+/** A min-heap of lines by arrival time, then by the order they were pushed. */
+class ArrivalHeap {
+  private readonly items: Array<{ line: Line; seq: number }> = [];
+  private seq = 0;
+
+  public get size(): number {
+    return this.items.length;
+  }
+
+  public peek(): Line {
+    return this.items[0]!.line;
+  }
+
+  public push(line: Line): void {
+    const a = this.items;
+    a.push({ line, seq: this.seq++ });
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(a[i]!, a[p]!)) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+
+  public pop(): Line {
+    const a = this.items;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.before(a[l]!, a[m]!)) m = l;
+        if (r < a.length && this.before(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top.line;
+  }
+
+  private before(x: { line: Line; seq: number }, y: { line: Line; seq: number }): boolean {
+    return x.line.arrivalTime < y.line.arrivalTime || (x.line.arrivalTime === y.line.arrivalTime && x.seq < y.seq);
+  }
 }
 
 /**
- * Writes a long workload in chunks of 200,000 records (each later in event time, with its own ids), so files far
- * larger than memory can be made for replay memory checks.
+ * Writes the bench's own workload (`generateWorkload` with the bench's seed and the given spacing) to a file, as a
+ * stream, so files far larger than memory can be made for replay memory checks; the first N lines of a longer file
+ * are not the N-record workload, but the file is in arrival order throughout.
  */
-export async function writeLongWorkload(path: string, records: number, keys: number): Promise<void> {
+export async function writeLongWorkload(path: string, o: WorkloadOptions): Promise<void> {
   const out = createWriteStream(path);
-  const chunk = 200_000;
-  for (let i = 0; i * chunk < records; i++) {
-    const n = Math.min(chunk, records - i * chunk);
-    const lines = generateWorkload({ records: n, keys, seed: i + 1, startTime: Date.UTC(2026, 0, 1) + i * chunk * 50, idPrefix: `c${i}e` });
-    if (!out.write(lines.map((l) => JSON.stringify(l)).join('\n') + '\n')) await once(out, 'drain');
+  let buf: string[] = [];
+  for (const l of workloadLines(o)) {
+    buf.push(JSON.stringify(l));
+    if (buf.length >= 10_000) {
+      if (!out.write(buf.join('\n') + '\n')) await once(out, 'drain');
+      buf = [];
+    }
   }
-  await new Promise<void>((resolve) => out.end(resolve));
+  if (buf.length > 0) out.write(buf.join('\n') + '\n');
+  await new Promise<void>((resolve, reject) => out.end(() => resolve()).on('error', reject));
 }
 
 export async function writeWorkload(path: string, lines: readonly Line[]): Promise<void> {

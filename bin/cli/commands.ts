@@ -4,6 +4,9 @@
  */
 import type { CliDefinition, OptionDef } from './args';
 
+/** The option of every CLI that checks its results for probable mistakes (bin/cli/run-checks.ts). */
+const STRICT: OptionDef = { kind: 'flag', help: 'Exits 2 instead of 0 when the run drew a warning about a probably wrong result (event times that look like epoch seconds, most records rejected, every training row empty).' };
+
 /** The stream archive as input, instead of a records file (bin/history/archive-source.ts, docs/history.md). */
 const ARCHIVE_OPTIONS: Readonly<Record<string, OptionDef>> = {
   archive: { kind: 'string', value: 'LOCATION', help: 'Instead of a records file: the stream archive, a local folder in its S3 layout (npm start writes DIR/archive) or s3://bucket/prefix.' },
@@ -14,20 +17,21 @@ const ARCHIVE_OPTIONS: Readonly<Record<string, OptionDef>> = {
 export const REPLAY_CLI: CliDefinition = {
   command: 'npm run replay --',
   summary: 'Replays a file of recorded stream records through the window engine; writes final windows, rejected records and a summary.',
-  forms: [['config', 'input!', 'out', 'batch-size'], ['config', 'archive!', 'from', 'to', 'out', 'batch-size']],
+  forms: [['config', 'input!', 'out', 'batch-size', 'strict'], ['config', 'archive!', 'from', 'to', 'out', 'batch-size', 'strict']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (docs/replay.md); or --archive.' },
     ...ARCHIVE_OPTIONS,
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its windows.jsonl, rejected.jsonl (and corrections.jsonl) are replaced.' },
     'batch-size': { kind: 'number', value: 'N', help: 'Records the engine takes at once, 1 to 65536; default 2000.' },
+    strict: STRICT,
   },
 };
 
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'kinesis-emulator']],
+  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
   options: {
     follow: { kind: 'flag', help: 'Keep the pipeline running for a producer of your own, with the features endpoint on localhost, until Ctrl-C: after the story, or with --config your spec instead of the story.' },
     'features-port': { kind: 'number', value: 'PORT', help: 'With --follow: localhost port of the features endpoint; default any free port.' },
@@ -40,13 +44,14 @@ export const SANDBOX_CLI: CliDefinition = {
     seed: { kind: 'number', value: 'S', help: 'File mode: seed of the fault injection, an integer; default 1.' },
     'batch-size': { kind: 'number', value: 'N', help: 'File mode: records per consumer invocation, 1 to 10000; default 500 (as deployed).' },
     'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'Kinesis emulator: kinesalite (default) or kinesis-mock (for comparison).' },
+    strict: { ...STRICT, help: `File mode: ${STRICT.help}` },
   },
 };
 
 export const BENCH_CLI: CliDefinition = {
   command: 'npm run bench --',
   summary: 'Prints throughput figures of the replay and the window engine on a generated workload, then of consumer batches on local emulators.',
-  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step'], ['steady-state', 'rate', 'minutes', 'batch-size', 'keys']],
+  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'spacing-ms', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step'], ['steady-state', 'rate', 'minutes', 'batch-size', 'keys']],
   options: {
     records: { kind: 'number', value: 'N', help: 'Records in the workload; default 300000.' },
     keys: { kind: 'number', value: 'N', help: 'Distinct keys (Zipf-distributed); default 5000.' },
@@ -56,7 +61,7 @@ export const BENCH_CLI: CliDefinition = {
     'emulator-records': { kind: 'number', value: 'N', help: 'Records per batch size in the emulator section; default 5000.' },
     training: { kind: 'flag', help: 'Only times training rows for --labels labels over the workload beside the replay of the same events, each in a process of its own, with peak memory.' },
     labels: { kind: 'number', value: 'N', help: 'With --training: labels; default 30000.' },
-    'write-input': { kind: 'string', value: 'PATH', help: 'Only writes a workload file of --records records (in chunks, any size) and its spec to PATH.spec.json.' },
+    'write-input': { kind: 'string', value: 'PATH', help: 'Only writes the bench\'s workload of --records records (any size, streamed, in arrival order) and its spec to PATH.spec.json.' },
     'kinesis-put': { kind: 'flag', help: 'Only measures the local Kinesis emulator: put time per --step records as the stream fills to --records (default 40000), then the read-back time.' },
     'kinesis-emulator': { kind: 'string', value: 'NAME', help: 'With --kinesis-put: kinesalite (default) or kinesis-mock.' },
     step: { kind: 'number', value: 'N', help: 'With --kinesis-put: records per step; default 5000.' },
@@ -101,7 +106,7 @@ export const FEATURES_CLI: CliDefinition = {
 export const TRAINING_SET_CLI: CliDefinition = {
   command: 'npm run training-set --',
   summary: "Training rows: each label's features as serving would have answered at the label's time, from the events that had arrived by then.",
-  forms: [['config', 'events!', 'labels', 'out', 'as'], ['config', 'archive!', 'from', 'to', 'labels', 'out', 'as']],
+  forms: [['config', 'events!', 'labels', 'out', 'as', 'strict'], ['config', 'archive!', 'from', 'to', 'labels', 'out', 'as', 'strict']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     events: { kind: 'string', value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime; or --archive.' },
@@ -109,6 +114,7 @@ export const TRAINING_SET_CLI: CliDefinition = {
     labels: { kind: 'string', required: true, value: 'LABELS.jsonl', help: 'Labels, one JSON object per line with "key" and "time" (epoch ms or ISO-8601), in any order; other fields are passed through.' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its training.jsonl, training.csv and skipped-labels.jsonl are replaced.' },
     as: { kind: 'string', value: 'MODE', help: 'served (default): values as of each label\'s time; final (analysis only): the final values of the same windows, from every record.' },
+    strict: STRICT,
   },
 };
 
@@ -125,4 +131,13 @@ export const CONSISTENCY_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI } as const;
+export const SCHEMA_CLI: CliDefinition = {
+  command: 'npm run schema --',
+  summary: 'Writes the pipeline spec\'s JSON Schema, built from the validator\'s own field lists and bounds, to bin/specs/pipeline-spec.schema.json.',
+  forms: [['check']],
+  options: {
+    check: { kind: 'flag', help: 'Writes nothing; exits 1 if the file differs from the schema the validator makes.' },
+  },
+};
+
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI, schema: SCHEMA_CLI } as const;

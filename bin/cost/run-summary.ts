@@ -27,27 +27,27 @@ export function readRunSummary(path: string): RunSummary {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new RunSummaryError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message}; give a file run's summary.json (${MAKE_ONE})`);
+    throw new RunSummaryError(`--summary ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message}; give a file run's summary.json (${MAKE_ONE})`);
   }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new RunSummaryError(`${path} is not JSON (${(e as Error).message})`);
+    throw new RunSummaryError(`--summary ${path} is not JSON (${(e as Error).message})`);
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new RunSummaryError(`${path} is not a JSON object`);
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new RunSummaryError(`--summary ${path} is not a JSON object`);
   const o = doc as Record<string, unknown>;
   if (!(typeof o.records === 'number' && Number.isInteger(o.records) && o.records > 0)) {
-    throw new RunSummaryError(`${path}: "records" must be a positive integer, got ${JSON.stringify(o.records)}`);
+    throw new RunSummaryError(`--summary ${path}: "records" must be a positive integer, got ${JSON.stringify(o.records)}`);
   }
-  if (o.usage === undefined) throw new RunSummaryError(`${path} has no "usage": not a file run's summary.json (${MAKE_ONE})`);
-  if (o.usage === null || typeof o.usage !== 'object' || Array.isArray(o.usage)) throw new RunSummaryError(`${path}: "usage" must be an object`);
+  if (o.usage === undefined) throw new RunSummaryError(`--summary ${path} has no "usage": not a file run's summary.json (${MAKE_ONE})`);
+  if (o.usage === null || typeof o.usage !== 'object' || Array.isArray(o.usage)) throw new RunSummaryError(`--summary ${path}: "usage" must be an object`);
   const given = o.usage as Record<string, unknown>;
   const usage = emptyUsage();
   for (const key of Object.keys(usage) as Array<keyof Usage>) {
     // Summaries written before the archive existed have no archive figures: none were made.
     const v = given[key] === undefined && key.startsWith('s3Archive') ? 0 : given[key];
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RunSummaryError(`${path}: usage.${key} must be a non-negative number, got ${JSON.stringify(v)}`);
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RunSummaryError(`--summary ${path}: usage.${key} must be a non-negative number, got ${JSON.stringify(v)}`);
     usage[key] = v;
   }
   return { path, records: o.records, usage };

@@ -10,6 +10,7 @@ import { type BatchResult, WindowEngine } from '../../lambda/core/engine';
 import { type ReplaySummary, type WindowLine, addCounters, correctionLine, emptySummary, firingLine, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
+import type { RunChecks } from '../cli/run-checks';
 import { LineWriter } from '../cli/writer';
 import { type RecordBatch, readRecordBatches } from './record-reader';
 import { WindowWriter } from './window-writer';
@@ -29,6 +30,8 @@ export interface ReplayOptions {
   readonly outDir: string;
   /** Records handed to the engine at once. @default 2000 */
   readonly batchSize?: number;
+  /** Sees every rejection and watermark, for the warnings on probably-wrong results (bin/cli/run-checks.ts). */
+  readonly checks?: RunChecks;
   /** Called about once a second with progress; the CLI prints it on a terminal. */
   readonly onProgress?: (p: ReplayProgress) => void;
 }
@@ -65,6 +68,7 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
   const batchSize = opts.batchSize ?? 2000;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65_536) throw new RangeError(`batchSize must be an integer from 1 to 65536, got ${batchSize}`);
   const update = opts.spec.latePolicy === 'update';
+  const lateness = opts.spec.watermark.allowedLatenessMs;
   // Final windows go straight to the writer as they fire, unless "update" may still change them.
   const engine = new WindowEngine(opts.spec, {
     trackChanges: false,
@@ -88,7 +92,12 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
       held?.set(windowId(c), { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, ...c.new });
       correctionsOut?.write(correctionLine(c));
     }
-    for (const r of result.rejected) rejectedOut.write(rejectedLine(r, Number(r.seq)));
+    for (const r of result.rejected) {
+      rejectedOut.write(rejectedLine(r, Number(r.seq)));
+      opts.checks?.rejected(r.reason, r.message);
+    }
+    // A watermark is the shard's highest event time minus the allowed lateness (+∞ at the end reads null).
+    if (opts.checks) for (const w of Object.values(result.watermarks)) if (w !== null) opts.checks.eventTime(w + lateness);
     for (const f of result.firings) firingsOut?.write(firingLine(f));
     // Back-pressure once per batch, not per line.
     await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain(), firingsOut?.drain()]);

@@ -9,6 +9,7 @@
  */
 import { FeatureRequestError, entityKey } from '../../lambda/core/feature-request';
 import { parseEventTime } from '../../lambda/core/record';
+import type { TimeUnit } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 
 export class LabelFileError extends Error {
@@ -52,7 +53,14 @@ function shown(v: unknown): string {
 }
 
 /** One line's label, or why it is skipped. @throws LabelFileError when the line is not a labels line at all. */
-export function parseLabelLine(text: string, line: number): Label | SkippedLabel {
+/** What a label's time may be, per the spec's time unit. */
+const LABEL_TIME_FORMS: Record<TimeUnit, string> = {
+  ms: 'a time (epoch milliseconds or ISO-8601)',
+  s: 'a time (epoch seconds, the spec\'s timeUnit, or ISO-8601)',
+  iso: 'an ISO-8601 time (the spec\'s timeUnit is "iso")',
+};
+
+export function parseLabelLine(text: string, line: number, unit: TimeUnit = 'ms'): Label | SkippedLabel {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -71,12 +79,13 @@ export function parseLabelLine(text: string, line: number): Label | SkippedLabel
     throw e;
   }
   if (!Object.hasOwn(fields, 'time')) return { line, reason: 'time is missing', label: fields };
-  const time = parseEventTime(fields.time);
-  if (time === undefined) return { line, reason: `time must be a time (epoch milliseconds or ISO-8601), got ${shown(fields.time)}`, label: fields };
+  // A number is read in the spec's time unit, as the events' times are.
+  const time = parseEventTime(fields.time, unit);
+  if (time === undefined) return { line, reason: `time must be ${LABEL_TIME_FORMS[unit]}, got ${shown(fields.time)}`, label: fields };
   return { line, key, time, fields };
 }
 
-export async function readLabels(path: string): Promise<LabelFile> {
+export async function readLabels(path: string, unit: TimeUnit = 'ms'): Promise<LabelFile> {
   const labels: Label[] = [];
   const skipped: SkippedLabel[] = [];
   const names = new Set<string>();
@@ -84,7 +93,7 @@ export async function readLabels(path: string): Promise<LabelFile> {
   for await (const text of readLines(path)) {
     line += 1;
     if (text.trim().length === 0) continue;
-    const l = parseLabelLine(text, line);
+    const l = parseLabelLine(text, line, unit);
     if ('reason' in l) {
       skipped.push(l);
       continue;

@@ -71,7 +71,7 @@ export async function trainingSet(opts: TrainingOptions): Promise<TrainingSummar
 
 async function run(opts: TrainingOptions): Promise<TrainingSummary> {
   const batchSize = opts.batchSize ?? 2000;
-  const file = await readLabels(opts.labelsPath);
+  const file = await readLabels(opts.labelsPath, opts.spec.source.timeUnit);
   const rows = new PointInTimeRows(opts.spec, file.labels, { mode: opts.mode ?? 'served', ...(opts.sweepEveryRecords === undefined ? {} : { sweepEveryRecords: opts.sweepEveryRecords }) });
   const totalBytes = opts.eventsPath === undefined ? 0 : statSync(opts.eventsPath).size;
   const started = Date.now();

@@ -76,14 +76,19 @@ export const MetricName = {
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
-/** The metrics the labels consumer emits (the feature consumer emits the others, evaluation windows' closing included). */
-export const LABELS_METRICS: readonly MetricName[] = [
+/** The counts the labels consumer emits per batch (the dashboard graphs them together). */
+export const LABELS_BATCH_METRICS: readonly MetricName[] = [
   MetricName.LabelsIn,
   MetricName.LabelsJoined,
   MetricName.LateLabels,
   MetricName.UnmatchedLabels,
   MetricName.InvalidLabels,
   MetricName.DuplicateLabels,
+];
+
+/** The metrics the labels consumer emits (the feature consumer emits the others, evaluation windows' closing included). */
+export const LABELS_METRICS: readonly MetricName[] = [
+  ...LABELS_BATCH_METRICS,
   MetricName.EvaluationPrecision,
   MetricName.EvaluationRecall,
   MetricName.EvaluatedPredictions,

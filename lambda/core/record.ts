@@ -4,7 +4,7 @@
  * the field at fault.
  */
 import { hash53 } from './aggregates/hash';
-import type { PipelineSpec } from './spec';
+import type { PipelineSpec, TimeUnit } from './spec';
 
 /** Payloads above this are rejected before parsing. Kinesis allows larger records; features never need them. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -72,11 +72,22 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-/** Parses the time field: epoch-ms number or ISO-8601 string (no offset means UTC). */
-export function parseEventTime(v: unknown): number | undefined {
+/** What a valid event time looks like, per time unit, for rejection messages. */
+const TIME_FORMS: Record<TimeUnit, string> = {
+  ms: 'epoch milliseconds or an ISO-8601 date-time',
+  s: 'epoch seconds (source.timeUnit "s") or an ISO-8601 date-time',
+  iso: 'an ISO-8601 date-time (source.timeUnit "iso"; numbers are refused)',
+};
+
+/**
+ * Parses the time field: an ISO-8601 string (no offset means UTC), or a number in the spec's time unit (epoch
+ * milliseconds by default; epoch seconds, rounded to the millisecond; none with "iso").
+ */
+export function parseEventTime(v: unknown, unit: TimeUnit = 'ms'): number | undefined {
   let t: number;
   if (typeof v === 'number') {
-    t = v;
+    if (unit === 'iso') return undefined;
+    t = unit === 's' ? Math.round(v * 1000) : v;
   } else if (typeof v === 'string' && ISO_8601.test(v.trim())) {
     // The pattern accepts a lowercase t and z; Date.parse and the offset rules below want them uppercase.
     let s = v.trim().toUpperCase().replace(' ', 'T').replace(',', '.');
@@ -106,6 +117,7 @@ function validCalendarDate(s: string): boolean {
 export class RecordDecoder {
   private readonly keyField: string;
   private readonly timeField: string;
+  private readonly timeUnit: TimeUnit;
   private readonly idField: string | undefined;
   private readonly fields: readonly (string | undefined)[];
   /** Per feature: its field is compared as a string (distinct) rather than read as a number. */
@@ -117,6 +129,7 @@ export class RecordDecoder {
   ) {
     this.keyField = spec.source.keyField;
     this.timeField = spec.source.timeField;
+    this.timeUnit = spec.source.timeUnit ?? 'ms';
     this.idField = spec.source.idField;
     this.fields = spec.features.map((f) => (f.aggregate === 'count' ? undefined : f.field));
     this.distinct = spec.features.map((f) => f.aggregate === 'distinct');
@@ -163,11 +176,11 @@ export class RecordDecoder {
     if (keyBytes > MAX_KEY_BYTES) return { ok: false, message: `${this.keyField} must be at most ${MAX_KEY_BYTES} bytes of UTF-8, got ${keyBytes} bytes` };
 
     const rawTime = own(o, this.timeField);
-    const time = parseEventTime(rawTime);
+    const time = parseEventTime(rawTime, this.timeUnit);
     if (time === undefined) {
       return {
         ok: false,
-        message: rawTime === undefined ? `${this.timeField} is missing` : `${this.timeField} must be epoch milliseconds or an ISO-8601 date-time within ±8.64e15 ms, got ${describe(rawTime)}`,
+        message: rawTime === undefined ? `${this.timeField} is missing` : `${this.timeField} must be ${TIME_FORMS[this.timeUnit]} within ±8.64e15 ms, got ${describe(rawTime)}`,
         key,
       };
     }

@@ -4,7 +4,7 @@
  * checks what a schema cannot say (unique names, slide ≤ size, what a key's state item can hold).
  * `npm run schema` writes it to bin/specs/pipeline-spec.schema.json; a test keeps that file equal to this.
  */
-import { AGGREGATES, EVALUATION_DEFAULTS, LATE_POLICIES, MAX_DURATION_MS, SPEC_FIELDS, UNLABELED_POLICIES } from './spec';
+import { AGGREGATES, EVALUATION_DEFAULTS, LATE_POLICIES, MAX_DURATION_MS, SPEC_FIELDS, TIME_UNITS, UNLABELED_POLICIES } from './spec';
 
 type Schema = Record<string, unknown>;
 
@@ -74,6 +74,7 @@ export function pipelineSpecSchema(): Schema {
           {
             keyField: name('Record field holding the entity key (a non-empty string or a finite number).'),
             timeField: name('Record field holding the event time (epoch ms or ISO-8601).'),
+            timeUnit: { enum: [...TIME_UNITS], default: 'ms', description: 'What a number in timeField means: epoch milliseconds, epoch seconds, or nothing (ISO-8601 strings only).' },
             idField: name('Producer event id, to skip producer retries (optional).'),
           },
           ['keyField', 'timeField'],

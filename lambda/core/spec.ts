@@ -48,9 +48,15 @@ export interface FeatureSpec {
   readonly maxStalenessMs?: number;
 }
 
+/** How a number in the time field is read: epoch milliseconds, epoch seconds, or not at all (ISO-8601 only). */
+export type TimeUnit = 'ms' | 's' | 'iso';
+export const TIME_UNITS: readonly TimeUnit[] = ['ms', 's', 'iso'];
+
 export interface SourceSpec {
   readonly keyField: string;
   readonly timeField: string;
+  /** What a number in `timeField` means; ISO-8601 strings are read in every unit. @default 'ms' */
+  readonly timeUnit?: TimeUnit;
   /** Producer-assigned event id used to skip producer retries; no de-duplication without it. */
   readonly idField?: string;
 }
@@ -154,7 +160,7 @@ export const SPEC_FIELDS = {
   spec: ['$schema', 'source', 'watermark', 'latePolicy', 'correctionHorizonMs', 'features', 'scoring', 'evaluation'],
   scoring: ['model'],
   evaluation: ['windowMs', 'labelWindowMs', 'unlabeled', 'minPrecision', 'minRecall', 'maxPsi', 'referenceWindowStart'],
-  source: ['keyField', 'timeField', 'idField'],
+  source: ['keyField', 'timeField', 'timeUnit', 'idField'],
   watermark: ['allowedLatenessMs', 'maxFutureSkewMs'],
   feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy', 'maxStalenessMs'],
   tumbling: ['type', 'sizeMs'],
@@ -380,8 +386,9 @@ export function parseSpec(input: unknown): PipelineSpec {
     const keyField = c.name(src.keyField, 'source.keyField');
     const timeField = c.name(src.timeField, 'source.timeField');
     const idField = c.name(src.idField, 'source.idField', true);
+    const timeUnit = src.timeUnit === undefined ? undefined : c.oneOf(src.timeUnit, TIME_UNITS, 'source.timeUnit');
     if (keyField !== undefined && timeField !== undefined) {
-      source = idField === undefined ? { keyField, timeField } : { keyField, timeField, idField };
+      source = { keyField, timeField, ...(timeUnit === undefined ? {} : { timeUnit }), ...(idField === undefined ? {} : { idField }) };
     }
   }
 

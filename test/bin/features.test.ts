@@ -98,4 +98,16 @@ describe('npm run features', () => {
     expect(table.code).toBe(1);
     expect(table.stderr).toMatch(/^error: table not found \(.*\); give --table, and the endpoint in AWS_ENDPOINT_URL_DYNAMODB for the sandbox\n$/);
   });
+
+  it('says how to reach the sandbox or AWS when there are no credentials, or nothing answers at the endpoint', async () => {
+    // No credentials, no endpoint, no instance metadata to ask: as on a laptop without the sandbox's variables.
+    const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+    const env = { ...bare, HOME: dir, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+    const noCreds = await runCli('bin/features.ts', ['--key', 'alice'], env);
+    expect(noCreds.code).toBe(1);
+    expect(noCreds.stderr).toMatch(/^error: no AWS credentials found and no local endpoint set \(AWS_ENDPOINT_URL_DYNAMODB\): to read the sandbox, start `npm start -- --follow` and export the variables it prints; to read AWS, set AWS_PROFILE/);
+    const gone = await runCli('bin/features.ts', ['--key', 'alice'], { ...env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9' });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^error: nothing answers at http:\/\/127\.0\.0\.1:9 \(.*ECONNREFUSED.*\): is `npm start -- --follow` still running\?/);
+  });
 });

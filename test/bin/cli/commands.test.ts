@@ -2,7 +2,7 @@
  * One definition per CLI (bin/cli/commands.ts): each CLI's `--help` prints it, and the option tables of docs/ are
  * made from it; a CLI given a path it cannot use says which option and what to do before reading any input.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { loadSpecFile } from '../../../bin/cli/spec-file';
 import { type CliRun, runCli } from '../../support/run-cli';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts', 'training-set': 'bin/training-set.ts', consistency: 'bin/consistency.ts' };
+const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts', 'training-set': 'bin/training-set.ts', consistency: 'bin/consistency.ts', schema: 'bin/schema.ts' };
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -45,6 +45,18 @@ describe('CLI definitions', () => {
   it('collects a repeated option in order', () => {
     const cli: CliDefinition = { command: 'x --', summary: 's', forms: [['k']], options: { k: { kind: 'string', repeat: true, value: 'K', help: 'a key' }, j: { kind: 'string', help: 'once' } } };
     expect(parseArgs(['--k', 'a', '--k=b', '--j', '1', '--j', '2'], cli)).toEqual({ k: ['a', 'b'], j: '2' });
+  });
+});
+
+describe('npm run schema', () => {
+  it('writes nothing when asked for help, an unknown option or a check', async () => {
+    const path = join(ROOT, 'bin', 'specs', 'pipeline-spec.schema.json');
+    const before = statSync(path).mtimeMs;
+    const [help, bad, check] = await Promise.all([run(ENTRY.schema, ['--help']), run(ENTRY.schema, ['--bogus']), run(ENTRY.schema, ['--check'])]);
+    expect([help.code, bad.code, check.code]).toEqual([0, 64, 0]);
+    expect(bad.stderr).toMatch(/^error: unknown option --bogus/);
+    expect(check.stderr).toMatch(/pipeline-spec\.schema\.json is up to date\n$/);
+    expect(statSync(path).mtimeMs).toBe(before);
   });
 });
 

@@ -112,7 +112,7 @@ describe('sandbox following your own spec', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await exited).toBe(130);
+    expect(await exited).toBe(143); // 128 + SIGTERM, as a shell reports it
   }, 120_000);
 });
 
@@ -135,7 +135,7 @@ describe('sandbox interrupted', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(stderr).toContain('stopping…');
     expect(stderr).not.toMatch(/^error:/m); // the CLI's own error line (SDK warnings may mention errors)
-    expect(code).toBe(130);
+    expect(code).toBe(143); // 128 + SIGTERM
     expect(readdirSync(out).filter((f) => !f.startsWith('.'))).toEqual([]);
   }, 60_000);
 });
