@@ -28,6 +28,9 @@ import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { type CorrectionLine, type FiringLine, type WindowLine, windowId } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
+import { createIdleTick } from '../../lambda/handlers/idle-tick';
+import { DEFAULT_IDLE_MARGIN_MS, type IdleShardResult } from '../../lambda/adapters/idle-shards';
+import type { ConsumerConfig } from '../../lambda/adapters/config';
 import { createLabelsConsumer } from '../../lambda/handlers/labels';
 import type { LabelsOutcome } from '../../lambda/adapters/labels-processor';
 import {
@@ -124,6 +127,11 @@ export interface LocalPipelineOptions {
   readonly onLabelsOutcome?: (o: LabelsOutcome) => void;
   /** Recorded arrival times of labels (as `arrivalClock`, for the labels stream). */
   readonly labelsArrivalClock?: (shard: string, seq: string) => number | undefined;
+  /**
+   * Quiet shards: every `everyMs`, the idle-shard tick the stack schedules (lambda/handlers/idle-tick.ts) runs here
+   * too. Off by default; `tickIdle()` runs one tick on demand either way.
+   */
+  readonly idleShards?: { readonly everyMs: number; readonly marginMs?: number };
 }
 
 export interface PutResult {
@@ -158,7 +166,25 @@ export class LocalPipeline {
     private readonly spec: PipelineSpec,
     private readonly usage: UsageRecorder | undefined,
     private readonly labelsEsm: LocalEventSourceMapping | undefined = undefined,
+    private readonly config: ConsumerConfig | undefined = undefined,
   ) {}
+
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * One idle-shard tick now (what the stack runs every minute): quiet shards whose consumer is caught up move to
+   * `now − marginMs` and their due windows fire. Returns each open shard's verdict.
+   */
+  public tickIdle(o: { marginMs?: number; now?: () => number } = {}): Promise<IdleShardResult[]> {
+    const tick = createIdleTick({
+      config: { consumer: this.config!, streamName: this.names.stream, marginMs: o.marginMs ?? DEFAULT_IDLE_MARGIN_MS },
+      logger: quietLogger(),
+      metrics: quietMetrics(),
+      ...(o.now ? { now: o.now } : {}),
+      ...(this.usage ? { clientHook: this.usage.hook } : {}),
+    });
+    return tick();
+  }
 
   /** Creates the resources (emulator endpoints come from the environment) and starts polling. */
   public static async start(o: LocalPipelineOptions): Promise<LocalPipeline> {
@@ -205,8 +231,9 @@ export class LocalPipeline {
       ...(scoring ? { predictionsTable: scoring.predictionsTable, predictionsStream: scoring.predictionsStream } : {}),
       ...(labelsStream === undefined ? {} : { labelsStream }),
     };
+    const config: ConsumerConfig = { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) };
     const consumer = createConsumer({
-      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) },
+      config,
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
@@ -262,8 +289,9 @@ export class LocalPipeline {
             client: kinesis,
             onFailure,
           });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config);
     if (o.startConsumer ?? true) await esm.start();
+    if (o.idleShards !== undefined) pipeline.startIdleTicks(o.idleShards.everyMs, o.idleShards.marginMs);
     await labelsEsm?.start();
     return pipeline;
   }
@@ -422,7 +450,21 @@ export class LocalPipeline {
     return this.dynamo;
   }
 
+  private startIdleTicks(everyMs: number, marginMs: number | undefined): void {
+    let running = false;
+    this.idleTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      // A failed tick (a conflict, an emulator hiccup) is simply retried by the next one.
+      this.tickIdle(marginMs === undefined ? {} : { marginMs })
+        .catch(() => undefined)
+        .finally(() => (running = false));
+    }, everyMs);
+    this.idleTimer.unref();
+  }
+
   public async stop(): Promise<void> {
+    clearInterval(this.idleTimer);
     await Promise.all([this.esm.stop(), this.labelsEsm?.stop()]);
   }
 }
