@@ -4,7 +4,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONSUMER_PANELS, EVALUATION_PANELS, SCORING_PANELS, seriesLabel } from '../../lambda/contract/dashboard-panels';
+import { CONSUMER_PANELS, EVALUATION_PANELS, type PanelDefinition, SCORING_PANELS, seriesLabel } from '../../lambda/contract/dashboard-panels';
 import { type AlarmKey, alarmThreshold } from '../../lib/monitoring';
 import { type Built, buildPipeline, flattenCfnString } from './fixtures';
 
@@ -28,7 +28,8 @@ const lines = (title: string) => (widget(title).properties.annotations?.horizont
 const threshold = (key: AlarmKey): number => alarmThreshold(built.stack.monitoring.alarms[key]!);
 
 describe('dashboard panels from one definition', () => {
-  it.each([...Object.values(CONSUMER_PANELS), ...Object.values(SCORING_PANELS), ...Object.values(EVALUATION_PANELS)])('$title: the definition\'s series, in order', (def) => {
+  const all: PanelDefinition[] = [...Object.values(CONSUMER_PANELS), ...Object.values(SCORING_PANELS), ...Object.values(EVALUATION_PANELS)];
+  it.each(all)('$title: the definition\'s series, in order', (def) => {
     const labels = (widget(def.title).properties.metrics ?? []).map((row) => (row[row.length - 1] as { label?: string }).label);
     for (const s of [...def.left, ...(def.right ?? [])]) expect(labels).toContain(seriesLabel(s));
   });
