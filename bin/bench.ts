@@ -197,7 +197,7 @@ async function main(): Promise<void> {
 
     // Served at the arrival time of the workload's middle record: the state as the consumer holds it then.
     const at = recs[Math.floor(recs.length / 2)]!.arrivalTime!;
-    console.log(`\nserving compute (SPEC §7), the bench spec's ${BENCH_SPEC.features.length} features of every key at T = the middle record's arrival:`);
+    console.log(`\nserving compute (docs/semantics.md §7), the bench spec's ${BENCH_SPEC.features.length} features of every key at T = the middle record's arrival:`);
     for (const line of formatServingBench(runServingBench(BENCH_SPEC, recs, at))) console.log(line);
   } finally {
     rmSync(dir, { recursive: true, force: true });

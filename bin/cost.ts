@@ -3,7 +3,7 @@
  *
  *   npm run cost -- --summary DIR/summary.json[,...] [--rates 10,100,1000] [--json]
  *       cost per million events of file runs' usage at list prices (bin/cost/prices.ts), at each rate
- *   npm run cost -- --curve [--rates ...] [--records N] [--keys N] [--plot FILE.svg] [--readme README.md] [--json]
+ *   npm run cost -- --curve [--rates ...] [--records N] [--keys N] [--plot FILE.svg] [--doc docs/cost.md] [--json]
  *       the cost/freshness curve of the reference workload, measured on local emulators (bin/cost/curve.ts)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   }
   const curve = args.curve === true;
   if (curve === (args.summary !== undefined)) throw new UsageError('give either --summary FILE[,FILE...] or --curve');
-  if (!curve) for (const name of ['records', 'keys', 'plot', 'readme'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} goes with --curve`);
+  if (!curve) for (const name of ['records', 'keys', 'plot', 'doc'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} goes with --curve`);
   const rateList = rates(args.rates as string | undefined);
   const json = args.json === true;
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -80,13 +80,13 @@ async function main(): Promise<number> {
   const records = positive('records', 3000);
   const keys = positive('keys', 5000);
   const plot = args.plot as string | undefined;
-  const readme = args.readme as string | undefined;
+  const readme = args.doc as string | undefined;
   if (plot !== undefined) prepareOutputFile('--plot', plot);
   let readmeText: string | undefined;
   if (readme !== undefined) {
-    checkReadableFile('--readme', readme, 'a Markdown file with a cost section');
+    checkReadableFile('--doc', readme, 'a Markdown file with a cost section');
     readmeText = readFileSync(readme, 'utf8');
-    if (replaceSection(readmeText, '') === '') throw new CliFileError(`--readme ${readme} has no section to replace: it needs one line "${COST_BEGIN}" and, after it, one "${COST_END}"`);
+    if (replaceSection(readmeText, '') === '') throw new CliFileError(`--doc ${readme} has no section to replace: it needs one line "${COST_BEGIN}" and, after it, one "${COST_END}"`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'cost-curve-'));
   const emulators = await startEmulators();

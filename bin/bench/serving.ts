@@ -1,5 +1,5 @@
 /**
- * Serving compute per key (SPEC §7): the engine takes the workload's records up to a time T (as the consumer's
+ * Serving compute per key (docs/semantics.md §7): the engine takes the workload's records up to a time T (as the consumer's
  * state holds them then), and every key's features are served at T, one timing per key, over several passes.
  * What is timed is the serving function on the key's entities; reading and decoding the key's item are not.
  * A second part writes those keys' items to dynalite and reads them through the client: requests and read units.

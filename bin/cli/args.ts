@@ -1,7 +1,7 @@
 /**
  * Minimal `--name value` / `--flag` parser with errors that name the option at fault, and the one definition of
- * each CLI's options from which both its `--help` text and the README's option table are made (a test checks
- * that the README holds exactly that table).
+ * each CLI's options from which both its `--help` text and its option table in docs/ are made (a test checks
+ * that docs/ holds exactly that table).
  */
 export class UsageError extends Error {
   public constructor(message: string) {
@@ -65,7 +65,7 @@ export function usageText(cli: CliDefinition): string {
   return `usage: ${usageLines(cli).join('\n       ')}\n(--help lists the options)`;
 }
 
-/** The README's option table (Markdown). */
+/** A CLI's option table in docs/ (Markdown). */
 export function readmeOptionTable(cli: CliDefinition): string {
   const rows = Object.entries({ ...cli.options, help: HELP }).map(([name, def]) => `| \`${optionSyntax(name, def)}\` | ${def.required ? 'required' : 'optional'} | ${def.help.replace(/\|/g, '\\|')} |`);
   return ['| option | | what it does |', '|---|---|---|', ...rows].join('\n');

@@ -1,6 +1,6 @@
 /**
- * The options of every CLI, defined once: the parser, `--help` and the README's option tables all come from here
- * (test/bin/cli/commands.test.ts checks the README and each CLI's `--help` against these definitions).
+ * The options of every CLI, defined once: the parser, `--help` and the option tables of docs/ all come from here
+ * (test/bin/cli/commands.test.ts checks docs/ and each CLI's `--help` against these definitions).
  */
 import type { CliDefinition } from './args';
 
@@ -9,8 +9,8 @@ export const REPLAY_CLI: CliDefinition = {
   summary: 'Replays a file of recorded stream records through the window engine; writes final windows, rejected records and a summary.',
   forms: [['config', 'input', 'out', 'batch-size']],
   options: {
-    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
-    input: { kind: 'string', required: true, value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (see "Replay CLI").' },
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
+    input: { kind: 'string', required: true, value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (docs/replay.md).' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its windows.jsonl, rejected.jsonl (and corrections.jsonl) are replaced.' },
     'batch-size': { kind: 'number', value: 'N', help: 'Records the engine takes at once, 1 to 65536; default 2000.' },
   },
@@ -57,7 +57,7 @@ export const BENCH_CLI: CliDefinition = {
 export const COST_CLI: CliDefinition = {
   command: 'npm run cost --',
   summary: 'Cost per million events at published list prices: of file runs (their summary.json usage), or the cost/freshness curve of the reference workload run on local emulators.',
-  forms: [['summary!', 'rates', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'readme', 'json']],
+  forms: [['summary!', 'rates', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'doc', 'json']],
   options: {
     summary: { kind: 'string', value: 'FILE[,FILE...]', help: 'File runs\' summary.json files (npm start -- --config ... --out DIR writes DIR/summary.json), comma-separated.' },
     rates: { kind: 'string', value: 'R[,R...]', help: 'Event rates per second, for the stream\'s hourly charges and the curve; default 10,100,1000.' },
@@ -65,7 +65,7 @@ export const COST_CLI: CliDefinition = {
     records: { kind: 'number', value: 'N', help: 'With --curve: records per run (at least one batch); default 3000.' },
     keys: { kind: 'number', value: 'N', help: 'With --curve: distinct keys of the workload (Zipf); default 5000.' },
     plot: { kind: 'string', value: 'FILE.svg', help: 'With --curve: writes the curve as an SVG line plot.' },
-    readme: { kind: 'string', value: 'FILE', help: 'With --curve: replaces the cost section of FILE (between its cost:begin and cost:end markers) with the new figures.' },
+    doc: { kind: 'string', value: 'FILE', help: 'With --curve: replaces the cost section of FILE, e.g. docs/cost.md (between its cost:begin and cost:end markers), with the new figures.' },
     json: { kind: 'flag', help: 'Prints JSON instead of tables.' },
   },
 };
@@ -90,7 +90,7 @@ export const TRAINING_SET_CLI: CliDefinition = {
   summary: "Training rows: each label's features as serving would have answered at the label's time, from the events that had arrived by then.",
   forms: [['config', 'events', 'labels', 'out', 'as']],
   options: {
-    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
     labels: { kind: 'string', required: true, value: 'LABELS.jsonl', help: 'Labels, one JSON object per line with "key" and "time" (epoch ms or ISO-8601), in any order; other fields are passed through.' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its training.jsonl, training.csv and skipped-labels.jsonl are replaced.' },
@@ -103,7 +103,7 @@ export const CONSISTENCY_CLI: CliDefinition = {
   summary: 'Online/offline consistency: recomputes each served row (the features client\'s served log) from the events with the training rows\' code and reports, per feature, the share of mismatches and the largest difference.',
   forms: [['config', 'events', 'served']],
   options: {
-    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (see "Pipeline spec").' },
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
     served: { kind: 'string', required: true, value: 'SERVED.jsonl', help: 'Served rows, one JSON object per line with "key", "at" and "features" (as the client\'s servedLog writes them).' },
   },

@@ -27,7 +27,7 @@ export function loadSpecFile(path: string, warn?: (message: string) => void): Pi
  * @throws CliFileError naming the spec file or the model file, and the field at fault
  */
 export function loadSpecAndModel(path: string, warn?: (message: string) => void): SpecAndModel {
-  checkReadableFile('--config', path, 'a pipeline spec (JSON; see "Pipeline spec" in the README)');
+  checkReadableFile('--config', path, 'a pipeline spec (JSON; see docs/semantics.md §1)');
   let spec: PipelineSpec;
   try {
     spec = parseSpecJson(readFileSync(path, 'utf8'));

@@ -1,6 +1,6 @@
 /**
  * Text of `npm run cost`: the cost table of file runs, the cost/freshness table, the price list with its sources,
- * and the README section made of them (between COST_BEGIN and COST_END, so a re-run replaces every figure).
+ * and the docs/cost.md section made of them (between COST_BEGIN and COST_END, so a re-run replaces every figure).
  */
 import { CONSUMER_FUNCTION_DEFAULTS } from '../../lambda/contract/resources';
 import type { CurvePoint } from './curve';
@@ -8,7 +8,7 @@ import { type CostPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth } f
 import { PRICES, PRICE_LIST_DATE, PRICE_REGION, type Price } from './prices';
 import type { RunSummary } from './run-summary';
 
-export const COST_BEGIN = '<!-- cost:begin (written by npm run cost -- --curve --readme README.md) -->';
+export const COST_BEGIN = '<!-- cost:begin (written by npm run cost -- --curve --doc docs/cost.md) -->';
 export const COST_END = '<!-- cost:end -->';
 
 const usd = (n: number): string => (n === 0 ? '$0' : n >= 100 ? `$${n.toFixed(0)}` : n >= 0.01 ? `$${n.toFixed(2)}` : `$${n.toPrecision(2)}`);
@@ -91,7 +91,7 @@ function markdownTable(header: readonly string[], rows: ReadonlyArray<readonly s
   return [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i > 0 && numeric ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
-/** The README's cost section body: prices with sources, the curve, and what the runs were. */
+/** The cost section body of docs/cost.md: prices with sources, the curve, and what the runs were. */
 export function readmeSection(points: readonly CurvePoint[], recordsPerRun: number, keys: number): string {
   const prices = (Object.values(PRICES) as Price[]).map((p) => [priceText(p), p.confirmed ? p.source : `${p.source} (**unconfirmed**: ${p.note ?? ''})`]);
   const runs = [...new Map(points.map((p) => [`${p.rate}/${p.batchSize}`, p])).values()];

@@ -1,5 +1,5 @@
 /**
- * Reads a file run's DIR/summary.json (SPEC §9) for the cost model, refusing by name what it cannot price: a file
+ * Reads a file run's DIR/summary.json (docs/semantics.md §9) for the cost model, refusing by name what it cannot price: a file
  * that is missing or not JSON, a summary without `usage` (the replay's summary, say), or a usage figure missing or
  * not a non-negative number.
  */

@@ -1,7 +1,7 @@
 /**
  * The features endpoint on localhost: the deployed endpoint's handler (lambda/handlers/features.ts) behind a plain
  * HTTP server, each request turned into the function URL event Lambda would pass (payload format 2.0). No IAM on
- * loopback: on AWS the function URL requires SigV4 (see the README).
+ * loopback: on AWS the function URL requires SigV4 (see docs/deploy.md).
  */
 import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

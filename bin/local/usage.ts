@@ -1,5 +1,5 @@
 /**
- * What the consumer used, as the emulators answered it (SPEC §9, the `usage` of a file run's summary.json, read by
+ * What the consumer used, as the emulators answered it (docs/semantics.md §9, the `usage` of a file run's summary.json, read by
  * `npm run cost`): requests per service and DynamoDB's consumed capacity, counted by a middleware on the consumer's
  * own SDK clients and on the event source mapping's Kinesis client, so the sandbox's own setup, puts and read-back
  * (other clients) are not counted; the invocations and their time; and the records put on the stream with the

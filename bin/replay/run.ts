@@ -1,6 +1,6 @@
 /**
  * Replay: runs a file of recorded stream records through the window engine — the same code the Lambda consumer
- * runs — and writes final windows, rejected records and a summary (README "Replay CLI"). Input is streamed; memory holds the
+ * runs — and writes final windows, rejected records and a summary (docs/replay.md). Input is streamed; memory holds the
  * open windows only (plus, under latePolicy "update", one accumulator per final window so it can be corrected).
  * A reader thread parses and decodes the input and a writer thread writes the window lines; the engine runs here.
  */

@@ -38,7 +38,7 @@ const MAX_PARTITION_KEY = 256;
 const PUT_CHUNK = 500;
 /** Where a run that lost batches writes the on-failure queue's messages. */
 export const ON_FAILURE_FILE = 'on-failure.jsonl';
-/** The summary with the consumer's usage (SPEC §9). */
+/** The summary with the consumer's usage (docs/semantics.md §9). */
 export const SUMMARY_FILE = 'summary.json';
 
 /** How long a file run waits for the next invocation before it reports the consumer as stalled. */
@@ -66,7 +66,7 @@ export interface FileRunOptions {
   readonly progressEveryMs?: number;
 }
 
-/** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in the README). */
+/** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in docs/sandbox.md). */
 export interface FileRunStats {
   /** Records put on the stream: the input's non-blank lines (= the summary's `records`). */
   readonly records: number;
@@ -114,7 +114,7 @@ export interface FileRunStats {
 
 export interface FileRunResult {
   readonly summary: ReplaySummary;
-  /** What the consumer used (bin/local/usage.ts); written with the summary to DIR/summary.json (SPEC §9). */
+  /** What the consumer used (bin/local/usage.ts); written with the summary to DIR/summary.json (docs/semantics.md §9). */
   readonly usage: Usage;
   readonly stats: FileRunStats;
 }
@@ -145,7 +145,7 @@ export function partitionKeyOf(data: string, keyField: string): string {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return UNKEYED_PARTITION_KEY;
   const v = (doc as Record<string, unknown>)[keyField];
-  // Keys compare as strings (README "Semantics"): 42 and "42" are one entity, so they must share a shard.
+  // Keys compare as strings (docs/semantics.md §2): 42 and "42" are one entity, so they must share a shard.
   const key = typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
   if (key === undefined) return UNKEYED_PARTITION_KEY;
   return key.length <= MAX_PARTITION_KEY ? key : createHash('sha256').update(key).digest('hex');
@@ -157,7 +157,7 @@ export function sortWindows(windows: readonly WindowLine[]): WindowLine[] {
 }
 
 /**
- * A dead-letter message in the replay's rejected-line format (README "Replay CLI"). A payload too large for SQS arrives cut:
+ * A dead-letter message in the replay's rejected-line format (docs/replay.md). A payload too large for SQS arrives cut:
  * the line then says so, with the whole payload's size and SHA-256 (`compare` matches them to the replay's).
  */
 export function deadLetterToRejectedLine(m: DeadLetterMessage, line: number): RejectedLine {
@@ -220,7 +220,7 @@ export class InputFileError extends Error {
 }
 
 /**
- * Checks every line of the input (README "Replay CLI") before anything starts, so a bad line is reported with its number
+ * Checks every line of the input (docs/replay.md) before anything starts, so a bad line is reported with its number
  * without waiting for the emulators. Returns the number of records.
  */
 export async function checkInputFile(path: string): Promise<number> {
@@ -259,7 +259,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     batchSize: o.batchSize ?? EVENT_SOURCE_DEFAULTS.batchSize,
     maximumRetryAttempts: o.maximumRetryAttempts ?? 20,
     arrivalClock: ledger.clock,
-    // The whole file goes in before the consumer starts: every invocation gets a full batch (SPEC §9), so the
+    // The whole file goes in before the consumer starts: every invocation gets a full batch (docs/semantics.md §9), so the
     // figures do not depend on how puts and polls interleave.
     startConsumer: false,
     ...((o.chaos ?? 0) > 0 ? { beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate } : {}),

@@ -1,5 +1,5 @@
 /**
- * The labels file of training rows (SPEC §8): one JSON object per line, `key` (a non-empty string or a finite
+ * The labels file of training rows (docs/semantics.md §8): one JSON object per line, `key` (a non-empty string or a finite
  * number, compared as strings) and `time` (epoch ms or ISO-8601), every other field passed through. Read whole:
  * memory holds the labels, never the events.
  *

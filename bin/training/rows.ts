@@ -1,5 +1,5 @@
 /**
- * Point-in-time rows (SPEC §7, §8): events in arrival order go through the window engine exactly as the replay
+ * Point-in-time rows (docs/semantics.md §7, §8): events in arrival order go through the window engine exactly as the replay
  * runs it (sweeps instead of batch-end timers, idle keys evicted), and each label is served, with the one serving
  * function, just before the first event that arrived after its time: a row holds the records that arrived at or
  * before the label's time and no other.

@@ -1,6 +1,6 @@
 /**
  * `npm run training-set`: labels read whole, events streamed from the replay's reader thread into
- * PointInTimeRows, then the rows written in the labels' file order (README "Training rows").
+ * PointInTimeRows, then the rows written in the labels' file order (docs/training.md).
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';

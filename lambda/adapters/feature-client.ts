@@ -1,5 +1,5 @@
 /**
- * The client library for model servers: keys' features as of a time T (SPEC §7), read straight from the key
+ * The client library for model servers: keys' features as of a time T (docs/semantics.md §7), read straight from the key
  * items the consumer writes (one per key, state-store.ts). Up to 100 keys a BatchGetItem, further requests in
  * parallel, unprocessed keys retried; eventually consistent reads unless asked (half the read units). Each item
  * is decoded and served by the same function the training rows use (lambda/core/serving.ts).

@@ -1,5 +1,5 @@
 /**
- * Quiet shards (SPEC §12): a shard that receives nothing never advances its own watermark, so its keys' windows
+ * Quiet shards (docs/semantics.md §12): a shard that receives nothing never advances its own watermark, so its keys' windows
  * would never become final. A periodic tick advances such a shard's event-time maximum to `now − marginMs`, but
  * only when the consumer is verifiably caught up: reading the shard right after the consumer's stored checkpoint
  * returns no record and the reader is at the tip (MillisBehindLatest 0). A backlogged or slow shard always has a

@@ -440,7 +440,7 @@ export class WindowEngine {
   }
 
   /**
-   * A quiet shard's event-time maximum moved by the clock (SPEC §12): raised to `maxEventTime` (never lowered),
+   * A quiet shard's event-time maximum moved by the clock (docs/semantics.md §12): raised to `maxEventTime` (never lowered),
    * and the shard's due windows fire at the next processBatch, as after a record.
    */
   public advanceQuietShard(shard: string, maxEventTime: number): void {

@@ -1,5 +1,5 @@
 /**
- * The replay input line (README "Replay CLI"): `{"arrivalTime": <ms>, "data": "<payload string>", "shard": "<id>"}`.
+ * The replay input line (docs/replay.md): `{"arrivalTime": <ms>, "data": "<payload string>", "shard": "<id>"}`.
  * A line that is not JSON (or not this envelope) is an input error; a payload that is not valid JSON is merely an
  * invalid record, judged later by the engine.
  */

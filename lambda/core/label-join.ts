@@ -1,7 +1,7 @@
 /**
  * Streaming evaluation, pure: labels that arrive hours to weeks after their prediction are parsed, judged against
  * the prediction they name, counted once into the prediction's evaluation window, and each window's measures are
- * computed from its counts once its label window has passed (README "Evaluation (labels)").
+ * computed from its counts once its label window has passed (docs/evaluation.md).
  *
  * Verdicts are judged label by label in stream order, against the evaluation clock as it stood just before the
  * label (the highest label time seen), so a batch cut anywhere judges every label the same way.

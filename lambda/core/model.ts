@@ -2,7 +2,7 @@
  * Models that score on served features (the scoring pattern): a small interface, features in and a score out, and
  * one built-in kind, a logistic model read from JSON — weights per feature, a bias and a decision threshold. A
  * model document is checked against the pipeline spec before anything runs, each problem naming its field, as
- * the spec itself is. A model of your own implements `Model` (see the README).
+ * the spec itself is. A model of your own implements `Model` (see docs/deploy.md).
  */
 import type { PipelineSpec } from './spec';
 

@@ -1,5 +1,5 @@
 /**
- * Output line formats (README "Replay CLI"), shared by the replay CLI and the local sandbox so both write identical files.
+ * Output line formats (docs/replay.md), shared by the replay CLI and the local sandbox so both write identical files.
  */
 import type { BatchCounters, Correction, FinalWindow, Firing, Rejection, WindowResult } from './results';
 

@@ -1,5 +1,5 @@
 /**
- * Record decoding and validation (README "Semantics", invalid records). Untrusted payloads are parsed defensively: size-capped, only own
+ * Record decoding and validation (docs/semantics.md §2). Untrusted payloads are parsed defensively: size-capped, only own
  * properties read (so `__proto__` or `constructor` keys cannot masquerade as fields), and every rejection names
  * the field at fault.
  */

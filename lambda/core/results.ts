@@ -41,7 +41,7 @@ export interface FinalWindow extends WindowResult {
   readonly acc: AnyAcc;
 }
 
-/** One firing of a global window (SPEC §6): the window's value (with purge: the pane's) when its trigger fired. */
+/** One firing of a global window (docs/semantics.md §6): the window's value (with purge: the pane's) when its trigger fired. */
 export interface Firing {
   readonly feature: string;
   readonly key: string;

@@ -1,5 +1,5 @@
 /**
- * Features as of a time T (SPEC §7), read from a key's engine state: the entity of each feature as the engine
+ * Features as of a time T (docs/semantics.md §7), read from a key's engine state: the entity of each feature as the engine
  * holds it (in memory, or decoded from the key's stored item), the time T, and the key's shard watermark and
  * the time its state was written. Online serving and training rows call this one function.
  *
@@ -71,7 +71,7 @@ export function selectFeatures(runtimes: readonly FeatureRuntime[], names?: read
   });
 }
 
-/** The value of a window without records (SPEC §7). */
+/** The value of a window without records (docs/semantics.md §7). */
 export function emptyValue(f: FeatureSpec): number | null {
   return f.aggregate === 'count' || f.aggregate === 'distinct' || f.aggregate === 'sum' ? 0 : null;
 }

@@ -1,5 +1,5 @@
 /**
- * Pipeline spec (README "Pipeline spec"): types and validation. A bad spec is refused before anything runs, with one message
+ * Pipeline spec (docs/semantics.md §1): types and validation. A bad spec is refused before anything runs, with one message
  * per problem naming the path of the bad field.
  */
 import { aggregatorFor } from './aggregates';
@@ -450,7 +450,7 @@ export const MAX_STATE_BYTES_PER_KEY = 300_000;
 const PANE_OVERHEAD_BYTES = 20;
 
 /**
- * Longest time, in watermark time, final windows and sessions are kept after they fire, so that serving (SPEC §7)
+ * Longest time, in watermark time, final windows and sessions are kept after they fire, so that serving (docs/semantics.md §7)
  * can read the window holding a request time T that a record ahead of its arrival already made final: such a
  * record (at most maxFutureSkewMs ahead) moves the watermark up to maxFutureSkewMs − allowedLatenessMs past the
  * time it arrived, and T is never before an arrival the state holds (the engine keeps only windows ending after

@@ -1,5 +1,5 @@
 /**
- * Per-shard watermark (README "Semantics"): W = max event time of valid, non-future records seen on the shard − allowed
+ * Per-shard watermark (docs/semantics.md §2): W = max event time of valid, non-future records seen on the shard − allowed
  * lateness; −∞ before any record. A record is judged against W before it is observed.
  */
 export interface ShardWatermark {

@@ -56,7 +56,7 @@ describe('function environments fit in 4 KB', () => {
   it('the consumer without scoring: the spec budget plus everything else', () => {
     const rest = otherBytes(features, features.stack.consumer.function, [CONSUMER_ENV.spec]);
     expect(rest).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_BYTES - MAX_SPEC_BYTES);
-    // The figure the README quotes.
+    // The figure docs/semantics.md §1 quotes.
     expect(rest).toBe(763);
   });
 

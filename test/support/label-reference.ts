@@ -1,5 +1,5 @@
 /**
- * Streaming evaluation written out directly from its rules (README "Evaluation (labels)"), sharing no code with
+ * Streaming evaluation written out directly from its rules (docs/evaluation.md), sharing no code with
  * lambda/core/label-join.ts: which label joins which prediction, which are dead-lettered and why, which windows are
  * final at the end and their confusion counts, precision, recall and exact label delays. Plus a generator of
  * predictions and label streams with every case: duplicates, conflicts, late and unmatched labels, wrong keys and

@@ -1,5 +1,5 @@
 /**
- * Features as of a time T (SPEC §7), computed plainly from the semantics text and sharing no code with the
+ * Features as of a time T (docs/semantics.md §7), computed plainly from the semantics text and sharing no code with the
  * engine: the records that arrived by T are judged one by one in arrival order (§2–§4: invalid, future,
  * duplicate, late against the shard watermark before the record), each kept as a list of the records a window,
  * session or global window holds, and the value at T is computed from those lists (a Set for distinct, a sorted
@@ -51,7 +51,7 @@ function fieldOk(f: FeatureSpec, v: unknown): boolean {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-/** The value of a window holding `members` (SPEC §3, §6), or the empty value of §7. */
+/** The value of a window holding `members` (docs/semantics.md §3, §6), or the empty value of §7. */
 export function refValue(f: FeatureSpec, members: readonly Member[]): number | null {
   if (members.length === 0) return f.aggregate === 'count' || f.aggregate === 'sum' || f.aggregate === 'distinct' ? 0 : null;
   const nums = members.map((m) => m.value as number);

@@ -1,4 +1,4 @@
-/** The accumulator of each aggregate kind (SPEC §3, §6). */
+/** The accumulator of each aggregate kind (docs/semantics.md §3, §6). */
 import type { Aggregator } from './accumulator';
 import type { AggregateParams } from './kinds';
 import { BasicAggregator, isBasic } from './basic';

@@ -2,7 +2,7 @@
  * percentile: a DDSketch (Masson, Rim, Lee, VLDB 2019) with the logarithmic mapping. A value v > 0 goes to bin
  * ⌈log_γ v⌉ with γ = (1 + α) / (1 − α); a bin reads back as 2γ^k / (γ + 1), within relative error α of every
  * value in it. Negative values go to a mirrored set of bins and zeros to a counter. Merging adds bin counts, so it
- * is exact and associative. The rank read is percentile · (count − 1), as in SPEC §6.
+ * is exact and associative. The rank read is percentile · (count − 1), as in docs/semantics.md §6.
  *
  * Each sign keeps enough bins for nine decades at the sketch's accuracy (1,038 at α = 0.01, 10,363 at α = 0.001);
  * beyond, the lowest-magnitude bins fold into one (the DDSketch "collapsing lowest" store), which only costs

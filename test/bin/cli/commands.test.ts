@@ -1,5 +1,5 @@
 /**
- * One definition per CLI (bin/cli/commands.ts): each CLI's `--help` prints it, and the README's option tables are
+ * One definition per CLI (bin/cli/commands.ts): each CLI's `--help` prints it, and the option tables of docs/ are
  * made from it; a CLI given a path it cannot use says which option and what to do before reading any input.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,10 +20,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const run = (entry: string, args: readonly string[]): Promise<CliRun> => runCli(entry, args);
 
 describe('CLI definitions', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const docs = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f))]
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
 
-  it.each(Object.keys(CLIS) as Array<keyof typeof CLIS>)('the README lists exactly the options of %s', (name) => {
-    expect(readme).toContain(readmeOptionTable(CLIS[name]));
+  it.each(Object.keys(CLIS) as Array<keyof typeof CLIS>)('the documentation lists exactly the options of %s', (name) => {
+    expect(docs).toContain(readmeOptionTable(CLIS[name]));
   });
 
   it.each(Object.keys(CLIS) as Array<keyof typeof CLIS>)('%s answers --help with its definition and exits 0', async (name) => {

@@ -57,11 +57,11 @@ describe('npm run cost', () => {
     expect(stray.stderr).toMatch(/^error: --plot goes with --curve/);
   }, 60_000);
 
-  it('refuses a README without the cost markers before running anything', async () => {
-    const readme = join(dir, 'README.md');
+  it('refuses a document without the cost markers before running anything', async () => {
+    const readme = join(dir, 'costs.md');
     writeFileSync(readme, '# no markers\n');
-    const r = await run(['--curve', '--readme', readme]);
+    const r = await run(['--curve', '--doc', readme]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: CliFileError: --readme .*README\.md has no section to replace/);
+    expect(r.stderr).toMatch(/^error: CliFileError: --doc .*costs\.md has no section to replace/);
   });
 });

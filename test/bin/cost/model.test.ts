@@ -1,6 +1,6 @@
 /**
  * The price arithmetic against figures computed by hand from the list prices, the batch a batching window gives,
- * the summary reader's named refusals, the README section rewrite and the plot's structure.
+ * the summary reader's named refusals, the cost section rewrite and the plot's structure.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,7 +134,7 @@ describe('run summary', () => {
   });
 });
 
-describe('README section and plot', () => {
+describe('cost section and plot', () => {
   it('replaces exactly the text between the markers, and nothing without them', () => {
     const doc = `a\n${COST_BEGIN}\nold\n${COST_END}\nb\n`;
     expect(replaceSection(doc, `${COST_BEGIN}\nnew\n${COST_END}`)).toBe(`a\n${COST_BEGIN}\nnew\n${COST_END}\nb\n`);

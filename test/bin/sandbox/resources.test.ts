@@ -131,7 +131,7 @@ describe('sandbox resources match the CDK definitions', () => {
       functionTimeoutMs: (consumer!.Timeout as number) * 1000,
     });
     expect(pipeline.esm.settings.maximumRecordAgeMs).toBe(age === undefined || age === -1 ? undefined : age * 1000);
-    // Not vacuous: the deployed values are the ones the README states.
+    // Not vacuous: the deployed values are the ones docs/sandbox.md states.
     expect([pipeline.esm.settings.maximumBatchingWindowMs, pipeline.esm.settings.maximumRecordAgeMs, pipeline.esm.settings.functionTimeoutMs]).toEqual([1000, 86_400_000, 60_000]);
   });
 });

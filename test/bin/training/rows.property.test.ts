@@ -1,5 +1,5 @@
 /**
- * Training rows (SPEC §7, §8) against the plain computation of the semantics text (test/support/serving-reference.ts):
+ * Training rows (docs/semantics.md §7, §8) against the plain computation of the semantics text (test/support/serving-reference.ts):
  * random streams of several keys on two shards (out of order, late, ahead of their arrival, invalid, re-sent),
  * random labels (keys with and without events, times before, between, at and after arrivals), under every late
  * policy, fed in random batches with sweeps and idle-key eviction every few records. Each row must hold what the
@@ -29,7 +29,7 @@ const optionsArb = fc.record({
 const labelArb = fc.record({ key: fc.constantFrom('a', 'b', 'c', 'nobody'), pick: fc.nat(), delta: fc.integer({ min: -3, max: 15 }) });
 
 describe('training rows hold the features of the records that arrived by each label time', () => {
-  it('equal the reference of SPEC §7 and the serving function on an engine fed only those records, under every late policy', () => {
+  it('equal the reference of docs/semantics.md §7 and the serving function on an engine fed only those records, under every late policy', () => {
     fc.assert(
       fc.property(fc.array(rawArb, { maxLength: 36 }), fc.array(labelArb, { minLength: 1, maxLength: 8 }), optionsArb, (raws, labelRaws, o) => {
         const records = streamOf(raws);

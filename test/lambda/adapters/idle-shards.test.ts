@@ -1,5 +1,5 @@
 /**
- * Quiet shards on the emulators (SPEC §12), with the real consumer and the tick the stack schedules: a shard that
+ * Quiet shards on the emulators (docs/semantics.md §12), with the real consumer and the tick the stack schedules: a shard that
  * went quiet has its windows made final by a tick, to exactly now − margin; a backlogged shard (records after the
  * consumer's checkpoint) is never advanced; a record arriving after an idle advance is judged late as usual.
  */

@@ -136,7 +136,7 @@ describe('scoring edge cases', () => {
     { user: 'u1', ts: T0 + 50_000, amount: 10, id: 'o5', arrival: T0 + 61_000 },
   ];
 
-  it('a record re-delivered in a bisected half gets the score a crash-free run gives it (README: same events, same scores)', async () => {
+  it('a record re-delivered in a bisected half gets the score a crash-free run gives it (docs/scoring.md: same events, same scores)', async () => {
     const burst = spread;
     const clean = await freshEnv();
     await deliver(clean, toInput(burst), slidingModel);

@@ -1,5 +1,5 @@
 /**
- * Serving (SPEC §7) against a plain computation from the semantics text (test/support/serving-reference.ts): random
+ * Serving (docs/semantics.md §7) against a plain computation from the semantics text (test/support/serving-reference.ts): random
  * streams of several keys on two shards, out of order, late, ahead of their arrival (future ones among them),
  * invalid, re-sent by the producer; a random time T. The records that arrived by T go through the engine in
  * random batches (batch-end firing as the consumer does, or sweeps as the replay does, idle keys evicted), then
@@ -27,7 +27,7 @@ const optionsArb = fc.record({
   correctionHorizonMs: fc.constantFrom(8, 20),
 });
 
-describe('serving at T equals the features of the records that arrived by T (SPEC §7)', () => {
+describe('serving at T equals the features of the records that arrived by T (docs/semantics.md §7)', () => {
   it('for every window kind and aggregate, under every late policy, batch split, firing mode and eviction', () => {
     fc.assert(
       fc.property(fc.array(rawArb, { maxLength: 36 }), optionsArb, fc.nat(), fc.integer({ min: -3, max: 15 }), (raws, o, pick, delta) => {

@@ -1,5 +1,5 @@
 /**
- * Serving (SPEC §7) on the edges: a quiet key, T before the newest event (a window already final when served),
+ * Serving (docs/semantics.md §7) on the edges: a quiet key, T before the newest event (a window already final when served),
  * T earlier than the state, sessions, global windows with purge, corrections under "update", staleness, the
  * stored form of the kept windows, and unknown features.
  */

@@ -79,7 +79,7 @@ describe('global windows', () => {
 
   it('fire the same as a record-by-record model, in any batch split, at batch ends or in sweeps', () => {
     // Each key on its own shard, as with the key as partition key (a key on several shards, only around
-    // resharding, can fire at different points depending on batch ends: see the README's limitations).
+    // resharding, can fire at different points depending on batch ends: see docs/limitations.md).
     const shardOf: Record<string, string> = { a: 's0', b: 's1', c: 's0' };
     const ev = fc.record({ key: fc.constantFrom('a', 'b', 'c'), time: fc.integer({ min: 0, max: 60 }), amount: fc.integer({ min: 0, max: 9 }) }).map((e) => ({ ...e, shard: shardOf[e.key]! }));
     fc.assert(
