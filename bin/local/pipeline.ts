@@ -31,6 +31,7 @@ import { createConsumer } from '../../lambda/handlers/consumer';
 import { createIdleTick } from '../../lambda/handlers/idle-tick';
 import { DEFAULT_IDLE_MARGIN_MS, type IdleShardResult } from '../../lambda/adapters/idle-shards';
 import type { ConsumerConfig } from '../../lambda/adapters/config';
+import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../../lambda/contract/metric-names';
 import { createLabelsConsumer } from '../../lambda/handlers/labels';
 import type { LabelsOutcome } from '../../lambda/adapters/labels-processor';
 import {
@@ -132,6 +133,8 @@ export interface LocalPipelineOptions {
    * too. Off by default; `tickIdle()` runs one tick on demand either way.
    */
   readonly idleShards?: { readonly everyMs: number; readonly marginMs?: number };
+  /** Receives every EMF document the handlers publish (the local page's metrics; see bin/local/dashboard). */
+  readonly onEmf?: (doc: unknown) => void;
 }
 
 export interface PutResult {
@@ -167,6 +170,7 @@ export class LocalPipeline {
     private readonly usage: UsageRecorder | undefined,
     private readonly labelsEsm: LocalEventSourceMapping | undefined = undefined,
     private readonly config: ConsumerConfig | undefined = undefined,
+    private readonly onEmf: ((doc: unknown) => void) | undefined = undefined,
   ) {}
 
   private idleTimer: NodeJS.Timeout | undefined;
@@ -179,7 +183,7 @@ export class LocalPipeline {
     const tick = createIdleTick({
       config: { consumer: this.config!, streamName: this.names.stream, marginMs: o.marginMs ?? DEFAULT_IDLE_MARGIN_MS },
       logger: quietLogger(),
-      metrics: quietMetrics(),
+      metrics: quietMetrics(this.onEmf, this.names.pipeline),
       ...(o.now ? { now: o.now } : {}),
       ...(this.usage ? { clientHook: this.usage.hook } : {}),
     });
@@ -237,7 +241,7 @@ export class LocalPipeline {
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
-      metrics: quietMetrics(),
+      metrics: quietMetrics(o.onEmf, prefix),
       ...(o.arrivalClock ? { arrivalClock: o.arrivalClock } : {}),
       ...(o.usage ? { clientHook: o.usage.hook } : {}),
     });
@@ -281,7 +285,7 @@ export class LocalPipeline {
             handler: createLabelsConsumer({
               config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
               logger: quietLogger(),
-              metrics: quietMetrics(),
+              metrics: quietMetrics(o.onEmf, prefix),
               ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
               ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
             }),
@@ -289,7 +293,7 @@ export class LocalPipeline {
             client: kinesis,
             onFailure,
           });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config, o.onEmf);
     if (o.startConsumer ?? true) await esm.start();
     if (o.idleShards !== undefined) pipeline.startIdleTicks(o.idleShards.everyMs, o.idleShards.marginMs);
     await labelsEsm?.start();
@@ -473,10 +477,14 @@ function quietLogger(): Logger {
   return new Logger({ logLevel: 'SILENT' });
 }
 
-function quietMetrics(): Metrics {
-  const m = new Metrics({ namespace: 'local', serviceName: 'local' });
-  // Local runs report their figures through onOutcome; EMF lines on stdout would only be noise.
+/** Metrics as the handlers build them on Lambda; each EMF document goes to `onEmf` instead of stdout. */
+function quietMetrics(onEmf?: (doc: unknown) => void, pipelineName = 'local'): Metrics {
+  const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'local' });
+  m.clearDefaultDimensions();
+  m.setDefaultDimensions({ [PIPELINE_DIMENSION]: pipelineName });
+  // Local runs report their figures through onOutcome and onEmf; EMF lines on stdout would only be noise.
   m.publishStoredMetrics = () => {
+    if (onEmf !== undefined) onEmf(m.serializeMetrics());
     m.clearMetrics();
     return m;
   };

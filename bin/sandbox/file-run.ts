@@ -15,6 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { EmfFeed } from '../local/dashboard/emf-feed';
+import { REPORT_FILE, fileRunReport } from '../local/dashboard/report';
 import { join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
@@ -48,6 +50,8 @@ export interface FileRunOptions {
   readonly spec: PipelineSpec;
   readonly inputPath: string;
   readonly outDir: string;
+  /** Collects the EMF documents the handlers publish (the local page reads it live); DIR/report.html draws them. */
+  readonly feed?: EmfFeed;
   /** @default 1 */
   readonly shards?: number;
   /** Fraction of invocations that fail part-way through their writes. @default 0 */
@@ -251,8 +255,10 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let writeUnits = 0;
   let boundWriteUnits = 0;
   const usage = new UsageRecorder();
+  const feed = o.feed ?? new EmfFeed();
   const pipeline = await LocalPipeline.start({
     usage,
+    onEmf: (doc) => feed.add(doc),
     spec: o.spec,
     name: o.name ?? 'sandbox',
     shards,
@@ -359,6 +365,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
     const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
     writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed }, null, 2)}\n`);
+    writeFileSync(join(o.outDir, REPORT_FILE), fileRunReport({ spec: o.spec, feed, summary, usage: { ...consumed }, input: o.inputPath }));
     return {
       summary,
       usage: consumed,
