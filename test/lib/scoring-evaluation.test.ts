@@ -70,7 +70,8 @@ beforeAll(() => {
     deadLetterQueue: id(stack.queues.deadLetterQueue),
     onFailureQueue: id(stack.queues.onFailureQueue),
   };
-});
+  // Four functions bundled with esbuild: on a busy two-core machine this takes more than the default minute.
+}, 180_000);
 
 const resource = (logicalId: string) => built.template.toJSON().Resources[logicalId] as { Type: string; DeletionPolicy?: string; Properties: Record<string, unknown> };
 const envOf = (logicalId: string) => (resource(logicalId).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
