@@ -35,7 +35,8 @@ beforeAll(() => {
     role: id(stack.consumer.role),
     function: id(stack.consumer.function),
   };
-});
+  // Three functions bundled with esbuild (consumer, serving, idle-shard tick): more than a minute on a busy machine.
+}, 180_000);
 
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
