@@ -13,10 +13,13 @@ import { loadSpecFile } from './cli/spec-file';
 import { readRecordBatches } from './replay/record-reader';
 import { ServedFileError, checkConsistency, readServed } from './training/consistency';
 import { EventsInputError } from './training/rows';
+import { type EventsInput, archiveRecordBatches, chooseInput } from './history/archive-source';
+import { ArchiveError } from '../lambda/core/archive';
 
-async function* batches(path: string, spec: PipelineSpec): AsyncGenerator<readonly InputRecord[]> {
+async function* batches(input: EventsInput, spec: PipelineSpec): AsyncGenerator<readonly InputRecord[]> {
   try {
-    for await (const b of readRecordBatches(path, spec, { batchSize: 2000 })) yield b.records;
+    const source = 'path' in input ? readRecordBatches(input.path, spec, { batchSize: 2000 }) : archiveRecordBatches(input.store, input.range, spec, 2000);
+    for await (const b of source) yield b.records;
   } catch (e) {
     if (e instanceof InputLineError) throw new EventsInputError(e.line, e.detail);
     throw e;
@@ -30,10 +33,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const spec = loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`));
-  checkReadableFile('--events', args.events as string, 'an events file (the replay\'s input format, with arrivalTime)');
+  const input = chooseInput(args, 'events');
+  if ('path' in input) checkReadableFile('--events', input.path, 'an events file (the replay\'s input format, with arrivalTime)');
   checkReadableFile('--served', args.served as string, 'a served log (one JSON object per line with "key", "at" and "features")');
   const served = await readServed(args.served as string, spec);
-  const report = await checkConsistency(spec, served, batches(args.events as string, spec));
+  const report = await checkConsistency(spec, served, batches(input, spec));
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   return 0;
 }
@@ -42,7 +46,7 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(CONSISTENCY_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof CliFileError || e instanceof ServedFileError || e instanceof EventsInputError) process.stderr.write(`error: ${e.message}\n`);
+    else if (e instanceof SpecError || e instanceof CliFileError || e instanceof ServedFileError || e instanceof EventsInputError || e instanceof ArchiveError) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 64 : 1);
   },

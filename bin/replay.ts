@@ -10,6 +10,8 @@ import { REPLAY_CLI } from './cli/commands';
 import { CliFileError, checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
 import { replay } from './replay/run';
+import { archiveRecordBatches, chooseInput } from './history/archive-source';
+import { ArchiveError } from '../lambda/core/archive';
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), REPLAY_CLI);
@@ -23,26 +25,27 @@ async function main(): Promise<number> {
   }
   // Everything that can be refused is refused before any input is read.
   const spec = loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`));
-  checkReadableFile('--input', args.input as string, 'a records file (one JSON line per record)');
+  const input = chooseInput(args, 'input');
+  if ('path' in input) checkReadableFile('--input', input.path, 'a records file (one JSON line per record)');
   prepareOutputDir('--out', args.out as string);
   const tty = process.stderr.isTTY === true;
   const summary = await replay({
     spec,
-    inputPath: args.input as string,
+    ...('path' in input ? { inputPath: input.path } : { records: archiveRecordBatches(input.store, input.range, spec, batchSize ?? 2000) }),
     outDir: args.out as string,
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(tty
       ? {
           onProgress: (p) => {
-            const pct = p.totalBytes > 0 ? ((100 * p.bytesRead) / p.totalBytes).toFixed(1) : '?';
+            const pct = p.totalBytes > 0 ? `${((100 * p.bytesRead) / p.totalBytes).toFixed(1)}%  ` : '';
             const rate = Math.round(p.lines / (p.elapsedMs / 1000));
-            process.stderr.write(`\r${pct}%  ${p.lines} lines  ${rate} lines/s  open slices ${p.openSlices}  open sessions ${p.openSessions}   `);
+            process.stderr.write(`\r${pct}${p.lines} lines  ${rate} lines/s  open slices ${p.openSlices}  open sessions ${p.openSessions}   `);
           },
         }
       : {}),
   });
   if (tty) process.stderr.write('\n');
-  if (summary.records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs are empty\n`);
+  if (summary.records === 0 && 'path' in input) process.stderr.write(`warning: --input ${input.path} holds no records; the outputs are empty\n`);
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   return 0;
 }
@@ -51,7 +54,7 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(REPLAY_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError) process.stderr.write(`error: ${e.message}\n`);
+    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError || e instanceof ArchiveError) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 64 : 1);
   },

@@ -12,6 +12,8 @@ import { loadSpecFile } from './cli/spec-file';
 import { LabelFileError } from './training/labels';
 import { EventsInputError, type RowMode } from './training/rows';
 import { trainingSet } from './training/run';
+import { archiveRecordBatches, chooseInput } from './history/archive-source';
+import { ArchiveError } from '../lambda/core/archive';
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), TRAINING_SET_CLI);
@@ -23,22 +25,23 @@ async function main(): Promise<number> {
   if (mode !== 'served' && mode !== 'final') throw new UsageError(`--as must be served or final, got ${JSON.stringify(mode)}`);
   // Everything that can be refused is refused before any input is read.
   const spec = loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`));
-  checkReadableFile('--events', args.events as string, 'an events file (the replay\'s input format, with arrivalTime)');
+  const input = chooseInput(args, 'events');
+  if ('path' in input) checkReadableFile('--events', input.path, 'an events file (the replay\'s input format, with arrivalTime)');
   checkReadableFile('--labels', args.labels as string, 'a labels file (one JSON object per line with "key" and "time")');
   prepareOutputDir('--out', args.out as string);
   const tty = process.stderr.isTTY === true;
   const summary = await trainingSet({
     spec,
-    eventsPath: args.events as string,
+    ...('path' in input ? { eventsPath: input.path } : { records: archiveRecordBatches(input.store, input.range, spec, 2000) }),
     labelsPath: args.labels as string,
     outDir: args.out as string,
     mode: mode as RowMode,
     ...(tty
       ? {
           onProgress: (p) => {
-            const pct = p.totalBytes > 0 ? ((100 * p.bytesRead) / p.totalBytes).toFixed(1) : '?';
+            const pct = p.totalBytes > 0 ? `${((100 * p.bytesRead) / p.totalBytes).toFixed(1)}%  ` : '';
             const rate = Math.round(p.lines / (p.elapsedMs / 1000));
-            process.stderr.write(`\r${pct}%  ${p.lines} event lines  ${rate} lines/s  labels ${p.labelsServed} passed   `);
+            process.stderr.write(`\r${pct}${p.lines} event lines  ${rate} lines/s  labels ${p.labelsServed} passed   `);
           },
         }
       : {}),
@@ -53,7 +56,7 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`error: ${e.message}\n${usageText(TRAINING_SET_CLI)}\n`);
-    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError || e instanceof LabelFileError || e instanceof EventsInputError) process.stderr.write(`error: ${e.message}\n`);
+    else if (e instanceof SpecError || e instanceof InputLineError || e instanceof CliFileError || e instanceof LabelFileError || e instanceof EventsInputError || e instanceof ArchiveError) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 64 : 1);
   },

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/contract/metric-names';
 import { PipelinePropsError, checkDuration, checkInteger } from './errors';
 import type { FinalsBucket } from './finals-bucket';
+import type { ArchiveBucket } from './archive-bucket';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 import {
   CONSUMER_ENV,
@@ -114,6 +115,11 @@ export interface PipelineConsumerProps extends PipelineConsumerOptions {
   readonly stateTable: dynamodb.ITable;
   /** Where final windows and corrections go; the consumer may only put objects under its pipeline's prefixes. */
   readonly finalsBucket: FinalsBucket;
+  /**
+   * The stream archive: the consumer puts every delivered batch there before processing it.
+   * @default - no archive
+   */
+  readonly archiveBucket?: ArchiveBucket;
   /** FIFO queue the handler writes late and invalid records to. */
   readonly deadLetterQueue: sqs.IQueue;
   /** Standard queue the event source mapping sends abandoned batches to. */
@@ -177,6 +183,7 @@ export class PipelineConsumer extends Construct {
         [CONSUMER_ENV.pipelineName]: props.pipelineName,
         [CONSUMER_ENV.stateTableName]: props.stateTable.tableName,
         [CONSUMER_ENV.finalsBucketName]: props.finalsBucket.bucket.bucketName,
+        ...(props.archiveBucket === undefined ? {} : { [CONSUMER_ENV.archiveBucketName]: props.archiveBucket.bucket.bucketName }),
         [CONSUMER_ENV.deadLetterQueueUrl]: props.deadLetterQueue.queueUrl,
         [CONSUMER_ENV.serviceName]: CONSUMER_SERVICE_NAME,
         [CONSUMER_ENV.metricsNamespace]: METRICS_NAMESPACE,
@@ -202,6 +209,7 @@ export class PipelineConsumer extends Construct {
       }),
     );
     props.finalsBucket.grantPutPipelineObjects(this.role, props.pipelineName);
+    props.archiveBucket?.grantPutArchive(this.role, props.pipelineName);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'DeadLetterQueueSend',

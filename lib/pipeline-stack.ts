@@ -5,6 +5,7 @@ import { type PipelineConsumerOptions, PipelineConsumer, validatePipelineConsume
 import { PipelinePropsError } from './errors';
 import { FinalsBucket, type FinalsBucketOptions, validateFinalsBucketOptions } from './finals-bucket';
 import { IdleShardTick, type IdleShardsOptions, validateIdleShardsOptions } from './idle-tick';
+import { ArchiveBucket, type ArchiveBucketOptions, validateArchiveBucketOptions } from './archive-bucket';
 import { LabelsConsumer, type LabelsConsumerOptions, validateLabelsConsumerOptions } from './labels-consumer';
 import { type MonitoringOptions, PipelineMonitoring, SERVING_LATENCY_P99_DEFAULT, validateMonitoringOptions } from './monitoring';
 import { PredictionStore, type PredictionStoreOptions } from './predictions';
@@ -52,6 +53,11 @@ export interface PipelineStackProps extends StackProps {
    * @default - see FinalsBucketOptions
    */
   readonly finals?: FinalsBucketOptions;
+  /**
+   * Lifecycle of the stream archive (every delivered record; docs/history.md).
+   * @default - see ArchiveBucketOptions
+   */
+  readonly archive?: ArchiveBucketOptions;
   /**
    * Tuning of the features endpoint's function.
    * @default - see ServingApiOptions
@@ -104,6 +110,7 @@ export class PipelineStack extends Stack {
   public readonly eventStream: EventStream;
   public readonly tables: PipelineTables;
   public readonly finals: FinalsBucket;
+  public readonly archive: ArchiveBucket;
   public readonly serving: ServingApi;
   public readonly queues: PipelineQueues;
   public readonly consumer: PipelineConsumer;
@@ -142,6 +149,7 @@ export class PipelineStack extends Stack {
     validateLabelsConsumerOptions(props.labels?.consumer ?? {});
     validateMonitoringOptions(props.monitoring ?? {});
     validateFinalsBucketOptions(props.finals ?? {});
+    validateArchiveBucketOptions(props.archive ?? {});
     validateServingApiOptions(props.serving ?? {});
     checkServingLatencyBelowTimeout(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -150,6 +158,7 @@ export class PipelineStack extends Stack {
     // The construct id stays 'Store' so deployed tables keep their logical ids.
     this.tables = new PipelineTables(this, 'Store', { removalPolicy });
     this.finals = new FinalsBucket(this, 'Finals', { ...props.finals, removalPolicy });
+    this.archive = new ArchiveBucket(this, 'Archive', { ...props.archive, accessLogsBucket: this.finals.accessLogsBucket, removalPolicy });
     this.queues = new PipelineQueues(this, 'Queues');
     const predictions = modelJson === undefined ? undefined : new PredictionStore(this, 'Predictions', { ...props.predictions, removalPolicy });
     this.predictions = predictions;
@@ -160,6 +169,7 @@ export class PipelineStack extends Stack {
       stream: this.eventStream.stream,
       stateTable: this.tables.stateTable,
       finalsBucket: this.finals,
+      archiveBucket: this.archive,
       deadLetterQueue: this.queues.deadLetterQueue,
       onFailureQueue: this.queues.onFailureQueue,
       removalPolicy,
@@ -233,6 +243,7 @@ export class PipelineStack extends Stack {
     out('StreamArn', this.eventStream.stream.streamArn, 'ARN of the ingest stream');
     out('StateTableName', this.tables.stateTable.tableName, 'DynamoDB table of window state, one item per key (serving reads it)');
     out('FinalsBucketName', this.finals.bucket.bucketName, 'S3 bucket of final windows and corrections (JSON lines)');
+    out('ArchiveBucketName', this.archive.bucket.bucketName, 'S3 bucket of the stream archive (archive/<pipeline>/dt=…/hh=…/, gzip JSON lines)');
     out('FeaturesUrl', this.serving.url, 'Features endpoint (function URL, IAM authorization: sign requests with SigV4)');
     out('ServingFunctionName', this.serving.function.functionName, 'Lambda function behind the features endpoint');
     out('DeadLetterQueueUrl', this.queues.deadLetterQueue.queueUrl, 'FIFO queue of late and invalid records');

@@ -2,15 +2,23 @@
  * The options of every CLI, defined once: the parser, `--help` and the option tables of docs/ all come from here
  * (test/bin/cli/commands.test.ts checks docs/ and each CLI's `--help` against these definitions).
  */
-import type { CliDefinition } from './args';
+import type { CliDefinition, OptionDef } from './args';
+
+/** The stream archive as input, instead of a records file (bin/history/archive-source.ts, docs/history.md). */
+const ARCHIVE_OPTIONS: Readonly<Record<string, OptionDef>> = {
+  archive: { kind: 'string', value: 'LOCATION', help: 'Instead of a records file: the stream archive, a local folder in its S3 layout (npm start writes DIR/archive) or s3://bucket/prefix.' },
+  from: { kind: 'string', value: 'T', help: 'With --archive: first arrival time read (epoch ms or ISO-8601, no offset: UTC); default the archive\'s start.' },
+  to: { kind: 'string', value: 'T', help: 'With --archive: arrival time read up to, excluded (epoch ms or ISO-8601); default the archive\'s end.' },
+};
 
 export const REPLAY_CLI: CliDefinition = {
   command: 'npm run replay --',
   summary: 'Replays a file of recorded stream records through the window engine; writes final windows, rejected records and a summary.',
-  forms: [['config', 'input', 'out', 'batch-size']],
+  forms: [['config', 'input!', 'out', 'batch-size'], ['config', 'archive!', 'from', 'to', 'out', 'batch-size']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
-    input: { kind: 'string', required: true, value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (docs/replay.md).' },
+    input: { kind: 'string', value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (docs/replay.md); or --archive.' },
+    ...ARCHIVE_OPTIONS,
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its windows.jsonl, rejected.jsonl (and corrections.jsonl) are replaced.' },
     'batch-size': { kind: 'number', value: 'N', help: 'Records the engine takes at once, 1 to 65536; default 2000.' },
   },
@@ -88,10 +96,11 @@ export const FEATURES_CLI: CliDefinition = {
 export const TRAINING_SET_CLI: CliDefinition = {
   command: 'npm run training-set --',
   summary: "Training rows: each label's features as serving would have answered at the label's time, from the events that had arrived by then.",
-  forms: [['config', 'events', 'labels', 'out', 'as']],
+  forms: [['config', 'events!', 'labels', 'out', 'as'], ['config', 'archive!', 'from', 'to', 'labels', 'out', 'as']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
-    events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
+    events: { kind: 'string', value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime; or --archive.' },
+    ...ARCHIVE_OPTIONS,
     labels: { kind: 'string', required: true, value: 'LABELS.jsonl', help: 'Labels, one JSON object per line with "key" and "time" (epoch ms or ISO-8601), in any order; other fields are passed through.' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its training.jsonl, training.csv and skipped-labels.jsonl are replaced.' },
     as: { kind: 'string', value: 'MODE', help: 'served (default): values as of each label\'s time; final (analysis only): the final values of the same windows, from every record.' },
@@ -101,10 +110,11 @@ export const TRAINING_SET_CLI: CliDefinition = {
 export const CONSISTENCY_CLI: CliDefinition = {
   command: 'npm run consistency --',
   summary: 'Online/offline consistency: recomputes each served row (the features client\'s served log) from the events with the training rows\' code and reports, per feature, the share of mismatches and the largest difference.',
-  forms: [['config', 'events', 'served']],
+  forms: [['config', 'events!', 'served'], ['config', 'archive!', 'from', 'to', 'served']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
-    events: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime.' },
+    events: { kind: 'string', value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime; or --archive.' },
+    ...ARCHIVE_OPTIONS,
     served: { kind: 'string', required: true, value: 'SERVED.jsonl', help: 'Served rows, one JSON object per line with "key", "at" and "features" (as the client\'s servedLog writes them).' },
   },
 };

@@ -30,6 +30,12 @@ export interface CostPerMillion {
   readonly sqs: number;
   readonly s3Put: number;
   readonly s3Get: number;
+  /** Of `s3Put`: the stream archive's PUTs. */
+  readonly archivePut: number;
+  /** Storing the archive of a million events for a month: Standard, Infrequent Access, Glacier Instant Retrieval (not in the totals). */
+  readonly archiveStorageMonth: { readonly standard: number; readonly infrequentAccess: number; readonly glacierInstant: number };
+  /** Firehose ingesting the same million events (at least 5 KB each), for comparison (not in the totals). */
+  readonly firehoseIngest: number;
   /** Provisioned stream: shard-hours at the shards the rate needs, and PUT payload units. */
   readonly kinesisShardHours: number;
   readonly kinesisPutPayloadUnits: number;
@@ -60,6 +66,10 @@ export function costPerMillion(c: CostInput): CostPerMillion {
   const sqs = u.sqsBilledRequests * scale * PRICES.sqsFifoRequest.usd;
   const s3Put = (u.s3PutRequests + u.s3ListRequests) * scale * PRICES.s3PutRequest.usd;
   const s3Get = u.s3GetRequests * scale * PRICES.s3GetRequest.usd;
+  const archivePut = (u.s3ArchivePutRequests ?? 0) * scale * PRICES.s3PutRequest.usd;
+  const archiveGb = ((u.s3ArchiveBytes ?? 0) * scale) / GB;
+  const archiveStorageMonth = { standard: archiveGb * PRICES.s3StandardGbMonth.usd, infrequentAccess: archiveGb * PRICES.s3InfrequentAccessGbMonth.usd, glacierInstant: archiveGb * PRICES.s3GlacierInstantGbMonth.usd };
+  const firehoseIngest = ((Math.max(5, Math.ceil(bytesPerEvent / 1024 / 5) * 5) * 1024 * 1e6) / GB) * PRICES.firehoseGbIn.usd;
   const kinesisShardHours = shardsFor(c.rate, bytesPerEvent) * hours * PRICES.kinesisShardHour.usd;
   const kinesisPutPayloadUnits = u.kinesisPutPayloadUnits * scale * PRICES.kinesisPutPayloadUnit.usd;
   const kinesisOnDemand =
@@ -76,6 +86,9 @@ export function costPerMillion(c: CostInput): CostPerMillion {
     sqs,
     s3Put,
     s3Get,
+    archivePut,
+    archiveStorageMonth,
+    firehoseIngest,
     kinesisShardHours,
     kinesisPutPayloadUnits,
     kinesisOnDemand,

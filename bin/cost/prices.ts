@@ -40,6 +40,12 @@ export const PRICES = {
   sqsFifoRequest: price(0.5, 1e6, 'FIFO request (64 KB chunk)', 'aws.amazon.com/sqs/pricing; $0.50 per million FIFO requests (cloudburn.io/blog/amazon-sqs-pricing, March 2026)'),
   s3PutRequest: price(0.005, 1000, 'PUT, COPY, POST or LIST request (S3 Standard)', 'aws.amazon.com/s3/pricing; $0.005 per 1,000 (c3x.dev/blog/s3-request-fees-explained)'),
   s3GetRequest: price(0.0004, 1000, 'GET or HEAD request (S3 Standard)', 'aws.amazon.com/s3/pricing; $0.0004 per 1,000 (c3x.dev/blog/s3-request-fees-explained)'),
+  // Storage of the stream archive (lib/archive-bucket.ts): Standard, then Infrequent Access, then Glacier Instant Retrieval.
+  s3StandardGbMonth: price(0.023, 1, 'GB-month (S3 Standard, first 50 TB)', 'aws.amazon.com/s3/pricing; $0.023 per GB-month, US East'),
+  s3InfrequentAccessGbMonth: price(0.0125, 1, 'GB-month (S3 Standard-IA)', 'aws.amazon.com/s3/pricing; $0.0125 per GB-month, US East'),
+  s3GlacierInstantGbMonth: price(0.004, 1, 'GB-month (S3 Glacier Instant Retrieval)', 'aws.amazon.com/s3/pricing; $0.004 per GB-month, US East'),
+  // The alternative archive: Firehose bills each record rounded up to 5 KB, and keeps no sequence number or arrival time by itself.
+  firehoseGbIn: price(0.029, 1, 'GB ingested, records rounded up to 5 KB (Firehose)', 'aws.amazon.com/firehose/pricing; $0.029 per GB, first 500 TB, US East', false, 'not confirmed from a stored source'),
   kinesisShardHour: price(0.015, 1, 'shard-hour (provisioned)', 'aws.amazon.com/kinesis/data-streams/pricing; $0.015 per shard-hour in a worked example (kindatechnical.com, Kinesis pricing lesson)'),
   kinesisPutPayloadUnit: price(
     0.014,

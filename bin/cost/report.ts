@@ -36,6 +36,7 @@ const ROWS: ReadonlyArray<readonly [string, (c: CostPerMillion) => number]> = [
   ['DynamoDB reads', (c) => c.dynamodbReads],
   ['SQS (dead letters)', (c) => c.sqs],
   ['S3 PUT/LIST', (c) => c.s3Put],
+  ['  of which archive PUTs', (c) => c.archivePut],
   ['S3 GET', (c) => c.s3Get],
   ['consumer total', (c) => c.consumer],
   ['Kinesis shard-hours', (c) => c.kinesisShardHours],
@@ -43,6 +44,10 @@ const ROWS: ReadonlyArray<readonly [string, (c: CostPerMillion) => number]> = [
   ['total, provisioned stream', (c) => c.totalProvisioned],
   ['Kinesis on-demand', (c) => c.kinesisOnDemand],
   ['total, on-demand stream', (c) => c.totalOnDemand],
+  ['archive kept a month: Standard', (c) => c.archiveStorageMonth.standard],
+  ['  in Infrequent Access', (c) => c.archiveStorageMonth.infrequentAccess],
+  ['  in Glacier Instant Retrieval', (c) => c.archiveStorageMonth.glacierInstant],
+  ['Firehose archive instead: ingest', (c) => c.firehoseIngest],
 ];
 
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {

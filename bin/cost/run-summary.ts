@@ -45,7 +45,8 @@ export function readRunSummary(path: string): RunSummary {
   const given = o.usage as Record<string, unknown>;
   const usage = emptyUsage();
   for (const key of Object.keys(usage) as Array<keyof Usage>) {
-    const v = given[key];
+    // Summaries written before the archive existed have no archive figures: none were made.
+    const v = given[key] === undefined && key.startsWith('s3Archive') ? 0 : given[key];
     if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RunSummaryError(`${path}: usage.${key} must be a non-negative number, got ${JSON.stringify(v)}`);
     usage[key] = v;
   }

@@ -4,6 +4,8 @@
  * deployed mapping's settings and the function's timeout. Batches the mapping gives up on are described in the
  * on-failure queue, as on AWS. Used by the end-to-end tests and the sandbox (`npm start`).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import {
@@ -23,6 +25,7 @@ import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-process
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ResultObjectReader, ResultObjectWriter } from '../../lambda/adapters/result-objects';
+import { S3ArchiveStore, archivePrefix } from '../../lambda/adapters/archive-objects';
 import { s3Client } from '../../lambda/adapters/s3-client';
 import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
@@ -149,6 +152,8 @@ export interface LocalPipelineNames {
   readonly stream: string;
   readonly stateTable: string;
   readonly resultsBucket: string;
+  /** The stream archive (every delivered record), as the stack's archive bucket. */
+  readonly archiveBucket: string;
   readonly deadLetterQueueUrl: string;
   readonly onFailureQueueUrl: string;
   /** With a model only. */
@@ -201,10 +206,12 @@ export class LocalPipeline {
     const stateTable = `${prefix}-state`;
     // Bucket names are lower case.
     const resultsBucket = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-results`;
+    const archiveBucket = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-archive`;
     await Promise.all([
       kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: o.shards ?? 1 })),
       createActiveTable(dynamo, STATE_TABLE, stateTable),
       s3.send(new CreateBucketCommand({ Bucket: resultsBucket })),
+      s3.send(new CreateBucketCommand({ Bucket: archiveBucket })),
     ]);
     const scoring = o.model === undefined ? undefined : { model: o.model, predictionsTable: `${prefix}-predictions`, predictionsStream: `${prefix}-predictions` };
     if (o.model !== undefined && o.spec.scoring === undefined) throw new Error('LocalPipeline: a model was given but the spec has no scoring section');
@@ -230,12 +237,13 @@ export class LocalPipeline {
       stream,
       stateTable,
       resultsBucket,
+      archiveBucket,
       deadLetterQueueUrl: dlq.QueueUrl!,
       onFailureQueueUrl: onFailureQueue.QueueUrl!,
       ...(scoring ? { predictionsTable: scoring.predictionsTable, predictionsStream: scoring.predictionsStream } : {}),
       ...(labelsStream === undefined ? {} : { labelsStream }),
     };
-    const config: ConsumerConfig = { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) };
+    const config: ConsumerConfig = { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, archiveBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: 1, ...(scoring ? { scoring } : {}) };
     const consumer = createConsumer({
       config,
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
@@ -423,6 +431,23 @@ export class LocalPipeline {
       }
     }
     return [...byId.values()];
+  }
+
+  /** The stream archive the consumer wrote, as a reader sees it. */
+  public archiveStore(): S3ArchiveStore {
+    return new S3ArchiveStore(this.s3, this.names.archiveBucket, archivePrefix(this.names.pipeline));
+  }
+
+  /** Copies the archive's objects into `dir` in the same layout (keys below the pipeline's prefix); returns them. */
+  public async copyArchive(dir: string): Promise<string[]> {
+    const store = this.archiveStore();
+    const keys = await store.list();
+    for (const key of keys) {
+      const path = join(dir, ...key.split('/'));
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, await store.get(key));
+    }
+    return keys;
   }
 
   /** Global-window firings, read back from S3. */

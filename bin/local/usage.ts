@@ -7,6 +7,7 @@
  */
 import type { HandlerExecutionContext, InitializeHandler, InitializeHandlerArguments, MetadataBearer } from '@smithy/types';
 import type { ClientHook, SdkClient } from '../../lambda/adapters/aws-clients';
+import { ARCHIVE_OBJECT_PREFIX } from '../../lambda/contract/resources';
 
 export interface Usage {
   /** Handler calls, retries included (each is a Lambda request). */
@@ -33,6 +34,9 @@ export interface Usage {
   /** S3 GET and HEAD requests. */
   s3GetRequests: number;
   s3ListRequests: number;
+  /** Of the PUTs, those of the stream archive (keys under `archive/`), and the compressed bytes they put. */
+  s3ArchivePutRequests: number;
+  s3ArchiveBytes: number;
   /** Every S3 request, the three kinds above and any other. */
   s3Requests: number;
   /** Requests of the event source mapping to Kinesis (GetRecords, GetShardIterator, ListShards): Lambda's polling. */
@@ -64,6 +68,8 @@ export function emptyUsage(): Usage {
     s3PutRequests: 0,
     s3GetRequests: 0,
     s3ListRequests: 0,
+    s3ArchivePutRequests: 0,
+    s3ArchiveBytes: 0,
     s3Requests: 0,
     kinesisRequests: 0,
     kinesisBytesRead: 0,
@@ -147,6 +153,10 @@ export class UsageRecorder {
       } else if (service === 'S3') {
         u.s3Requests += 1;
         if (S3_PUT_CLASS.has(command)) u.s3PutRequests += 1;
+        if (command === 'PutObject' && String(input.Key ?? '').startsWith(`${ARCHIVE_OBJECT_PREFIX}/`)) {
+          u.s3ArchivePutRequests += 1;
+          u.s3ArchiveBytes += (input.Body as Uint8Array | undefined)?.byteLength ?? 0;
+        }
         else if (S3_GET_CLASS.has(command)) u.s3GetRequests += 1;
         else if (S3_LIST_CLASS.has(command)) u.s3ListRequests += 1;
       } else if (service === 'Kinesis') u.kinesisRequests += 1;

@@ -11,7 +11,7 @@ import { type ReplaySummary, type WindowLine, addCounters, correctionLine, empty
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
 import { LineWriter } from '../cli/writer';
-import { readRecordBatches } from './record-reader';
+import { type RecordBatch, readRecordBatches } from './record-reader';
 import { WindowWriter } from './window-writer';
 
 /** The files a replay writes in its output folder. */
@@ -22,7 +22,10 @@ const SWEEP_EVERY = 16;
 
 export interface ReplayOptions {
   readonly spec: PipelineSpec;
-  readonly inputPath: string;
+  /** The records file; or `records`. */
+  readonly inputPath?: string;
+  /** Record batches from elsewhere (the stream archive: bin/history/archive-source.ts), instead of `inputPath`. */
+  readonly records?: AsyncIterable<RecordBatch>;
   readonly outDir: string;
   /** Records handed to the engine at once. @default 2000 */
   readonly batchSize?: number;
@@ -72,7 +75,7 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
   // Under "update" a final window may still change, so windows are written once, at the end, with their last value.
   const held = update ? new Map<string, WindowLine>() : undefined;
   const summary = emptySummary();
-  const totalBytes = statSync(opts.inputPath).size;
+  const totalBytes = opts.inputPath === undefined ? 0 : statSync(opts.inputPath).size;
   const started = Date.now();
   let bytesRead = 0;
   let lastProgress = started;
@@ -91,7 +94,7 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
     await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain(), firingsOut?.drain()]);
   };
 
-  for await (const batch of readRecordBatches(opts.inputPath, opts.spec, { batchSize })) {
+  for await (const batch of recordBatches(opts, batchSize)) {
     bytesRead = batch.bytesRead;
     await emit(engine.processBatch(batch.records));
     // Open state is bounded by what the sweep leaves: windows still open, and keys active since the last sweep.
@@ -117,4 +120,11 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
   }
   await Promise.all([windowsOut.close(), rejectedOut.close(), correctionsOut?.close(), firingsOut?.close()]);
   return summary;
+}
+
+/** The batches of `records`, or of the input file. */
+export function recordBatches(o: { readonly spec: PipelineSpec; readonly inputPath?: string; readonly records?: AsyncIterable<RecordBatch> }, batchSize: number): AsyncIterable<RecordBatch> {
+  if (o.records !== undefined) return o.records;
+  if (o.inputPath === undefined) throw new RangeError('an input file or record batches are needed');
+  return readRecordBatches(o.inputPath, o.spec, { batchSize });
 }

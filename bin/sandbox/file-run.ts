@@ -14,7 +14,7 @@
  * "update" late records are not all in the queue, so `late` and `lateRecords` come from those counters.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { EmfFeed } from '../local/dashboard/emf-feed';
 import { REPORT_FILE, fileRunReport } from '../local/dashboard/report';
 import { join } from 'node:path';
@@ -40,6 +40,8 @@ const MAX_PARTITION_KEY = 256;
 const PUT_CHUNK = 500;
 /** Where a run that lost batches writes the on-failure queue's messages. */
 export const ON_FAILURE_FILE = 'on-failure.jsonl';
+/** Folder of the output that holds the stream archive's objects, in their S3 layout. */
+export const ARCHIVE_DIR = 'archive';
 /** The summary with the consumer's usage (docs/semantics.md §9). */
 export const SUMMARY_FILE = 'summary.json';
 
@@ -82,6 +84,8 @@ export interface FileRunStats {
   readonly windowsFinalWhileStreaming: number;
   /** Dead letters read back: the lines of rejected.jsonl. */
   readonly rejected: number;
+  /** Objects of the stream archive, copied to DIR/archive/. */
+  readonly archiveObjects: number;
   readonly shards: number;
   /** Fault injection: its probability, the invocations it saw, those it armed, and the faults it raised. */
   readonly chaos: { readonly probability: number; readonly invocations: number; readonly armed: number; readonly faults: number };
@@ -366,6 +370,9 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
     writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed }, null, 2)}\n`);
     writeFileSync(join(o.outDir, REPORT_FILE), fileRunReport({ spec: o.spec, feed, summary, usage: { ...consumed }, input: o.inputPath }));
+    // The archive the consumer wrote, in its S3 layout: `npm run replay -- --archive DIR/archive` reads it.
+    rmSync(join(o.outDir, ARCHIVE_DIR), { recursive: true, force: true });
+    const archiveObjects = (await pipeline.copyArchive(join(o.outDir, ARCHIVE_DIR))).length;
     return {
       summary,
       usage: consumed,
@@ -375,6 +382,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         windowsFinalAtEndOfInput,
         windowsFinalWhileStreaming: windows.length - windowsFinalAtEndOfInput,
         rejected: rejected.length,
+        archiveObjects,
         shards,
         chaos: { probability: o.chaos ?? 0, invocations: chaos.invocations, armed: chaos.armed, faults: chaos.faults },
         esm: { ...pipeline.esm.counters },

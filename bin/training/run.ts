@@ -8,7 +8,8 @@ import { InputLineError } from '../../lambda/core/input-line';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
 import { LineWriter } from '../cli/writer';
-import { readRecordBatches } from '../replay/record-reader';
+import type { RecordBatch } from '../replay/record-reader';
+import { recordBatches } from '../replay/run';
 import { csvLine } from './csv';
 import { type LabelFile, readLabels } from './labels';
 import { EventsInputError, PointInTimeRows, type RowMode } from './rows';
@@ -17,7 +18,10 @@ export const TRAINING_FILES = ['training.jsonl', 'training.csv', 'skipped-labels
 
 export interface TrainingOptions {
   readonly spec: PipelineSpec;
-  readonly eventsPath: string;
+  /** The events file; or `records`. */
+  readonly eventsPath?: string;
+  /** Event batches from elsewhere (the stream archive), instead of `eventsPath`. */
+  readonly records?: AsyncIterable<RecordBatch>;
   readonly labelsPath: string;
   readonly outDir: string;
   readonly mode?: RowMode;
@@ -69,11 +73,11 @@ async function run(opts: TrainingOptions): Promise<TrainingSummary> {
   const batchSize = opts.batchSize ?? 2000;
   const file = await readLabels(opts.labelsPath);
   const rows = new PointInTimeRows(opts.spec, file.labels, { mode: opts.mode ?? 'served', ...(opts.sweepEveryRecords === undefined ? {} : { sweepEveryRecords: opts.sweepEveryRecords }) });
-  const totalBytes = statSync(opts.eventsPath).size;
+  const totalBytes = opts.eventsPath === undefined ? 0 : statSync(opts.eventsPath).size;
   const started = Date.now();
   let lastProgress = started;
   try {
-    for await (const batch of readRecordBatches(opts.eventsPath, opts.spec, { batchSize })) {
+    for await (const batch of recordBatches({ spec: opts.spec, inputPath: opts.eventsPath, records: opts.records }, batchSize)) {
       rows.feed(batch.records);
       const now = Date.now();
       if (opts.onProgress && now - lastProgress >= 1000) {

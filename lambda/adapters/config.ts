@@ -19,6 +19,8 @@ export interface ConsumerConfig {
   readonly stateTable: string;
   /** Bucket of the result objects (final windows, firings, corrections). */
   readonly resultsBucket: string;
+  /** Bucket of the stream archive; absent: records are not archived. */
+  readonly archiveBucket?: string;
   readonly deadLetterQueueUrl: string;
   readonly parallelizationFactor: number;
   /** With the spec's scoring section: the model and where predictions go. */
@@ -50,6 +52,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerCon
     pipelineName: env[CONSUMER_ENV.pipelineName] ?? 'default',
     stateTable: requiredVariable(env, CONSUMER_ENV.stateTableName),
     resultsBucket: requiredVariable(env, CONSUMER_ENV.finalsBucketName),
+    ...(env[CONSUMER_ENV.archiveBucketName]?.trim() ? { archiveBucket: env[CONSUMER_ENV.archiveBucketName]!.trim() } : {}),
     deadLetterQueueUrl: requiredVariable(env, CONSUMER_ENV.deadLetterQueueUrl),
     parallelizationFactor: pf,
     ...(spec.scoring === undefined ? {} : { scoring: scoringFromEnv(env, spec) }),

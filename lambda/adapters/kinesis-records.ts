@@ -4,6 +4,7 @@
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { deaggregate } from 'aws-kinesis-agg';
+import type { ArchivedRecord } from '../core/archive';
 import type { InputRecord } from '../core/engine';
 
 /** Arrival time of a record (epoch ms) from another clock than Kinesis' (the sandbox replays a file's own). */
@@ -33,28 +34,47 @@ export function subRecordSeq(seq: string, sub: number): string {
   return `${seq}.${String(sub).padStart(10, '0')}`;
 }
 
+/** One delivered record as the engine takes it, with what the archive keeps besides. */
+export interface DeliveredRecord {
+  readonly input: InputRecord;
+  readonly archived: ArchivedRecord;
+}
+
 /**
  * The engine inputs of one Kinesis record: itself, or when a KPL producer aggregated several user records into it,
  * each of them with its sub-sequence number, judged on its own. An aggregated record that does not decode (bad
  * checksum or protobuf) is passed on whole, and so is judged invalid.
  */
 export function toInputRecords(r: KinesisStreamRecord, clock?: ArrivalClock): InputRecord[] {
+  return toDeliveredRecords(r, clock).map((d) => d.input);
+}
+
+/** As toInputRecords, each with its archive record (partition key, sequence and sub-sequence number, arrival). */
+export function toDeliveredRecords(r: KinesisStreamRecord, clock?: ArrivalClock): DeliveredRecord[] {
   const whole = toInputRecord(r, clock);
   const bytes = whole.data as Buffer;
-  if (bytes.length < KPL_MAGIC.length + 16 || !bytes.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return [whole];
-  const subs: InputRecord[] = [];
+  // A recorded clock may know no arrival (+∞: a local file line without one).
+  const arrivalTime = whole.arrivalTime !== undefined && Number.isFinite(whole.arrivalTime) ? whole.arrivalTime : null;
+  const plain = (): DeliveredRecord[] => [{ input: whole, archived: { shard: whole.shard, seq: whole.seq, partitionKey: r.kinesis.partitionKey, arrivalTime, data: bytes } }];
+  if (bytes.length < KPL_MAGIC.length + 16 || !bytes.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return plain();
+  const subs: DeliveredRecord[] = [];
   let failed = false;
   deaggregate(
     r.kinesis,
     true,
     (err, u) => {
       if (err || !u || u.subSequenceNumber === undefined) failed = true;
-      else subs.push({ ...whole, data: Buffer.from(u.data, 'base64'), seq: subRecordSeq(whole.seq, u.subSequenceNumber) });
+      else {
+        const data = Buffer.from(u.data, 'base64');
+        subs.push({
+          input: { ...whole, data, seq: subRecordSeq(whole.seq, u.subSequenceNumber) },
+          archived: { shard: whole.shard, seq: whole.seq, sub: u.subSequenceNumber, partitionKey: u.partitionKey ?? r.kinesis.partitionKey, arrivalTime, data },
+        });
+      }
     },
     (err) => {
       if (err) failed = true;
     },
   );
-  return failed || subs.length === 0 ? [whole] : subs;
+  return failed || subs.length === 0 ? plain() : subs;
 }
-

@@ -165,6 +165,8 @@ export const CONSUMER_ENV = {
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   /** S3 bucket of the result objects: final windows, firings and corrections (JSON lines under FINALS_OBJECT_PREFIXES). */
   finalsBucketName: 'FINALS_BUCKET_NAME',
+  /** S3 bucket of the stream archive (every delivered record, under ARCHIVE_OBJECT_PREFIX); none: no archive. */
+  archiveBucketName: 'ARCHIVE_BUCKET_NAME',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
@@ -225,6 +227,9 @@ export const CONSUMER_QUEUE_ACTIONS: readonly string[] = ['sqs:SendMessage'];
  * consumer may put objects under exactly these, for its own pipeline.
  */
 export const FINALS_OBJECT_PREFIXES = { finals: 'finals', firings: 'firings', corrections: 'corrections' } as const;
+
+/** Top-level key prefix of the archive bucket; a pipeline's archive lives under `archive/<pipeline>/`. */
+export const ARCHIVE_OBJECT_PREFIX = 'archive';
 
 /** S3 actions the consumer needs on its pipeline's prefixes: it writes results, never reads. */
 export const CONSUMER_BUCKET_ACTIONS: readonly string[] = ['s3:PutObject'];

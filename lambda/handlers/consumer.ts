@@ -19,7 +19,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeadLetterSender } from '../adapters/dead-letters';
 import { ResultObjectWriter } from '../adapters/result-objects';
 import { s3Client } from '../adapters/s3-client';
-import { type ArrivalClock, toInputRecords } from '../adapters/kinesis-records';
+import { type ArrivalClock, toDeliveredRecords } from '../adapters/kinesis-records';
+import { ArchiveWriter } from '../adapters/archive-objects';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
 import { StateStore, type WriteGate } from '../adapters/state-store';
@@ -48,9 +49,15 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
   const sqs = hooked(sqsClient({ maxAttempts: 8 }), opts.clientHook);
   const s3 = hooked(s3Client({ maxAttempts: 8 }), opts.clientHook);
   const scoring = scoringOptions(opts, dynamo, metrics);
+  const archive =
+    config.archiveBucket === undefined ? undefined : new ArchiveWriter({ client: s3, bucket: config.archiveBucket, pipeline: config.pipelineName, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) });
   return async (event) => {
     const started = Date.now();
-    const records = event.Records.flatMap((r) => toInputRecords(r, opts.arrivalClock));
+    const delivered = event.Records.flatMap((r) => toDeliveredRecords(r, opts.arrivalClock));
+    const records = delivered.map((d) => d.input);
+    // Archived before anything else: every record delivered is kept, whatever the batch then does; a retry puts
+    // the same objects again.
+    await archive?.putBatch(delivered.map((d) => d.archived));
     const outcome = await processBatch(records, {
       spec: config.spec,
       pipelineName: config.pipelineName,

@@ -80,6 +80,7 @@ describe('cdk-nag', () => {
         'Consumer/Function/Resource Serverless-LambdaDLQ',
         'Consumer/Function/Resource Serverless-LambdaLatestVersion',
         'Consumer/Function/Resource Serverless-LambdaTracing',
+        'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/archive/fraud/*]',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/corrections/fraud/*]',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/finals/fraud/*]',
         'Consumer/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/firings/fraud/*]',

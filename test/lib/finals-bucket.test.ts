@@ -96,7 +96,8 @@ describe('finals bucket', () => {
     for (const b of [stack.finals.bucket, stack.finals.accessLogsBucket]) {
       expect(template.toJSON().Resources[stack.getLogicalId(b.node.defaultChild as CfnElement)].DeletionPolicy).toBe('Delete');
     }
-    template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    // The stream archive's bucket too.
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 3);
   });
 
   it('logs server access to the log bucket, which lets only S3 log delivery for this bucket write, and expires logs after 90 days', () => {
@@ -107,13 +108,18 @@ describe('finals bucket', () => {
     expect(resource(logsId).Properties.LifecycleConfiguration).toEqual({
       Rules: [{ Id: 'expire-access-logs', Status: 'Enabled', ExpirationInDays: 90 }],
     });
+    // One grant per bucket logging here (this one and the stream archive's), each under its own prefix.
     const allows = bucketPolicy(logsId).filter((st) => st.Effect === 'Allow');
-    expect(allows).toHaveLength(1);
-    expect(allows[0]).toMatchObject({
-      Principal: { Service: 'logging.s3.amazonaws.com' },
-      Action: 's3:PutObject',
-      Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [bucketId, 'Arn'] } } },
-    });
+    const archiveId = built.stack.getLogicalId(built.stack.archive.bucket.node.defaultChild as CfnElement);
+    expect(allows).toHaveLength(2);
+    for (const [i, source, prefix] of [[0, bucketId, 'finals-bucket'], [1, archiveId, 'archive-bucket']] as const) {
+      expect(allows[i]).toMatchObject({
+        Principal: { Service: 'logging.s3.amazonaws.com' },
+        Action: 's3:PutObject',
+        Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [source, 'Arn'] } } },
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logsId, 'Arn'] }, `/${prefix}/*`]] },
+      });
+    }
   });
 
   it('publishes request metrics for the whole bucket', () => {
@@ -135,7 +141,8 @@ describe('consumer access to the finals bucket', () => {
     const s3Actions = policyStatementsOf(built.template, consumerRoleId)
       .flatMap((st) => asArray(st.Action as string | string[]))
       .filter((a) => a.startsWith('s3:'));
-    expect(s3Actions).toEqual(['s3:PutObject']);
+    // Its statements on this bucket and on the stream archive's.
+    expect([...new Set(s3Actions)]).toEqual(['s3:PutObject']);
   });
 
   it('the keys the result writer makes fall under the granted prefixes, each kind under its own', () => {
