@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { CONSUMER_PANELS, EVALUATION_PANELS, type PanelDefinition, type PanelSeries, type PanelStat, type PanelThreshold, SCORING_PANELS, seriesLabel } from '../lambda/contract/dashboard-panels';
 import { LABELS_BATCH_METRICS, MetricName } from '../lambda/contract/metric-names';
 import type { EvaluationSpec } from '../lambda/core/spec';
 import { PipelinePropsError, checkDuration, checkPositive } from './errors';
@@ -247,11 +248,11 @@ export class PipelineMonitoring extends Construct {
       alarm.addOkAction(action);
     }
 
-    const thresholds = resolveThresholds(props);
+    // Thresholds drawn on the dashboard are read from the alarms themselves (alarmThreshold).
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName ?? Fn.join('-', [Stack.of(this).stackName, Aws.REGION]),
       defaultInterval: Duration.hours(3),
-      widgets: dashboardRows(this.metrics, this.alarms, thresholds, props),
+      widgets: dashboardRows(this.metrics, this.alarms, props),
     });
   }
 
@@ -490,36 +491,57 @@ export function validateMonitoringOptions(props: MonitoringOptions & Partial<Pip
   }
 }
 
-const COUNT_METRICS = [
-  MetricName.RecordsIn,
-  MetricName.RecordsApplied,
-  MetricName.LateRecords,
-  MetricName.InvalidRecords,
-  MetricName.FutureRecords,
-  MetricName.DuplicateRecords,
-  MetricName.RedeliveredRecords,
-] as const;
-
-const OUTCOME_METRICS = [
-  MetricName.FinalWindows,
-  MetricName.Corrections,
-  MetricName.DeadLetters,
-  MetricName.StateWrites,
-  MetricName.ConditionConflicts,
-] as const;
-
 const line = (value: number, label: string): cw.HorizontalAnnotation => ({ value, label, color: cw.Color.RED });
 const as = (metric: cw.Metric, label: string): cw.Metric => metric.with({ label });
+
+/** The alarm whose threshold a panel draws: the line is that alarm's own threshold, in the metric's unit. */
+const THRESHOLD_ALARM: Readonly<Record<PanelThreshold, { alarm: AlarmKey; label: string }>> = {
+  freshnessSlo: { alarm: 'FeatureFreshness', label: 'SLO' },
+  watermarkLag: { alarm: 'WatermarkLag', label: 'alarm' },
+  minPrecision: { alarm: 'EvaluationPrecision', label: 'min precision' },
+  minRecall: { alarm: 'EvaluationRecall', label: 'min recall' },
+  maxPsi: { alarm: 'EvaluationPsi', label: 'max PSI' },
+};
+
+/** The threshold an alarm was created with (its CloudFormation property). */
+export function alarmThreshold(alarm: cw.Alarm): number {
+  const t = (alarm.node.defaultChild as cw.CfnAlarm).threshold;
+  if (typeof t !== 'number') throw new Error(`alarm ${alarm.node.path} has no numeric threshold`);
+  return t;
+}
+
+/**
+ * A graph widget of one panel of the shared definition (lambda/contract/dashboard-panels.ts), with the lines of
+ * the alarms it names; `extra` adds series only CloudWatch has (Lambda's own duration). `hourly` reads the
+ * evaluation measures, emitted once per window.
+ */
+function panelBuilder(m: PipelineMetricFactory, alarms: Readonly<Partial<Record<AlarmKey, cw.Alarm>>>) {
+  const stat = (st: PanelStat): string => (st === 'p50' ? cw.Stats.p(50) : st === 'p99' ? cw.Stats.p(99) : st);
+  return (def: PanelDefinition, width: number, extra: cw.IMetric[] = [], hourly = false): cw.GraphWidget => {
+    const metric = (sr: PanelSeries): cw.Metric => as(hourly ? m.evaluation(sr.metric, stat(sr.stat)) : m.pipeline(sr.metric, stat(sr.stat)), seriesLabel(sr));
+    const lines = (def.thresholds ?? []).flatMap((th) => {
+      const a = alarms[THRESHOLD_ALARM[th].alarm];
+      return a === undefined ? [] : [line(alarmThreshold(a), THRESHOLD_ALARM[th].label)];
+    });
+    return new cw.GraphWidget({
+      title: def.title,
+      left: [...def.left.map(metric), ...extra],
+      ...(def.right === undefined ? {} : { right: def.right.map(metric) }),
+      ...(lines.length === 0 ? {} : { leftAnnotations: lines }),
+      ...(def.unit === 'ratio' && def.right === undefined ? { leftYAxis: { min: 0, max: 1 } } : {}),
+      width,
+    });
+  };
+}
 
 function dashboardRows(
   m: PipelineMetricFactory,
   alarms: Readonly<Partial<Record<AlarmKey, cw.Alarm>>>,
-  t: Thresholds,
   props: PipelineMonitoringProps,
 ): cw.IWidget[][] {
   const pipelineName = props.pipelineName;
-  const pipeline = (name: MetricName, statistic: string, label = `${name} ${statistic}`): cw.Metric =>
-    as(m.pipeline(name, statistic), label);
+  const panel = panelBuilder(m, alarms);
+  const alarmLine = (key: AlarmKey, label: string): cw.HorizontalAnnotation => line(alarmThreshold(alarms[key]!), label);
   const runbookKeys = (Object.keys(ALARM_RUNBOOK) as AlarmKey[]).filter((k) => alarms[k] !== undefined);
   return [
     [
@@ -531,36 +553,18 @@ function dashboardRows(
     ],
     [new cw.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(alarms), width: 24, height: 3 })],
     [
-      new cw.GraphWidget({
-        title: 'Feature freshness (ms)',
-        left: [pipeline(MetricName.FeatureFreshnessMs, cw.Stats.p(50)), pipeline(MetricName.FeatureFreshnessMs, cw.Stats.p(99))],
-        leftAnnotations: [line(t.freshnessSlo.toMilliseconds(), 'SLO')],
-        width: 8,
-      }),
-      new cw.GraphWidget({
-        title: 'Watermark lag (ms)',
-        left: [pipeline(MetricName.WatermarkLagMs, cw.Stats.MAXIMUM), pipeline(MetricName.WatermarkLagMs, cw.Stats.p(50))],
-        leftAnnotations: [line(t.watermarkLag.toMilliseconds(), 'alarm')],
-        width: 8,
-      }),
+      panel(CONSUMER_PANELS.freshness, 8),
+      panel(CONSUMER_PANELS.watermarkLag, 8),
       new cw.GraphWidget({
         title: 'Iterator age (ms)',
         left: [as(m.iteratorAge(), 'IteratorAge max')],
-        leftAnnotations: [line(t.iteratorAge.toMilliseconds(), 'alarm')],
+        leftAnnotations: [alarmLine('ConsumerLag', 'alarm')],
         width: 8,
       }),
     ],
     [
-      new cw.GraphWidget({
-        title: 'Records',
-        left: COUNT_METRICS.map((name) => pipeline(name, cw.Stats.SUM, name)),
-        width: 12,
-      }),
-      new cw.GraphWidget({
-        title: 'Windows, corrections, dead letters, writes',
-        left: OUTCOME_METRICS.map((name) => pipeline(name, cw.Stats.SUM, name)),
-        width: 12,
-      }),
+      panel(CONSUMER_PANELS.records, 12),
+      panel(CONSUMER_PANELS.outcomes, 12),
     ],
     [
       new cw.GraphWidget({
@@ -572,15 +576,7 @@ function dashboardRows(
         right: [as(m.consumerInvocations(), 'Invocations')],
         width: 8,
       }),
-      new cw.GraphWidget({
-        title: 'Batch duration (ms)',
-        left: [
-          pipeline(MetricName.BatchDurationMs, cw.Stats.p(50)),
-          pipeline(MetricName.BatchDurationMs, cw.Stats.p(99)),
-          as(m.consumerDuration(cw.Stats.p(99)), 'Lambda Duration p99'),
-        ],
-        width: 8,
-      }),
+      panel(CONSUMER_PANELS.batchDuration, 8, [as(m.consumerDuration(cw.Stats.p(99)), 'Lambda Duration p99')]),
       new cw.GraphWidget({
         title: 'Concurrent executions',
         left: [as(m.consumerConcurrency(), 'ConcurrentExecutions max')],
@@ -599,7 +595,7 @@ function dashboardRows(
           as(m.queueOldestMessageAge('deadLetter'), 'Dead-letter queue'),
           as(m.queueOldestMessageAge('onFailure'), 'On-failure queue'),
         ],
-        leftAnnotations: [line(t.deadLetterAge.toSeconds(), 'dead-letter alarm')],
+        leftAnnotations: [alarmLine('DeadLetterQueueAge', 'dead-letter alarm')],
         width: 12,
       }),
     ],
@@ -655,7 +651,7 @@ function dashboardRows(
           as(m.servingRequests('Url5xxCount'), '5xx'),
           as(m.servingThrottles(), 'throttles'),
         ],
-        leftAnnotations: [line(t.servingErrors, '5xx alarm')],
+        leftAnnotations: [alarmLine('ServingErrors', '5xx alarm')],
         width: 12,
       }),
       new cw.GraphWidget({
@@ -665,7 +661,7 @@ function dashboardRows(
           as(m.servingLatency(cw.Stats.p(99)), 'URL latency p99'),
           as(m.servingDuration(cw.Stats.p(99)), 'Lambda duration p99'),
         ],
-        leftAnnotations: [line(t.servingLatencyP99.toMilliseconds(), 'p99 alarm')],
+        leftAnnotations: [alarmLine('ServingLatency', 'p99 alarm')],
         width: 12,
       }),
     ],
@@ -684,63 +680,17 @@ function dashboardRows(
         width: 12,
       }),
     ],
-    ...(props.scoring === true ? scoringRows(m) : []),
-    ...(props.evaluation === undefined ? [] : evaluationRows(m, props.evaluation)),
+    ...(props.scoring === true ? [Object.values(SCORING_PANELS).map((d) => panel(d, 8))] : []),
+    ...(props.evaluation === undefined ? [] : evaluationRows(m, panel)),
     [new cw.TextWidget({ markdown: runbookMarkdown(runbookKeys), width: 24, height: runbookKeys.length > 13 ? 15 : 12 })],
   ];
 }
 
-/** Predictions made, and how fresh: arrival to prediction, and the age of the features the model read. */
-function scoringRows(m: PipelineMetricFactory): cw.IWidget[][] {
-  const stat = (name: MetricName, statistic: string): cw.Metric => as(m.pipeline(name, statistic), `${name} ${statistic}`);
-  return [
-    [
-      new cw.GraphWidget({
-        title: 'Predictions',
-        left: [stat(MetricName.Predictions, cw.Stats.SUM), stat(MetricName.PositivePredictions, cw.Stats.SUM)],
-        width: 8,
-      }),
-      new cw.GraphWidget({
-        title: 'Arrival to prediction written (ms)',
-        left: [stat(MetricName.PredictionLatencyMs, cw.Stats.p(50)), stat(MetricName.PredictionLatencyMs, cw.Stats.p(99))],
-        width: 8,
-      }),
-      new cw.GraphWidget({
-        title: 'Age of the features scored (ms)',
-        left: [stat(MetricName.ScoringFeatureAgeMs, cw.Stats.p(50)), stat(MetricName.ScoringFeatureAgeMs, cw.Stats.p(99))],
-        width: 8,
-      }),
-    ],
-  ];
-}
-
 /** Measures of the evaluation windows (hourly: each is emitted once per window), and the labels feeding them. */
-function evaluationRows(m: PipelineMetricFactory, ev: NonNullable<PipelineMonitoringProps['evaluation']>): cw.IWidget[][] {
-  const hourly = (name: MetricName, statistic: string): cw.Metric => as(m.evaluation(name, statistic), `${name} ${statistic}`);
+function evaluationRows(m: PipelineMetricFactory, panel: ReturnType<typeof panelBuilder>): cw.IWidget[][] {
   const labels = m.labelsConsumer();
   return [
-    [
-      new cw.GraphWidget({
-        title: 'Precision and recall of final windows',
-        left: [hourly(MetricName.EvaluationPrecision, cw.Stats.MINIMUM), hourly(MetricName.EvaluationRecall, cw.Stats.MINIMUM)],
-        leftAnnotations: [line(ev.minPrecision, 'min precision'), line(ev.minRecall, 'min recall')],
-        leftYAxis: { min: 0, max: 1 },
-        width: 8,
-      }),
-      new cw.GraphWidget({
-        title: 'Score drift (PSI) and positive rate of closed windows',
-        left: [hourly(MetricName.EvaluationPsi, cw.Stats.MAXIMUM)],
-        leftAnnotations: [line(ev.maxPsi, 'max PSI')],
-        right: [hourly(MetricName.EvaluationPositiveRate, cw.Stats.AVERAGE)],
-        width: 8,
-      }),
-      new cw.GraphWidget({
-        title: 'Label delay of final windows (ms)',
-        left: [hourly(MetricName.LabelDelayP50Ms, cw.Stats.MAXIMUM), hourly(MetricName.LabelDelayP99Ms, cw.Stats.MAXIMUM)],
-        right: [hourly(MetricName.EvaluatedPredictions, cw.Stats.SUM)],
-        width: 8,
-      }),
-    ],
+    [panel(EVALUATION_PANELS.precisionRecall, 8, [], true), panel(EVALUATION_PANELS.drift, 8, [], true), panel(EVALUATION_PANELS.labelDelay, 8, [], true)],
     [
       new cw.GraphWidget({
         title: 'Labels',

@@ -4,6 +4,7 @@ import { longestWindowMs, parseSpecJson } from '../lambda/core/spec';
 import { type PipelineConsumerOptions, PipelineConsumer, validatePipelineConsumerOptions } from './consumer';
 import { PipelinePropsError } from './errors';
 import { FinalsBucket, type FinalsBucketOptions, validateFinalsBucketOptions } from './finals-bucket';
+import { IdleShardTick, type IdleShardsOptions, validateIdleShardsOptions } from './idle-tick';
 import { ArchiveBucket, type ArchiveBucketOptions, validateArchiveBucketOptions } from './archive-bucket';
 import { LabelsConsumer, type LabelsConsumerOptions, validateLabelsConsumerOptions } from './labels-consumer';
 import { type MonitoringOptions, PipelineMonitoring, SERVING_LATENCY_P99_DEFAULT, validateMonitoringOptions } from './monitoring';
@@ -77,6 +78,12 @@ export interface PipelineStackProps extends StackProps {
    * @default - see MonitoringOptions
    */
   readonly monitoring?: MonitoringOptions;
+  /**
+   * Quiet shards: a scheduled tick advances the watermark of shards whose consumer is caught up, so their windows
+   * become final (docs/operations.md). `false` turns it off. Refused with a parallelization factor above 1.
+   * @default - every minute, 60 s behind the clock (off when consumer.parallelizationFactor is above 1)
+   */
+  readonly idleShards?: IdleShardsOptions | false;
 }
 
 /** The labels stream and the consumer joining its labels to predictions (the evaluation pattern). */
@@ -114,6 +121,8 @@ export class PipelineStack extends Stack {
   public readonly labelsStream?: EventStream;
   /** With an evaluation section: the labels consumer. */
   public readonly labelsConsumer?: LabelsConsumer;
+  /** Unless turned off: the scheduled tick advancing quiet shards. */
+  public readonly idleShardTick?: IdleShardTick;
 
   public constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -131,6 +140,12 @@ export class PipelineStack extends Stack {
         `PipelineStack: consumer.parallelizationFactor must be 1 with an evaluation section (got ${pf}): evaluation windows count each shard's predictions in sequence order`,
       );
     }
+    if (pf !== 1 && props.idleShards !== undefined && props.idleShards !== false) {
+      throw new PipelinePropsError(
+        `PipelineStack: idleShards needs consumer.parallelizationFactor 1 (got ${pf}): with concurrent batches per shard, the checkpoint is no position every earlier record was processed before`,
+      );
+    }
+    if (props.idleShards) validateIdleShardsOptions(props.idleShards, 'PipelineStack: idleShards');
     validateLabelsConsumerOptions(props.labels?.consumer ?? {});
     validateMonitoringOptions(props.monitoring ?? {});
     validateFinalsBucketOptions(props.finals ?? {});
@@ -163,6 +178,18 @@ export class PipelineStack extends Stack {
           ? undefined
           : { modelJson, predictionsTable: predictions.table, predictionsStream: predictions.stream },
     });
+    if (props.idleShards !== false && pf === 1) {
+      this.idleShardTick = new IdleShardTick(this, 'IdleShards', {
+        ...(props.idleShards ?? {}),
+        pipelineName: props.pipelineName,
+        specJson: json,
+        stream: this.eventStream.stream,
+        stateTable: this.tables.stateTable,
+        finalsBucket: this.finals,
+        deadLetterQueue: this.queues.deadLetterQueue,
+        removalPolicy,
+      });
+    }
     if (spec.evaluation !== undefined && predictions !== undefined) {
       this.labelsStream = new EventStream(this, 'Labels', props.labels?.stream);
       this.labelsConsumer = new LabelsConsumer(this, 'LabelsConsumer', {

@@ -31,6 +31,10 @@ import { StateStore, type WriteGate } from '../../lambda/adapters/state-store';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { type CorrectionLine, type FiringLine, type WindowLine, windowId } from '../../lambda/core/output';
 import { createConsumer } from '../../lambda/handlers/consumer';
+import { createIdleTick } from '../../lambda/handlers/idle-tick';
+import { DEFAULT_IDLE_MARGIN_MS, type IdleShardResult } from '../../lambda/adapters/idle-shards';
+import type { ConsumerConfig } from '../../lambda/adapters/config';
+import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../../lambda/contract/metric-names';
 import { createLabelsConsumer } from '../../lambda/handlers/labels';
 import type { LabelsOutcome } from '../../lambda/adapters/labels-processor';
 import {
@@ -131,6 +135,13 @@ export interface LocalPipelineOptions {
   readonly onLabelsOutcome?: (o: LabelsOutcome) => void;
   /** Recorded arrival times of labels (as `arrivalClock`, for the labels stream). */
   readonly labelsArrivalClock?: (shard: string, seq: string) => number | undefined;
+  /**
+   * Quiet shards: every `everyMs`, the idle-shard tick the stack schedules (lambda/handlers/idle-tick.ts) runs here
+   * too. Off by default; `tickIdle()` runs one tick on demand either way.
+   */
+  readonly idleShards?: { readonly everyMs: number; readonly marginMs?: number };
+  /** Receives every EMF document the handlers publish (the local page's metrics; see bin/local/dashboard). */
+  readonly onEmf?: (doc: unknown) => void;
 }
 
 export interface PutResult {
@@ -167,7 +178,26 @@ export class LocalPipeline {
     private readonly spec: PipelineSpec,
     private readonly usage: UsageRecorder | undefined,
     private readonly labelsEsm: LocalEventSourceMapping | undefined = undefined,
+    private readonly config: ConsumerConfig | undefined = undefined,
+    private readonly onEmf: ((doc: unknown) => void) | undefined = undefined,
   ) {}
+
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * One idle-shard tick now (what the stack runs every minute): quiet shards whose consumer is caught up move to
+   * `now − marginMs` and their due windows fire. Returns each open shard's verdict.
+   */
+  public tickIdle(o: { marginMs?: number; now?: () => number } = {}): Promise<IdleShardResult[]> {
+    const tick = createIdleTick({
+      config: { consumer: this.config!, streamName: this.names.stream, marginMs: o.marginMs ?? DEFAULT_IDLE_MARGIN_MS },
+      logger: quietLogger(),
+      metrics: quietMetrics(this.onEmf, this.names.pipeline),
+      ...(o.now ? { now: o.now } : {}),
+      ...(this.usage ? { clientHook: this.usage.hook } : {}),
+    });
+    return tick();
+  }
 
   /** Creates the resources (emulator endpoints come from the environment) and starts polling. */
   public static async start(o: LocalPipelineOptions): Promise<LocalPipeline> {
@@ -219,12 +249,13 @@ export class LocalPipeline {
       ...(scoring ? { predictionsTable: scoring.predictionsTable, predictionsStream: scoring.predictionsStream } : {}),
       ...(labelsStream === undefined ? {} : { labelsStream }),
     };
+    const config: ConsumerConfig = { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, archiveBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: o.parallelizationFactor ?? 1, ...(scoring ? { scoring } : {}) };
     const consumer = createConsumer({
-      config: { spec: o.spec, pipelineName: prefix, stateTable, resultsBucket, archiveBucket, deadLetterQueueUrl: names.deadLetterQueueUrl, parallelizationFactor: o.parallelizationFactor ?? 1, ...(scoring ? { scoring } : {}) },
+      config,
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
       ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
       logger: quietLogger(),
-      metrics: quietMetrics(),
+      metrics: quietMetrics(o.onEmf, prefix),
       ...(o.arrivalClock ? { arrivalClock: o.arrivalClock } : {}),
       ...(o.usage ? { clientHook: o.usage.hook } : {}),
     });
@@ -273,7 +304,7 @@ export class LocalPipeline {
             handler: createLabelsConsumer({
               config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
               logger: quietLogger(),
-              metrics: quietMetrics(),
+              metrics: quietMetrics(o.onEmf, prefix),
               ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
               ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
             }),
@@ -281,8 +312,9 @@ export class LocalPipeline {
             client: kinesis,
             onFailure,
           });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config, o.onEmf);
     if (o.startConsumer ?? true) await esm.start();
+    if (o.idleShards !== undefined) pipeline.startIdleTicks(o.idleShards.everyMs, o.idleShards.marginMs);
     await labelsEsm?.start();
     return pipeline;
   }
@@ -464,7 +496,21 @@ export class LocalPipeline {
     return this.dynamo;
   }
 
+  private startIdleTicks(everyMs: number, marginMs: number | undefined): void {
+    let running = false;
+    this.idleTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      // A failed tick (a conflict, an emulator hiccup) is simply retried by the next one.
+      this.tickIdle(marginMs === undefined ? {} : { marginMs })
+        .catch(() => undefined)
+        .finally(() => (running = false));
+    }, everyMs);
+    this.idleTimer.unref();
+  }
+
   public async stop(): Promise<void> {
+    clearInterval(this.idleTimer);
     await Promise.all([this.esm.stop(), this.labelsEsm?.stop()]);
   }
 }
@@ -473,10 +519,14 @@ function quietLogger(): Logger {
   return new Logger({ logLevel: 'SILENT' });
 }
 
-function quietMetrics(): Metrics {
-  const m = new Metrics({ namespace: 'local', serviceName: 'local' });
-  // Local runs report their figures through onOutcome; EMF lines on stdout would only be noise.
+/** Metrics as the handlers build them on Lambda; each EMF document goes to `onEmf` instead of stdout. */
+function quietMetrics(onEmf?: (doc: unknown) => void, pipelineName = 'local'): Metrics {
+  const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'local' });
+  m.clearDefaultDimensions();
+  m.setDefaultDimensions({ [PIPELINE_DIMENSION]: pipelineName });
+  // Local runs report their figures through onOutcome and onEmf; EMF lines on stdout would only be noise.
   m.publishStoredMetrics = () => {
+    if (onEmf !== undefined) onEmf(m.serializeMetrics());
     m.clearMetrics();
     return m;
   };

@@ -15,6 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { EmfFeed } from '../local/dashboard/emf-feed';
+import { REPORT_FILE, fileRunReport } from '../local/dashboard/report';
 import { join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
@@ -73,6 +75,8 @@ export interface FileRunOptions {
   readonly spec: PipelineSpec;
   readonly inputPath: string;
   readonly outDir: string;
+  /** Collects the EMF documents the handlers publish (the local page reads it live); DIR/report.html draws them. */
+  readonly feed?: EmfFeed;
   /** @default 1 */
   readonly shards?: number;
   /** Fraction of invocations that fail part-way through their writes. @default 0 */
@@ -285,8 +289,10 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let writeUnits = 0;
   let boundWriteUnits = 0;
   const usage = new UsageRecorder();
+  const feed = o.feed ?? new EmfFeed();
   const pipeline = await LocalPipeline.start({
     usage,
+    onEmf: (doc) => feed.add(doc),
     spec: o.spec,
     name: o.name ?? 'sandbox',
     shards,
@@ -399,6 +405,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
     const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
     writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed }, null, 2)}\n`);
+    writeFileSync(join(o.outDir, REPORT_FILE), fileRunReport({ spec: o.spec, feed, summary, usage: { ...consumed }, input: o.inputPath }));
     // The archive the consumer wrote, in its S3 layout: `npm run replay -- --archive DIR/archive` reads it.
     rmSync(join(o.outDir, ARCHIVE_DIR), { recursive: true, force: true });
     const archiveObjects = (await pipeline.copyArchive(join(o.outDir, ARCHIVE_DIR))).length;

@@ -68,6 +68,11 @@ export interface BatchProcessorOptions {
   readonly now?: () => number;
   /** Score each applied record (the spec's scoring section), after the key items are written. */
   readonly scoring?: ScoringOptions;
+  /**
+   * Quiet shards whose idle advance is already recorded in their checkpoint (idle-shards.ts): with no records of
+   * their own, their due windows fire through the advanced watermark.
+   */
+  readonly quietShards?: readonly string[];
 }
 
 /** A prediction counted in its evaluation window: the stored one (a retry never recounts a different score). */
@@ -152,7 +157,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   const readUnitsBefore = o.state.consumedReadUnits;
 
   // 1. Shard checkpoints and watermarks.
-  const shards = [...new Set(input.map((r) => r.shard))];
+  const shards = [...new Set([...input.map((r) => r.shard), ...(o.quietShards ?? [])])];
   const checkpoints = new Map<string, ShardCheckpoint>();
   await Promise.all(shards.map(async (s) => checkpoints.set(s, await o.state.getShard(s))));
   const checkpointSkips = (o.parallelizationFactor ?? 1) <= 1;
@@ -163,9 +168,14 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       })
     : [...input];
   for (const cp of checkpoints.values()) engine.setShardWatermark(cp.shard, { maxEventTime: cp.maxEventTime });
+  for (const s of o.quietShards ?? []) {
+    const m = checkpoints.get(s)!.maxEventTime;
+    if (m !== null) engine.advanceQuietShard(s, m);
+  }
 
   // 2. Reads: due timer pages, then the key items of the batch's keys and of the timers' keys, in one round.
   const plan = engine.plan(records);
+  for (const s of o.quietShards ?? []) plan.watermarkBound[s] = Math.max(plan.watermarkBound[s] ?? -Infinity, engine.watermark(s));
   const timerPages: TimerPage[] = [];
   const pagesOf = new Map<string, number>();
   await Promise.all(

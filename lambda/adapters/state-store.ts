@@ -351,6 +351,33 @@ export class StateStore {
     throw new StateConflictError(`watermark of ${read.shard} (20 attempts)`);
   }
 
+  /**
+   * A quiet shard's idle advance (idle-shards.ts): raises its event-time maximum only if the checkpoint item is
+   * still the one read when the shard was found caught up. False when a batch wrote it meanwhile (not quiet).
+   */
+  public async claimIdleAdvance(read: ShardCheckpoint, maxEventTime: number, updatedAt: number): Promise<boolean> {
+    try {
+      await this.conditionalPut(
+        {
+          pk: S(`shard#${read.shard}`),
+          sk: S('watermark'),
+          maxEventTime: N(maxOf(read.maxEventTime, maxEventTime)!),
+          ...(read.firedThrough === null ? {} : { firedThrough: N(read.firedThrough) }),
+          checkpoint: S(read.checkpoint),
+          version: N(read.version + 1),
+          updatedAt: N(updatedAt),
+          idleAdvancedAt: N(updatedAt),
+        },
+        read.version,
+        `idle advance of ${read.shard}`,
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof StateConflictError) return false;
+      throw e;
+    }
+  }
+
   /** Puts and deletes that are idempotent by nature (timers, final results): BatchWriteItem, 25 a request. */
   public batchWriteRequests(table: string, requests: readonly WriteRequest[], what = 'batch write'): (() => Promise<void>)[] {
     const thunks: (() => Promise<void>)[] = [];

@@ -37,6 +37,8 @@ export const MetricName = {
   StateWrites: 'StateWrites',
   /** Conditional writes that failed their condition (a concurrent or stale writer). */
   ConditionConflicts: 'ConditionConflicts',
+  /** Quiet shards whose watermark a tick advanced by the clock (caught up, nothing unread; SPEC §12). */
+  IdleAdvances: 'IdleAdvances',
   /** Wall time of one handler invocation, in milliseconds. */
   BatchDurationMs: 'BatchDurationMs',
   /** Predictions written (scoring): one per applied record, once. */

@@ -185,6 +185,17 @@ export const CONSUMER_ENV = {
   predictionsStreamName: 'PREDICTIONS_STREAM_NAME',
 } as const;
 
+/** Environment of the idle-shard tick, beside the consumer's (CONSUMER_ENV). */
+export const IDLE_TICK_ENV = {
+  /** The feature stream whose quiet shards are advanced. */
+  streamName: 'STREAM_NAME',
+  /** How far behind the clock a quiet shard's event-time maximum is put (ms). */
+  marginMs: 'IDLE_MARGIN_MS',
+} as const;
+
+/** Kinesis actions the idle-shard tick needs on the feature stream: find its shards, read one record after a checkpoint. */
+export const IDLE_TICK_STREAM_ACTIONS: readonly string[] = ['kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords', 'kinesis:DescribeStreamSummary'];
+
 /** Kinesis actions the consumer needs on the predictions stream. */
 export const CONSUMER_PREDICTIONS_STREAM_ACTIONS: readonly string[] = ['kinesis:PutRecords'];
 

@@ -443,6 +443,16 @@ export class WindowEngine {
     this.shards.set(shard, { ...s });
   }
 
+  /**
+   * A quiet shard's event-time maximum moved by the clock (docs/semantics.md §12): raised to `maxEventTime` (never lowered),
+   * and the shard's due windows fire at the next processBatch, as after a record.
+   */
+  public advanceQuietShard(shard: string, maxEventTime: number): void {
+    const name = this.shardName(shard);
+    observe(this.shardState(name), maxEventTime);
+    this.out.shards.add(name);
+  }
+
   /** Loads a key's stored item (Lambda path): its entities, with their timers, and its inline producer ids. */
   public loadKey(key: string, item: DecodedKeyItem): void {
     const ks = this.state.get(key);

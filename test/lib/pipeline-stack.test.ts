@@ -35,7 +35,8 @@ beforeAll(() => {
     role: id(stack.consumer.role),
     function: id(stack.consumer.function),
   };
-});
+  // Three functions bundled with esbuild (consumer, serving, idle-shard tick): more than a minute on a busy machine.
+}, 180_000);
 
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
@@ -113,12 +114,15 @@ describe('consumer function', () => {
     const assembly = built.app.synth();
     const assetDirs = readdirSync(assembly.directory).filter((f) => f.startsWith('asset.'));
     const bundles = assetDirs.map((d) => path.join(assembly.directory, d)).filter((d) => existsSync(path.join(d, 'index.js')));
-    expect(bundles).toHaveLength(2);
+    // Consumer, serving and the idle-shard tick.
+    expect(bundles).toHaveLength(3);
     for (const bundle of bundles) expect(existsSync(path.join(bundle, 'index.js.map'))).toBe(true);
   });
 
   it('sets reserved concurrency only when asked', () => {
-    expect(JSON.stringify(built.template.toJSON())).not.toContain('ReservedConcurrentExecutions');
+    // The idle-shard tick always reserves 1 (one tick at a time); the consumer only when asked.
+    const reserved = Object.values(built.template.findResources('AWS::Lambda::Function')).filter((f) => (f.Properties as Record<string, unknown>).ReservedConcurrentExecutions !== undefined);
+    expect(reserved.map((f) => (f.Properties as Record<string, unknown>).Description)).toEqual([expect.stringMatching(/quiet shards/)]);
     buildPipeline({ ...FEATURES_ONLY, consumer: { reservedConcurrentExecutions: 20 } }).template.hasResourceProperties('AWS::Lambda::Function', {
       ReservedConcurrentExecutions: 20,
     });
@@ -235,7 +239,7 @@ describe('IAM', () => {
   it('scopes every identity policy statement to resources of this stack', () => {
     const resources = built.template.toJSON().Resources as Record<string, unknown>;
     const policies = Object.values(built.template.findResources('AWS::IAM::Policy'));
-    expect(policies).toHaveLength(2);
+    expect(policies).toHaveLength(3);
     for (const policy of policies) {
       for (const st of (policy.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } }).PolicyDocument.Statement) {
         for (const res of asArray(st.Resource)) {
@@ -307,7 +311,8 @@ describe('without scoring or evaluation sections', () => {
     const t = built.template;
     t.resourceCountIs('AWS::DynamoDB::Table', 1);
     t.resourceCountIs('AWS::Kinesis::Stream', 1);
-    t.resourceCountIs('AWS::Lambda::Function', 2);
+    // Consumer, serving and the idle-shard tick.
+    t.resourceCountIs('AWS::Lambda::Function', 3);
     expect(built.stack.predictions).toBeUndefined();
     expect(built.stack.labelsStream).toBeUndefined();
     expect(built.stack.labelsConsumer).toBeUndefined();

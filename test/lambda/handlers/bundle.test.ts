@@ -38,3 +38,7 @@ it('the features endpoint requires only the DynamoDB client of the AWS SDK', asy
 it('the labels consumer requires only the DynamoDB and SQS clients of the AWS SDK', async () => {
   expect(await bundled('labels.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs'], outside: [] });
 });
+
+it('the idle-shard tick requires the clients of the consumer and nothing from lib/ or bin/', async () => {
+  expect(await bundled('idle-tick.ts')).toEqual({ sdk: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-kinesis', '@aws-sdk/client-s3', '@aws-sdk/client-sqs'], outside: [] });
+});

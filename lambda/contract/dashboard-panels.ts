@@ -1,0 +1,114 @@
+/**
+ * The panels of the pipeline's own metrics, defined once: lib/monitoring.ts builds the CloudWatch dashboard's
+ * widgets from them, and the local page (bin/local/dashboard) draws the same panels from the EMF documents the
+ * handlers print. Imports nothing but the metric names (see resources.ts).
+ */
+import { MetricName } from './metric-names';
+
+/** Statistics both sides compute: CloudWatch's names; p50 and p99 over the period's values. */
+export type PanelStat = 'Sum' | 'Maximum' | 'Minimum' | 'Average' | 'p50' | 'p99';
+
+export interface PanelSeries {
+  readonly metric: MetricName;
+  readonly stat: PanelStat;
+  /** @default `${metric} ${stat}` */
+  readonly label?: string;
+}
+
+/** A horizontal line at an alarm's threshold, read from that alarm's setting (never restated here). */
+export type PanelThreshold = 'freshnessSlo' | 'watermarkLag' | 'minPrecision' | 'minRecall' | 'maxPsi';
+
+export interface PanelDefinition {
+  readonly id: string;
+  readonly title: string;
+  /** The unit of the left axis. */
+  readonly unit: 'count' | 'ms' | 'ratio';
+  readonly left: readonly PanelSeries[];
+  readonly right?: readonly PanelSeries[];
+  readonly thresholds?: readonly PanelThreshold[];
+}
+
+const sums = (...names: MetricName[]): PanelSeries[] => names.map((metric) => ({ metric, stat: 'Sum', label: metric }));
+const quantiles = (metric: MetricName): PanelSeries[] => [
+  { metric, stat: 'p50' },
+  { metric, stat: 'p99' },
+];
+
+/** The consumer's figures: freshness, watermark lag, records, outcomes and batch time. */
+export const CONSUMER_PANELS = {
+  freshness: { id: 'freshness', title: 'Feature freshness (ms)', unit: 'ms', left: quantiles(MetricName.FeatureFreshnessMs), thresholds: ['freshnessSlo'] },
+  watermarkLag: {
+    id: 'watermark-lag',
+    title: 'Watermark lag (ms)',
+    unit: 'ms',
+    left: [
+      { metric: MetricName.WatermarkLagMs, stat: 'Maximum' },
+      { metric: MetricName.WatermarkLagMs, stat: 'p50' },
+    ],
+    thresholds: ['watermarkLag'],
+  },
+  records: {
+    id: 'records',
+    title: 'Records',
+    unit: 'count',
+    left: sums(
+      MetricName.RecordsIn,
+      MetricName.RecordsApplied,
+      MetricName.LateRecords,
+      MetricName.InvalidRecords,
+      MetricName.FutureRecords,
+      MetricName.DuplicateRecords,
+      MetricName.RedeliveredRecords,
+    ),
+  },
+  outcomes: {
+    id: 'outcomes',
+    title: 'Windows, corrections, dead letters, writes',
+    unit: 'count',
+    left: sums(MetricName.FinalWindows, MetricName.Corrections, MetricName.DeadLetters, MetricName.StateWrites, MetricName.ConditionConflicts, MetricName.IdleAdvances),
+  },
+  batchDuration: { id: 'batch-duration', title: 'Batch duration (ms)', unit: 'ms', left: quantiles(MetricName.BatchDurationMs) },
+} as const satisfies Record<string, PanelDefinition>;
+
+/** With a scoring section. */
+export const SCORING_PANELS = {
+  predictions: { id: 'predictions', title: 'Predictions', unit: 'count', left: [{ metric: MetricName.Predictions, stat: 'Sum' }, { metric: MetricName.PositivePredictions, stat: 'Sum' }] },
+  predictionLatency: { id: 'prediction-latency', title: 'Arrival to prediction written (ms)', unit: 'ms', left: quantiles(MetricName.PredictionLatencyMs) },
+  featureAge: { id: 'feature-age', title: 'Age of the features scored (ms)', unit: 'ms', left: quantiles(MetricName.ScoringFeatureAgeMs) },
+} as const satisfies Record<string, PanelDefinition>;
+
+/** With an evaluation section (each measure is emitted once per evaluation window). */
+export const EVALUATION_PANELS = {
+  precisionRecall: {
+    id: 'precision-recall',
+    title: 'Precision and recall of final windows',
+    unit: 'ratio',
+    left: [
+      { metric: MetricName.EvaluationPrecision, stat: 'Minimum' },
+      { metric: MetricName.EvaluationRecall, stat: 'Minimum' },
+    ],
+    thresholds: ['minPrecision', 'minRecall'],
+  },
+  drift: {
+    id: 'drift',
+    title: 'Score drift (PSI) and positive rate of closed windows',
+    unit: 'ratio',
+    left: [{ metric: MetricName.EvaluationPsi, stat: 'Maximum' }],
+    right: [{ metric: MetricName.EvaluationPositiveRate, stat: 'Average' }],
+    thresholds: ['maxPsi'],
+  },
+  labelDelay: {
+    id: 'label-delay',
+    title: 'Label delay of final windows (ms)',
+    unit: 'ms',
+    left: [
+      { metric: MetricName.LabelDelayP50Ms, stat: 'Maximum' },
+      { metric: MetricName.LabelDelayP99Ms, stat: 'Maximum' },
+    ],
+    right: [{ metric: MetricName.EvaluatedPredictions, stat: 'Sum' }],
+  },
+} as const satisfies Record<string, PanelDefinition>;
+
+export function seriesLabel(s: PanelSeries): string {
+  return s.label ?? `${s.metric} ${s.stat}`;
+}
