@@ -91,6 +91,7 @@ describe('cdk-nag', () => {
         'IdleShards/Function/Resource Serverless-LambdaLatestVersion',
         'IdleShards/Function/Resource Serverless-LambdaTracing',
         'IdleShards/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/corrections/fraud/*]',
+        'IdleShards/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/dead-letter-payloads/fraud/*]',
         'IdleShards/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/finals/fraud/*]',
         'IdleShards/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<FinalsBucket02D98AFB.Arn>/firings/fraud/*]',
         'IdleShards/Schedule/Resource Serverless-EventBusDLQ',
