@@ -6,6 +6,7 @@ import { PipelinePropsError } from './errors';
 import { FinalsBucket, type FinalsBucketOptions, validateFinalsBucketOptions } from './finals-bucket';
 import { IdleShardTick, type IdleShardsOptions, validateIdleShardsOptions } from './idle-tick';
 import { ArchiveBucket, type ArchiveBucketOptions, validateArchiveBucketOptions } from './archive-bucket';
+import { Backfill, type BackfillOptions, validateBackfillOptions } from './backfill';
 import { LabelsConsumer, type LabelsConsumerOptions, validateLabelsConsumerOptions } from './labels-consumer';
 import { type MonitoringOptions, PipelineMonitoring, SERVING_LATENCY_P99_DEFAULT, validateMonitoringOptions } from './monitoring';
 import { PredictionStore, type PredictionStoreOptions } from './predictions';
@@ -84,6 +85,12 @@ export interface PipelineStackProps extends StackProps {
    * @default - every minute, 60 s behind the clock (off when consumer.parallelizationFactor is above 1)
    */
   readonly idleShards?: IdleShardsOptions | false;
+  /**
+   * The backfill state machine over the archive (docs/history.md): its workers' memory, timeout, fan-out and
+   * retries.
+   * @default - see BackfillOptions
+   */
+  readonly backfill?: BackfillOptions;
 }
 
 /** The labels stream and the consumer joining its labels to predictions (the evaluation pattern). */
@@ -123,6 +130,8 @@ export class PipelineStack extends Stack {
   public readonly labelsConsumer?: LabelsConsumer;
   /** Unless turned off: the scheduled tick advancing quiet shards. */
   public readonly idleShardTick?: IdleShardTick;
+  /** The backfill state machine over the archive. */
+  public readonly backfill: Backfill;
 
   public constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -150,6 +159,7 @@ export class PipelineStack extends Stack {
     validateMonitoringOptions(props.monitoring ?? {});
     validateFinalsBucketOptions(props.finals ?? {});
     validateArchiveBucketOptions(props.archive ?? {});
+    validateBackfillOptions(props.backfill ?? {}, 'PipelineStack: backfill');
     validateServingApiOptions(props.serving ?? {});
     checkServingLatencyBelowTimeout(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -203,6 +213,7 @@ export class PipelineStack extends Stack {
         removalPolicy,
       });
     }
+    this.backfill = new Backfill(this, 'Backfill', { ...props.backfill, pipelineName: props.pipelineName, specJson: json, bucket: this.archive.bucket, removalPolicy });
     this.serving = new ServingApi(this, 'Serving', {
       ...props.serving,
       pipelineName: props.pipelineName,
@@ -244,6 +255,7 @@ export class PipelineStack extends Stack {
     out('StateTableName', this.tables.stateTable.tableName, 'DynamoDB table of window state, one item per key (serving reads it)');
     out('FinalsBucketName', this.finals.bucket.bucketName, 'S3 bucket of final windows and corrections (JSON lines)');
     out('ArchiveBucketName', this.archive.bucket.bucketName, 'S3 bucket of the stream archive (archive/<pipeline>/dt=…/hh=…/, gzip JSON lines)');
+    out('BackfillStateMachineArn', this.backfill.stateMachine.stateMachineArn, 'Step Functions state machine computing windows and training rows from the archive (docs/history.md)');
     out('FeaturesUrl', this.serving.url, 'Features endpoint (function URL, IAM authorization: sign requests with SigV4)');
     out('ServingFunctionName', this.serving.function.functionName, 'Lambda function behind the features endpoint');
     out('DeadLetterQueueUrl', this.queues.deadLetterQueue.queueUrl, 'FIFO queue of late and invalid records');

@@ -10,13 +10,12 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { type ArchiveRange, type ArchiveStore, S3ArchiveStore, readArchive } from '../../lambda/adapters/archive-objects';
 import { s3Client } from '../../lambda/adapters/s3-client';
-import { ArchiveError } from '../../lambda/core/archive';
+import { ArchiveError, archivedPayload } from '../../lambda/core/archive';
 import type { InputRecord } from '../../lambda/core/engine';
 import { RecordDecoder, parseEventTime } from '../../lambda/core/record';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { type ParsedArgs, UsageError } from '../cli/args';
 import type { RecordBatch } from '../replay/record-reader';
-import { decodeWtf8, encodeWtf8 } from '../sandbox/wtf8';
 
 /** A local folder holding archive objects in their S3 layout. */
 export class FolderArchiveStore implements ArchiveStore {
@@ -82,15 +81,6 @@ export function archiveRange(from: unknown, to: unknown): ArchiveRange {
 }
 
 /**
- * A payload as the file replay holds it: a string (lone surrogates come back from their WTF-8 bytes); bytes that
- * no string encodes to (invalid UTF-8 from a producer) stay bytes, judged as the consumer judged them.
- */
-function payload(bytes: Uint8Array): string | Uint8Array {
-  const text = decodeWtf8(bytes);
-  return encodeWtf8(text).equals(bytes) ? text : bytes;
-}
-
-/**
  * The archive's records of the range as engine input batches. Reading an archive with no record in the range is
  * an error naming the location and range, never an empty result passed off as complete.
  */
@@ -102,7 +92,7 @@ export async function* archiveRecordBatches(store: ArchiveStore, range: ArchiveR
   for await (const hour of readArchive(store, range)) {
     for (const r of hour) {
       line += 1;
-      const data = payload(r.data);
+      const data = archivedPayload(r.data);
       batch.push({ data, shard: r.shard, seq: String(line), arrivalTime: r.arrivalTime ?? undefined, decoded: decoder.decode(data) });
       if (batch.length >= batchSize) {
         yield { records: batch, lastLine: line, bytesRead: 0 };

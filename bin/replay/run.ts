@@ -6,8 +6,8 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BatchResult, WindowEngine } from '../../lambda/core/engine';
-import { type ReplaySummary, type WindowLine, addCounters, correctionLine, emptySummary, firingLine, rejectedLine, windowId, windowLine } from '../../lambda/core/output';
+import { type ReplaySummary, correctionLine, firingLine, rejectedLine } from '../../lambda/core/output';
+import { ReplayLoop } from '../../lambda/core/replay-loop';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
 import type { RunChecks } from '../cli/run-checks';
@@ -17,9 +17,6 @@ import { WindowWriter } from './window-writer';
 
 /** The files a replay writes in its output folder. */
 export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl', 'firings.jsonl'] as const;
-
-/** Batches between sweeps that fire due windows and drop idle keys. */
-const SWEEP_EVERY = 16;
 
 export interface ReplayOptions {
   readonly spec: PipelineSpec;
@@ -67,66 +64,36 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: LineWriter, correctionsOut: LineWriter | undefined, firingsOut: LineWriter | undefined): Promise<ReplaySummary> {
   const batchSize = opts.batchSize ?? 2000;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65_536) throw new RangeError(`batchSize must be an integer from 1 to 65536, got ${batchSize}`);
-  const update = opts.spec.latePolicy === 'update';
   const lateness = opts.spec.watermark.allowedLatenessMs;
-  // Final windows go straight to the writer as they fire, unless "update" may still change them.
-  const engine = new WindowEngine(opts.spec, {
-    trackChanges: false,
-    // Windows are written as a set (order unspecified), so they fire in sweeps rather than batch by batch.
-    fireAtBatchEnd: false,
-    ...(update ? {} : { onFinal: (feature, key, start, end, value, count) => windowsOut.add(feature, key, start, end, value, count) }),
+  const checks = opts.checks;
+  const loop = new ReplayLoop(opts.spec, {
+    window: (feature, key, start, end, value, count) => windowsOut.add(feature, key, start, end, value, count),
+    rejected: (r) => {
+      rejectedOut.write(rejectedLine(r, Number(r.seq)));
+      checks?.rejected(r.reason, r.message);
+    },
+    correction: (c) => correctionsOut?.write(correctionLine(c)),
+    firing: (f) => firingsOut?.write(firingLine(f)),
+    // A watermark is the shard's highest event time minus the allowed lateness.
+    ...(checks ? { watermark: (w: number) => checks.eventTime(w + lateness) } : {}),
   });
-  // Under "update" a final window may still change, so windows are written once, at the end, with their last value.
-  const held = update ? new Map<string, WindowLine>() : undefined;
-  const summary = emptySummary();
   const totalBytes = opts.inputPath === undefined ? 0 : statSync(opts.inputPath).size;
   const started = Date.now();
-  let bytesRead = 0;
   let lastProgress = started;
-  let batches = 0;
-
-  const emit = async (result: BatchResult): Promise<void> => {
-    addCounters(summary, result.counters);
-    for (const f of result.finals) held?.set(windowId(f), windowLine(f));
-    for (const c of result.corrections) {
-      held?.set(windowId(c), { feature: c.feature, key: c.key, windowStart: c.windowStart, windowEnd: c.windowEnd, ...c.new });
-      correctionsOut?.write(correctionLine(c));
-    }
-    for (const r of result.rejected) {
-      rejectedOut.write(rejectedLine(r, Number(r.seq)));
-      opts.checks?.rejected(r.reason, r.message);
-    }
-    // A watermark is the shard's highest event time minus the allowed lateness (+∞ at the end reads null).
-    if (opts.checks) for (const w of Object.values(result.watermarks)) if (w !== null) opts.checks.eventTime(w + lateness);
-    for (const f of result.firings) firingsOut?.write(firingLine(f));
-    // Back-pressure once per batch, not per line.
-    await Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain(), firingsOut?.drain()]);
-  };
+  // Back-pressure once per batch, not per line.
+  const drain = (): Promise<unknown> => Promise.all([windowsOut.drain(), rejectedOut.drain(), correctionsOut?.drain(), firingsOut?.drain()]);
 
   for await (const batch of recordBatches(opts, batchSize)) {
-    bytesRead = batch.bytesRead;
-    await emit(engine.processBatch(batch.records));
-    // Open state is bounded by what the sweep leaves: windows still open, and keys active since the last sweep.
-    if (++batches % SWEEP_EVERY === 0) {
-      await emit(engine.fireAllDue());
-      engine.evictIdle();
-    }
+    loop.batch(batch.records);
+    await drain();
     const now = Date.now();
     if (opts.onProgress && now - lastProgress >= 1000) {
       lastProgress = now;
-      const st = engine.stats();
-      opts.onProgress({ lines: batch.lastLine, bytesRead, totalBytes, elapsedMs: now - started, openSlices: st.openSlices, openSessions: st.openSessions });
+      const st = loop.engine.stats();
+      opts.onProgress({ lines: batch.lastLine, bytesRead: batch.bytesRead, totalBytes, elapsedMs: now - started, openSlices: st.openSlices, openSessions: st.openSessions });
     }
   }
-  await emit(engine.flush());
-  if (held) {
-    // A window that only late records made exists only as corrections: it is final too, and in windows.jsonl.
-    summary.finalWindows = held.size;
-    for (const w of held.values()) {
-      windowsOut.add(w.feature, w.key, w.windowStart, w.windowEnd, w.value, w.count);
-      await windowsOut.drain();
-    }
-  }
+  const summary = loop.finish();
   await Promise.all([windowsOut.close(), rejectedOut.close(), correctionsOut?.close(), firingsOut?.close()]);
   return summary;
 }

@@ -14,8 +14,13 @@ import { Worker } from 'node:worker_threads';
 const WORKER_HEAP = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 1024 };
 
 export function startWorker(name: 'record-reader-worker' | 'window-writer-worker', workerData: unknown): Worker {
-  const entry = join(__dirname, `${name}${extname(__filename)}`);
+  return startModuleWorker(join(__dirname, name), workerData);
+}
+
+/** A worker thread running the module at `path` (without its extension, which is this file's: .ts or .js). */
+export function startModuleWorker(path: string, workerData: unknown, heap: { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb: number } = WORKER_HEAP): Worker {
+  const entry = `${path}${extname(__filename)}`;
   const loader = entry.endsWith('.ts') ? createRequire(__filename).resolve('tsx/cjs') : undefined;
   const source = `${loader === undefined ? '' : `require(${JSON.stringify(loader)});`}require(${JSON.stringify(entry)});`;
-  return new Worker(source, { eval: true, workerData, resourceLimits: WORKER_HEAP });
+  return new Worker(source, { eval: true, workerData, resourceLimits: heap });
 }

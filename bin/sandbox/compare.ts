@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeWtf8 } from './wtf8';
+import { encodeWtf8 } from '../../lambda/core/wtf8';
 
 export const OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl'] as const;
 /** Written only by specs with a global window. */

@@ -32,7 +32,7 @@ import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
 import { onFailureLine } from './format';
-import { decodeWtf8, encodeWtf8 } from './wtf8';
+import { decodeWtf8, encodeWtf8 } from '../../lambda/core/wtf8';
 
 /** Partition key of payloads without a usable key (invalid records): they all land on one shard. */
 export const UNKEYED_PARTITION_KEY = '__no_key__';

@@ -149,12 +149,17 @@ export async function readArchiveObject(store: ArchiveStore, key: string): Promi
  * (`dedupeAndOrder`). Memory holds one hour of records.
  */
 export async function* readArchive(store: ArchiveStore, range: ArchiveRange = {}): AsyncGenerator<ArchivedRecord[]> {
-  const from = range.from ?? -Infinity;
-  const to = range.to ?? Infinity;
   for (const { keys } of await archiveHours(store, range)) {
-    const objects = await Promise.all(keys.map((k) => readArchiveObject(store, k)));
-    // A record of unknown arrival is in no bounded range.
-    const records = dedupeAndOrder(objects.flat().filter((r) => (r.arrivalTime === null ? from === -Infinity && to === Infinity : r.arrivalTime >= from && r.arrivalTime < to)));
+    const records = await readArchiveHour(store, keys, range);
     if (records.length > 0) yield records;
   }
+}
+
+/** One hour's records of the range (its objects' keys as `archiveHours` lists them), each once, in order. */
+export async function readArchiveHour(store: ArchiveStore, keys: readonly string[], range: ArchiveRange = {}): Promise<ArchivedRecord[]> {
+  const from = range.from ?? -Infinity;
+  const to = range.to ?? Infinity;
+  const objects = await Promise.all(keys.map((k) => readArchiveObject(store, k)));
+  // A record of unknown arrival is in no bounded range.
+  return dedupeAndOrder(objects.flat().filter((r) => (r.arrivalTime === null ? from === -Infinity && to === Infinity : r.arrivalTime >= from && r.arrivalTime < to)));
 }

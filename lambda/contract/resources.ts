@@ -264,3 +264,27 @@ export const SERVING_FUNCTION_DEFAULTS = {
   /** One BatchGetItem round per 100 keys, with retries of unprocessed keys, fits well within this. */
   timeoutSeconds: 10,
 } as const;
+
+/** Environment of the backfill worker function (lambda/handlers/backfill.ts). */
+export const BACKFILL_ENV = {
+  spec: 'PIPELINE_SPEC',
+  pipelineName: 'PIPELINE_NAME',
+  /** The bucket backfill runs write their objects to (the archive bucket, under BACKFILL_OBJECT_PREFIX). */
+  bucketName: 'BACKFILL_BUCKET_NAME',
+  /** The archive's bucket (the source of a request without one). */
+  archiveBucketName: 'ARCHIVE_BUCKET_NAME',
+} as const;
+
+/** Prefix of backfill runs in the archive bucket: `backfill/<pipeline>/<runId>/`. */
+export const BACKFILL_OBJECT_PREFIX = 'backfill';
+
+/** Names of the backfill state machine's task states (the local runner maps each to its step). */
+export const BACKFILL_STATES = {
+  plan: 'Plan',
+  segments: 'PlanSegments',
+  segment: 'PlanSegment',
+  combine: 'Combine',
+  partitions: 'RunPartitions',
+  partition: 'RunPartition',
+  finish: 'Finish',
+} as const;

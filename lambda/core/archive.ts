@@ -14,6 +14,7 @@
  * base64. Pure: compression and I/O live in the adapters.
  */
 import { compareSeq } from './state';
+import { decodeWtf8, encodeWtf8 } from './wtf8';
 
 export interface ArchivedRecord {
   readonly shard: string;
@@ -161,4 +162,13 @@ export function dedupeAndOrder(records: readonly ArchivedRecord[]): ArchivedReco
     if (best < 0) return out;
     out.push(queues[best]![heads[best]!++]!);
   }
+}
+
+/**
+ * An archived payload as the file replay holds it: a string (lone surrogates come back from their WTF-8 bytes);
+ * bytes that no string encodes to (invalid UTF-8 from a producer) stay bytes, judged as the consumer judged them.
+ */
+export function archivedPayload(bytes: Uint8Array): string | Uint8Array {
+  const text = decodeWtf8(bytes);
+  return encodeWtf8(text).equals(bytes) ? text : bytes;
 }

@@ -36,7 +36,7 @@ import {
 import { type FeatureSpec, type PipelineSpec, correctionHorizonMs } from './spec';
 import { type Entity, type SliceEntity, compareSeq } from './state';
 import { type Advance, EventTimeTimers, SweepTrigger, type Trigger } from './triggers';
-import { type ShardWatermark, observe, watermarkOf } from './watermark';
+import { type ShardWatermark, aheadOfArrival, observe, watermarkOf } from './watermark';
 import { type FeatureRuntime, type FireSink, featureRuntimes } from './windows';
 import { SlicedWindows } from './windows/sliced';
 
@@ -198,6 +198,7 @@ export class WindowEngine {
       this.out.lastShard = shard;
     }
     const shardState = this.shardState(shard);
+    if (r.preset !== undefined) this.applyPreset(shardState, r.preset);
     const w = watermarkOf(shardState, this.lateness);
     const wOut = Number.isFinite(w) ? w : null;
 
@@ -209,9 +210,9 @@ export class WindowEngine {
     }
     const rec = decoded.record;
     const skew = this.spec.watermark.maxFutureSkewMs;
-    if (skew !== undefined && r.arrivalTime !== undefined && rec.time - r.arrivalTime > skew) {
+    if (aheadOfArrival(skew, rec.time, r.arrivalTime)) {
       c.future += 1;
-      this.reject(r, 'future', `${this.spec.source.timeField} is ${rec.time - r.arrivalTime} ms ahead of arrival, over maxFutureSkewMs ${skew}`, wOut, rec);
+      this.reject(r, 'future', `${this.spec.source.timeField} is ${rec.time - r.arrivalTime!} ms ahead of arrival, over maxFutureSkewMs ${skew}`, wOut, rec);
       return;
     }
     observe(shardState, rec.time);
@@ -388,6 +389,11 @@ export class WindowEngine {
   }
 
   // ---- state --------------------------------------------------------------------------------------------------
+
+  private applyPreset(s: ShardWatermark, p: NonNullable<InputRecord['preset']>): void {
+    if (p.shardMax !== null && (s.maxEventTime === null || p.shardMax > s.maxEventTime)) s.maxEventTime = p.shardMax;
+    if (p.newestArrival !== null && p.newestArrival > this.newestArrival) this.newestArrival = p.newestArrival;
+  }
 
   public watermark(shard: string): number {
     return watermarkOf(this.shardState(shard), this.lateness);

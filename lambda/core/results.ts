@@ -15,6 +15,12 @@ export interface InputRecord {
    * reader thread); the engine decodes `data` itself when absent.
    */
   readonly decoded?: DecodeResult;
+  /**
+   * Backfill workers only (core/backfill.ts): the shard's highest event time over every record before this one,
+   * of all keys, and the newest arrival through this one; a worker sees some keys only, so both come from the plan.
+   * The engine raises its own figures to them before judging the record.
+   */
+  readonly preset?: { readonly shardMax: number | null; readonly newestArrival: number | null };
 }
 
 export interface EntityRef {

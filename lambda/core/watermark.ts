@@ -14,3 +14,11 @@ export function watermarkOf(s: ShardWatermark, allowedLatenessMs: number): numbe
 export function observe(s: ShardWatermark, eventTime: number): void {
   if (s.maxEventTime === null || eventTime > s.maxEventTime) s.maxEventTime = eventTime;
 }
+
+/**
+ * True for a record too far ahead of its arrival (maxFutureSkewMs): it is refused and never observed. One rule for
+ * the engine and the backfill plan, which computes each shard's watermark ahead of the workers.
+ */
+export function aheadOfArrival(maxFutureSkewMs: number | undefined, eventTime: number, arrivalTime: number | undefined): boolean {
+  return maxFutureSkewMs !== undefined && arrivalTime !== undefined && eventTime - arrivalTime > maxFutureSkewMs;
+}

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeWtf8, encodeWtf8 } from '../../../bin/sandbox/wtf8';
+import { decodeWtf8, encodeWtf8 } from '../../../lambda/core/wtf8';
 
 describe('WTF-8 payload bytes', () => {
   it('writes a lone surrogate as the three bytes of its code point, which UTF-8 decoding refuses', () => {
