@@ -2,7 +2,7 @@
  * The backfill state machine's definition as the stack synthesizes it (lib/backfill.ts `backfillDefinition`),
  * with its worker function's ARN resolved to a local name: the local runner executes exactly these states.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { type BackfillOptions, backfillDefinition } from '../../lib/backfill';
@@ -21,12 +21,9 @@ export function resolveDefinition(definitionString: unknown): Record<string, unk
 
 /** Synthesizes the definition with the stack's code and options. */
 export function synthesizeBackfillDefinition(options: BackfillOptions = {}): Record<string, unknown> {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'LocalBackfill');
+  const stack = new Stack(undefined, 'LocalBackfill');
   const fn = new lambda.Function(stack, 'Worker', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({})') });
-  new sfn.StateMachine(stack, 'StateMachine', { definitionBody: sfn.DefinitionBody.fromChainable(backfillDefinition(stack, fn, options)) });
-  const template = app.synth().getStackByName('LocalBackfill').template as { Resources: Record<string, { Type: string; Properties: { DefinitionString: unknown } }> };
-  const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-  if (machine === undefined) throw new Error('the synthesized stack has no state machine');
-  return resolveDefinition(machine.Properties.DefinitionString);
+  const machine = new sfn.StateMachine(stack, 'StateMachine', { definitionBody: sfn.DefinitionBody.fromChainable(backfillDefinition(stack, fn, options)) });
+  // Resolved as synthesis resolves it, without writing a cloud assembly.
+  return resolveDefinition(stack.resolve((machine.node.defaultChild as sfn.CfnStateMachine).definitionString));
 }

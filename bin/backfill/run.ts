@@ -22,6 +22,7 @@ import type { ArchiveRange } from '../../lambda/adapters/archive-objects';
 import type { ReplaySummary } from '../../lambda/core/output';
 import type { BackfillEvent } from '../../lambda/handlers/backfill';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
+import { polyfillPromiseWithResolvers } from '../cli/node-support';
 import { LineWriter } from '../cli/writer';
 import { startModuleWorker } from '../replay/start-worker';
 import { synthesizeBackfillDefinition } from './definition';
@@ -158,6 +159,7 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
       return result as JSONValue;
     };
   const S = BACKFILL_STATES;
+  polyfillPromiseWithResolvers();
   const machine = new StateMachine(synthesizeBackfillDefinition() as unknown as ConstructorParameters<typeof StateMachine>[0], { validationOptions: { checkArn: false, checkPaths: false } });
   const runId = opts.runId ?? `run-${new Date(started).toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
   const request = {

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackfillDeps } from '../../lambda/adapters/backfill-steps';
 import { s3Client } from '../../lambda/adapters/s3-client';
+import { silenceSdkNodeVersionWarning } from '../cli/node-support';
 import { type BackfillEvent, runBackfillStep } from '../../lambda/handlers/backfill';
 import { FolderArchiveStore } from '../history/archive-source';
 import { S3ArchiveStore } from '../../lambda/adapters/archive-objects';
@@ -17,6 +18,7 @@ export interface StepWorkerInit {
 export type StepMessage = { readonly id: number; readonly event: BackfillEvent };
 export type StepReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly name: string; readonly message: string };
 
+silenceSdkNodeVersionWarning();
 const init = workerData as StepWorkerInit;
 const s3 = s3Client({ maxAttempts: 8 });
 const deps: BackfillDeps = {

@@ -131,6 +131,21 @@ export const CONSISTENCY_CLI: CliDefinition = {
   },
 };
 
+export const BACKFILL_CLI: CliDefinition = {
+  command: 'npm run backfill --',
+  summary: "Runs the stack's backfill state machine locally (an ASL interpreter, its Lambda tasks on worker threads, S3 in the emulator): the replay's outputs, computed by P partition workers.",
+  forms: [['config', 'input!', 'partitions', 'out', 'workers', 'segment-mb'], ['config', 'archive!', 'from', 'to', 'partitions', 'out', 'workers']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
+    input: { kind: 'string', value: 'RECORDS.jsonl', help: 'Records in the replay\'s input format (docs/replay.md); or --archive.' },
+    ...ARCHIVE_OPTIONS,
+    partitions: { kind: 'number', value: 'P', help: 'Partition workers (keys are split among them by hash), 1 to 10000; default 4.' },
+    out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing: windows.jsonl, rejected.jsonl (corrections.jsonl, firings.jsonl), summary.json and backfill.json are replaced.' },
+    workers: { kind: 'number', value: 'N', help: 'Worker threads running tasks at once; default the number of CPUs.' },
+    'segment-mb': { kind: 'number', value: 'MB', help: 'With --input: the file is planned in segments of about MB megabytes each; default 64.' },
+  },
+};
+
 export const SCHEMA_CLI: CliDefinition = {
   command: 'npm run schema --',
   summary: 'Writes the pipeline spec\'s JSON Schema, built from the validator\'s own field lists and bounds, to bin/specs/pipeline-spec.schema.json.',
@@ -140,4 +155,4 @@ export const SCHEMA_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI, schema: SCHEMA_CLI } as const;
+export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI, schema: SCHEMA_CLI, backfill: BACKFILL_CLI } as const;

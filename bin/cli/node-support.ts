@@ -11,3 +11,20 @@ export const SDK_NODE_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_
 export function silenceSdkNodeVersionWarning(env: NodeJS.ProcessEnv = process.env): void {
   env[SDK_NODE_WARNING_SWITCH] ??= 'true';
 }
+
+/**
+ * `Promise.withResolvers` (Node 22) for Node 20: the local Step Functions interpreter (aws-local-stepfunctions)
+ * calls it on every Task state.
+ */
+export function polyfillPromiseWithResolvers(): void {
+  const P = Promise as unknown as { withResolvers?: () => unknown };
+  P.withResolvers ??= <T>() => {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((a, b) => {
+      resolve = a;
+      reject = b;
+    });
+    return { promise, resolve, reject };
+  };
+}
