@@ -160,7 +160,7 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
     };
   const S = BACKFILL_STATES;
   polyfillPromiseWithResolvers();
-  const machine = new StateMachine(synthesizeBackfillDefinition() as unknown as ConstructorParameters<typeof StateMachine>[0], { validationOptions: { checkArn: false, checkPaths: false } });
+  const sm = localMachine();
   const runId = opts.runId ?? `run-${new Date(started).toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
   const request = {
     runId,
@@ -173,7 +173,7 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
   };
   try {
     progress('plan', 0, 1);
-    const execution = machine.run(request, {
+    const execution = sm.run(request, {
       overrides: {
         taskResourceLocalHandlers: {
           [S.plan]: task(S.plan, (r) => {
@@ -206,6 +206,15 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
   } finally {
     await pool.close();
   }
+}
+
+let machine: StateMachine | undefined;
+/**
+ * The synthesized definition, checked by the interpreter's validator (a few seconds) once per process; every
+ * execution is independent, so one machine runs them all.
+ */
+function localMachine(): StateMachine {
+  return (machine ??= new StateMachine(synthesizeBackfillDefinition() as unknown as ConstructorParameters<typeof StateMachine>[0], { validationOptions: { checkArn: false, checkPaths: false } }));
 }
 
 async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
