@@ -105,6 +105,9 @@ export function backfillDefinition(scope: Construct, fn: lambda.IFunction, o: Ba
   return plan.next(segments).next(combine).next(partitions).next(finish);
 }
 
+/** A run stops after a day: Step Functions' own limit is a year, a stuck backfill should not wait that long. */
+export const BACKFILL_RUN_TIMEOUT = Duration.hours(24);
+
 /** The backfill worker function and its state machine. */
 export class Backfill extends Construct {
   public readonly function: nodejs.NodejsFunction;
@@ -145,7 +148,7 @@ export class Backfill extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(backfillDefinition(this, this.function, props)),
       tracingEnabled: true,
       logs: { destination: machineLogs, level: sfn.LogLevel.ERROR },
-      timeout: Duration.hours(24),
+      timeout: BACKFILL_RUN_TIMEOUT,
     });
     const stack = Stack.of(this);
     const machineId = stack.getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine);

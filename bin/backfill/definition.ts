@@ -5,7 +5,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { type BackfillOptions, backfillDefinition } from '../../lib/backfill';
+import { BACKFILL_RUN_TIMEOUT, type BackfillOptions, backfillDefinition } from '../../lib/backfill';
 
 /** The worker's ARN in the local definition. */
 export const LOCAL_WORKER_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:backfill-worker';
@@ -23,7 +23,7 @@ export function resolveDefinition(definitionString: unknown): Record<string, unk
 export function synthesizeBackfillDefinition(options: BackfillOptions = {}): Record<string, unknown> {
   const stack = new Stack(undefined, 'LocalBackfill');
   const fn = new lambda.Function(stack, 'Worker', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({})') });
-  const machine = new sfn.StateMachine(stack, 'StateMachine', { definitionBody: sfn.DefinitionBody.fromChainable(backfillDefinition(stack, fn, options)) });
+  const machine = new sfn.StateMachine(stack, 'StateMachine', { definitionBody: sfn.DefinitionBody.fromChainable(backfillDefinition(stack, fn, options)), timeout: BACKFILL_RUN_TIMEOUT });
   // Resolved as synthesis resolves it, without writing a cloud assembly.
   return resolveDefinition(stack.resolve((machine.node.defaultChild as sfn.CfnStateMachine).definitionString));
 }
