@@ -37,6 +37,7 @@ import { PerWindowEngine } from './bench/per-window';
 import { runTrainingBench } from './bench/training';
 import { formatEmulatorBench, runEmulatorBench } from './bench/emulator-bench';
 import { formatSteadyState, runSteadyStateBench } from './bench/steady-state';
+import { formatBackfillBench, runBackfillBench } from './bench/backfill';
 import { formatKinesisPutBench, runKinesisPutBench } from './bench/kinesis-put';
 import { formatServingBench, formatServingReadBench, runServingBench, runServingReadBench } from './bench/serving';
 import type { KinesisEmulator } from './local/emulators';
@@ -107,6 +108,11 @@ async function main(): Promise<void> {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
     return v;
   };
+  if (args.backfill === true) {
+    const result = await runBackfillBench({ records: positive('records', 1_000_000), keys: positive('keys', 5_000), progress: (line) => console.log(line) });
+    for (const line of formatBackfillBench(result)) console.log(line);
+    return;
+  }
   if (args['steady-state'] === true) {
     const result = await runSteadyStateBench({
       rate: positive('rate', 50),

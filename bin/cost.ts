@@ -10,11 +10,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONSUMER_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
-import { UsageError, helpText, parseArgs } from './cli/args';
+import { type ParsedArgs, UsageError, helpText, parseArgs } from './cli/args';
 import { COST_CLI } from './cli/commands';
 import { CliFileError, checkReadableFile, prepareOutputFile } from './cli/files';
 import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { runMain } from './cli/run-main';
+import { BACKFILL_WORKER_RATES, backfillCost, backfillCostLines, defaultPartitions } from './cost/backfill';
 import { runCurve } from './cost/curve';
 import { costPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth } from './cost/model';
 import { curveSvg } from './cost/plot';
@@ -47,8 +48,9 @@ async function main(): Promise<number> {
     process.stdout.write(helpText(COST_CLI));
     return 0;
   }
+  if (args.backfill !== undefined) return backfillEstimate(args);
   const curve = args.curve === true;
-  if (curve === (args.summary !== undefined)) throw new UsageError('give either --summary FILE[,FILE...] or --curve');
+  if (curve === (args.summary !== undefined)) throw new UsageError('give either --summary FILE[,FILE...], --curve or --backfill N');
   if (!curve) for (const name of ['records', 'keys', 'plot', 'doc'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} goes with --curve`);
   const rateList = rates(args.rates as string | undefined);
   const json = args.json === true;
@@ -117,3 +119,29 @@ async function main(): Promise<number> {
 }
 
 runMain(COST_CLI, main);
+
+function backfillEstimate(args: ParsedArgs): number {
+  const records = args.backfill as number;
+  if (!Number.isInteger(records) || records < 1) throw new UsageError(`--backfill must be a positive integer of records, got ${records}`);
+  let [segmentRate, partitionRate]: number[] = [BACKFILL_WORKER_RATES.segment, BACKFILL_WORKER_RATES.partition];
+  if (args['worker-rates'] !== undefined) {
+    const parts = list('worker-rates', args['worker-rates'] as string).map(Number);
+    if (parts.length !== 2 || parts.some((n) => !(Number.isFinite(n) && n > 0))) throw new UsageError(`--worker-rates must be two positive numbers SEG,PART, got "${String(args['worker-rates'])}"`);
+    [segmentRate, partitionRate] = parts;
+  }
+  const p = args.partitions as number | undefined;
+  if (p !== undefined && (!Number.isInteger(p) || p < 1 || p > 10_000)) throw new UsageError(`--partitions must be an integer from 1 to 10000, got ${p}`);
+  const partitions = p ?? defaultPartitions(records, partitionRate);
+  const estimates = rates(args.rates as string | undefined).map((rate) => {
+    const input = { records, rate, partitions, segmentRate: segmentRate!, partitionRate: partitionRate! };
+    return { input, cost: backfillCost(input) };
+  });
+  if (args.json === true) {
+    process.stdout.write(`${JSON.stringify({ region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, estimates }, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(`USD at list prices: ${priceHeading()}\n`);
+  for (const e of estimates) for (const line of backfillCostLines(e.cost, e.input)) process.stdout.write(`${line}\n`);
+  for (const line of unconfirmedLines()) process.stdout.write(`${line}\n`);
+  return 0;
+}

@@ -71,6 +71,9 @@ export interface BackfillReport {
   /** Task attempts that failed and were retried by the state machine. */
   readonly retried: number;
   readonly wallMs: number;
+  /** Wall time of each stage: planning the segments, and running the partitions. */
+  readonly segmentsMs: number;
+  readonly partitionsMs: number;
   /** Where the run's objects are. */
   readonly run: RunRef;
 }
@@ -142,6 +145,7 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
   const attempts = new Map<string, number>();
   let retried = 0;
   const counts = { segments: 0, segmentsDone: 0, partitionsDone: 0 };
+  const marks = { planned: 0, segmented: 0, combined: 0, partitioned: 0 };
   const progress = (stage: BackfillProgress['stage'], done: number, total: number): void => opts.onProgress?.({ stage, done, total, elapsedMs: Date.now() - started });
   const task =
     (state: string, after?: (result: unknown) => void) =>
@@ -177,12 +181,22 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
       overrides: {
         taskResourceLocalHandlers: {
           [S.plan]: task(S.plan, (r) => {
+            marks.planned = Date.now();
             counts.segments = (r as { segments: number[] }).segments.length;
             progress('segments', 0, counts.segments);
           }),
-          [S.segment]: task(S.segment, () => progress('segments', ++counts.segmentsDone, counts.segments)),
-          [S.combine]: task(S.combine, () => progress('partitions', 0, opts.partitions)),
-          [S.partition]: task(S.partition, () => progress('partitions', ++counts.partitionsDone, opts.partitions)),
+          [S.segment]: task(S.segment, () => {
+            marks.segmented = Date.now();
+            progress('segments', ++counts.segmentsDone, counts.segments);
+          }),
+          [S.combine]: task(S.combine, () => {
+            marks.combined = Date.now();
+            progress('partitions', 0, opts.partitions);
+          }),
+          [S.partition]: task(S.partition, () => {
+            marks.partitioned = Date.now();
+            progress('partitions', ++counts.partitionsDone, opts.partitions);
+          }),
           [S.finish]: task(S.finish),
         },
         // Retries wait no time locally; on AWS they back off (lib/backfill.ts).
@@ -194,7 +208,7 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
     const run: RunRef = { bucket, prefix: `backfill/local/${runId}/` };
     await gather(s3, run, opts.partitions, result.outputs, opts.outDir);
     const { keysOnSeveralShards, partitions: _p, outputs: _o, ...summary } = result;
-    const report: BackfillReport = { summary, partitions: opts.partitions, segments: counts.segments, keysOnSeveralShards, retried, wallMs: Date.now() - started, run };
+    const report: BackfillReport = { summary, partitions: opts.partitions, segments: counts.segments, keysOnSeveralShards, retried, wallMs: Date.now() - started, segmentsMs: marks.segmented - marks.planned, partitionsMs: marks.partitioned - marks.combined, run };
     await writeJson(join(opts.outDir, 'summary.json'), summary);
     await writeJson(join(opts.outDir, 'backfill.json'), { ...report, summary: undefined });
     return report;

@@ -51,7 +51,7 @@ export const SANDBOX_CLI: CliDefinition = {
 export const BENCH_CLI: CliDefinition = {
   command: 'npm run bench --',
   summary: 'Prints throughput figures of the replay and the window engine on a generated workload, then of consumer batches on local emulators.',
-  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'spacing-ms', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step'], ['steady-state', 'rate', 'minutes', 'batch-size', 'keys']],
+  forms: [['records', 'keys', 'runs', 'spacing-ms', 'skip-emulators', 'emulator-records'], ['training', 'records', 'keys', 'labels', 'runs', 'spacing-ms'], ['records', 'keys', 'spacing-ms', 'write-input'], ['kinesis-put', 'kinesis-emulator', 'records', 'step'], ['steady-state', 'rate', 'minutes', 'batch-size', 'keys'], ['backfill', 'records', 'keys']],
   options: {
     records: { kind: 'number', value: 'N', help: 'Records in the workload; default 300000.' },
     keys: { kind: 'number', value: 'N', help: 'Distinct keys (Zipf-distributed); default 5000.' },
@@ -69,13 +69,14 @@ export const BENCH_CLI: CliDefinition = {
     rate: { kind: 'number', value: 'N', help: 'With --steady-state: events per second of event time; default 50.' },
     minutes: { kind: 'number', value: 'N', help: 'With --steady-state: minutes of event time; default 20.' },
     'batch-size': { kind: 'number', value: 'N', help: 'With --steady-state: records per batch; default 100.' },
+    backfill: { kind: 'flag', help: 'Only runs the local backfill state machine over --records records (default 1000000) at 1, 2 and 4 partitions beside one replay process, and prints wall times and records/s per worker.' },
   },
 };
 
 export const COST_CLI: CliDefinition = {
   command: 'npm run cost --',
   summary: 'Cost per million events at published list prices: of file runs (their summary.json usage), or the cost/freshness curve of the reference workload run on local emulators.',
-  forms: [['summary!', 'rates', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'doc', 'json']],
+  forms: [['summary!', 'rates', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'doc', 'json'], ['backfill!', 'rates', 'partitions', 'worker-rates', 'json']],
   options: {
     summary: { kind: 'string', value: 'FILE[,FILE...]', help: 'File runs\' summary.json files (npm start -- --config ... --out DIR writes DIR/summary.json), comma-separated.' },
     rates: { kind: 'string', value: 'R[,R...]', help: 'Event rates per second, for the stream\'s hourly charges and the curve; default 10,100,1000.' },
@@ -85,6 +86,9 @@ export const COST_CLI: CliDefinition = {
     plot: { kind: 'string', value: 'FILE.svg', help: 'With --curve: writes the curve as an SVG line plot.' },
     doc: { kind: 'string', value: 'FILE', help: 'With --curve: replaces the cost section of FILE, e.g. docs/cost.md (between its cost:begin and cost:end markers), with the new figures.' },
     json: { kind: 'flag', help: 'Prints JSON instead of tables.' },
+    backfill: { kind: 'number', value: 'N', help: 'Estimates the dollars and wall time of a backfill of N archived records on AWS (the stack\'s state machine), for the archive written at each of --rates.' },
+    partitions: { kind: 'number', value: 'P', help: 'With --backfill: partition workers; default enough for each to finish in about 5 minutes.' },
+    'worker-rates': { kind: 'string', value: 'SEG,PART', help: 'With --backfill: records/s of one worker planning a segment and running a partition; default the figures of npm run bench -- --backfill on this machine.' },
   },
 };
 

@@ -57,6 +57,9 @@ describe('the backfill in the stack', () => {
     const states = stackDefinition(custom).States as Record<string, { MaxConcurrency?: number; Retry?: unknown }>;
     expect(states[BACKFILL_STATES.partitions]!.MaxConcurrency).toBe(1000);
     expect(states[BACKFILL_STATES.plan]!.Retry).toBeUndefined();
+    // A task waits for its worker's timeout plus 30 s (the interpreter and Step Functions would otherwise differ).
+    expect((states[BACKFILL_STATES.combine] as { TimeoutSeconds?: number }).TimeoutSeconds).toBe(330);
+    expect((stackDefinition(template).States as Record<string, { TimeoutSeconds?: number }>)[BACKFILL_STATES.finish]!.TimeoutSeconds).toBe(930);
     expect((stackDefinition(template).States as Record<string, { Retry?: unknown }>)[BACKFILL_STATES.plan]!.Retry).toEqual([{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 2, BackoffRate: 2 }]);
   });
 

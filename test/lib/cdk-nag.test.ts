@@ -76,6 +76,18 @@ describe('cdk-nag', () => {
     expect(of('NagDevPipeline')).toEqual(of('NagPipeline').filter((a) => !a.startsWith('Monitoring/AlarmEmail')));
     expect(of('NagPipeline')).toEqual(
       [
+        'Backfill/Function/Resource AwsSolutions-L1',
+        'Backfill/Function/Resource Serverless-LambdaDLQ',
+        'Backfill/Function/Resource Serverless-LambdaLatestVersion',
+        'Backfill/Function/Resource Serverless-LambdaTracing',
+        'Backfill/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/archive/fraud/*]',
+        'Backfill/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/backfill/fraud/*]',
+        'Backfill/StateMachine/DistributedMapPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackfillStateMachine395F6B27"}]}]}/*:*]',
+        'Backfill/StateMachine/DistributedMapPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackfillStateMachine395F6B27"}]}]}:*]',
+        'Backfill/StateMachine/Resource AwsSolutions-SF1',
+        'Backfill/StateMachine/Resource AwsSolutions-SF2',
+        'Backfill/StateMachine/Resource Serverless-StepFunctionStateMachineXray',
+        'Backfill/StateMachine/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<BackfillFunction19A2381B.Arn>:*]',
         'Consumer/Function/Resource AwsSolutions-L1',
         'Consumer/Function/Resource Serverless-LambdaDLQ',
         'Consumer/Function/Resource Serverless-LambdaLatestVersion',

@@ -87,8 +87,13 @@ export function flattenCfnString(value: Json): string {
  */
 export function resourceTarget(res: Json): string | undefined {
   if (res === null || typeof res !== 'object') return undefined;
-  const ref = res as { 'Fn::GetAtt'?: [string, string]; Ref?: string; 'Fn::Join'?: [string, Json[]] };
+  const ref = res as { 'Fn::GetAtt'?: [string, string]; Ref?: string; 'Fn::Join'?: [string, Json[]]; 'Fn::Select'?: [number, Json]; 'Fn::Split'?: [string, Json] };
   if (ref['Fn::Join']) return ref['Fn::Join'][1].map(resourceTarget).find((t) => t !== undefined);
+  // Part of a resource's own ARN (a state machine's executions are named from its ARN).
+  if (ref['Fn::Select']) return resourceTarget(ref['Fn::Select'][1]);
+  if (ref['Fn::Split']) return resourceTarget(ref['Fn::Split'][1]);
+  // Pseudo parameters (AWS::Partition, AWS::Region) name no resource.
+  if (ref.Ref?.startsWith('AWS::')) return undefined;
   return ref['Fn::GetAtt']?.[0] ?? ref.Ref;
 }
 

@@ -114,8 +114,8 @@ describe('consumer function', () => {
     const assembly = built.app.synth();
     const assetDirs = readdirSync(assembly.directory).filter((f) => f.startsWith('asset.'));
     const bundles = assetDirs.map((d) => path.join(assembly.directory, d)).filter((d) => existsSync(path.join(d, 'index.js')));
-    // Consumer, serving and the idle-shard tick.
-    expect(bundles).toHaveLength(3);
+    // Consumer, serving, the idle-shard tick and the backfill worker.
+    expect(bundles).toHaveLength(4);
     for (const bundle of bundles) expect(existsSync(path.join(bundle, 'index.js.map'))).toBe(true);
   });
 
@@ -239,7 +239,7 @@ describe('IAM', () => {
   it('scopes every identity policy statement to resources of this stack', () => {
     const resources = built.template.toJSON().Resources as Record<string, unknown>;
     const policies = Object.values(built.template.findResources('AWS::IAM::Policy'));
-    expect(policies).toHaveLength(3);
+    expect(policies).toHaveLength(6);
     for (const policy of policies) {
       for (const st of (policy.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } }).PolicyDocument.Statement) {
         for (const res of asArray(st.Resource)) {
@@ -311,8 +311,8 @@ describe('without scoring or evaluation sections', () => {
     const t = built.template;
     t.resourceCountIs('AWS::DynamoDB::Table', 1);
     t.resourceCountIs('AWS::Kinesis::Stream', 1);
-    // Consumer, serving and the idle-shard tick.
-    t.resourceCountIs('AWS::Lambda::Function', 3);
+    // Consumer, serving, the idle-shard tick and the backfill worker.
+    t.resourceCountIs('AWS::Lambda::Function', 4);
     expect(built.stack.predictions).toBeUndefined();
     expect(built.stack.labelsStream).toBeUndefined();
     expect(built.stack.labelsConsumer).toBeUndefined();

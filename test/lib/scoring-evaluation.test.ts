@@ -152,7 +152,7 @@ describe('labels consumer', () => {
     const bundles = readdirSync(assembly.directory)
       .filter((f) => f.startsWith('asset.'))
       .filter((d) => existsSync(path.join(assembly.directory, d, 'index.js')));
-    expect(bundles).toHaveLength(4);
+    expect(bundles).toHaveLength(5);
     expect(resource(ids.labelsFunction).Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 512, Timeout: 60 });
   });
 
@@ -237,7 +237,7 @@ describe('least privilege across the stack', () => {
       if (st.Effect === 'Allow') expect(asArray(st.Action as string | string[]).filter(wildcard), JSON.stringify(st)).toEqual([]);
     }
     const policies = Object.values(built.template.findResources('AWS::IAM::Policy'));
-    expect(policies).toHaveLength(4);
+    expect(policies).toHaveLength(7);
     for (const p of policies) {
       for (const st of (p.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } }).PolicyDocument.Statement) {
         for (const res of asArray(st.Resource)) expect(resources, JSON.stringify(st)).toHaveProperty(resourceTarget(res) as string);
