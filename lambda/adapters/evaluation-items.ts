@@ -60,8 +60,10 @@ export const WindowAttr = {
   predictionCheckpoint: (shard: string): string => `pck:${shard}`,
   /** Checkpoint of a labels source shard. */
   labelCheckpoint: (shard: string): string => `lck:${shard}`,
-  /** Set (true) once the window's score metrics (PSI, positive rate) were emitted. */
+  /** Set (true) once the window's final score metrics (PSI, positive rate) were emitted. */
   closed: 'closed',
+  /** Set (true) once its provisional score metrics were emitted. */
+  provisional: 'prov',
   /** Set (true) once the label window passed and its precision and recall were emitted; later labels are late. */
   final: 'final',
 } as const;
@@ -76,6 +78,10 @@ export const RegistryAttr = {
   reference: 'reference',
   /** Every open window ending at or before it has been closed (or came too late to be): not read again to close. */
   closedThrough: 'closedThrough',
+  /** The same for the provisional stage. */
+  provisionalThrough: 'provisionalThrough',
+  /** String set of the source shards that counted a prediction (their watermarks gate closing). */
+  shards: 'shards',
 } as const;
 
 /** Sequence numbers padded to one width, so DynamoDB's string order is their numeric order. */

@@ -68,7 +68,10 @@ export interface StoredWindow {
   readonly counts: WindowCounts;
   /** Checkpoints by attribute name (`pck:<shard>`, `lck:<shard>`), unpadded ('' for none). */
   readonly checkpoints: ReadonlyMap<string, string>;
+  /** Final score figures published. */
   readonly closed: boolean;
+  /** Provisional score figures published. */
+  readonly provisional: boolean;
   readonly final: boolean;
 }
 
@@ -78,14 +81,33 @@ export interface Registry {
   /** Highest label time seen (null before any). */
   readonly clock: number | null;
   /** Reference window start, once the first window closed (the spec's takes precedence). */
-  readonly reference: number | null;  /** Every open window ending at or before it was closed by an earlier batch (null before any closing). */
+  readonly reference: number | null;
+  /** Every open window ending at or before it was closed by an earlier batch (null before any closing). */
   readonly closedThrough: number | null;
+  /** The same for the provisional stage. */
+  readonly provisionalThrough: number | null;
+  /** Source shards that counted a prediction: a window closes only once each one's watermark passed it. */
+  readonly shards: readonly string[];
 }
 
-/** A window closed by the scoring side's watermark: its score figures. */
+/** The source shards' watermarks, by which windows close, and the close lag (evaluationCloseLagMs). */
+export interface CloseBounds {
+  /** Watermarks known to the caller (the batch's shards, after the batch). */
+  readonly known: ReadonlyMap<string, number>;
+  /** Reads the watermark of a registered shard the caller does not know (−∞ when it has none yet). */
+  readonly read: (shard: string) => Promise<number>;
+  /** How far past a window's end every watermark must be for its final figures. */
+  readonly lagMs: number;
+}
+
+/** Provisional: every shard passed the window's end; final: every shard passed it by the close lag. */
+export type CloseStage = 'provisional' | 'final';
+
+/** A window closed by the scoring side's watermarks: its score figures. */
 export interface ClosedWindow {
   readonly windowStart: number;
   readonly windowEnd: number;
+  readonly stage: CloseStage;
   readonly predictions: number;
   readonly positiveRate: number | null;
   /** PSI against the reference window; null when either has no prediction. */
@@ -151,6 +173,8 @@ export class EvaluationStore {
       clock: numberOf(it?.[RegistryAttr.clock]),
       reference: numberOf(it?.[RegistryAttr.reference]),
       closedThrough: numberOf(it?.[RegistryAttr.closedThrough]),
+      provisionalThrough: numberOf(it?.[RegistryAttr.provisionalThrough]),
+      shards: [...(it?.[RegistryAttr.shards]?.SS ?? [])].sort(),
     };
   }
 
@@ -181,68 +205,96 @@ export class EvaluationStore {
     const starts = [...new Set(records.map((r) => r.window))].sort((a, b) => a - b);
     await this.update(`registry open windows`, {
       Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
-      UpdateExpression: 'ADD #open :w',
-      ExpressionAttributeNames: { '#open': RegistryAttr.open },
-      ExpressionAttributeValues: { ':w': { NS: starts.map(String) } },
+      UpdateExpression: 'ADD #open :w, #shards :s',
+      ExpressionAttributeNames: { '#open': RegistryAttr.open, '#shards': RegistryAttr.shards },
+      ExpressionAttributeValues: { ':w': { NS: starts.map(String) }, ':s': { SS: [shard] } },
     });
     return this.addCounts(WindowAttr.predictionCheckpoint(shard), records, addPrediction);
   }
 
   /**
-   * Closes the open windows that end at or before `watermark` and are not closed yet: each one's PSI against the
-   * reference window (the spec's referenceWindowStart, else the first window ever closed, recorded in the
-   * registry), positive rate and predictions. Returns them for the caller to emit as metrics.
+   * Publishes the score figures (positive rate, PSI against the reference window, predictions) of open windows in
+   * two stages, each once (docs/evaluation.md, "Closing"):
+   * - provisional, once every registered shard's watermark passed the window's end: every shard's predictions of
+   *   records on time are in, records late for some features but applied to others may still come;
+   * - final, once every registered shard's watermark passed the end by the close lag (evaluationCloseLagMs): no
+   *   record of the window can be applied anymore. With a lag of 0 there is no provisional stage.
+   * `bounds` as a number is one watermark for every shard. The reference window is the spec's
+   * referenceWindowStart, else the first window closed (either stage), recorded in the registry.
+   *
+   * `beforeMark` receives the figures before any window is marked (the consumer publishes them there), so a crash
+   * in between repeats the figures on the retry rather than losing them.
    */
-  /**
-   * `beforeMark` receives the figures before any window is marked closed (the consumer publishes them there), so a
-   * crash in between repeats the figures on the retry rather than losing them.
-   */
-  public async closeWindows(watermark: number, beforeMark?: (closed: readonly ClosedWindow[]) => void | Promise<void>): Promise<ClosedWindow[]> {
+  public async closeWindows(bounds: number | CloseBounds, beforeMark?: (closed: readonly ClosedWindow[]) => void | Promise<void>): Promise<ClosedWindow[]> {
     const registry = await this.getRegistry();
-    // Windows ending at or before closedThrough were closed by an earlier batch: not read again, so a batch
+    const lag = typeof bounds === 'number' ? 0 : bounds.lagMs;
+    const end = (w: number): number => w + this.ev.windowMs;
+    // Windows ending at or before a stage's "through" were handled by an earlier batch: not read again, so a batch
     // that closes nothing reads the registry alone, however many closed windows await their labels.
-    const through = registry.closedThrough ?? -Infinity;
-    const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && w + this.ev.windowMs > through);
-    if (due.length === 0) return [];
-    const stored = await this.getWindows(due);
-    const raiseClosedThrough = async (): Promise<void> => {
-      const end = Math.max(...due) + this.ev.windowMs;
-      await this.update('registry closedThrough', {
-        Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
-        UpdateExpression: 'SET #through = :end',
-        ConditionExpression: 'attribute_not_exists(#through) OR #through < :end',
-        ExpressionAttributeNames: { '#through': RegistryAttr.closedThrough },
-        ExpressionAttributeValues: { ':end': N(end) },
-      }).catch((e: unknown) => {
-        // Another batch raised it further: nothing to do.
-        if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-      });
+    const stages: Array<{ stage: CloseStage; through: number; lag: number }> = [
+      ...(lag > 0 ? [{ stage: 'provisional' as const, through: registry.provisionalThrough ?? -Infinity, lag: 0 }] : []),
+      { stage: 'final', through: registry.closedThrough ?? -Infinity, lag },
+    ];
+    const dueBy = (watermark: number): Array<{ stage: CloseStage; w: number }> => {
+      const all = stages.flatMap((st) => registry.open.filter((w) => end(w) + st.lag <= watermark && end(w) > st.through).map((w) => ({ stage: st.stage, w })));
+      // A window due final needs no provisional figures any more.
+      const final = new Set(all.filter((d) => d.stage === 'final').map((d) => d.w));
+      return all.filter((d) => d.stage === 'final' || !final.has(d.w));
     };
-    const toClose = due.filter((w) => {
+    let watermark = typeof bounds === 'number' ? bounds : bounds.known.size === 0 ? -Infinity : Math.min(...bounds.known.values());
+    // Other shards' watermarks are read only when the known ones already let a window close.
+    if (typeof bounds !== 'number' && dueBy(watermark).length > 0) {
+      const others = registry.shards.filter((sh) => !bounds.known.has(sh));
+      for (const b of await Promise.all(others.map((sh) => bounds.read(sh)))) watermark = Math.min(watermark, b);
+    }
+    const due = dueBy(watermark);
+    if (due.length === 0) return [];
+    const stored = await this.getWindows(due.map((d) => d.w));
+    const raiseThrough = async (): Promise<void> => {
+      for (const st of stages) {
+        // A window closed final is past the provisional stage too.
+        const mine = due.filter((d) => d.stage === st.stage || st.stage === 'provisional').map((d) => end(d.w));
+        if (mine.length === 0) continue;
+        const attr = st.stage === 'final' ? RegistryAttr.closedThrough : RegistryAttr.provisionalThrough;
+        await this.update(`registry ${attr}`, {
+          Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
+          UpdateExpression: 'SET #through = :end',
+          ConditionExpression: 'attribute_not_exists(#through) OR #through < :end',
+          ExpressionAttributeNames: { '#through': attr },
+          ExpressionAttributeValues: { ':end': N(Math.max(...mine)) },
+        }).catch((e: unknown) => {
+          // Another batch raised it further: nothing to do.
+          if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+        });
+      }
+    };
+    const toClose = due.filter(({ stage, w }) => {
       const s = stored.get(w);
-      return s !== undefined && !s.closed;
+      return s !== undefined && !s.closed && (stage === 'final' || !s.provisional);
     });
     if (toClose.length === 0) {
-      await raiseClosedThrough();
+      await raiseThrough();
       return [];
     }
     let reference = this.ev.referenceWindowStart ?? registry.reference;
     if (reference === null) {
+      const first = Math.min(...toClose.map((d) => d.w));
       const res = await this.update('registry reference window', {
         Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
         UpdateExpression: 'SET #ref = if_not_exists(#ref, :w)',
         ExpressionAttributeNames: { '#ref': RegistryAttr.reference },
-        ExpressionAttributeValues: { ':w': N(toClose[0]!) },
+        ExpressionAttributeValues: { ':w': N(first) },
         ReturnValues: 'UPDATED_NEW',
       });
-      reference = numberOf(res?.[RegistryAttr.reference]) ?? (await this.getRegistry()).reference ?? toClose[0]!;
+      reference = numberOf(res?.[RegistryAttr.reference]) ?? (await this.getRegistry()).reference ?? first;
     }
     const refCounts = stored.get(reference)?.counts ?? (await this.getWindows([reference])).get(reference)?.counts;
-    const out: ClosedWindow[] = toClose.map((w) => {
+    const out: ClosedWindow[] = toClose.map(({ stage, w }) => {
       const c = stored.get(w)!.counts;
       return {
         windowStart: w,
-        windowEnd: w + this.ev.windowMs,
+        windowEnd: end(w),
+        stage,
         predictions: c.predictions,
         positiveRate: c.predictions === 0 ? null : c.positives / c.predictions,
         psi: windowPsi(refCounts, c),
@@ -250,15 +302,15 @@ export class EvaluationStore {
       };
     });
     await beforeMark?.(out);
-    for (const w of toClose) {
-      await this.update(`closed flag of window ${w}`, {
+    for (const { stage, w } of toClose) {
+      await this.update(`${stage === 'final' ? 'closed' : 'provisional'} flag of window ${w}`, {
         Key: { pk: S(windowPk(w)), sk: S(WINDOW_SK) },
-        UpdateExpression: 'SET #closed = :t',
-        ExpressionAttributeNames: { '#closed': WindowAttr.closed },
+        UpdateExpression: 'SET #flag = :t',
+        ExpressionAttributeNames: { '#flag': stage === 'final' ? WindowAttr.closed : WindowAttr.provisional },
         ExpressionAttributeValues: { ':t': { BOOL: true } },
       });
     }
-    await raiseClosedThrough();
+    await raiseThrough();
     return out;
   }
 
@@ -472,6 +524,7 @@ function windowOf(it: Item): StoredWindow {
     counts,
     checkpoints,
     closed: it[WindowAttr.closed]?.BOOL === true,
+    provisional: it[WindowAttr.provisional]?.BOOL === true,
     final: it[WindowAttr.final]?.BOOL === true,
   };
 }

@@ -93,8 +93,15 @@ export const EVALUATION_PANELS = {
     id: 'drift',
     title: 'Score drift (PSI) and positive rate of closed windows',
     unit: 'ratio',
-    left: [{ metric: MetricName.EvaluationPsi, stat: 'Maximum' }],
-    right: [{ metric: MetricName.EvaluationPositiveRate, stat: 'Average' }],
+    // Provisional figures beside the final ones (docs/evaluation.md, "Closing"); the alarm reads the final PSI.
+    left: [
+      { metric: MetricName.EvaluationPsi, stat: 'Maximum' },
+      { metric: MetricName.EvaluationPsiProvisional, stat: 'Maximum' },
+    ],
+    right: [
+      { metric: MetricName.EvaluationPositiveRate, stat: 'Average' },
+      { metric: MetricName.EvaluationPositiveRateProvisional, stat: 'Average' },
+    ],
     thresholds: ['maxPsi'],
   },
   labelDelay: {

@@ -8,6 +8,15 @@ export const METRICS_NAMESPACE = 'EventTimeFeatures';
 /** Dimension added to every metric so several pipelines can share an account. */
 export const PIPELINE_DIMENSION = 'Pipeline';
 
+/**
+ * Second dimension set of an evaluation window's figures (beside `Pipeline` alone): the window's start, so each
+ * value can be told to its window.
+ */
+export const EVALUATION_WINDOW_DIMENSION = 'EvaluationWindow';
+
+/** The EvaluationWindow value of a window: its start as ISO-8601 (UTC). */
+export const evaluationWindowName = (windowStart: number): string => new Date(windowStart).toISOString();
+
 export const MetricName = {
   /** Kinesis records received by the consumer (re-deliveries included). */
   RecordsIn: 'RecordsIn',
@@ -65,10 +74,13 @@ export const MetricName = {
   EvaluationPrecision: 'EvaluationPrecision',
   /** Recall of a final evaluation window. */
   EvaluationRecall: 'EvaluationRecall',
-  /** Share of positive predictions in a closed evaluation window. */
+  /** Share of positive predictions in an evaluation window, final: no record of it can be scored anymore. */
   EvaluationPositiveRate: 'EvaluationPositiveRate',
-  /** Population stability index of a closed window's scores against the reference window. */
+  /** Population stability index of a window's scores against the reference window, final like the above. */
   EvaluationPsi: 'EvaluationPsi',
+  /** The same two, provisional: every shard's watermark passed the window's end (late-applied records may follow). */
+  EvaluationPositiveRateProvisional: 'EvaluationPositiveRateProvisional',
+  EvaluationPsiProvisional: 'EvaluationPsiProvisional',
   /** Predictions counted in a final evaluation window. */
   EvaluatedPredictions: 'EvaluatedPredictions',
   /** Label time − prediction event time, median and 99th percentile over a final window's labels (ms). */

@@ -8,7 +8,7 @@
  */
 import { SCORE_BINS, populationStabilityIndexOfCounts } from './evaluation';
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_ID_BYTES, MAX_KEY_BYTES, parseEventTime } from './record';
-import type { EvaluationSpec, PipelineSpec, UnlabeledPolicy } from './spec';
+import { type EvaluationSpec, type PipelineSpec, type UnlabeledPolicy, correctionHorizonMs, longestWindowMs } from './spec';
 import { compareSeq } from './state';
 
 /** A label more than this ahead of its arrival is `future` when the spec sets no watermark.maxFutureSkewMs. */
@@ -26,6 +26,17 @@ export function evaluationWindowStart(eventTime: number, windowMs: number): numb
 /** Event time (the label clock's) at which a window becomes final: its end plus the label window. */
 export function windowFinalAt(windowStart: number, ev: Pick<EvaluationSpec, 'windowMs' | 'labelWindowMs'>): number {
   return windowStart + ev.windowMs + ev.labelWindowMs;
+}
+
+/**
+ * How far past an evaluation window's end every shard's watermark must be before no record of the window can be
+ * applied (and scored) anymore: a record at t < end is applied while a window holding it is not final, and the
+ * last such window ends before end + the longest window (a session: its gap); under latePolicy "update" it is
+ * still corrected for the correction horizon beyond. A global window is never final, so it bounds nothing: a
+ * record of a closed window that only a global feature takes is still scored (docs/evaluation.md, Limits).
+ */
+export function evaluationCloseLagMs(spec: Pick<PipelineSpec, 'features' | 'latePolicy' | 'correctionHorizonMs'>): number {
+  return longestWindowMs(spec) + correctionHorizonMs(spec);
 }
 
 // ---- parsing --------------------------------------------------------------------------------------------------

@@ -153,7 +153,14 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
   const emitted = new Set(directive.Metrics.map((m) => m.Name));
   // Every metric but the labels consumer's and those of an evaluation window closing (none closes here).
   // IdleAdvances comes from the idle-shard tick (lambda/handlers/idle-tick.ts).
-  const elsewhere = new Set<string>([...LABELS_METRICS, MetricName.EvaluationPositiveRate, MetricName.EvaluationPsi, MetricName.IdleAdvances]);
+  const elsewhere = new Set<string>([
+    ...LABELS_METRICS,
+    MetricName.EvaluationPositiveRate,
+    MetricName.EvaluationPsi,
+    MetricName.EvaluationPositiveRateProvisional,
+    MetricName.EvaluationPsiProvisional,
+    MetricName.IdleAdvances,
+  ]);
   expect([...emitted].sort()).toEqual(Object.values(MetricName).filter((m) => !elsewhere.has(m)).sort());
   expect([...metricsReadByStack()].filter((m) => !elsewhere.has(m)).sort()).toEqual([...emitted].sort());
   expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2, Predictions: 2, PositivePredictions: 0 });
