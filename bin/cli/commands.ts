@@ -31,13 +31,14 @@ export const REPLAY_CLI: CliDefinition = {
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
+  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'labels', 'shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
   options: {
     follow: { kind: 'flag', help: 'Keep the pipeline running for a producer of your own, with the features endpoint on localhost, until Ctrl-C: after the story, or with --config your spec instead of the story.' },
     'features-port': { kind: 'number', value: 'PORT', help: 'With --follow: localhost port of the features endpoint; default any free port.' },
     config: { kind: 'string', value: 'SPEC.json', help: 'Pipeline spec file: with --follow, run your spec instead of the story; in file mode (--config, --input and --out go together), the spec of the run.' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'File mode: records in the replay\'s input format.' },
-    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl, rejected.jsonl and summary.json are replaced.' },
+    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl, rejected.jsonl and summary.json are replaced, and with a scoring section predictions.jsonl (and evaluation.jsonl with an evaluation section).' },
+    labels: { kind: 'string', value: 'LABELS.jsonl', help: 'File mode, with the spec\'s evaluation section: label records (docs/evaluation.md), one per line, joined to the predictions after the records; the measures go to DIR/evaluation.jsonl.' },
     shards: { kind: 'number', value: 'N', help: 'File mode: shards of the stream, 1 to 64; default 1.' },
     'parallelization-factor': { kind: 'number', value: 'N', help: 'File mode: batches of one shard in flight at once, 1 to 10, one partition key\'s records in order (as Lambda\'s ParallelizationFactor); default 1.' },
     chaos: { kind: 'number', value: 'P', help: 'File mode: fraction of invocations that fail part-way through their writes, 0 to 1; default 0.' },

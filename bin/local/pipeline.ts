@@ -55,7 +55,11 @@ import { createActiveStream, readStream } from './streams';
 import type { Model } from '../../lambda/core/model';
 import type { Prediction } from '../../lambda/core/scoring';
 import { scanAll } from '../../lambda/adapters/dynamo-io';
-import { PREDICTION_SK, PredictionAttr } from '../../lambda/adapters/evaluation-items';
+import { PREDICTION_SK, PredictionAttr, WINDOW_SK, windowPk } from '../../lambda/adapters/evaluation-items';
+import { type ClosedWindow, EvaluationStore, type FinalEvaluationWindow, type StoredWindow } from '../../lambda/adapters/evaluation-store';
+
+/** A watermark and a label clock past every window: the end of a bounded input. */
+const END_OF_INPUT = Number.MAX_SAFE_INTEGER;
 
 /** The settings of the mapping and function the stack deploys, as local event source mapping options. */
 export type DeployedMappingOptions = Required<
@@ -483,6 +487,42 @@ export class LocalPipeline {
     if (table === undefined) return [];
     const items = await scanAll(this.dynamo, { TableName: table, ConsistentRead: true });
     return items.filter((it) => it.sk?.S === PREDICTION_SK).map((it) => JSON.parse(it[PredictionAttr.doc]!.S!) as Prediction);
+  }
+
+  /** The evaluation's store on the predictions table; undefined without a model or an evaluation section. */
+  public evaluationStore(): EvaluationStore | undefined {
+    const table = this.names.predictionsTable;
+    const ev = this.spec.evaluation;
+    return table === undefined || ev === undefined ? undefined : new EvaluationStore({ client: this.dynamo, tableName: table, evaluation: ev });
+  }
+
+  /**
+   * End of a bounded input for the evaluation (call after flush()): with every watermark at +∞ no record can be
+   * scored anymore, so every open window's score figures become final. Returns the windows closed now.
+   */
+  public async closeEvaluation(): Promise<ClosedWindow[]> {
+    return (await this.evaluationStore()?.closeWindows(END_OF_INPUT)) ?? [];
+  }
+
+  /**
+   * End of a bounded labels input (call after drainLabels()): the label clock moves past every label window, so
+   * every window becomes final. Returns the windows made final now.
+   */
+  public async finalizeEvaluation(): Promise<FinalEvaluationWindow[]> {
+    const store = this.evaluationStore();
+    if (store === undefined) return [];
+    await store.raiseClock(END_OF_INPUT);
+    return store.finalizeWindows();
+  }
+
+  /** Every evaluation window stored, ascending, with the registry's reference window. */
+  public async evaluationWindows(): Promise<{ windows: StoredWindow[]; reference: number | null }> {
+    const store = this.evaluationStore();
+    if (store === undefined) return { windows: [], reference: null };
+    const items = await scanAll(this.dynamo, { TableName: store.tableName, ConsistentRead: true, FilterExpression: 'sk = :w', ExpressionAttributeValues: { ':w': { S: WINDOW_SK } } });
+    const starts = items.map((it) => Number(it.pk!.S!.slice(windowPk(0).length - 1)));
+    const stored = await store.getWindows(starts);
+    return { windows: [...stored.values()].sort((a, b) => a.windowStart - b.windowStart), reference: this.spec.evaluation?.referenceWindowStart ?? (await store.getRegistry()).reference };
   }
 
   /** Every record on the predictions stream (at least once each), parsed. */
