@@ -130,6 +130,8 @@ export interface LocalPipelineOptions {
    * requests, the invocations and their time, and the records put (see bin/local/usage.ts).
    */
   readonly usage?: UsageRecorder;
+  /** Counts what the labels consumer uses and the labels put, as `usage` does for the consumer. */
+  readonly labelsUsage?: UsageRecorder;
   /**
    * The model that scores each applied record (the spec's scoring section; see loadSpecAndModel): a predictions
    * table and stream are created for it. Without one, the pipeline computes features only.
@@ -184,6 +186,7 @@ export class LocalPipeline {
     private readonly labelsEsm: LocalEventSourceMapping | undefined = undefined,
     private readonly config: ConsumerConfig | undefined = undefined,
     private readonly onEmf: ((doc: unknown) => void) | undefined = undefined,
+    private readonly labelsUsage: UsageRecorder | undefined = undefined,
   ) {}
 
   private idleTimer: NodeJS.Timeout | undefined;
@@ -305,18 +308,22 @@ export class LocalPipeline {
             ...overrides,
             streamName: labelsStream,
             functionName: `${prefix}-labels-consumer`,
-            handler: createLabelsConsumer({
-              config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
-              logger: quietLogger(),
-              metrics: quietMetrics(o.onEmf, prefix),
-              ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
-              ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
-            }),
+            handler: timed(
+              createLabelsConsumer({
+                config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
+                logger: quietLogger(),
+                metrics: quietMetrics(o.onEmf, prefix),
+                ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
+                ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
+                ...(o.labelsUsage ? { clientHook: o.labelsUsage.hook } : {}),
+              }),
+              o.labelsUsage,
+            ),
             pollIntervalMs: 20,
             client: kinesis,
             onFailure,
           });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config, o.onEmf);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config, o.onEmf, o.labelsUsage);
     if (o.startConsumer ?? true) await esm.start();
     if (o.idleShards !== undefined) pipeline.startIdleTicks(o.idleShards.everyMs, o.idleShards.marginMs);
     await labelsEsm?.start();
@@ -328,6 +335,7 @@ export class LocalPipeline {
     const stream = this.names.labelsStream;
     if (stream === undefined) throw new Error('LocalPipeline: no labels stream (it needs a model and the spec\'s evaluation section)');
     const out: PutResult[] = [];
+    this.labelsUsage?.put(labels.map((l) => l.data));
     for (let i = 0; i < labels.length; i += 500) {
       const res = await this.kinesis.send(
         new PutRecordsCommand({ StreamName: stream, Records: labels.slice(i, i + 500).map((l) => ({ PartitionKey: l.key, Data: Buffer.from(l.data, 'utf8') })) }),
@@ -553,6 +561,19 @@ export class LocalPipeline {
     clearInterval(this.idleTimer);
     await Promise.all([this.esm.stop(), this.labelsEsm?.stop()]);
   }
+}
+
+/** The handler, its invocations and their time counted in `usage` (Lambda bills both). */
+function timed<E, R>(handler: (event: E) => Promise<R>, usage: UsageRecorder | undefined): (event: E) => Promise<R> {
+  if (usage === undefined) return handler;
+  return async (event) => {
+    const started = performance.now();
+    try {
+      return await handler(event);
+    } finally {
+      usage.invocation(performance.now() - started);
+    }
+  };
 }
 
 function quietLogger(): Logger {

@@ -307,13 +307,14 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let stateWrites = 0;
   let writeUnits = 0;
   let boundWriteUnits = 0;
-  const usage = new UsageRecorder();
+  const usage = new UsageRecorder({ predictionsTable: `${o.name ?? 'sandbox'}-predictions` });
+  const labelsUsage = new UsageRecorder({ predictionsTable: `${o.name ?? 'sandbox'}-predictions` });
   const feed = o.feed ?? new EmfFeed();
   const labelLedger = new ArrivalLedger();
   let labelsJoined = 0;
   const pipeline = await LocalPipeline.start({
     usage,
-    ...(o.model === undefined ? {} : { model: o.model, labelsArrivalClock: labelLedger.clock, onLabelsOutcome: (l: LabelsOutcome) => void (labelsJoined += l.counters.joined + l.counters.redelivered) }),
+    ...(o.model === undefined ? {} : { model: o.model, labelsUsage, labelsArrivalClock: labelLedger.clock, onLabelsOutcome: (l: LabelsOutcome) => void (labelsJoined += l.counters.joined + l.counters.redelivered) }),
     onEmf: (doc) => feed.add(doc),
     spec: o.spec,
     name: o.name ?? 'sandbox',
@@ -426,12 +427,14 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     const firings = (await pipeline.firings()).sort((a, b) => (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.firing - b.firing);
     if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
     const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
-    writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed }, null, 2)}\n`);
     writeFileSync(join(o.outDir, REPORT_FILE), fileRunReport({ spec: o.spec, feed, summary, usage: { ...consumed }, input: o.inputPath }));
     // The archive the consumer wrote, in its S3 layout: `npm run replay -- --archive DIR/archive` reads it.
     rmSync(join(o.outDir, ARCHIVE_DIR), { recursive: true, force: true });
     const archiveObjects = (await pipeline.copyArchive(join(o.outDir, ARCHIVE_DIR))).length;
     const evaluation = o.model === undefined ? undefined : await scoreAndEvaluate(o, pipeline, labelLedger, () => labelsJoined);
+    // With labels, what the labels consumer used (and the labels put) for the cost model, beside the consumer's.
+    const labelsPart = evaluation?.labels === undefined ? {} : { labels: { records: evaluation.labels.lines, usage: labelsUsage.usage() } };
+    writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed, ...labelsPart }, null, 2)}\n`);
     return {
       summary,
       ...(evaluation === undefined ? {} : { evaluation }),

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
 import { EVALUATION_FILE, type EvaluationLine, PREDICTIONS_FILE, type PredictionLine, REJECTED_LABELS_FILE, type RejectedLabelLine } from '../../../bin/sandbox/file-evaluation';
-import { runFile } from '../../../bin/sandbox/file-run';
+import { SUMMARY_FILE, runFile } from '../../../bin/sandbox/file-run';
+import { costPerMillion } from '../../../bin/cost/model';
+import { readRunSummary } from '../../../bin/cost/run-summary';
+import type { Usage } from '../../../bin/local/usage';
 import { parseModel } from '../../../lambda/core/model';
 import { parseSpec } from '../../../lambda/core/spec';
 
@@ -122,5 +125,22 @@ describe('file run with scoring and evaluation', () => {
       expect(w.final).toMatchObject({ truePositives: tp, falsePositives: fp, falseNegatives: fn, trueNegatives: tn, precision: tp + fp === 0 ? null : tp / (tp + fp), recall: tp + fn === 0 ? null : tp / (tp + fn) });
     }
     expect(windows[0]!.psi).toBe(0);
+
+    // What scoring and the labels consumer used, as the emulators reported it, for `npm run cost`.
+    const written = JSON.parse(readFileSync(join(out, SUMMARY_FILE), 'utf8')) as { usage: Usage; labels: { records: number; usage: Usage } };
+    expect(written.usage.predictionRecordsPut).toBe(36);
+    // A prediction item of two features is under 1 KB: one write unit each, plus the window counts.
+    expect(written.usage.dynamodbPredictionsWriteUnits).toBeGreaterThan(36);
+    expect(written.usage.dynamodbPredictionsWriteUnits).toBeLessThan(written.usage.dynamodbWriteUnits);
+    expect(written.labels.records).toBe(labelRecords.length);
+    expect(written.labels.usage.kinesisRecordsPut).toBe(labelRecords.length);
+    expect(written.labels.usage.invocations).toBeGreaterThan(0);
+    expect(written.labels.usage.dynamodbWriteUnits).toBe(written.labels.usage.dynamodbPredictionsWriteUnits);
+    expect(written.labels.usage.dynamodbWriteUnits).toBeGreaterThanOrEqual(labelOf.size);
+    const cost = readRunSummary(join(out, SUMMARY_FILE));
+    const c = costPerMillion({ records: cost.records, usage: cost.usage, rate: 100, memoryMb: 1024, labels: { ...cost.labels!, memoryMb: 512 } });
+    expect(c.scoringDynamodb).toBeGreaterThan(0);
+    expect(c.predictionsStreamProvisioned).toBeGreaterThan(0);
+    expect(c.labelsConsumer).toBeGreaterThan(0);
   }, 180_000);
 });
