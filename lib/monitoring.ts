@@ -691,6 +691,7 @@ function evaluationRows(m: PipelineMetricFactory, panel: ReturnType<typeof panel
   const labels = m.labelsConsumer();
   return [
     [panel(EVALUATION_PANELS.precisionRecall, 8, [], true), panel(EVALUATION_PANELS.drift, 8, [], true), panel(EVALUATION_PANELS.labelDelay, 8, [], true)],
+    [panel(EVALUATION_PANELS.thresholdFree, 24, [], true)],
     [
       new cw.GraphWidget({
         title: 'Labels',

@@ -56,6 +56,19 @@ export const WindowAttr = {
   labeledTrueNegatives: 'tnl',
   /** Label delay histogram bin counts: `d<i>` (see labelDelayBin). */
   delayBin: (i: number): string => `d${i}`,
+  /** Threshold-free measures' bins (label-join.ts WindowCounts), each attribute only once non-zero: predictions per fine bin `f<i>`, Σ score per reliability bin `fs<r>`, Σ −ln(1 − p) `fnl`, Σ p² `fsq`. */
+  fineBin: (i: number): string => `f${i}`,
+  fineScoreSum: (r: number): string => `fs${r}`,
+  fineNegativeLogLoss: 'fnl',
+  fineSquares: 'fsq',
+  /** Joined labels: positives `lp<i>` and negatives `ln<i>` per fine bin, Σ score `ls<r>`, Σ log loss `lll`, Σ squared error `lse`, Σ −ln(1 − p) `lnl`, Σ p² `lsq`. */
+  labelPositiveBin: (i: number): string => `lp${i}`,
+  labelNegativeBin: (i: number): string => `ln${i}`,
+  labelScoreSum: (r: number): string => `ls${r}`,
+  labelLogLoss: 'lll',
+  labelSquaredError: 'lse',
+  labelNegativeLogLoss: 'lnl',
+  labelSquares: 'lsq',
   /** Checkpoint of a predictions source shard: the highest sequence number counted (padded, string). */
   predictionCheckpoint: (shard: string): string => `pck:${shard}`,
   /** Checkpoint of a labels source shard. */

@@ -67,6 +67,19 @@ export function publishFinalWindowMetrics(metrics: Metrics, final: readonly Fina
     metrics.addMetric(MetricName.EvaluatedPredictions, MetricUnit.Count, m.predictions);
     if (m.labelDelayP50Ms !== null) metrics.addMetric(MetricName.LabelDelayP50Ms, MetricUnit.Milliseconds, m.labelDelayP50Ms);
     if (m.labelDelayP99Ms !== null) metrics.addMetric(MetricName.LabelDelayP99Ms, MetricUnit.Milliseconds, m.labelDelayP99Ms);
+    const t = m.thresholdFree;
+    const measure = (name: string, v: number | null): void => {
+      if (v !== null) metrics.addMetric(name, MetricUnit.NoUnit, v);
+    };
+    measure(MetricName.EvaluationRocAuc, t.rocAuc);
+    measure(MetricName.EvaluationPrAuc, t.prAuc);
+    measure(MetricName.EvaluationLogLoss, t.logLoss);
+    measure(MetricName.EvaluationBrier, t.brier);
+    measure(MetricName.EvaluationCalibrationError, t.expectedCalibrationError);
+    // The intervals and the reliability diagram as properties (for Logs Insights and a report), not metrics.
+    if (m.precisionInterval !== null) metrics.addMetadata('precisionInterval95', JSON.stringify(m.precisionInterval));
+    if (m.recallInterval !== null) metrics.addMetadata('recallInterval95', JSON.stringify(m.recallInterval));
+    metrics.addMetadata('reliability', JSON.stringify(t.reliability.map((b) => ({ lower: b.lower, count: b.count, meanScore: b.meanScore, positiveRate: b.positiveRate }))));
     metrics.publishStoredMetrics();
   }
 }

@@ -201,7 +201,7 @@ export class EvaluationStore {
    */
   public async addPredictions(shard: string, preds: readonly PredictionCount[]): Promise<number> {
     if (preds.length === 0) return 0;
-    const records = preds.map((p) => ({ seq: p.seq, window: evaluationWindowStart(p.eventTime, this.ev.windowMs), scoreBin: scoreBin(p.score, SCORE_BINS), positive: p.positive }));
+    const records = preds.map((p) => ({ seq: p.seq, window: evaluationWindowStart(p.eventTime, this.ev.windowMs), scoreBin: scoreBin(p.score, SCORE_BINS), positive: p.positive, score: p.score }));
     const starts = [...new Set(records.map((r) => r.window))].sort((a, b) => a - b);
     await this.update(`registry open windows`, {
       Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
@@ -350,6 +350,7 @@ export class EvaluationStore {
       label: j.record.label.label,
       positive: j.prediction!.positive,
       delayMs: j.record.label.labelTime - j.prediction!.eventTime,
+      score: j.prediction!.score,
     }));
     const counted = await this.addCounts(WindowAttr.labelCheckpoint(shard), records, addLabel, windows);
     if (clock !== null) await this.raiseClock(clock);
@@ -473,7 +474,8 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   const values: Record<string, AttributeValue> = { ':through': S(padSequence(d.through)) };
   const adds: string[] = [];
   const add = (attr: string, n: number): void => {
-    if (n === 0) return;
+    // DynamoDB numbers stop at 1e-130: a smaller term (the square of a score near 0) adds nothing measurable.
+    if (Math.abs(n) < 1e-120) return;
     const i = adds.length;
     names[`#a${i}`] = attr;
     values[`:a${i}`] = N(n);
@@ -488,6 +490,18 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   add(WindowAttr.labeledFalsePositives, c.labeledFalsePositives);
   add(WindowAttr.labeledTrueNegatives, c.labeledTrueNegatives);
   c.delayBins.forEach((n, i) => add(WindowAttr.delayBin(i), n));
+  // The threshold-free measures' bins: only non-zero ones get an attribute, so the item stays small.
+  c.fineBins.forEach((n, i) => add(WindowAttr.fineBin(i), n));
+  c.fineScoreSums.forEach((n, r) => add(WindowAttr.fineScoreSum(r), n));
+  add(WindowAttr.fineNegativeLogLoss, c.fineNegativeLogLoss);
+  add(WindowAttr.fineSquares, c.fineSquares);
+  c.labelPositiveBins.forEach((n, i) => add(WindowAttr.labelPositiveBin(i), n));
+  c.labelNegativeBins.forEach((n, i) => add(WindowAttr.labelNegativeBin(i), n));
+  c.labelScoreSums.forEach((n, r) => add(WindowAttr.labelScoreSum(r), n));
+  add(WindowAttr.labelLogLoss, c.labelLogLoss);
+  add(WindowAttr.labelSquaredError, c.labelSquaredError);
+  add(WindowAttr.labelNegativeLogLoss, c.labelNegativeLogLoss);
+  add(WindowAttr.labelSquares, c.labelSquares);
   if (checkpointRead !== '') values[':read'] = S(padSequence(checkpointRead));
   return {
     Key: { pk: S(windowPk(window)), sk: S(WINDOW_SK) },
@@ -508,6 +522,17 @@ function windowOf(it: Item): StoredWindow {
   counts.falseNegatives = n(WindowAttr.falseNegatives);
   counts.labeledFalsePositives = n(WindowAttr.labeledFalsePositives);
   counts.labeledTrueNegatives = n(WindowAttr.labeledTrueNegatives);
+  counts.fineBins = counts.fineBins.map((_, i) => n(WindowAttr.fineBin(i)));
+  counts.fineScoreSums = counts.fineScoreSums.map((_, r) => n(WindowAttr.fineScoreSum(r)));
+  counts.fineNegativeLogLoss = n(WindowAttr.fineNegativeLogLoss);
+  counts.fineSquares = n(WindowAttr.fineSquares);
+  counts.labelPositiveBins = counts.labelPositiveBins.map((_, i) => n(WindowAttr.labelPositiveBin(i)));
+  counts.labelNegativeBins = counts.labelNegativeBins.map((_, i) => n(WindowAttr.labelNegativeBin(i)));
+  counts.labelScoreSums = counts.labelScoreSums.map((_, r) => n(WindowAttr.labelScoreSum(r)));
+  counts.labelLogLoss = n(WindowAttr.labelLogLoss);
+  counts.labelSquaredError = n(WindowAttr.labelSquaredError);
+  counts.labelNegativeLogLoss = n(WindowAttr.labelNegativeLogLoss);
+  counts.labelSquares = n(WindowAttr.labelSquares);
   const checkpoints = new Map<string, string>();
   for (const [name, v] of Object.entries(it)) {
     const d = /^d(\d+)$/.exec(name);

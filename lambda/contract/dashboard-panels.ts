@@ -114,6 +114,20 @@ export const EVALUATION_PANELS = {
     ],
     right: [{ metric: MetricName.EvaluatedPredictions, stat: 'Sum' }],
   },
+  thresholdFree: {
+    id: 'threshold-free',
+    title: 'Threshold-free measures of final windows',
+    unit: 'ratio',
+    left: [
+      { metric: MetricName.EvaluationRocAuc, stat: 'Minimum' },
+      { metric: MetricName.EvaluationPrAuc, stat: 'Minimum' },
+    ],
+    right: [
+      { metric: MetricName.EvaluationLogLoss, stat: 'Maximum' },
+      { metric: MetricName.EvaluationBrier, stat: 'Maximum' },
+      { metric: MetricName.EvaluationCalibrationError, stat: 'Maximum' },
+    ],
+  },
 } as const satisfies Record<string, PanelDefinition>;
 
 export function seriesLabel(s: PanelSeries): string {

@@ -86,6 +86,13 @@ export const MetricName = {
   /** Label time − prediction event time, median and 99th percentile over a final window's labels (ms). */
   LabelDelayP50Ms: 'LabelDelayP50Ms',
   LabelDelayP99Ms: 'LabelDelayP99Ms',
+  /** Threshold-free measures of a final window (lambda/core/score-metrics.ts): ROC AUC and PR AUC (average precision). */
+  EvaluationRocAuc: 'EvaluationRocAuc',
+  EvaluationPrAuc: 'EvaluationPrAuc',
+  /** Mean log loss, Brier score and expected calibration error of a final window's scores against its labels. */
+  EvaluationLogLoss: 'EvaluationLogLoss',
+  EvaluationBrier: 'EvaluationBrier',
+  EvaluationCalibrationError: 'EvaluationCalibrationError',
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
@@ -108,4 +115,9 @@ export const LABELS_METRICS: readonly MetricName[] = [
   MetricName.EvaluatedPredictions,
   MetricName.LabelDelayP50Ms,
   MetricName.LabelDelayP99Ms,
+  MetricName.EvaluationRocAuc,
+  MetricName.EvaluationPrAuc,
+  MetricName.EvaluationLogLoss,
+  MetricName.EvaluationBrier,
+  MetricName.EvaluationCalibrationError,
 ];

@@ -7,6 +7,7 @@
  * label (the highest label time seen), so a batch cut anywhere judges every label the same way.
  */
 import { SCORE_BINS, populationStabilityIndexOfCounts } from './evaluation';
+import { type Interval, LABELLED_BINS, LOG_LOSS_EPS, type LabelledBins, RELIABILITY_BINS, type ThresholdFreeMetrics, emptyLabelledBins, labelledBin, thresholdFreeMetrics, wilsonInterval } from './score-metrics';
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_ID_BYTES, MAX_KEY_BYTES, parseEventTime } from './record';
 import { type EvaluationSpec, type PipelineSpec, type UnlabeledPolicy, correctionHorizonMs, longestWindowMs } from './spec';
 import { compareSeq } from './state';
@@ -281,6 +282,26 @@ export interface WindowCounts {
   predictions: number;
   positives: number;
   scoreBins: number[];
+  /**
+   * For the threshold-free measures (score-metrics.ts), of every prediction: counts per fine bin (LABELLED_BINS),
+   * Σ score per reliability bin, and Σ −ln(1 − p) and Σ p², what each would add as a negative label (the
+   * `unlabeled: "negative"` policy). Score sums are kept per reliability bin only: that is all the measures read.
+   */
+  fineBins: number[];
+  fineScoreSums: number[];
+  fineNegativeLogLoss: number;
+  fineSquares: number;
+  /**
+   * Of the joined labels: positives and negatives per fine bin, Σ score per reliability bin, Σ log loss and Σ
+   * squared error by the label, and Σ −ln(1 − p), Σ p² (to take the labelled ones out of the predictions' sums).
+   */
+  labelPositiveBins: number[];
+  labelNegativeBins: number[];
+  labelScoreSums: number[];
+  labelLogLoss: number;
+  labelSquaredError: number;
+  labelNegativeLogLoss: number;
+  labelSquares: number;
   /** Joined labels by (label, prediction): tp (+,+), fn (+,−), fpl (−,+), tnl (−,−). */
   truePositives: number;
   falseNegatives: number;
@@ -295,6 +316,17 @@ export function emptyCounts(): WindowCounts {
     predictions: 0,
     positives: 0,
     scoreBins: new Array<number>(SCORE_BINS.length + 1).fill(0),
+    fineBins: new Array<number>(LABELLED_BINS).fill(0),
+    fineScoreSums: new Array<number>(RELIABILITY_BINS).fill(0),
+    fineNegativeLogLoss: 0,
+    fineSquares: 0,
+    labelPositiveBins: new Array<number>(LABELLED_BINS).fill(0),
+    labelNegativeBins: new Array<number>(LABELLED_BINS).fill(0),
+    labelScoreSums: new Array<number>(RELIABILITY_BINS).fill(0),
+    labelLogLoss: 0,
+    labelSquaredError: 0,
+    labelNegativeLogLoss: 0,
+    labelSquares: 0,
     truePositives: 0,
     falseNegatives: 0,
     labeledFalsePositives: 0,
@@ -336,19 +368,36 @@ export function windowDeltas<R extends CountedRecord>(records: readonly R[], che
   return [...out].map(([window, d]) => ({ window, ...d }));
 }
 
+const clipped = (p: number): number => Math.min(1 - LOG_LOSS_EPS, Math.max(LOG_LOSS_EPS, p));
+const reliabilityBin = (fine: number): number => Math.floor(fine / (LABELLED_BINS / RELIABILITY_BINS));
+
 /** Adds one prediction. */
-export function addPrediction(c: WindowCounts, p: { readonly scoreBin: number; readonly positive: boolean }): void {
+export function addPrediction(c: WindowCounts, p: { readonly scoreBin: number; readonly positive: boolean; readonly score: number }): void {
   c.predictions += 1;
   if (p.positive) c.positives += 1;
   c.scoreBins[p.scoreBin] = (c.scoreBins[p.scoreBin] ?? 0) + 1;
+  const fine = labelledBin(p.score);
+  c.fineBins[fine]! += 1;
+  c.fineScoreSums[reliabilityBin(fine)]! += p.score;
+  c.fineNegativeLogLoss += -Math.log(1 - clipped(p.score));
+  c.fineSquares += p.score * p.score;
 }
 
-/** Adds one joined label. */
-export function addLabel(c: WindowCounts, j: { readonly label: boolean; readonly positive: boolean; readonly delayMs: number }): void {
+/** Adds one joined label (with its prediction's score). */
+export function addLabel(c: WindowCounts, j: { readonly label: boolean; readonly positive: boolean; readonly delayMs: number; readonly score: number }): void {
   if (j.label && j.positive) c.truePositives += 1;
   else if (j.label) c.falseNegatives += 1;
   else if (j.positive) c.labeledFalsePositives += 1;
   else c.labeledTrueNegatives += 1;
+  const fine = labelledBin(j.score);
+  if (j.label) c.labelPositiveBins[fine]! += 1;
+  else c.labelNegativeBins[fine]! += 1;
+  c.labelScoreSums[reliabilityBin(fine)]! += j.score;
+  const p = clipped(j.score);
+  c.labelLogLoss += j.label ? -Math.log(p) : -Math.log(1 - p);
+  c.labelSquaredError += (j.score - (j.label ? 1 : 0)) ** 2;
+  c.labelNegativeLogLoss += -Math.log(1 - p);
+  c.labelSquares += j.score * j.score;
   const b = labelDelayBin(j.delayMs);
   while (c.delayBins.length <= b) c.delayBins.push(0);
   c.delayBins[b]! += 1;
@@ -395,6 +444,14 @@ export function delayQuantileMs(bins: readonly number[], q: number): number | nu
 export interface WindowMetrics {
   /** Predictions counted in the window. */
   readonly predictions: number;
+  /**
+   * Threshold-free measures over the window's labelled score bins (score-metrics.ts), under the unlabeled policy:
+   * with "negative" every prediction counts, an unlabeled one as a negative label; with "unknown" the labelled ones.
+   */
+  readonly thresholdFree: ThresholdFreeMetrics;
+  /** 95% Wilson intervals of precision (TP of TP + FP) and recall (TP of TP + FN); null where those are. */
+  readonly precisionInterval: Interval | null;
+  readonly recallInterval: Interval | null;
   readonly truePositives: number;
   readonly falsePositives: number;
   readonly falseNegatives: number;
@@ -424,6 +481,9 @@ export function windowMetrics(c: WindowCounts, unlabeled: UnlabeledPolicy): Wind
   const tn = unlabeled === 'negative' ? c.predictions - c.positives - fn : c.labeledTrueNegatives;
   return {
     predictions: c.predictions,
+    thresholdFree: thresholdFreeMetrics(windowLabelledBins(c, unlabeled)),
+    precisionInterval: wilsonInterval(tp, tp + fp),
+    recallInterval: wilsonInterval(tp, tp + fn),
     truePositives: tp,
     falsePositives: fp,
     falseNegatives: fn,
@@ -435,6 +495,26 @@ export function windowMetrics(c: WindowCounts, unlabeled: UnlabeledPolicy): Wind
     labelDelayP50Ms: delayQuantileMs(c.delayBins, 0.5),
     labelDelayP99Ms: delayQuantileMs(c.delayBins, 0.99),
   };
+}
+
+/**
+ * The window's labelled score bins under the unlabeled policy. "unknown": the joined labels'. "negative": those plus
+ * every prediction without a label as a negative, taken as all predictions less the labelled ones, bin by bin and
+ * sum by sum. The score sums sit in the first fine bin of their reliability bin: thresholdFreeMetrics reads them
+ * per reliability bin only.
+ */
+export function windowLabelledBins(c: WindowCounts, unlabeled: UnlabeledPolicy): LabelledBins {
+  const b = emptyLabelledBins();
+  const per = LABELLED_BINS / RELIABILITY_BINS;
+  for (let i = 0; i < LABELLED_BINS; i++) {
+    b.positives[i] = c.labelPositiveBins[i]!;
+    b.negatives[i] = c.labelNegativeBins[i]!;
+    if (unlabeled === 'negative') b.negatives[i]! += Math.max(0, c.fineBins[i]! - c.labelPositiveBins[i]! - c.labelNegativeBins[i]!);
+  }
+  for (let r = 0; r < RELIABILITY_BINS; r++) b.scoreSums[r * per] = unlabeled === 'negative' ? c.fineScoreSums[r]! : c.labelScoreSums[r]!;
+  b.logLossSum = c.labelLogLoss + (unlabeled === 'negative' ? c.fineNegativeLogLoss - c.labelNegativeLogLoss : 0);
+  b.brierSum = c.labelSquaredError + (unlabeled === 'negative' ? c.fineSquares - c.labelSquares : 0);
+  return b;
 }
 
 /** PSI of a window's scores against the reference window's, from their bin counts; null when either is empty. */

@@ -123,6 +123,20 @@ describe('file run with scoring and evaluation', () => {
       expect(w.positiveRate).toBeCloseTo(mine.filter((p) => p.positive).length / mine.length, 12);
       expect(w.reference).toBe(T0);
       expect(w.final).toMatchObject({ truePositives: tp, falsePositives: fp, falseNegatives: fn, trueNegatives: tn, precision: tp + fp === 0 ? null : tp / (tp + fp), recall: tp + fn === 0 ? null : tp / (tp + fn) });
+      // Threshold-free measures through the stored bins: log loss and Brier score over every prediction, an
+      // unlabeled one as a negative, and ROC AUC over the scores rounded down to 0.01.
+      const pairs = mine.map((p) => ({ score: p.score, label: labelOf.get(p.eventId) ?? false }));
+      const clip = (x: number): number => Math.min(1 - 1e-15, Math.max(1e-15, x));
+      const q = (x: number): number => Math.min(99, Math.floor(x * 100));
+      const t = w.final!.thresholdFree;
+      expect(t.labelled).toBe(pairs.length);
+      expect(t.logLoss).toBeCloseTo(pairs.reduce((a, p) => a - Math.log(p.label ? clip(p.score) : 1 - clip(p.score)), 0) / pairs.length, 9);
+      expect(t.brier).toBeCloseTo(pairs.reduce((a, p) => a + (p.score - (p.label ? 1 : 0)) ** 2, 0) / pairs.length, 9);
+      const pos = pairs.filter((p) => p.label);
+      const neg = pairs.filter((p) => !p.label);
+      let wins = 0;
+      for (const a of pos) for (const b of neg) wins += q(a.score) > q(b.score) ? 1 : q(a.score) === q(b.score) ? 0.5 : 0;
+      expect(t.rocAuc).toBeCloseTo(wins / (pos.length * neg.length), 12);
     }
     expect(windows[0]!.psi).toBe(0);
 

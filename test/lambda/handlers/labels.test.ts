@@ -133,7 +133,28 @@ describe('labels handler', () => {
     expect(second).toHaveLength(2);
     const [final, d2] = [second[0]!, second[1]!];
     const names = (d: Emf): string[] => d._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort();
-    expect(names(final)).toEqual([MetricName.EvaluationPrecision, MetricName.EvaluationRecall, MetricName.EvaluatedPredictions, MetricName.LabelDelayP50Ms, MetricName.LabelDelayP99Ms].sort());
+    expect(names(final)).toEqual(
+      [
+        MetricName.EvaluationPrecision,
+        MetricName.EvaluationRecall,
+        MetricName.EvaluatedPredictions,
+        MetricName.LabelDelayP50Ms,
+        MetricName.LabelDelayP99Ms,
+        MetricName.EvaluationRocAuc,
+        MetricName.EvaluationPrAuc,
+        MetricName.EvaluationLogLoss,
+        MetricName.EvaluationBrier,
+        MetricName.EvaluationCalibrationError,
+      ].sort(),
+    );
+    // (score, label): (0.95, fraud), (0.8, legitimate), (0.1, fraud), (0.3, legitimate). ROC AUC: 2 of 4 pairs
+    // ordered right; PR AUC: recall 1/2 at precision 1, then 1/2 more at precision 1/2.
+    expect(final.EvaluationRocAuc).toBe(0.5);
+    expect(final.EvaluationPrAuc).toBeCloseTo(0.75, 12);
+    expect(final.EvaluationBrier).toBeCloseTo((0.05 ** 2 + 0.8 ** 2 + 0.9 ** 2 + 0.3 ** 2) / 4, 12);
+    expect(final.EvaluationLogLoss).toBeCloseTo(-(Math.log(0.95) + Math.log(0.2) + Math.log(0.1) + Math.log(0.7)) / 4, 12);
+    // Precision 1 of 2 and recall 1 of 2: Wilson's 95% interval of 1/2 is [0.0945, 0.9055].
+    expect(JSON.parse(final.precisionInterval95 as string)).toEqual({ lower: expect.closeTo(0.0945, 4), upper: expect.closeTo(0.9055, 4) });
     expect(names(d2)).toEqual(
       [MetricName.LabelsIn, MetricName.LabelsJoined, MetricName.LateLabels, MetricName.UnmatchedLabels, MetricName.InvalidLabels, MetricName.DuplicateLabels, MetricName.DeadLetters].sort(),
     );
