@@ -680,7 +680,7 @@ function dashboardRows(
         width: 12,
       }),
     ],
-    ...(props.scoring === true ? [Object.values(SCORING_PANELS).map((d) => panel(d, 8))] : []),
+    ...(props.scoring === true ? [Object.values(SCORING_PANELS).map((d) => panel(d, 24 / Object.keys(SCORING_PANELS).length))] : []),
     ...(props.evaluation === undefined ? [] : evaluationRows(m, panel)),
     [new cw.TextWidget({ markdown: runbookMarkdown(runbookKeys), width: 24, height: runbookKeys.length > 13 ? 15 : 12 })],
   ];

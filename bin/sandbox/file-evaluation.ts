@@ -7,7 +7,7 @@
  */
 import type { StoredWindow } from '../../lambda/adapters/evaluation-store';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
-import { windowMetrics } from '../../lambda/core/label-join';
+import { estimatedPerformance, windowMetrics } from '../../lambda/core/label-join';
 import { parseEventTime } from '../../lambda/core/record';
 import type { Prediction, PredictionFeature } from '../../lambda/core/scoring';
 import type { EvaluationSpec } from '../../lambda/core/spec';
@@ -48,6 +48,9 @@ export interface EvaluationLine {
   /** PSI against the reference window (null when either has no prediction). */
   readonly psi: number | null;
   readonly reference: number | null;
+  /** Precision and recall estimated from the scores alone, before labels (estimatedPerformance). */
+  readonly estimatedPrecision: number | null;
+  readonly estimatedRecall: number | null;
   /** Final measures (docs/evaluation.md, Metrics); absent without labels. */
   readonly final?: ReturnType<typeof windowMetrics>;
 }
@@ -63,6 +66,8 @@ export function evaluationLines(windows: readonly StoredWindow[], reference: num
     positiveRate: w.counts.predictions === 0 ? null : w.counts.positives / w.counts.predictions,
     psi: psiOf(ref, w),
     reference,
+    estimatedPrecision: estimatedPerformance(w.counts).precision,
+    estimatedRecall: estimatedPerformance(w.counts).recall,
     ...(w.final ? { final: windowMetrics(w.counts, ev.unlabeled) } : {}),
   }));
 }

@@ -61,6 +61,8 @@ export const WindowAttr = {
   fineScoreSum: (r: number): string => `fs${r}`,
   fineNegativeLogLoss: 'fnl',
   fineSquares: 'fsq',
+  /** Σ score of the positive predictions `pss` (the estimate before labels). */
+  positiveScoreSum: 'pss',
   /** Joined labels: positives `lp<i>` and negatives `ln<i>` per fine bin, Σ score `ls<r>`, Σ log loss `lll`, Σ squared error `lse`, Σ −ln(1 − p) `lnl`, Σ p² `lsq`. */
   labelPositiveBin: (i: number): string => `lp${i}`,
   labelNegativeBin: (i: number): string => `ln${i}`,

@@ -95,6 +95,9 @@ export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly Cl
     nameWindow(metrics, w.windowStart, w.windowEnd, w.stage);
     if (w.positiveRate !== null) metrics.addMetric(final ? MetricName.EvaluationPositiveRate : MetricName.EvaluationPositiveRateProvisional, MetricUnit.NoUnit, w.positiveRate);
     if (w.psi !== null) metrics.addMetric(final ? MetricName.EvaluationPsi : MetricName.EvaluationPsiProvisional, MetricUnit.NoUnit, w.psi);
+    // Estimated once the window's predictions are all in: the realized figures follow when its labels are.
+    if (final && w.estimatedPrecision !== null) metrics.addMetric(MetricName.EvaluationEstimatedPrecision, MetricUnit.NoUnit, w.estimatedPrecision);
+    if (final && w.estimatedRecall !== null) metrics.addMetric(MetricName.EvaluationEstimatedRecall, MetricUnit.NoUnit, w.estimatedRecall);
     metrics.publishStoredMetrics();
   }
 }

@@ -19,6 +19,7 @@ import {
   addLabel,
   addPrediction,
   emptyCounts,
+  estimatedPerformance,
   evaluationWindowStart,
   labelRef,
   windowDeltas,
@@ -113,6 +114,9 @@ export interface ClosedWindow {
   /** PSI against the reference window; null when either has no prediction. */
   readonly psi: number | null;
   readonly reference: number;
+  /** Precision and recall estimated from the scores before labels (estimatedPerformance). */
+  readonly estimatedPrecision: number | null;
+  readonly estimatedRecall: number | null;
 }
 
 /** A window made final by the label clock: its measures. */
@@ -299,6 +303,7 @@ export class EvaluationStore {
         positiveRate: c.predictions === 0 ? null : c.positives / c.predictions,
         psi: windowPsi(refCounts, c),
         reference,
+        ...estimated(c),
       };
     });
     await beforeMark?.(out);
@@ -495,6 +500,7 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   c.fineScoreSums.forEach((n, r) => add(WindowAttr.fineScoreSum(r), n));
   add(WindowAttr.fineNegativeLogLoss, c.fineNegativeLogLoss);
   add(WindowAttr.fineSquares, c.fineSquares);
+  add(WindowAttr.positiveScoreSum, c.positiveScoreSum);
   c.labelPositiveBins.forEach((n, i) => add(WindowAttr.labelPositiveBin(i), n));
   c.labelNegativeBins.forEach((n, i) => add(WindowAttr.labelNegativeBin(i), n));
   c.labelScoreSums.forEach((n, r) => add(WindowAttr.labelScoreSum(r), n));
@@ -512,6 +518,11 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   };
 }
 
+function estimated(c: WindowCounts): { estimatedPrecision: number | null; estimatedRecall: number | null } {
+  const e = estimatedPerformance(c);
+  return { estimatedPrecision: e.precision, estimatedRecall: e.recall };
+}
+
 function windowOf(it: Item): StoredWindow {
   const n = (name: string): number => numberOf(it[name]) ?? 0;
   const counts = emptyCounts();
@@ -526,6 +537,7 @@ function windowOf(it: Item): StoredWindow {
   counts.fineScoreSums = counts.fineScoreSums.map((_, r) => n(WindowAttr.fineScoreSum(r)));
   counts.fineNegativeLogLoss = n(WindowAttr.fineNegativeLogLoss);
   counts.fineSquares = n(WindowAttr.fineSquares);
+  counts.positiveScoreSum = n(WindowAttr.positiveScoreSum);
   counts.labelPositiveBins = counts.labelPositiveBins.map((_, i) => n(WindowAttr.labelPositiveBin(i)));
   counts.labelNegativeBins = counts.labelNegativeBins.map((_, i) => n(WindowAttr.labelNegativeBin(i)));
   counts.labelScoreSums = counts.labelScoreSums.map((_, r) => n(WindowAttr.labelScoreSum(r)));

@@ -75,6 +75,17 @@ export const SCORING_PANELS = {
   predictions: { id: 'predictions', title: 'Predictions', unit: 'count', left: [{ metric: MetricName.Predictions, stat: 'Sum' }, { metric: MetricName.PositivePredictions, stat: 'Sum' }] },
   predictionLatency: { id: 'prediction-latency', title: 'Arrival to prediction written (ms)', unit: 'ms', left: quantiles(MetricName.PredictionLatencyMs) },
   featureAge: { id: 'feature-age', title: 'Age of the features scored (ms)', unit: 'ms', left: quantiles(MetricName.ScoringFeatureAgeMs) },
+  featureQuality: {
+    id: 'feature-quality',
+    title: 'Features scored: empty, stale, unavailable',
+    unit: 'count',
+    left: [
+      { metric: MetricName.ScoredFeaturesEmpty, stat: 'Sum' },
+      { metric: MetricName.ScoredFeaturesStale, stat: 'Sum' },
+      { metric: MetricName.ScoredFeaturesUnavailable, stat: 'Sum' },
+    ],
+    right: [{ metric: MetricName.ScoredFeatureValues, stat: 'Sum' }],
+  },
 } as const satisfies Record<string, PanelDefinition>;
 
 /** With an evaluation section (each measure is emitted once per evaluation window). */
@@ -86,6 +97,9 @@ export const EVALUATION_PANELS = {
     left: [
       { metric: MetricName.EvaluationPrecision, stat: 'Minimum' },
       { metric: MetricName.EvaluationRecall, stat: 'Minimum' },
+      // Estimated from the scores before labels, weeks earlier (docs/evaluation.md, "Estimated before labels").
+      { metric: MetricName.EvaluationEstimatedPrecision, stat: 'Minimum' },
+      { metric: MetricName.EvaluationEstimatedRecall, stat: 'Minimum' },
     ],
     thresholds: ['minPrecision', 'minRecall'],
   },

@@ -58,6 +58,11 @@ export const MetricName = {
   PredictionLatencyMs: 'PredictionLatencyMs',
   /** Scoring time − newest event time among the features the model read, per prediction (ms). */
   ScoringFeatureAgeMs: 'ScoringFeatureAgeMs',
+  /** Data quality at scoring time: the (prediction, feature) values the model read, and of them the empty ones, the stale ones (stale or written after the time asked for) and the unavailable ones. */
+  ScoredFeatureValues: 'ScoredFeatureValues',
+  ScoredFeaturesEmpty: 'ScoredFeaturesEmpty',
+  ScoredFeaturesStale: 'ScoredFeaturesStale',
+  ScoredFeaturesUnavailable: 'ScoredFeaturesUnavailable',
   /** Label records received (re-deliveries included). */
   LabelsIn: 'LabelsIn',
   /** Labels joined to their prediction, once each. */
@@ -86,6 +91,9 @@ export const MetricName = {
   /** Label time − prediction event time, median and 99th percentile over a final window's labels (ms). */
   LabelDelayP50Ms: 'LabelDelayP50Ms',
   LabelDelayP99Ms: 'LabelDelayP99Ms',
+  /** Precision and recall of a window estimated from its scores before labels (label-join.ts estimatedPerformance), with its final PSI. */
+  EvaluationEstimatedPrecision: 'EvaluationEstimatedPrecision',
+  EvaluationEstimatedRecall: 'EvaluationEstimatedRecall',
   /** Threshold-free measures of a final window (lambda/core/score-metrics.ts): ROC AUC and PR AUC (average precision). */
   EvaluationRocAuc: 'EvaluationRocAuc',
   EvaluationPrAuc: 'EvaluationPrAuc',

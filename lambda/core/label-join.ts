@@ -291,6 +291,8 @@ export interface WindowCounts {
   fineScoreSums: number[];
   fineNegativeLogLoss: number;
   fineSquares: number;
+  /** Σ score of the positive predictions: with Σ of all scores, the estimate before labels (estimatedPerformance). */
+  positiveScoreSum: number;
   /**
    * Of the joined labels: positives and negatives per fine bin, Σ score per reliability bin, Σ log loss and Σ
    * squared error by the label, and Σ −ln(1 − p), Σ p² (to take the labelled ones out of the predictions' sums).
@@ -320,6 +322,7 @@ export function emptyCounts(): WindowCounts {
     fineScoreSums: new Array<number>(RELIABILITY_BINS).fill(0),
     fineNegativeLogLoss: 0,
     fineSquares: 0,
+    positiveScoreSum: 0,
     labelPositiveBins: new Array<number>(LABELLED_BINS).fill(0),
     labelNegativeBins: new Array<number>(LABELLED_BINS).fill(0),
     labelScoreSums: new Array<number>(RELIABILITY_BINS).fill(0),
@@ -381,6 +384,7 @@ export function addPrediction(c: WindowCounts, p: { readonly scoreBin: number; r
   c.fineScoreSums[reliabilityBin(fine)]! += p.score;
   c.fineNegativeLogLoss += -Math.log(1 - clipped(p.score));
   c.fineSquares += p.score * p.score;
+  if (p.positive) c.positiveScoreSum += p.score;
 }
 
 /** Adds one joined label (with its prediction's score). */
@@ -515,6 +519,18 @@ export function windowLabelledBins(c: WindowCounts, unlabeled: UnlabeledPolicy):
   b.logLossSum = c.labelLogLoss + (unlabeled === 'negative' ? c.fineNegativeLogLoss - c.labelNegativeLogLoss : 0);
   b.brierSum = c.labelSquaredError + (unlabeled === 'negative' ? c.fineSquares - c.labelSquares : 0);
   return b;
+}
+
+/**
+ * Precision and recall expected before any label, from the scores alone (the idea of NannyML's CBPE): if a score is
+ * the probability of a positive label, a window's expected true positives are Σ score over its positive
+ * predictions, so precision ≈ that / positive predictions and recall ≈ that / Σ score over all predictions. No
+ * calibration is fitted: the estimate is as good as the model's calibration (the final windows' reliability bins
+ * show it), and blind to concept drift, when the same scores come to mean another share of positives.
+ */
+export function estimatedPerformance(c: WindowCounts): { precision: number | null; recall: number | null } {
+  const total = c.fineScoreSums.reduce((a, b) => a + b, 0);
+  return { precision: c.positives === 0 ? null : c.positiveScoreSum / c.positives, recall: total === 0 ? null : c.positiveScoreSum / total };
 }
 
 /** PSI of a window's scores against the reference window's, from their bin counts; null when either is empty. */

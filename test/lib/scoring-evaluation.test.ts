@@ -327,7 +327,12 @@ describe('dashboard', () => {
   });
 
   it('has an evaluation row: precision, recall, PSI with its threshold line, positive rate, label delay, labels', () => {
-    expect(lines('Precision and recall of final windows')).toEqual([[MetricName.EvaluationPrecision, 'Minimum'], [MetricName.EvaluationRecall, 'Minimum']]);
+    expect(lines('Precision and recall of final windows')).toEqual([
+      [MetricName.EvaluationPrecision, 'Minimum'],
+      [MetricName.EvaluationRecall, 'Minimum'],
+      [MetricName.EvaluationEstimatedPrecision, 'Minimum'],
+      [MetricName.EvaluationEstimatedRecall, 'Minimum'],
+    ]);
     const drift = widget('Score drift (PSI) and positive rate of closed windows');
     expect(lines('Score drift (PSI) and positive rate of closed windows')).toEqual([
       [MetricName.EvaluationPsi, 'Maximum'],

@@ -122,6 +122,11 @@ describe('file run with scoring and evaluation', () => {
       expect(w.predictions).toBe(mine.length);
       expect(w.positiveRate).toBeCloseTo(mine.filter((p) => p.positive).length / mine.length, 12);
       expect(w.reference).toBe(T0);
+      // Estimated before labels: the positives' Σ score over their number, and over every prediction's Σ score.
+      const positives = mine.filter((p) => p.positive);
+      const sum = (ps: readonly PredictionLine[]): number => ps.reduce((a, p) => a + p.score, 0);
+      expect(w.estimatedPrecision).toBeCloseTo(sum(positives) / positives.length, 9);
+      expect(w.estimatedRecall).toBeCloseTo(sum(positives) / sum(mine), 9);
       expect(w.final).toMatchObject({ truePositives: tp, falsePositives: fp, falseNegatives: fn, trueNegatives: tn, precision: tp + fp === 0 ? null : tp / (tp + fp), recall: tp + fn === 0 ? null : tp / (tp + fn) });
       // Threshold-free measures through the stored bins: log loss and Brier score over every prediction, an
       // unlabeled one as a negative, and ROC AUC over the scores rounded down to 0.01.

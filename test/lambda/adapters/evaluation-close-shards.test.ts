@@ -143,6 +143,12 @@ describe('evaluation windows across shards', () => {
       const c = closed.get(start)!;
       expect(c.predictions, `predictions of window ${start}`).toBe(preds.length);
       expect(c.positiveRate).toBeCloseTo(rate(preds), 12);
+      // Estimated before labels: Σ score of the positives over their number, and over Σ of every score.
+      const positives = preds.filter((p) => p.positive);
+      const sum = (ps: readonly Prediction[]): number => ps.reduce((a, p) => a + p.score, 0);
+      if (positives.length === 0) expect(c.estimatedPrecision).toBeNull();
+      else expect(c.estimatedPrecision).toBeCloseTo(sum(positives) / positives.length, 12);
+      expect(c.estimatedRecall).toBeCloseTo(sum(positives) / sum(preds), 12);
     }
     // Window 0 is the reference (the first closed); window 1's PSI is against all of window 0's scores.
     expect(closed.get(T0)!.psi).toBe(0);

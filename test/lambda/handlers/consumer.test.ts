@@ -159,11 +159,15 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
     MetricName.EvaluationPsi,
     MetricName.EvaluationPositiveRateProvisional,
     MetricName.EvaluationPsiProvisional,
+    MetricName.EvaluationEstimatedPrecision,
+    MetricName.EvaluationEstimatedRecall,
     MetricName.IdleAdvances,
   ]);
   expect([...emitted].sort()).toEqual(Object.values(MetricName).filter((m) => !elsewhere.has(m)).sort());
   expect([...metricsReadByStack()].filter((m) => !elsewhere.has(m)).sort()).toEqual([...emitted].sort());
   expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2, Predictions: 2, PositivePredictions: 0 });
+  // The fraud model reads two features: four values, none missing.
+  expect(doc).toMatchObject({ ScoredFeatureValues: 4, ScoredFeaturesUnavailable: 0 });
   // Arrival (approximateArrivalTimestamp, a minute after T0) → prediction written: the wall clock now, long after.
   // e1 and e2 arrived at T0 + 60,000 ms and + 60,001 ms; their items were written during the call.
   const latencies = doc.PredictionLatencyMs as number[];

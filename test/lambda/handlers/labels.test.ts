@@ -171,10 +171,10 @@ describe('labels handler', () => {
     const before = Date.now();
     const docs = await emfOf(async () => {
       publishClosedWindowMetrics(evaluationMetrics('fraud'), [
-        { windowStart: T0, windowEnd: T0 + HOUR, stage: 'final', predictions: 40, positiveRate: 0.1, psi: 0, reference: T0 },
-        { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, stage: 'final', predictions: 50, positiveRate: 0.3, psi: 0.42, reference: T0 },
-        { windowStart: T0 + 2 * HOUR, windowEnd: T0 + 3 * HOUR, stage: 'provisional', predictions: 20, positiveRate: 0.5, psi: 0.7, reference: T0 },
-        { windowStart: T0 + 3 * HOUR, windowEnd: T0 + 4 * HOUR, stage: 'final', predictions: 0, positiveRate: null, psi: null, reference: T0 },
+        { windowStart: T0, windowEnd: T0 + HOUR, stage: 'final', predictions: 40, positiveRate: 0.1, psi: 0, reference: T0, estimatedPrecision: 0.8, estimatedRecall: 0.6 },
+        { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, stage: 'final', predictions: 50, positiveRate: 0.3, psi: 0.42, reference: T0, estimatedPrecision: 0.7, estimatedRecall: null },
+        { windowStart: T0 + 2 * HOUR, windowEnd: T0 + 3 * HOUR, stage: 'provisional', predictions: 20, positiveRate: 0.5, psi: 0.7, reference: T0, estimatedPrecision: 0.9, estimatedRecall: 0.9 },
+        { windowStart: T0 + 3 * HOUR, windowEnd: T0 + 4 * HOUR, stage: 'final', predictions: 0, positiveRate: null, psi: null, reference: T0, estimatedPrecision: null, estimatedRecall: null },
       ]);
     });
     expect(docs).toHaveLength(3);
@@ -183,10 +183,13 @@ describe('labels handler', () => {
     expect(docs.map((d) => d[EVALUATION_WINDOW_DIMENSION])).toEqual([T0, T0 + HOUR, T0 + 2 * HOUR].map((t) => new Date(t).toISOString()));
     // Stamped at the publish time, so the alarms' latest hour sees them.
     for (const d of docs) expect(d._aws.Timestamp).toBeGreaterThanOrEqual(before);
-    expect(docs[0]).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', EvaluationPositiveRate: 0.1, EvaluationPsi: 0, evaluationStage: 'final', evaluationWindowEnd: new Date(T0 + HOUR).toISOString() });
-    expect(docs[1]).toMatchObject({ EvaluationPositiveRate: 0.3, EvaluationPsi: 0.42 });
+    expect(docs[0]).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', EvaluationPositiveRate: 0.1, EvaluationPsi: 0, EvaluationEstimatedPrecision: 0.8, EvaluationEstimatedRecall: 0.6, evaluationStage: 'final', evaluationWindowEnd: new Date(T0 + HOUR).toISOString() });
+    expect(docs[1]).toMatchObject({ EvaluationPositiveRate: 0.3, EvaluationPsi: 0.42, EvaluationEstimatedPrecision: 0.7 });
+    expect(docs[1]!.EvaluationEstimatedRecall).toBeUndefined();
     expect(docs[2]).toMatchObject({ EvaluationPositiveRateProvisional: 0.5, EvaluationPsiProvisional: 0.7, evaluationStage: 'provisional' });
+    // Estimates go out with the final figures only, once every prediction of the window is in.
     expect(docs[2]!.EvaluationPsi).toBeUndefined();
+    expect(docs[2]!.EvaluationEstimatedPrecision).toBeUndefined();
     expect(await emfOf(async () => publishClosedWindowMetrics(evaluationMetrics('fraud'), []))).toEqual([]);
   });
 
