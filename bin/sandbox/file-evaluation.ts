@@ -7,7 +7,7 @@
  */
 import type { StoredWindow } from '../../lambda/adapters/evaluation-store';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
-import { estimatedPerformance, windowMetrics } from '../../lambda/core/label-join';
+import { estimatedPerformance, featurePsi, windowMetrics } from '../../lambda/core/label-join';
 import { parseEventTime } from '../../lambda/core/record';
 import type { Prediction, PredictionFeature } from '../../lambda/core/scoring';
 import type { EvaluationSpec } from '../../lambda/core/spec';
@@ -48,6 +48,8 @@ export interface EvaluationLine {
   /** PSI against the reference window (null when either has no prediction). */
   readonly psi: number | null;
   readonly reference: number | null;
+  /** PSI of each feature's values against the reference window's. */
+  readonly featurePsi: Readonly<Record<string, number | null>>;
   /** Precision and recall estimated from the scores alone, before labels (estimatedPerformance). */
   readonly estimatedPrecision: number | null;
   readonly estimatedRecall: number | null;
@@ -66,6 +68,7 @@ export function evaluationLines(windows: readonly StoredWindow[], reference: num
     positiveRate: w.counts.predictions === 0 ? null : w.counts.positives / w.counts.predictions,
     psi: psiOf(ref, w),
     reference,
+    featurePsi: featurePsi(ref?.counts, w.counts),
     estimatedPrecision: estimatedPerformance(w.counts).precision,
     estimatedRecall: estimatedPerformance(w.counts).recall,
     ...(w.final ? { final: windowMetrics(w.counts, ev.unlabeled) } : {}),

@@ -418,14 +418,16 @@ async function countScored(
   const refOf = (r: { key: string; eventId: string }): string => predictionRef(r.key, r.eventId);
   let closed: readonly ClosedWindow[] = [];
   if (sc.evaluation !== undefined) {
-    type Counted = Pick<StoredPrediction, 'eventId' | 'eventTime' | 'score' | 'positive'>;
-    const byRef = new Map<string, Counted>([...s.written.map((p): [string, Counted] => [refOf(p), p]), ...s.stored]);
+    type Counted = Pick<StoredPrediction, 'eventId' | 'eventTime' | 'score' | 'positive' | 'features'>;
+    // Feature values as the stored document holds them, so a retry counts a stored prediction alike.
+    const values = (p: Prediction): Record<string, number | null> => Object.fromEntries(Object.entries(p.features).map(([name, f]) => [name, f.value]));
+    const byRef = new Map<string, Counted>([...s.written.map((p): [string, Counted] => [refOf(p), { ...p, features: values(p) }]), ...s.stored]);
     for (const shard of shards) {
       const counted = s.records
         .filter((r) => r.shard === shard && byRef.has(refOf(r)))
         .map((r) => {
           const p = byRef.get(refOf(r))!;
-          return { eventId: p.eventId, eventTime: p.eventTime, score: p.score, positive: p.positive, seq: r.seq };
+          return { eventId: p.eventId, eventTime: p.eventTime, score: p.score, positive: p.positive, seq: r.seq, ...(p.features === undefined ? {} : { features: p.features }) };
         });
       if (counted.length > 0) await sc.evaluation.addPredictions(shard, counted);
     }

@@ -63,6 +63,8 @@ export const WindowAttr = {
   fineSquares: 'fsq',
   /** Σ score of the positive predictions `pss` (the estimate before labels). */
   positiveScoreSum: 'pss',
+  /** A feature's values per featureValueBin: `v:<feature>:<bin>`. */
+  featureBin: (feature: string, bin: number): string => `v:${feature}:${bin}`,
   /** Joined labels: positives `lp<i>` and negatives `ln<i>` per fine bin, Σ score `ls<r>`, Σ log loss `lll`, Σ squared error `lse`, Σ −ln(1 − p) `lnl`, Σ p² `lsq`. */
   labelPositiveBin: (i: number): string => `lp${i}`,
   labelNegativeBin: (i: number): string => `ln${i}`,
@@ -121,7 +123,7 @@ function predictionOf(it: Item): StoredPrediction {
   const labelTime = numberOf(it[PredictionAttr.labelTime]);
   const labeledBy = it[PredictionAttr.labeledBy]?.S;
   return {
-    ...idsOfDoc(it[PredictionAttr.doc]?.S),
+    ...docFields(it[PredictionAttr.doc]?.S),
     modelVersion: it[PredictionAttr.modelVersion]?.S ?? '',
     eventTime: num(PredictionAttr.eventTime),
     window: num(PredictionAttr.window),
@@ -133,11 +135,16 @@ function predictionOf(it: Item): StoredPrediction {
   };
 }
 
-/** The prediction's key and event id, from its document (the item keeps no attributes of their own for them). */
-function idsOfDoc(doc: string | undefined): { key: string; eventId: string } {
+/**
+ * The prediction's key, event id and feature values, from its document (the item keeps no attributes of their own
+ * for them): a retry counts a stored prediction's features as its first delivery did.
+ */
+function docFields(doc: string | undefined): { key: string; eventId: string; features?: Record<string, number | null> } {
   try {
-    const d = JSON.parse(doc ?? '{}') as { key?: unknown; eventId?: unknown };
-    return { key: typeof d.key === 'string' ? d.key : '', eventId: typeof d.eventId === 'string' ? d.eventId : '' };
+    const d = JSON.parse(doc ?? '{}') as { key?: unknown; eventId?: unknown; features?: Record<string, { value?: unknown }> };
+    const features: Record<string, number | null> = {};
+    for (const [name, f] of Object.entries(d.features ?? {})) features[name] = typeof f?.value === 'number' ? f.value : null;
+    return { key: typeof d.key === 'string' ? d.key : '', eventId: typeof d.eventId === 'string' ? d.eventId : '', features };
   } catch {
     return { key: '', eventId: '' };
   }

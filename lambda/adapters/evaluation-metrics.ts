@@ -90,7 +90,7 @@ export function publishFinalWindowMetrics(metrics: Metrics, final: readonly Fina
  */
 export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): void {
   for (const w of closed) {
-    if (w.positiveRate === null && w.psi === null) continue;
+    if (w.positiveRate === null && w.psi === null && w.estimatedPrecision === null && w.estimatedRecall === null) continue;
     const final = w.stage === 'final';
     nameWindow(metrics, w.windowStart, w.windowEnd, w.stage);
     if (w.positiveRate !== null) metrics.addMetric(final ? MetricName.EvaluationPositiveRate : MetricName.EvaluationPositiveRateProvisional, MetricUnit.NoUnit, w.positiveRate);
@@ -98,6 +98,10 @@ export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly Cl
     // Estimated once the window's predictions are all in: the realized figures follow when its labels are.
     if (final && w.estimatedPrecision !== null) metrics.addMetric(MetricName.EvaluationEstimatedPrecision, MetricUnit.NoUnit, w.estimatedPrecision);
     if (final && w.estimatedRecall !== null) metrics.addMetric(MetricName.EvaluationEstimatedRecall, MetricUnit.NoUnit, w.estimatedRecall);
+    // Each feature's PSI in the document; the largest as a metric, so one alarm or graph covers every feature.
+    const featurePsi = Object.values(w.featurePsi ?? {}).filter((v): v is number => v !== null);
+    if (w.featurePsi !== undefined) metrics.addMetadata('featurePsi', JSON.stringify(w.featurePsi));
+    if (featurePsi.length > 0) metrics.addMetric(MetricName.EvaluationFeaturePsiMax, MetricUnit.NoUnit, Math.max(...featurePsi));
     metrics.publishStoredMetrics();
   }
 }

@@ -9,7 +9,7 @@
  * A lost condition means another delivery of the same shard wrote meanwhile: re-read, recompute, write again.
  */
 import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { SCORE_BINS, scoreBin } from '../core/evaluation';
+import { FEATURE_VALUE_BINS, SCORE_BINS, scoreBin } from '../core/evaluation';
 import {
   type JudgedLabel,
   type StoredPrediction,
@@ -21,6 +21,7 @@ import {
   emptyCounts,
   estimatedPerformance,
   evaluationWindowStart,
+  featurePsi,
   labelRef,
   windowDeltas,
   windowFinalAt,
@@ -61,6 +62,8 @@ export interface PredictionCount {
   readonly eventTime: number;
   readonly score: number;
   readonly positive: boolean;
+  /** The values of the features the model read, for their drift. */
+  readonly features?: Readonly<Record<string, number | null>>;
 }
 
 /** An evaluation window as stored. */
@@ -117,6 +120,8 @@ export interface ClosedWindow {
   /** Precision and recall estimated from the scores before labels (estimatedPerformance). */
   readonly estimatedPrecision: number | null;
   readonly estimatedRecall: number | null;
+  /** Final stage: PSI of each feature's values against the reference window's (null where either has none). */
+  readonly featurePsi?: Readonly<Record<string, number | null>>;
 }
 
 /** A window made final by the label clock: its measures. */
@@ -205,7 +210,7 @@ export class EvaluationStore {
    */
   public async addPredictions(shard: string, preds: readonly PredictionCount[]): Promise<number> {
     if (preds.length === 0) return 0;
-    const records = preds.map((p) => ({ seq: p.seq, window: evaluationWindowStart(p.eventTime, this.ev.windowMs), scoreBin: scoreBin(p.score, SCORE_BINS), positive: p.positive, score: p.score }));
+    const records = preds.map((p) => ({ seq: p.seq, window: evaluationWindowStart(p.eventTime, this.ev.windowMs), scoreBin: scoreBin(p.score, SCORE_BINS), positive: p.positive, score: p.score, ...(p.features === undefined ? {} : { features: p.features }) }));
     const starts = [...new Set(records.map((r) => r.window))].sort((a, b) => a - b);
     await this.update(`registry open windows`, {
       Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
@@ -304,6 +309,8 @@ export class EvaluationStore {
         psi: windowPsi(refCounts, c),
         reference,
         ...estimated(c),
+        // Each feature's drift with the final figures, once every prediction of the window is in.
+        ...(stage === 'final' ? { featurePsi: featurePsi(refCounts, c) } : {}),
       };
     });
     await beforeMark?.(out);
@@ -501,6 +508,7 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   add(WindowAttr.fineNegativeLogLoss, c.fineNegativeLogLoss);
   add(WindowAttr.fineSquares, c.fineSquares);
   add(WindowAttr.positiveScoreSum, c.positiveScoreSum);
+  for (const [name, bins] of Object.entries(c.featureBins)) bins.forEach((n, b) => add(WindowAttr.featureBin(name, b), n));
   c.labelPositiveBins.forEach((n, i) => add(WindowAttr.labelPositiveBin(i), n));
   c.labelNegativeBins.forEach((n, i) => add(WindowAttr.labelNegativeBin(i), n));
   c.labelScoreSums.forEach((n, r) => add(WindowAttr.labelScoreSum(r), n));
@@ -548,7 +556,11 @@ function windowOf(it: Item): StoredWindow {
   const checkpoints = new Map<string, string>();
   for (const [name, v] of Object.entries(it)) {
     const d = /^d(\d+)$/.exec(name);
-    if (d) {
+    const f = /^v:(.*):(\d+)$/.exec(name);
+    if (f) {
+      const bins = (counts.featureBins[f[1]!] ??= new Array<number>(FEATURE_VALUE_BINS).fill(0));
+      bins[Number(f[2])] = numberOf(v) ?? 0;
+    } else if (d) {
       const i = Number(d[1]);
       while (counts.delayBins.length <= i) counts.delayBins.push(0);
       counts.delayBins[i] = numberOf(v) ?? 0;

@@ -111,6 +111,7 @@ export const EVALUATION_PANELS = {
     left: [
       { metric: MetricName.EvaluationPsi, stat: 'Maximum' },
       { metric: MetricName.EvaluationPsiProvisional, stat: 'Maximum' },
+      { metric: MetricName.EvaluationFeaturePsiMax, stat: 'Maximum' },
     ],
     right: [
       { metric: MetricName.EvaluationPositiveRate, stat: 'Average' },

@@ -91,6 +91,8 @@ export const MetricName = {
   /** Label time − prediction event time, median and 99th percentile over a final window's labels (ms). */
   LabelDelayP50Ms: 'LabelDelayP50Ms',
   LabelDelayP99Ms: 'LabelDelayP99Ms',
+  /** The largest PSI of a feature's values (at scoring time) against the reference window's, with the window's final PSI. */
+  EvaluationFeaturePsiMax: 'EvaluationFeaturePsiMax',
   /** Precision and recall of a window estimated from its scores before labels (label-join.ts estimatedPerformance), with its final PSI. */
   EvaluationEstimatedPrecision: 'EvaluationEstimatedPrecision',
   EvaluationEstimatedRecall: 'EvaluationEstimatedRecall',

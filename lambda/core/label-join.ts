@@ -6,7 +6,7 @@
  * Verdicts are judged label by label in stream order, against the evaluation clock as it stood just before the
  * label (the highest label time seen), so a batch cut anywhere judges every label the same way.
  */
-import { SCORE_BINS, populationStabilityIndexOfCounts } from './evaluation';
+import { FEATURE_VALUE_BINS, SCORE_BINS, featureValueBin, populationStabilityIndexOfCounts } from './evaluation';
 import { type Interval, LABELLED_BINS, LOG_LOSS_EPS, type LabelledBins, RELIABILITY_BINS, type ThresholdFreeMetrics, emptyLabelledBins, labelledBin, thresholdFreeMetrics, wilsonInterval } from './score-metrics';
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_ID_BYTES, MAX_KEY_BYTES, parseEventTime } from './record';
 import { type EvaluationSpec, type PipelineSpec, type UnlabeledPolicy, correctionHorizonMs, longestWindowMs } from './spec';
@@ -184,6 +184,8 @@ export interface StoredPrediction {
   readonly window: number;
   readonly score: number;
   readonly positive: boolean;
+  /** The values of the features the model read (from the prediction's document), for their drift. */
+  readonly features?: Readonly<Record<string, number | null>>;
   /** The joined label, when one is. */
   readonly label?: boolean;
   readonly labelTime?: number;
@@ -293,6 +295,8 @@ export interface WindowCounts {
   fineSquares: number;
   /** Σ score of the positive predictions: with Σ of all scores, the estimate before labels (estimatedPerformance). */
   positiveScoreSum: number;
+  /** Per feature the model read, its values at scoring time per featureValueBin: each feature's drift. */
+  featureBins: Record<string, number[]>;
   /**
    * Of the joined labels: positives and negatives per fine bin, Σ score per reliability bin, Σ log loss and Σ
    * squared error by the label, and Σ −ln(1 − p), Σ p² (to take the labelled ones out of the predictions' sums).
@@ -323,6 +327,7 @@ export function emptyCounts(): WindowCounts {
     fineNegativeLogLoss: 0,
     fineSquares: 0,
     positiveScoreSum: 0,
+    featureBins: {},
     labelPositiveBins: new Array<number>(LABELLED_BINS).fill(0),
     labelNegativeBins: new Array<number>(LABELLED_BINS).fill(0),
     labelScoreSums: new Array<number>(RELIABILITY_BINS).fill(0),
@@ -375,7 +380,11 @@ const clipped = (p: number): number => Math.min(1 - LOG_LOSS_EPS, Math.max(LOG_L
 const reliabilityBin = (fine: number): number => Math.floor(fine / (LABELLED_BINS / RELIABILITY_BINS));
 
 /** Adds one prediction. */
-export function addPrediction(c: WindowCounts, p: { readonly scoreBin: number; readonly positive: boolean; readonly score: number }): void {
+export function addPrediction(c: WindowCounts, p: { readonly scoreBin: number; readonly positive: boolean; readonly score: number; readonly features?: Readonly<Record<string, number | null>> }): void {
+  for (const [name, v] of Object.entries(p.features ?? {})) {
+    const bins = (c.featureBins[name] ??= new Array<number>(FEATURE_VALUE_BINS).fill(0));
+    bins[featureValueBin(v)]! += 1;
+  }
   c.predictions += 1;
   if (p.positive) c.positives += 1;
   c.scoreBins[p.scoreBin] = (c.scoreBins[p.scoreBin] ?? 0) + 1;
@@ -531,6 +540,16 @@ export function windowLabelledBins(c: WindowCounts, unlabeled: UnlabeledPolicy):
 export function estimatedPerformance(c: WindowCounts): { precision: number | null; recall: number | null } {
   const total = c.fineScoreSums.reduce((a, b) => a + b, 0);
   return { precision: c.positives === 0 ? null : c.positiveScoreSum / c.positives, recall: total === 0 ? null : c.positiveScoreSum / total };
+}
+
+/** PSI of each feature's values against the reference window's, by feature; null for one either window lacks. */
+export function featurePsi(reference: WindowCounts | undefined, current: WindowCounts): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, bins] of Object.entries(current.featureBins)) {
+    const ref = reference?.featureBins[name];
+    out[name] = ref === undefined ? null : populationStabilityIndexOfCounts(ref, bins);
+  }
+  return out;
 }
 
 /** PSI of a window's scores against the reference window's, from their bin counts; null when either is empty. */

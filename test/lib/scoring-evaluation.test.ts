@@ -337,6 +337,7 @@ describe('dashboard', () => {
     expect(lines('Score drift (PSI) and positive rate of closed windows')).toEqual([
       [MetricName.EvaluationPsi, 'Maximum'],
       [MetricName.EvaluationPsiProvisional, 'Maximum'],
+      [MetricName.EvaluationFeaturePsiMax, 'Maximum'],
       [MetricName.EvaluationPositiveRate, 'Average'],
       [MetricName.EvaluationPositiveRateProvisional, 'Average'],
     ]);

@@ -150,6 +150,19 @@ describe('evaluation windows across shards', () => {
       else expect(c.estimatedPrecision).toBeCloseTo(sum(positives) / positives.length, 12);
       expect(c.estimatedRecall).toBeCloseTo(sum(positives) / sum(preds), 12);
     }
+    // Each feature's drift, with the final figures: its values in bins of powers of two, window 1 against window 0.
+    const valueBin = (v: number | null): number => (v === null ? 0 : v < 0 ? 1 : v === 0 ? 2 : v < 1 ? 3 : 4 + Math.min(9, Math.floor(Math.log2(v))));
+    const featureShares = (ps: readonly Prediction[], f: string): number[] => {
+      const c = new Array<number>(14).fill(0);
+      for (const p of ps) c[valueBin(p.features[f]!.value)]! += 1;
+      return c.map((x) => x / ps.length);
+    };
+    const psiOfShares = (r: readonly number[], c: readonly number[]): number => r.reduce((a, rv, i) => a + (Math.max(c[i]!, 1e-4) - Math.max(rv, 1e-4)) * Math.log(Math.max(c[i]!, 1e-4) / Math.max(rv, 1e-4)), 0);
+    for (const f of model.features) {
+      expect(closed.get(T0)!.featurePsi![f]).toBe(0);
+      expect(closed.get(T0 + MIN)!.featurePsi![f], f).toBeCloseTo(psiOfShares(featureShares(w0, f), featureShares(w1, f)), 12);
+    }
+    expect(provisional[0]!.featurePsi).toBeUndefined();
     // Window 0 is the reference (the first closed); window 1's PSI is against all of window 0's scores.
     expect(closed.get(T0)!.psi).toBe(0);
     expect(closed.get(T0 + MIN)!.psi).toBeCloseTo(

@@ -104,10 +104,11 @@ class CoreEvaluation {
       write();
       const w = this.windows.get(d.window)!;
       // As the store's ADD does: every count and sum of the delta onto the window's.
+      // (A label adds no feature values: featureBins stays as the predictions left it.)
       const c = w.counts as unknown as Record<string, number | number[]>;
-      for (const [name, v] of Object.entries(d.counts as unknown as Record<string, number | number[]>)) {
+      for (const [name, v] of Object.entries(d.counts as unknown as Record<string, number | number[] | object>)) {
         if (typeof v === 'number') (c[name] as number) += v;
-        else {
+        else if (Array.isArray(v)) {
           const arr = c[name] as number[];
           v.forEach((n, i) => {
             while (arr.length <= i) arr.push(0);

@@ -161,6 +161,7 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
     MetricName.EvaluationPsiProvisional,
     MetricName.EvaluationEstimatedPrecision,
     MetricName.EvaluationEstimatedRecall,
+    MetricName.EvaluationFeaturePsiMax,
     MetricName.IdleAdvances,
   ]);
   expect([...emitted].sort()).toEqual(Object.values(MetricName).filter((m) => !elsewhere.has(m)).sort());
