@@ -8,12 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators';
 import type { BatchOutcome } from '../../../lambda/adapters/batch-processor';
-import type { ClosedWindow } from '../../../lambda/adapters/evaluation-store';
+import { type ClosedWindow, EvaluationStore } from '../../../lambda/adapters/evaluation-store';
 import type { InputRecord } from '../../../lambda/core/engine';
 import { evaluationCloseLagMs } from '../../../lambda/core/label-join';
 import { parseModel } from '../../../lambda/core/model';
 import type { Prediction } from '../../../lambda/core/scoring';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
+import { InjectedFault, failAt } from '../../support/evaluation-env';
 import { deliverScored, freshScoringEnv } from '../../support/scoring-env';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
@@ -173,4 +174,53 @@ describe('evaluation windows across shards', () => {
       12,
     );
   }, 120_000);
+
+  it('publishes the same figures under crashes before any write of any batch, each retried', async () => {
+    const at = (x: number): number => T0 + x * 1000;
+    const batches: Array<[string, Ev[]]> = [
+      [B, [{ user: 'b1', ts: at(2), amount: 10, id: 'b-0', arrivalS: 3 }]],
+      [A, [...[1, 8, 15, 22, 29, 36].map((x, i) => ({ user: i < 4 ? 'a1' : `a${i}`, ts: at(x), amount: 20 * (i + 1), id: `a-${x}`, arrivalS: x + 1 })), { user: 'a9', ts: at(80), amount: 5, id: 'a-80', arrivalS: 81 }]],
+      [B, [{ user: 'b1', ts: at(12), amount: 50, id: 'b-12', arrivalS: 84 }, { user: 'b2', ts: at(40), amount: 400, id: 'b-40', arrivalS: 85 }, { user: 'b2', ts: at(70), amount: 1, id: 'b-70', arrivalS: 86 }, { user: 'b3', ts: at(75), amount: 1, id: 'b-75', arrivalS: 87 }]],
+      [A, [{ user: 'a1', ts: at(55), amount: 300, id: 'a-55-late', arrivalS: 90 }, { user: 'a9', ts: at(100), amount: 5, id: 'a-100', arrivalS: 100 }, { user: 'a9', ts: at(320), amount: 5, id: 'a-320', arrivalS: 321 }]],
+      [B, [{ user: 'b3', ts: at(330), amount: 1, id: 'b-330', arrivalS: 333 }]],
+    ];
+    /** Runs the batches, the i-th crashed before its write crashAt(i) and retried whole; returns every figure published. */
+    const run = async (crashAt: (i: number) => number): Promise<{ published: Map<string, ClosedWindow[]>; crashes: number }> => {
+      const env = await freshScoringEnv('ecc');
+      const published = new Map<string, ClosedWindow[]>();
+      // Records what the consumer would publish: closing figures go out before the windows are marked.
+      class Publishing extends EvaluationStore {
+        public override closeWindows(bounds: Parameters<EvaluationStore['closeWindows']>[0]): Promise<ClosedWindow[]> {
+          return super.closeWindows(bounds, (closed) => {
+            for (const c of closed) published.set(`${c.windowStart} ${c.stage}`, [...(published.get(`${c.windowStart} ${c.stage}`) ?? []), c]);
+          });
+        }
+      }
+      let crashes = 0;
+      let seq = 0;
+      for (const [i, [shard, evs]] of batches.entries()) {
+        const input = evs.map((e) => ({ data: Buffer.from(JSON.stringify({ user: e.user, ts: e.ts, amount: e.amount, id: e.id }), 'utf8'), shard, seq: String(5000 + ++seq), arrivalTime: T0 + e.arrivalS * 1000 }));
+        const store = (gate?: ReturnType<typeof failAt>): EvaluationStore => new Publishing({ client: env.dynamo, tableName: env.predictionsTable, evaluation: spec.evaluation!, ...(gate ? { writeGate: gate } : {}) });
+        const gate = failAt(crashAt(i));
+        try {
+          await deliverScored(env, input, { spec, model, gate, evaluation: store(gate) });
+        } catch (e) {
+          if (!(e instanceof InjectedFault)) throw e;
+          crashes++;
+          await deliverScored(env, input, { spec, model, evaluation: store() });
+        }
+      }
+      return { published, crashes };
+    };
+    const clean = await run(() => Infinity);
+    expect([...clean.published.keys()].sort()).toEqual([`${T0} final`, `${T0} provisional`, `${T0 + MIN} final`]);
+    for (const seed of [1, 2, 3]) {
+      const crashed = await run((i) => (seed * 7 + i * 5) % 14);
+      expect(crashed.crashes, `seed ${seed}`).toBeGreaterThan(0);
+      // Every figure published at least once, and every repeat (a crash between publishing and marking) the same.
+      expect([...crashed.published.keys()].sort(), `seed ${seed}`).toEqual([...clean.published.keys()].sort());
+      for (const [k, list] of crashed.published) for (const c of list) expect(c, `${k}, seed ${seed}`).toEqual(clean.published.get(k)![0]);
+    }
+  }, 180_000);
 });
+
