@@ -143,4 +143,24 @@ export const SCHEMA_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI, schema: SCHEMA_CLI } as const;
+export const EVALUATION_REPORT_CLI: CliDefinition = {
+  command: 'npm run evaluation-report --',
+  summary: 'One self-contained HTML page of a file run\'s evaluation windows: precision and recall with intervals, AUC, calibration, estimated against realized, PSI per feature, and a table of every figure.',
+  forms: [['evaluation!', 'out!']],
+  options: {
+    evaluation: { kind: 'string', required: true, value: 'FILE', help: 'A file run\'s DIR/evaluation.jsonl (npm start -- --config SPEC --input FILE --out DIR --labels LABELS writes it).' },
+    out: { kind: 'string', required: true, value: 'FILE.html', help: 'The page to write (replaced).' },
+  },
+};
+
+export const CLIS = {
+  replay: REPLAY_CLI,
+  sandbox: SANDBOX_CLI,
+  bench: BENCH_CLI,
+  cost: COST_CLI,
+  features: FEATURES_CLI,
+  'training-set': TRAINING_SET_CLI,
+  consistency: CONSISTENCY_CLI,
+  schema: SCHEMA_CLI,
+  'evaluation-report': EVALUATION_REPORT_CLI,
+} as const;
