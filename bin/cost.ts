@@ -1,15 +1,18 @@
 /**
  * `npm run cost` (options: bin/cli/commands.ts):
  *
- *   npm run cost -- --summary DIR/summary.json[,...] [--rates 10,100,1000] [--json]
- *       cost per million events of file runs' usage at list prices (bin/cost/prices.ts), at each rate
+ *   npm run cost -- --summary DIR/summary.json[,...] [--rates 10,100,1000] [--serving-reads R] [--serving-ms MS] [--json]
+ *       cost per million events of file runs' usage at list prices (bin/cost/prices.ts), at each rate: the
+ *       consumer, scoring (predictions table, predictions stream), labels (a run with --labels) and features
+ *       endpoint reads (R per event, priced by their requests)
  *   npm run cost -- --curve [--rates ...] [--records N] [--keys N] [--plot FILE.svg] [--doc docs/cost.md] [--json]
  *       the cost/freshness curve of the reference workload, measured on local emulators (bin/cost/curve.ts)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONSUMER_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
+import { CONSUMER_FUNCTION_DEFAULTS, SERVING_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
+import { LABELS_FUNCTION_DEFAULTS } from '../lib/labels-consumer';
 import { type ParsedArgs, UsageError, helpText, parseArgs } from './cli/args';
 import { COST_CLI } from './cli/commands';
 import { CliFileError, checkReadableFile, prepareOutputFile } from './cli/files';
@@ -17,7 +20,7 @@ import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { runMain } from './cli/run-main';
 import { BACKFILL_WORKER_RATES, backfillCost, backfillCostLines, defaultPartitions } from './cost/backfill';
 import { runCurve } from './cost/curve';
-import { costPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth } from './cost/model';
+import { costPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth, servingReadCost } from './cost/model';
 import { curveSvg } from './cost/plot';
 import { PRICES, PRICE_LIST_DATE, PRICE_REGION } from './cost/prices';
 import { COST_BEGIN, COST_END, curveLines, priceHeading, readmeSection, replaceSection, runCostLines, unconfirmedLines } from './cost/report';
@@ -25,6 +28,13 @@ import { readRunSummary } from './cost/run-summary';
 import { startEmulators } from './local/emulators';
 
 export const CURVE_WINDOWS_S = [0, 1, 5, 30] as const;
+/**
+ * Billed duration assumed for one features endpoint read (a warm function's one BatchGetItem round trip): stated
+ * with every figure, and --serving-ms replaces it.
+ */
+export const DEFAULT_SERVING_MS = 20;
+/** One key item up to 4 KB read eventually consistent (the endpoint's default read). */
+export const SERVING_READ_UNITS = 0.5;
 
 function list(option: string, text: string): string[] {
   const items = text.split(',').map((s) => s.trim());
@@ -58,18 +68,43 @@ async function main(): Promise<number> {
 
   if (!curve) {
     const runs = list('summary', args.summary as string).map(readRunSummary);
+    const readsPerEvent = (args['serving-reads'] as number | undefined) ?? 0;
+    if (!(Number.isFinite(readsPerEvent) && readsPerEvent >= 0)) throw new UsageError(`--serving-reads must be a number of reads per event, 0 or more, got ${readsPerEvent}`);
+    const servingMs = (args['serving-ms'] as number | undefined) ?? DEFAULT_SERVING_MS;
+    if (!(Number.isFinite(servingMs) && servingMs >= 1)) throw new UsageError(`--serving-ms must be a billed duration of at least 1 ms, got ${servingMs}`);
+    const serving = { readsPerEvent, ms: servingMs, memoryMb: SERVING_FUNCTION_DEFAULTS.memorySizeMb, readUnitsPerRead: SERVING_READ_UNITS };
     const results = runs.map((run) => ({
       path: run.path,
       records: run.records,
       usage: run.usage,
-      costs: rateList.map((rate) => costPerMillion({ records: run.records, usage: run.usage, rate, memoryMb: CONSUMER_FUNCTION_DEFAULTS.memorySizeMb })),
+      ...(run.labels === undefined ? {} : { labels: run.labels }),
+      costs: rateList.map((rate) =>
+        costPerMillion({
+          records: run.records,
+          usage: run.usage,
+          rate,
+          memoryMb: CONSUMER_FUNCTION_DEFAULTS.memorySizeMb,
+          serving,
+          ...(run.labels === undefined ? {} : { labels: { ...run.labels, memoryMb: LABELS_FUNCTION_DEFAULTS.memorySizeMb } }),
+        }),
+      ),
     }));
+    const perMillionReads = 1e6 * servingReadCost(serving);
     if (json) {
-      out(JSON.stringify({ region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, prices: PRICES, flinkSmallestPerMonth: flinkSmallestPerMonth(), flinkSmallestPerMillion: Object.fromEntries(rateList.map((r) => [r, flinkSmallestPerMillion(r)])), runs: results }, null, 2));
+      out(
+        JSON.stringify(
+          { region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, prices: PRICES, serving: { ...serving, perMillionReads }, flinkSmallestPerMonth: flinkSmallestPerMonth(), flinkSmallestPerMillion: Object.fromEntries(rateList.map((r) => [r, flinkSmallestPerMillion(r)])), runs: results },
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     out(`USD per million events: ${priceHeading()}`);
-    for (const r of results) for (const line of runCostLines({ path: r.path, records: r.records, usage: r.usage }, r.costs)) out(line);
+    for (const r of results) for (const line of runCostLines(r, r.costs)) out(line);
+    out(
+      `Features endpoint: ${readsPerEvent} read(s) per event priced above; a million reads cost ${perMillionReads.toFixed(2)} USD (each: 1 Lambda request, ${servingMs} ms billed at ${SERVING_FUNCTION_DEFAULTS.memorySizeMb} MB, ${SERVING_READ_UNITS} read unit for one key item up to 4 KB read eventually consistent; the function URL adds no charge).`,
+    );
     out(`Flink smallest: 1 KPU + 1 orchestration KPU + 50 GB running storage = $${flinkSmallestPerMonth().toFixed(2)} a month; the stream costs the same under either consumer.`);
     for (const line of unconfirmedLines()) out(line);
     return 0;

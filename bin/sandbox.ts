@@ -3,10 +3,11 @@
  *
  *   npm start                       the fraud story of the README, compressed into seconds
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
- *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--shards N] [--parallelization-factor N] [--chaos P] [--seed S] [--batch-size N]
+ *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--labels LABELS.jsonl] [--shards N] [--parallelization-factor N] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
  *                                   files as `npm run replay` (windows sorted), the summary on stdout and with
- *                                   the consumer's usage in DIR/summary.json; on
+ *                                   the consumer's usage in DIR/summary.json; with a scoring section the
+ *                                   predictions (and evaluation figures, measured with --labels); on
  *                                   stderr the run's figures, with the CPU time and peak memory of this process
  *                                   and of each emulator
  *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)
@@ -20,9 +21,10 @@ import { readLines } from './cli/lines';
 import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
 import { runMain } from './cli/run-main';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
-import { loadSpecFile } from './cli/spec-file';
+import { loadSpecAndModel } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
 import { checkInputFile, clearRunOutputs, runFile } from './sandbox/file-run';
+import { EVALUATION_FILE, PREDICTIONS_FILE, REJECTED_LABELS_FILE, readLabelsFile } from './sandbox/file-evaluation';
 
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
 
@@ -74,7 +76,7 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
-    for (const name of ['shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'strict'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'strict', 'labels'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
@@ -93,8 +95,20 @@ async function main(): Promise<number> {
     throw new UsageError(`--kinesis-emulator must be one of ${KINESIS_EMULATORS.join(', ')}, got ${kinesisEmulator}`);
   }
   // Everything that can be refused is refused before any process starts.
-  const spec = fileMode || followOwn ? loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`)) : undefined;
+  const loaded = fileMode || followOwn ? loadSpecAndModel(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`)) : undefined;
+  const spec = loaded?.spec;
+  const labelsPath = args.labels as string | undefined;
   if (fileMode) {
+    if (labelsPath !== undefined && spec?.evaluation === undefined) throw new UsageError(`--labels needs a spec with an evaluation section (and scoring): ${args.config as string} has none`);
+    if (labelsPath !== undefined) {
+      checkReadableFile('--labels', labelsPath, 'label records, one JSON object per line (docs/evaluation.md)');
+      // A bad line is reported with its number before the emulators start.
+      await readLabelsFile(labelsPath);
+    }
+    // As the stack refuses it: evaluation windows count each shard's predictions in sequence order.
+    if (spec?.evaluation !== undefined && (parallelizationFactor ?? 1) > 1) {
+      throw new UsageError(`--parallelization-factor ${parallelizationFactor} cannot run a spec with an evaluation section (${args.config as string}): its windows count each shard's predictions in order; use 1, or a spec without evaluation`);
+    }
     checkReadableFile('--input', args.input as string, "a records file in the replay's input format");
     prepareOutputDir('--out', args.out as string);
     const records = await checkInputFile(args.input as string, spec?.source.keyField);
@@ -115,7 +129,7 @@ async function main(): Promise<number> {
       if ((shards ?? 1) > 1) {
         process.stderr.write(`note: ${shards} shards have one watermark each; results may differ from a single-shard replay\n`);
       }
-      const { summary, stats } = await runFile({
+      const { summary, stats, evaluation } = await runFile({
         spec,
         inputPath: args.input as string,
         outDir: args.out as string,
@@ -124,6 +138,8 @@ async function main(): Promise<number> {
         ...(chaos === undefined ? {} : { chaos }),
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),
+        ...(loaded?.model === undefined ? {} : { model: loaded.model }),
+        ...(labelsPath === undefined ? {} : { labelsPath }),
         // Long runs show they are moving, on a terminal only (logs and tests stay quiet).
         ...(process.stderr.isTTY ? { progress: (line: string) => process.stderr.write(`${line}\n`) } : {}),
       });
@@ -139,6 +155,18 @@ async function main(): Promise<number> {
         `DynamoDB write units of the invocations ${stats.writeUnits.toLocaleString('en-US')}, lower bound ${stats.boundWriteUnits.toLocaleString('en-US')} (${(stats.writeUnits / Math.max(stats.boundWriteUnits, 1)).toFixed(2)}x; target at most 2x); ${stats.recordsPerSecond} records/s (target at least 1,000 on one shard at batch size 1,000)\n`,
       );
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      if (evaluation !== undefined) {
+        const outDir = args.out as string;
+        const labels = evaluation.labels;
+        process.stderr.write(`scoring: ${evaluation.predictions} predictions in ${join(outDir, PREDICTIONS_FILE)}\n`);
+        if (spec.evaluation !== undefined) {
+          process.stderr.write(
+            labels === undefined
+              ? `evaluation: ${evaluation.windows} windows' score figures in ${join(outDir, EVALUATION_FILE)}; no precision or recall without --labels\n`
+              : `evaluation: ${labels.lines} labels, ${labels.joined} joined, ${labels.rejected} dead-lettered (${join(outDir, REJECTED_LABELS_FILE)}); ${evaluation.windows} windows in ${join(outDir, EVALUATION_FILE)}\n`,
+          );
+        }
+      }
       // The dead letters read back, checked as the replay checks its rejections.
       const checks = new RunChecks();
       const rejectedFile = join(args.out as string, 'rejected.jsonl');

@@ -680,7 +680,7 @@ function dashboardRows(
         width: 12,
       }),
     ],
-    ...(props.scoring === true ? [Object.values(SCORING_PANELS).map((d) => panel(d, 8))] : []),
+    ...(props.scoring === true ? [Object.values(SCORING_PANELS).map((d) => panel(d, 24 / Object.keys(SCORING_PANELS).length))] : []),
     ...(props.evaluation === undefined ? [] : evaluationRows(m, panel)),
     [new cw.TextWidget({ markdown: runbookMarkdown(runbookKeys), width: 24, height: runbookKeys.length > 13 ? 15 : 12 })],
   ];
@@ -691,6 +691,7 @@ function evaluationRows(m: PipelineMetricFactory, panel: ReturnType<typeof panel
   const labels = m.labelsConsumer();
   return [
     [panel(EVALUATION_PANELS.precisionRecall, 8, [], true), panel(EVALUATION_PANELS.drift, 8, [], true), panel(EVALUATION_PANELS.labelDelay, 8, [], true)],
+    [panel(EVALUATION_PANELS.thresholdFree, 24, [], true)],
     [
       new cw.GraphWidget({
         title: 'Labels',

@@ -31,13 +31,14 @@ export const REPLAY_CLI: CliDefinition = {
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
+  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'labels', 'shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
   options: {
     follow: { kind: 'flag', help: 'Keep the pipeline running for a producer of your own, with the features endpoint on localhost, until Ctrl-C: after the story, or with --config your spec instead of the story.' },
     'features-port': { kind: 'number', value: 'PORT', help: 'With --follow: localhost port of the features endpoint; default any free port.' },
     config: { kind: 'string', value: 'SPEC.json', help: 'Pipeline spec file: with --follow, run your spec instead of the story; in file mode (--config, --input and --out go together), the spec of the run.' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'File mode: records in the replay\'s input format.' },
-    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl, rejected.jsonl and summary.json are replaced.' },
+    out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl, rejected.jsonl and summary.json are replaced, and with a scoring section predictions.jsonl (and evaluation.jsonl with an evaluation section).' },
+    labels: { kind: 'string', value: 'LABELS.jsonl', help: 'File mode, with the spec\'s evaluation section: label records (docs/evaluation.md), one per line, joined to the predictions after the records; the measures go to DIR/evaluation.jsonl.' },
     shards: { kind: 'number', value: 'N', help: 'File mode: shards of the stream, 1 to 64; default 1.' },
     'parallelization-factor': { kind: 'number', value: 'N', help: 'File mode: batches of one shard in flight at once, 1 to 10, one partition key\'s records in order (as Lambda\'s ParallelizationFactor); default 1.' },
     chaos: { kind: 'number', value: 'P', help: 'File mode: fraction of invocations that fail part-way through their writes, 0 to 1; default 0.' },
@@ -76,10 +77,12 @@ export const BENCH_CLI: CliDefinition = {
 export const COST_CLI: CliDefinition = {
   command: 'npm run cost --',
   summary: 'Cost per million events at published list prices: of file runs (their summary.json usage), or the cost/freshness curve of the reference workload run on local emulators.',
-  forms: [['summary!', 'rates', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'doc', 'json'], ['backfill!', 'rates', 'partitions', 'worker-rates', 'json']],
+  forms: [['summary!', 'rates', 'serving-reads', 'serving-ms', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'doc', 'json'], ['backfill!', 'rates', 'partitions', 'worker-rates', 'json']],
   options: {
     summary: { kind: 'string', value: 'FILE[,FILE...]', help: 'File runs\' summary.json files (npm start -- --config ... --out DIR writes DIR/summary.json), comma-separated.' },
     rates: { kind: 'string', value: 'R[,R...]', help: 'Event rates per second, for the stream\'s hourly charges and the curve; default 10,100,1000.' },
+    'serving-reads': { kind: 'number', value: 'R', help: 'With --summary: features endpoint reads per event (a model server reading one key per event: 1), priced by their requests; default 0.' },
+    'serving-ms': { kind: 'number', value: 'MS', help: 'With --summary: billed Lambda duration of one features endpoint read, an assumption; default 20.' },
     curve: { kind: 'flag', help: 'Runs the reference workload at each rate and Lambda batching window (0, 1, 5, 30 s) through the local file run and prints cost against freshness.' },
     records: { kind: 'number', value: 'N', help: 'With --curve: records per run (at least one batch); default 3000.' },
     keys: { kind: 'number', value: 'N', help: 'With --curve: distinct keys of the workload (Zipf); default 5000.' },
@@ -159,4 +162,25 @@ export const SCHEMA_CLI: CliDefinition = {
   },
 };
 
-export const CLIS = { replay: REPLAY_CLI, sandbox: SANDBOX_CLI, bench: BENCH_CLI, cost: COST_CLI, features: FEATURES_CLI, 'training-set': TRAINING_SET_CLI, consistency: CONSISTENCY_CLI, schema: SCHEMA_CLI, backfill: BACKFILL_CLI } as const;
+export const EVALUATION_REPORT_CLI: CliDefinition = {
+  command: 'npm run evaluation-report --',
+  summary: 'One self-contained HTML page of a file run\'s evaluation windows: precision and recall with intervals, AUC, calibration, estimated against realized, PSI per feature, and a table of every figure.',
+  forms: [['evaluation!', 'out!']],
+  options: {
+    evaluation: { kind: 'string', required: true, value: 'FILE', help: 'A file run\'s DIR/evaluation.jsonl (npm start -- --config SPEC --input FILE --out DIR --labels LABELS writes it).' },
+    out: { kind: 'string', required: true, value: 'FILE.html', help: 'The page to write (replaced).' },
+  },
+};
+
+export const CLIS = {
+  replay: REPLAY_CLI,
+  sandbox: SANDBOX_CLI,
+  bench: BENCH_CLI,
+  cost: COST_CLI,
+  features: FEATURES_CLI,
+  'training-set': TRAINING_SET_CLI,
+  consistency: CONSISTENCY_CLI,
+  schema: SCHEMA_CLI,
+  'evaluation-report': EVALUATION_REPORT_CLI,
+  backfill: BACKFILL_CLI,
+} as const;

@@ -18,6 +18,28 @@ export interface CostInput {
   readonly rate: number;
   /** The consumer's memory size (GB-seconds). */
   readonly memoryMb: number;
+  /** A run with labels: the label records and what the labels consumer used (scaled with the events). */
+  readonly labels?: { readonly records: number; readonly usage: Usage; readonly memoryMb: number };
+  /** Reads of the features endpoint per event, each priced by its requests (servingReadCost). */
+  readonly serving?: ServingReads;
+}
+
+/**
+ * A features endpoint read as counted requests: one Lambda request (the function URL adds no charge), its duration
+ * at the function's memory, and the read units of the key items it reads (eventually consistent: half a unit per
+ * item up to 4 KB).
+ */
+export interface ServingReads {
+  readonly readsPerEvent: number;
+  /** Billed duration of one read (the handler's time; an assumption the caller states). */
+  readonly ms: number;
+  readonly memoryMb: number;
+  readonly readUnitsPerRead: number;
+}
+
+/** Dollars for one features endpoint read. */
+export function servingReadCost(s: Omit<ServingReads, 'readsPerEvent'>): number {
+  return PRICES.lambdaRequest.usd + (s.ms / 1000) * (s.memoryMb / 1024) * PRICES.lambdaGbSecond.usd + s.readUnitsPerRead * PRICES.dynamodbReadUnit.usd;
 }
 
 /** Dollars per million events, by component. */
@@ -41,6 +63,18 @@ export interface CostPerMillion {
   readonly kinesisPutPayloadUnits: number;
   /** On-demand stream: stream-hours, data in (1 KB per record at least), data retrieved. */
   readonly kinesisOnDemand: number;
+  /** Of the DynamoDB writes and reads: the predictions table's (scoring's predictions and evaluation window counts). */
+  readonly scoringDynamodb: number;
+  /** The predictions stream (one record per prediction): provisioned (shard-hours and PUT payload units) and on-demand. */
+  readonly predictionsStreamProvisioned: number;
+  readonly predictionsStreamOnDemand: number;
+  /** The labels consumer (Lambda requests and duration, DynamoDB, SQS dead letters), for the run's labels per event. */
+  readonly labelsConsumer: number;
+  /** The labels stream: provisioned and on-demand (0 without labels). */
+  readonly labelsStreamProvisioned: number;
+  readonly labelsStreamOnDemand: number;
+  /** Reads of the features endpoint (0 without serving reads). */
+  readonly serving: number;
   /** Everything but the stream: what the consumer's own design decides. */
   readonly consumer: number;
   readonly totalProvisioned: number;
@@ -77,6 +111,30 @@ export function costPerMillion(c: CostInput): CostPerMillion {
     ((u.kinesisBilledKbPut * 1024 * scale) / GB) * PRICES.kinesisOnDemandGbIn.usd +
     ((u.kinesisBytesRead * scale) / GB) * PRICES.kinesisOnDemandGbOut.usd;
   const consumer = lambdaRequests + lambdaDuration + dynamodbWrites + dynamodbReads + sqs + s3Put + s3Get;
+  const scoringDynamodb = (u.dynamodbPredictionsWriteUnits * PRICES.dynamodbWriteUnit.usd + u.dynamodbPredictionsReadUnits * PRICES.dynamodbReadUnit.usd) * scale;
+  // Every extra stream is billed by the hour like the events stream, at the shards its own rate needs.
+  const streams = (recordsPerEvent: number, bytesPerRecord: number, payloadUnits: number, billedKb: number, bytesRead: number): { provisioned: number; onDemand: number } => ({
+    provisioned: shardsFor(c.rate * recordsPerEvent, bytesPerRecord) * hours * PRICES.kinesisShardHour.usd + payloadUnits * scale * PRICES.kinesisPutPayloadUnit.usd,
+    onDemand: hours * PRICES.kinesisOnDemandStreamHour.usd + ((billedKb * 1024 * scale) / GB) * PRICES.kinesisOnDemandGbIn.usd + ((bytesRead * scale) / GB) * PRICES.kinesisOnDemandGbOut.usd,
+  });
+  const none = { provisioned: 0, onDemand: 0 };
+  const predictionsStream =
+    u.predictionRecordsPut === 0 ? none : streams(u.predictionRecordsPut / c.records, u.predictionBytesPut / u.predictionRecordsPut, u.predictionPutPayloadUnits, u.predictionBilledKbPut, 0);
+  const l = c.labels;
+  const lu = l?.usage;
+  const labelsConsumer =
+    lu === undefined
+      ? 0
+      : (lu.invocations * PRICES.lambdaRequest.usd +
+          (lu.consumerMs / 1000) * (l!.memoryMb / 1024) * PRICES.lambdaGbSecond.usd +
+          lu.dynamodbWriteUnits * PRICES.dynamodbWriteUnit.usd +
+          lu.dynamodbReadUnits * PRICES.dynamodbReadUnit.usd +
+          lu.sqsBilledRequests * PRICES.sqsFifoRequest.usd) *
+        scale;
+  const labelsStream =
+    lu === undefined || lu.kinesisRecordsPut === 0 ? none : streams(lu.kinesisRecordsPut / c.records, lu.kinesisBytesPut / lu.kinesisRecordsPut, lu.kinesisPutPayloadUnits, lu.kinesisBilledKbPut, lu.kinesisBytesRead);
+  const serving = c.serving === undefined ? 0 : c.serving.readsPerEvent * 1e6 * servingReadCost(c.serving);
+  const extras = labelsConsumer + serving;
   return {
     rate: c.rate,
     lambdaRequests,
@@ -92,9 +150,16 @@ export function costPerMillion(c: CostInput): CostPerMillion {
     kinesisShardHours,
     kinesisPutPayloadUnits,
     kinesisOnDemand,
+    scoringDynamodb,
+    predictionsStreamProvisioned: predictionsStream.provisioned,
+    predictionsStreamOnDemand: predictionsStream.onDemand,
+    labelsConsumer,
+    labelsStreamProvisioned: labelsStream.provisioned,
+    labelsStreamOnDemand: labelsStream.onDemand,
+    serving,
     consumer,
-    totalProvisioned: consumer + kinesisShardHours + kinesisPutPayloadUnits,
-    totalOnDemand: consumer + kinesisOnDemand,
+    totalProvisioned: consumer + kinesisShardHours + kinesisPutPayloadUnits + predictionsStream.provisioned + labelsStream.provisioned + extras,
+    totalOnDemand: consumer + kinesisOnDemand + predictionsStream.onDemand + labelsStream.onDemand + extras,
   };
 }
 

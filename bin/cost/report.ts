@@ -34,6 +34,7 @@ const ROWS: ReadonlyArray<readonly [string, (c: CostPerMillion) => number]> = [
   ['Lambda duration', (c) => c.lambdaDuration],
   ['DynamoDB writes', (c) => c.dynamodbWrites],
   ['DynamoDB reads', (c) => c.dynamodbReads],
+  ['  of which predictions table', (c) => c.scoringDynamodb],
   ['SQS (dead letters)', (c) => c.sqs],
   ['S3 PUT/LIST', (c) => c.s3Put],
   ['  of which archive PUTs', (c) => c.archivePut],
@@ -41,9 +42,15 @@ const ROWS: ReadonlyArray<readonly [string, (c: CostPerMillion) => number]> = [
   ['consumer total', (c) => c.consumer],
   ['Kinesis shard-hours', (c) => c.kinesisShardHours],
   ['Kinesis PUT payload units', (c) => c.kinesisPutPayloadUnits],
-  ['total, provisioned stream', (c) => c.totalProvisioned],
+  ['predictions stream, provisioned', (c) => c.predictionsStreamProvisioned],
+  ['labels consumer', (c) => c.labelsConsumer],
+  ['labels stream, provisioned', (c) => c.labelsStreamProvisioned],
+  ['features endpoint reads', (c) => c.serving],
+  ['total, provisioned streams', (c) => c.totalProvisioned],
   ['Kinesis on-demand', (c) => c.kinesisOnDemand],
-  ['total, on-demand stream', (c) => c.totalOnDemand],
+  ['predictions stream, on-demand', (c) => c.predictionsStreamOnDemand],
+  ['labels stream, on-demand', (c) => c.labelsStreamOnDemand],
+  ['total, on-demand streams', (c) => c.totalOnDemand],
   ['archive kept a month: Standard', (c) => c.archiveStorageMonth.standard],
   ['  in Infrequent Access', (c) => c.archiveStorageMonth.infrequentAccess],
   ['  in Glacier Instant Retrieval', (c) => c.archiveStorageMonth.glacierInstant],
@@ -60,8 +67,12 @@ function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>
 export function runCostLines(run: RunSummary, costs: readonly CostPerMillion[]): string[] {
   const u = run.usage;
   const perInvocation = u.invocations > 0 ? Math.round(run.records / u.invocations) : 0;
+  const l = run.labels;
   return [
     `${run.path}: ${run.records} records, ${u.invocations} invocations (${perInvocation} records each), ${u.dynamodbWriteUnits} DynamoDB write units, ${u.dynamodbReadUnits} read units`,
+    `  scoring: ${u.predictionRecordsPut} predictions put, predictions table ${u.dynamodbPredictionsWriteUnits} write units, ${u.dynamodbPredictionsReadUnits} read units; ${
+      l === undefined ? 'no labels' : `labels: ${l.records} put, ${l.usage.invocations} invocations, ${l.usage.dynamodbWriteUnits} write units, ${l.usage.dynamodbReadUnits} read units`
+    }`,
     ...table(
       ['USD per million events', ...costs.map((c) => `at ${c.rate}/s`)],
       [...ROWS.map(([name, f]) => [name, ...costs.map((c) => usd(f(c)))]), ['Flink smallest (compute only)', ...costs.map((c) => usd(flinkSmallestPerMillion(c.rate)))]],

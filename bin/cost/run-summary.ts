@@ -4,7 +4,7 @@
  * not a non-negative number.
  */
 import { readFileSync } from 'node:fs';
-import { type Usage, emptyUsage } from '../local/usage';
+import { USAGE_FIELDS_ADDED_LATER, type Usage, emptyUsage } from '../local/usage';
 
 export class RunSummaryError extends Error {
   public constructor(message: string) {
@@ -17,6 +17,8 @@ export interface RunSummary {
   readonly path: string;
   readonly records: number;
   readonly usage: Usage;
+  /** A file run with --labels: the label records put and what the labels consumer used. */
+  readonly labels?: { readonly records: number; readonly usage: Usage };
 }
 
 const MAKE_ONE = 'a file run writes one: npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR';
@@ -41,14 +43,23 @@ export function readRunSummary(path: string): RunSummary {
     throw new RunSummaryError(`--summary ${path}: "records" must be a positive integer, got ${JSON.stringify(o.records)}`);
   }
   if (o.usage === undefined) throw new RunSummaryError(`--summary ${path} has no "usage": not a file run's summary.json (${MAKE_ONE})`);
-  if (o.usage === null || typeof o.usage !== 'object' || Array.isArray(o.usage)) throw new RunSummaryError(`--summary ${path}: "usage" must be an object`);
-  const given = o.usage as Record<string, unknown>;
+  const usage = usageOf(path, 'usage', o.usage);
+  if (o.labels === undefined) return { path, records: o.records, usage };
+  const l = o.labels as Record<string, unknown> | null;
+  if (l === null || typeof l !== 'object' || Array.isArray(l)) throw new RunSummaryError(`--summary ${path}: "labels" must be an object`);
+  if (!(typeof l.records === 'number' && Number.isInteger(l.records) && l.records >= 0)) throw new RunSummaryError(`--summary ${path}: labels.records must be a non-negative integer, got ${JSON.stringify(l.records)}`);
+  return { path, records: o.records, usage, labels: { records: l.records, usage: usageOf(path, 'labels.usage', l.usage) } };
+}
+
+function usageOf(path: string, name: string, raw: unknown): Usage {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new RunSummaryError(`--summary ${path}: "${name}" must be an object`);
+  const given = raw as Record<string, unknown>;
   const usage = emptyUsage();
   for (const key of Object.keys(usage) as Array<keyof Usage>) {
-    // Summaries written before the archive existed have no archive figures: none were made.
-    const v = given[key] === undefined && key.startsWith('s3Archive') ? 0 : given[key];
-    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RunSummaryError(`--summary ${path}: usage.${key} must be a non-negative number, got ${JSON.stringify(v)}`);
+    // Summaries written before the archive or scoring figures existed lack them: none were made.
+    const v = given[key] === undefined && USAGE_FIELDS_ADDED_LATER.has(key) ? 0 : given[key];
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RunSummaryError(`--summary ${path}: ${name}.${key} must be a non-negative number, got ${JSON.stringify(v)}`);
     usage[key] = v;
   }
-  return { path, records: o.records, usage };
+  return usage;
 }

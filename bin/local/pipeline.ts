@@ -55,7 +55,11 @@ import { createActiveStream, readStream } from './streams';
 import type { Model } from '../../lambda/core/model';
 import type { Prediction } from '../../lambda/core/scoring';
 import { scanAll } from '../../lambda/adapters/dynamo-io';
-import { PREDICTION_SK, PredictionAttr } from '../../lambda/adapters/evaluation-items';
+import { PREDICTION_SK, PredictionAttr, WINDOW_SK, windowPk } from '../../lambda/adapters/evaluation-items';
+import { type ClosedWindow, EvaluationStore, type FinalEvaluationWindow, type StoredWindow } from '../../lambda/adapters/evaluation-store';
+
+/** A watermark and a label clock past every window: the end of a bounded input. */
+const END_OF_INPUT = Number.MAX_SAFE_INTEGER;
 
 /** The settings of the mapping and function the stack deploys, as local event source mapping options. */
 export type DeployedMappingOptions = Required<
@@ -126,6 +130,8 @@ export interface LocalPipelineOptions {
    * requests, the invocations and their time, and the records put (see bin/local/usage.ts).
    */
   readonly usage?: UsageRecorder;
+  /** Counts what the labels consumer uses and the labels put, as `usage` does for the consumer. */
+  readonly labelsUsage?: UsageRecorder;
   /**
    * The model that scores each applied record (the spec's scoring section; see loadSpecAndModel): a predictions
    * table and stream are created for it. Without one, the pipeline computes features only.
@@ -180,6 +186,7 @@ export class LocalPipeline {
     private readonly labelsEsm: LocalEventSourceMapping | undefined = undefined,
     private readonly config: ConsumerConfig | undefined = undefined,
     private readonly onEmf: ((doc: unknown) => void) | undefined = undefined,
+    private readonly labelsUsage: UsageRecorder | undefined = undefined,
   ) {}
 
   private idleTimer: NodeJS.Timeout | undefined;
@@ -301,18 +308,22 @@ export class LocalPipeline {
             ...overrides,
             streamName: labelsStream,
             functionName: `${prefix}-labels-consumer`,
-            handler: createLabelsConsumer({
-              config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
-              logger: quietLogger(),
-              metrics: quietMetrics(o.onEmf, prefix),
-              ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
-              ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
-            }),
+            handler: timed(
+              createLabelsConsumer({
+                config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
+                logger: quietLogger(),
+                metrics: quietMetrics(o.onEmf, prefix),
+                ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
+                ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
+                ...(o.labelsUsage ? { clientHook: o.labelsUsage.hook } : {}),
+              }),
+              o.labelsUsage,
+            ),
             pollIntervalMs: 20,
             client: kinesis,
             onFailure,
           });
-    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config, o.onEmf);
+    const pipeline = new LocalPipeline(names, esm, kinesis, dynamo, sqs, s3, o.spec, o.usage, labelsEsm, config, o.onEmf, o.labelsUsage);
     if (o.startConsumer ?? true) await esm.start();
     if (o.idleShards !== undefined) pipeline.startIdleTicks(o.idleShards.everyMs, o.idleShards.marginMs);
     await labelsEsm?.start();
@@ -324,6 +335,7 @@ export class LocalPipeline {
     const stream = this.names.labelsStream;
     if (stream === undefined) throw new Error('LocalPipeline: no labels stream (it needs a model and the spec\'s evaluation section)');
     const out: PutResult[] = [];
+    this.labelsUsage?.put(labels.map((l) => l.data));
     for (let i = 0; i < labels.length; i += 500) {
       const res = await this.kinesis.send(
         new PutRecordsCommand({ StreamName: stream, Records: labels.slice(i, i + 500).map((l) => ({ PartitionKey: l.key, Data: Buffer.from(l.data, 'utf8') })) }),
@@ -485,6 +497,42 @@ export class LocalPipeline {
     return items.filter((it) => it.sk?.S === PREDICTION_SK).map((it) => JSON.parse(it[PredictionAttr.doc]!.S!) as Prediction);
   }
 
+  /** The evaluation's store on the predictions table; undefined without a model or an evaluation section. */
+  public evaluationStore(): EvaluationStore | undefined {
+    const table = this.names.predictionsTable;
+    const ev = this.spec.evaluation;
+    return table === undefined || ev === undefined ? undefined : new EvaluationStore({ client: this.dynamo, tableName: table, evaluation: ev });
+  }
+
+  /**
+   * End of a bounded input for the evaluation (call after flush()): with every watermark at +∞ no record can be
+   * scored anymore, so every open window's score figures become final. Returns the windows closed now.
+   */
+  public async closeEvaluation(): Promise<ClosedWindow[]> {
+    return (await this.evaluationStore()?.closeWindows(END_OF_INPUT)) ?? [];
+  }
+
+  /**
+   * End of a bounded labels input (call after drainLabels()): the label clock moves past every label window, so
+   * every window becomes final. Returns the windows made final now.
+   */
+  public async finalizeEvaluation(): Promise<FinalEvaluationWindow[]> {
+    const store = this.evaluationStore();
+    if (store === undefined) return [];
+    await store.raiseClock(END_OF_INPUT);
+    return store.finalizeWindows();
+  }
+
+  /** Every evaluation window stored, ascending, with the registry's reference window. */
+  public async evaluationWindows(): Promise<{ windows: StoredWindow[]; reference: number | null }> {
+    const store = this.evaluationStore();
+    if (store === undefined) return { windows: [], reference: null };
+    const items = await scanAll(this.dynamo, { TableName: store.tableName, ConsistentRead: true, FilterExpression: 'sk = :w', ExpressionAttributeValues: { ':w': { S: WINDOW_SK } } });
+    const starts = items.map((it) => Number(it.pk!.S!.slice(windowPk(0).length - 1)));
+    const stored = await store.getWindows(starts);
+    return { windows: [...stored.values()].sort((a, b) => a.windowStart - b.windowStart), reference: this.spec.evaluation?.referenceWindowStart ?? (await store.getRegistry()).reference };
+  }
+
   /** Every record on the predictions stream (at least once each), parsed. */
   public async predictionStream(): Promise<Prediction[]> {
     const stream = this.names.predictionsStream;
@@ -513,6 +561,19 @@ export class LocalPipeline {
     clearInterval(this.idleTimer);
     await Promise.all([this.esm.stop(), this.labelsEsm?.stop()]);
   }
+}
+
+/** The handler, its invocations and their time counted in `usage` (Lambda bills both). */
+function timed<E, R>(handler: (event: E) => Promise<R>, usage: UsageRecorder | undefined): (event: E) => Promise<R> {
+  if (usage === undefined) return handler;
+  return async (event) => {
+    const started = performance.now();
+    try {
+      return await handler(event);
+    } finally {
+      usage.invocation(performance.now() - started);
+    }
+  };
 }
 
 function quietLogger(): Logger {

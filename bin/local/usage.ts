@@ -52,7 +52,30 @@ export interface Usage {
   kinesisBilledKbPut: number;
   /** Requests to any other service (none today; a new sink shows up here until it gets its own fields). */
   otherRequests: number;
+  /**
+   * Scoring: predictions the consumer put on the predictions stream (PutRecords), their bytes, PUT payload units
+   * (25 KB chunks) and on-demand billed KB (1 KB each at least). Not among the Kinesis figures above.
+   */
+  predictionRecordsPut: number;
+  predictionBytesPut: number;
+  predictionPutPayloadUnits: number;
+  predictionBilledKbPut: number;
+  /** Of the DynamoDB units above, those of the predictions table (predictions, labels, evaluation windows). */
+  dynamodbPredictionsWriteUnits: number;
+  dynamodbPredictionsReadUnits: number;
 }
+
+/** Fields a summary written before they existed may lack: none of those requests were made then. */
+export const USAGE_FIELDS_ADDED_LATER: ReadonlySet<keyof Usage> = new Set<keyof Usage>([
+  's3ArchivePutRequests',
+  's3ArchiveBytes',
+  'predictionRecordsPut',
+  'predictionBytesPut',
+  'predictionPutPayloadUnits',
+  'predictionBilledKbPut',
+  'dynamodbPredictionsWriteUnits',
+  'dynamodbPredictionsReadUnits',
+]);
 
 export function emptyUsage(): Usage {
   return {
@@ -78,6 +101,12 @@ export function emptyUsage(): Usage {
     kinesisPutPayloadUnits: 0,
     kinesisBilledKbPut: 0,
     otherRequests: 0,
+    predictionRecordsPut: 0,
+    predictionBytesPut: 0,
+    predictionPutPayloadUnits: 0,
+    predictionBilledKbPut: 0,
+    dynamodbPredictionsWriteUnits: 0,
+    dynamodbPredictionsReadUnits: 0,
   };
 }
 
@@ -90,11 +119,16 @@ const S3_LIST_CLASS = new Set(['ListObjectsV2', 'ListObjects', 'ListObjectVersio
 const SQS_CHUNK_BYTES = 64 * 1024;
 const KINESIS_PAYLOAD_UNIT_BYTES = 25 * 1024;
 
-type Capacity = { CapacityUnits?: number } | undefined;
+type Capacity = { CapacityUnits?: number; TableName?: string } | undefined;
 
-function capacityUnits(c: Capacity | Capacity[]): number {
+function capacityUnits(c: Capacity | Capacity[], table?: string): number {
   const list = Array.isArray(c) ? c : [c];
-  return list.reduce((n, x) => n + (x?.CapacityUnits ?? 0), 0);
+  return list.filter((x) => table === undefined || x?.TableName === table).reduce((n, x) => n + (x?.CapacityUnits ?? 0), 0);
+}
+
+export interface UsageRecorderOptions {
+  /** The predictions table, whose DynamoDB units are also counted on their own. */
+  readonly predictionsTable?: string;
 }
 
 function sqsPayloadBytes(command: string, input: Record<string, unknown>): number | undefined {
@@ -106,6 +140,11 @@ function sqsPayloadBytes(command: string, input: Record<string, unknown>): numbe
 
 export class UsageRecorder {
   private readonly u = emptyUsage();
+  private readonly predictionsTable: string | undefined;
+
+  public constructor(o: UsageRecorderOptions = {}) {
+    this.predictionsTable = o.predictionsTable;
+  }
 
   /** Adds the counting middleware to a client: pass it as the consumer's `clientHook`. */
   public readonly hook: ClientHook = (client: SdkClient) => {
@@ -159,6 +198,15 @@ export class UsageRecorder {
         }
         else if (S3_GET_CLASS.has(command)) u.s3GetRequests += 1;
         else if (S3_LIST_CLASS.has(command)) u.s3ListRequests += 1;
+      } else if (service === 'Kinesis' && command === 'PutRecords') {
+        // Only the consumer's predictions are put through a counted client (the sandbox counts its own puts).
+        for (const r of (input.Records as Array<{ Data?: Uint8Array }> | undefined) ?? []) {
+          const bytes = r.Data?.byteLength ?? 0;
+          u.predictionRecordsPut += 1;
+          u.predictionBytesPut += bytes;
+          u.predictionPutPayloadUnits += Math.max(1, Math.ceil(bytes / KINESIS_PAYLOAD_UNIT_BYTES));
+          u.predictionBilledKbPut += Math.max(1, Math.ceil(bytes / 1024));
+        }
       } else if (service === 'Kinesis') u.kinesisRequests += 1;
       else u.otherRequests += 1;
       let result;
@@ -171,6 +219,10 @@ export class UsageRecorder {
       const output = result.output as { ConsumedCapacity?: Capacity | Capacity[]; Records?: Array<{ Data?: Uint8Array }> };
       if (dynamoWrite && output.ConsumedCapacity) u.dynamodbWriteUnits += capacityUnits(output.ConsumedCapacity);
       if (dynamoRead && output.ConsumedCapacity) u.dynamodbReadUnits += capacityUnits(output.ConsumedCapacity);
+      if (this.predictionsTable !== undefined && output.ConsumedCapacity) {
+        if (dynamoWrite) u.dynamodbPredictionsWriteUnits += capacityUnits(output.ConsumedCapacity, this.predictionsTable);
+        if (dynamoRead) u.dynamodbPredictionsReadUnits += capacityUnits(output.ConsumedCapacity, this.predictionsTable);
+      }
       if (service === 'Kinesis' && command === 'GetRecords') u.kinesisBytesRead += (output.Records ?? []).reduce((n, r) => n + (r.Data?.byteLength ?? 0), 0);
       return result;
     };

@@ -15,6 +15,7 @@ import { type ReplaySummary, addCounters, emptySummary } from '../../lambda/core
 import { FeatureClient } from '../../lambda/adapters/feature-client';
 import type { KeyFeatures } from '../../lambda/core/feature-request';
 import type { PipelineSpec } from '../../lambda/core/spec';
+import { evaluationCloseLagMs } from '../../lambda/core/label-join';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
 import { startFeaturesServer } from '../local/features-server';
@@ -296,7 +297,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
     out(`  Last fraudulent payment at ${clock(lastPayment).slice(0, 5)}: an hour later its hourly count reads 0 again.\n`);
     reportScoring(out, story, model, predictions, predictionLatencyMs, seenUsers.size - 1);
-    await playChargebacks(out, pipeline, story, spec, outcomes, finals, labelLedger);
+    const shardWatermarks = async (): Promise<Array<[string, number | undefined]>> => Promise.all(shardIds.map(async (sh): Promise<[string, number | undefined]> => [sh, await watermark(sh)]));
+    await playChargebacks(out, pipeline, story, spec, outcomes, finals, labelLedger, shardWatermarks);
 
     await pipeline.drain();
     const letters = await pipeline.takeDeadLetters();
@@ -357,6 +359,7 @@ async function playChargebacks(
   outcomes: readonly Timed[],
   finals: readonly FinalEvaluationWindow[],
   ledger: ArrivalLedger,
+  shardWatermarks: () => Promise<Array<[string, number | undefined]>>,
 ): Promise<void> {
   const ev = spec.evaluation!;
   const days = (ms: number): string => `${(ms / 86_400_000).toFixed(1)} d`;
@@ -387,24 +390,35 @@ async function playChargebacks(
       pct(m?.positiveRate ?? c?.positiveRate),
       m?.labelDelayP50Ms === null || m === undefined ? '—' : days(m.labelDelayP50Ms),
       m?.labelDelayP99Ms === null || m === undefined ? '—' : days(m.labelDelayP99Ms),
-      c === undefined ? '—' : `${pct(c.psi)}${c.windowStart === c.reference ? ' (ref)' : ''}`,
+      c === undefined ? '—' : `${pct(c.psi)}${c.stage === 'provisional' ? ' p' : ''}${c.windowStart === c.reference ? ' (ref)' : ''}`,
     ];
   });
   out(renderTable(
     [{ header: 'window', align: 'l' }, { header: 'predictions' }, { header: 'TP/FP/FN/TN' }, { header: 'precision' }, { header: 'recall' }, { header: 'positive' }, { header: 'delay p50' }, { header: 'delay p99' }, { header: 'PSI' }],
     rows,
   ));
-  out(`  precision, recall and delays: once final (label clock past the window's end + the label window); PSI: once the\n`);
-  out(`  feature consumer's watermark passed the window's end, against the first window closed (ref); — not yet.\n`);
+  out(`  precision, recall and delays: once final (label clock past the window's end + the label window); PSI against the\n`);
+  out(`  first window closed (ref): provisional (p) once every shard's watermark passed the window's end, final once it passed\n`);
+  out(`  it by ${evaluationCloseLagMs(spec) / 60_000} minutes (the longest feature window), when no record of it can be scored anymore; — not yet.\n`);
+  const newcomersIn = (s: number): number => story.records.filter((r) => r.role === 'newcomer' && r.eventTime >= s && r.eventTime < s + ev.windowMs).length;
+  // The first window without a PSI, and the shard that holds it back.
+  const waiting = starts.find((st) => !closed.has(st));
+  if (waiting !== undefined) {
+    const behind = (await shardWatermarks()).filter(([, w]) => w === undefined || w < waiting + ev.windowMs);
+    const n = newcomersIn(waiting);
+    const shardsText = behind.map(([sh, w]) => `${sh} at ${w === undefined ? '—' : clock(w)}`).join(', ');
+    if (behind.length > 0) out(`  Window ${clock(waiting).slice(0, 5)}${n > 0 ? ` (${n} of the new shop's customers)` : ''} has no PSI yet: watermark of ${shardsText}, before its end.\n`);
+  }
   const alarms: string[] = [];
   for (const [s, f] of byStart) {
     if (f.metrics.precision !== null && f.metrics.precision < ev.minPrecision) alarms.push(`EvaluationPrecision (${pct(f.metrics.precision)} < ${ev.minPrecision}, window ${clock(s).slice(0, 5)})`);
     if (f.metrics.recall !== null && f.metrics.recall < ev.minRecall) alarms.push(`EvaluationRecall (${pct(f.metrics.recall)} < ${ev.minRecall}, window ${clock(s).slice(0, 5)})`);
   }
-  const newcomersIn = (s: number): number => story.records.filter((r) => r.role === 'newcomer' && r.eventTime >= s && r.eventTime < s + ev.windowMs).length;
   for (const [s, c] of [...closed].sort(([a], [b]) => a - b)) {
     const n = newcomersIn(s);
-    if (c.psi !== null && c.psi > ev.maxPsi) alarms.push(`EvaluationPsi (${pct(c.psi)} > ${ev.maxPsi}, window ${clock(s).slice(0, 5)}${n > 0 ? `, ${n} of the new shop's customers` : ''})`);
+    // The alarm reads the final figure; a provisional one says where it is heading.
+    const name = c.stage === 'final' ? 'EvaluationPsi' : 'EvaluationPsi once final';
+    if (c.psi !== null && c.psi > ev.maxPsi) alarms.push(`${name} (${c.stage === 'final' ? '' : 'provisional '}${pct(c.psi)} > ${ev.maxPsi}, window ${clock(s).slice(0, 5)}${n > 0 ? `, ${n} of the new shop's customers` : ''})`);
   }
   out(`  Alarms that would go off: ${alarms.length === 0 ? 'none' : alarms.join('; ')}.\n`);
   out(`  With 10–25 predictions a window PSI is coarse (the fraudster's burst alone moves it); the new shop's customers,\n`);

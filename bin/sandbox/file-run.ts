@@ -33,6 +33,10 @@ import { ArrivalLedger } from './arrivals';
 import { FaultInjector } from './chaos';
 import { onFailureLine } from './format';
 import { decodeWtf8, encodeWtf8 } from '../../lambda/core/wtf8';
+import { EVALUATION_FILE, PREDICTIONS_FILE, REJECTED_LABELS_FILE, evaluationLines, predictionLines, readLabelsFile, rejectedLabelLine } from './file-evaluation';
+import type { LabelsOutcome } from '../../lambda/adapters/labels-processor';
+import { windowPsi } from '../../lambda/core/label-join';
+import type { Model } from '../../lambda/core/model';
 
 /** Partition key of payloads without a usable key (invalid records): they all land on one shard. */
 export const UNKEYED_PARTITION_KEY = '__no_key__';
@@ -46,7 +50,7 @@ export const ARCHIVE_DIR = 'archive';
 /** The summary with the consumer's usage (docs/semantics.md §9). */
 export const SUMMARY_FILE = 'summary.json';
 /** Every file a run writes in its output folder. */
-export const RUN_OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl', 'firings.jsonl', SUMMARY_FILE, ON_FAILURE_FILE] as const;
+export const RUN_OUTPUT_FILES = ['windows.jsonl', 'rejected.jsonl', 'corrections.jsonl', 'firings.jsonl', SUMMARY_FILE, ON_FAILURE_FILE, PREDICTIONS_FILE, EVALUATION_FILE, REJECTED_LABELS_FILE] as const;
 /** The most a Kinesis record holds (data and partition key together) on the local stream. */
 export const MAX_KINESIS_RECORD_BYTES = 1_048_576;
 
@@ -97,6 +101,19 @@ export interface FileRunOptions {
   readonly progress?: (line: string) => void;
   /** @default 5000 */
   readonly progressEveryMs?: number;
+  /** The spec's model (its scoring section): every applied record is scored, DIR/predictions.jsonl written. */
+  readonly model?: Model;
+  /** Labels file (with the model and the spec's evaluation section): the evaluation measured, DIR/evaluation.jsonl. */
+  readonly labelsPath?: string;
+}
+
+/** What a file run scored and measured (with a model). */
+export interface FileRunEvaluation {
+  readonly predictions: number;
+  /** Evaluation windows (with an evaluation section). */
+  readonly windows: number;
+  /** With labels: label lines put, joined, and dead-lettered (DIR/rejected-labels.jsonl). */
+  readonly labels?: { readonly lines: number; readonly joined: number; readonly rejected: number };
 }
 
 /** How the run went; the CLI prints it on stderr after `figures: ` (fields documented in docs/sandbox.md). */
@@ -149,6 +166,8 @@ export interface FileRunStats {
 
 export interface FileRunResult {
   readonly summary: ReplaySummary;
+  /** With a model only. */
+  readonly evaluation?: FileRunEvaluation;
   /** What the consumer used (bin/local/usage.ts); written with the summary to DIR/summary.json (docs/semantics.md §9). */
   readonly usage: Usage;
   readonly stats: FileRunStats;
@@ -288,10 +307,14 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let stateWrites = 0;
   let writeUnits = 0;
   let boundWriteUnits = 0;
-  const usage = new UsageRecorder();
+  const usage = new UsageRecorder({ predictionsTable: `${o.name ?? 'sandbox'}-predictions` });
+  const labelsUsage = new UsageRecorder({ predictionsTable: `${o.name ?? 'sandbox'}-predictions` });
   const feed = o.feed ?? new EmfFeed();
+  const labelLedger = new ArrivalLedger();
+  let labelsJoined = 0;
   const pipeline = await LocalPipeline.start({
     usage,
+    ...(o.model === undefined ? {} : { model: o.model, labelsUsage, labelsArrivalClock: labelLedger.clock, onLabelsOutcome: (l: LabelsOutcome) => void (labelsJoined += l.counters.joined + l.counters.redelivered) }),
     onEmf: (doc) => feed.add(doc),
     spec: o.spec,
     name: o.name ?? 'sandbox',
@@ -404,13 +427,17 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     const firings = (await pipeline.firings()).sort((a, b) => (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.firing - b.firing);
     if (o.spec.features.some((f) => f.window.type === 'global')) writeFileSync(join(o.outDir, 'firings.jsonl'), jsonl(firings));
     const summary = { ...summarize(o.spec, records, counted, rejected, windows.length, corrections.length), firings: firings.length };
-    writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed }, null, 2)}\n`);
     writeFileSync(join(o.outDir, REPORT_FILE), fileRunReport({ spec: o.spec, feed, summary, usage: { ...consumed }, input: o.inputPath }));
     // The archive the consumer wrote, in its S3 layout: `npm run replay -- --archive DIR/archive` reads it.
     rmSync(join(o.outDir, ARCHIVE_DIR), { recursive: true, force: true });
     const archiveObjects = (await pipeline.copyArchive(join(o.outDir, ARCHIVE_DIR))).length;
+    const evaluation = o.model === undefined ? undefined : await scoreAndEvaluate(o, pipeline, labelLedger, () => labelsJoined);
+    // With labels, what the labels consumer used (and the labels put) for the cost model, beside the consumer's.
+    const labelsPart = evaluation?.labels === undefined ? {} : { labels: { records: evaluation.labels.lines, usage: labelsUsage.usage() } };
+    writeFileSync(join(o.outDir, SUMMARY_FILE), `${JSON.stringify({ ...summary, usage: consumed, ...labelsPart }, null, 2)}\n`);
     return {
       summary,
+      ...(evaluation === undefined ? {} : { evaluation }),
       usage: consumed,
       stats: {
         records,
@@ -438,4 +465,43 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     if (ticker) clearInterval(ticker);
     await pipeline.stop();
   }
+}
+
+/**
+ * After the records (and their end of input): the predictions read back to DIR/predictions.jsonl; with an
+ * evaluation section every window's score figures made final (end of input), then the labels put and drained and
+ * the label clock moved past every window (end of the labels), and every window read back to DIR/evaluation.jsonl.
+ */
+async function scoreAndEvaluate(o: FileRunOptions, pipeline: LocalPipeline, ledger: ArrivalLedger, joined: () => number): Promise<FileRunEvaluation> {
+  const predictions = predictionLines(await pipeline.predictions());
+  writeFileSync(join(o.outDir, PREDICTIONS_FILE), jsonl(predictions));
+  const ev = o.spec.evaluation;
+  if (ev === undefined) return { predictions: predictions.length, windows: 0 };
+  await pipeline.closeEvaluation();
+  let labels: FileRunEvaluation['labels'];
+  if (o.labelsPath !== undefined) {
+    const lines = await readLabelsFile(o.labelsPath);
+    const lineOf = new Map<string, number>();
+    for (let i = 0; i < lines.length; i += PUT_CHUNK) {
+      const chunk = lines.slice(i, i + PUT_CHUNK);
+      const results = await ledger.put(
+        chunk.map((l) => l.arrivalTime),
+        () => pipeline.putLabels(chunk.map((l) => ({ key: l.partitionKey, data: l.data }))),
+      );
+      results.forEach((r, j) => lineOf.set(`${r.shard}\u0000${r.seq}`, chunk[j]!.line));
+    }
+    await pipeline.drainLabels(NO_PROGRESS_TIMEOUT_MS);
+    await pipeline.finalizeEvaluation();
+    const rejected = (await pipeline.takeDeadLetters()).map((m) => {
+      const l = lineOf.get(`${m.shard}\u0000${m.sequenceNumber}`);
+      if (l === undefined) throw new ExportError(`labels dead letter for ${m.shard}/${m.sequenceNumber} matches no label put`);
+      return rejectedLabelLine(m, l);
+    });
+    rejected.sort((a, b) => a.line - b.line);
+    writeFileSync(join(o.outDir, REJECTED_LABELS_FILE), jsonl(rejected));
+    labels = { lines: lines.length, joined: joined(), rejected: rejected.length };
+  }
+  const { windows, reference } = await pipeline.evaluationWindows();
+  writeFileSync(join(o.outDir, EVALUATION_FILE), jsonl(evaluationLines(windows, reference, ev, (ref, w) => windowPsi(ref?.counts, w.counts))));
+  return { predictions: predictions.length, windows: windows.length, ...(labels === undefined ? {} : { labels }) };
 }

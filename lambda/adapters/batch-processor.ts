@@ -30,10 +30,11 @@ import type { Model } from '../core/model';
 import { ArrivalFeatures } from '../core/arrival-features';
 import type { AppliedRecord } from '../core/results';
 import { type Prediction, predict } from '../core/scoring';
-import { type StoredPrediction, predictionRef } from '../core/label-join';
+import { type StoredPrediction, evaluationCloseLagMs, predictionRef } from '../core/label-join';
 import { type StoredKeyItem as ServableItem, serveItem } from '../core/serve-item';
 import type { PipelineSpec } from '../core/spec';
 import { compareSeq } from '../core/state';
+import { watermarkOf } from '../core/watermark';
 import type { DeadLetterSender } from './dead-letters';
 import type { ClosedWindow, EvaluationStore } from './evaluation-store';
 import type { PredictionStore } from './prediction-store';
@@ -309,7 +310,10 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   ]);
   const scored = o.scoring === undefined ? undefined : await score(o.spec, engine.runtimes, o.scoring, result.applied, arrival!, servable, loadedAt, now);
   await o.state.writeAll(keyWrites.map((k) => () => o.state.putKeyItem(k.key, k.bytes, k.version, writtenAt)));
-  const scoring = o.scoring === undefined || scored === undefined ? undefined : await countScored(o.scoring, scored, shards, (s) => engine.watermark(s));
+  const scoring =
+    o.scoring === undefined || scored === undefined
+      ? undefined
+      : await countScored(o.scoring, scored, shards, (s) => engine.watermark(s), evaluationCloseLagMs(o.spec), async (s) => watermarkOf(await o.state.getShard(s), o.spec.watermark.allowedLatenessMs));
   // Pages whose entries are all due go only once the key items that no longer need them are written; a page left
   // by a crash fires keys with nothing due: harmless. Where this batch moves firedThrough to the watermark, the
   // next query starts at its second, so those pages are left to their TTL instead (a delete costs what the put
@@ -397,24 +401,38 @@ async function score(
   return { records, written, stored, latencyMs: written.filter((p) => p.arrivalTime !== null).map((p) => writtenAt - p.arrivalTime!) };
 }
 
-/** Counts the stored predictions in their evaluation windows, per shard in sequence order, and closes windows. */
-async function countScored(sc: ScoringOptions, s: Scored, shards: readonly string[], watermark: (shard: string) => number): Promise<ScoringOutcome> {
+/**
+ * Counts the stored predictions in their evaluation windows, per shard in sequence order, and closes windows by
+ * every shard's watermark (provisionally past their end, finally `lag` past it, when no shard can add a prediction
+ * anymore). The batch's shards are judged by their watermarks after the batch, the others by their stored
+ * checkpoint (`storedWatermark`), which a batch advances only after counting its predictions.
+ */
+async function countScored(
+  sc: ScoringOptions,
+  s: Scored,
+  shards: readonly string[],
+  watermark: (shard: string) => number,
+  lag: number,
+  storedWatermark: (shard: string) => Promise<number>,
+): Promise<ScoringOutcome> {
   const refOf = (r: { key: string; eventId: string }): string => predictionRef(r.key, r.eventId);
   let closed: readonly ClosedWindow[] = [];
   if (sc.evaluation !== undefined) {
-    type Counted = Pick<StoredPrediction, 'eventId' | 'eventTime' | 'score' | 'positive'>;
-    const byRef = new Map<string, Counted>([...s.written.map((p): [string, Counted] => [refOf(p), p]), ...s.stored]);
+    type Counted = Pick<StoredPrediction, 'eventId' | 'eventTime' | 'score' | 'positive' | 'features'>;
+    // Feature values as the stored document holds them, so a retry counts a stored prediction alike.
+    const values = (p: Prediction): Record<string, number | null> => Object.fromEntries(Object.entries(p.features).map(([name, f]) => [name, f.value]));
+    const byRef = new Map<string, Counted>([...s.written.map((p): [string, Counted] => [refOf(p), { ...p, features: values(p) }]), ...s.stored]);
     for (const shard of shards) {
       const counted = s.records
         .filter((r) => r.shard === shard && byRef.has(refOf(r)))
         .map((r) => {
           const p = byRef.get(refOf(r))!;
-          return { eventId: p.eventId, eventTime: p.eventTime, score: p.score, positive: p.positive, seq: r.seq };
+          return { eventId: p.eventId, eventTime: p.eventTime, score: p.score, positive: p.positive, seq: r.seq, ...(p.features === undefined ? {} : { features: p.features }) };
         });
       if (counted.length > 0) await sc.evaluation.addPredictions(shard, counted);
     }
-    const w = Math.min(...shards.map(watermark));
-    if (Number.isFinite(w)) closed = await sc.evaluation.closeWindows(w, sc.onWindowsClosing);
+    const known = new Map(shards.map((sh) => [sh, watermark(sh)]));
+    if (Number.isFinite(Math.min(...known.values()))) closed = await sc.evaluation.closeWindows({ known, read: storedWatermark, lagMs: lag }, sc.onWindowsClosing);
   }
   return { predictions: s.written, latencyMs: s.latencyMs, closed };
 }

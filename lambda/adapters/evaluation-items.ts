@@ -56,12 +56,31 @@ export const WindowAttr = {
   labeledTrueNegatives: 'tnl',
   /** Label delay histogram bin counts: `d<i>` (see labelDelayBin). */
   delayBin: (i: number): string => `d${i}`,
+  /** Threshold-free measures' bins (label-join.ts WindowCounts), each attribute only once non-zero: predictions per fine bin `f<i>`, Σ score per reliability bin `fs<r>`, Σ −ln(1 − p) `fnl`, Σ p² `fsq`. */
+  fineBin: (i: number): string => `f${i}`,
+  fineScoreSum: (r: number): string => `fs${r}`,
+  fineNegativeLogLoss: 'fnl',
+  fineSquares: 'fsq',
+  /** Σ score of the positive predictions `pss` (the estimate before labels). */
+  positiveScoreSum: 'pss',
+  /** A feature's values per featureValueBin: `v:<feature>:<bin>`. */
+  featureBin: (feature: string, bin: number): string => `v:${feature}:${bin}`,
+  /** Joined labels: positives `lp<i>` and negatives `ln<i>` per fine bin, Σ score `ls<r>`, Σ log loss `lll`, Σ squared error `lse`, Σ −ln(1 − p) `lnl`, Σ p² `lsq`. */
+  labelPositiveBin: (i: number): string => `lp${i}`,
+  labelNegativeBin: (i: number): string => `ln${i}`,
+  labelScoreSum: (r: number): string => `ls${r}`,
+  labelLogLoss: 'lll',
+  labelSquaredError: 'lse',
+  labelNegativeLogLoss: 'lnl',
+  labelSquares: 'lsq',
   /** Checkpoint of a predictions source shard: the highest sequence number counted (padded, string). */
   predictionCheckpoint: (shard: string): string => `pck:${shard}`,
   /** Checkpoint of a labels source shard. */
   labelCheckpoint: (shard: string): string => `lck:${shard}`,
-  /** Set (true) once the window's score metrics (PSI, positive rate) were emitted. */
+  /** Set (true) once the window's final score metrics (PSI, positive rate) were emitted. */
   closed: 'closed',
+  /** Set (true) once its provisional score metrics were emitted. */
+  provisional: 'prov',
   /** Set (true) once the label window passed and its precision and recall were emitted; later labels are late. */
   final: 'final',
 } as const;
@@ -76,6 +95,10 @@ export const RegistryAttr = {
   reference: 'reference',
   /** Every open window ending at or before it has been closed (or came too late to be): not read again to close. */
   closedThrough: 'closedThrough',
+  /** The same for the provisional stage. */
+  provisionalThrough: 'provisionalThrough',
+  /** String set of the source shards that counted a prediction (their watermarks gate closing). */
+  shards: 'shards',
 } as const;
 
 /** Sequence numbers padded to one width, so DynamoDB's string order is their numeric order. */
@@ -100,7 +123,7 @@ function predictionOf(it: Item): StoredPrediction {
   const labelTime = numberOf(it[PredictionAttr.labelTime]);
   const labeledBy = it[PredictionAttr.labeledBy]?.S;
   return {
-    ...idsOfDoc(it[PredictionAttr.doc]?.S),
+    ...docFields(it[PredictionAttr.doc]?.S),
     modelVersion: it[PredictionAttr.modelVersion]?.S ?? '',
     eventTime: num(PredictionAttr.eventTime),
     window: num(PredictionAttr.window),
@@ -112,11 +135,16 @@ function predictionOf(it: Item): StoredPrediction {
   };
 }
 
-/** The prediction's key and event id, from its document (the item keeps no attributes of their own for them). */
-function idsOfDoc(doc: string | undefined): { key: string; eventId: string } {
+/**
+ * The prediction's key, event id and feature values, from its document (the item keeps no attributes of their own
+ * for them): a retry counts a stored prediction's features as its first delivery did.
+ */
+function docFields(doc: string | undefined): { key: string; eventId: string; features?: Record<string, number | null> } {
   try {
-    const d = JSON.parse(doc ?? '{}') as { key?: unknown; eventId?: unknown };
-    return { key: typeof d.key === 'string' ? d.key : '', eventId: typeof d.eventId === 'string' ? d.eventId : '' };
+    const d = JSON.parse(doc ?? '{}') as { key?: unknown; eventId?: unknown; features?: Record<string, { value?: unknown }> };
+    const features: Record<string, number | null> = {};
+    for (const [name, f] of Object.entries(d.features ?? {})) features[name] = typeof f?.value === 'number' ? f.value : null;
+    return { key: typeof d.key === 'string' ? d.key : '', eventId: typeof d.eventId === 'string' ? d.eventId : '', features };
   } catch {
     return { key: '', eventId: '' };
   }

@@ -4,7 +4,7 @@
  * windows the feature consumer closes.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../contract/metric-names';
+import { EVALUATION_WINDOW_DIMENSION, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION, evaluationWindowName } from '../contract/metric-names';
 import type { ClosedWindow, FinalEvaluationWindow } from './evaluation-store';
 import type { LabelsOutcome } from './labels-processor';
 
@@ -27,7 +27,9 @@ export function publishLabelMetrics(metrics: Metrics, o: LabelsOutcome): void {
     metrics.addMetric(name, MetricUnit.Count, v);
   };
   count(MetricName.LabelsIn, c.labelsIn);
-  count(MetricName.LabelsJoined, c.joined);
+  // Every label joined by a delivery that succeeds, those an earlier, failed delivery wrote included: Lambda
+  // re-delivers only failed batches, so each join is counted once.
+  count(MetricName.LabelsJoined, c.joined + c.redelivered);
   count(MetricName.LateLabels, c.late);
   count(MetricName.UnmatchedLabels, c.unmatched);
   count(MetricName.InvalidLabels, c.invalid + c.future);
@@ -37,39 +39,69 @@ export function publishLabelMetrics(metrics: Metrics, o: LabelsOutcome): void {
 }
 
 /**
- * The measures of windows made final, in a document of their own, published before the windows leave the open
- * set (a crash in between repeats them, never loses them).
+ * Names the next document's window: its figures go out under two dimension sets, `Pipeline` (what the alarms and
+ * dashboard read) and `Pipeline` + `EvaluationWindow` (the window's start, ISO-8601), so a graph or a query can
+ * say which window each value belongs to. The datum keeps the publish time as its timestamp: the alarms read the
+ * latest hour, and a datum stamped at its window (hours back for a PSI, weeks for precision and recall, where
+ * CloudWatch drops anything over 14 days old) would never reach them. Two dimensions of the 30 CloudWatch allows;
+ * a window's metrics get data once, so they add no standing cost.
+ */
+function nameWindow(metrics: Metrics, windowStart: number, windowEnd: number, stage: string): void {
+  // An empty set first: the default dimension (Pipeline) alone, which Powertools leaves out once a set is added.
+  metrics.addDimensions({});
+  metrics.addDimensions({ [EVALUATION_WINDOW_DIMENSION]: evaluationWindowName(windowStart) });
+  metrics.addMetadata('evaluationWindowEnd', new Date(windowEnd).toISOString());
+  metrics.addMetadata('evaluationStage', stage);
+}
+
+/**
+ * The measures of windows made final, one document per window naming it (nameWindow), published before the
+ * windows leave the open set (a crash in between repeats them, never loses them).
  */
 export function publishFinalWindowMetrics(metrics: Metrics, final: readonly FinalEvaluationWindow[]): void {
-  if (final.length === 0) return;
   for (const w of final) {
     const m = w.metrics;
+    nameWindow(metrics, w.windowStart, w.windowEnd, 'final');
     if (m.precision !== null) metrics.addMetric(MetricName.EvaluationPrecision, MetricUnit.NoUnit, m.precision);
     if (m.recall !== null) metrics.addMetric(MetricName.EvaluationRecall, MetricUnit.NoUnit, m.recall);
     metrics.addMetric(MetricName.EvaluatedPredictions, MetricUnit.Count, m.predictions);
     if (m.labelDelayP50Ms !== null) metrics.addMetric(MetricName.LabelDelayP50Ms, MetricUnit.Milliseconds, m.labelDelayP50Ms);
     if (m.labelDelayP99Ms !== null) metrics.addMetric(MetricName.LabelDelayP99Ms, MetricUnit.Milliseconds, m.labelDelayP99Ms);
+    const t = m.thresholdFree;
+    const measure = (name: string, v: number | null): void => {
+      if (v !== null) metrics.addMetric(name, MetricUnit.NoUnit, v);
+    };
+    measure(MetricName.EvaluationRocAuc, t.rocAuc);
+    measure(MetricName.EvaluationPrAuc, t.prAuc);
+    measure(MetricName.EvaluationLogLoss, t.logLoss);
+    measure(MetricName.EvaluationBrier, t.brier);
+    measure(MetricName.EvaluationCalibrationError, t.expectedCalibrationError);
+    // The intervals and the reliability diagram as properties (for Logs Insights and a report), not metrics.
+    if (m.precisionInterval !== null) metrics.addMetadata('precisionInterval95', JSON.stringify(m.precisionInterval));
+    if (m.recallInterval !== null) metrics.addMetadata('recallInterval95', JSON.stringify(m.recallInterval));
+    metrics.addMetadata('reliability', JSON.stringify(t.reliability.map((b) => ({ lower: b.lower, count: b.count, meanScore: b.meanScore, positiveRate: b.positiveRate }))));
+    metrics.publishStoredMetrics();
   }
-  metrics.publishStoredMetrics();
 }
 
-/** Adds closing windows' positive rate and PSI; returns how many values. */
-function addClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): number {
-  let added = 0;
-  for (const w of closed) {
-    if (w.positiveRate !== null) {
-      metrics.addMetric(MetricName.EvaluationPositiveRate, MetricUnit.NoUnit, w.positiveRate);
-      added++;
-    }
-    if (w.psi !== null) {
-      metrics.addMetric(MetricName.EvaluationPsi, MetricUnit.NoUnit, w.psi);
-      added++;
-    }
-  }
-  return added;
-}
-
-/** Publishes closing windows' figures in a document of their own, before the windows are marked closed. */
+/**
+ * Closing windows' positive rate and PSI (final or provisional by their stage), one document per window naming it
+ * (nameWindow), published before the windows are marked closed. A window with neither figure publishes nothing.
+ */
 export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): void {
-  if (addClosedWindowMetrics(metrics, closed) > 0) metrics.publishStoredMetrics();
+  for (const w of closed) {
+    if (w.positiveRate === null && w.psi === null && w.estimatedPrecision === null && w.estimatedRecall === null) continue;
+    const final = w.stage === 'final';
+    nameWindow(metrics, w.windowStart, w.windowEnd, w.stage);
+    if (w.positiveRate !== null) metrics.addMetric(final ? MetricName.EvaluationPositiveRate : MetricName.EvaluationPositiveRateProvisional, MetricUnit.NoUnit, w.positiveRate);
+    if (w.psi !== null) metrics.addMetric(final ? MetricName.EvaluationPsi : MetricName.EvaluationPsiProvisional, MetricUnit.NoUnit, w.psi);
+    // Estimated once the window's predictions are all in: the realized figures follow when its labels are.
+    if (final && w.estimatedPrecision !== null) metrics.addMetric(MetricName.EvaluationEstimatedPrecision, MetricUnit.NoUnit, w.estimatedPrecision);
+    if (final && w.estimatedRecall !== null) metrics.addMetric(MetricName.EvaluationEstimatedRecall, MetricUnit.NoUnit, w.estimatedRecall);
+    // Each feature's PSI in the document; the largest as a metric, so one alarm or graph covers every feature.
+    const featurePsi = Object.values(w.featurePsi ?? {}).filter((v): v is number => v !== null);
+    if (w.featurePsi !== undefined) metrics.addMetadata('featurePsi', JSON.stringify(w.featurePsi));
+    if (featurePsi.length > 0) metrics.addMetric(MetricName.EvaluationFeaturePsiMax, MetricUnit.NoUnit, Math.max(...featurePsi));
+    metrics.publishStoredMetrics();
+  }
 }

@@ -9,7 +9,7 @@
  * A lost condition means another delivery of the same shard wrote meanwhile: re-read, recompute, write again.
  */
 import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { SCORE_BINS, scoreBin } from '../core/evaluation';
+import { FEATURE_VALUE_BINS, SCORE_BINS, scoreBin } from '../core/evaluation';
 import {
   type JudgedLabel,
   type StoredPrediction,
@@ -19,7 +19,9 @@ import {
   addLabel,
   addPrediction,
   emptyCounts,
+  estimatedPerformance,
   evaluationWindowStart,
+  featurePsi,
   labelRef,
   windowDeltas,
   windowFinalAt,
@@ -60,6 +62,8 @@ export interface PredictionCount {
   readonly eventTime: number;
   readonly score: number;
   readonly positive: boolean;
+  /** The values of the features the model read, for their drift. */
+  readonly features?: Readonly<Record<string, number | null>>;
 }
 
 /** An evaluation window as stored. */
@@ -68,7 +72,10 @@ export interface StoredWindow {
   readonly counts: WindowCounts;
   /** Checkpoints by attribute name (`pck:<shard>`, `lck:<shard>`), unpadded ('' for none). */
   readonly checkpoints: ReadonlyMap<string, string>;
+  /** Final score figures published. */
   readonly closed: boolean;
+  /** Provisional score figures published. */
+  readonly provisional: boolean;
   readonly final: boolean;
 }
 
@@ -78,19 +85,43 @@ export interface Registry {
   /** Highest label time seen (null before any). */
   readonly clock: number | null;
   /** Reference window start, once the first window closed (the spec's takes precedence). */
-  readonly reference: number | null;  /** Every open window ending at or before it was closed by an earlier batch (null before any closing). */
+  readonly reference: number | null;
+  /** Every open window ending at or before it was closed by an earlier batch (null before any closing). */
   readonly closedThrough: number | null;
+  /** The same for the provisional stage. */
+  readonly provisionalThrough: number | null;
+  /** Source shards that counted a prediction: a window closes only once each one's watermark passed it. */
+  readonly shards: readonly string[];
 }
 
-/** A window closed by the scoring side's watermark: its score figures. */
+/** The source shards' watermarks, by which windows close, and the close lag (evaluationCloseLagMs). */
+export interface CloseBounds {
+  /** Watermarks known to the caller (the batch's shards, after the batch). */
+  readonly known: ReadonlyMap<string, number>;
+  /** Reads the watermark of a registered shard the caller does not know (−∞ when it has none yet). */
+  readonly read: (shard: string) => Promise<number>;
+  /** How far past a window's end every watermark must be for its final figures. */
+  readonly lagMs: number;
+}
+
+/** Provisional: every shard passed the window's end; final: every shard passed it by the close lag. */
+export type CloseStage = 'provisional' | 'final';
+
+/** A window closed by the scoring side's watermarks: its score figures. */
 export interface ClosedWindow {
   readonly windowStart: number;
   readonly windowEnd: number;
+  readonly stage: CloseStage;
   readonly predictions: number;
   readonly positiveRate: number | null;
   /** PSI against the reference window; null when either has no prediction. */
   readonly psi: number | null;
   readonly reference: number;
+  /** Precision and recall estimated from the scores before labels (estimatedPerformance). */
+  readonly estimatedPrecision: number | null;
+  readonly estimatedRecall: number | null;
+  /** Final stage: PSI of each feature's values against the reference window's (null where either has none). */
+  readonly featurePsi?: Readonly<Record<string, number | null>>;
 }
 
 /** A window made final by the label clock: its measures. */
@@ -151,6 +182,8 @@ export class EvaluationStore {
       clock: numberOf(it?.[RegistryAttr.clock]),
       reference: numberOf(it?.[RegistryAttr.reference]),
       closedThrough: numberOf(it?.[RegistryAttr.closedThrough]),
+      provisionalThrough: numberOf(it?.[RegistryAttr.provisionalThrough]),
+      shards: [...(it?.[RegistryAttr.shards]?.SS ?? [])].sort(),
     };
   }
 
@@ -177,88 +210,119 @@ export class EvaluationStore {
    */
   public async addPredictions(shard: string, preds: readonly PredictionCount[]): Promise<number> {
     if (preds.length === 0) return 0;
-    const records = preds.map((p) => ({ seq: p.seq, window: evaluationWindowStart(p.eventTime, this.ev.windowMs), scoreBin: scoreBin(p.score, SCORE_BINS), positive: p.positive }));
+    const records = preds.map((p) => ({ seq: p.seq, window: evaluationWindowStart(p.eventTime, this.ev.windowMs), scoreBin: scoreBin(p.score, SCORE_BINS), positive: p.positive, score: p.score, ...(p.features === undefined ? {} : { features: p.features }) }));
     const starts = [...new Set(records.map((r) => r.window))].sort((a, b) => a - b);
     await this.update(`registry open windows`, {
       Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
-      UpdateExpression: 'ADD #open :w',
-      ExpressionAttributeNames: { '#open': RegistryAttr.open },
-      ExpressionAttributeValues: { ':w': { NS: starts.map(String) } },
+      UpdateExpression: 'ADD #open :w, #shards :s',
+      ExpressionAttributeNames: { '#open': RegistryAttr.open, '#shards': RegistryAttr.shards },
+      ExpressionAttributeValues: { ':w': { NS: starts.map(String) }, ':s': { SS: [shard] } },
     });
     return this.addCounts(WindowAttr.predictionCheckpoint(shard), records, addPrediction);
   }
 
   /**
-   * Closes the open windows that end at or before `watermark` and are not closed yet: each one's PSI against the
-   * reference window (the spec's referenceWindowStart, else the first window ever closed, recorded in the
-   * registry), positive rate and predictions. Returns them for the caller to emit as metrics.
+   * Publishes the score figures (positive rate, PSI against the reference window, predictions) of open windows in
+   * two stages, each once (docs/evaluation.md, "Closing"):
+   * - provisional, once every registered shard's watermark passed the window's end: every shard's predictions of
+   *   records on time are in, records late for some features but applied to others may still come;
+   * - final, once every registered shard's watermark passed the end by the close lag (evaluationCloseLagMs): no
+   *   record of the window can be applied anymore. With a lag of 0 there is no provisional stage.
+   * `bounds` as a number is one watermark for every shard. The reference window is the spec's
+   * referenceWindowStart, else the first window closed (either stage), recorded in the registry.
+   *
+   * `beforeMark` receives the figures before any window is marked (the consumer publishes them there), so a crash
+   * in between repeats the figures on the retry rather than losing them.
    */
-  /**
-   * `beforeMark` receives the figures before any window is marked closed (the consumer publishes them there), so a
-   * crash in between repeats the figures on the retry rather than losing them.
-   */
-  public async closeWindows(watermark: number, beforeMark?: (closed: readonly ClosedWindow[]) => void | Promise<void>): Promise<ClosedWindow[]> {
+  public async closeWindows(bounds: number | CloseBounds, beforeMark?: (closed: readonly ClosedWindow[]) => void | Promise<void>): Promise<ClosedWindow[]> {
     const registry = await this.getRegistry();
-    // Windows ending at or before closedThrough were closed by an earlier batch: not read again, so a batch
+    const lag = typeof bounds === 'number' ? 0 : bounds.lagMs;
+    const end = (w: number): number => w + this.ev.windowMs;
+    // Windows ending at or before a stage's "through" were handled by an earlier batch: not read again, so a batch
     // that closes nothing reads the registry alone, however many closed windows await their labels.
-    const through = registry.closedThrough ?? -Infinity;
-    const due = registry.open.filter((w) => w + this.ev.windowMs <= watermark && w + this.ev.windowMs > through);
-    if (due.length === 0) return [];
-    const stored = await this.getWindows(due);
-    const raiseClosedThrough = async (): Promise<void> => {
-      const end = Math.max(...due) + this.ev.windowMs;
-      await this.update('registry closedThrough', {
-        Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
-        UpdateExpression: 'SET #through = :end',
-        ConditionExpression: 'attribute_not_exists(#through) OR #through < :end',
-        ExpressionAttributeNames: { '#through': RegistryAttr.closedThrough },
-        ExpressionAttributeValues: { ':end': N(end) },
-      }).catch((e: unknown) => {
-        // Another batch raised it further: nothing to do.
-        if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
-      });
+    const stages: Array<{ stage: CloseStage; through: number; lag: number }> = [
+      ...(lag > 0 ? [{ stage: 'provisional' as const, through: registry.provisionalThrough ?? -Infinity, lag: 0 }] : []),
+      { stage: 'final', through: registry.closedThrough ?? -Infinity, lag },
+    ];
+    const dueBy = (watermark: number): Array<{ stage: CloseStage; w: number }> => {
+      const all = stages.flatMap((st) => registry.open.filter((w) => end(w) + st.lag <= watermark && end(w) > st.through).map((w) => ({ stage: st.stage, w })));
+      // A window due final needs no provisional figures any more.
+      const final = new Set(all.filter((d) => d.stage === 'final').map((d) => d.w));
+      return all.filter((d) => d.stage === 'final' || !final.has(d.w));
     };
-    const toClose = due.filter((w) => {
+    let watermark = typeof bounds === 'number' ? bounds : bounds.known.size === 0 ? -Infinity : Math.min(...bounds.known.values());
+    // Other shards' watermarks are read only when the known ones already let a window close.
+    if (typeof bounds !== 'number' && dueBy(watermark).length > 0) {
+      const others = registry.shards.filter((sh) => !bounds.known.has(sh));
+      for (const b of await Promise.all(others.map((sh) => bounds.read(sh)))) watermark = Math.min(watermark, b);
+    }
+    const due = dueBy(watermark);
+    if (due.length === 0) return [];
+    const stored = await this.getWindows(due.map((d) => d.w));
+    const raiseThrough = async (): Promise<void> => {
+      for (const st of stages) {
+        // A window closed final is past the provisional stage too.
+        const mine = due.filter((d) => d.stage === st.stage || st.stage === 'provisional').map((d) => end(d.w));
+        if (mine.length === 0) continue;
+        const attr = st.stage === 'final' ? RegistryAttr.closedThrough : RegistryAttr.provisionalThrough;
+        await this.update(`registry ${attr}`, {
+          Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
+          UpdateExpression: 'SET #through = :end',
+          ConditionExpression: 'attribute_not_exists(#through) OR #through < :end',
+          ExpressionAttributeNames: { '#through': attr },
+          ExpressionAttributeValues: { ':end': N(Math.max(...mine)) },
+        }).catch((e: unknown) => {
+          // Another batch raised it further: nothing to do.
+          if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+        });
+      }
+    };
+    const toClose = due.filter(({ stage, w }) => {
       const s = stored.get(w);
-      return s !== undefined && !s.closed;
+      return s !== undefined && !s.closed && (stage === 'final' || !s.provisional);
     });
     if (toClose.length === 0) {
-      await raiseClosedThrough();
+      await raiseThrough();
       return [];
     }
     let reference = this.ev.referenceWindowStart ?? registry.reference;
     if (reference === null) {
+      const first = Math.min(...toClose.map((d) => d.w));
       const res = await this.update('registry reference window', {
         Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
         UpdateExpression: 'SET #ref = if_not_exists(#ref, :w)',
         ExpressionAttributeNames: { '#ref': RegistryAttr.reference },
-        ExpressionAttributeValues: { ':w': N(toClose[0]!) },
+        ExpressionAttributeValues: { ':w': N(first) },
         ReturnValues: 'UPDATED_NEW',
       });
-      reference = numberOf(res?.[RegistryAttr.reference]) ?? (await this.getRegistry()).reference ?? toClose[0]!;
+      reference = numberOf(res?.[RegistryAttr.reference]) ?? (await this.getRegistry()).reference ?? first;
     }
     const refCounts = stored.get(reference)?.counts ?? (await this.getWindows([reference])).get(reference)?.counts;
-    const out: ClosedWindow[] = toClose.map((w) => {
+    const out: ClosedWindow[] = toClose.map(({ stage, w }) => {
       const c = stored.get(w)!.counts;
       return {
         windowStart: w,
-        windowEnd: w + this.ev.windowMs,
+        windowEnd: end(w),
+        stage,
         predictions: c.predictions,
         positiveRate: c.predictions === 0 ? null : c.positives / c.predictions,
         psi: windowPsi(refCounts, c),
         reference,
+        ...estimated(c),
+        // Each feature's drift with the final figures, once every prediction of the window is in.
+        ...(stage === 'final' ? { featurePsi: featurePsi(refCounts, c) } : {}),
       };
     });
     await beforeMark?.(out);
-    for (const w of toClose) {
-      await this.update(`closed flag of window ${w}`, {
+    for (const { stage, w } of toClose) {
+      await this.update(`${stage === 'final' ? 'closed' : 'provisional'} flag of window ${w}`, {
         Key: { pk: S(windowPk(w)), sk: S(WINDOW_SK) },
-        UpdateExpression: 'SET #closed = :t',
-        ExpressionAttributeNames: { '#closed': WindowAttr.closed },
+        UpdateExpression: 'SET #flag = :t',
+        ExpressionAttributeNames: { '#flag': stage === 'final' ? WindowAttr.closed : WindowAttr.provisional },
         ExpressionAttributeValues: { ':t': { BOOL: true } },
       });
     }
-    await raiseClosedThrough();
+    await raiseThrough();
     return out;
   }
 
@@ -298,6 +362,7 @@ export class EvaluationStore {
       label: j.record.label.label,
       positive: j.prediction!.positive,
       delayMs: j.record.label.labelTime - j.prediction!.eventTime,
+      score: j.prediction!.score,
     }));
     const counted = await this.addCounts(WindowAttr.labelCheckpoint(shard), records, addLabel, windows);
     if (clock !== null) await this.raiseClock(clock);
@@ -421,7 +486,8 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   const values: Record<string, AttributeValue> = { ':through': S(padSequence(d.through)) };
   const adds: string[] = [];
   const add = (attr: string, n: number): void => {
-    if (n === 0) return;
+    // DynamoDB numbers stop at 1e-130: a smaller term (the square of a score near 0) adds nothing measurable.
+    if (Math.abs(n) < 1e-120) return;
     const i = adds.length;
     names[`#a${i}`] = attr;
     values[`:a${i}`] = N(n);
@@ -436,6 +502,20 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   add(WindowAttr.labeledFalsePositives, c.labeledFalsePositives);
   add(WindowAttr.labeledTrueNegatives, c.labeledTrueNegatives);
   c.delayBins.forEach((n, i) => add(WindowAttr.delayBin(i), n));
+  // The threshold-free measures' bins: only non-zero ones get an attribute, so the item stays small.
+  c.fineBins.forEach((n, i) => add(WindowAttr.fineBin(i), n));
+  c.fineScoreSums.forEach((n, r) => add(WindowAttr.fineScoreSum(r), n));
+  add(WindowAttr.fineNegativeLogLoss, c.fineNegativeLogLoss);
+  add(WindowAttr.fineSquares, c.fineSquares);
+  add(WindowAttr.positiveScoreSum, c.positiveScoreSum);
+  for (const [name, bins] of Object.entries(c.featureBins)) bins.forEach((n, b) => add(WindowAttr.featureBin(name, b), n));
+  c.labelPositiveBins.forEach((n, i) => add(WindowAttr.labelPositiveBin(i), n));
+  c.labelNegativeBins.forEach((n, i) => add(WindowAttr.labelNegativeBin(i), n));
+  c.labelScoreSums.forEach((n, r) => add(WindowAttr.labelScoreSum(r), n));
+  add(WindowAttr.labelLogLoss, c.labelLogLoss);
+  add(WindowAttr.labelSquaredError, c.labelSquaredError);
+  add(WindowAttr.labelNegativeLogLoss, c.labelNegativeLogLoss);
+  add(WindowAttr.labelSquares, c.labelSquares);
   if (checkpointRead !== '') values[':read'] = S(padSequence(checkpointRead));
   return {
     Key: { pk: S(windowPk(window)), sk: S(WINDOW_SK) },
@@ -444,6 +524,11 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
+}
+
+function estimated(c: WindowCounts): { estimatedPrecision: number | null; estimatedRecall: number | null } {
+  const e = estimatedPerformance(c);
+  return { estimatedPrecision: e.precision, estimatedRecall: e.recall };
 }
 
 function windowOf(it: Item): StoredWindow {
@@ -456,10 +541,26 @@ function windowOf(it: Item): StoredWindow {
   counts.falseNegatives = n(WindowAttr.falseNegatives);
   counts.labeledFalsePositives = n(WindowAttr.labeledFalsePositives);
   counts.labeledTrueNegatives = n(WindowAttr.labeledTrueNegatives);
+  counts.fineBins = counts.fineBins.map((_, i) => n(WindowAttr.fineBin(i)));
+  counts.fineScoreSums = counts.fineScoreSums.map((_, r) => n(WindowAttr.fineScoreSum(r)));
+  counts.fineNegativeLogLoss = n(WindowAttr.fineNegativeLogLoss);
+  counts.fineSquares = n(WindowAttr.fineSquares);
+  counts.positiveScoreSum = n(WindowAttr.positiveScoreSum);
+  counts.labelPositiveBins = counts.labelPositiveBins.map((_, i) => n(WindowAttr.labelPositiveBin(i)));
+  counts.labelNegativeBins = counts.labelNegativeBins.map((_, i) => n(WindowAttr.labelNegativeBin(i)));
+  counts.labelScoreSums = counts.labelScoreSums.map((_, r) => n(WindowAttr.labelScoreSum(r)));
+  counts.labelLogLoss = n(WindowAttr.labelLogLoss);
+  counts.labelSquaredError = n(WindowAttr.labelSquaredError);
+  counts.labelNegativeLogLoss = n(WindowAttr.labelNegativeLogLoss);
+  counts.labelSquares = n(WindowAttr.labelSquares);
   const checkpoints = new Map<string, string>();
   for (const [name, v] of Object.entries(it)) {
     const d = /^d(\d+)$/.exec(name);
-    if (d) {
+    const f = /^v:(.*):(\d+)$/.exec(name);
+    if (f) {
+      const bins = (counts.featureBins[f[1]!] ??= new Array<number>(FEATURE_VALUE_BINS).fill(0));
+      bins[Number(f[2])] = numberOf(v) ?? 0;
+    } else if (d) {
       const i = Number(d[1]);
       while (counts.delayBins.length <= i) counts.delayBins.push(0);
       counts.delayBins[i] = numberOf(v) ?? 0;
@@ -472,6 +573,7 @@ function windowOf(it: Item): StoredWindow {
     counts,
     checkpoints,
     closed: it[WindowAttr.closed]?.BOOL === true,
+    provisional: it[WindowAttr.provisional]?.BOOL === true,
     final: it[WindowAttr.final]?.BOOL === true,
   };
 }

@@ -4,7 +4,7 @@
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BatchOutcome, ScoringOutcome } from './batch-processor';
-import { featureAgeMs } from '../core/scoring';
+import { featureAgeMs, featureQuality } from '../core/scoring';
 import { MetricName } from '../contract/metric-names';
 
 export function publishBatchMetrics(metrics: Metrics, recordsIn: number, o: BatchOutcome, durationMs: number): void {
@@ -41,11 +41,20 @@ export function spreadSample(values: readonly number[], max = MAX_VALUES): numbe
   return Array.from({ length: max }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (max - 1))]!);
 }
 
-/** Scoring's figures: predictions written, positives, arrival → prediction latency and the age of the features used. */
+/**
+ * Scoring's figures: predictions written, positives, arrival → prediction latency, the age of the features used,
+ * and the features the model read by status (data quality at scoring time).
+ */
 export function addScoringMetrics(metrics: Metrics, s: ScoringOutcome): void {
   metrics.addMetric(MetricName.Predictions, MetricUnit.Count, s.predictions.length);
   metrics.addMetric(MetricName.PositivePredictions, MetricUnit.Count, s.predictions.filter((p) => p.positive).length);
   for (const v of spreadSample(s.latencyMs)) metrics.addMetric(MetricName.PredictionLatencyMs, MetricUnit.Milliseconds, v);
   const ages = s.predictions.map(featureAgeMs).filter((a): a is number => a !== null);
   for (const v of spreadSample(ages)) metrics.addMetric(MetricName.ScoringFeatureAgeMs, MetricUnit.Milliseconds, v);
+  // Counts, not shares: a share over many batches is Sum(empty) / Sum(values), which averaging shares would skew.
+  const q = featureQuality(s.predictions);
+  metrics.addMetric(MetricName.ScoredFeatureValues, MetricUnit.Count, q.values);
+  metrics.addMetric(MetricName.ScoredFeaturesEmpty, MetricUnit.Count, q.empty);
+  metrics.addMetric(MetricName.ScoredFeaturesStale, MetricUnit.Count, q.stale);
+  metrics.addMetric(MetricName.ScoredFeaturesUnavailable, MetricUnit.Count, q.unavailable);
 }

@@ -75,6 +75,17 @@ export const SCORING_PANELS = {
   predictions: { id: 'predictions', title: 'Predictions', unit: 'count', left: [{ metric: MetricName.Predictions, stat: 'Sum' }, { metric: MetricName.PositivePredictions, stat: 'Sum' }] },
   predictionLatency: { id: 'prediction-latency', title: 'Arrival to prediction written (ms)', unit: 'ms', left: quantiles(MetricName.PredictionLatencyMs) },
   featureAge: { id: 'feature-age', title: 'Age of the features scored (ms)', unit: 'ms', left: quantiles(MetricName.ScoringFeatureAgeMs) },
+  featureQuality: {
+    id: 'feature-quality',
+    title: 'Features scored: empty, stale, unavailable',
+    unit: 'count',
+    left: [
+      { metric: MetricName.ScoredFeaturesEmpty, stat: 'Sum' },
+      { metric: MetricName.ScoredFeaturesStale, stat: 'Sum' },
+      { metric: MetricName.ScoredFeaturesUnavailable, stat: 'Sum' },
+    ],
+    right: [{ metric: MetricName.ScoredFeatureValues, stat: 'Sum' }],
+  },
 } as const satisfies Record<string, PanelDefinition>;
 
 /** With an evaluation section (each measure is emitted once per evaluation window). */
@@ -86,6 +97,9 @@ export const EVALUATION_PANELS = {
     left: [
       { metric: MetricName.EvaluationPrecision, stat: 'Minimum' },
       { metric: MetricName.EvaluationRecall, stat: 'Minimum' },
+      // Estimated from the scores before labels, weeks earlier (docs/evaluation.md, "Estimated before labels").
+      { metric: MetricName.EvaluationEstimatedPrecision, stat: 'Minimum' },
+      { metric: MetricName.EvaluationEstimatedRecall, stat: 'Minimum' },
     ],
     thresholds: ['minPrecision', 'minRecall'],
   },
@@ -93,8 +107,16 @@ export const EVALUATION_PANELS = {
     id: 'drift',
     title: 'Score drift (PSI) and positive rate of closed windows',
     unit: 'ratio',
-    left: [{ metric: MetricName.EvaluationPsi, stat: 'Maximum' }],
-    right: [{ metric: MetricName.EvaluationPositiveRate, stat: 'Average' }],
+    // Provisional figures beside the final ones (docs/evaluation.md, "Closing"); the alarm reads the final PSI.
+    left: [
+      { metric: MetricName.EvaluationPsi, stat: 'Maximum' },
+      { metric: MetricName.EvaluationPsiProvisional, stat: 'Maximum' },
+      { metric: MetricName.EvaluationFeaturePsiMax, stat: 'Maximum' },
+    ],
+    right: [
+      { metric: MetricName.EvaluationPositiveRate, stat: 'Average' },
+      { metric: MetricName.EvaluationPositiveRateProvisional, stat: 'Average' },
+    ],
     thresholds: ['maxPsi'],
   },
   labelDelay: {
@@ -106,6 +128,20 @@ export const EVALUATION_PANELS = {
       { metric: MetricName.LabelDelayP99Ms, stat: 'Maximum' },
     ],
     right: [{ metric: MetricName.EvaluatedPredictions, stat: 'Sum' }],
+  },
+  thresholdFree: {
+    id: 'threshold-free',
+    title: 'Threshold-free measures of final windows',
+    unit: 'ratio',
+    left: [
+      { metric: MetricName.EvaluationRocAuc, stat: 'Minimum' },
+      { metric: MetricName.EvaluationPrAuc, stat: 'Minimum' },
+    ],
+    right: [
+      { metric: MetricName.EvaluationLogLoss, stat: 'Maximum' },
+      { metric: MetricName.EvaluationBrier, stat: 'Maximum' },
+      { metric: MetricName.EvaluationCalibrationError, stat: 'Maximum' },
+    ],
   },
 } as const satisfies Record<string, PanelDefinition>;
 

@@ -8,6 +8,15 @@ export const METRICS_NAMESPACE = 'EventTimeFeatures';
 /** Dimension added to every metric so several pipelines can share an account. */
 export const PIPELINE_DIMENSION = 'Pipeline';
 
+/**
+ * Second dimension set of an evaluation window's figures (beside `Pipeline` alone): the window's start, so each
+ * value can be told to its window.
+ */
+export const EVALUATION_WINDOW_DIMENSION = 'EvaluationWindow';
+
+/** The EvaluationWindow value of a window: its start as ISO-8601 (UTC). */
+export const evaluationWindowName = (windowStart: number): string => new Date(windowStart).toISOString();
+
 export const MetricName = {
   /** Kinesis records received by the consumer (re-deliveries included). */
   RecordsIn: 'RecordsIn',
@@ -49,6 +58,11 @@ export const MetricName = {
   PredictionLatencyMs: 'PredictionLatencyMs',
   /** Scoring time − newest event time among the features the model read, per prediction (ms). */
   ScoringFeatureAgeMs: 'ScoringFeatureAgeMs',
+  /** Data quality at scoring time: the (prediction, feature) values the model read, and of them the empty ones, the stale ones (stale or written after the time asked for) and the unavailable ones. */
+  ScoredFeatureValues: 'ScoredFeatureValues',
+  ScoredFeaturesEmpty: 'ScoredFeaturesEmpty',
+  ScoredFeaturesStale: 'ScoredFeaturesStale',
+  ScoredFeaturesUnavailable: 'ScoredFeaturesUnavailable',
   /** Label records received (re-deliveries included). */
   LabelsIn: 'LabelsIn',
   /** Labels joined to their prediction, once each. */
@@ -65,15 +79,30 @@ export const MetricName = {
   EvaluationPrecision: 'EvaluationPrecision',
   /** Recall of a final evaluation window. */
   EvaluationRecall: 'EvaluationRecall',
-  /** Share of positive predictions in a closed evaluation window. */
+  /** Share of positive predictions in an evaluation window, final: no record of it can be scored anymore. */
   EvaluationPositiveRate: 'EvaluationPositiveRate',
-  /** Population stability index of a closed window's scores against the reference window. */
+  /** Population stability index of a window's scores against the reference window, final like the above. */
   EvaluationPsi: 'EvaluationPsi',
+  /** The same two, provisional: every shard's watermark passed the window's end (late-applied records may follow). */
+  EvaluationPositiveRateProvisional: 'EvaluationPositiveRateProvisional',
+  EvaluationPsiProvisional: 'EvaluationPsiProvisional',
   /** Predictions counted in a final evaluation window. */
   EvaluatedPredictions: 'EvaluatedPredictions',
   /** Label time − prediction event time, median and 99th percentile over a final window's labels (ms). */
   LabelDelayP50Ms: 'LabelDelayP50Ms',
   LabelDelayP99Ms: 'LabelDelayP99Ms',
+  /** The largest PSI of a feature's values (at scoring time) against the reference window's, with the window's final PSI. */
+  EvaluationFeaturePsiMax: 'EvaluationFeaturePsiMax',
+  /** Precision and recall of a window estimated from its scores before labels (label-join.ts estimatedPerformance), with its final PSI. */
+  EvaluationEstimatedPrecision: 'EvaluationEstimatedPrecision',
+  EvaluationEstimatedRecall: 'EvaluationEstimatedRecall',
+  /** Threshold-free measures of a final window (lambda/core/score-metrics.ts): ROC AUC and PR AUC (average precision). */
+  EvaluationRocAuc: 'EvaluationRocAuc',
+  EvaluationPrAuc: 'EvaluationPrAuc',
+  /** Mean log loss, Brier score and expected calibration error of a final window's scores against its labels. */
+  EvaluationLogLoss: 'EvaluationLogLoss',
+  EvaluationBrier: 'EvaluationBrier',
+  EvaluationCalibrationError: 'EvaluationCalibrationError',
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
@@ -96,4 +125,9 @@ export const LABELS_METRICS: readonly MetricName[] = [
   MetricName.EvaluatedPredictions,
   MetricName.LabelDelayP50Ms,
   MetricName.LabelDelayP99Ms,
+  MetricName.EvaluationRocAuc,
+  MetricName.EvaluationPrAuc,
+  MetricName.EvaluationLogLoss,
+  MetricName.EvaluationBrier,
+  MetricName.EvaluationCalibrationError,
 ];

@@ -100,3 +100,18 @@ function psiOfShares(ref: readonly number[], cur: readonly number[], floor: numb
   }
   return psi;
 }
+
+/**
+ * Bins of a feature's served values for its drift (PSI per feature): no value, negative, zero, (0, 1), then powers
+ * of two [1, 2), [2, 4), … [256, 512) and 512 or more. Fixed, so windows' counts add up and compare with no
+ * reference fitted first; counts and sums (the usual features) spread over them on a log scale.
+ */
+export const FEATURE_VALUE_BINS = 14;
+
+export function featureValueBin(v: number | null): number {
+  if (v === null || Number.isNaN(v)) return 0;
+  if (v < 0) return 1;
+  if (v === 0) return 2;
+  if (v < 1) return 3;
+  return 4 + Math.min(9, Math.floor(Math.log2(v)));
+}

@@ -6,9 +6,10 @@
  * Verdicts are judged label by label in stream order, against the evaluation clock as it stood just before the
  * label (the highest label time seen), so a batch cut anywhere judges every label the same way.
  */
-import { SCORE_BINS, populationStabilityIndexOfCounts } from './evaluation';
+import { FEATURE_VALUE_BINS, SCORE_BINS, featureValueBin, populationStabilityIndexOfCounts } from './evaluation';
+import { type Interval, LABELLED_BINS, LOG_LOSS_EPS, type LabelledBins, RELIABILITY_BINS, type ThresholdFreeMetrics, emptyLabelledBins, labelledBin, thresholdFreeMetrics, wilsonInterval } from './score-metrics';
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_ID_BYTES, MAX_KEY_BYTES, parseEventTime } from './record';
-import type { EvaluationSpec, PipelineSpec, UnlabeledPolicy } from './spec';
+import { type EvaluationSpec, type PipelineSpec, type UnlabeledPolicy, correctionHorizonMs, longestWindowMs } from './spec';
 import { compareSeq } from './state';
 
 /** A label more than this ahead of its arrival is `future` when the spec sets no watermark.maxFutureSkewMs. */
@@ -26,6 +27,17 @@ export function evaluationWindowStart(eventTime: number, windowMs: number): numb
 /** Event time (the label clock's) at which a window becomes final: its end plus the label window. */
 export function windowFinalAt(windowStart: number, ev: Pick<EvaluationSpec, 'windowMs' | 'labelWindowMs'>): number {
   return windowStart + ev.windowMs + ev.labelWindowMs;
+}
+
+/**
+ * How far past an evaluation window's end every shard's watermark must be before no record of the window can be
+ * applied (and scored) anymore: a record at t < end is applied while a window holding it is not final, and the
+ * last such window ends before end + the longest window (a session: its gap); under latePolicy "update" it is
+ * still corrected for the correction horizon beyond. A global window is never final, so it bounds nothing: a
+ * record of a closed window that only a global feature takes is still scored (docs/evaluation.md, Limits).
+ */
+export function evaluationCloseLagMs(spec: Pick<PipelineSpec, 'features' | 'latePolicy' | 'correctionHorizonMs'>): number {
+  return longestWindowMs(spec) + correctionHorizonMs(spec);
 }
 
 // ---- parsing --------------------------------------------------------------------------------------------------
@@ -172,6 +184,8 @@ export interface StoredPrediction {
   readonly window: number;
   readonly score: number;
   readonly positive: boolean;
+  /** The values of the features the model read (from the prediction's document), for their drift. */
+  readonly features?: Readonly<Record<string, number | null>>;
   /** The joined label, when one is. */
   readonly label?: boolean;
   readonly labelTime?: number;
@@ -270,6 +284,30 @@ export interface WindowCounts {
   predictions: number;
   positives: number;
   scoreBins: number[];
+  /**
+   * For the threshold-free measures (score-metrics.ts), of every prediction: counts per fine bin (LABELLED_BINS),
+   * Σ score per reliability bin, and Σ −ln(1 − p) and Σ p², what each would add as a negative label (the
+   * `unlabeled: "negative"` policy). Score sums are kept per reliability bin only: that is all the measures read.
+   */
+  fineBins: number[];
+  fineScoreSums: number[];
+  fineNegativeLogLoss: number;
+  fineSquares: number;
+  /** Σ score of the positive predictions: with Σ of all scores, the estimate before labels (estimatedPerformance). */
+  positiveScoreSum: number;
+  /** Per feature the model read, its values at scoring time per featureValueBin: each feature's drift. */
+  featureBins: Record<string, number[]>;
+  /**
+   * Of the joined labels: positives and negatives per fine bin, Σ score per reliability bin, Σ log loss and Σ
+   * squared error by the label, and Σ −ln(1 − p), Σ p² (to take the labelled ones out of the predictions' sums).
+   */
+  labelPositiveBins: number[];
+  labelNegativeBins: number[];
+  labelScoreSums: number[];
+  labelLogLoss: number;
+  labelSquaredError: number;
+  labelNegativeLogLoss: number;
+  labelSquares: number;
   /** Joined labels by (label, prediction): tp (+,+), fn (+,−), fpl (−,+), tnl (−,−). */
   truePositives: number;
   falseNegatives: number;
@@ -284,6 +322,19 @@ export function emptyCounts(): WindowCounts {
     predictions: 0,
     positives: 0,
     scoreBins: new Array<number>(SCORE_BINS.length + 1).fill(0),
+    fineBins: new Array<number>(LABELLED_BINS).fill(0),
+    fineScoreSums: new Array<number>(RELIABILITY_BINS).fill(0),
+    fineNegativeLogLoss: 0,
+    fineSquares: 0,
+    positiveScoreSum: 0,
+    featureBins: {},
+    labelPositiveBins: new Array<number>(LABELLED_BINS).fill(0),
+    labelNegativeBins: new Array<number>(LABELLED_BINS).fill(0),
+    labelScoreSums: new Array<number>(RELIABILITY_BINS).fill(0),
+    labelLogLoss: 0,
+    labelSquaredError: 0,
+    labelNegativeLogLoss: 0,
+    labelSquares: 0,
     truePositives: 0,
     falseNegatives: 0,
     labeledFalsePositives: 0,
@@ -325,19 +376,41 @@ export function windowDeltas<R extends CountedRecord>(records: readonly R[], che
   return [...out].map(([window, d]) => ({ window, ...d }));
 }
 
+const clipped = (p: number): number => Math.min(1 - LOG_LOSS_EPS, Math.max(LOG_LOSS_EPS, p));
+const reliabilityBin = (fine: number): number => Math.floor(fine / (LABELLED_BINS / RELIABILITY_BINS));
+
 /** Adds one prediction. */
-export function addPrediction(c: WindowCounts, p: { readonly scoreBin: number; readonly positive: boolean }): void {
+export function addPrediction(c: WindowCounts, p: { readonly scoreBin: number; readonly positive: boolean; readonly score: number; readonly features?: Readonly<Record<string, number | null>> }): void {
+  for (const [name, v] of Object.entries(p.features ?? {})) {
+    const bins = (c.featureBins[name] ??= new Array<number>(FEATURE_VALUE_BINS).fill(0));
+    bins[featureValueBin(v)]! += 1;
+  }
   c.predictions += 1;
   if (p.positive) c.positives += 1;
   c.scoreBins[p.scoreBin] = (c.scoreBins[p.scoreBin] ?? 0) + 1;
+  const fine = labelledBin(p.score);
+  c.fineBins[fine]! += 1;
+  c.fineScoreSums[reliabilityBin(fine)]! += p.score;
+  c.fineNegativeLogLoss += -Math.log(1 - clipped(p.score));
+  c.fineSquares += p.score * p.score;
+  if (p.positive) c.positiveScoreSum += p.score;
 }
 
-/** Adds one joined label. */
-export function addLabel(c: WindowCounts, j: { readonly label: boolean; readonly positive: boolean; readonly delayMs: number }): void {
+/** Adds one joined label (with its prediction's score). */
+export function addLabel(c: WindowCounts, j: { readonly label: boolean; readonly positive: boolean; readonly delayMs: number; readonly score: number }): void {
   if (j.label && j.positive) c.truePositives += 1;
   else if (j.label) c.falseNegatives += 1;
   else if (j.positive) c.labeledFalsePositives += 1;
   else c.labeledTrueNegatives += 1;
+  const fine = labelledBin(j.score);
+  if (j.label) c.labelPositiveBins[fine]! += 1;
+  else c.labelNegativeBins[fine]! += 1;
+  c.labelScoreSums[reliabilityBin(fine)]! += j.score;
+  const p = clipped(j.score);
+  c.labelLogLoss += j.label ? -Math.log(p) : -Math.log(1 - p);
+  c.labelSquaredError += (j.score - (j.label ? 1 : 0)) ** 2;
+  c.labelNegativeLogLoss += -Math.log(1 - p);
+  c.labelSquares += j.score * j.score;
   const b = labelDelayBin(j.delayMs);
   while (c.delayBins.length <= b) c.delayBins.push(0);
   c.delayBins[b]! += 1;
@@ -384,6 +457,14 @@ export function delayQuantileMs(bins: readonly number[], q: number): number | nu
 export interface WindowMetrics {
   /** Predictions counted in the window. */
   readonly predictions: number;
+  /**
+   * Threshold-free measures over the window's labelled score bins (score-metrics.ts), under the unlabeled policy:
+   * with "negative" every prediction counts, an unlabeled one as a negative label; with "unknown" the labelled ones.
+   */
+  readonly thresholdFree: ThresholdFreeMetrics;
+  /** 95% Wilson intervals of precision (TP of TP + FP) and recall (TP of TP + FN); null where those are. */
+  readonly precisionInterval: Interval | null;
+  readonly recallInterval: Interval | null;
   readonly truePositives: number;
   readonly falsePositives: number;
   readonly falseNegatives: number;
@@ -413,6 +494,9 @@ export function windowMetrics(c: WindowCounts, unlabeled: UnlabeledPolicy): Wind
   const tn = unlabeled === 'negative' ? c.predictions - c.positives - fn : c.labeledTrueNegatives;
   return {
     predictions: c.predictions,
+    thresholdFree: thresholdFreeMetrics(windowLabelledBins(c, unlabeled)),
+    precisionInterval: wilsonInterval(tp, tp + fp),
+    recallInterval: wilsonInterval(tp, tp + fn),
     truePositives: tp,
     falsePositives: fp,
     falseNegatives: fn,
@@ -424,6 +508,48 @@ export function windowMetrics(c: WindowCounts, unlabeled: UnlabeledPolicy): Wind
     labelDelayP50Ms: delayQuantileMs(c.delayBins, 0.5),
     labelDelayP99Ms: delayQuantileMs(c.delayBins, 0.99),
   };
+}
+
+/**
+ * The window's labelled score bins under the unlabeled policy. "unknown": the joined labels'. "negative": those plus
+ * every prediction without a label as a negative, taken as all predictions less the labelled ones, bin by bin and
+ * sum by sum. The score sums sit in the first fine bin of their reliability bin: thresholdFreeMetrics reads them
+ * per reliability bin only.
+ */
+export function windowLabelledBins(c: WindowCounts, unlabeled: UnlabeledPolicy): LabelledBins {
+  const b = emptyLabelledBins();
+  const per = LABELLED_BINS / RELIABILITY_BINS;
+  for (let i = 0; i < LABELLED_BINS; i++) {
+    b.positives[i] = c.labelPositiveBins[i]!;
+    b.negatives[i] = c.labelNegativeBins[i]!;
+    if (unlabeled === 'negative') b.negatives[i]! += Math.max(0, c.fineBins[i]! - c.labelPositiveBins[i]! - c.labelNegativeBins[i]!);
+  }
+  for (let r = 0; r < RELIABILITY_BINS; r++) b.scoreSums[r * per] = unlabeled === 'negative' ? c.fineScoreSums[r]! : c.labelScoreSums[r]!;
+  b.logLossSum = c.labelLogLoss + (unlabeled === 'negative' ? c.fineNegativeLogLoss - c.labelNegativeLogLoss : 0);
+  b.brierSum = c.labelSquaredError + (unlabeled === 'negative' ? c.fineSquares - c.labelSquares : 0);
+  return b;
+}
+
+/**
+ * Precision and recall expected before any label, from the scores alone (the idea of NannyML's CBPE): if a score is
+ * the probability of a positive label, a window's expected true positives are Σ score over its positive
+ * predictions, so precision ≈ that / positive predictions and recall ≈ that / Σ score over all predictions. No
+ * calibration is fitted: the estimate is as good as the model's calibration (the final windows' reliability bins
+ * show it), and blind to concept drift, when the same scores come to mean another share of positives.
+ */
+export function estimatedPerformance(c: WindowCounts): { precision: number | null; recall: number | null } {
+  const total = c.fineScoreSums.reduce((a, b) => a + b, 0);
+  return { precision: c.positives === 0 ? null : c.positiveScoreSum / c.positives, recall: total === 0 ? null : c.positiveScoreSum / total };
+}
+
+/** PSI of each feature's values against the reference window's, by feature; null for one either window lacks. */
+export function featurePsi(reference: WindowCounts | undefined, current: WindowCounts): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, bins] of Object.entries(current.featureBins)) {
+    const ref = reference?.featureBins[name];
+    out[name] = ref === undefined ? null : populationStabilityIndexOfCounts(ref, bins);
+  }
+  return out;
 }
 
 /** PSI of a window's scores against the reference window's, from their bin counts; null when either is empty. */

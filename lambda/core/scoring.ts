@@ -74,3 +74,28 @@ export function featureAgeMs(p: Prediction): number | null {
   for (const f of Object.values(p.features)) if (f.newestEventTime !== null && f.newestEventTime > newest) newest = f.newestEventTime;
   return Number.isFinite(newest) ? p.featuresAt - newest : null;
 }
+
+/** Data quality at scoring time: the (prediction, feature) pairs the model read, by status. */
+export interface FeatureQuality {
+  readonly values: number;
+  readonly empty: number;
+  /** Stale, or written after the time asked for (serving.ts): a value that may not be what the model should see. */
+  readonly stale: number;
+  readonly unavailable: number;
+}
+
+export function featureQuality(predictions: readonly Prediction[]): FeatureQuality {
+  let values = 0;
+  let empty = 0;
+  let stale = 0;
+  let unavailable = 0;
+  for (const p of predictions) {
+    for (const f of Object.values(p.features)) {
+      values++;
+      if (f.status === 'empty') empty++;
+      else if (f.status === 'stale' || f.status === 'written-after') stale++;
+      else if (f.status === 'unavailable') unavailable++;
+    }
+  }
+  return { values, empty, stale, unavailable };
+}

@@ -539,7 +539,7 @@ export function parseSpecJson(text: string): PipelineSpec {
 }
 
 /** Longest event-time span any tumbling, sliding or session window can cover (session: its gap), used to size retention. */
-export function longestWindowMs(spec: PipelineSpec): number {
+export function longestWindowMs(spec: Pick<PipelineSpec, 'features'>): number {
   let longest = 0;
   for (const f of spec.features) {
     // A global window is never final, so it bounds no retention: callers treat it on its own (see idRetentionMs).

@@ -327,9 +327,20 @@ describe('dashboard', () => {
   });
 
   it('has an evaluation row: precision, recall, PSI with its threshold line, positive rate, label delay, labels', () => {
-    expect(lines('Precision and recall of final windows')).toEqual([[MetricName.EvaluationPrecision, 'Minimum'], [MetricName.EvaluationRecall, 'Minimum']]);
+    expect(lines('Precision and recall of final windows')).toEqual([
+      [MetricName.EvaluationPrecision, 'Minimum'],
+      [MetricName.EvaluationRecall, 'Minimum'],
+      [MetricName.EvaluationEstimatedPrecision, 'Minimum'],
+      [MetricName.EvaluationEstimatedRecall, 'Minimum'],
+    ]);
     const drift = widget('Score drift (PSI) and positive rate of closed windows');
-    expect(lines('Score drift (PSI) and positive rate of closed windows')).toEqual([[MetricName.EvaluationPsi, 'Maximum'], [MetricName.EvaluationPositiveRate, 'Average']]);
+    expect(lines('Score drift (PSI) and positive rate of closed windows')).toEqual([
+      [MetricName.EvaluationPsi, 'Maximum'],
+      [MetricName.EvaluationPsiProvisional, 'Maximum'],
+      [MetricName.EvaluationFeaturePsiMax, 'Maximum'],
+      [MetricName.EvaluationPositiveRate, 'Average'],
+      [MetricName.EvaluationPositiveRateProvisional, 'Average'],
+    ]);
     expect(drift.annotations?.horizontal).toEqual([expect.objectContaining({ value: 0.2, label: 'max PSI' })]);
     expect(lines('Label delay of final windows (ms)').slice(0, 2)).toEqual([[MetricName.LabelDelayP50Ms, 'Maximum'], [MetricName.LabelDelayP99Ms, 'Maximum']]);
     expect(lines('Labels').map(([n]) => n)).toEqual(expect.arrayContaining([MetricName.LabelsJoined, MetricName.LateLabels, MetricName.UnmatchedLabels]));

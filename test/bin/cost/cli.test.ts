@@ -28,6 +28,20 @@ describe('npm run cost', () => {
     expect(r.stdout).toMatch(/unconfirmed price: \$0\.04 per stream-hour/);
   });
 
+  it('prices a run with scoring and labels, and features endpoint reads by their requests', async () => {
+    const scored = { ...usage, predictionRecordsPut: 2000, predictionBytesPut: 1_600_000, predictionPutPayloadUnits: 2000, predictionBilledKbPut: 2000, dynamodbPredictionsWriteUnits: 2100 };
+    const labels = { ...emptyUsage(), invocations: 2, consumerMs: 900, dynamodbWriteUnits: 120, dynamodbReadUnits: 60, kinesisRecordsPut: 100, kinesisBytesPut: 9000, kinesisPutPayloadUnits: 100, kinesisBilledKbPut: 100 };
+    const file = join(dir, 'scored.json');
+    writeFileSync(file, JSON.stringify({ records: 2000, applied: 2000, usage: scored, labels: { records: 100, usage: labels } }));
+    const r = await run(['--summary', file, '--rates', '100', '--serving-reads', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('scoring: 2000 predictions put, predictions table 2100 write units, 0 read units; labels: 100 put, 2 invocations, 120 write units, 60 read units');
+    expect(r.stdout).toMatch(/of which predictions table +\$0\.66/); // 1.05 million WRU at $0.625
+    expect(r.stdout).toMatch(/labels consumer +\$0\.04/); // 1,000 requests, 225 GB-s, 60,000 WRU, 30,000 RRU: $0.0445
+    expect(r.stdout).toMatch(/features endpoint reads +\$0\.40/);
+    expect(r.stdout).toContain('a million reads cost 0.40 USD (each: 1 Lambda request, 20 ms billed at 512 MB, 0.5 read unit');
+  });
+
   it('prints in JSON what the model computes', async () => {
     const r = await run(['--summary', `${good},${good}`, '--json']);
     expect(r.code, r.stderr).toBe(0);

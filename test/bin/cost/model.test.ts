@@ -60,6 +60,35 @@ describe('cost per million events', () => {
     expect(c.totalOnDemand).toBeCloseTo(1.3712002 + 0.1911303, 7);
   });
 
+  it('prices scoring, labels and features endpoint reads by hand', () => {
+    const usage: Usage = { ...USAGE, predictionRecordsPut: 1000, predictionBytesPut: 800_000, predictionPutPayloadUnits: 1000, predictionBilledKbPut: 1000, dynamodbPredictionsWriteUnits: 1100, dynamodbPredictionsReadUnits: 50 };
+    const labels: Usage = { ...emptyUsage(), invocations: 3, consumerMs: 1500, dynamodbWriteUnits: 200, dynamodbReadUnits: 300, sqsBilledRequests: 2, kinesisRecordsPut: 100, kinesisBytesPut: 10_000, kinesisPutPayloadUnits: 100, kinesisBilledKbPut: 100, kinesisBytesRead: 10_000 };
+    const c = costPerMillion({
+      records: 1000,
+      usage,
+      rate: 100,
+      memoryMb: 1024,
+      labels: { records: 100, usage: labels, memoryMb: 512 },
+      serving: { readsPerEvent: 1, ms: 20, memoryMb: 512, readUnitsPerRead: 0.5 },
+    });
+    // Of the DynamoDB figures: 1.1 million WRU and 50,000 RRU of the predictions table.
+    expect(c.scoringDynamodb).toBeCloseTo(1.1 * 0.625 + 0.05 * 0.125, 12);
+    // Predictions stream: one shard for 100 records/s for 2.777… hours, a million PUT payload units.
+    expect(c.predictionsStreamProvisioned).toBeCloseTo(0.0416667 + 0.014, 7);
+    expect(c.predictionsStreamOnDemand).toBeCloseTo(0.1111111 + 0.0762939, 6);
+    // Labels consumer per million events (100,000 labels): 3,000 requests, 750 GB-s, 0.2 M WRU, 0.3 M RRU, 2,000 FIFO requests.
+    expect(c.labelsConsumer).toBeCloseTo(3000 * 0.0000002 + 750 * 0.0000133334 + 0.2 * 0.625 + 0.3 * 0.125 + 2000 * 0.0000005, 9);
+    // Labels stream: one shard, 100,000 PUT payload units.
+    expect(c.labelsStreamProvisioned).toBeCloseTo(0.0416667 + 0.0014, 7);
+    // A million reads: a million Lambda requests, 10,000 GB-s, half a million RRU.
+    expect(c.serving).toBeCloseTo(0.2 + 10_000 * 0.0000133334 + 0.5 * 0.125, 9);
+    expect(c.totalProvisioned).toBeCloseTo(1.4268669 + c.predictionsStreamProvisioned + c.labelsConsumer + c.labelsStreamProvisioned + c.serving, 7);
+    expect(c.totalOnDemand).toBeCloseTo(1.3712002 + 0.1911303 + c.predictionsStreamOnDemand + c.labelsConsumer + c.labelsStreamOnDemand + c.serving, 7);
+    // Without them, none of it.
+    const plain = costPerMillion({ records: 1000, usage: USAGE, rate: 100, memoryMb: 1024 });
+    expect([plain.scoringDynamodb, plain.predictionsStreamProvisioned, plain.labelsConsumer, plain.labelsStreamProvisioned, plain.serving]).toEqual([0, 0, 0, 0, 0]);
+  });
+
   it('divides the stream-hours by the rate and adds shards as the rate needs them', () => {
     const at = (rate: number) => costPerMillion({ records: 1000, usage: USAGE, rate, memoryMb: 1024 });
     expect(at(10).kinesisShardHours).toBeCloseTo(0.416667, 6);
@@ -119,6 +148,15 @@ describe('run summary', () => {
   it('reads records and every usage field', () => {
     const p = write('ok.json', JSON.stringify({ records: 1000, applied: 990, usage: USAGE }));
     expect(readRunSummary(p)).toEqual({ path: p, records: 1000, usage: USAGE });
+  });
+
+  it('reads a run\'s labels and what its labels consumer used; a summary older than the scoring figures reads them as 0', () => {
+    const labels = { ...emptyUsage(), invocations: 2 };
+    const p = write('labels.json', JSON.stringify({ records: 1000, usage: USAGE, labels: { records: 40, usage: labels } }));
+    expect(readRunSummary(p)).toEqual({ path: p, records: 1000, usage: USAGE, labels: { records: 40, usage: labels } });
+    const { predictionRecordsPut: _p, dynamodbPredictionsWriteUnits: _w, ...older } = USAGE;
+    expect(readRunSummary(write('older.json', JSON.stringify({ records: 1000, usage: older }))).usage).toEqual(USAGE);
+    expect(() => readRunSummary(write('bad-labels.json', JSON.stringify({ records: 10, usage: USAGE, labels: { records: 1, usage: { ...labels, consumerMs: -1 } } })))).toThrow(/labels\.usage\.consumerMs must be a non-negative number, got -1/);
   });
 
   it('refuses by name a missing file, a folder, text that is not JSON, a summary without usage and a bad usage figure', () => {

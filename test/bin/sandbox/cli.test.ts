@@ -39,6 +39,25 @@ describe.concurrent('sandbox command line', () => {
     expect(r.stderr).toContain('--kinesis-emulator must be one of kinesalite, kinesis-mock, got localstack');
   });
 
+  it('refuses --labels without a spec with an evaluation section or with a line that is no object, and a parallelization factor above 1 with evaluation', async () => {
+    const plain = path.join(dir, 'plain.json');
+    writeFileSync(plain, JSON.stringify({ source: { keyField: 'u', timeField: 't' }, watermark: { allowedLatenessMs: 0 }, features: [{ name: 'n', window: { type: 'tumbling', sizeMs: 60000 }, aggregate: 'count' }] }));
+    const badLabels = path.join(dir, 'bad-labels.jsonl');
+    writeFileSync(badLabels, '{"eventId": "e1", "key": "u1", "label": true, "labelTime": 1}\n[1, 2]\n');
+    const [noEvaluation, noFileMode, factor, badLine] = await Promise.all([
+      sandbox(['--config', plain, '--input', good, '--out', dir, '--labels', good]),
+      sandbox(['--labels', good]),
+      sandbox(['--config', FRAUD, '--input', good, '--out', dir, '--parallelization-factor', '2']),
+      sandbox(['--config', FRAUD, '--input', good, '--out', dir, '--labels', badLabels]),
+    ]);
+    expect([noEvaluation.code, noFileMode.code, factor.code, badLine.code]).toEqual([64, 64, 64, 1]);
+    expect(badLine.stderr).toContain('--labels line 2: a label must be a JSON object, got an array');
+    expect(badLine.stderr).not.toContain('emulators up');
+    expect(noEvaluation.stderr).toContain(`--labels needs a spec with an evaluation section (and scoring): ${plain} has none`);
+    expect(noFileMode.stderr).toContain('--labels needs --config, --input and --out');
+    expect(factor.stderr).toContain('--parallelization-factor 2 cannot run a spec with an evaluation section');
+  });
+
   it('asks for the missing file option', async () => {
     const r = await sandbox(['--config', FRAUD, '--out', dir]);
     expect(r.code).toBe(64);

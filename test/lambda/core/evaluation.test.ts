@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SCORE_BINS, binShares, confusion, populationStabilityIndex } from '../../../lambda/core/evaluation';
+import { FEATURE_VALUE_BINS, SCORE_BINS, binShares, confusion, featureValueBin, populationStabilityIndex } from '../../../lambda/core/evaluation';
 
 describe('confusion', () => {
   it('counts thresholded scores against labels', () => {
@@ -51,5 +51,29 @@ describe('population stability index', () => {
 
   it('puts a score on a bin edge in the bin above it', () => {
     expect(binShares([0.1, 0.0999, 1], SCORE_BINS)).toEqual([1 / 3, 1 / 3, 0, 0, 0, 0, 0, 0, 0, 1 / 3]);
+  });
+});
+
+describe('feature value bins', () => {
+  it('put no value, negatives, zero and (0, 1) apart, then powers of two up to 512 and beyond', () => {
+    const cases: Array<[number | null, number]> = [
+      [null, 0],
+      [Number.NaN, 0],
+      [-5, 1],
+      [-0.1, 1],
+      [0, 2],
+      [0.5, 3],
+      [1, 4],
+      [1.99, 4],
+      [2, 5],
+      [3.5, 5],
+      [4, 6],
+      [256, 12],
+      [511.9, 12],
+      [512, 13],
+      [1e12, 13],
+    ];
+    for (const [v, b] of cases) expect(featureValueBin(v), String(v)).toBe(b);
+    expect(FEATURE_VALUE_BINS).toBe(14);
   });
 });

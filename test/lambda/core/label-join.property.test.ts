@@ -58,7 +58,7 @@ class CoreEvaluation {
       const window = evaluationWindowStart(p.eventTime, ev.windowMs);
       this.preds.set(p.eventId, { eventId: p.eventId, key: p.key, modelVersion: MODEL, eventTime: p.eventTime, window, score: p.score, positive: p.positive });
       const w = this.windows.get(window) ?? { counts: emptyCounts(), lck: '', final: false };
-      addPrediction(w.counts, { scoreBin: scoreBin(p.score), positive: p.positive });
+      addPrediction(w.counts, { scoreBin: scoreBin(p.score), positive: p.positive, score: p.score });
       this.windows.set(window, w);
       this.open.add(window);
     }
@@ -99,19 +99,23 @@ class CoreEvaluation {
       if (p.label !== undefined && p.labeledBy !== ref) throw new Error('condition failed: another label joined meanwhile');
       this.preds.set(p.eventId, { ...p, label: j.record.label.label, labelTime: j.record.label.labelTime, labeledBy: ref });
     }
-    const counted = joined.map((j) => ({ seq: j.record.seq, window: j.prediction!.window, label: j.record.label.label, positive: j.prediction!.positive, delayMs: j.record.label.labelTime - j.prediction!.eventTime }));
+    const counted = joined.map((j) => ({ seq: j.record.seq, window: j.prediction!.window, label: j.record.label.label, positive: j.prediction!.positive, delayMs: j.record.label.labelTime - j.prediction!.eventTime, score: j.prediction!.score }));
     for (const d of windowDeltas(counted, (w) => this.windows.get(w)?.lck ?? '', addLabel)) {
       write();
       const w = this.windows.get(d.window)!;
-      const c = w.counts;
-      c.truePositives += d.counts.truePositives;
-      c.falseNegatives += d.counts.falseNegatives;
-      c.labeledFalsePositives += d.counts.labeledFalsePositives;
-      c.labeledTrueNegatives += d.counts.labeledTrueNegatives;
-      d.counts.delayBins.forEach((n, i) => {
-        while (c.delayBins.length <= i) c.delayBins.push(0);
-        c.delayBins[i]! += n;
-      });
+      // As the store's ADD does: every count and sum of the delta onto the window's.
+      // (A label adds no feature values: featureBins stays as the predictions left it.)
+      const c = w.counts as unknown as Record<string, number | number[]>;
+      for (const [name, v] of Object.entries(d.counts as unknown as Record<string, number | number[] | object>)) {
+        if (typeof v === 'number') (c[name] as number) += v;
+        else if (Array.isArray(v)) {
+          const arr = c[name] as number[];
+          v.forEach((n, i) => {
+            while (arr.length <= i) arr.push(0);
+            arr[i]! += n;
+          });
+        }
+      }
       w.lck = d.through;
     }
     if (clock !== null && (this.clock === null || clock > this.clock)) {
@@ -189,6 +193,7 @@ function check(s: Scenario, sys: CoreEvaluation): void {
       recall: r.recall,
       positiveRate: r.positiveRate,
     });
+    expectThresholdFree(m, s, w, ref.joined);
     if (r.delays.length === 0) {
       expect(m.labelDelayP50Ms).toBeNull();
     } else {
@@ -196,6 +201,78 @@ function check(s: Scenario, sys: CoreEvaluation): void {
       expect(withinDelayBin(m.labelDelayP99Ms, nearestRank(r.delays, 0.99)), `p99 of ${w}`).toBe(true);
     }
   }
+}
+
+/**
+ * Threshold-free measures and intervals of a final window, written here from their definitions over the window's
+ * raw (score, label) pairs: every prediction, unlabeled ones as negatives ("negative"), or the labelled ones
+ * ("unknown"). ROC AUC and PR AUC are of the scores rounded down to 0.01, as the bins keep them.
+ */
+function expectThresholdFree(m: WindowMetrics, s: Scenario, w: number, joined: ReadonlyMap<string, { label: boolean }>): void {
+  const pairs = s.predictions
+    .filter((p) => evaluationWindowStart(p.eventTime, s.windowMs) === w && (s.unlabeled === 'negative' || joined.has(p.eventId)))
+    .map((p) => ({ score: p.score, label: joined.get(p.eventId)?.label ?? false, positive: p.positive }));
+  const q = (x: number): number => Math.min(99, Math.floor(x * 100));
+  const pos = pairs.filter((p) => p.label);
+  const neg = pairs.filter((p) => !p.label);
+  const n = pairs.length;
+  let auc: number | null = null;
+  if (pos.length > 0 && neg.length > 0) {
+    let wins = 0;
+    for (const a of pos) for (const b of neg) wins += q(a.score) > q(b.score) ? 1 : q(a.score) === q(b.score) ? 0.5 : 0;
+    auc = wins / (pos.length * neg.length);
+  }
+  let ap: number | null = null;
+  if (pos.length > 0) {
+    ap = 0;
+    let before = 0;
+    for (const t of [...new Set(pairs.map((p) => q(p.score)))].sort((a, b) => b - a)) {
+      const tp = pos.filter((p) => q(p.score) >= t).length;
+      const fp = neg.filter((p) => q(p.score) >= t).length;
+      ap += (tp / pos.length - before) * (tp / (tp + fp));
+      before = tp / pos.length;
+    }
+  }
+  const clip = (x: number): number => Math.min(1 - 1e-15, Math.max(1e-15, x));
+  const logLoss = n === 0 ? null : pairs.reduce((a, p) => a - Math.log(p.label ? clip(p.score) : 1 - clip(p.score)), 0) / n;
+  const brier = n === 0 ? null : pairs.reduce((a, p) => a + (p.score - (p.label ? 1 : 0)) ** 2, 0) / n;
+  let ece: number | null = null;
+  if (n > 0) {
+    ece = 0;
+    for (let r = 0; r < 10; r++) {
+      const bin = pairs.filter((p) => Math.floor(q(p.score) / 10) === r);
+      if (bin.length > 0) ece += (bin.length / n) * Math.abs(bin.reduce((a, p) => a + p.score, 0) / bin.length - bin.filter((p) => p.label).length / bin.length);
+    }
+  }
+  const near = (got: number | null, want: number | null, what: string): void => {
+    if (want === null) expect(got, `${what} of ${w}`).toBeNull();
+    else expect(Math.abs(got! - want), `${what} of ${w}: ${got} vs ${want}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want)));
+  };
+  const t = m.thresholdFree;
+  expect(t.labelled, `labelled of ${w}`).toBe(n);
+  near(t.rocAuc, auc, 'ROC AUC');
+  near(t.prAuc, ap, 'PR AUC');
+  near(t.logLoss, logLoss, 'log loss');
+  near(t.brier, brier, 'Brier');
+  near(t.expectedCalibrationError, ece, 'ECE');
+  // Wilson 95% intervals: (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n).
+  const wilson = (k: number, total: number): { lower: number; upper: number } | null => {
+    if (total === 0) return null;
+    const z = 1.96;
+    const p = k / total;
+    const mid = p + (z * z) / (2 * total);
+    const half = z * Math.sqrt((p * (1 - p)) / total + (z * z) / (4 * total * total));
+    return { lower: Math.max(0, (mid - half) / (1 + (z * z) / total)), upper: Math.min(1, (mid + half) / (1 + (z * z) / total)) };
+  };
+  const cmp = (got: { lower: number; upper: number } | null, want: { lower: number; upper: number } | null, what: string): void => {
+    if (want === null) expect(got, what).toBeNull();
+    else {
+      near(got!.lower, want.lower, `${what} lower`);
+      near(got!.upper, want.upper, `${what} upper`);
+    }
+  };
+  cmp(m.precisionInterval, wilson(m.truePositives, m.truePositives + m.falsePositives), 'precision interval');
+  cmp(m.recallInterval, wilson(m.truePositives, m.truePositives + m.falseNegatives), 'recall interval');
 }
 
 describe('streaming evaluation against the reference', () => {

@@ -130,10 +130,10 @@ describe('the join verdict', () => {
 describe('window counts', () => {
   it('counts only records above the checkpoint, and moves it to the highest counted', () => {
     const recs = [
-      { seq: '5', window: 0, scoreBin: 9, positive: true },
-      { seq: '7', window: 0, scoreBin: 1, positive: false },
-      { seq: '12', window: 3600, scoreBin: 2, positive: false },
-      { seq: '3', window: 3600, scoreBin: 2, positive: false },
+      { seq: '5', window: 0, scoreBin: 9, positive: true, score: 0.95 },
+      { seq: '7', window: 0, scoreBin: 1, positive: false, score: 0.15 },
+      { seq: '12', window: 3600, scoreBin: 2, positive: false, score: 0.25 },
+      { seq: '3', window: 3600, scoreBin: 2, positive: false, score: 0.25 },
     ];
     const d = windowDeltas(recs, (w) => (w === 0 ? '5' : ''), addPrediction);
     expect(d.map((x) => [x.window, x.records, x.through, x.counts.predictions, x.counts.positives])).toEqual([
@@ -147,11 +147,11 @@ describe('window counts', () => {
   it('measures a window under both unlabeled policies', () => {
     const c = emptyCounts();
     // 10 predictions, 4 positive; labels: 3 positive on positives, 1 positive on a negative, 2 negative on negatives.
-    for (let i = 0; i < 10; i++) addPrediction(c, { scoreBin: i, positive: i >= 6 });
-    for (let i = 0; i < 3; i++) addLabel(c, { label: true, positive: true, delayMs: 2 * DAY });
-    addLabel(c, { label: true, positive: false, delayMs: 500 });
-    addLabel(c, { label: false, positive: false, delayMs: 3 * HOUR });
-    addLabel(c, { label: false, positive: false, delayMs: 3 * HOUR });
+    for (let i = 0; i < 10; i++) addPrediction(c, { scoreBin: i, positive: i >= 6, score: i / 10 + 0.05 });
+    for (let i = 0; i < 3; i++) addLabel(c, { label: true, positive: true, delayMs: 2 * DAY, score: 0.65 + i / 10 });
+    addLabel(c, { label: true, positive: false, delayMs: 500, score: 0.55 });
+    addLabel(c, { label: false, positive: false, delayMs: 3 * HOUR, score: 0.05 });
+    addLabel(c, { label: false, positive: false, delayMs: 3 * HOUR, score: 0.15 });
     const neg = windowMetrics(c, 'negative');
     expect(neg).toMatchObject({ predictions: 10, truePositives: 3, falsePositives: 1, falseNegatives: 1, trueNegatives: 5, labeled: 6, precision: 0.75, recall: 0.75, positiveRate: 0.4 });
     const unk = windowMetrics(c, 'unknown');

@@ -153,10 +153,22 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
   const emitted = new Set(directive.Metrics.map((m) => m.Name));
   // Every metric but the labels consumer's and those of an evaluation window closing (none closes here).
   // IdleAdvances comes from the idle-shard tick (lambda/handlers/idle-tick.ts).
-  const elsewhere = new Set<string>([...LABELS_METRICS, MetricName.EvaluationPositiveRate, MetricName.EvaluationPsi, MetricName.IdleAdvances]);
+  const elsewhere = new Set<string>([
+    ...LABELS_METRICS,
+    MetricName.EvaluationPositiveRate,
+    MetricName.EvaluationPsi,
+    MetricName.EvaluationPositiveRateProvisional,
+    MetricName.EvaluationPsiProvisional,
+    MetricName.EvaluationEstimatedPrecision,
+    MetricName.EvaluationEstimatedRecall,
+    MetricName.EvaluationFeaturePsiMax,
+    MetricName.IdleAdvances,
+  ]);
   expect([...emitted].sort()).toEqual(Object.values(MetricName).filter((m) => !elsewhere.has(m)).sort());
   expect([...metricsReadByStack()].filter((m) => !elsewhere.has(m)).sort()).toEqual([...emitted].sort());
   expect(doc).toMatchObject({ RecordsIn: 5, RecordsApplied: 2, DuplicateRecords: 1, InvalidRecords: 1, FutureRecords: 1, LateRecords: 0, DeadLetters: 2, Predictions: 2, PositivePredictions: 0 });
+  // The fraud model reads two features: four values, none missing.
+  expect(doc).toMatchObject({ ScoredFeatureValues: 4, ScoredFeaturesUnavailable: 0 });
   // Arrival (approximateArrivalTimestamp, a minute after T0) → prediction written: the wall clock now, long after.
   // e1 and e2 arrived at T0 + 60,000 ms and + 60,001 ms; their items were written during the call.
   const latencies = doc.PredictionLatencyMs as number[];

@@ -10,7 +10,7 @@ import { type Emulators, startEmulators } from '../../../bin/local/emulators';
 import { ConfigError } from '../../../lambda/adapters/config';
 import { evaluationMetrics } from '../../../lambda/adapters/evaluation-metrics';
 import { labelsConfigFromEnv } from '../../../lambda/adapters/labels-config';
-import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
+import { EVALUATION_WINDOW_DIMENSION, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
 import { LABELS_ENV } from '../../../lambda/contract/resources';
 import { delayBinUpperMs, labelDelayBin } from '../../../lambda/core/label-join';
 import { parseSpec } from '../../../lambda/core/spec';
@@ -68,7 +68,7 @@ function labelsEvent(payloads: readonly object[], firstSeq: number, arrival: num
 }
 
 interface Emf {
-  _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
+  _aws: { Timestamp?: number; CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
   [field: string]: unknown;
 }
 
@@ -133,7 +133,28 @@ describe('labels handler', () => {
     expect(second).toHaveLength(2);
     const [final, d2] = [second[0]!, second[1]!];
     const names = (d: Emf): string[] => d._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort();
-    expect(names(final)).toEqual([MetricName.EvaluationPrecision, MetricName.EvaluationRecall, MetricName.EvaluatedPredictions, MetricName.LabelDelayP50Ms, MetricName.LabelDelayP99Ms].sort());
+    expect(names(final)).toEqual(
+      [
+        MetricName.EvaluationPrecision,
+        MetricName.EvaluationRecall,
+        MetricName.EvaluatedPredictions,
+        MetricName.LabelDelayP50Ms,
+        MetricName.LabelDelayP99Ms,
+        MetricName.EvaluationRocAuc,
+        MetricName.EvaluationPrAuc,
+        MetricName.EvaluationLogLoss,
+        MetricName.EvaluationBrier,
+        MetricName.EvaluationCalibrationError,
+      ].sort(),
+    );
+    // (score, label): (0.95, fraud), (0.8, legitimate), (0.1, fraud), (0.3, legitimate). ROC AUC: 2 of 4 pairs
+    // ordered right; PR AUC: recall 1/2 at precision 1, then 1/2 more at precision 1/2.
+    expect(final.EvaluationRocAuc).toBe(0.5);
+    expect(final.EvaluationPrAuc).toBeCloseTo(0.75, 12);
+    expect(final.EvaluationBrier).toBeCloseTo((0.05 ** 2 + 0.8 ** 2 + 0.9 ** 2 + 0.3 ** 2) / 4, 12);
+    expect(final.EvaluationLogLoss).toBeCloseTo(-(Math.log(0.95) + Math.log(0.2) + Math.log(0.1) + Math.log(0.7)) / 4, 12);
+    // Precision 1 of 2 and recall 1 of 2: Wilson's 95% interval of 1/2 is [0.0945, 0.9055].
+    expect(JSON.parse(final.precisionInterval95 as string)).toEqual({ lower: expect.closeTo(0.0945, 4), upper: expect.closeTo(0.9055, 4) });
     expect(names(d2)).toEqual(
       [MetricName.LabelsIn, MetricName.LabelsJoined, MetricName.LateLabels, MetricName.UnmatchedLabels, MetricName.InvalidLabels, MetricName.DuplicateLabels, MetricName.DeadLetters].sort(),
     );
@@ -145,17 +166,59 @@ describe('labels handler', () => {
     expect(final.LabelDelayP99Ms).toBe(delayBinUpperMs(labelDelayBin(DAY)));
   });
 
-  it('publishes the closed windows\' positive rate and PSI', async () => {
+  it('publishes each closed window\'s positive rate and PSI in a document naming its window, final or provisional', async () => {
     const { publishClosedWindowMetrics } = await import('../../../lambda/handlers/labels');
+    const before = Date.now();
     const docs = await emfOf(async () => {
       publishClosedWindowMetrics(evaluationMetrics('fraud'), [
-        { windowStart: T0, windowEnd: T0 + HOUR, predictions: 40, positiveRate: 0.1, psi: 0, reference: T0 },
-        { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, predictions: 50, positiveRate: 0.3, psi: 0.42, reference: T0 },
+        { windowStart: T0, windowEnd: T0 + HOUR, stage: 'final', predictions: 40, positiveRate: 0.1, psi: 0, reference: T0, estimatedPrecision: 0.8, estimatedRecall: 0.6 },
+        { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, stage: 'final', predictions: 50, positiveRate: 0.3, psi: 0.42, reference: T0, estimatedPrecision: 0.7, estimatedRecall: null },
+        { windowStart: T0 + 2 * HOUR, windowEnd: T0 + 3 * HOUR, stage: 'provisional', predictions: 20, positiveRate: 0.5, psi: 0.7, reference: T0, estimatedPrecision: 0.9, estimatedRecall: 0.9 },
+        { windowStart: T0 + 3 * HOUR, windowEnd: T0 + 4 * HOUR, stage: 'final', predictions: 0, positiveRate: null, psi: null, reference: T0, estimatedPrecision: null, estimatedRecall: null },
       ]);
     });
-    expect(docs).toHaveLength(1);
-    expect(docs[0]).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', EvaluationPositiveRate: [0.1, 0.3], EvaluationPsi: [0, 0.42] });
+    expect(docs).toHaveLength(3);
+    // The alarms read Pipeline alone; Pipeline + EvaluationWindow tells each value's window.
+    for (const d of docs) expect(d._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([[PIPELINE_DIMENSION], [PIPELINE_DIMENSION, EVALUATION_WINDOW_DIMENSION]]);
+    expect(docs.map((d) => d[EVALUATION_WINDOW_DIMENSION])).toEqual([T0, T0 + HOUR, T0 + 2 * HOUR].map((t) => new Date(t).toISOString()));
+    // Stamped at the publish time, so the alarms' latest hour sees them.
+    for (const d of docs) expect(d._aws.Timestamp).toBeGreaterThanOrEqual(before);
+    expect(docs[0]).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', EvaluationPositiveRate: 0.1, EvaluationPsi: 0, EvaluationEstimatedPrecision: 0.8, EvaluationEstimatedRecall: 0.6, evaluationStage: 'final', evaluationWindowEnd: new Date(T0 + HOUR).toISOString() });
+    expect(docs[1]).toMatchObject({ EvaluationPositiveRate: 0.3, EvaluationPsi: 0.42, EvaluationEstimatedPrecision: 0.7 });
+    expect(docs[1]!.EvaluationEstimatedRecall).toBeUndefined();
+    expect(docs[2]).toMatchObject({ EvaluationPositiveRateProvisional: 0.5, EvaluationPsiProvisional: 0.7, evaluationStage: 'provisional' });
+    // Estimates go out with the final figures only, once every prediction of the window is in.
+    expect(docs[2]!.EvaluationPsi).toBeUndefined();
+    expect(docs[2]!.EvaluationEstimatedPrecision).toBeUndefined();
     expect(await emfOf(async () => publishClosedWindowMetrics(evaluationMetrics('fraud'), []))).toEqual([]);
+  });
+
+  it('publishes one document per final window, each naming its window; LabelsJoined counts joins an earlier failed delivery wrote', async () => {
+    const { createLabelsConsumer } = await import('../../../lambda/handlers/labels');
+    const own = await freshEvaluationEnv('hlj');
+    const config = labelsConfigFromEnv({ [LABELS_ENV.spec]: JSON.stringify(SPEC), [LABELS_ENV.pipelineName]: 'fraud', [LABELS_ENV.predictionsTableName]: own.table, [LABELS_ENV.deadLetterQueueUrl]: own.queueUrl });
+    const preds = Array.from({ length: 6 }, (_, i) => ({ eventId: `q${i}`, key: `k${i}`, eventTime: T0 + i * HOUR + 60_000, score: i / 6, positive: i >= 3 }));
+    for (const p of preds) await putPrediction(own, spec, p);
+    await evaluationStore(own, spec).addPredictions('shardId-000000000000', preds.map((p, i) => ({ seq: String(i + 1), ...p })));
+    const labels = preds.map((p, i) => ({ eventId: p.eventId, key: p.key, label: i % 2 === 0, labelTime: p.eventTime + HOUR }));
+    // The first delivery writes the labels onto their predictions, then fails before counting them into windows.
+    const crashing = createLabelsConsumer({
+      config,
+      writeGate: (what) => {
+        if (what.startsWith('UpdateItem counts of window')) throw new Error('injected fault');
+      },
+    });
+    const failed = await emfOf(() => crashing(labelsEvent(labels, 100, T0 + 8 * HOUR)).catch((e: unknown) => e));
+    expect(failed).toEqual([]);
+    const retried = await emfOf(() => createLabelsConsumer({ config })(labelsEvent(labels, 100, T0 + 8 * HOUR)));
+    const batch = retried.find((d) => d.LabelsIn !== undefined)!;
+    expect(batch).toMatchObject({ LabelsIn: 6, LabelsJoined: 6 });
+    // A label two days on makes the six hourly windows final: one document each, naming its window.
+    const later = await emfOf(() => createLabelsConsumer({ config })(labelsEvent([{ eventId: 'q0', key: 'k0', label: true, labelTime: T0 + 3 * DAY }], 200, T0 + 3 * DAY)));
+    const finals = later.filter((d) => d.EvaluatedPredictions !== undefined);
+    expect(finals.map((d) => d[EVALUATION_WINDOW_DIMENSION])).toEqual(preds.map((p) => new Date(p.eventTime - 60_000).toISOString()));
+    expect(finals.every((d) => d.EvaluatedPredictions === 1 && d.evaluationStage === 'final')).toBe(true);
+    expect(finals.every((d) => JSON.stringify(d._aws.CloudWatchMetrics[0]!.Dimensions) === JSON.stringify([[PIPELINE_DIMENSION], [PIPELINE_DIMENSION, EVALUATION_WINDOW_DIMENSION]]))).toBe(true);
   });
 
   it('refuses a configuration without an evaluation section or a table, by name', () => {
