@@ -7,6 +7,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Emulator-backed suites start their own processes; two cores, so keep workers modest.
     maxWorkers: 2,
+    // Files run one after another in each worker process, sharing its loaded modules (the AWS SDK and CDK take
+    // seconds to load); each file gets its environment variables back afterwards (test/support/env-per-file.ts).
+    isolate: false,
+    setupFiles: ['test/support/env-per-file.ts'],
     // Node 20 is supported locally; the AWS SDK's notice about Node 22 would repeat in every suite (see
     // bin/cli/node-support.ts).
     //
