@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { dynamoClient } from '../../lambda/adapters/aws-clients';
 import type { KeyFeatures } from '../../lambda/core/feature-request';
 import { parseSpec } from '../../lambda/core/spec';
@@ -29,7 +30,7 @@ let dynamo: DynamoDBClient;
 const run = (args: readonly string[]): Promise<CliRun> => runCli('bin/features.ts', args, { ...process.env, ...emulators.env() });
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   dynamo = dynamoClient();
   await createStateTable(dynamo, TABLE);

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWorkload, writeWorkload } from '../../bin/bench/workload';
 import { loadSpecFile } from '../../bin/cli/spec-file';
 import { FolderArchiveStore, archiveRecordBatches } from '../../bin/history/archive-source';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { replay } from '../../bin/replay/run';
 import { compareOutputs, describeComparison } from '../../bin/sandbox/compare';
 import { ARCHIVE_DIR, runFile } from '../../bin/sandbox/file-run';
@@ -32,7 +33,7 @@ describe('the stream archive', () => {
     input = path.join(dir, 'records.jsonl');
     // About 40 minutes of arrivals over two arrival hours, with late, duplicate, malformed and future records.
     await writeWorkload(input, generateWorkload({ records: 800, keys: 30, spacingMs: 3000, duplicateRate: 0.03, malformedRate: 0.01, futureRate: 0.01, seed: 21, startTime: Date.UTC(2026, 0, 1, 9, 40) }));
-    emulators = await startEmulators();
+    emulators = await workerEmulators();
     Object.assign(process.env, emulators.env());
     const out = path.join(dir, 'sandbox');
     const { stats } = await runFile({ spec: loadSpecFile(SPEC_PATH), inputPath: input, outDir: out, shards: 1, chaos: 0.3, seed: 4, batchSize: 50, name: 'archive-e2e' });

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { replay } from '../../bin/replay/run';
 import { compareOutputs, describeComparison } from '../../bin/sandbox/compare';
 import { runFile } from '../../bin/sandbox/file-run';
@@ -45,7 +46,7 @@ describe('hostile input: replay and sandbox judge alike', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hostile-'));
-    emulators = await startEmulators();
+    emulators = await workerEmulators();
     Object.assign(process.env, emulators.env());
   });
 

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { type PipelineSpec, parseSpec } from '../../lambda/core/spec';
 import { type InputLine, judgeBoth, line } from '../support/both-paths';
 
@@ -45,7 +46,7 @@ describe('hostile records: replay and sandbox judge alike, nothing blocks or is 
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hostile-records-'));
-    emulators = await startEmulators();
+    emulators = await workerEmulators();
     Object.assign(process.env, emulators.env());
   });
 

@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { FAST_RETRY_BACKOFF } from '../../bin/local/esm-runner';
 import { replay } from '../../bin/replay/run';
 import { compareOutputs, describeComparison } from '../../bin/sandbox/compare';
@@ -39,7 +40,7 @@ describe(`parallelization factor ${FACTOR}`, () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'parallel-'));
-    emulators = await startEmulators();
+    emulators = await workerEmulators();
     Object.assign(process.env, emulators.env());
   });
 

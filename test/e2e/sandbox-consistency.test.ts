@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { startFeaturesServer, type FeaturesServer } from '../../bin/local/features-server';
 import { kinesisClient } from '../../bin/local/kinesis-client';
 import { LocalPipeline } from '../../bin/local/pipeline';
@@ -28,7 +29,7 @@ const saved = { ...process.env };
 const servedLines: string[] = [];
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   pipeline = await LocalPipeline.start({ spec, name: 'consist', shards: 2, maximumBatchingWindowMs: 0 });
   const client = new FeatureClient({ spec, tableName: pipeline.names.stateTable, dynamo: pipeline.dynamoClient, servedLog: { sampleRate: 1, write: (l) => servedLines.push(l) } });

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SKETCH_SPEC, generateWorkload, writeWorkload } from '../../bin/bench/workload';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { loadSpecFile } from '../../bin/cli/spec-file';
 import { replay } from '../../bin/replay/run';
 import { compareOutputs, describeComparison } from '../../bin/sandbox/compare';
@@ -35,7 +36,7 @@ describe('sandbox against replay', () => {
     const lines = generateWorkload({ records: 2000, keys: 50, spacingMs: 2000, duplicateRate: 0.02, malformedRate: 0.005, futureRate: 0.004, seed: 11 });
     await writeWorkload(input, lines);
     [emulators, expected] = await Promise.all([
-      startEmulators(),
+      workerEmulators(),
       replay({ spec: loadSpecFile(SPEC_PATH), inputPath: input, outDir: path.join(dir, 'replay') }),
     ]);
     Object.assign(process.env, emulators.env());

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { prng } from '../../bin/bench/workload';
 import type { ConsistencyReport } from '../../bin/training/consistency';
 import { dynamoClient, sqsClient } from '../../lambda/adapters/aws-clients';
@@ -46,7 +47,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'served-vs-training-'));
 let emulators: Emulators;
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { StateStore } from '../../lambda/adapters/state-store';
 import { parseSpec } from '../../lambda/core/spec';
 import { judgeBoth, line } from '../support/both-paths';
@@ -35,7 +36,7 @@ describe('timer pages of keys that grow when escaped', () => {
 
     beforeAll(async () => {
       dir = mkdtempSync(path.join(tmpdir(), 'timer-pages-'));
-      emulators = await startEmulators();
+      emulators = await workerEmulators();
       Object.assign(process.env, emulators.env());
     });
 

@@ -2,13 +2,13 @@ import { type CfnElement, Duration } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_OBJECT_PREFIX, CONSUMER_ENV } from '../../lambda/contract/resources';
 import { PipelinePropsError } from '../../lib/errors';
-import { type Built, asArray, buildPipeline, policyStatementsOf, resourceTarget } from './fixtures';
+import { type Built, asArray, buildPipeline, policyStatementsOf, resourceTarget, examplePipeline } from './fixtures';
 
 let built: Built;
 let archiveId: string;
 
 beforeAll(() => {
-  built = buildPipeline();
+  built = examplePipeline();
   archiveId = built.stack.getLogicalId(built.stack.archive.bucket.node.defaultChild as CfnElement);
 });
 

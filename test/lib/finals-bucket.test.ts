@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ResultKind, resultObjectKey } from '../../lambda/adapters/result-objects';
 import { CONSUMER_BUCKET_ACTIONS, CONSUMER_ENV, FINALS_OBJECT_PREFIXES } from '../../lambda/contract/resources';
-import { type Built, allStatements, asArray, buildPipeline, flattenCfnString, policyStatementsOf, resourceTarget } from './fixtures';
+import { type Built, allStatements, asArray, buildPipeline, flattenCfnString, policyStatementsOf, resourceTarget, examplePipeline } from './fixtures';
 
 let built: Built;
 let bucketId: string;
@@ -12,7 +12,7 @@ let consumerRoleId: string;
 let servingRoleId: string;
 
 beforeAll(() => {
-  built = buildPipeline();
+  built = examplePipeline();
   const id = (c: { node: { defaultChild?: unknown } }): string => built.stack.getLogicalId(c.node.defaultChild as CfnElement);
   bucketId = id(built.stack.finals.bucket);
   logsId = id(built.stack.finals.accessLogsBucket);

@@ -38,6 +38,17 @@ export function buildPipeline(
   return { app, stack, template: Template.fromStack(stack) };
 }
 
+let example: Built | undefined;
+
+/**
+ * The stack of the example spec as buildPipeline() builds it, synthesized once and shared by the files of a test
+ * worker (they run one after another, sharing modules: vitest.config.mts). Read it only: add nothing to it.
+ */
+export function examplePipeline(): Built {
+  example ??= buildPipeline();
+  return example;
+}
+
 type Json = unknown;
 
 /** Every IAM-style statement in the template: identity policies, roles' inline policies and resource policies. */

@@ -3,11 +3,11 @@ import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PipelinePropsError } from '../../lib/errors';
-import { FEATURES_ONLY, buildPipeline } from './fixtures';
+import { FEATURES_ONLY, buildPipeline, examplePipeline } from './fixtures';
 
 describe('idle shards in the stack', () => {
   it('schedules the tick every minute, 60 s behind the clock, with read access to the stream positions only', () => {
-    const { template } = buildPipeline();
+    const { template } = examplePipeline();
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('quiet shards'),

@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../lambda/contract/metric-names';
 import { ALARM_RUNBOOK, type AlarmKey } from '../../lib/monitoring';
-import { type Built, buildPipeline, flattenCfnString } from './fixtures';
+import { type Built, buildPipeline, flattenCfnString, examplePipeline } from './fixtures';
 
 let built: Built;
 let fnId: string;
@@ -20,7 +20,7 @@ let dashboardText: string;
 let dashboardSource: string;
 
 beforeAll(() => {
-  built = buildPipeline();
+  built = examplePipeline();
   const { stack } = built;
   const id = (c: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(c.node.defaultChild as CfnElement);
   fnId = id(stack.consumer.function);

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseSpecJson } from '../../lambda/core/spec';
 import { SERVING_ENV, SERVING_TABLE_ACTIONS } from '../../lambda/contract/resources';
 import { PipelineStack } from '../../lib/pipeline-stack';
-import { type Built, FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING, asArray, buildPipeline, policyStatementsOf, resourceTarget } from './fixtures';
+import { type Built, FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING, asArray, policyStatementsOf, resourceTarget, examplePipeline } from './fixtures';
 
 let built: Built;
 let fnId: string;
@@ -14,7 +14,7 @@ let logGroupId: string;
 let tableId: string;
 
 beforeAll(() => {
-  built = buildPipeline();
+  built = examplePipeline();
   const id = (c: { node: { defaultChild?: unknown } }): string => built.stack.getLogicalId(c.node.defaultChild as CfnElement);
   fnId = id(built.stack.serving.function);
   roleId = id(built.stack.serving.role);

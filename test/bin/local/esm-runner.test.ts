@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { kinesisClient } from '../../../bin/local/kinesis-client';
-import { startEmulators, type Emulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import {
   FAST_RETRY_BACKOFF,
   LocalEventSourceMapping,
@@ -26,7 +27,7 @@ const mappings: LocalEventSourceMapping[] = [];
 let streamCount = 0;
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['kinesis'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   kinesis = kinesisClient();
 });

@@ -1,7 +1,8 @@
 /** The features endpoint on localhost: the deployed handler behind a plain HTTP server, against dynalite. */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { type FeaturesServer, startFeaturesServer } from '../../../bin/local/features-server';
 import { dynamoClient } from '../../../lambda/adapters/aws-clients';
 import { FeatureClient } from '../../../lambda/adapters/feature-client';
@@ -16,7 +17,7 @@ let missing: FeaturesServer;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   const dynamo = dynamoClient();
   await createActiveTable(dynamo, STATE_TABLE, 'serve-state');

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { LocalPipeline, type LocalPipelineOptions } from '../../../bin/local/pipeline';
 import { sqsClient } from '../../../lambda/adapters/aws-clients';
 import { parseSpecJson } from '../../../lambda/core/spec';
@@ -20,7 +21,7 @@ let count = 0;
 const started: LocalPipeline[] = [];
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 });
 

@@ -10,7 +10,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { LocalPipeline } from '../../../bin/local/pipeline';
 import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
 import { parseSpecJson } from '../../../lambda/core/spec';
@@ -66,7 +67,7 @@ describe('sandbox resources match the CDK definitions', () => {
   let pipeline: LocalPipeline;
 
   beforeAll(async () => {
-    emulators = await startEmulators();
+    emulators = await workerEmulators();
     Object.assign(process.env, emulators.env());
     pipeline = await LocalPipeline.start({ spec: parseSpecJson(SPEC_JSON), name: 'resources' });
   });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { type ConsistencyReport, ServedFileError, parseServedLine } from '../../../bin/training/consistency';
 import { dynamoClient } from '../../../lambda/adapters/aws-clients';
 import { FeatureClient, featureClientFromEnv } from '../../../lambda/adapters/feature-client';
@@ -33,7 +34,7 @@ const records: InputRecord[] = [];
 const feed = new Feed();
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   dynamo = dynamoClient();
   await createStateTable(dynamo, TABLE);

@@ -1,7 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { ArchiveWriter, S3ArchiveStore, archiveHours, archivePrefix, readArchive } from '../../../lambda/adapters/archive-objects';
 import { s3Client } from '../../../lambda/adapters/s3-client';
 import { ArchiveError, type ArchivedRecord, engineSeq } from '../../../lambda/core/archive';
@@ -17,7 +18,7 @@ describe('the stream archive on the S3 emulator', () => {
   const bucket = 'archive-test';
 
   beforeAll(async () => {
-    emulators = await startEmulators({ services: ['s3'] });
+    emulators = await workerEmulators();
     s3 = s3Client({ endpoint: emulators.endpoints.s3, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });

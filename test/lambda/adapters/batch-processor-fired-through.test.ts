@@ -4,7 +4,8 @@
  * no timer of that shard ever fired, against real emulators (dynalite, fauxqs), and expect it in the results.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { type BatchOutcome, flushAll, processBatch } from '../../../lambda/adapters/batch-processor';
 import { ResultObjectReader } from '../../../lambda/adapters/result-objects';
 import type { WriteGate } from '../../../lambda/adapters/state-store';
@@ -56,7 +57,7 @@ async function windowsOf(env: Env, user: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

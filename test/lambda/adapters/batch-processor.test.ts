@@ -7,7 +7,8 @@
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { prng } from '../../../bin/bench/workload';
 import { type BatchOutcome, processBatch } from '../../../lambda/adapters/batch-processor';
 import { ResultObjectReader } from '../../../lambda/adapters/result-objects';
@@ -207,7 +208,7 @@ function chunks<T>(xs: readonly T[], size: number): T[][] {
 }
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

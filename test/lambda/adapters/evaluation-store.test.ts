@@ -4,7 +4,8 @@
  * against the reference window and positive rate, once each.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { prng } from '../../../bin/bench/workload';
 import type { PredictionCount } from '../../../lambda/adapters/evaluation-store';
 import { binCounts, populationStabilityIndex } from '../../../lambda/core/evaluation';
@@ -15,7 +16,7 @@ import { HOUR, T0, seqOf } from '../../support/label-reference';
 let emulators: Emulators;
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

@@ -5,7 +5,8 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { dynamoClient } from '../../../lambda/adapters/aws-clients';
 import { FeatureClient, featureClientFromEnv, getFeatures } from '../../../lambda/adapters/feature-client';
 import type { WindowEngine } from '../../../lambda/core/engine';
@@ -26,7 +27,7 @@ let dynamo: DynamoDBClient;
 let engine: WindowEngine;
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   dynamo = dynamoClient();
   await createStateTable(dynamo, TABLE);

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { LocalPipeline } from '../../../bin/local/pipeline';
 import { StateStore } from '../../../lambda/adapters/state-store';
 import { idleTickConfigFromEnv } from '../../../lambda/handlers/idle-tick';
@@ -23,7 +24,7 @@ const saved = { ...process.env };
 let emulators: Emulators;
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 });
 

@@ -7,7 +7,8 @@
 import { FAST_RETRY_BACKOFF } from '../../../bin/local/esm-runner';
 import { aggregate } from 'aws-kinesis-agg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { LocalPipeline } from '../../../bin/local/pipeline';
 import { FaultInjector } from '../../../bin/sandbox/chaos';
 import { subRecordSeq } from '../../../lambda/adapters/kinesis-records';
@@ -62,7 +63,7 @@ describe('KPL aggregated records', () => {
   let emulators: Emulators;
 
   beforeAll(async () => {
-    emulators = await startEmulators();
+    emulators = await workerEmulators();
     Object.assign(process.env, emulators.env());
   });
 

@@ -4,7 +4,8 @@
  * payloads, and a batch mixing labels shards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import type { InputRecord } from '../../../lambda/core/results';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
 import { deliverLabels, evaluationSnapshot, evaluationStore, freshEvaluationEnv, putPrediction } from '../../support/evaluation-env';
@@ -13,7 +14,7 @@ import { DAY, HOUR, SHARD, T0 } from '../../support/label-reference';
 let emulators: Emulators;
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import type { InputRecord } from '../../../lambda/core/results';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
 import {
@@ -25,7 +26,7 @@ import { DAY, HOUR, type RefLabel, SHARD, type Scenario, T0, reference, scenario
 let emulators: Emulators;
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { s3Client } from '../../../lambda/adapters/s3-client';
 import { type BatchResults, type ResultBatch, ResultObjectError, ResultObjectReader, ResultObjectWriter, resultObjectKey } from '../../../lambda/adapters/result-objects';
 import type { FinalWindow } from '../../../lambda/core/results';
@@ -48,7 +49,7 @@ describe('result objects on the S3 emulator', () => {
   const bucket = 'results-test';
 
   beforeAll(async () => {
-    emulators = await startEmulators({ services: ['s3'] });
+    emulators = await workerEmulators();
     s3 = s3Client({ endpoint: emulators.endpoints.s3, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });

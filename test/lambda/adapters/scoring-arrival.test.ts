@@ -7,7 +7,8 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScoringEnv, deliverScored, freshScoringEnv } from '../../support/scoring-env';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { prng } from '../../../bin/bench/workload';
 import type { WriteGate } from '../../../lambda/adapters/state-store';
 import type { InputRecord } from '../../../lambda/core/engine';
@@ -64,7 +65,7 @@ const BEHIND = 3_600_000;
 
 let emulators: Emulators;
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['kinesis', 'dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 afterAll(async () => {

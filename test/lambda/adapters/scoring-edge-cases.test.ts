@@ -7,7 +7,8 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScoringEnv, deliverScored, freshScoringEnv } from '../../support/scoring-env';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import type { BatchOutcome } from '../../../lambda/adapters/batch-processor';
 import { EvaluationStore } from '../../../lambda/adapters/evaluation-store';
 import type { WriteGate } from '../../../lambda/adapters/state-store';
@@ -88,7 +89,7 @@ function expectAsReference(p: Prediction, model: Model, evs: readonly Ev[]): voi
 }
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['kinesis', 'dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

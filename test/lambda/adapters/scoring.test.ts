@@ -8,7 +8,8 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScoringEnv, deliverScored, freshScoringEnv } from '../../support/scoring-env';
 import { readStream } from '../../../bin/local/streams';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { prng } from '../../../bin/bench/workload';
 import type { BatchOutcome } from '../../../lambda/adapters/batch-processor';
 import { FeatureClient } from '../../../lambda/adapters/feature-client';
@@ -82,7 +83,7 @@ async function storedPredictions(env: Env): Promise<Prediction[]> {
 }
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['kinesis', 'dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

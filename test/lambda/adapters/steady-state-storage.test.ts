@@ -5,7 +5,8 @@
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { type BatchOutcome, flushAll, processBatch } from '../../../lambda/adapters/batch-processor';
 import { ResultObjectReader, ResultObjectWriter, splitBodies } from '../../../lambda/adapters/result-objects';
 import { StateStore } from '../../../lambda/adapters/state-store';
@@ -20,7 +21,7 @@ const MIN = 60_000;
 let emulators: Emulators;
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
 }, 60_000);
 

@@ -9,7 +9,8 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { dynamoClient, sqsClient } from '../../../lambda/adapters/aws-clients';
 import { s3Client } from '../../../lambda/adapters/s3-client';
 import { WindowEngine } from '../../../lambda/core/engine';
@@ -32,7 +33,7 @@ let emulators: Emulators;
 const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['kinesis', 'dynamodb', 'sqs', 's3'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   await createActiveTable(dynamoClient(), STATE_TABLE, NAMES.state);
   await createActiveTable(dynamoClient(), PREDICTIONS_TABLE, NAMES.predictions);

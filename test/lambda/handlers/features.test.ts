@@ -5,7 +5,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { dynamoClient } from '../../../lambda/adapters/aws-clients';
 import { FeatureClient } from '../../../lambda/adapters/feature-client';
 import type { FeatureResponse } from '../../../lambda/core/feature-request';
@@ -58,7 +59,7 @@ function functionUrlEvent(body: string): APIGatewayProxyEventV2 {
 type Result = APIGatewayProxyStructuredResultV2 & { body: string };
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   dynamo = dynamoClient();
   await createStateTable(dynamo, TABLE);

@@ -6,7 +6,8 @@
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulators, startEmulators } from '../../../bin/local/emulators';
+import type { Emulators } from '../../../bin/local/emulators';
+import { workerEmulators } from '../../support/worker-emulators';
 import { ConfigError } from '../../../lambda/adapters/config';
 import { evaluationMetrics } from '../../../lambda/adapters/evaluation-metrics';
 import { labelsConfigFromEnv } from '../../../lambda/adapters/labels-config';
@@ -31,7 +32,7 @@ let env: EvaluationEnv;
 const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
-  emulators = await startEmulators({ services: ['dynamodb', 'sqs'] });
+  emulators = await workerEmulators();
   Object.assign(process.env, emulators.env());
   env = await freshEvaluationEnv('hl');
   const vars = { [LABELS_ENV.spec]: JSON.stringify(SPEC), [LABELS_ENV.pipelineName]: 'fraud', [LABELS_ENV.predictionsTableName]: env.table, [LABELS_ENV.deadLetterQueueUrl]: env.queueUrl };
