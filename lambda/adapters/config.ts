@@ -40,7 +40,8 @@ export function requiredVariable(env: NodeJS.ProcessEnv, name: string): string {
   return v;
 }
 
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerConfig {
+/** `scoring: false` reads no scoring variables even when the spec has a scoring section (a function that scores nothing). */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env, o: { readonly scoring?: boolean } = {}): ConsumerConfig {
   const pfName = CONSUMER_ENV.parallelizationFactor;
   const { min, max } = EVENT_SOURCE_LIMITS.parallelizationFactor;
   const pf = Number(env[pfName] ?? '1');
@@ -55,7 +56,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConsumerCon
     ...(env[CONSUMER_ENV.archiveBucketName]?.trim() ? { archiveBucket: env[CONSUMER_ENV.archiveBucketName]!.trim() } : {}),
     deadLetterQueueUrl: requiredVariable(env, CONSUMER_ENV.deadLetterQueueUrl),
     parallelizationFactor: pf,
-    ...(spec.scoring === undefined ? {} : { scoring: scoringFromEnv(env, spec) }),
+    ...(spec.scoring === undefined || o.scoring === false ? {} : { scoring: scoringFromEnv(env, spec) }),
   };
 }
 

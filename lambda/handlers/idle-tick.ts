@@ -27,7 +27,8 @@ export function idleTickConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Idl
   const raw = env[IDLE_TICK_ENV.marginMs];
   const marginMs = raw === undefined || raw.trim() === '' ? DEFAULT_IDLE_MARGIN_MS : Number(raw);
   if (!Number.isInteger(marginMs) || marginMs < 0) throw new ConfigError(`${IDLE_TICK_ENV.marginMs} must be a non-negative integer (ms), got "${raw}"`);
-  return { consumer: configFromEnv(env), streamName: requiredVariable(env, IDLE_TICK_ENV.streamName), marginMs };
+  // The tick applies no record, so it scores nothing: a spec's scoring section needs no model or predictions table here.
+  return { consumer: configFromEnv(env, { scoring: false }), streamName: requiredVariable(env, IDLE_TICK_ENV.streamName), marginMs };
 }
 
 export interface CreateIdleTickOptions {

@@ -99,4 +99,12 @@ describe('idle shards', () => {
     expect(() => idleTickConfigFromEnv({ ...env, IDLE_MARGIN_MS: '-1' })).toThrow(/IDLE_MARGIN_MS must be a non-negative integer/);
     expect(() => idleTickConfigFromEnv({ ...env, STREAM_NAME: undefined })).toThrow(/STREAM_NAME is required/);
   });
+
+  it('starts with a spec that scores, without the model or predictions table the stack does not give it', () => {
+    const scoring = { ...SPEC, scoring: { model: 'model.json' } };
+    const env = { PIPELINE_SPEC: JSON.stringify(scoring), STATE_TABLE_NAME: 's', FINALS_BUCKET_NAME: 'b', DEAD_LETTER_QUEUE_URL: 'q', STREAM_NAME: 'events' };
+    const config = idleTickConfigFromEnv(env);
+    expect(config.consumer.spec.scoring).toEqual({ model: 'model.json' });
+    expect(config.consumer.scoring).toBeUndefined();
+  });
 });
