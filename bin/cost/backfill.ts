@@ -56,9 +56,11 @@ export function backfillCost(o: BackfillCostInput): BackfillCost {
   const lambdaGbSeconds = (o.records / o.segmentRate + o.records / o.partitionRate) * memoryGb;
   // Top level: start, 5 states, end; each Distributed Map child: start, its task, end.
   const transitions = 7 + 3 * (segments + p);
-  // Plan: run.json and LIST pages; each segment: a part per partition and a summary; combine: bases; each
-  // partition: up to 4 outputs and a summary; finish: summary.json.
-  const s3Puts = 1 + Math.ceil(objects / 1000) + segments * (p + 1) + 1 + 5 * p + 1;
+  // Plan: run.json, and the date and hour folders listed (a page for the dates, one per day); each segment: its
+  // hour's LIST pages, a part per partition and a summary; combine: bases; each partition: up to 4 outputs and a
+  // summary; finish: summary.json. (LIST requests are priced as PUTs.)
+  const lists = 1 + Math.ceil(segments / 24) + segments * Math.ceil(objects / segments / 1000);
+  const s3Puts = 1 + lists + segments * (p + 1) + 1 + 5 * p + 1;
   // Every step reads run.json; segments read their archive objects; combine reads summaries; partitions read
   // bases.json and a part per segment; finish reads the partitions' summaries.
   const s3Gets = lambdaRequests + objects + segments + p * (1 + segments) + p;

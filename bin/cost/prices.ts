@@ -47,7 +47,7 @@ export const PRICES = {
   // The alternative archive: Firehose bills each record rounded up to 5 KB, and keeps no sequence number or arrival time by itself.
   firehoseGbIn: price(0.029, 1, 'GB ingested, records rounded up to 5 KB (Firehose)', 'aws.amazon.com/firehose/pricing; $0.029 per GB, first 500 TB, US East', false, 'not confirmed from a stored source'),
   // The backfill state machine (lib/backfill.ts): Standard workflows, Distributed Map children included, bill per state transition.
-  stepFunctionsTransition: price(0.025, 1000, 'state transition (Standard workflow)', 'aws.amazon.com/step-functions/pricing; $0.025 per 1,000 state transitions, US East', false, 'not confirmed from a stored source'),
+  stepFunctionsTransition: price(0.025, 1000, 'state transition (Standard workflow)', 'aws.amazon.com/step-functions/pricing; $0.0250 per 1,000 state transitions, US East (N. Virginia), retries included'),
   kinesisShardHour: price(0.015, 1, 'shard-hour (provisioned)', 'aws.amazon.com/kinesis/data-streams/pricing; $0.015 per shard-hour in a worked example (kindatechnical.com, Kinesis pricing lesson)'),
   kinesisPutPayloadUnit: price(
     0.014,

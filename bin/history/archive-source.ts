@@ -6,7 +6,7 @@
  * its ordinal in that order as its line number, so for a one-shard archive of a file the rejected lines name
  * the file's lines.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { type ArchiveRange, type ArchiveStore, S3ArchiveStore, readArchive } from '../../lambda/adapters/archive-objects';
 import { s3Client } from '../../lambda/adapters/s3-client';
@@ -37,6 +37,22 @@ export class FolderArchiveStore implements ArchiveStore {
     };
     walk(this.name);
     return out;
+  }
+
+  public async listLevel(prefix: string): Promise<{ keys: string[]; folders: string[] }> {
+    const keys: string[] = [];
+    const folders: string[] = [];
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(join(this.name, ...prefix.split('/').filter((p) => p.length > 0)), { withFileTypes: true });
+    } catch {
+      return { keys, folders };
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) folders.push(`${prefix}${e.name}/`);
+      else if (e.isFile()) keys.push(`${prefix}${e.name}`);
+    }
+    return { keys: keys.sort(), folders: folders.sort() };
   }
 
   public async get(key: string): Promise<Uint8Array> {

@@ -8,7 +8,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ARCHIVE_OBJECT_PREFIX } from '../contract/resources';
-import { ARCHIVE_SUFFIX, ArchiveError, type ArchivedRecord, archiveObjects, dedupeAndOrder, hourOfKey, parseArchiveLine } from '../core/archive';
+import { ARCHIVE_SUFFIX, ArchiveError, type ArchivedRecord, archiveObjects, dedupeAndOrder, hourFolder, hourOfKey, parseArchiveLine } from '../core/archive';
 import type { WriteGate } from './state-store';
 
 /** The prefix of a pipeline's archive in its bucket (ends with '/'). */
@@ -57,6 +57,8 @@ export interface ArchiveStore {
   list(): Promise<string[]>;
   /** An object's bytes; an error naming the key when it is missing. */
   get(key: string): Promise<Uint8Array>;
+  /** The keys right under `prefix` (a folder, ending with '/', or '') and its sub-folders: one level, not all. */
+  listLevel?(prefix: string): Promise<{ keys: string[]; folders: string[] }>;
 }
 
 export class S3ArchiveStore implements ArchiveStore {
@@ -83,6 +85,21 @@ export class S3ArchiveStore implements ArchiveStore {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return out;
+  }
+
+  public async listLevel(prefix: string): Promise<{ keys: string[]; folders: string[] }> {
+    const keys: string[] = [];
+    const folders: string[] = [];
+    let token: string | undefined;
+    const base = `${this.prefix}${prefix}`;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ...(token === undefined ? {} : { ContinuationToken: token }) }));
+      this.lists++;
+      for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key.slice(this.prefix.length));
+      for (const c of page.CommonPrefixes ?? []) if (c.Prefix !== undefined) folders.push(c.Prefix.slice(this.prefix.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return { keys, folders };
   }
 
   public async get(key: string): Promise<Uint8Array> {
@@ -153,6 +170,40 @@ export async function* readArchive(store: ArchiveStore, range: ArchiveRange = {}
     const records = await readArchiveHour(store, keys, range);
     if (records.length > 0) yield records;
   }
+}
+
+/**
+ * The arrival hours of a range, found by listing folders level by level (dates, then their hours) where the store
+ * can: a plan over months of archive makes a few hundred requests, not one per thousand objects. Hours come in
+ * order; their objects are listed by `archiveHourKeys` when read.
+ */
+export async function archiveHourFolders(store: ArchiveStore, range: ArchiveRange = {}): Promise<number[]> {
+  const from = range.from ?? -Infinity;
+  const to = range.to ?? Infinity;
+  if (from >= to) throw new ArchiveError(`empty arrival-time range: from ${from} is not before to ${to}`);
+  if (store.listLevel === undefined) return (await archiveHours(store, range)).map((h) => h.hour);
+  const hours: number[] = [];
+  const top = await store.listLevel('');
+  const stray = top.keys.find((k) => k.endsWith(ARCHIVE_SUFFIX));
+  if (stray !== undefined) throw new ArchiveError(`archive object ${store.name}${stray}: not in the archive layout (dt=yyyy-mm-dd/hh=hh/<shard>-<first>-<last>${ARCHIVE_SUFFIX})`);
+  for (const day of top.folders) {
+    const d = /^dt=(\d{4}-\d{2}-\d{2})\/$/.exec(day);
+    const start = d === null ? NaN : Date.parse(`${d[1]}T00:00:00Z`);
+    if (Number.isNaN(start) || start + 86_400_000 <= from || start >= to) continue;
+    for (const hourFolder of (await store.listLevel(day)).folders) {
+      const hour = hourOfKey(`${hourFolder}x`);
+      if (hour === undefined || hour + 3_600_000 <= from || hour >= to) continue;
+      hours.push(hour);
+    }
+  }
+  return hours.sort((a, b) => a - b);
+}
+
+/** The object keys of one arrival hour, sorted. */
+export async function archiveHourKeys(store: ArchiveStore, hour: number): Promise<string[]> {
+  const folder = hourFolder(hour);
+  const keys = store.listLevel === undefined ? (await store.list()).filter((k) => k.startsWith(folder)) : (await store.listLevel(folder)).keys;
+  return keys.filter((k) => k.endsWith(ARCHIVE_SUFFIX)).sort();
 }
 
 /** One hour's records of the range (its objects' keys as `archiveHours` lists them), each once, in order. */

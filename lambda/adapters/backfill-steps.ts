@@ -28,7 +28,7 @@ import { RecordDecoder } from '../core/record';
 import { ReplayLoop } from '../core/replay-loop';
 import type { InputRecord } from '../core/results';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
-import { type ArchiveRange, type ArchiveStore, S3ArchiveStore, archiveHours, readArchiveHour } from './archive-objects';
+import { type ArchiveRange, type ArchiveStore, S3ArchiveStore, archiveHourFolders, archiveHourKeys, readArchiveHour } from './archive-objects';
 
 /** Where a backfill reads: the stack's archive in S3; locally also an archive folder or a records file. */
 export type BackfillSource =
@@ -36,8 +36,8 @@ export type BackfillSource =
   | { readonly kind: 'folder'; readonly path: string }
   | { readonly kind: 'file'; readonly path: string };
 
-/** A segment: an archive hour (its object keys), or a byte range of a records file starting at a line. */
-export type Segment = { readonly hour: number; readonly keys: readonly string[] } | { readonly start: number; readonly end: number };
+/** A segment: an archive hour (its objects are listed when it is read), or a byte range of a records file starting at a line. */
+export type Segment = { readonly hour: number } | { readonly start: number; readonly end: number };
 
 /** The execution's input. */
 export interface BackfillRequest {
@@ -182,8 +182,7 @@ export async function planStep(deps: BackfillDeps, req: BackfillRequest): Promis
     segments = fileSegments(source.path, req.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
   } else {
     if (source.kind === 'folder' && !deps.allowLocalSources) throw new BackfillError('source: an archive folder is read by local runs only; on AWS give the archive bucket');
-    const hours = await archiveHours(openStore(deps, source), range);
-    segments = hours.map((h) => ({ hour: h.hour, keys: h.keys }));
+    segments = (await archiveHourFolders(openStore(deps, source), range)).map((hour) => ({ hour }));
     if (segments.length === 0) throw new ArchiveError(`archive ${storeName(source)}: no object in the range (${rangeText(range)})`);
   }
   await putJson(deps.s3, run, key(run, 'run.json'), { spec: specText, source, range, partitions, segments } satisfies RunPlan);
@@ -201,7 +200,8 @@ export async function segmentStep(deps: BackfillDeps, run: RunRef, index: number
   let lines: number;
   let lineError: SegmentSummary['lineError'];
   if ('hour' in segment) {
-    const archived = await readArchiveHour(openStore(deps, plan.source), segment.keys, plan.range);
+    const store = openStore(deps, plan.source);
+    const archived = await readArchiveHour(store, await archiveHourKeys(store, segment.hour), plan.range);
     records = archived.map((r, i) => ({ data: archivedPayload(r.data), shard: r.shard, seq: String(i + 1), ...(r.arrivalTime === null ? {} : { arrivalTime: r.arrivalTime }) }));
     lines = records.length;
   } else {

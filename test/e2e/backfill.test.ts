@@ -16,6 +16,8 @@ import { FolderArchiveStore, archiveRecordBatches } from '../../bin/history/arch
 import { type Emulators, startEmulators } from '../../bin/local/emulators';
 import { replay } from '../../bin/replay/run';
 import { compareOutputs, describeComparison } from '../../bin/sandbox/compare';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../../lambda/adapters/s3-client';
 import { hash53 } from '../../lambda/core/aggregates/hash';
 import { type ArchivedRecord, archiveObjects } from '../../lambda/core/archive';
 import type { PipelineSpec } from '../../lambda/core/spec';
@@ -133,6 +135,22 @@ describe('backfill on the state machine', () => {
       const c = compareOutputs(replayed, out);
       expect(c.equal, describeComparison(c, ['replay', 'backfill'])).toBe(true);
       expect(readFileSync(path.join(out, 'rejected.jsonl'), 'utf8')).toBe(readFileSync(path.join(replayed, 'rejected.jsonl'), 'utf8'));
+    });
+
+    it('from the archive in S3 (listed folder by folder) writes what it writes from the folder', async () => {
+      const s3 = s3Client();
+      const bucket = 'backfill-e2e-archive';
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      const keys = await new FolderArchiveStore(archive).list();
+      await Promise.all(keys.map((k) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `archive/e2e/${k}`, Body: readFileSync(path.join(archive, k)) }))));
+      const spec = JSON.stringify(SPECS.drop);
+      const [fromFolder, fromS3] = [path.join(dir, 'archive-folder'), path.join(dir, 'archive-s3')];
+      const a = await runBackfill({ specText: spec, source: { kind: 'folder', path: archive }, partitions: 2, outDir: fromFolder, workers: 2 });
+      const b = await runBackfill({ specText: spec, source: { kind: 'archive', bucket, prefix: 'archive/e2e/' }, partitions: 5, outDir: fromS3, workers: 2 });
+      expect(b.segments).toBe(a.segments);
+      expect(b.summary).toEqual(a.summary);
+      const c = compareOutputs(fromFolder, fromS3);
+      expect(c.equal, describeComparison(c, ['folder', 's3'])).toBe(true);
     });
 
     it('refuses a corrupt object and an empty range by name, keeping no output', async () => {

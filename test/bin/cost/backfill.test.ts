@@ -12,8 +12,9 @@ describe('backfill cost', () => {
     expect(c.segments).toBe(2);
     expect(c.lambdaRequests).toBe(3 + 2 + 4);
     expect(c.transitions).toBe(7 + 3 * 6);
-    // 14,400 archive objects of 500 records: 15 LIST pages; 2 segments × (4 parts + summary); 5 per partition.
-    expect(c.s3Puts).toBe(1 + 15 + 2 * 5 + 1 + 20 + 1);
+    // 14,400 archive objects of 500 records: 2 folder listings, 8 LIST pages per hour; 2 segments × (4 parts +
+    // summary); 5 per partition.
+    expect(c.s3Puts).toBe(1 + 2 + 16 + 2 * 5 + 1 + 20 + 1);
     expect(c.lambdaGbSeconds).toBeCloseTo((72 + 144) * (3008 / 1024), 6);
     expect(c.usd.lambda).toBeCloseTo(9 * PRICES.lambdaRequest.usd + c.lambdaGbSeconds * PRICES.lambdaGbSecond.usd, 12);
     expect(c.usd.total).toBeCloseTo(c.usd.lambda + c.usd.stepFunctions + c.usd.s3, 12);

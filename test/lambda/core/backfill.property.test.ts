@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BENCH_SPEC, SKETCH_SPEC, generateWorkload } from '../../../bin/bench/workload';
-import { type SegmentPlan, combineSegments, partitionOf, planSegment, plannedInput } from '../../../lambda/core/backfill';
+import { type SegmentPlan, ShardSpread, combineSegments, partitionOf, planSegment, plannedInput } from '../../../lambda/core/backfill';
 import { type ReplaySummary, correctionLine, firingLine, rejectedLine, windowLineText } from '../../../lambda/core/output';
 import { ReplayLoop } from '../../../lambda/core/replay-loop';
 import type { InputRecord } from '../../../lambda/core/results';
@@ -79,7 +79,8 @@ describe('backfill plan', () => {
         }),
         ({ seed, shards, partitions, cuts, batch }) => {
           const lines = generateWorkload({ records: 600, keys: 25, shards, spacingMs: 1500, duplicateRate: 0.05, malformedRate: 0.02, futureRate: 0.02, seed, merchants: 40 });
-          const records: InputRecord[] = lines.map((l, i) => ({ data: l.data, shard: l.shard, seq: String(i + 1), arrivalTime: l.arrivalTime }));
+          // Now and then a payload as bytes that are not UTF-8 (an archived producer's), carried through the plan as base64.
+          const records: InputRecord[] = lines.map((l, i) => ({ data: i % 97 === 5 ? Uint8Array.from([0xff, 0x7b, 0x22]) : l.data, shard: l.shard, seq: String(i + 1), arrivalTime: l.arrivalTime }));
           const one = loopOver(spec, chunks(records, 2000));
           const many = backfill(spec, records, cuts, partitions, batch);
           expect(many.summary).toEqual(one.summary);
@@ -98,6 +99,12 @@ describe('backfill plan', () => {
     const used = new Set(keys.map((k) => partitionOf(k, 8)));
     expect(used.size).toBe(8);
     for (const k of keys) expect(partitionOf(k, 8)).toBe(partitionOf(k, 8));
+  });
+
+  it('counts the keys that arrived on more than one shard (their verdicts may depend on shard interleaving)', () => {
+    const spread = new ShardSpread();
+    for (const [k, s] of [['a', 's1'], ['a', 's1'], ['b', 's1'], ['b', 's2'], ['c', 's2'], ['b', 's3']] as const) spread.note(k, s);
+    expect(spread.keysOnSeveralShards).toBe(1);
   });
 
   it('names an unreadable input line by its line number in the whole input', () => {
