@@ -30,7 +30,7 @@ async function main(): Promise<number> {
   const workers = args.workers as number | undefined;
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 256)) throw new UsageError(`--workers must be an integer from 1 to 256, got ${workers}`);
   const segmentMb = args['segment-mb'] as number | undefined;
-  if (segmentMb !== undefined && !(segmentMb > 0 && segmentMb <= 4096)) throw new UsageError(`--segment-mb must be a number above 0, at most 4096, got ${segmentMb}`);
+  if (segmentMb !== undefined && !(segmentMb > 0 && segmentMb <= 256)) throw new UsageError(`--segment-mb must be a number above 0, at most 256 (a worker reads its segment whole), got ${segmentMb}`);
   const input = chooseInput(args, 'input');
   let source: BackfillSource;
   let bucket = LOCAL_BACKFILL_BUCKET;
@@ -42,7 +42,8 @@ async function main(): Promise<number> {
     const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
     if (m === null) source = { kind: 'folder', path: resolve(location) };
     else {
-      source = { kind: 'archive', bucket: m[1]!, prefix: m[2]!.length === 0 || m[2]!.endsWith('/') ? m[2]! : `${m[2]!}/` };
+      if (m[2]!.length === 0) throw new UsageError(`--archive ${location}: give the archive's prefix too (s3://bucket/archive/<pipeline>/); the run's objects go under backfill/ in the same bucket`);
+      source = { kind: 'archive', bucket: m[1]!, prefix: m[2]!.endsWith('/') ? m[2]! : `${m[2]!}/` };
       bucket = m[1]!;
     }
   }

@@ -7,7 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ARCHIVE_OBJECT_PREFIX, BACKFILL_ENV, BACKFILL_OBJECT_PREFIX, BACKFILL_STATES } from '../lambda/contract/resources';
+import { ARCHIVE_OBJECT_PREFIX, BACKFILL_ENV, BACKFILL_INPUT_ERRORS, BACKFILL_OBJECT_PREFIX, BACKFILL_STATES } from '../lambda/contract/resources';
 import { PipelinePropsError } from './errors';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 
@@ -73,8 +73,21 @@ export function backfillDefinition(scope: Construct, fn: lambda.IFunction, o: Ba
   const retries = o.retries ?? 2;
   // A task waits for its worker's whole timeout, and a little more for the invocation itself.
   const taskTimeout = sfn.Timeout.duration(Duration.seconds((o.timeout ?? Duration.minutes(15)).toSeconds() + 30));
-  const step = (id: string, payload: Record<string, unknown>): tasks.LambdaInvoke => {
-    const t = new tasks.LambdaInvoke(scope, id, { lambdaFunction: fn, payload: sfn.TaskInput.fromObject(payload), payloadResponseOnly: true, retryOnServiceExceptions: false, taskTimeout });
+  const step = (id: string, payload: Record<string, unknown>, quiet = false): tasks.LambdaInvoke => {
+    const t = new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: fn,
+      payload: sfn.TaskInput.fromObject(payload),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      taskTimeout,
+      // A fanned-out worker's answer is dropped (its objects are the result), so the Map's array of results stays
+      // a word per child, far below the 256 KB state limit.
+      ...(quiet ? { resultSelector: { done: true } } : {}),
+    });
+    // Bad input fails the run at once: a retry would read the same bytes. Throttling and Lambda's own errors are
+    // retried longer, with jitter (thousands of workers start together); any other failure `retries` times.
+    t.addRetry({ errors: [...BACKFILL_INPUT_ERRORS], maxAttempts: 0 });
+    t.addRetry({ errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'], maxAttempts: 8, interval: Duration.seconds(2), backoffRate: 2, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL });
     if (retries > 0) t.addRetry({ errors: ['States.ALL'], maxAttempts: retries, interval: Duration.seconds(2), backoffRate: 2 });
     return t;
   };
@@ -94,14 +107,14 @@ export function backfillDefinition(scope: Construct, fn: lambda.IFunction, o: Ba
     BACKFILL_STATES.segments,
     '$.segments',
     { action: 'segment', run: sfn.JsonPath.objectAt('$.run'), segment: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
-    step(BACKFILL_STATES.segment, { action: 'segment', run: sfn.JsonPath.objectAt('$.run'), segment: sfn.JsonPath.numberAt('$.segment') }),
+    step(BACKFILL_STATES.segment, { action: 'segment', run: sfn.JsonPath.objectAt('$.run'), segment: sfn.JsonPath.numberAt('$.segment') }, true),
   );
   const combine = step(BACKFILL_STATES.combine, { action: 'combine', run: sfn.JsonPath.objectAt('$.run') });
   const partitions = fanOut(
     BACKFILL_STATES.partitions,
     '$.partitions',
     { action: 'partition', run: sfn.JsonPath.objectAt('$.run'), partition: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
-    step(BACKFILL_STATES.partition, { action: 'partition', run: sfn.JsonPath.objectAt('$.run'), partition: sfn.JsonPath.numberAt('$.partition') }),
+    step(BACKFILL_STATES.partition, { action: 'partition', run: sfn.JsonPath.objectAt('$.run'), partition: sfn.JsonPath.numberAt('$.partition') }, true),
   );
   const finish = step(BACKFILL_STATES.finish, { action: 'finish', run: sfn.JsonPath.objectAt('$.run') });
   return plan.next(segments).next(combine).next(partitions).next(finish);

@@ -15,7 +15,7 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StateMachine } from 'aws-local-stepfunctions';
 
 type JSONValue = Parameters<NonNullable<NonNullable<NonNullable<Parameters<StateMachine['run']>[1]>['overrides']>['taskResourceLocalHandlers']>[string]>[0];
-import { type BackfillSource, type BackfillSummary, type RunRef, getLines, partitionOutputKey } from '../../lambda/adapters/backfill-steps';
+import { type BackfillSource, type BackfillSummary, type RunRef, getChunkedLines, partitionOutputKey, partitionSummary } from '../../lambda/adapters/backfill-steps';
 import { s3Client } from '../../lambda/adapters/s3-client';
 import { BACKFILL_STATES } from '../../lambda/contract/resources';
 import type { ArchiveRange } from '../../lambda/adapters/archive-objects';
@@ -242,16 +242,18 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
 
 /** The partitions' outputs as the replay's files: rejected records in input order, the others partition by partition. */
 async function gather(s3: S3Client, run: RunRef, partitions: number, outputs: readonly string[], outDir: string): Promise<void> {
+  const chunks = await Promise.all(Array.from({ length: partitions }, (_, p) => partitionSummary(s3, run, p).then((s) => s.chunks)));
+  const lines = (p: number, file: string): Promise<string[]> => getChunkedLines(s3, run, partitionOutputKey(run, p, file), chunks[p]![file] ?? 0);
   for (const file of outputs) {
     const out = new LineWriter(join(outDir, `${file}.jsonl`));
     if (file === 'rejected') {
       const all: Array<{ line: number; text: string }> = [];
-      for (let p = 0; p < partitions; p++) for (const text of await getLines(s3, run, partitionOutputKey(run, p, file))) all.push({ line: (JSON.parse(text) as { line: number }).line, text });
+      for (let p = 0; p < partitions; p++) for (const text of await lines(p, file)) all.push({ line: (JSON.parse(text) as { line: number }).line, text });
       all.sort((a, b) => a.line - b.line);
       for (const r of all) out.writeLine(r.text);
     } else {
       for (let p = 0; p < partitions; p++) {
-        for (const text of await getLines(s3, run, partitionOutputKey(run, p, file))) out.writeLine(text);
+        for (const text of await lines(p, file)) out.writeLine(text);
         await out.drain();
       }
     }

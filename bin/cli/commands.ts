@@ -149,7 +149,7 @@ export const BACKFILL_CLI: CliDefinition = {
     partitions: { kind: 'number', value: 'P', help: 'Partition workers (keys are split among them by hash), 1 to 10000; default 4.' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing: windows.jsonl, rejected.jsonl (corrections.jsonl, firings.jsonl), summary.json and backfill.json are replaced.' },
     workers: { kind: 'number', value: 'N', help: 'Worker threads running tasks at once; default the number of CPUs.' },
-    'segment-mb': { kind: 'number', value: 'MB', help: 'With --input: the file is planned in segments of about MB megabytes each; default 64.' },
+    'segment-mb': { kind: 'number', value: 'MB', help: 'With --input: the file is planned in segments of about MB megabytes each, at most 256; default 64.' },
   },
 };
 

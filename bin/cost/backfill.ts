@@ -10,7 +10,7 @@ import { PRICES } from './prices';
  * docs/history.md come from: planning segments, and running partitions. A Lambda worker of 3008 MB has about two
  * vCPUs; these figures take it as one.
  */
-export const BACKFILL_WORKER_RATES = { segment: 100_000, partition: 50_000 } as const;
+export const BACKFILL_WORKER_RATES = { segment: 80_000, partition: 22_000 } as const;
 
 export interface BackfillCostInput {
   readonly records: number;
@@ -76,6 +76,10 @@ export function defaultPartitions(records: number, partitionRate: number): numbe
   return Math.min(10_000, Math.max(1, Math.ceil(records / (partitionRate * 300))));
 }
 
+function duration(seconds: number): string {
+  return seconds >= 3600 ? `${(seconds / 3600).toFixed(1)} h` : `${(seconds / 60).toFixed(1)} min`;
+}
+
 export function backfillCostLines(c: BackfillCost, o: BackfillCostInput): string[] {
   const n = (x: number): string => Math.round(x).toLocaleString('en-US');
   const usd = (x: number): string => `$${x < 1 ? x.toFixed(4) : x.toFixed(2)}`;
@@ -86,6 +90,6 @@ export function backfillCostLines(c: BackfillCost, o: BackfillCostInput): string
     `  Step Functions: ${n(c.transitions)} state transitions: ${usd(c.usd.stepFunctions)}`,
     `  S3: ${n(c.s3Puts)} PUT/LIST, ${n(c.s3Gets)} GET: ${usd(c.usd.s3)}`,
     `  total ${usd(c.usd.total)}; wall time about ${(c.wallSeconds / 60).toFixed(1)} min (a segment ${c.segmentSeconds.toFixed(0)} s, a partition ${c.partitionSeconds.toFixed(0)} s${c.partitionSeconds > 900 || c.segmentSeconds > 900 ? ': OVER the 15-minute Lambda limit, raise the partitions' : ''})`,
-    `  one worker alone would take ${((o.records / o.segmentRate + o.records / o.partitionRate) / 3600).toFixed(1)} h`,
+    `  one worker alone would take ${duration(o.records / o.segmentRate + o.records / o.partitionRate)}`,
   ];
 }

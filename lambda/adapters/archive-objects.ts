@@ -108,7 +108,11 @@ export class S3ArchiveStore implements ArchiveStore {
       this.gets++;
       return (await res.Body?.transformToByteArray()) ?? new Uint8Array();
     } catch (e) {
-      throw new ArchiveError(`archive object ${this.name}${key}: cannot read (${(e as Error).name}: ${(e as Error).message})`);
+      const err = e as Error;
+      // A missing object is named and final; a throttled or dropped request keeps its name, so callers may retry it.
+      if (err.name === 'NoSuchKey' || err.name === 'NotFound') throw new ArchiveError(`archive object ${this.name}${key}: cannot read (${err.name}: ${err.message})`);
+      err.message = `archive object ${this.name}${key}: cannot read (${err.name}: ${err.message})`;
+      throw err;
     }
   }
 }
@@ -181,18 +185,23 @@ export async function archiveHourFolders(store: ArchiveStore, range: ArchiveRang
   const from = range.from ?? -Infinity;
   const to = range.to ?? Infinity;
   if (from >= to) throw new ArchiveError(`empty arrival-time range: from ${from} is not before to ${to}`);
-  if (store.listLevel === undefined) return (await archiveHours(store, range)).map((h) => h.hour);
+  // Anything outside the plain layout is read (or refused, by name) exactly as the one-process reader does.
+  const whole = async (): Promise<number[]> => (await archiveHours(store, range)).map((h) => h.hour);
+  if (store.listLevel === undefined) return whole();
   const hours: number[] = [];
   const top = await store.listLevel('');
-  const stray = top.keys.find((k) => k.endsWith(ARCHIVE_SUFFIX));
-  if (stray !== undefined) throw new ArchiveError(`archive object ${store.name}${stray}: not in the archive layout (dt=yyyy-mm-dd/hh=hh/<shard>-<first>-<last>${ARCHIVE_SUFFIX})`);
+  if (top.keys.some((k) => k.endsWith(ARCHIVE_SUFFIX))) return whole();
   for (const day of top.folders) {
     const d = /^dt=(\d{4}-\d{2}-\d{2})\/$/.exec(day);
     const start = d === null ? NaN : Date.parse(`${d[1]}T00:00:00Z`);
-    if (Number.isNaN(start) || start + 86_400_000 <= from || start >= to) continue;
-    for (const hourFolder of (await store.listLevel(day)).folders) {
-      const hour = hourOfKey(`${hourFolder}x`);
-      if (hour === undefined || hour + 3_600_000 <= from || hour >= to) continue;
+    if (Number.isNaN(start)) return whole();
+    if (start + 86_400_000 <= from || start >= to) continue;
+    const level = await store.listLevel(day);
+    if (level.keys.some((k) => k.endsWith(ARCHIVE_SUFFIX))) return whole();
+    for (const folder of level.folders) {
+      const hour = /^dt=\d{4}-\d{2}-\d{2}\/hh=\d{2}\/$/.test(folder) ? hourOfKey(`${folder}x`) : undefined;
+      if (hour === undefined) return whole();
+      if (hour + 3_600_000 <= from || hour >= to) continue;
       hours.push(hour);
     }
   }
@@ -202,8 +211,10 @@ export async function archiveHourFolders(store: ArchiveStore, range: ArchiveRang
 /** The object keys of one arrival hour, sorted. */
 export async function archiveHourKeys(store: ArchiveStore, hour: number): Promise<string[]> {
   const folder = hourFolder(hour);
-  const keys = store.listLevel === undefined ? (await store.list()).filter((k) => k.startsWith(folder)) : (await store.listLevel(folder)).keys;
-  return keys.filter((k) => k.endsWith(ARCHIVE_SUFFIX)).sort();
+  if (store.listLevel === undefined) return (await store.list()).filter((k) => k.startsWith(folder) && k.endsWith(ARCHIVE_SUFFIX)).sort();
+  const level = await store.listLevel(folder);
+  if (level.folders.length > 0) throw new ArchiveError(`archive folder ${store.name}${level.folders[0]}: not in the archive layout (dt=yyyy-mm-dd/hh=hh/<shard>-<first>-<last>${ARCHIVE_SUFFIX})`);
+  return level.keys.filter((k) => k.endsWith(ARCHIVE_SUFFIX)).sort();
 }
 
 /** One hour's records of the range (its objects' keys as `archiveHours` lists them), each once, in order. */

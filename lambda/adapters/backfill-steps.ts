@@ -89,6 +89,11 @@ export interface BackfillSummary extends ReplaySummary {
   readonly keysOnSeveralShards: number;
 }
 
+/** A partition worker's summary object: its counters and the chunks of each output it wrote. */
+export interface PartitionSummary extends BackfillSummary {
+  readonly chunks: Record<string, number>;
+}
+
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const RUN_ID = /^[A-Za-z0-9._-]{1,80}$/;
 
@@ -108,6 +113,12 @@ const segmentSummaryKey = (run: RunRef, segment: number): string => key(run, `se
 /** A partition's output object; `file` one of windows, rejected, corrections, firings. */
 export const partitionOutputKey = (run: RunRef, partition: number, file: string): string => key(run, `out/${file}/part-${pad(partition)}.jsonl.gz`);
 const partitionSummaryKey = (run: RunRef, partition: number): string => key(run, `out/summary/part-${pad(partition)}.json`);
+/** What a partition reads of each segment: its records' count and the chunks they were written in. */
+const partitionCountsKey = (run: RunRef, partition: number): string => key(run, `counts/part-${pad(partition)}.json`);
+
+export async function partitionSummary(s3: S3Client, run: RunRef, partition: number): Promise<PartitionSummary> {
+  return getJson<PartitionSummary>(s3, run, partitionSummaryKey(run, partition));
+}
 
 async function putObject(s3: S3Client, bucket: string, k: string, body: Uint8Array | string, type: string): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: body, ContentType: type }));
@@ -118,7 +129,21 @@ async function getObject(s3: S3Client, bucket: string, k: string): Promise<Uint8
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
     return (await res.Body?.transformToByteArray()) ?? new Uint8Array();
   } catch (e) {
-    throw new BackfillError(`backfill object s3://${bucket}/${k}: cannot read (${(e as Error).name}: ${(e as Error).message})`);
+    // A missing object is a broken run (named, not retried); anything else (throttling, a dropped connection) is
+    // thrown as it is, for the state machine to retry.
+    if ((e as Error).name === 'NoSuchKey' || (e as Error).name === 'NotFound') throw new BackfillError(`backfill object s3://${bucket}/${k}: missing`);
+    throw e;
+  }
+}
+
+/** An object's bytes, or undefined when there is none. */
+async function findObject(s3: S3Client, bucket: string, k: string): Promise<Uint8Array | undefined> {
+  try {
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
+    return (await res.Body?.transformToByteArray()) ?? new Uint8Array();
+  } catch (e) {
+    if ((e as Error).name === 'NoSuchKey' || (e as Error).name === 'NotFound') return undefined;
+    throw e;
   }
 }
 
@@ -135,14 +160,44 @@ async function getJson<T>(s3: S3Client, run: RunRef, k: string): Promise<T> {
   }
 }
 
-/** Lines as one gzip object (level 6, no timestamp: the same lines always make the same bytes). */
-async function putLines(s3: S3Client, run: RunRef, k: string, lines: readonly string[]): Promise<void> {
-  const text = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-  await putObject(s3, run.bucket, k, gzipSync(Buffer.from(text, 'utf8'), { level: 6 }), 'application/gzip');
+/**
+ * Lines as gzip objects (level 6, no timestamp: the same lines always make the same bytes) of at most
+ * CHUNK_CHARS characters before compression each: `k`, then `k` numbered .1, .2, … Returns how many.
+ */
+async function putLines(s3: S3Client, run: RunRef, k: string, lines: readonly string[]): Promise<number> {
+  const chunks: string[][] = [[]];
+  let size = 0;
+  for (const l of lines) {
+    if (size + l.length + 1 > CHUNK_CHARS && chunks[chunks.length - 1]!.length > 0) {
+      chunks.push([]);
+      size = 0;
+    }
+    chunks[chunks.length - 1]!.push(l);
+    size += l.length + 1;
+  }
+  await Promise.all(
+    chunks.map((c, i) => putObject(s3, run.bucket, chunkKey(k, i), gzipSync(Buffer.from(c.length === 0 ? '' : `${c.join('\n')}\n`, 'utf8'), { level: 6 }), 'application/gzip')),
+  );
+  return chunks.length;
+}
+
+/**
+ * Characters of lines per object before compression: S3 takes 5 GB in one PUT, but a worker holds an object whole,
+ * and the S3 emulator refuses bodies over 11 MiB (JSON lines compress 4 to 10 times).
+ */
+const CHUNK_CHARS = 24 * 1024 * 1024;
+
+const chunkKey = (k: string, i: number): string => (i === 0 ? k : k.replace(/\.jsonl\.gz$/, `.${i}.jsonl.gz`));
+
+/** The lines of an object written in `chunks` chunks by `putLines`. */
+export async function getChunkedLines(s3: S3Client, run: RunRef, k: string, chunks: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < chunks; i++) for (const l of await getLines(s3, run, chunkKey(k, i))) out.push(l);
+  return out;
 }
 
 /** A gzip lines object's lines; a truncated or corrupt one is an error naming it. */
-export async function getLines(s3: S3Client, run: RunRef, k: string): Promise<string[]> {
+async function getLines(s3: S3Client, run: RunRef, k: string): Promise<string[]> {
   let text: string;
   try {
     text = gunzipSync(await getObject(s3, run.bucket, k)).toString('utf8');
@@ -172,6 +227,10 @@ export async function planStep(deps: BackfillDeps, req: BackfillRequest): Promis
   const specText = req.spec ?? deps.defaultSpec;
   if (specText === undefined) throw new BackfillError('spec: the request names none and the function has no PIPELINE_SPEC');
   parseSpecJson(specText);
+  for (const [name, t] of [['from', req.from], ['to', req.to]] as const) {
+    if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t))) throw new BackfillError(`${name} must be epoch milliseconds, got ${JSON.stringify(t)}`);
+  }
+  if (req.from !== undefined && req.to !== undefined && req.from >= req.to) throw new BackfillError(`from (${req.from}) must be before to (${req.to}): the arrival-time range is empty`);
   const run: RunRef = { bucket: deps.bucket, prefix: `${deps.outPrefix}${req.runId}/` };
   const range: ArchiveRange = { ...(req.from === undefined ? {} : { from: req.from }), ...(req.to === undefined ? {} : { to: req.to }) };
   const source = req.source;
@@ -185,7 +244,13 @@ export async function planStep(deps: BackfillDeps, req: BackfillRequest): Promis
     segments = (await archiveHourFolders(openStore(deps, source), range)).map((hour) => ({ hour }));
     if (segments.length === 0) throw new ArchiveError(`archive ${storeName(source)}: no object in the range (${rangeText(range)})`);
   }
-  await putJson(deps.s3, run, key(run, 'run.json'), { spec: specText, source, range, partitions, segments } satisfies RunPlan);
+  const plan = JSON.stringify({ spec: specText, source, range, partitions, segments } satisfies RunPlan);
+  // A run id names one run: a retried plan finds its own plan; another run's objects are never mixed in.
+  const earlier = await findObject(deps.s3, run.bucket, key(run, 'run.json'));
+  if (earlier !== undefined && Buffer.from(earlier).toString('utf8') !== plan) {
+    throw new BackfillError(`runId ${req.runId}: already names a run with other inputs (s3://${run.bucket}/${key(run, 'run.json')}); give a new runId`);
+  }
+  await putObject(deps.s3, run.bucket, key(run, 'run.json'), plan, 'application/json');
   return { run, segments: segments.map((_, i) => i), partitions: Array.from({ length: partitions }, (_, i) => i) };
 }
 
@@ -209,23 +274,26 @@ export async function segmentStep(deps: BackfillDeps, run: RunRef, index: number
     ({ records, lines, lineError } = readFileSegment(plan.source.path, segment.start, segment.end));
   }
   const { summary, parts } = planSegment(spec, records, lines, plan.partitions, decoder);
-  await Promise.all(parts.map((part, p) => (part.length === 0 ? undefined : putLines(deps.s3, run, segmentPartKey(run, index, p), part.map((r) => JSON.stringify(r))))));
+  const chunks = await Promise.all(parts.map((part, p) => (part.length === 0 ? 0 : putLines(deps.s3, run, segmentPartKey(run, index, p), part.map((r) => JSON.stringify(r))))));
   const counts = parts.map((p) => p.length);
-  await putJson(deps.s3, run, segmentSummaryKey(run, index), { ...summary, ...(lineError === undefined ? {} : { lineError }), counts });
+  // The summary last: a segment whose summary exists has written every part.
+  await putJson(deps.s3, run, segmentSummaryKey(run, index), { ...summary, ...(lineError === undefined ? {} : { lineError }), counts, chunks });
   return { records: records.length };
 }
 
 /** Each segment's base, from all summaries; fails the run on an unreadable input line or an empty range. */
 export async function combineStep(deps: BackfillDeps, run: RunRef): Promise<{ run: RunRef; partitions: number[]; records: number }> {
   const plan = await getJson<RunPlan>(deps.s3, run, key(run, 'run.json'));
-  const summaries = await mapLimit(plan.segments.length, 16, (i) => getJson<SegmentSummary & { counts: number[] }>(deps.s3, run, segmentSummaryKey(run, i)));
+  const summaries = await mapLimit(plan.segments.length, 16, (i) => getJson<SegmentSummary & { counts: number[]; chunks: number[] }>(deps.s3, run, segmentSummaryKey(run, i)));
   const bases = combineSegments(summaries);
   const records = summaries.reduce((n, s) => n + s.records, 0);
-  if (records === 0) {
-    if (plan.source.kind === 'file') throw new BackfillError(`input ${plan.source.path} holds no records`);
+  // An empty records file gives empty outputs, as the replay's; an archive range without records is an error, as there.
+  if (records === 0 && plan.source.kind !== 'file') {
     throw new ArchiveError(`archive ${storeName(plan.source)}: no record arrived in the range (${rangeText(plan.range)})`);
   }
-  await putJson(deps.s3, run, key(run, 'bases.json'), { bases, counts: summaries.map((s) => s.counts) });
+  await putJson(deps.s3, run, key(run, 'bases.json'), bases);
+  // Each partition reads only its own column of the segments' counts (segments × partitions numbers in all).
+  await mapLimit(plan.partitions, 16, (p) => putJson(deps.s3, run, partitionCountsKey(run, p), { counts: summaries.map((s) => s.counts[p] ?? 0), chunks: summaries.map((s) => s.chunks[p] ?? 0) }));
   return { run, partitions: Array.from({ length: plan.partitions }, (_, i) => i), records };
 }
 
@@ -233,7 +301,8 @@ export async function combineStep(deps: BackfillDeps, run: RunRef): Promise<{ ru
 export async function partitionStep(deps: BackfillDeps, run: RunRef, partition: number, batchSize = 2000): Promise<BackfillSummary> {
   const plan = await getJson<RunPlan>(deps.s3, run, key(run, 'run.json'));
   if (!Number.isInteger(partition) || partition < 0 || partition >= plan.partitions) throw new BackfillError(`partition ${partition}: the plan has ${plan.partitions}`);
-  const { bases, counts } = await getJson<{ bases: SegmentBase[]; counts: number[][] }>(deps.s3, run, key(run, 'bases.json'));
+  const bases = await getJson<SegmentBase[]>(deps.s3, run, key(run, 'bases.json'));
+  const { counts, chunks } = await getJson<{ counts: number[]; chunks: number[] }>(deps.s3, run, partitionCountsKey(run, partition));
   const spec: PipelineSpec = parseSpecJson(plan.spec);
   const out = { windows: [] as string[], rejected: [] as string[], corrections: [] as string[], firings: [] as string[] };
   const loop = new ReplayLoop(spec, {
@@ -246,18 +315,18 @@ export async function partitionStep(deps: BackfillDeps, run: RunRef, partition: 
   const decoder = new RecordDecoder(spec);
   let batch: InputRecord[] = [];
   // Segments are read a few ahead of the loop.
-  const wanted = bases.map((_, i) => i).filter((i) => (counts[i]![partition] ?? 0) > 0);
+  const wanted = bases.map((_, i) => i).filter((i) => (counts[i] ?? 0) > 0);
   const fetches = new Map<number, Promise<string[]>>();
   const fetch = (j: number): void => {
     const i = wanted[j];
-    if (i !== undefined && !fetches.has(i)) fetches.set(i, getLines(deps.s3, run, segmentPartKey(run, i, partition)));
+    if (i !== undefined && !fetches.has(i)) fetches.set(i, getChunkedLines(deps.s3, run, segmentPartKey(run, i, partition), chunks[i]!));
   };
   for (let j = 0; j < wanted.length; j++) {
     for (let a = j; a < j + 4; a++) fetch(a);
     const i = wanted[j]!;
     const lines = await fetches.get(i)!;
     fetches.delete(i);
-    if (lines.length !== counts[i]![partition]) throw new BackfillError(`backfill object s3://${run.bucket}/${segmentPartKey(run, i, partition)}: ${lines.length} records, the segment's summary says ${counts[i]![partition]}`);
+    if (lines.length !== counts[i]) throw new BackfillError(`backfill object s3://${run.bucket}/${segmentPartKey(run, i, partition)}: ${lines.length} records, the segment's summary says ${counts[i]}`);
     for (const text of lines) {
       const r = plannedInput(bases[i]!, JSON.parse(text) as PlannedRecord);
       const decoded = decoder.decode(r.data);
@@ -271,27 +340,28 @@ export async function partitionStep(deps: BackfillDeps, run: RunRef, partition: 
   }
   if (batch.length > 0) loop.batch(batch);
   const summary: BackfillSummary = { ...loop.finish(), keysOnSeveralShards: spread.keysOnSeveralShards };
-  await Promise.all([
-    putLines(deps.s3, run, partitionOutputKey(run, partition, 'windows'), out.windows),
-    putLines(deps.s3, run, partitionOutputKey(run, partition, 'rejected'), out.rejected),
-    ...(spec.latePolicy === 'update' ? [putLines(deps.s3, run, partitionOutputKey(run, partition, 'corrections'), out.corrections)] : []),
-    ...(spec.features.some((f) => f.window.type === 'global') ? [putLines(deps.s3, run, partitionOutputKey(run, partition, 'firings'), out.firings)] : []),
-  ]);
+  const files = outputFiles(spec);
+  const written = await Promise.all(files.map((f) => putLines(deps.s3, run, partitionOutputKey(run, partition, f), out[f])));
   // The summary last: a partition whose summary exists has written every output.
-  await putJson(deps.s3, run, partitionSummaryKey(run, partition), summary);
+  await putJson(deps.s3, run, partitionSummaryKey(run, partition), { ...summary, chunks: Object.fromEntries(files.map((f, i) => [f, written[i]!])) } satisfies PartitionSummary);
   return summary;
 }
 
 /** The run's summary (the partitions' summed) as `summary.json`; the outputs stay as the partitions wrote them. */
 export async function finishStep(deps: BackfillDeps, run: RunRef): Promise<BackfillSummary & { partitions: number; outputs: string[] }> {
   const plan = await getJson<RunPlan>(deps.s3, run, key(run, 'run.json'));
-  const parts = await mapLimit(plan.partitions, 16, (p) => getJson<BackfillSummary>(deps.s3, run, partitionSummaryKey(run, p)));
+  const parts = await mapLimit(plan.partitions, 16, (p) => partitionSummary(deps.s3, run, p));
   const total: BackfillSummary & { keysOnSeveralShards: number } = { ...emptySummary(), keysOnSeveralShards: 0 };
   for (const s of parts) for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += s[k];
-  const spec = parseSpecJson(plan.spec);
-  const outputs = ['windows', 'rejected', ...(spec.latePolicy === 'update' ? ['corrections'] : []), ...(spec.features.some((f) => f.window.type === 'global') ? ['firings'] : [])];
+  for (const s of parts) if (s.chunks === undefined) throw new BackfillError('a partition summary without its chunks');
+  const outputs = outputFiles(parseSpecJson(plan.spec));
   await putJson(deps.s3, run, key(run, 'summary.json'), total);
   return { ...total, partitions: plan.partitions, outputs };
+}
+
+/** The replay's output files a spec has: corrections under "update", firings with a global window. */
+function outputFiles(spec: PipelineSpec): Array<'windows' | 'rejected' | 'corrections' | 'firings'> {
+  return ['windows', 'rejected', ...(spec.latePolicy === 'update' ? (['corrections'] as const) : []), ...(spec.features.some((f) => f.window.type === 'global') ? (['firings'] as const) : [])];
 }
 
 // ---- sources ------------------------------------------------------------------------------------------------
@@ -365,7 +435,8 @@ function readFileSegment(path: string, start: number, end: number): { records: I
   if (parts[parts.length - 1] === '') parts.pop();
   const records: InputRecord[] = [];
   for (let i = 0; i < parts.length; i++) {
-    const line = parts[i]!;
+    // A CRLF line reads as the replay's reader reads it.
+    const line = parts[i]!.endsWith('\r') ? parts[i]!.slice(0, -1) : parts[i]!;
     if (line.length === 0 || (line.charCodeAt(0) !== 123 && line.trim().length === 0)) continue;
     try {
       records.push(parseInputLine(line, i + 1));

@@ -288,3 +288,6 @@ export const BACKFILL_STATES = {
   partition: 'RunPartition',
   finish: 'Finish',
 } as const;
+
+/** Error names of the backfill worker that a retry cannot cure (the same input fails the same way). */
+export const BACKFILL_INPUT_ERRORS = ['BackfillInputError', 'ArchiveError', 'BackfillError'] as const;

@@ -168,6 +168,15 @@ describe('backfill on the state machine', () => {
     });
   });
 
+  it('refuses a run id that already names a run with other inputs', async () => {
+    const spec = JSON.stringify(SPECS.dlq);
+    const source = { kind: 'file' as const, path: inputs.get(1)! };
+    await runBackfill({ specText: spec, source, partitions: 2, outDir: path.join(dir, 'rerun-a'), workers: 1, runId: 'same-id' });
+    // The same inputs again (a retried execution) are the same run.
+    await runBackfill({ specText: spec, source, partitions: 2, outDir: path.join(dir, 'rerun-b'), workers: 1, runId: 'same-id' });
+    await expect(runBackfill({ specText: spec, source, partitions: 3, outDir: path.join(dir, 'rerun-c'), workers: 1, runId: 'same-id' })).rejects.toThrow(/runId same-id: already names a run with other inputs/);
+  });
+
   it('names an unreadable input line by its line number in the whole file', async () => {
     const lines = readFileSync(inputs.get(1)!, 'utf8').trimEnd().split('\n');
     lines[1700] = '{"data": 7}';

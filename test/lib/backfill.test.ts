@@ -30,6 +30,8 @@ describe('the backfill in the stack', () => {
       expect(map.MaxConcurrency).toBe(100);
     }
     expect(Object.keys(states[BACKFILL_STATES.partitions]!.ItemProcessor!.States)).toEqual([BACKFILL_STATES.partition]);
+    // A child's result is one word: 10,000 of them stay far below the 256 KB state limit.
+    expect((states[BACKFILL_STATES.partitions]!.ItemProcessor!.States[BACKFILL_STATES.partition] as { ResultSelector?: unknown }).ResultSelector).toEqual({ done: true });
     // States carry names, not data: no ItemReader, items inline.
     expect(JSON.stringify(definition)).not.toContain('ItemReader');
   });
@@ -56,11 +58,17 @@ describe('the backfill in the stack', () => {
     custom.hasResourceProperties('AWS::Lambda::Function', { Timeout: 300, MemorySize: 10_240 });
     const states = stackDefinition(custom).States as Record<string, { MaxConcurrency?: number; Retry?: unknown }>;
     expect(states[BACKFILL_STATES.partitions]!.MaxConcurrency).toBe(1000);
-    expect(states[BACKFILL_STATES.plan]!.Retry).toBeUndefined();
+    // Without retries, only throttling and Lambda's own errors are retried.
+    expect((states[BACKFILL_STATES.plan]!.Retry as Array<{ ErrorEquals: string[] }>).map((r) => r.ErrorEquals[0])).toEqual(['BackfillInputError', 'Lambda.TooManyRequestsException']);
     // A task waits for its worker's timeout plus 30 s (the interpreter and Step Functions would otherwise differ).
     expect((states[BACKFILL_STATES.combine] as { TimeoutSeconds?: number }).TimeoutSeconds).toBe(330);
     expect((stackDefinition(template).States as Record<string, { TimeoutSeconds?: number }>)[BACKFILL_STATES.finish]!.TimeoutSeconds).toBe(930);
-    expect((stackDefinition(template).States as Record<string, { Retry?: unknown }>)[BACKFILL_STATES.plan]!.Retry).toEqual([{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 2, BackoffRate: 2 }]);
+    expect((stackDefinition(template).States as Record<string, { Retry?: unknown }>)[BACKFILL_STATES.plan]!.Retry).toEqual([
+      // Bad input is not retried: the same bytes fail the same way.
+      { ErrorEquals: ['BackfillInputError', 'ArchiveError', 'BackfillError'], MaxAttempts: 0 },
+      { ErrorEquals: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'], IntervalSeconds: 2, MaxAttempts: 8, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
+      { ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 2, BackoffRate: 2 },
+    ]);
   });
 
   it('refuses props Lambda or Step Functions would reject, by name', () => {
