@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BENCH_SPEC, SKETCH_SPEC, generateWorkload, writeWorkload } from '../../bin/bench/workload';
 import { runBackfill } from '../../bin/backfill/run';
 import { FolderArchiveStore, archiveRecordBatches } from '../../bin/history/archive-source';
-import { type Emulators, startEmulators } from '../../bin/local/emulators';
+import type { Emulators } from '../../bin/local/emulators';
+import { workerEmulators } from '../support/worker-emulators';
 import { replay } from '../../bin/replay/run';
 import { compareOutputs, describeComparison } from '../../bin/sandbox/compare';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -56,7 +57,7 @@ describe('backfill on the state machine', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'backfill-e2e-'));
-    emulators = await startEmulators({ services: ['s3'] });
+    emulators = await workerEmulators();
     Object.assign(process.env, emulators.env());
     for (const shards of [1, 4]) {
       const input = path.join(dir, `records-${shards}.jsonl`);
