@@ -91,31 +91,22 @@ export function backfillDefinition(scope: Construct, fn: lambda.IFunction, o: Ba
     if (retries > 0) t.addRetry({ errors: ['States.ALL'], maxAttempts: retries, interval: Duration.seconds(2), backoffRate: 2 });
     return t;
   };
-  const fanOut = (id: string, itemsPath: string, item: Record<string, unknown>, worker: tasks.LambdaInvoke): sfn.DistributedMap => {
-    const map = new sfn.DistributedMap(scope, id, {
+  // A Distributed Map over the indexes at `itemsPath`, each child one worker task: `{action, run, [action]: index}`.
+  const fanOut = (mapId: string, workerId: string, action: 'segment' | 'partition', itemsPath: string): sfn.DistributedMap => {
+    const map = new sfn.DistributedMap(scope, mapId, {
       itemsPath,
-      itemSelector: item,
+      itemSelector: { run: sfn.JsonPath.objectAt('$.run'), [action]: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
       maxConcurrency,
       // The workers' results are their objects; the state keeps only names.
       resultPath: sfn.JsonPath.DISCARD,
     });
-    map.itemProcessor(worker);
+    map.itemProcessor(step(workerId, { action, run: sfn.JsonPath.objectAt('$.run'), [action]: sfn.JsonPath.numberAt(`$.${action}`) }, true));
     return map;
   };
   const plan = step(BACKFILL_STATES.plan, { action: 'plan', request: sfn.JsonPath.objectAt('$') });
-  const segments = fanOut(
-    BACKFILL_STATES.segments,
-    '$.segments',
-    { action: 'segment', run: sfn.JsonPath.objectAt('$.run'), segment: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
-    step(BACKFILL_STATES.segment, { action: 'segment', run: sfn.JsonPath.objectAt('$.run'), segment: sfn.JsonPath.numberAt('$.segment') }, true),
-  );
+  const segments = fanOut(BACKFILL_STATES.segments, BACKFILL_STATES.segment, 'segment', '$.segments');
   const combine = step(BACKFILL_STATES.combine, { action: 'combine', run: sfn.JsonPath.objectAt('$.run') });
-  const partitions = fanOut(
-    BACKFILL_STATES.partitions,
-    '$.partitions',
-    { action: 'partition', run: sfn.JsonPath.objectAt('$.run'), partition: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
-    step(BACKFILL_STATES.partition, { action: 'partition', run: sfn.JsonPath.objectAt('$.run'), partition: sfn.JsonPath.numberAt('$.partition') }, true),
-  );
+  const partitions = fanOut(BACKFILL_STATES.partitions, BACKFILL_STATES.partition, 'partition', '$.partitions');
   const finish = step(BACKFILL_STATES.finish, { action: 'finish', run: sfn.JsonPath.objectAt('$.run') });
   return plan.next(segments).next(combine).next(partitions).next(finish);
 }

@@ -23,9 +23,9 @@ import {
   plannedInput,
 } from '../core/backfill';
 import { InputLineError, parseInputLine } from '../core/input-line';
-import { type ReplaySummary, correctionLine, emptySummary, firingLine, rejectedLine, windowLineText } from '../core/output';
+import { type ReplaySummary, emptySummary } from '../core/output';
 import { RecordDecoder } from '../core/record';
-import { ReplayLoop } from '../core/replay-loop';
+import { ReplayLoop, lineSink } from '../core/replay-loop';
 import type { InputRecord } from '../core/results';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
 import { type ArchiveRange, type ArchiveStore, S3ArchiveStore, archiveHourFolders, archiveHourKeys, readArchiveHour } from './archive-objects';
@@ -304,13 +304,8 @@ export async function partitionStep(deps: BackfillDeps, run: RunRef, partition: 
   const bases = await getJson<SegmentBase[]>(deps.s3, run, key(run, 'bases.json'));
   const { counts, chunks } = await getJson<{ counts: number[]; chunks: number[] }>(deps.s3, run, partitionCountsKey(run, partition));
   const spec: PipelineSpec = parseSpecJson(plan.spec);
-  const out = { windows: [] as string[], rejected: [] as string[], corrections: [] as string[], firings: [] as string[] };
-  const loop = new ReplayLoop(spec, {
-    window: (feature, k, start, end, value, count) => out.windows.push(windowLineText(feature, k, start, end, value, count)),
-    rejected: (r) => out.rejected.push(JSON.stringify(rejectedLine(r, Number(r.seq)))),
-    correction: (c) => out.corrections.push(JSON.stringify(correctionLine(c))),
-    firing: (f) => out.firings.push(JSON.stringify(firingLine(f))),
-  });
+  const { sink, lines: out } = lineSink();
+  const loop = new ReplayLoop(spec, sink);
   const spread = new ShardSpread();
   const decoder = new RecordDecoder(spec);
   let batch: InputRecord[] = [];

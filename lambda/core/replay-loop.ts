@@ -5,7 +5,7 @@
  * "update" a final window may still change, so windows go out once, at the end, with their last value.
  */
 import { type BatchResult, WindowEngine } from './engine';
-import { type ReplaySummary, type WindowLine, addCounters, emptySummary, windowId, windowLine } from './output';
+import { type ReplaySummary, type WindowLine, addCounters, correctionLine, emptySummary, firingLine, rejectedLine, windowId, windowLine, windowLineText } from './output';
 import type { Correction, Firing, InputRecord, Rejection } from './results';
 import type { PipelineSpec } from './spec';
 
@@ -19,6 +19,26 @@ export interface ReplaySink {
   firing(f: Firing): void;
   /** A shard watermark after a batch (finite ones only). */
   watermark?(w: number): void;
+}
+
+/** The replay's output files as lines of text, in memory. */
+export interface ReplayLines {
+  readonly windows: string[];
+  readonly rejected: string[];
+  readonly corrections: string[];
+  readonly firings: string[];
+}
+
+/** A sink collecting the lines the replay would write (each record's line number is its sequence number). */
+export function lineSink(): { sink: ReplaySink; lines: ReplayLines } {
+  const lines: ReplayLines = { windows: [], rejected: [], corrections: [], firings: [] };
+  const sink: ReplaySink = {
+    window: (feature, key, start, end, value, count) => lines.windows.push(windowLineText(feature, key, start, end, value, count)),
+    rejected: (r) => lines.rejected.push(JSON.stringify(rejectedLine(r, Number(r.seq)))),
+    correction: (c) => lines.corrections.push(JSON.stringify(correctionLine(c))),
+    firing: (f) => lines.firings.push(JSON.stringify(firingLine(f))),
+  };
+  return { sink, lines };
 }
 
 export class ReplayLoop {

@@ -8,27 +8,22 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BENCH_SPEC, SKETCH_SPEC, generateWorkload } from '../../../bin/bench/workload';
 import { type SegmentPlan, ShardSpread, combineSegments, partitionOf, planSegment, plannedInput } from '../../../lambda/core/backfill';
-import { type ReplaySummary, correctionLine, firingLine, rejectedLine, windowLineText } from '../../../lambda/core/output';
-import { ReplayLoop } from '../../../lambda/core/replay-loop';
+import type { ReplaySummary } from '../../../lambda/core/output';
+import { ReplayLoop, lineSink } from '../../../lambda/core/replay-loop';
 import type { InputRecord } from '../../../lambda/core/results';
 import type { PipelineSpec } from '../../../lambda/core/spec';
 
 interface Outputs {
-  windows: string[];
-  rejected: string[];
-  corrections: string[];
-  firings: string[];
-  summary: ReplaySummary;
+  readonly windows: string[];
+  readonly rejected: string[];
+  readonly corrections: string[];
+  readonly firings: string[];
+  readonly summary: ReplaySummary;
 }
 
 function loopOver(spec: PipelineSpec, batches: Iterable<readonly InputRecord[]>): Outputs {
-  const o = { windows: [] as string[], rejected: [] as string[], corrections: [] as string[], firings: [] as string[] };
-  const loop = new ReplayLoop(spec, {
-    window: (f, k, s, e, v, c) => o.windows.push(windowLineText(f, k, s, e, v, c)),
-    rejected: (r) => o.rejected.push(JSON.stringify(rejectedLine(r, Number(r.seq)))),
-    correction: (c) => o.corrections.push(JSON.stringify(correctionLine(c))),
-    firing: (f) => o.firings.push(JSON.stringify(firingLine(f))),
-  });
+  const { sink, lines: o } = lineSink();
+  const loop = new ReplayLoop(spec, sink);
   for (const b of batches) loop.batch(b);
   return { ...o, summary: loop.finish() };
 }
