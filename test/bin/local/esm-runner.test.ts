@@ -363,12 +363,18 @@ describe('LocalEventSourceMapping', () => {
     );
     await esm.drain();
     expect(events.length).toBeGreaterThan(0);
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({
-      requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: events.length },
-      KinesisBatchInfo: { batchSize: 2 },
-    });
-    expect(failures[0]).not.toHaveProperty('responseContext');
+    // Usually one batch of both records; on a busy machine a read may return the first record alone, and then each
+    // batch expires on its own. Either way every record is reported once, each batch with the invocations it had.
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures.reduce((n, f) => n + f.KinesisBatchInfo.batchSize, 0)).toBe(2);
+    // Invocations add up, but for a later batch that expired before its first invocation (reported with a count of 1).
+    const counted = failures.reduce((n, f) => n + f.requestContext.approximateInvokeCount, 0);
+    expect(counted).toBeGreaterThanOrEqual(events.length);
+    expect(counted).toBeLessThanOrEqual(events.length + failures.length - 1);
+    for (const f of failures) {
+      expect(f.requestContext.condition).toBe('RecordAgeExceeded');
+      expect(f).not.toHaveProperty('responseContext');
+    }
   });
 
   it('starts at LATEST when asked', async () => {
