@@ -2,11 +2,17 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ARCHIVE_OBJECT_PREFIX, CONSUMER_BUCKET_ACTIONS } from '../lambda/contract/resources';
+import { ARCHIVE_OBJECT_PREFIX, BACKFILL_WORK_PREFIX, CONSUMER_BUCKET_ACTIONS } from '../lambda/contract/resources';
 import { PipelinePropsError } from './errors';
 
 /** Lifecycle of the stream archive (docs/history.md): Standard, then Infrequent Access, then a Glacier class. */
 export interface ArchiveBucketOptions {
+  /**
+   * Days after which a backfill's intermediate objects (under `backfill-work/`) are deleted; a run needs them only
+   * while it runs. Whole days, at least 1.
+   * @default Duration.days(7)
+   */
+  readonly backfillWorkExpireAfter?: Duration;
   /**
    * Days after which archive objects move to Standard-Infrequent Access (S3 requires at least 30).
    * @default Duration.days(30)
@@ -72,6 +78,12 @@ export class ArchiveBucket extends Construct {
           expiration: props.expireAfter,
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
+        {
+          // A backfill's intermediate objects (a planned copy of its range) are needed only while it runs.
+          id: 'backfill-intermediates-expire',
+          prefix: `${BACKFILL_WORK_PREFIX}/`,
+          expiration: props.backfillWorkExpireAfter ?? Duration.days(7),
+        },
       ],
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
@@ -108,4 +120,5 @@ export function validateArchiveBucketOptions(props: ArchiveBucketOptions): void 
   if (!['GLACIER_INSTANT_RETRIEVAL', 'GLACIER', 'DEEP_ARCHIVE'].includes(cls)) throw new PipelinePropsError(`${owner}: glacierStorageClass must be GLACIER_INSTANT_RETRIEVAL, GLACIER or DEEP_ARCHIVE (got ${String(cls)})`);
   const expire = days('expireAfter', props.expireAfter, undefined, 1);
   if (expire !== undefined && expire <= glacier) throw new PipelinePropsError(`${owner}: expireAfter (${expire} days) must be later than glacierAfter (${glacier} days)`);
+  days('backfillWorkExpireAfter', props.backfillWorkExpireAfter, 7, 1);
 }

@@ -7,7 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ARCHIVE_OBJECT_PREFIX, BACKFILL_ENV, BACKFILL_INPUT_ERRORS, BACKFILL_OBJECT_PREFIX, BACKFILL_STATES } from '../lambda/contract/resources';
+import { ARCHIVE_OBJECT_PREFIX, BACKFILL_ENV, BACKFILL_INPUT_ERRORS, BACKFILL_OBJECT_PREFIX, BACKFILL_STATES, BACKFILL_WORK_PREFIX } from '../lambda/contract/resources';
 import { PipelinePropsError } from './errors';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 
@@ -180,11 +180,13 @@ export class Backfill extends Construct {
     const runs = `${BACKFILL_OBJECT_PREFIX}/${pipelineName}/`;
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ArchiveRead', actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${archive}*`)] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ArchiveList', actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${archive}*`] } } }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RunObjects', actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(`${runs}*`)] }));
+    const work = `${BACKFILL_WORK_PREFIX}/${pipelineName}/`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RunObjects', actions: ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(`${runs}*`), bucket.arnForObjects(`${work}*`)] }));
     const bucketId = Stack.of(this).getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
     Validations.of(role.node.findChild('DefaultPolicy').node.defaultChild as iam.CfnPolicy).acknowledge(
       { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${archive}*]`, reason: `Archive objects are named per batch under ${archive}; the worker may only read them.` },
       { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${runs}*]`, reason: `Run objects are named per run under ${runs}; the worker may read and write only there.` },
+      { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${work}*]`, reason: `A run's intermediate objects are named per run under ${work}; the worker may read and write only there.` },
     );
   }
 }

@@ -141,7 +141,7 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
   const bucket = opts.bucket ?? LOCAL_BACKFILL_BUCKET;
   const s3 = s3Client({ maxAttempts: 8 });
   await ensureBucket(s3, bucket);
-  const pool = new StepPool(Math.max(1, Math.min(opts.workers ?? cpus().length, opts.partitions + 1)), { bucket, outPrefix: 'backfill/local/' });
+  const pool = new StepPool(Math.max(1, Math.min(opts.workers ?? cpus().length, opts.partitions + 1)), { bucket, outPrefix: 'backfill/local/', workPrefix: 'backfill-work/local/' });
   const attempts = new Map<string, number>();
   let retried = 0;
   const counts = { segments: 0, segmentsDone: 0, partitionsDone: 0 };
@@ -205,7 +205,7 @@ export async function runBackfill(opts: BackfillRunOptions): Promise<BackfillRep
     });
     const result = (await execution.result) as unknown as BackfillSummary & { partitions: number; outputs: string[] };
     progress('finish', 1, 1);
-    const run: RunRef = { bucket, prefix: `backfill/local/${runId}/` };
+    const run: RunRef = { bucket, prefix: `backfill/local/${runId}/`, work: `backfill-work/local/${runId}/` };
     await gather(s3, run, opts.partitions, result.outputs, opts.outDir);
     const { keysOnSeveralShards, partitions: _p, outputs: _o, ...summary } = result;
     const report: BackfillReport = { summary, partitions: opts.partitions, segments: counts.segments, keysOnSeveralShards, retried, wallMs: Date.now() - started, segmentsMs: marks.segmented - marks.planned, partitionsMs: marks.partitioned - marks.combined, run };

@@ -13,6 +13,7 @@ import { S3ArchiveStore } from '../../lambda/adapters/archive-objects';
 export interface StepWorkerInit {
   readonly bucket: string;
   readonly outPrefix: string;
+  readonly workPrefix: string;
 }
 
 export type StepMessage = { readonly id: number; readonly event: BackfillEvent };
@@ -25,6 +26,7 @@ const deps: BackfillDeps = {
   s3,
   bucket: init.bucket,
   outPrefix: init.outPrefix,
+  workPrefix: init.workPrefix,
   allowLocalSources: true,
   openArchive: (source) => (source.kind === 'archive' ? new S3ArchiveStore(s3, source.bucket, source.prefix) : new FolderArchiveStore(source.path)),
 };

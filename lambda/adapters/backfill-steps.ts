@@ -63,10 +63,12 @@ interface RunPlan {
   readonly segments: readonly Segment[];
 }
 
-/** The state a task gets: the bucket and the run's prefix (ends with '/'). */
+/** The state a task gets: the bucket, the run's prefix, and the prefix of its intermediate objects (each ends with '/'). */
 export interface RunRef {
   readonly bucket: string;
   readonly prefix: string;
+  /** Intermediate objects (planned records, counts): under a prefix of their own, which a lifecycle rule expires. */
+  readonly work: string;
 }
 
 export interface BackfillDeps {
@@ -75,6 +77,8 @@ export interface BackfillDeps {
   readonly bucket: string;
   /** Where runs go in the bucket (ends with '/'). */
   readonly outPrefix: string;
+  /** Where runs' intermediate objects go (ends with '/'). */
+  readonly workPrefix: string;
   /** The function's own spec (JSON text), for a request without one. */
   readonly defaultSpec?: string;
   /** Local runs only: sources the function cannot read on AWS (a folder, a file). */
@@ -107,14 +111,15 @@ export class BackfillError extends Error {
 // ---- objects ------------------------------------------------------------------------------------------------
 
 const key = (run: RunRef, name: string): string => `${run.prefix}${name}`;
+const workKey = (run: RunRef, name: string): string => `${run.work}${name}`;
 const pad = (n: number): string => String(n).padStart(5, '0');
-export const segmentPartKey = (run: RunRef, segment: number, partition: number): string => key(run, `seg/${pad(segment)}/part-${pad(partition)}.jsonl.gz`);
-const segmentSummaryKey = (run: RunRef, segment: number): string => key(run, `seg/${pad(segment)}/summary.json`);
+export const segmentPartKey = (run: RunRef, segment: number, partition: number): string => workKey(run, `seg/${pad(segment)}/part-${pad(partition)}.jsonl.gz`);
+const segmentSummaryKey = (run: RunRef, segment: number): string => workKey(run, `seg/${pad(segment)}/summary.json`);
 /** A partition's output object; `file` one of windows, rejected, corrections, firings. */
 export const partitionOutputKey = (run: RunRef, partition: number, file: string): string => key(run, `out/${file}/part-${pad(partition)}.jsonl.gz`);
 const partitionSummaryKey = (run: RunRef, partition: number): string => key(run, `out/summary/part-${pad(partition)}.json`);
 /** What a partition reads of each segment: its records' count and the chunks they were written in. */
-const partitionCountsKey = (run: RunRef, partition: number): string => key(run, `counts/part-${pad(partition)}.json`);
+const partitionCountsKey = (run: RunRef, partition: number): string => workKey(run, `counts/part-${pad(partition)}.json`);
 
 export async function partitionSummary(s3: S3Client, run: RunRef, partition: number): Promise<PartitionSummary> {
   return getJson<PartitionSummary>(s3, run, partitionSummaryKey(run, partition));
@@ -231,7 +236,7 @@ export async function planStep(deps: BackfillDeps, req: BackfillRequest): Promis
     if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t))) throw new BackfillError(`${name} must be epoch milliseconds, got ${JSON.stringify(t)}`);
   }
   if (req.from !== undefined && req.to !== undefined && req.from >= req.to) throw new BackfillError(`from (${req.from}) must be before to (${req.to}): the arrival-time range is empty`);
-  const run: RunRef = { bucket: deps.bucket, prefix: `${deps.outPrefix}${req.runId}/` };
+  const run: RunRef = { bucket: deps.bucket, prefix: `${deps.outPrefix}${req.runId}/`, work: `${deps.workPrefix}${req.runId}/` };
   const range: ArchiveRange = { ...(req.from === undefined ? {} : { from: req.from }), ...(req.to === undefined ? {} : { to: req.to }) };
   const source = req.source;
   let segments: Segment[];
@@ -291,7 +296,7 @@ export async function combineStep(deps: BackfillDeps, run: RunRef): Promise<{ ru
   if (records === 0 && plan.source.kind !== 'file') {
     throw new ArchiveError(`archive ${storeName(plan.source)}: no record arrived in the range (${rangeText(plan.range)})`);
   }
-  await putJson(deps.s3, run, key(run, 'bases.json'), bases);
+  await putJson(deps.s3, run, workKey(run, 'bases.json'), bases);
   // Each partition reads only its own column of the segments' counts (segments × partitions numbers in all).
   await mapLimit(plan.partitions, 16, (p) => putJson(deps.s3, run, partitionCountsKey(run, p), { counts: summaries.map((s) => s.counts[p] ?? 0), chunks: summaries.map((s) => s.chunks[p] ?? 0) }));
   return { run, partitions: Array.from({ length: plan.partitions }, (_, i) => i), records };
@@ -301,7 +306,7 @@ export async function combineStep(deps: BackfillDeps, run: RunRef): Promise<{ ru
 export async function partitionStep(deps: BackfillDeps, run: RunRef, partition: number, batchSize = 2000): Promise<BackfillSummary> {
   const plan = await getJson<RunPlan>(deps.s3, run, key(run, 'run.json'));
   if (!Number.isInteger(partition) || partition < 0 || partition >= plan.partitions) throw new BackfillError(`partition ${partition}: the plan has ${plan.partitions}`);
-  const bases = await getJson<SegmentBase[]>(deps.s3, run, key(run, 'bases.json'));
+  const bases = await getJson<SegmentBase[]>(deps.s3, run, workKey(run, 'bases.json'));
   const { counts, chunks } = await getJson<{ counts: number[]; chunks: number[] }>(deps.s3, run, partitionCountsKey(run, partition));
   const spec: PipelineSpec = parseSpecJson(plan.spec);
   const { sink, lines: out } = lineSink();

@@ -278,6 +278,9 @@ export const BACKFILL_ENV = {
 /** Prefix of backfill runs in the archive bucket: `backfill/<pipeline>/<runId>/`. */
 export const BACKFILL_OBJECT_PREFIX = 'backfill';
 
+/** Prefix of backfill runs' intermediate objects: `backfill-work/<pipeline>/<runId>/`, expired by a lifecycle rule. */
+export const BACKFILL_WORK_PREFIX = 'backfill-work';
+
 /** Names of the backfill state machine's task states (the local runner maps each to its step). */
 export const BACKFILL_STATES = {
   plan: 'Plan',

@@ -7,7 +7,7 @@ import { type BackfillDeps, type BackfillRequest, type RunRef, combineStep, fini
 import { archivePrefix } from '../adapters/archive-objects';
 import { requiredVariable } from '../adapters/config';
 import { s3Client } from '../adapters/s3-client';
-import { BACKFILL_ENV, BACKFILL_OBJECT_PREFIX } from '../contract/resources';
+import { BACKFILL_ENV, BACKFILL_OBJECT_PREFIX, BACKFILL_WORK_PREFIX } from '../contract/resources';
 
 export type BackfillEvent =
   | { readonly action: 'plan'; readonly request: Omit<BackfillRequest, 'source'> & { readonly source?: BackfillRequest['source'] } }
@@ -45,6 +45,7 @@ export async function handler(event: BackfillEvent): Promise<unknown> {
     s3: s3Client(),
     bucket: requiredVariable(process.env, BACKFILL_ENV.bucketName),
     outPrefix: `${BACKFILL_OBJECT_PREFIX}/${pipeline}/`,
+    workPrefix: `${BACKFILL_WORK_PREFIX}/${pipeline}/`,
     defaultSpec: requiredVariable(process.env, BACKFILL_ENV.spec),
   };
   return runBackfillStep(deps, event, { bucket: requiredVariable(process.env, BACKFILL_ENV.archiveBucketName), prefix: archivePrefix(pipeline) });

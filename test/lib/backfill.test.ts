@@ -47,10 +47,23 @@ describe('the backfill in the stack', () => {
         Statement: Match.arrayWith([
           Match.objectLike({ Sid: 'ArchiveRead', Action: 's3:GetObject', Resource: { 'Fn::Join': ['', [Match.anyValue(), '/archive/fraud/*']] } }),
           Match.objectLike({ Sid: 'ArchiveList', Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['archive/fraud/*'] } } }),
-          Match.objectLike({ Sid: 'RunObjects', Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [Match.anyValue(), '/backfill/fraud/*']] } }),
+          Match.objectLike({ Sid: 'RunObjects', Action: ['s3:GetObject', 's3:PutObject'] }),
         ]),
       },
     });
+  });
+
+  it('keeps a run\'s intermediate objects under a prefix of their own, deleted after 7 days unless told otherwise', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'backfill-intermediates-expire', Prefix: 'backfill-work/', ExpirationInDays: 7, Status: 'Enabled' })]) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: 'RunObjects', Resource: [{ 'Fn::Join': ['', [Match.anyValue(), '/backfill/fraud/*']] }, { 'Fn::Join': ['', [Match.anyValue(), '/backfill-work/fraud/*']] }] })]) },
+    });
+    buildPipeline({ archive: { backfillWorkExpireAfter: Duration.days(2) } }).template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'backfill-intermediates-expire', ExpirationInDays: 2 })]) },
+    });
+    expect(() => buildPipeline({ archive: { backfillWorkExpireAfter: Duration.hours(12) } })).toThrow(/backfillWorkExpireAfter must be whole days, at least 1/);
   });
 
   it('takes memory, timeout, fan-out and retries from props', () => {

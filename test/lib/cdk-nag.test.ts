@@ -82,6 +82,7 @@ describe('cdk-nag', () => {
         'Backfill/Function/Resource Serverless-LambdaTracing',
         'Backfill/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/archive/fraud/*]',
         'Backfill/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/backfill/fraud/*]',
+        'Backfill/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/backfill-work/fraud/*]',
         'Backfill/StateMachine/DistributedMapPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackfillStateMachine395F6B27"}]}]}/*:*]',
         'Backfill/StateMachine/DistributedMapPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackfillStateMachine395F6B27"}]}]}:*]',
         'Backfill/StateMachine/Resource AwsSolutions-SF1',
