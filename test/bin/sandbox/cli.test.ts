@@ -14,7 +14,8 @@ function sandbox(args: string[]): Promise<{ code: number | null; stderr: string 
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'sandbox.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  // 'close', not 'exit': the process may exit before its stderr has been read.
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
 }
 
 describe.concurrent('sandbox command line', () => {
