@@ -9,7 +9,7 @@ import type { StoredWindow } from '../../lambda/adapters/evaluation-store';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { estimatedPerformance, featurePsi, windowMetrics } from '../../lambda/core/label-join';
 import { parseEventTime } from '../../lambda/core/record';
-import type { Prediction, PredictionFeature } from '../../lambda/core/scoring';
+import type { Prediction } from '../../lambda/core/scoring';
 import type { EvaluationSpec } from '../../lambda/core/spec';
 import { readLines } from '../cli/lines';
 
@@ -18,18 +18,7 @@ export const EVALUATION_FILE = 'evaluation.jsonl';
 export const REJECTED_LABELS_FILE = 'rejected-labels.jsonl';
 
 /** A prediction as the table holds it, without `scoredAt` (the wall clock: it differs from run to run). */
-export interface PredictionLine {
-  readonly predictionId: string;
-  readonly key: string;
-  readonly eventId: string;
-  readonly eventTime: number;
-  readonly arrivalTime: number | null;
-  readonly featuresAt: number;
-  readonly score: number;
-  readonly positive: boolean;
-  readonly modelVersion: string;
-  readonly features: Readonly<Record<string, PredictionFeature>>;
-}
+export type PredictionLine = Omit<Prediction, 'scoredAt'>;
 
 export function predictionLines(predictions: readonly Prediction[]): PredictionLine[] {
   const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
