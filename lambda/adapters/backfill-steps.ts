@@ -328,10 +328,9 @@ export async function partitionStep(deps: BackfillDeps, run: RunRef, partition: 
     fetches.delete(i);
     if (lines.length !== counts[i]) throw new BackfillError(`backfill object s3://${run.bucket}/${segmentPartKey(run, i, partition)}: ${lines.length} records, the segment's summary says ${counts[i]}`);
     for (const text of lines) {
-      const r = plannedInput(bases[i]!, JSON.parse(text) as PlannedRecord);
-      const decoded = decoder.decode(r.data);
-      if (decoded.ok) spread.note(decoded.record.key, r.shard);
-      batch.push({ ...r, decoded });
+      const r = plannedInput(bases[i]!, JSON.parse(text) as PlannedRecord, decoder);
+      if (r.decoded?.ok) spread.note(r.decoded.record.key, r.shard);
+      batch.push(r);
       if (batch.length >= batchSize) {
         loop.batch(batch);
         batch = [];

@@ -135,15 +135,18 @@ export class BackfillInputError extends Error {
 }
 
 /** A planned record as the engine takes it: its line number in the whole input, and its shard's whole watermark. */
-export function plannedInput(base: SegmentBase, r: PlannedRecord): InputRecord {
+export function plannedInput(base: SegmentBase, r: PlannedRecord, decoder?: RecordDecoder): InputRecord {
   const inherited = base.shardMax[r.s];
   const shardMax = r.m === null ? (inherited ?? null) : inherited === undefined ? r.m : Math.max(inherited, r.m);
   const newestArrival = r.n === null ? base.newestArrival : base.newestArrival === null ? r.n : Math.max(base.newestArrival, r.n);
+  const data = r.d ?? Buffer.from(r.b ?? '', 'base64');
   return {
-    data: r.d ?? Buffer.from(r.b ?? '', 'base64'),
+    data,
     shard: r.s,
     seq: String(base.lineBase + r.l),
     ...(r.a === null ? {} : { arrivalTime: r.a }),
+    // Decoded here when the caller needs the key too (one decode per record, one object).
+    ...(decoder === undefined ? {} : { decoded: decoder.decode(data) }),
     preset: { shardMax, newestArrival },
   };
 }
