@@ -3,7 +3,7 @@
  *
  *   npm start                       the fraud story of the README, compressed into seconds
  *   npm start -- --follow           the same, then keeps running for your own producer (Ctrl-C stops)
- *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--labels LABELS.jsonl] [--shards N] [--parallelization-factor N] [--chaos P] [--seed S] [--batch-size N]
+ *   npm start -- --config SPEC.json --input RECORDS.jsonl --out DIR [--labels LABELS.jsonl] [--shards N] [--parallelization-factor N] [--reshard split@N,merge@M] [--chaos P] [--seed S] [--batch-size N]
  *                                   a recorded file through Kinesis → consumer → DynamoDB/SQS; writes the same
  *                                   files as `npm run replay` (windows sorted), the summary on stdout and with
  *                                   the consumer's usage in DIR/summary.json; with a scoring section the
@@ -24,6 +24,7 @@ import { type Emulators, type KinesisEmulator, processUsage, startEmulators } fr
 import { loadSpecAndModel } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
 import { checkInputFile, clearRunOutputs, runFile } from './sandbox/file-run';
+import { type ReshardStep, parseReshards } from './sandbox/reshard';
 import { EVALUATION_FILE, PREDICTIONS_FILE, REJECTED_LABELS_FILE, readLabelsFile } from './sandbox/file-evaluation';
 
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
@@ -76,7 +77,7 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
-    for (const name of ['shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'strict', 'labels'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'strict', 'labels'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
@@ -98,6 +99,7 @@ async function main(): Promise<number> {
   const loaded = fileMode || followOwn ? loadSpecAndModel(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`)) : undefined;
   const spec = loaded?.spec;
   const labelsPath = args.labels as string | undefined;
+  let reshards: ReshardStep[] | undefined;
   if (fileMode) {
     if (labelsPath !== undefined && spec?.evaluation === undefined) throw new UsageError(`--labels needs a spec with an evaluation section (and scoring): ${args.config as string} has none`);
     if (labelsPath !== undefined) {
@@ -112,6 +114,7 @@ async function main(): Promise<number> {
     checkReadableFile('--input', args.input as string, "a records file in the replay's input format");
     prepareOutputDir('--out', args.out as string);
     const records = await checkInputFile(args.input as string, spec?.source.keyField);
+    if (args.reshard !== undefined) reshards = parseReshards(args.reshard as string, shards ?? 1, records);
     // An earlier run's outputs go now: a run stopped part-way must not leave files that look like its own.
     clearRunOutputs(args.out as string);
     if (records === 0) process.stderr.write(`warning: --input ${args.input as string} holds no records; the outputs will be empty\n`);
@@ -135,6 +138,7 @@ async function main(): Promise<number> {
         outDir: args.out as string,
         ...(shards === undefined ? {} : { shards }),
         ...(parallelizationFactor === undefined ? {} : { parallelizationFactor }),
+        ...(reshards === undefined ? {} : { reshards }),
         ...(chaos === undefined ? {} : { chaos }),
         ...(seed === undefined ? {} : { seed }),
         ...(batchSize === undefined ? {} : { batchSize }),

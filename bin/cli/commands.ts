@@ -31,7 +31,7 @@ export const REPLAY_CLI: CliDefinition = {
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'labels', 'shards', 'parallelization-factor', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
+  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'labels', 'shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
   options: {
     follow: { kind: 'flag', help: 'Keep the pipeline running for a producer of your own, with the features endpoint on localhost, until Ctrl-C: after the story, or with --config your spec instead of the story.' },
     'features-port': { kind: 'number', value: 'PORT', help: 'With --follow: localhost port of the features endpoint; default any free port.' },
@@ -41,6 +41,11 @@ export const SANDBOX_CLI: CliDefinition = {
     labels: { kind: 'string', value: 'LABELS.jsonl', help: 'File mode, with the spec\'s evaluation section: label records (docs/evaluation.md), one per line, joined to the predictions after the records; the measures go to DIR/evaluation.jsonl.' },
     shards: { kind: 'number', value: 'N', help: 'File mode: shards of the stream, 1 to 64; default 1.' },
     'parallelization-factor': { kind: 'number', value: 'N', help: 'File mode: batches of one shard in flight at once, 1 to 10, one partition key\'s records in order (as Lambda\'s ParallelizationFactor); default 1.' },
+    reshard: {
+      kind: 'string',
+      value: 'STEPS',
+      help: 'File mode: split and merge shards mid-run, as an on-demand stream does: split@N or merge@N steps, comma-separated, each made after the N-th record is put (a split halves the open shard with the widest hash range, a merge joins the narrowest adjacent pair). Children are read after their parents, and start from their parents\' watermark (docs/semantics.md §3).',
+    },
     chaos: { kind: 'number', value: 'P', help: 'File mode: fraction of invocations that fail part-way through their writes, 0 to 1; default 0.' },
     seed: { kind: 'number', value: 'S', help: 'File mode: seed of the fault injection, an integer; default 1.' },
     'batch-size': { kind: 'number', value: 'N', help: 'File mode: records per consumer invocation, 1 to 10000; default 500 (as deployed).' },

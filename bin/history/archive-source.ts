@@ -10,7 +10,7 @@ import { type Dirent, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { type ArchiveRange, type ArchiveStore, S3ArchiveStore, readArchive } from '../../lambda/adapters/archive-objects';
 import { s3Client } from '../../lambda/adapters/s3-client';
-import { ArchiveError, archivedPayload } from '../../lambda/core/archive';
+import { ArchiveError, archivedPayload, lineagePreset } from '../../lambda/core/archive';
 import type { InputRecord } from '../../lambda/core/engine';
 import { RecordDecoder, parseEventTime } from '../../lambda/core/record';
 import type { PipelineSpec } from '../../lambda/core/spec';
@@ -109,7 +109,7 @@ export async function* archiveRecordBatches(store: ArchiveStore, range: ArchiveR
     for (const r of hour) {
       line += 1;
       const data = archivedPayload(r.data);
-      batch.push({ data, shard: r.shard, seq: String(line), arrivalTime: r.arrivalTime ?? undefined, decoded: decoder.decode(data) });
+      batch.push({ data, shard: r.shard, seq: String(line), arrivalTime: r.arrivalTime ?? undefined, decoded: decoder.decode(data), ...lineagePreset(r) });
       if (batch.length >= batchSize) {
         yield { records: batch, lastLine: line, bytesRead: 0 };
         batch = [];

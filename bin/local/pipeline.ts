@@ -51,7 +51,7 @@ import {
 import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions } from './esm-runner';
 import type { UsageRecorder } from './usage';
 import { createActiveTable } from './tables';
-import { createActiveStream, readStream } from './streams';
+import { type Reshard, type ReshardKind, createActiveStream, readStream, reshardStream } from './streams';
 import type { Model } from '../../lambda/core/model';
 import type { Prediction } from '../../lambda/core/scoring';
 import { scanAll } from '../../lambda/adapters/dynamo-io';
@@ -376,6 +376,15 @@ export class LocalPipeline {
       });
     }
     return out;
+  }
+
+  /**
+   * Splits or merges open shards now (bin/local/streams.ts, reshardStream), as an on-demand stream does when its
+   * traffic changes: records put afterwards go to the new shards, which the mapping reads once their parents are
+   * read to the end.
+   */
+  public reshard(kind: ReshardKind): Promise<Reshard> {
+    return reshardStream(this.kinesis, this.names.stream, kind);
   }
 
   public drain(timeoutMs = 60_000): Promise<void> {

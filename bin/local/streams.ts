@@ -1,10 +1,24 @@
 /** Kinesis streams on the emulator: created and waited for, and read whole (the predictions a test or the sandbox checks). */
-import { CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  MergeShardsCommand,
+  type Shard,
+  SplitShardCommand,
+} from '@aws-sdk/client-kinesis';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function createActiveStream(kinesis: KinesisClient, name: string, shards = 1, timeoutMs = 10_000): Promise<void> {
   await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  await waitActive(kinesis, name, timeoutMs);
+}
+
+async function waitActive(kinesis: KinesisClient, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const d = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
@@ -28,4 +42,60 @@ export async function readStream(kinesis: KinesisClient, name: string): Promise<
     }
   }
   return out;
+}
+
+/** A split or a merge, as an on-demand stream makes them when its traffic changes. */
+export type ReshardKind = 'split' | 'merge';
+
+export interface Reshard {
+  readonly kind: ReshardKind;
+  /** The shards closed by it. */
+  readonly parents: readonly string[];
+  /** The shards it opened. */
+  readonly children: readonly string[];
+}
+
+/** The stream's shards, every page. */
+async function listAllShards(kinesis: KinesisClient, name: string): Promise<Shard[]> {
+  const out: Shard[] = [];
+  let token: string | undefined;
+  do {
+    const page = await kinesis.send(new ListShardsCommand(token === undefined ? { StreamName: name } : { NextToken: token }));
+    out.push(...(page.Shards ?? []));
+    token = page.NextToken;
+  } while (token !== undefined);
+  return out;
+}
+
+const range = (s: Shard): { start: bigint; end: bigint } => ({ start: BigInt(s.HashKeyRange!.StartingHashKey!), end: BigInt(s.HashKeyRange!.EndingHashKey!) });
+
+/**
+ * Splits or merges open shards of the stream and waits until it is ACTIVE again. A split halves the open shard
+ * with the widest hash key range (ties: the lowest id); a merge joins the adjacent pair of open shards with the
+ * narrowest range together (ties: the lowest hash keys). Records put afterwards go to the new shards.
+ */
+export async function reshardStream(kinesis: KinesisClient, name: string, kind: ReshardKind, timeoutMs = 10_000): Promise<Reshard> {
+  const open = (await listAllShards(kinesis, name)).filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
+  open.sort((a, b) => (range(a).start < range(b).start ? -1 : 1));
+  const before = new Set((await listAllShards(kinesis, name)).map((s) => s.ShardId!));
+  let parents: string[];
+  if (kind === 'split') {
+    const widest = open.reduce((w, s) => (range(s).end - range(s).start > range(w).end - range(w).start ? s : w));
+    const { start, end } = range(widest);
+    parents = [widest.ShardId!];
+    await kinesis.send(new SplitShardCommand({ StreamName: name, ShardToSplit: widest.ShardId!, NewStartingHashKey: String(start + (end - start + 1n) / 2n) }));
+  } else {
+    let best: [Shard, Shard] | undefined;
+    for (let i = 0; i + 1 < open.length; i++) {
+      const [a, b] = [open[i]!, open[i + 1]!];
+      if (range(a).end + 1n !== range(b).start) continue;
+      if (best === undefined || range(b).end - range(a).start < range(best[1]).end - range(best[0]).start) best = [a, b];
+    }
+    if (best === undefined) throw new RangeError(`merge needs two adjacent open shards; stream ${name} has ${open.length} open`);
+    parents = [best[0].ShardId!, best[1].ShardId!];
+    await kinesis.send(new MergeShardsCommand({ StreamName: name, ShardToMerge: parents[0], AdjacentShardToMerge: parents[1] }));
+  }
+  await waitActive(kinesis, name, timeoutMs);
+  const children = (await listAllShards(kinesis, name)).map((s) => s.ShardId!).filter((id) => !before.has(id));
+  return { kind, parents, children };
 }

@@ -27,6 +27,8 @@ import { removeOutputs } from '../cli/files';
 import { readLines } from '../cli/lines';
 import { DrainTimeoutError, type EsmCounters } from '../local/esm-runner';
 import { LocalPipeline } from '../local/pipeline';
+import type { Reshard } from '../local/streams';
+import type { ReshardStep } from './reshard';
 import { type Usage, UsageRecorder } from '../local/usage';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
@@ -95,6 +97,8 @@ export interface FileRunOptions {
   readonly maximumRetryAttempts?: number;
   /** Batches of one shard in flight at once, 1 to 10, one partition key's records in order. @default 1 */
   readonly parallelizationFactor?: number;
+  /** Splits and merges while the file is put, each after its count of records (parseReshards). @default none */
+  readonly reshards?: readonly ReshardStep[];
   /** Pause before a failed batch is retried. @default AWS's: 1 s doubling to 15 s */
   readonly retryBackoffMs?: { readonly initialMs: number; readonly maxMs: number };
   /** Receives a progress line every `progressEveryMs` while records are put and consumed. */
@@ -131,6 +135,8 @@ export interface FileRunStats {
   /** Objects of the stream archive, copied to DIR/archive/. */
   readonly archiveObjects: number;
   readonly shards: number;
+  /** The splits and merges made while the file was put, each with the shards it closed and opened. */
+  readonly reshards: ReadonlyArray<Reshard & { readonly afterRecords: number }>;
   /** Fault injection: its probability, the invocations it saw, those it armed, and the faults it raised. */
   readonly chaos: { readonly probability: number; readonly invocations: number; readonly armed: number; readonly faults: number };
   /** The local event source mapping's counts (invocations and records delivered include retries). */
@@ -348,6 +354,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         }, o.progressEveryMs ?? 5000)
       : undefined;
     const lineOf = new Map<string, number>();
+    const reshards: Array<Reshard & { afterRecords: number }> = [];
     let records = 0;
     let chunk: Array<InputRecord & { line: number }> = [];
     const putChunk = async (): Promise<void> => {
@@ -360,6 +367,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       results.forEach((res, i) => lineOf.set(`${res.shard}\u0000${res.seq}`, batch[i]!.line));
     };
     let line = 0;
+    const steps = [...(o.reshards ?? [])];
     for await (const text of readLines(o.inputPath)) {
       line += 1;
       if (text.trim().length === 0) continue;
@@ -367,9 +375,14 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
       checkRecordSize(record.data as string, o.spec.source.keyField, line);
       chunk.push({ ...record, line });
       records += 1;
-      if (chunk.length >= PUT_CHUNK) await putChunk();
+      if (chunk.length >= PUT_CHUNK || steps[0]?.afterRecords === records) await putChunk();
+      while (steps[0]?.afterRecords === records) {
+        const step = steps.shift()!;
+        reshards.push({ ...(await pipeline.reshard(step.kind)), afterRecords: records });
+      }
     }
     if (chunk.length > 0) await putChunk();
+    if (steps.length > 0) throw new InputFileError(`--reshard ${steps[0]!.kind}@${steps[0]!.afterRecords}: the input has only ${records} records`);
     const putMs = Date.now() - t0;
 
     // 2. Consume the stream from its start, wait until the consumer has caught up, then end the bounded input.
@@ -447,6 +460,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
         rejected: rejected.length,
         archiveObjects,
         shards,
+        reshards,
         chaos: { probability: o.chaos ?? 0, invocations: chaos.invocations, armed: chaos.armed, faults: chaos.faults },
         esm: { ...pipeline.esm.counters },
         arrivalWaits: ledger.waits,

@@ -11,7 +11,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ArchiveError, archivedPayload } from '../core/archive';
+import { ArchiveError, archivedPayload, lineagePreset } from '../core/archive';
 import {
   type PlannedRecord,
   type SegmentBase,
@@ -272,7 +272,7 @@ export async function segmentStep(deps: BackfillDeps, run: RunRef, index: number
   if ('hour' in segment) {
     const store = openStore(deps, plan.source);
     const archived = await readArchiveHour(store, await archiveHourKeys(store, segment.hour), plan.range);
-    records = archived.map((r, i) => ({ data: archivedPayload(r.data), shard: r.shard, seq: String(i + 1), ...(r.arrivalTime === null ? {} : { arrivalTime: r.arrivalTime }) }));
+    records = archived.map((r, i) => ({ data: archivedPayload(r.data), shard: r.shard, seq: String(i + 1), ...(r.arrivalTime === null ? {} : { arrivalTime: r.arrivalTime }), ...lineagePreset(r) }));
     lines = records.length;
   } else {
     if (plan.source.kind !== 'file') throw new BackfillError(`segment ${index}: a byte range needs a records file`);

@@ -1,6 +1,7 @@
 /**
- * Kinesis client from the environment, like the others in aws-clients.ts, in a module of its own: only a consumer
- * that scores puts records (to the predictions stream), so only its bundle loads it.
+ * Kinesis client from the environment, like the others in aws-clients.ts, in a module of its own: the feature
+ * consumer lists shards (splits and merges, shard-lineage.ts) and puts predictions when it scores, the idle tick
+ * reads shard positions; the serving and labels functions' bundles do without it.
  */
 import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';

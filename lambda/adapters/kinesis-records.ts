@@ -4,7 +4,7 @@
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { deaggregate } from 'aws-kinesis-agg';
-import { ARCHIVE_MAX_TIME, type ArchivedRecord } from '../core/archive';
+import { ARCHIVE_MAX_TIME, type ArchivedRecord, type ShardLineage, lineagePreset } from '../core/archive';
 import type { InputRecord } from '../core/engine';
 
 /** Arrival time of a record (epoch ms) from another clock than Kinesis' (the sandbox replays a file's own). */
@@ -79,4 +79,21 @@ export function toDeliveredRecords(r: KinesisStreamRecord, clock?: ArrivalClock)
     },
   );
   return failed || subs.length === 0 ? plain() : subs;
+}
+
+/**
+ * Marks the first delivered record of each shard made by a split or merge with its lineage: the archive keeps it,
+ * and the engine raises the shard's watermark to its parents' before judging the record. Every delivery marks its
+ * first record of such a shard, so every copy of the shard's very first record carries it (later marks change
+ * nothing: the shard's maximum is already at least its parents').
+ */
+export function withLineage(delivered: readonly DeliveredRecord[], lineage: ReadonlyMap<string, ShardLineage>): DeliveredRecord[] {
+  if (lineage.size === 0) return [...delivered];
+  const marked = new Set<string>();
+  return delivered.map((d) => {
+    const l = lineage.get(d.input.shard);
+    if (l === undefined || marked.has(d.input.shard)) return d;
+    marked.add(d.input.shard);
+    return { input: { ...d.input, ...lineagePreset({ lineage: l }) }, archived: { ...d.archived, lineage: l } };
+  });
 }

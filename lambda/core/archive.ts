@@ -9,9 +9,10 @@
  * delivery names its objects alike and overwrites them with the same bytes; a bisected retry writes objects over
  * sub-ranges instead, so readers keep one record per (shard, sequence number) (`dedupeAndOrder`).
  *
- * One line per record: `{"shard", "seq", "sub"?, "pk", "at", "data"}` — Kinesis sequence number, KPL sub-sequence
- * number (aggregated records only), partition key, approximate arrival time (epoch ms) and the payload bytes in
- * base64. Pure: compression and I/O live in the adapters.
+ * One line per record: `{"shard", "seq", "sub"?, "pk", "at", "data", "lineage"?}` — Kinesis sequence number, KPL
+ * sub-sequence number (aggregated records only), partition key, approximate arrival time (epoch ms), the payload
+ * bytes in base64, and on the first records of a shard made by a split or merge, what it inherits from its parents
+ * (docs/semantics.md §3, "Resharding"). Pure: compression and I/O live in the adapters.
  */
 import { compareSeq } from './state';
 import { decodeWtf8, encodeWtf8 } from './wtf8';
@@ -29,6 +30,23 @@ export interface ArchivedRecord {
    */
   readonly arrivalTime: number | null;
   readonly data: Uint8Array;
+  /** Only on a child shard's first records: its parents and the highest event time they had seen. */
+  readonly lineage?: ShardLineage;
+}
+
+/**
+ * What a shard made by a split or merge takes over from its parents (docs/semantics.md §3): their ids, and the
+ * highest event time of their valid records (null when they had none), which its watermark starts from.
+ */
+export interface ShardLineage {
+  readonly parents: readonly string[];
+  readonly maxEventTime: number | null;
+}
+
+/** The engine's preset for an archived record: a child shard's first record raises its watermark to its parents'. */
+export function lineagePreset(r: Pick<ArchivedRecord, 'lineage'>): { preset: { shardMax: number; newestArrival: null } } | Record<string, never> {
+  const m = r.lineage?.maxEventTime;
+  return m === undefined || m === null ? {} : { preset: { shardMax: m, newestArrival: null } };
 }
 
 /** An archive object or line that cannot be read, or a record that cannot be archived; names the object and line. */
@@ -70,11 +88,26 @@ function checkRecord(r: ArchivedRecord): void {
   if (!SEQ.test(r.seq)) throw new ArchiveError(`sequence number must be a decimal Kinesis sequence number, got ${JSON.stringify(r.seq)}`);
   if (r.sub !== undefined && (!Number.isInteger(r.sub) || r.sub < 0 || r.sub > 9_999_999_999)) throw new ArchiveError(`sub-sequence number must be an integer from 0 to 9999999999, got ${r.sub}`);
   if (r.arrivalTime !== null && (!Number.isFinite(r.arrivalTime) || r.arrivalTime < 0 || r.arrivalTime >= MAX_TIME)) throw new ArchiveError(`arrival time must be epoch milliseconds from 1970 to 9999, got ${r.arrivalTime}`);
+  if (r.lineage !== undefined) {
+    const bad = lineageProblem(r.lineage);
+    if (bad !== undefined) throw new ArchiveError(`lineage ${bad}`);
+  }
+}
+
+/** Why a lineage is malformed, or undefined. */
+function lineageProblem(l: unknown): string | undefined {
+  if (typeof l !== 'object' || l === null || Array.isArray(l)) return 'must be an object {"parents", "maxEventTime"}';
+  const { parents, maxEventTime } = l as Record<string, unknown>;
+  if (!Array.isArray(parents) || parents.length < 1 || parents.length > 2 || !parents.every((p) => typeof p === 'string' && SHARD.test(p))) {
+    return `parents must be one or two shard ids, got ${JSON.stringify(parents)}`;
+  }
+  if (maxEventTime !== null && (typeof maxEventTime !== 'number' || !Number.isFinite(maxEventTime))) return `maxEventTime must be a number or null, got ${JSON.stringify(maxEventTime)}`;
+  return undefined;
 }
 
 /** One archive line (without its newline). */
 export function archiveLine(r: ArchivedRecord): string {
-  return JSON.stringify({ shard: r.shard, seq: r.seq, ...(r.sub === undefined ? {} : { sub: r.sub }), pk: r.partitionKey, at: r.arrivalTime, data: Buffer.from(r.data).toString('base64') });
+  return JSON.stringify({ shard: r.shard, seq: r.seq, ...(r.sub === undefined ? {} : { sub: r.sub }), pk: r.partitionKey, at: r.arrivalTime, data: Buffer.from(r.data).toString('base64'), ...(r.lineage === undefined ? {} : { lineage: { parents: r.lineage.parents, maxEventTime: r.lineage.maxEventTime } }) });
 }
 
 export interface ArchiveObject {
@@ -127,6 +160,9 @@ export function parseArchiveLine(text: string, where: string): ArchivedRecord {
   field('pk', typeof o.pk === 'string', 'a string (the partition key)');
   field('at', o.at === null || (typeof o.at === 'number' && Number.isFinite(o.at) && o.at >= 0), 'epoch milliseconds or null');
   field('data', typeof o.data === 'string' && o.data.length % 4 === 0 && BASE64.test(o.data), 'base64');
+  const lineageBad = o.lineage === undefined ? undefined : lineageProblem(o.lineage);
+  if (lineageBad !== undefined) throw new ArchiveError(`${where}: "lineage" ${lineageBad}`);
+  const lineage = o.lineage as ShardLineage | undefined;
   return {
     shard: o.shard as string,
     seq: o.seq as string,
@@ -134,6 +170,7 @@ export function parseArchiveLine(text: string, where: string): ArchivedRecord {
     partitionKey: o.pk as string,
     arrivalTime: o.at as number | null,
     data: Buffer.from(o.data as string, 'base64'),
+    ...(lineage === undefined ? {} : { lineage: { parents: [...lineage.parents], maxEventTime: lineage.maxEventTime } }),
   };
 }
 
@@ -146,7 +183,9 @@ export function dedupeAndOrder(records: readonly ArchivedRecord[]): ArchivedReco
   for (const r of records) {
     const m = byShard.get(r.shard) ?? byShard.set(r.shard, new Map()).get(r.shard)!;
     const s = engineSeq(r);
-    if (!m.has(s)) m.set(s, r);
+    // A copy marked with its shard's lineage wins: a delivery that began with the record marked it.
+    const had = m.get(s);
+    if (had === undefined || (had.lineage === undefined && r.lineage !== undefined)) m.set(s, r);
   }
   const queues = [...byShard.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -93,6 +93,9 @@ export function planSegment(spec: PipelineSpec, records: readonly InputRecord[],
   let newest: number | null = null;
   for (const r of records) {
     if (r.arrivalTime !== undefined && (newest === null || r.arrivalTime > newest)) newest = r.arrivalTime;
+    // A child shard's first record raises its maximum to its parents' (an archived record's lineage).
+    const raised = r.preset?.shardMax;
+    if (raised !== undefined && raised !== null && !(shardMax[r.shard]! >= raised)) shardMax[r.shard] = raised;
     const before = shardMax[r.shard];
     const decoded: DecodeResult = r.decoded ?? decoder.decode(r.data);
     // The engine observes valid records that are not too far ahead of their arrival (engine.ts, same rule).

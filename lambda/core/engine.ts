@@ -572,6 +572,8 @@ export class WindowEngine {
     const idMinTime = new Map<string, number>();
     const skew = this.spec.watermark.maxFutureSkewMs;
     for (const r of records) {
+      const raised = r.preset?.shardMax;
+      if (raised !== undefined && raised !== null && !(maxTime.get(r.shard)! >= raised)) maxTime.set(r.shard, raised);
       const d = r.decoded ?? this.decoder.decode(r.data);
       if (!d.ok) continue;
       const t = d.record.time;

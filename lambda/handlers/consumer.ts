@@ -20,7 +20,9 @@ import { DeadLetterSender } from '../adapters/dead-letters';
 import { ResultObjectWriter } from '../adapters/result-objects';
 import { s3Client } from '../adapters/s3-client';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { type ArrivalClock, toDeliveredRecords } from '../adapters/kinesis-records';
+import { type ArrivalClock, toDeliveredRecords, withLineage } from '../adapters/kinesis-records';
+import { ShardLineageResolver, streamNameOfArn } from '../adapters/shard-lineage';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { ArchiveWriter } from '../adapters/archive-objects';
 import { METRICS_NAMESPACE, PIPELINE_DIMENSION } from '../contract/metric-names';
 import { publishBatchMetrics } from '../adapters/metrics';
@@ -52,9 +54,24 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
   const scoring = scoringOptions(opts, dynamo, metrics);
   const archive =
     config.archiveBucket === undefined ? undefined : new ArchiveWriter({ client: s3, bucket: config.archiveBucket, pipeline: config.pipelineName, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) });
+  let kinesis: KinesisClient | undefined;
+  const lineages = new Map<string, ShardLineageResolver>();
+  /** Per stream (the event's source): which shards were made by a split or merge, and their parents' maxima. */
+  // Parents' maxima are read once per container, outside any batch's counted reads.
+  const parentState = new StateStore({ client: dynamo, tableName: config.stateTable });
+  const lineageOf = (arn: string | undefined): ShardLineageResolver | undefined => {
+    const streamName = arn === undefined ? undefined : streamNameOfArn(arn);
+    if (streamName === undefined) return undefined;
+    kinesis ??= hooked(kinesisClient({ maxAttempts: 8 }), opts.clientHook);
+    const client = kinesis;
+    return lineages.get(streamName) ?? lineages.set(streamName, new ShardLineageResolver({ kinesis: client, streamName, parentMax: async (s) => (await parentState.getShard(s)).maxEventTime })).get(streamName)!;
+  };
   return async (event) => {
     const started = Date.now();
-    const delivered = event.Records.flatMap((r) => toDeliveredRecords(r, opts.arrivalClock));
+    const state = new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) });
+    const received = event.Records.flatMap((r) => toDeliveredRecords(r, opts.arrivalClock));
+    const lineage = (await lineageOf(event.Records[0]?.eventSourceARN)?.of([...new Set(received.map((d) => d.input.shard))])) ?? new Map();
+    const delivered = withLineage(received, lineage);
     const records = delivered.map((d) => d.input);
     // Archived before anything else: every record delivered is kept, whatever the batch then does; a retry puts
     // the same objects again.
@@ -62,7 +79,7 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
     const outcome = await processBatch(records, {
       spec: config.spec,
       pipelineName: config.pipelineName,
-      state: new StateStore({ client: dynamo, tableName: config.stateTable, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
+      state,
       results: new ResultObjectWriter({ client: s3, bucket: config.resultsBucket, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       deadLetters: new DeadLetterSender({
         client: sqs,

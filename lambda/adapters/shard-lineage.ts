@@ -1,0 +1,77 @@
+/**
+ * Resharding (docs/semantics.md §3): a shard made by a split or merge continues its parents' watermark. Lambda
+ * reads a parent to its end before its children, so when a child's batch runs, its parents' checkpoint items are
+ * final: their highest event time is what the child's watermark starts from. Parents come from ListShards (once per
+ * container, again for a shard it did not list); a parent's final maximum is read once and kept.
+ */
+import { type KinesisClient, ListShardsCommand, type ListShardsCommandInput } from '@aws-sdk/client-kinesis';
+import type { ShardLineage } from '../core/archive';
+
+export interface ShardLineageOptions {
+  readonly kinesis: KinesisClient;
+  readonly streamName: string;
+  /** A parent's stored highest event time (its checkpoint item); null when it never had a valid record. */
+  readonly parentMax: (shard: string) => Promise<number | null>;
+}
+
+export class ShardLineageResolver {
+  /** Parents per shard id, as last listed. */
+  private parents = new Map<string, readonly string[]>();
+  private readonly maxOf = new Map<string, number | null>();
+  private listing: Promise<void> | undefined;
+  /** ListShards calls made (each may be several pages). */
+  public listings = 0;
+
+  public constructor(private readonly o: ShardLineageOptions) {}
+
+  /** The lineage of each of the given shards that was made by a split or merge. */
+  public async of(shards: readonly string[]): Promise<Map<string, ShardLineage>> {
+    if (shards.some((s) => !this.parents.has(s))) await this.list();
+    const out = new Map<string, ShardLineage>();
+    await Promise.all(
+      shards.map(async (s) => {
+        // A shard ListShards does not know (gone past retention) has no parents to take over from.
+        const parents = this.parents.get(s) ?? [];
+        if (parents.length === 0) return;
+        const maxima = await Promise.all(parents.map((p) => this.parentMax(p)));
+        const known = maxima.filter((m): m is number => m !== null);
+        out.set(s, { parents, maxEventTime: known.length === 0 ? null : Math.max(...known) });
+      }),
+    );
+    return out;
+  }
+
+  private async parentMax(shard: string): Promise<number | null> {
+    if (this.maxOf.has(shard)) return this.maxOf.get(shard)!;
+    const m = await this.o.parentMax(shard);
+    this.maxOf.set(shard, m);
+    return m;
+  }
+
+  private list(): Promise<void> {
+    // Concurrent callers share one listing.
+    this.listing ??= this.listAll().finally(() => (this.listing = undefined));
+    return this.listing;
+  }
+
+  private async listAll(): Promise<void> {
+    this.listings++;
+    const found = new Map<string, readonly string[]>();
+    let input: ListShardsCommandInput = { StreamName: this.o.streamName };
+    for (;;) {
+      const page = await this.o.kinesis.send(new ListShardsCommand(input));
+      for (const s of page.Shards ?? []) {
+        if (s.ShardId !== undefined) found.set(s.ShardId, [s.ParentShardId, s.AdjacentParentShardId].filter((p): p is string => p !== undefined && p !== ''));
+      }
+      if (page.NextToken === undefined) break;
+      input = { NextToken: page.NextToken };
+    }
+    this.parents = found;
+  }
+}
+
+/** The stream name of a Kinesis event's `eventSourceARN` (`arn:aws:kinesis:<region>:<account>:stream/<name>`). */
+export function streamNameOfArn(arn: string): string | undefined {
+  const m = /:stream\/([^/]+)$/.exec(arn);
+  return m === null ? undefined : m[1];
+}
