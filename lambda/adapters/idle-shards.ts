@@ -28,7 +28,11 @@ export type IdleVerdict =
   /** No record was ever processed on it: no window to close. */
   | 'unused'
   /** A batch wrote its checkpoint while the tick looked: not quiet. */
-  | 'busy';
+  | 'busy'
+  /** A closed parent (split or merged) advanced to the lowest maximum of its children; its due windows fired. */
+  | 'followed'
+  /** A closed parent whose children cannot vouch for a higher maximum yet (one unread, or none beyond it). */
+  | 'waiting';
 
 export interface IdleShardResult {
   readonly shard: string;
@@ -52,7 +56,13 @@ export async function tickIdleShards(o: IdleTickOptions): Promise<IdleShardResul
   const margin = o.marginMs ?? DEFAULT_IDLE_MARGIN_MS;
   if (!Number.isFinite(margin) || margin < 0) throw new RangeError(`marginMs must be a non-negative number, got ${margin}`);
   const now = o.now ?? Date.now;
-  const shards = (await listShards(o.kinesis, o.streamName)).filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
+  const listed = await listShards(o.kinesis, o.streamName);
+  const shards = listed.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
+  const closed = listed.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber !== undefined);
+  const childrenOf = (id: string): string[] => listed.filter((c) => c.ParentShardId === id || c.AdjacentParentShardId === id).map((c) => c.ShardId!);
+  const parents = await Promise.all(
+    closed.filter((s) => childrenOf(s.ShardId!).length > 0).map(async (s): Promise<IdleShardResult> => followChildren(o, s.ShardId!, childrenOf(s.ShardId!), now() - margin)),
+  );
   const results = await Promise.all(
     shards.map(async (s): Promise<IdleShardResult> => {
       const shard = s.ShardId!;
@@ -66,9 +76,35 @@ export async function tickIdleShards(o: IdleTickOptions): Promise<IdleShardResul
       return claimed ? { shard, verdict: 'advanced', maxEventTime: target } : { shard, verdict: 'busy', maxEventTime: cp.maxEventTime };
     }),
   );
-  const advanced = results.filter((r) => r.verdict === 'advanced').map((r) => r.shard);
+  const all = [...results, ...parents];
+  const advanced = all.filter((r) => r.verdict === 'advanced' || r.verdict === 'followed').map((r) => r.shard);
   if (advanced.length > 0) await o.fire(advanced);
-  return results;
+  return all;
+}
+
+/**
+ * A closed parent's keys moved to its children, which started from its watermark (shard-lineage.ts); windows its
+ * keys left open there fire once every child's watermark has passed them: no record of those keys can be applied
+ * to them anymore, on whichever child it arrives. A child that never had a record counts as `target` (now − margin)
+ * once verifiably caught up. The parent must have been read to its end.
+ */
+async function followChildren(o: IdleTickOptions, shard: string, children: readonly string[], target: number): Promise<IdleShardResult> {
+  const cp = await o.state.getShard(shard);
+  if (cp.maxEventTime === null) return { shard, verdict: 'unused', maxEventTime: null };
+  const unread = await quietVerdict(o, cp);
+  if (unread === 'unread') return { shard, verdict: 'unread', maxEventTime: cp.maxEventTime };
+  const maxima = await Promise.all(
+    children.map(async (c) => {
+      const ccp = await o.state.getShard(c);
+      if (ccp.maxEventTime !== null) return ccp.maxEventTime;
+      return (await quietVerdict(o, ccp)) === undefined ? target : null;
+    }),
+  );
+  if (maxima.some((m) => m === null)) return { shard, verdict: 'waiting', maxEventTime: cp.maxEventTime };
+  const follow = Math.min(target, ...(maxima as number[]));
+  if (follow <= cp.maxEventTime) return { shard, verdict: 'waiting', maxEventTime: cp.maxEventTime };
+  const claimed = await o.state.claimIdleAdvance(cp, follow, o.now?.() ?? Date.now());
+  return claimed ? { shard, verdict: 'followed', maxEventTime: follow } : { shard, verdict: 'busy', maxEventTime: cp.maxEventTime };
 }
 
 /** undefined when nothing is unread after the consumer's checkpoint and the reader is at the tip. */

@@ -69,7 +69,8 @@ export function createIdleTick(opts: CreateIdleTickOptions): () => Promise<IdleS
         });
       },
     });
-    const advanced = results.filter((r) => r.verdict === 'advanced').length;
+    // Closed parents that followed their children count too: their windows were made final the same way.
+    const advanced = results.filter((r) => r.verdict === 'advanced' || r.verdict === 'followed').length;
     metrics.addMetric(MetricName.IdleAdvances, MetricUnit.Count, advanced);
     metrics.publishStoredMetrics();
     logger.info('idle tick', { shards: results });
@@ -90,5 +91,5 @@ let tick: ReturnType<typeof createIdleTick> | undefined;
 export const handler = async (): Promise<{ advanced: string[] }> => {
   tick ??= createIdleTick({ config: idleTickConfigFromEnv() });
   const results = await tick();
-  return { advanced: results.filter((r) => r.verdict === 'advanced').map((r) => r.shard) };
+  return { advanced: results.filter((r) => r.verdict === 'advanced' || r.verdict === 'followed').map((r) => r.shard) };
 };

@@ -92,6 +92,40 @@ describe('idle shards', () => {
     }
   });
 
+  it("closes the windows a split parent's keys left open once every child's watermark has passed them", async () => {
+    const pipeline = await LocalPipeline.start({ spec: SPEC, name: 'idle-split', shards: 1, maximumBatchingWindowMs: 0 });
+    try {
+      const T = Math.floor(Date.now() / 1000) * 1000;
+      const rec = (user: string, t: number, id: string) => ({ partitionKey: user, data: JSON.stringify({ user, t, id }) });
+      const [lower, upper] = [keyOnHalf(0), keyOnHalf(1)];
+      const [onParent] = await pipeline.put([rec(upper, T - 5000, 'p1')]);
+      await pipeline.drain();
+      const split = await pipeline.reshard('split');
+      expect(split.parents).toEqual([onParent!.shard]);
+      // One child gets a record (and starts from the parent's watermark); the other stays empty.
+      const [onChild] = await pipeline.put([rec(lower, T - 3000, 'c1')]);
+      await pipeline.drain();
+      expect(split.children).toContain(onChild!.shard);
+      const state = new StateStore({ client: pipeline.dynamoClient, tableName: pipeline.names.stateTable });
+      expect((await state.getShard(onChild!.shard)).maxEventTime).toBe(T - 3000);
+      // The parent is closed, so no record of its own will ever close upper's window [T − 5 s, T − 4 s).
+      expect(await pipeline.finalWindows()).toEqual([]);
+
+      const results = await pipeline.tickIdle({ marginMs: 2000, now: () => T });
+      const verdict = new Map(results.map((r) => [r.shard, r]));
+      // The empty child is caught up, so it vouches for now − margin; the other child for its own T − 3 s.
+      expect(verdict.get(onParent!.shard)).toEqual({ shard: onParent!.shard, verdict: 'followed', maxEventTime: T - 3000 });
+      const finals = await pipeline.finalWindows();
+      expect(finals.map((w) => [w.key, w.windowStart, w.count])).toContainEqual([upper, T - 5000, 1]);
+      // A later record of upper for that window is late on the child it lands on.
+      await pipeline.put([rec(upper, T - 4500, 'p2')]);
+      await pipeline.drain();
+      expect((await pipeline.takeDeadLetters()).map((d) => [d.reason, (JSON.parse(d.payload) as { id: string }).id])).toEqual([['late', 'p2']]);
+    } finally {
+      await pipeline.stop();
+    }
+  });
+
   it('reads its margin from the environment, refusing a bad one by name', () => {
     const env = { PIPELINE_SPEC: JSON.stringify(SPEC), STATE_TABLE_NAME: 's', FINALS_BUCKET_NAME: 'b', DEAD_LETTER_QUEUE_URL: 'q', STREAM_NAME: 'events' };
     expect(idleTickConfigFromEnv(env).marginMs).toBe(60_000);
