@@ -17,7 +17,7 @@ export interface ShardLineageOptions {
 export class ShardLineageResolver {
   /** Parents per shard id, as last listed. */
   private parents = new Map<string, readonly string[]>();
-  private readonly maxOf = new Map<string, number | null>();
+  private readonly maxOf = new Map<string, Promise<number | null>>();
   private listing: Promise<void> | undefined;
   /** ListShards calls made (each may be several pages). */
   public listings = 0;
@@ -41,10 +41,14 @@ export class ShardLineageResolver {
     return out;
   }
 
-  private async parentMax(shard: string): Promise<number | null> {
-    if (this.maxOf.has(shard)) return this.maxOf.get(shard)!;
-    const m = await this.o.parentMax(shard);
-    this.maxOf.set(shard, m);
+  private parentMax(shard: string): Promise<number | null> {
+    let m = this.maxOf.get(shard);
+    if (m === undefined) {
+      // Shared by concurrent callers; a failed read is not kept.
+      m = this.o.parentMax(shard);
+      this.maxOf.set(shard, m);
+      m.catch(() => this.maxOf.delete(shard));
+    }
     return m;
   }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ArchiveError, type ArchivedRecord, archiveObjects, dedupeAndOrder, engineSeq, hourOfKey, parseArchiveLine } from '../../../lambda/core/archive';
+import { ArchiveError, type ArchivedRecord, archiveObjects, dedupeAndOrder, engineSeq, hourOfKey, lineagePreset, parseArchiveLine } from '../../../lambda/core/archive';
 import { compareSeq } from '../../../lambda/core/state';
 
 const SEQ = (n: number): string => `4965${String(n).padStart(52, '0')}`;
@@ -72,5 +72,37 @@ describe('dedupeAndOrder', () => {
         },
       ),
     );
+  });
+});
+
+describe('shard lineage', () => {
+  const lineage = { parents: ['shardId-000000000000'], maxEventTime: 1_767_000_000_000 };
+
+  it("keeps a child shard's lineage, and gives the engine its parents' maximum as a preset", () => {
+    const r = rec(7, { shard: 'shardId-000000000001', lineage });
+    const [obj] = archiveObjects('p/', [r, rec(8, { shard: 'shardId-000000000001' })]);
+    const back = obj!.body.trimEnd().split('\n').map((l, i) => parseArchiveLine(l, `line ${i + 1}`));
+    expect(back[0]!.lineage).toEqual(lineage);
+    expect(back[1]!.lineage).toBeUndefined();
+    expect(lineagePreset(back[0]!)).toEqual({ preset: { shardMax: lineage.maxEventTime, newestArrival: null } });
+    // Parents that never had a valid record raise nothing.
+    expect(lineagePreset({ lineage: { parents: ['a', 'b'], maxEventTime: null } })).toEqual({});
+    expect(lineagePreset(back[1]!)).toEqual({});
+  });
+
+  it('refuses a malformed lineage by name', () => {
+    const line = (l: unknown) => JSON.stringify({ shard: 's', seq: '1', pk: 'k', at: 1, data: '', lineage: l });
+    expect(() => parseArchiveLine(line({ parents: [], maxEventTime: 1 }), 'o line 3')).toThrow('o line 3: "lineage" parents must be one or two shard ids, got []');
+    expect(() => parseArchiveLine(line({ parents: ['a', 'b', 'c'], maxEventTime: 1 }), 'x')).toThrow(/parents must be one or two shard ids/);
+    expect(() => parseArchiveLine(line({ parents: ['a'], maxEventTime: '5' }), 'x')).toThrow('x: "lineage" maxEventTime must be a number or null, got "5"');
+    expect(() => parseArchiveLine(line([1]), 'x')).toThrow('x: "lineage" must be an object {"parents", "maxEventTime"}');
+    expect(() => archiveObjects('p/', [rec(1, { lineage: { parents: ['bad id'], maxEventTime: null } })])).toThrow(ArchiveError);
+  });
+
+  it('keeps the copy of a record that carries its lineage, whichever object is read first', () => {
+    const plain = rec(1, { shard: 'shardId-000000000002' });
+    const marked = { ...plain, lineage };
+    expect(dedupeAndOrder([plain, marked])).toEqual([marked]);
+    expect(dedupeAndOrder([marked, plain])).toEqual([marked]);
   });
 });
