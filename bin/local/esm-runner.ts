@@ -13,7 +13,12 @@
  * - when retries or the maximum record age run out, the metadata-only Kinesis on-failure message is sent to
  *   `onFailure` and the records are skipped.
  * Checkpoints live in memory only: a new mapping starts from `startingPosition` again.
+ *
+ * A handler call that runs past the function timeout is stopped as Lambda stops the environment: each call runs in
+ * an invocation context of its own (AsyncLocalStorage), and an SDK client with the stopAtTimeout middleware sends
+ * no request for a call that was stopped. Requests sent before the timeout may still complete, as on AWS.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   GetRecordsCommand,
@@ -24,7 +29,8 @@ import {
   type _Record,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { awsRegion } from '../../lambda/adapters/aws-clients';
+import type { FinalizeHandler, FinalizeHandlerArguments, HandlerExecutionContext, InitializeHandler, InitializeHandlerArguments, MetadataBearer } from '@smithy/types';
+import { type ClientHook, type SdkClient, awsRegion } from '../../lambda/adapters/aws-clients';
 import { kinesisClient } from './kinesis-client';
 
 export type OnFailureCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
@@ -83,9 +89,11 @@ export interface LocalEventSourceMappingOptions {
   /** Discard records older than this instead of invoking with them. Default: no limit. */
   readonly maximumRecordAgeMs?: number;
   /**
-   * Function timeout: an invocation that has not settled by then is a function error, as on Lambda. The handler
-   * cannot be stopped here, so it is abandoned (a write it makes later may still land, like a request a timed-out
-   * Lambda function had already sent). Default 3000, Lambda's default timeout.
+   * Function timeout: an invocation that has not settled by then is a function error, as on Lambda, and is
+   * stopped: from then on every request of an SDK client with the stopAtTimeout middleware fails with
+   * InvocationStoppedError instead of being sent, and invocationStopped() tells the handler's code it was stopped.
+   * Requests already sent may still land, like those a timed-out Lambda function had sent. Default 3000, Lambda's
+   * default timeout.
    */
   readonly functionTimeoutMs?: number;
   /** On-failure destination; without it discarded batches are only counted. */
@@ -117,7 +125,7 @@ export interface EsmCounters {
   invocations: number;
   /** Invocations that threw, timed out, reported failed items or returned an invalid response. */
   failedInvocations: number;
-  /** Invocations abandoned at the function timeout. */
+  /** Invocations stopped at the function timeout. */
   timeouts: number;
   /** Responses that were not a valid partial-batch response (whole batch failed). */
   invalidResponses: number;
@@ -149,6 +157,62 @@ export class EventSourceMappingError extends Error {
 export class DrainTimeoutError extends Error {
   override readonly name = 'DrainTimeoutError';
 }
+
+/** A request of a handler call that was stopped (at its timeout, or by stop()): it was not sent. */
+export class InvocationStoppedError extends Error {
+  override readonly name = 'InvocationStoppedError';
+}
+
+/** One handler call, as the code it runs sees it through invocationStopped() and the stopAtTimeout middleware. */
+interface Invocation {
+  readonly requestId: string;
+  stopped: boolean;
+  /** Why it was stopped, once it was. */
+  reason: string | undefined;
+}
+
+/** The invocation each handler call runs in: concurrent calls (shards, a parallelization factor) each see their own. */
+const invocationContext = new AsyncLocalStorage<Invocation>();
+
+/**
+ * Why the handler call this code runs in was stopped (at its function timeout, or by stop()), or undefined while
+ * it may go on, and outside any handler call.
+ */
+export function invocationStopped(): string | undefined {
+  const invocation = invocationContext.getStore();
+  return invocation?.stopped ? `invocation ${invocation.requestId} ${invocation.reason ?? 'stopped'}` : undefined;
+}
+
+/** Throws InvocationStoppedError when the current handler call was stopped. */
+function refuseIfStopped(context: HandlerExecutionContext): void {
+  const stopped = invocationStopped();
+  if (stopped === undefined) return;
+  const request = `${(context.clientName ?? 'SDK').replace(/Client$/, '')} ${(context.commandName ?? 'request').replace(/Command$/, '')}`;
+  throw new InvocationStoppedError(`${stopped}: ${request} not sent`);
+}
+
+/**
+ * A client hook: the client sends no request, and no retry of one, for a handler call that was stopped, so a
+ * call that outlives its timeout writes nothing more, as on Lambda where the environment stops. Checked once
+ * before the request is counted or built (initialize step, ahead of other hooks' middleware) and again before
+ * every attempt (inside the SDK's retries). Outside a handler call it changes nothing.
+ */
+export const stopAtTimeout: ClientHook = (client: SdkClient) => {
+  client.middlewareStack.add(
+    (next: InitializeHandler<object, MetadataBearer>, context: HandlerExecutionContext) => (args: InitializeHandlerArguments<object>) => {
+      refuseIfStopped(context);
+      return next(args);
+    },
+    { step: 'initialize', priority: 'high', name: 'stopAtTimeout' },
+  );
+  client.middlewareStack.add(
+    (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) => (args: FinalizeHandlerArguments<object>) => {
+      refuseIfStopped(context);
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'stopAtTimeoutEachAttempt' },
+  );
+};
 
 interface ShardState {
   id: string;
@@ -322,8 +386,8 @@ export class LocalEventSourceMapping {
   }
 
   /**
-   * Stops reading and waits for the shard readers to end. A handler call still running is abandoned at once
-   * rather than awaited, so a handler that never settles cannot hold stop() up. A later start() begins at
+   * Stops reading and waits for the shard readers to end. A handler call still running is stopped (as at its
+   * timeout) rather than awaited, so a handler that never settles cannot hold stop() up. A later start() begins at
    * startingPosition again.
    */
   async stop(): Promise<void> {
@@ -525,7 +589,7 @@ export class LocalEventSourceMapping {
     const running = (this.inFlight.get(shardId) ?? 0) + 1;
     this.inFlight.set(shardId, running);
     this.counters.maxInFlightPerShard = Math.max(this.counters.maxInFlightPerShard, running);
-    const outcome = await this.call(this.event(shardId, batch.records)).finally(() => this.inFlight.set(shardId, (this.inFlight.get(shardId) ?? 1) - 1));
+    const outcome = await this.call(batch.requestId, this.event(shardId, batch.records)).finally(() => this.inFlight.set(shardId, (this.inFlight.get(shardId) ?? 1) - 1));
     this.counters.handlerMs += performance.now() - t0;
     if (outcome.kind === 'stopped') return 'stopped';
     if (outcome.kind !== 'returned') {
@@ -549,21 +613,36 @@ export class LocalEventSourceMapping {
     return reading.redoFrom;
   }
 
-  /** Calls the handler, ending the wait at the function timeout or at stop(), whichever comes first. */
-  private call(event: KinesisStreamEvent): Promise<CallOutcome> {
+  /**
+   * Calls the handler in an invocation context of its own, ending the wait at the function timeout or at stop(),
+   * whichever comes first; either stops the invocation in the same step, so code of the call that runs later sees
+   * it stopped, and code that ran before could not have been stopped yet.
+   */
+  private call(requestId: string, event: KinesisStreamEvent): Promise<CallOutcome> {
     const signal = this.stopping.signal;
     if (signal.aborted) return Promise.resolve({ kind: 'stopped' });
+    const invocation: Invocation = { requestId, stopped: false, reason: undefined };
     return new Promise<CallOutcome>((resolve) => {
-      const onStop = () => settle({ kind: 'stopped' });
+      let settled = false;
+      const stopWith = (reason: string, outcome: CallOutcome) => {
+        if (settled) return; // a call that already ended is not stopped afterwards
+        invocation.stopped = true;
+        invocation.reason = reason;
+        settle(outcome);
+      };
+      const onStop = () => stopWith('stopped with its event source mapping', { kind: 'stopped' });
       const settle = (outcome: CallOutcome) => {
+        if (settled) return; // the first outcome wins
+        settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onStop);
-        resolve(outcome); // later calls are no-ops: the first outcome wins
+        resolve(outcome);
       };
-      const timer = setTimeout(() => settle({ kind: 'timedOut' }), this.settings.functionTimeoutMs);
+      const timeoutMs = this.settings.functionTimeoutMs;
+      const timer = setTimeout(() => stopWith(`stopped at its timeout of ${timeoutMs} ms, as Lambda stops the environment`, { kind: 'timedOut' }), timeoutMs);
       signal.addEventListener('abort', onStop);
       Promise.resolve()
-        .then(() => this.settings.handler(event))
+        .then(() => invocationContext.run(invocation, () => this.settings.handler(event)))
         .then(
           (value) => settle({ kind: 'returned', value }),
           (error: unknown) => settle({ kind: 'threw', error }),

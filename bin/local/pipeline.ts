@@ -2,7 +2,9 @@
  * The whole pipeline on local emulators: the stream, tables and queues the CDK stack declares (same definitions,
  * lambda/contract/resources.ts), the real consumer handler, and the local event source mapping feeding it with the
  * deployed mapping's settings and the function's timeout. Batches the mapping gives up on are described in the
- * on-failure queue, as on AWS. Used by the end-to-end tests and the sandbox (`npm start`).
+ * on-failure queue, as on AWS. An invocation that outlives the timeout is stopped as on Lambda: the consumers'
+ * SDK clients send nothing more for it, and its outcome is not reported. Used by the end-to-end tests and the
+ * sandbox (`npm start`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,7 +21,7 @@ import {
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { dynamoClient, hooked, sqsClient } from '../../lambda/adapters/aws-clients';
+import { type ClientHook, dynamoClient, hooked, sqsClient } from '../../lambda/adapters/aws-clients';
 import { kinesisClient } from './kinesis-client';
 import { type BatchOutcome, flushAll } from '../../lambda/adapters/batch-processor';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
@@ -48,7 +50,7 @@ import {
   createQueueInput,
 
 } from '../../lambda/contract/resources';
-import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions } from './esm-runner';
+import { type KinesisOnFailureMessage, LocalEventSourceMapping, type LocalEventSourceMappingOptions, invocationStopped, stopAtTimeout } from './esm-runner';
 import type { UsageRecorder } from './usage';
 import { createActiveTable } from './tables';
 import { type Reshard, type ReshardKind, createActiveStream, readStream, reshardStream } from './streams';
@@ -106,13 +108,14 @@ export interface LocalPipelineOptions {
   readonly parallelizationFactor?: number;
   /** @default the deployed mapping's */
   readonly maximumBatchingWindowMs?: number;
-  /** @default the deployed function's timeout */
+  /** An invocation that outlives it is stopped (see stopAtTimeout in esm-runner.ts). @default the deployed function's timeout */
   readonly functionTimeoutMs?: number;
   /** Pause before a failed batch is retried (LocalEventSourceMappingOptions). @default AWS's: 1 s doubling to 15 s */
   readonly retryBackoffMs?: LocalEventSourceMappingOptions['retryBackoffMs'];
   readonly writeGate?: WriteGate;
   /** Called around each invocation (chaos decisions are made here). */
   readonly beforeInvoke?: () => void;
+  /** Each batch's outcome, as the consumer reports it; never for an invocation stopped at its timeout. */
   readonly onOutcome?: (o: BatchOutcome, recordsIn: number) => void;
   /**
    * Recorded arrival time of a record, replacing Kinesis' approximateArrivalTimestamp: replaying a file with its
@@ -137,7 +140,10 @@ export interface LocalPipelineOptions {
    * table and stream are created for it. Without one, the pipeline computes features only.
    */
   readonly model?: Model;
-  /** With a model and the spec's evaluation section: each labels batch's outcome (the labels consumer runs too). */
+  /**
+   * With a model and the spec's evaluation section: each labels batch's outcome (the labels consumer runs too);
+   * never for an invocation stopped at its timeout.
+   */
   readonly onLabelsOutcome?: (o: LabelsOutcome) => void;
   /** Recorded arrival times of labels (as `arrivalClock`, for the labels stream). */
   readonly labelsArrivalClock?: (shard: string, seq: string) => number | undefined;
@@ -260,11 +266,12 @@ export class LocalPipeline {
     const consumer = createConsumer({
       config,
       ...(o.writeGate ? { writeGate: o.writeGate } : {}),
-      ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
+      ...(o.onOutcome ? { onOutcome: unlessStopped(o.onOutcome) } : {}),
       logger: quietLogger(),
       metrics: quietMetrics(o.onEmf, prefix),
       ...(o.arrivalClock ? { arrivalClock: o.arrivalClock } : {}),
-      ...(o.usage ? { clientHook: o.usage.hook } : {}),
+      // Every client stops with its invocation; the usage counter sees only requests that are sent.
+      clientHook: hooks(stopAtTimeout, o.usage?.hook),
     });
     const handler = async (event: KinesisStreamEvent) => {
       o.beforeInvoke?.();
@@ -313,9 +320,9 @@ export class LocalPipeline {
                 config: { spec: o.spec, evaluation: o.spec.evaluation!, pipelineName: prefix, predictionsTable: scoring.predictionsTable, deadLetterQueueUrl: names.deadLetterQueueUrl },
                 logger: quietLogger(),
                 metrics: quietMetrics(o.onEmf, prefix),
-                ...(o.onLabelsOutcome ? { onOutcome: o.onLabelsOutcome } : {}),
+                ...(o.onLabelsOutcome ? { onOutcome: unlessStopped(o.onLabelsOutcome) } : {}),
                 ...(o.labelsArrivalClock ? { arrivalClock: o.labelsArrivalClock } : {}),
-                ...(o.labelsUsage ? { clientHook: o.labelsUsage.hook } : {}),
+                clientHook: hooks(stopAtTimeout, o.labelsUsage?.hook),
               }),
               o.labelsUsage,
             ),
@@ -570,6 +577,23 @@ export class LocalPipeline {
     clearInterval(this.idleTimer);
     await Promise.all([this.esm.stop(), this.labelsEsm?.stop()]);
   }
+}
+
+/** Each hook in turn on every client. */
+function hooks(...each: ReadonlyArray<ClientHook | undefined>): ClientHook {
+  return (client) => {
+    for (const hook of each) hook?.(client);
+  };
+}
+
+/**
+ * An outcome callback that ignores an invocation stopped at its timeout: the mapping retries that batch, and on
+ * Lambda the stopped function would have reported nothing.
+ */
+function unlessStopped<A extends unknown[]>(report: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    if (invocationStopped() === undefined) report(...args);
+  };
 }
 
 /** The handler, its invocations and their time counted in `usage` (Lambda bills both). */

@@ -7,15 +7,20 @@ import {
   SplitShardCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
+import { CreateTableCommand, DescribeTableCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { kinesisClient } from '../../../bin/local/kinesis-client';
+import { dynamoClient } from '../../../lambda/adapters/aws-clients';
 import type { Emulators } from '../../../bin/local/emulators';
 import { workerEmulators } from '../../support/worker-emulators';
 import {
   FAST_RETRY_BACKOFF,
+  InvocationStoppedError,
   LocalEventSourceMapping,
   MAX_INVOCATION_PAYLOAD_BYTES,
+  invocationStopped,
   readBatchResponse,
+  stopAtTimeout,
   type KinesisOnFailureMessage,
   type LocalEventSourceMappingOptions,
 } from '../../../bin/local/esm-runner';
@@ -96,6 +101,30 @@ async function run(stream: string, behave: Handler = () => undefined, options: P
   mappings.push(esm);
   await esm.start();
   return { esm, events, failures };
+}
+
+let tableCount = 0;
+
+/** A DynamoDB table on the emulator (key `pk`), ACTIVE. */
+async function createTable(dynamo: DynamoDBClient): Promise<string> {
+  const name = `esm-test-${++tableCount}`;
+  await dynamo.send(
+    new CreateTableCommand({ TableName: name, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
+  );
+  while ((await dynamo.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE') await sleep(5);
+  return name;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A client whose requests a stopped invocation cannot send, writing items `{ pk }` to `table`. */
+function itemWriter(table: string) {
+  const client = dynamoClient();
+  stopAtTimeout(client);
+  return {
+    write: async (pk: string) => void (await client.send(new PutItemCommand({ TableName: table, Item: { pk: { S: pk } } }))),
+    exists: async (pk: string) => (await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }))).Item !== undefined,
+  };
 }
 
 /** Payloads of each invocation, in invocation order. */
@@ -536,6 +565,159 @@ describe('LocalEventSourceMapping', () => {
     await esm.stop();
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect(esm.counters).toMatchObject({ invocations: 1, timeouts: 0, failedInvocations: 0 });
+  });
+
+  it('stops an invocation at its timeout: a write it issues later is not sent, one sent before lands', async () => {
+    const stream = await createStream(1);
+    const table = await createTable(dynamoClient());
+    const items = itemWriter(table);
+    await put(stream, 0, 1);
+    let lateWrite: unknown = 'not tried';
+    let seenStopped: string | undefined;
+    let stoppedCallEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (stoppedCallEnded = resolve));
+    const { esm, events } = await run(stream, async (_event, call) => {
+      await items.write(`A${call}`);
+      if (call === 1) {
+        // Far past the timeout, even on a loaded machine.
+        await sleep(1_200);
+        seenStopped = invocationStopped();
+        try {
+          await items.write(`B${call}`);
+          lateWrite = 'sent';
+        } catch (error) {
+          lateWrite = error;
+        } finally {
+          stoppedCallEnded();
+        }
+        return;
+      }
+      await items.write(`B${call}`);
+    }, { functionTimeoutMs: 300 });
+    await esm.drain();
+    expect(events).toHaveLength(2);
+    expect(esm.counters).toMatchObject({ timeouts: 1, failedInvocations: 1, onFailureBatches: 0 });
+    await ended;
+    expect(seenStopped).toMatch(/^invocation [0-9a-f-]{36} stopped at its timeout of 300 ms, as Lambda stops the environment$/);
+    expect(lateWrite).toBeInstanceOf(InvocationStoppedError);
+    expect((lateWrite as Error).message).toMatch(/^invocation [0-9a-f-]{36} stopped at its timeout of 300 ms, as Lambda stops the environment: DynamoDB PutItem not sent$/);
+    expect(await items.exists('A1')).toBe(true);
+    expect(await items.exists('B1')).toBe(false);
+    expect(await items.exists('A2')).toBe(true);
+    expect(await items.exists('B2')).toBe(true);
+    expect(invocationStopped()).toBeUndefined();
+  });
+
+  it('stops only the invocation that timed out, not one running at the same time on another shard', async () => {
+    const stream = await createStream(2);
+    const table = await createTable(dynamoClient());
+    const items = itemWriter(table);
+    const { Shards } = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
+    const [slow, fast] = Shards!.map((s) => s.HashKeyRange!.StartingHashKey!);
+    // One record on the first shard (its first invocation times out), two on the second.
+    const res = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stream,
+        Records: [
+          { Data: Buffer.from(JSON.stringify({ i: 0 })), PartitionKey: 'slow', ExplicitHashKey: slow },
+          { Data: Buffer.from(JSON.stringify({ i: 1 })), PartitionKey: 'fast', ExplicitHashKey: fast },
+          { Data: Buffer.from(JSON.stringify({ i: 2 })), PartitionKey: 'fast', ExplicitHashKey: fast },
+        ],
+      }),
+    );
+    expect(res.FailedRecordCount ?? 0).toBe(0);
+    let slowStarted!: () => void;
+    const slowStart = new Promise<void>((resolve) => (slowStarted = resolve));
+    let slowCallEnded!: () => void;
+    const slowEnded = new Promise<void>((resolve) => (slowCallEnded = resolve));
+    let slowCalls = 0;
+    let lateWrite: unknown = 'not tried';
+    const stoppedSeenByRecord2: Array<string | undefined> = [];
+    const { esm } = await run(stream, async (event) => {
+      const i = payload(event.Records[0]!);
+      if (i === 0 && ++slowCalls === 1) {
+        slowStarted();
+        await items.write('slow-A');
+        await sleep(2_500);
+        try {
+          await items.write('slow-B');
+          lateWrite = 'sent';
+        } catch (error) {
+          lateWrite = error;
+        } finally {
+          slowCallEnded();
+        }
+      } else if (i === 1) {
+        // Ends half a timeout after the slow call began, so record 2's invocation overlaps its timeout.
+        await slowStart;
+        await sleep(500);
+      } else if (i === 2) {
+        // Writes just after the slow invocation was stopped, with half its own timeout to spare.
+        while (esm.counters.timeouts === 0) await sleep(5);
+        stoppedSeenByRecord2.push(invocationStopped());
+        await items.write('fast-C');
+        stoppedSeenByRecord2.push(invocationStopped());
+      }
+    }, { functionTimeoutMs: 1_000, batchSize: 1 });
+    await esm.drain();
+    await slowEnded;
+    expect(lateWrite).toBeInstanceOf(InvocationStoppedError);
+    expect(stoppedSeenByRecord2).toEqual([undefined, undefined]);
+    expect(esm.counters).toMatchObject({ invocations: 4, timeouts: 1, failedInvocations: 1 });
+    expect(await items.exists('slow-A')).toBe(true);
+    expect(await items.exists('slow-B')).toBe(false);
+    expect(await items.exists('fast-C')).toBe(true);
+  });
+
+  it('sends no retry of a request whose first attempt outlived the timeout', async () => {
+    const stream = await createStream(1);
+    await put(stream, 0, 1);
+    let attempts = 0;
+    // Every attempt fails as a timed-out connection would (a transient error the SDK retries); the first one
+    // fails only after the invocation's timeout.
+    const client = dynamoClient({
+      maxAttempts: 3,
+      requestHandler: {
+        handle: async () => {
+          if (++attempts === 1) await sleep(900);
+          throw Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
+        },
+      } as never,
+    });
+    stopAtTimeout(client);
+    let outcome!: (error: unknown) => void;
+    const failed = new Promise<unknown>((resolve) => (outcome = resolve));
+    const { esm } = await run(stream, async (_event, call) => {
+      if (call === 1) await client.send(new GetItemCommand({ TableName: 'any', Key: { pk: { S: 'a' } } })).catch(outcome);
+    }, { functionTimeoutMs: 300 });
+    await esm.drain();
+    const error = await failed;
+    expect(error).toBeInstanceOf(InvocationStoppedError);
+    expect(attempts).toBe(1);
+  });
+
+  it('stops a running invocation when the mapping stops', async () => {
+    const stream = await createStream(1);
+    const table = await createTable(dynamoClient());
+    const items = itemWriter(table);
+    await put(stream, 0, 1);
+    let started!: () => void;
+    const start = new Promise<void>((resolve) => (started = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let lateWrite: Promise<unknown> | undefined;
+    const { esm } = await run(stream, async () => {
+      started();
+      await released;
+      lateWrite = items.write('after-stop').then(() => 'sent', (error: unknown) => error);
+      await lateWrite;
+    }, { functionTimeoutMs: 60_000 });
+    await start;
+    await esm.stop();
+    release();
+    while (lateWrite === undefined) await sleep(5);
+    expect(await lateWrite).toBeInstanceOf(InvocationStoppedError);
+    expect(await items.exists('after-stop')).toBe(false);
   });
 
   it('refuses a timeout, batching window or record age that cannot be', () => {

@@ -1,9 +1,10 @@
 /**
  * The local pipeline's failure path on the emulators, with the real consumer: batches the event source mapping
  * gives up on land in the on-failure SQS queue (where the OnFailureQueueNotEmpty alarm would see them), and a
- * consumer that outlives the function timeout is retried while the shard goes on.
+ * consumer that outlives the function timeout is stopped and retried while the shard goes on.
  */
-import { FAST_RETRY_BACKOFF } from '../../../bin/local/esm-runner';
+import { FAST_RETRY_BACKOFF, invocationStopped } from '../../../bin/local/esm-runner';
+import { UsageRecorder } from '../../../bin/local/usage';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -40,6 +41,8 @@ async function start(o: Omit<LocalPipelineOptions, 'spec'>): Promise<LocalPipeli
   started.push(p);
   return p;
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const payment = (user: string, n: number) =>
   JSON.stringify({ user_id: user, event_time: Date.now() - 60_000 + n, amount: 10 + n, event_id: `${user}-${n}` });
@@ -103,5 +106,51 @@ describe('LocalPipeline', () => {
     const t0 = Date.now();
     await pipeline.stop();
     expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+
+  it.each([
+    ['without usage counting', false],
+    ['with usage counting', true],
+  ])('stops a consumer invocation at its timeout: nothing it would write later lands (%s)', async (_, counting) => {
+    let invocations = 0;
+    const outcomes: number[] = [];
+    const usage = counting ? new UsageRecorder() : undefined;
+    let released = false;
+    let writesAfterStop = 0;
+    const pipeline = await start({
+      // Far above what a one- or two-record batch takes, even on a busy machine: only the delayed invocation times out.
+      functionTimeoutMs: 1_500,
+      beforeInvoke: () => {
+        invocations++;
+      },
+      // The first invocation's first write (its archive object) waits until a second after its timeout.
+      writeGate: async () => {
+        if (invocationStopped() !== undefined) writesAfterStop++;
+        if (invocations === 1 && !released) {
+          await sleep(2_500);
+          released = true;
+        }
+      },
+      onOutcome: (_o, recordsIn) => outcomes.push(recordsIn),
+      ...(usage ? { usage } : {}),
+    });
+    const put = await pipeline.put([0, 1].map((n) => ({ partitionKey: 'u3', data: payment('u3', n) })));
+    await pipeline.drain();
+    expect(pipeline.esm.counters).toMatchObject({ invocations: 3, timeouts: 1, bisections: 1, onFailureBatches: 0 });
+    while (!released) await sleep(20);
+    // Time for the stopped invocation's later writes, had they been sent.
+    await sleep(1_500);
+
+    // Only the retries' outcomes (one record each) are reported, and only their archive objects exist.
+    expect(outcomes).toEqual([1, 1]);
+    expect(writesAfterStop).toBe(0);
+    const archived = await pipeline.archiveStore().list();
+    expect(archived).toHaveLength(2);
+    for (const r of put) expect(archived.filter((key) => key.includes(`-${r.seq}-${r.seq}`))).toHaveLength(1);
+    if (usage) expect(usage.usage()).toMatchObject({ invocations: 3, s3ArchivePutRequests: 2 });
+
+    await pipeline.flush();
+    const counts = (await pipeline.finalWindows()).filter((w) => w.feature === 'txn_count_5m' && w.key === 'u3');
+    expect(counts.reduce((n, w) => n + w.count, 0)).toBe(2);
   });
 });
