@@ -260,7 +260,8 @@ describe('IAM', () => {
     expect(actionsOn(ids.stateTable)).toEqual([...CONSUMER_TABLE_ACTIONS].sort());
     expect(actionsOn(ids.deadLetterQueue)).toEqual(['sqs:SendMessage']);
     expect(actionsOn(ids.onFailureQueue)).toContain('sqs:SendMessage');
-    expect(actionsOn(ids.stream)).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
+    // ListShards: a child shard's parents after a split or merge (lambda/adapters/shard-lineage.ts).
+    expect(actionsOn(ids.stream)).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards']));
     expect(actionsOn(ids.logGroup)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
     const all = statements.flatMap((s) => asArray(s.Action as string | string[]));
     expect(all).not.toContain('cloudwatch:PutMetricData');
