@@ -152,19 +152,20 @@ export class PointInTimeRows {
     if (this.sinceSweep >= this.sweepEvery) {
       this.sinceSweep = 0;
       this.take(this.engine.fireAllDue());
-      if (this.evictionSafe()) this.engine.evictIdle();
+      // The batch's own newest arrival: labels before the next record's arrival are still to be served.
+      if (this.evictionSafe(batch[batch.length - 1]?.arrivalTime ?? -Infinity)) this.engine.evictIdle();
     }
   }
 
   /**
    * Dropping an idle key changes nothing serving reads while its windows were final no later than the newest
-   * arrival (every later label's window ends after it). With a future guard that always holds (serving.ts keeps
+   * arrival processed (every label still to serve is at or after it, and its window ends after it). With a future guard that always holds (serving.ts keeps
    * what it needs); without one, a record far ahead of its arrival can make windows final past it, and an evicted
    * key would then read empty where its kept state reads "unavailable": eviction waits until arrivals catch up.
    */
-  private evictionSafe(): boolean {
+  private evictionSafe(newestProcessed: number): boolean {
     if (this.guarded) return true;
-    for (const s of this.shards) if (this.engine.watermark(s) > this.lastArrival) return false;
+    for (const s of this.shards) if (this.engine.watermark(s) > newestProcessed) return false;
     return true;
   }
 

@@ -38,6 +38,8 @@ beforeAll(async () => {
   await createActiveTable(dynamoClient(), STATE_TABLE, NAMES.state);
   await createActiveTable(dynamoClient(), PREDICTIONS_TABLE, NAMES.predictions);
   await createActiveStream(kinesisClient(), NAMES.predictions);
+  // The events' source: the consumer lists its shards (a child shard's parents).
+  await createActiveStream(kinesisClient(), 'consumer-handler-events');
   await s3Client().send(new CreateBucketCommand({ Bucket: NAMES.bucket }));
   const q = await sqsClient().send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, NAMES.queue)));
   const env = {
@@ -73,7 +75,7 @@ function kinesisEvent(payloads: readonly string[], seqBase = 0): KinesisStreamEv
         eventID: `${SHARD}:${seq}`,
         eventName: 'aws:kinesis:record',
         eventSource: 'aws:kinesis',
-        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/test',
+        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/consumer-handler-events',
         eventVersion: '1.0',
         awsRegion: 'us-east-1',
         invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
