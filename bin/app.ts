@@ -6,10 +6,15 @@
  *   -c stackName=<name>     stack name (default FeaturePipeline-<pipelineName>)
  *   -c alarmEmail=<email>   subscribe an email address to the alarms
  *   -c devStack=true        destroy the state table, the buckets (emptied first) and the logs with the stack (development only)
+ *   -c encryptionKey=new    encrypt tables, streams, queues and buckets with a new customer-managed KMS key;
+ *   -c encryptionKey=<ARN>  or with an existing key, by its key ARN
+ *   -c vpc=new              run the functions in a new VPC (two AZs, isolated subnets) with the endpoints they need
  */
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import type { PipelineEncryptionOptions } from '../lib/encryption';
 import { PipelinePropsError } from '../lib/errors';
+import type { PipelineNetworkOptions } from '../lib/network';
 import { PipelineStack } from '../lib/pipeline-stack';
 import { DEFAULT_SPEC_PATH, pipelineNameFromSpecPath, readSpecFiles } from '../lib/spec-loader';
 
@@ -30,6 +35,19 @@ function booleanContext(key: string): boolean {
   throw new PipelinePropsError(`context ${key} must be true or false (got ${JSON.stringify(value)})`);
 }
 
+/** `new`: a key made by the stack; otherwise the ARN of an existing key (checked by the stack). */
+function encryptionContext(value: string | undefined): PipelineEncryptionOptions | undefined {
+  if (value === undefined) return undefined;
+  return value === 'new' ? {} : { keyArn: value };
+}
+
+/** Only `new`: an existing VPC is given through the `network` prop of PipelineStack (it needs a lookup). */
+function networkContext(value: string | undefined): PipelineNetworkOptions | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'new') throw new PipelinePropsError(`context vpc must be "new" (got ${JSON.stringify(value)}); an existing VPC is given through the network prop of PipelineStack`);
+  return {};
+}
+
 /** Configuration errors are the user's to fix: print the message alone, without a stack trace. */
 const CONFIG_ERRORS = new Set(['SpecError', 'SpecFileError', 'ModelError', 'PipelinePropsError']);
 
@@ -48,6 +66,8 @@ try {
     pipelineName,
     removalPolicy: booleanContext('devStack') ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     monitoring: { alarmEmail: stringContext('alarmEmail') },
+    encryption: encryptionContext(stringContext('encryptionKey')),
+    network: networkContext(stringContext('vpc')),
   });
   app.synth();
 } catch (e) {

@@ -1,9 +1,11 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ARCHIVE_OBJECT_PREFIX, BACKFILL_WORK_PREFIX, CONSUMER_BUCKET_ACTIONS } from '../lambda/contract/resources';
 import { PipelinePropsError } from './errors';
+import { bucketEncryption } from './finals-bucket';
 
 /** Lifecycle of the stream archive (docs/history.md): Standard, then Infrequent Access, then a Glacier class. */
 export interface ArchiveBucketOptions {
@@ -45,6 +47,11 @@ export interface ArchiveBucketProps extends ArchiveBucketOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key of the bucket, with an S3 bucket key.
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /** Every record the feature stream delivered, as gzip JSON-lines objects under `archive/<pipeline>/dt=…/hh=…/`. */
@@ -56,7 +63,7 @@ export class ArchiveBucket extends Construct {
     validateArchiveBucketOptions(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      ...bucketEncryption(props.encryptionKey),
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       minimumTLSVersion: 1.2,

@@ -8,7 +8,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ARCHIVE_OBJECT_PREFIX, BACKFILL_ENV, BACKFILL_INPUT_ERRORS, BACKFILL_OBJECT_PREFIX, BACKFILL_STATES, BACKFILL_WORK_PREFIX } from '../lambda/contract/resources';
+import { grantKeyUse } from './encryption';
 import { PipelinePropsError } from './errors';
+import { type FunctionPlacement, placeFunction } from './network';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 
 /** Source of the backfill worker. */
@@ -46,6 +48,11 @@ export interface BackfillProps extends BackfillOptions {
   readonly bucket: s3.IBucket;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Runs the function in a VPC (the stack's network option).
+   * @default - outside any VPC
+   */
+  readonly placement?: FunctionPlacement;
 }
 
 export function validateBackfillOptions(o: BackfillOptions, owner = 'Backfill'): void {
@@ -134,6 +141,7 @@ export class Backfill extends Construct {
       timeout: props.timeout ?? Duration.minutes(15),
       role,
       logGroup,
+      ...placeFunction(role, props.placement),
       environment: {
         ...SOURCE_MAP_ENV,
         [BACKFILL_ENV.spec]: props.specJson,
@@ -143,6 +151,10 @@ export class Backfill extends Construct {
       },
     });
     this.grantObjects(role, props.bucket, props.pipelineName);
+    grantKeyUse(role, [
+      [props.bucket.encryptionKey, 'objectRead'],
+      [props.bucket.encryptionKey, 'objectWrite'],
+    ]);
     acknowledgeRuntime(
       this.function,
       { id: 'Serverless-LambdaDLQ', reason: 'The state machine invokes the worker synchronously and retries it; a failed run is the execution\'s failure, with its error.' },

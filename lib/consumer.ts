@@ -9,9 +9,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/contract/metric-names';
+import { grantKeyUse } from './encryption';
 import { PipelinePropsError, checkDuration, checkInteger } from './errors';
 import type { FinalsBucket } from './finals-bucket';
 import type { ArchiveBucket } from './archive-bucket';
+import { type FunctionPlacement, placeFunction } from './network';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 import {
   CONSUMER_ENV,
@@ -134,6 +136,11 @@ export interface PipelineConsumerProps extends PipelineConsumerOptions {
    * @default - no scoring
    */
   readonly scoring?: ConsumerScoring;
+  /**
+   * Runs the function in a VPC (the stack's network option).
+   * @default - outside any VPC
+   */
+  readonly placement?: FunctionPlacement;
 }
 
 /** What the consumer needs to score each applied record. */
@@ -176,6 +183,7 @@ export class PipelineConsumer extends Construct {
       timeout: props.timeout ?? Duration.seconds(CONSUMER_FUNCTION_DEFAULTS.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
+      ...placeFunction(this.role, props.placement),
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       description: `Event-time feature consumer of pipeline ${props.pipelineName}`,
       environment: {
@@ -235,6 +243,19 @@ export class PipelineConsumer extends Construct {
       );
     }
 
+    // With customer-managed keys: exactly the key actions of each use above, and of the event source mapping
+    // (reading the stream, sending abandoned batches to the on-failure queue).
+    grantKeyUse(this.role, [
+      [props.stateTable.encryptionKey, 'tableReadWrite'],
+      [props.finalsBucket.bucket.encryptionKey, 'objectWrite'],
+      [props.archiveBucket?.bucket.encryptionKey, 'objectWrite'],
+      [props.deadLetterQueue.encryptionMasterKey, 'messagesSend'],
+      [props.onFailureQueue.encryptionMasterKey, 'messagesSend'],
+      [props.stream.encryptionKey, 'recordsRead'],
+      [props.scoring?.predictionsTable.encryptionKey, 'tableReadWrite'],
+      [props.scoring?.predictionsStream.encryptionKey, 'recordsWrite'],
+    ]);
+
     this.eventSource = streamEventSource(props.stream, props.onFailureQueue, props, parallelizationFactor);
     this.function.addEventSource(this.eventSource);
     acknowledgeStreamFunction(this.function);
@@ -244,7 +265,8 @@ export class PipelineConsumer extends Construct {
 /**
  * The Kinesis event source mapping of a stream consumer: bisects a failing batch, reports item failures, bounds
  * retries and record age, and sends abandoned batches to the on-failure queue. The mapping grants itself stream
- * read and send on the on-failure queue.
+ * read and send on the on-failure queue; the key actions of an encrypted on-failure queue are the consumer's to
+ * grant (grantKeyUse), so they are exactly those SQS needs.
  */
 export function streamEventSource(
   stream: kinesis.IStream,
@@ -262,8 +284,24 @@ export function streamEventSource(
     retryAttempts: props.retryAttempts ?? EVENT_SOURCE_DEFAULTS.retryAttempts,
     maxRecordAge: maxRecordAge(props.maxRecordAgeSeconds ?? EVENT_SOURCE_DEFAULTS.maxRecordAgeSeconds),
     parallelizationFactor,
-    onFailure: new SqsDlq(onFailureQueue),
+    onFailure: onFailureQueue.encryptionMasterKey === undefined ? new SqsDlq(onFailureQueue) : new EncryptedQueueDestination(onFailureQueue),
   });
+}
+
+/**
+ * The on-failure destination for a queue under a customer-managed key. SqsDlq would also grant the key's
+ * encrypt, re-encrypt and decrypt actions with wildcards; this grants the queue actions alone, the same as
+ * SqsDlq does for an unencrypted queue.
+ */
+class EncryptedQueueDestination implements lambda.IEventSourceDlq {
+  public constructor(private readonly queue: sqs.IQueue) {}
+
+  public bind(_target: lambda.IEventSourceMapping, targetHandler: lambda.IFunction): lambda.DlqDestinationConfig {
+    targetHandler.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [this.queue.queueArn] }),
+    );
+    return { destination: this.queue.queueArn };
+  }
 }
 
 /** The findings a function invoked only by a Kinesis event source mapping answers. */

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CONSUMER_BUCKET_ACTIONS, FINALS_OBJECT_PREFIXES } from '../lambda/contract/resources';
@@ -43,6 +44,12 @@ export interface FinalsBucketProps extends FinalsBucketOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key of the finals bucket, with an S3 bucket key (one KMS request per bucket key, not per
+   * object). The access log bucket stays on SSE-S3: server access log delivery writes nothing else.
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /** Final windows, firings and corrections as JSON-lines objects (`finals/<pipeline>/…`, `firings/…`, `corrections/…`). */
@@ -77,8 +84,8 @@ export class FinalsBucket extends Construct {
     });
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      // SSE-S3 rather than KMS: no per-request key charge on every put, and readers (training jobs) need no key grant.
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      // SSE-S3 by default: no per-request key charge on every put, and readers (training jobs) need no key grant.
+      ...bucketEncryption(props.encryptionKey),
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
@@ -131,6 +138,13 @@ export class FinalsBucket extends Construct {
       })),
     );
   }
+}
+
+/** SSE-S3, or SSE-KMS under `key` with a bucket key (S3 asks KMS for a bucket key, not for every object). */
+export function bucketEncryption(key: kms.IKey | undefined): Pick<s3.BucketProps, 'encryption' | 'encryptionKey' | 'bucketKeyEnabled'> {
+  return key === undefined
+    ? { encryption: s3.BucketEncryption.S3_MANAGED }
+    : { encryption: s3.BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true };
 }
 
 /** `FilterId` dimension of the bucket's request metrics (the whole bucket). */

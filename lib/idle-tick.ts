@@ -10,7 +10,9 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/contract/metric-names';
 import { CONSUMER_ENV, CONSUMER_QUEUE_ACTIONS, CONSUMER_TABLE_ACTIONS, IDLE_TICK_ENV, IDLE_TICK_STREAM_ACTIONS } from '../lambda/contract/resources';
+import { grantKeyUse } from './encryption';
 import { PipelinePropsError } from './errors';
+import { type FunctionPlacement, placeFunction } from './network';
 import type { FinalsBucket } from './finals-bucket';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 
@@ -41,6 +43,11 @@ export interface IdleShardTickProps extends IdleShardsOptions {
   readonly deadLetterQueue: sqs.IQueue;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Runs the function in a VPC (the stack's network option).
+   * @default - outside any VPC
+   */
+  readonly placement?: FunctionPlacement;
 }
 
 /** Refuses a schedule EventBridge cannot express or a negative margin. */
@@ -78,6 +85,7 @@ export class IdleShardTick extends Construct {
       timeout: Duration.seconds(Math.min(50, every.toSeconds() - 10)),
       role,
       logGroup,
+      ...placeFunction(role, props.placement),
       // One tick at a time: a slow tick is never overtaken by the next.
       reservedConcurrentExecutions: 1,
       description: `Advances quiet shards of pipeline ${props.pipelineName} by the clock`,
@@ -98,7 +106,12 @@ export class IdleShardTick extends Construct {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'StreamPositionRead', actions: [...IDLE_TICK_STREAM_ACTIONS], resources: [props.stream.streamArn] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'DeadLetterQueueSend', actions: [...CONSUMER_QUEUE_ACTIONS], resources: [props.deadLetterQueue.queueArn] }));
     props.finalsBucket.grantPutPipelineObjects(role, props.pipelineName);
-    props.stream.encryptionKey?.grantDecrypt(role);
+    grantKeyUse(role, [
+      [props.stateTable.encryptionKey, 'tableReadWrite'],
+      [props.stream.encryptionKey, 'recordsRead'],
+      [props.deadLetterQueue.encryptionMasterKey, 'messagesSend'],
+      [props.finalsBucket.bucket.encryptionKey, 'objectWrite'],
+    ]);
     this.rule = new events.Rule(this, 'Schedule', { schedule: events.Schedule.rate(every), description: `Idle-shard tick of pipeline ${props.pipelineName}` });
     this.rule.addTarget(new targets.LambdaFunction(this.function, { retryAttempts: 0 }));
     Validations.of(this.rule.node.defaultChild as events.CfnRule).acknowledge({

@@ -10,7 +10,9 @@ import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambda/contract/metric-names';
 import { CONSUMER_QUEUE_ACTIONS, LABELS_ENV, LABELS_TABLE_ACTIONS } from '../lambda/contract/resources';
 import { type PipelineConsumerOptions, acknowledgeStreamFunction, streamEventSource, validatePipelineConsumerOptions } from './consumer';
+import { grantKeyUse } from './encryption';
 import { PipelinePropsError } from './errors';
+import { type FunctionPlacement, placeFunction } from './network';
 import { SOURCE_MAP_ENV, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 
 /** Source of the labels consumer's handler. */
@@ -52,6 +54,11 @@ export interface LabelsConsumerProps extends LabelsConsumerOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Runs the function in a VPC (the stack's network option).
+   * @default - outside any VPC
+   */
+  readonly placement?: FunctionPlacement;
 }
 
 /**
@@ -80,6 +87,7 @@ export class LabelsConsumer extends Construct {
       timeout: props.timeout ?? Duration.seconds(LABELS_FUNCTION_DEFAULTS.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
+      ...placeFunction(this.role, props.placement),
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       description: `Labels consumer (evaluation) of pipeline ${props.pipelineName}`,
       environment: {
@@ -108,6 +116,13 @@ export class LabelsConsumer extends Construct {
         resources: [props.deadLetterQueue.queueArn],
       }),
     );
+
+    grantKeyUse(this.role, [
+      [props.predictionsTable.encryptionKey, 'tableReadWrite'],
+      [props.deadLetterQueue.encryptionMasterKey, 'messagesSend'],
+      [props.onFailureQueue.encryptionMasterKey, 'messagesSend'],
+      [props.stream.encryptionKey, 'recordsRead'],
+    ]);
 
     this.eventSource = streamEventSource(props.stream, props.onFailureQueue, props, 1);
     this.function.addEventSource(this.eventSource);

@@ -1,7 +1,9 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { longestWindowMs, parseSpecJson } from '../lambda/core/spec';
 import { type PipelineConsumerOptions, PipelineConsumer, validatePipelineConsumerOptions } from './consumer';
+import { PipelineKey, type PipelineEncryptionOptions, validateEncryptionOptions } from './encryption';
 import { PipelinePropsError } from './errors';
 import { FinalsBucket, type FinalsBucketOptions, validateFinalsBucketOptions } from './finals-bucket';
 import { IdleShardTick, type IdleShardsOptions, validateIdleShardsOptions } from './idle-tick';
@@ -9,6 +11,7 @@ import { ArchiveBucket, type ArchiveBucketOptions, validateArchiveBucketOptions 
 import { Backfill, type BackfillOptions, validateBackfillOptions } from './backfill';
 import { LabelsConsumer, type LabelsConsumerOptions, validateLabelsConsumerOptions } from './labels-consumer';
 import { type MonitoringOptions, PipelineMonitoring, SERVING_LATENCY_P99_DEFAULT, validateMonitoringOptions } from './monitoring';
+import { PipelineNetwork, type PipelineNetworkOptions, validateNetworkOptions } from './network';
 import { PredictionStore, type PredictionStoreOptions } from './predictions';
 import { PipelineQueues } from './queues';
 import { SERVING_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
@@ -91,6 +94,21 @@ export interface PipelineStackProps extends StackProps {
    * @default - see BackfillOptions
    */
   readonly backfill?: BackfillOptions;
+  /**
+   * A customer-managed KMS key for the data at rest: the state and predictions tables, every stream, both queues,
+   * and the finals and archive buckets (with S3 bucket keys). Each function role gets exactly the key actions its
+   * uses need. `{}` creates one key with rotation on; `{ key }` or `{ keyArn }` uses an existing key. The finals access log bucket
+   * stays on SSE-S3 (log delivery writes nothing else) and the alarm topic keeps its own key.
+   * @default - AWS managed keys (tables, streams), SSE-SQS (queues), SSE-S3 (buckets)
+   */
+  readonly encryption?: PipelineEncryptionOptions;
+  /**
+   * Runs every function of the pipeline in a VPC, with one security group (HTTPS out only) and, for subnets
+   * without a route to the internet, the endpoints the functions need. `{}` creates a small VPC with isolated
+   * subnets and endpoints.
+   * @default - the functions run outside any VPC
+   */
+  readonly network?: PipelineNetworkOptions;
 }
 
 /** The labels stream and the consumer joining its labels to predictions (the evaluation pattern). */
@@ -132,6 +150,10 @@ export class PipelineStack extends Stack {
   public readonly idleShardTick?: IdleShardTick;
   /** The backfill state machine over the archive. */
   public readonly backfill: Backfill;
+  /** With the encryption option: the customer-managed key of the data at rest. */
+  public readonly encryptionKey?: kms.IKey;
+  /** With the network option: the VPC placement of the functions and its endpoints. */
+  public readonly network?: PipelineNetwork;
 
   public constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -162,15 +184,26 @@ export class PipelineStack extends Stack {
     validateBackfillOptions(props.backfill ?? {}, 'PipelineStack: backfill');
     validateServingApiOptions(props.serving ?? {});
     checkServingLatencyBelowTimeout(props);
+    if (props.encryption !== undefined) validateEncryptionOptions(props.encryption, 'PipelineStack');
+    if (props.network !== undefined) validateNetworkOptions(props.network, 'PipelineStack');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const idleTick = props.idleShards !== false && pf === 1;
 
-    this.eventStream = new EventStream(this, 'Ingest', props.stream);
+    const encryptionKey = props.encryption === undefined ? undefined : new PipelineKey(this, 'Encryption', { ...props.encryption, pipelineName: props.pipelineName, removalPolicy }).key;
+    this.encryptionKey = encryptionKey;
+    if (props.network !== undefined) {
+      // Functions call Kinesis themselves to put predictions (scoring) and to read stream positions (idle tick).
+      this.network = new PipelineNetwork(this, 'Network', { ...props.network, kinesisEndpoint: modelJson !== undefined || idleTick, removalPolicy });
+    }
+    const placement = this.network?.placement;
+
+    this.eventStream = new EventStream(this, 'Ingest', { ...props.stream, encryptionKey });
     // The construct id stays 'Store' so deployed tables keep their logical ids.
-    this.tables = new PipelineTables(this, 'Store', { removalPolicy });
-    this.finals = new FinalsBucket(this, 'Finals', { ...props.finals, removalPolicy });
-    this.archive = new ArchiveBucket(this, 'Archive', { ...props.archive, accessLogsBucket: this.finals.accessLogsBucket, removalPolicy });
-    this.queues = new PipelineQueues(this, 'Queues');
-    const predictions = modelJson === undefined ? undefined : new PredictionStore(this, 'Predictions', { ...props.predictions, removalPolicy });
+    this.tables = new PipelineTables(this, 'Store', { removalPolicy, encryptionKey });
+    this.finals = new FinalsBucket(this, 'Finals', { ...props.finals, removalPolicy, encryptionKey });
+    this.archive = new ArchiveBucket(this, 'Archive', { ...props.archive, accessLogsBucket: this.finals.accessLogsBucket, removalPolicy, encryptionKey });
+    this.queues = new PipelineQueues(this, 'Queues', { encryptionKey });
+    const predictions = modelJson === undefined ? undefined : new PredictionStore(this, 'Predictions', { ...props.predictions, removalPolicy, encryptionKey });
     this.predictions = predictions;
     this.consumer = new PipelineConsumer(this, 'Consumer', {
       ...props.consumer,
@@ -183,12 +216,13 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.queues.deadLetterQueue,
       onFailureQueue: this.queues.onFailureQueue,
       removalPolicy,
+      placement,
       scoring:
         predictions === undefined || modelJson === undefined
           ? undefined
           : { modelJson, predictionsTable: predictions.table, predictionsStream: predictions.stream },
     });
-    if (props.idleShards !== false && pf === 1) {
+    if (idleTick) {
       this.idleShardTick = new IdleShardTick(this, 'IdleShards', {
         ...(props.idleShards ?? {}),
         pipelineName: props.pipelineName,
@@ -198,10 +232,11 @@ export class PipelineStack extends Stack {
         finalsBucket: this.finals,
         deadLetterQueue: this.queues.deadLetterQueue,
         removalPolicy,
+        placement,
       });
     }
     if (spec.evaluation !== undefined && predictions !== undefined) {
-      this.labelsStream = new EventStream(this, 'Labels', props.labels?.stream);
+      this.labelsStream = new EventStream(this, 'Labels', { ...props.labels?.stream, encryptionKey });
       this.labelsConsumer = new LabelsConsumer(this, 'LabelsConsumer', {
         ...props.labels?.consumer,
         pipelineName: props.pipelineName,
@@ -211,15 +246,17 @@ export class PipelineStack extends Stack {
         deadLetterQueue: this.queues.deadLetterQueue,
         onFailureQueue: this.queues.onFailureQueue,
         removalPolicy,
+        placement,
       });
     }
-    this.backfill = new Backfill(this, 'Backfill', { ...props.backfill, pipelineName: props.pipelineName, specJson: json, bucket: this.archive.bucket, removalPolicy });
+    this.backfill = new Backfill(this, 'Backfill', { ...props.backfill, pipelineName: props.pipelineName, specJson: json, bucket: this.archive.bucket, removalPolicy, placement });
     this.serving = new ServingApi(this, 'Serving', {
       ...props.serving,
       pipelineName: props.pipelineName,
       specJson: json,
       stateTable: this.tables.stateTable,
       removalPolicy,
+      placement,
     });
     this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
       ...props.monitoring,

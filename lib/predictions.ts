@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { PREDICTIONS_TABLE } from '../lambda/contract/resources';
 import { EventStream, type EventStreamOptions } from './stream';
@@ -22,12 +23,17 @@ export interface PredictionStoreProps extends PredictionStoreOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key of the table and the stream.
+   * @default - the AWS managed keys
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
  * The scoring pattern's outputs: the predictions table (one item per prediction, the evaluation windows and their
  * registry; items expire by TTL after their label window) and the predictions stream every prediction is put to,
- * both encrypted at rest with AWS managed keys.
+ * both encrypted at rest with AWS managed keys, or both with a customer-managed key.
  */
 export class PredictionStore extends Construct {
   public readonly table: dynamodb.Table;
@@ -35,7 +41,7 @@ export class PredictionStore extends Construct {
 
   public constructor(scope: Construct, id: string, props: PredictionStoreProps = {}) {
     super(scope, id);
-    this.table = pipelineTable(this, 'Table', PREDICTIONS_TABLE, props.removalPolicy ?? RemovalPolicy.RETAIN);
-    this.stream = new EventStream(this, 'Stream', props.stream).stream;
+    this.table = pipelineTable(this, 'Table', PREDICTIONS_TABLE, props.removalPolicy ?? RemovalPolicy.RETAIN, props.encryptionKey);
+    this.stream = new EventStream(this, 'Stream', { ...props.stream, encryptionKey: props.encryptionKey }).stream;
   }
 }

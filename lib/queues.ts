@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEAD_LETTER_QUEUE, ON_FAILURE_QUEUE, type QueueDefinition } from '../lambda/contract/resources';
@@ -9,6 +10,12 @@ export interface PipelineQueuesProps {
    * @default RemovalPolicy.DESTROY
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key of both queues: senders (the consumers, the event source mappings) then need
+   * kms:GenerateDataKey and kms:Decrypt on it, readers kms:Decrypt.
+   * @default - SQS-managed encryption (SSE-SQS)
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /** The dead-letter queue for late and invalid records, and the on-failure queue of the event source mapping. */
@@ -21,8 +28,8 @@ export class PipelineQueues extends Construct {
   public constructor(scope: Construct, id: string, props: PipelineQueuesProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
-    this.deadLetterQueue = queue(this, 'DeadLetterQueue', DEAD_LETTER_QUEUE, removalPolicy);
-    this.onFailureQueue = queue(this, 'OnFailureQueue', ON_FAILURE_QUEUE, removalPolicy);
+    this.deadLetterQueue = queue(this, 'DeadLetterQueue', DEAD_LETTER_QUEUE, removalPolicy, props.encryptionKey);
+    this.onFailureQueue = queue(this, 'OnFailureQueue', ON_FAILURE_QUEUE, removalPolicy, props.encryptionKey);
 
     // Both queues are terminal stores read by operators and replay tooling, not by an automatic consumer:
     // a message there has already failed once, and moving it to yet another queue would hide it further.
@@ -49,13 +56,13 @@ export class PipelineQueues extends Construct {
   }
 }
 
-function queue(scope: Construct, id: string, def: QueueDefinition, removalPolicy: RemovalPolicy): sqs.Queue {
+function queue(scope: Construct, id: string, def: QueueDefinition, removalPolicy: RemovalPolicy, key: kms.IKey | undefined): sqs.Queue {
   return new sqs.Queue(scope, id, {
     fifo: def.fifo ? true : undefined,
     contentBasedDeduplication: def.fifo ? def.contentBasedDeduplication : undefined,
     retentionPeriod: Duration.seconds(def.retentionSeconds),
     maxMessageSizeBytes: def.maxMessageBytes,
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    ...(key === undefined ? { encryption: sqs.QueueEncryption.SQS_MANAGED } : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }),
     enforceSSL: true,
     removalPolicy,
   });

@@ -7,7 +7,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { SERVING_ENV, SERVING_FUNCTION_DEFAULTS, SERVING_TABLE_ACTIONS } from '../lambda/contract/resources';
 import type { ConsumerLogLevel } from './consumer';
+import { grantKeyUse } from './encryption';
 import { PipelinePropsError, checkDuration, checkInteger } from './errors';
+import { type FunctionPlacement, placeFunction } from './network';
 import { SOURCE_MAP_ENV, acknowledgeRuntime, functionIdentity, handlerEntry, nodeFunctionBase } from './node-function';
 
 /** Source of the features endpoint's handler. */
@@ -64,6 +66,11 @@ export interface ServingApiProps extends ServingApiOptions {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Runs the function in a VPC (the stack's network option).
+   * @default - outside any VPC
+   */
+  readonly placement?: FunctionPlacement;
 }
 
 /**
@@ -94,6 +101,7 @@ export class ServingApi extends Construct {
       timeout: props.timeout ?? Duration.seconds(SERVING_FUNCTION_DEFAULTS.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
+      ...placeFunction(this.role, props.placement),
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       description: `Online features of pipeline ${props.pipelineName}, as of request time`,
       environment: {
@@ -115,6 +123,8 @@ export class ServingApi extends Construct {
         resources: [props.stateTable.tableArn],
       }),
     );
+
+    grantKeyUse(this.role, [[props.stateTable.encryptionKey, 'tableRead']]);
 
     // No anonymous access: callers sign with SigV4 and need lambda:InvokeFunctionUrl (see grantInvoke).
     this.functionUrl = this.function.addFunctionUrl({

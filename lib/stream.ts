@@ -1,5 +1,6 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { PipelinePropsError, checkInteger } from './errors';
 import { STREAM_RETENTION_HOURS } from '../lambda/contract/resources';
@@ -29,12 +30,20 @@ export interface EventStreamOptions {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** The ingest stream: encrypted at rest with the AWS managed key `alias/aws/kinesis`. */
+export interface EventStreamProps extends EventStreamOptions {
+  /**
+   * Customer-managed key of the stream: producers then need kms:GenerateDataKey on it, readers kms:Decrypt.
+   * @default - the AWS managed key alias/aws/kinesis
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** The ingest stream: encrypted at rest with the AWS managed key `alias/aws/kinesis`, or a customer-managed key. */
 export class EventStream extends Construct {
   public readonly stream: kinesis.Stream;
   public readonly retentionPeriod: Duration;
 
-  public constructor(scope: Construct, id: string, props: EventStreamOptions = {}) {
+  public constructor(scope: Construct, id: string, props: EventStreamProps = {}) {
     super(scope, id);
     const mode = props.streamMode ?? kinesis.StreamMode.ON_DEMAND;
     if (props.shardCount !== undefined && mode !== kinesis.StreamMode.PROVISIONED) {
@@ -56,8 +65,16 @@ export class EventStream extends Construct {
       streamMode: mode,
       shardCount: mode === kinesis.StreamMode.PROVISIONED ? (props.shardCount ?? 1) : undefined,
       retentionPeriod: this.retentionPeriod,
-      encryption: kinesis.StreamEncryption.MANAGED,
+      ...(props.encryptionKey === undefined
+        ? { encryption: kinesis.StreamEncryption.MANAGED }
+        : { encryption: kinesis.StreamEncryption.KMS, encryptionKey: props.encryptionKey }),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
+    if (props.encryptionKey !== undefined) {
+      Validations.of(this.stream.node.defaultChild as kinesis.CfnStream).acknowledge({
+        id: 'AwsSolutions-KDS3',
+        reason: 'A customer-managed key was asked for (the stack\'s encryption option): its policy, rotation and use are the deployer\'s to control and audit, which alias/aws/kinesis does not allow.',
+      });
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { STATE_TABLE, type TableDefinition } from '../lambda/contract/resources';
 
@@ -10,6 +11,11 @@ export interface PipelineTablesProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key of the table.
+   * @default - the AWS managed key alias/aws/dynamodb
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -23,22 +29,24 @@ export class PipelineTables extends Construct {
   public constructor(scope: Construct, id: string, props: PipelineTablesProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.stateTable = pipelineTable(this, 'StateTable', STATE_TABLE, removalPolicy);
+    this.stateTable = pipelineTable(this, 'StateTable', STATE_TABLE, removalPolicy, props.encryptionKey);
   }
 }
 
 /**
  * A table of the pipeline from its contract definition: on demand, point-in-time recovery, encrypted with the AWS
- * managed key, expiring items by TTL.
+ * managed key (or `key`), expiring items by TTL.
  */
-export function pipelineTable(scope: Construct, id: string, def: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
+export function pipelineTable(scope: Construct, id: string, def: TableDefinition, removalPolicy: RemovalPolicy, key?: kms.IKey): dynamodb.Table {
   return new dynamodb.Table(scope, id, {
     partitionKey: { name: def.partitionKey.name, type: attributeType(def.partitionKey.type) },
     sortKey: { name: def.sortKey.name, type: attributeType(def.sortKey.type) },
     timeToLiveAttribute: def.ttlAttribute,
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    encryption: dynamodb.TableEncryption.AWS_MANAGED,
+    ...(key === undefined
+      ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
+      : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }),
     removalPolicy,
   });
 }
