@@ -189,6 +189,20 @@ export const EVALUATION_REPORT_CLI: CliDefinition = {
   },
 };
 
+export const PUT_CLI: CliDefinition = {
+  command: 'npm run put --',
+  summary: 'Puts a file of events onto the stream of the running sandbox (npm start -- --follow), in file order, partition key the spec\'s keyField; prints a JSON summary.',
+  forms: [['config', 'input', 'flat', 'stream', 'endpoint', 'dry-run']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file: its keyField is each record\'s partition key.' },
+    input: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format (their arrivalTime and shard are not sent: the stream stamps arrival and picks the shard), or flat with --flat. Every line is checked before the first put.' },
+    flat: { kind: 'flag', help: 'Each line of --input is the event itself, put byte for byte.' },
+    stream: { kind: 'string', value: 'NAME', help: 'Stream to put to; default sandbox-events (the one npm start -- --follow creates).' },
+    endpoint: { kind: 'string', value: 'URL', help: 'Kinesis endpoint; default AWS_ENDPOINT_URL_KINESIS (or AWS_ENDPOINT_URL), which npm start -- --follow prints as an export line.' },
+    'dry-run': { kind: 'flag', help: 'Checks every line and prints the events, distinct partition keys and the first record as it would be put; puts nothing and needs no sandbox.' },
+  },
+};
+
 export const CLIS = {
   replay: REPLAY_CLI,
   sandbox: SANDBOX_CLI,
@@ -200,4 +214,5 @@ export const CLIS = {
   schema: SCHEMA_CLI,
   'evaluation-report': EVALUATION_REPORT_CLI,
   backfill: BACKFILL_CLI,
+  put: PUT_CLI,
 } as const;
