@@ -12,6 +12,7 @@ import { BACKFILL_CLI } from './cli/commands';
 import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
 import { runMain } from './cli/run-main';
+import { inputFormatOf } from './cli/input-format';
 import { chooseInput } from './history/archive-source';
 import { type Emulators, startEmulators } from './local/emulators';
 import { LOCAL_BACKFILL_BUCKET, runBackfill } from './backfill/run';
@@ -23,7 +24,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const configPath = args.config as string;
-  loadSpecFile(configPath, (w) => process.stderr.write(`warning: ${w}\n`));
+  const spec = loadSpecFile(configPath, (w) => process.stderr.write(`warning: ${w}\n`));
   const specText = readFileSync(configPath, 'utf8');
   const partitions = (args.partitions as number | undefined) ?? 4;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) throw new UsageError(`--partitions must be an integer from 1 to 10000, got ${partitions}`);
@@ -32,11 +33,12 @@ async function main(): Promise<number> {
   const segmentMb = args['segment-mb'] as number | undefined;
   if (segmentMb !== undefined && !(segmentMb > 0 && segmentMb <= 256)) throw new UsageError(`--segment-mb must be a number above 0, at most 256 (a worker reads its segment whole), got ${segmentMb}`);
   const input = chooseInput(args, 'input');
+  const format = inputFormatOf(args, spec.source, 'input');
   let source: BackfillSource;
   let bucket = LOCAL_BACKFILL_BUCKET;
   if ('path' in input) {
     checkReadableFile('--input', input.path, 'a records file (one JSON line per record)');
-    source = { kind: 'file', path: resolve(input.path) };
+    source = { kind: 'file', path: resolve(input.path), ...(format.kind === 'flat' ? { format } : {}) };
   } else {
     const location = args.archive as string;
     const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);

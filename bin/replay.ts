@@ -10,6 +10,7 @@ import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
 import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
 import { runMain } from './cli/run-main';
+import { inputFormatOf } from './cli/input-format';
 import { replay } from './replay/run';
 import { archiveRecordBatches, chooseInput } from './history/archive-source';
 
@@ -26,6 +27,7 @@ async function main(): Promise<number> {
   // Everything that can be refused is refused before any input is read.
   const spec = loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`));
   const input = chooseInput(args, 'input');
+  const format = inputFormatOf(args, spec.source, 'input');
   if ('path' in input) checkReadableFile('--input', input.path, 'a records file (one JSON line per record)');
   prepareOutputDir('--out', args.out as string);
   const tty = process.stderr.isTTY === true;
@@ -33,7 +35,7 @@ async function main(): Promise<number> {
   const summary = await replay({
     spec,
     checks,
-    ...('path' in input ? { inputPath: input.path } : { records: archiveRecordBatches(input.store, input.range, spec, batchSize ?? 2000) }),
+    ...('path' in input ? { inputPath: input.path, format } : { records: archiveRecordBatches(input.store, input.range, spec, batchSize ?? 2000) }),
     outDir: args.out as string,
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(tty

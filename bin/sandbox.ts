@@ -13,6 +13,7 @@
  *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)
  */
 import { join } from 'node:path';
+import { type InputFormat, WRAPPED } from '../lambda/core/input-line';
 import { UsageError, helpText, parseArgs } from './cli/args';
 import { SANDBOX_CLI } from './cli/commands';
 import { checkReadableFile, prepareOutputDir } from './cli/files';
@@ -20,6 +21,7 @@ import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { readLines } from './cli/lines';
 import { RunChecks, STRICT_EXIT_CODE } from './cli/run-checks';
 import { runMain } from './cli/run-main';
+import { inputFormatOf } from './cli/input-format';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecAndModel } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
@@ -77,7 +79,7 @@ async function main(): Promise<number> {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
   } else {
-    for (const name of ['shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'strict', 'labels'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
+    for (const name of ['shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'strict', 'labels', 'flat', 'arrival-field'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} needs --config, --input and --out`);
   }
   const shards = args.shards as number | undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 64)) throw new UsageError(`--shards must be an integer from 1 to 64, got ${shards}`);
@@ -100,6 +102,7 @@ async function main(): Promise<number> {
   const spec = loaded?.spec;
   const labelsPath = args.labels as string | undefined;
   let reshards: ReshardStep[] | undefined;
+  let format: InputFormat = WRAPPED;
   if (fileMode) {
     if (labelsPath !== undefined && spec?.evaluation === undefined) throw new UsageError(`--labels needs a spec with an evaluation section (and scoring): ${args.config as string} has none`);
     if (labelsPath !== undefined) {
@@ -113,7 +116,8 @@ async function main(): Promise<number> {
     }
     checkReadableFile('--input', args.input as string, "a records file in the replay's input format");
     prepareOutputDir('--out', args.out as string);
-    const records = await checkInputFile(args.input as string, spec?.source.keyField);
+    format = inputFormatOf(args, spec!.source, 'input');
+    const records = await checkInputFile(args.input as string, spec!.source, format);
     if (args.reshard !== undefined) reshards = parseReshards(args.reshard as string, shards ?? 1, records);
     // An earlier run's outputs go now: a run stopped part-way must not leave files that look like its own.
     clearRunOutputs(args.out as string);
@@ -135,6 +139,7 @@ async function main(): Promise<number> {
       const { summary, stats, evaluation } = await runFile({
         spec,
         inputPath: args.input as string,
+        format,
         outDir: args.out as string,
         ...(shards === undefined ? {} : { shards }),
         ...(parallelizationFactor === undefined ? {} : { parallelizationFactor }),

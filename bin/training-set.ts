@@ -9,6 +9,7 @@ import { checkReadableFile, prepareOutputDir } from './cli/files';
 import { loadSpecFile } from './cli/spec-file';
 import { STRICT_EXIT_CODE, emptyRowsWarning } from './cli/run-checks';
 import { runMain } from './cli/run-main';
+import { inputFormatOf } from './cli/input-format';
 import { type RowMode } from './training/rows';
 import { trainingSet } from './training/run';
 import { archiveRecordBatches, chooseInput } from './history/archive-source';
@@ -24,13 +25,14 @@ async function main(): Promise<number> {
   // Everything that can be refused is refused before any input is read.
   const spec = loadSpecFile(args.config as string, (w) => process.stderr.write(`warning: ${w}\n`));
   const input = chooseInput(args, 'events');
+  const format = inputFormatOf(args, spec.source, 'events');
   if ('path' in input) checkReadableFile('--events', input.path, 'an events file (the replay\'s input format, with arrivalTime)');
   checkReadableFile('--labels', args.labels as string, 'a labels file (one JSON object per line with "key" and "time")');
   prepareOutputDir('--out', args.out as string);
   const tty = process.stderr.isTTY === true;
   const summary = await trainingSet({
     spec,
-    ...('path' in input ? { eventsPath: input.path } : { records: archiveRecordBatches(input.store, input.range, spec, 2000) }),
+    ...('path' in input ? { eventsPath: input.path, format } : { records: archiveRecordBatches(input.store, input.range, spec, 2000) }),
     labelsPath: args.labels as string,
     outDir: args.out as string,
     mode: mode as RowMode,

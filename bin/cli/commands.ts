@@ -14,13 +14,20 @@ const ARCHIVE_OPTIONS: Readonly<Record<string, OptionDef>> = {
   to: { kind: 'string', value: 'T', help: 'With --archive: arrival time read up to, excluded (epoch ms or ISO-8601); default the archive\'s end.' },
 };
 
+/** A records file of flat events instead of the replay's envelope (bin/cli/input-format.ts, docs/replay.md). */
+const FLAT_OPTIONS: Readonly<Record<string, OptionDef>> = {
+  flat: { kind: 'flag', help: 'The records file holds flat events: each line is the payload itself (kept byte for byte as the record\'s data, all on one shard), its arrival time from --arrival-field.' },
+  'arrival-field': { kind: 'string', value: 'NAME', help: 'With --flat: the event field holding the arrival time, read as the spec reads its timeField; default the timeField itself (arrival = event time).' },
+};
+
 export const REPLAY_CLI: CliDefinition = {
   command: 'npm run replay --',
   summary: 'Replays a file of recorded stream records through the window engine; writes final windows, rejected records and a summary.',
-  forms: [['config', 'input!', 'out', 'batch-size', 'strict'], ['config', 'archive!', 'from', 'to', 'out', 'batch-size', 'strict']],
+  forms: [['config', 'input!', 'flat', 'arrival-field', 'out', 'batch-size', 'strict'], ['config', 'archive!', 'from', 'to', 'out', 'batch-size', 'strict']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'Records, one JSON line each, in arrival order (docs/replay.md); or --archive.' },
+    ...FLAT_OPTIONS,
     ...ARCHIVE_OPTIONS,
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its windows.jsonl, rejected.jsonl (and corrections.jsonl) are replaced.' },
     'batch-size': { kind: 'number', value: 'N', help: 'Records the engine takes at once, 1 to 65536; default 2000.' },
@@ -31,12 +38,14 @@ export const REPLAY_CLI: CliDefinition = {
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'out!', 'labels', 'shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
+  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'flat', 'arrival-field', 'out!', 'labels', 'shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
   options: {
     follow: { kind: 'flag', help: 'Keep the pipeline running for a producer of your own, with the features endpoint on localhost, until Ctrl-C: after the story, or with --config your spec instead of the story.' },
     'features-port': { kind: 'number', value: 'PORT', help: 'With --follow: localhost port of the features endpoint; default any free port.' },
     config: { kind: 'string', value: 'SPEC.json', help: 'Pipeline spec file: with --follow, run your spec instead of the story; in file mode (--config, --input and --out go together), the spec of the run.' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'File mode: records in the replay\'s input format.' },
+    flat: { ...FLAT_OPTIONS.flat!, help: `File mode: ${FLAT_OPTIONS.flat!.help}` },
+    'arrival-field': FLAT_OPTIONS['arrival-field']!,
     out: { kind: 'string', value: 'DIR', help: 'File mode: output folder, created if missing; windows.jsonl, rejected.jsonl and summary.json are replaced, and with a scoring section predictions.jsonl (and evaluation.jsonl with an evaluation section).' },
     labels: { kind: 'string', value: 'LABELS.jsonl', help: 'File mode, with the spec\'s evaluation section: label records (docs/evaluation.md), one per line, joined to the predictions after the records; the measures go to DIR/evaluation.jsonl.' },
     shards: { kind: 'number', value: 'N', help: 'File mode: shards of the stream, 1 to 64; default 1.' },
@@ -118,10 +127,11 @@ export const FEATURES_CLI: CliDefinition = {
 export const TRAINING_SET_CLI: CliDefinition = {
   command: 'npm run training-set --',
   summary: "Training rows: each label's features as serving would have answered at the label's time, from the events that had arrived by then.",
-  forms: [['config', 'events!', 'labels', 'out', 'as', 'strict'], ['config', 'archive!', 'from', 'to', 'labels', 'out', 'as', 'strict']],
+  forms: [['config', 'events!', 'flat', 'arrival-field', 'labels', 'out', 'as', 'strict'], ['config', 'archive!', 'from', 'to', 'labels', 'out', 'as', 'strict']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     events: { kind: 'string', value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime; or --archive.' },
+    ...FLAT_OPTIONS,
     ...ARCHIVE_OPTIONS,
     labels: { kind: 'string', required: true, value: 'LABELS.jsonl', help: 'Labels, one JSON object per line with "key" and "time" (epoch ms or ISO-8601), in any order; other fields are passed through.' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing; its training.jsonl, training.csv and skipped-labels.jsonl are replaced.' },
@@ -133,10 +143,11 @@ export const TRAINING_SET_CLI: CliDefinition = {
 export const CONSISTENCY_CLI: CliDefinition = {
   command: 'npm run consistency --',
   summary: 'Online/offline consistency: recomputes each served row (the features client\'s served log) from the events with the training rows\' code and reports, per feature, the share of mismatches and the largest difference; exits 2 on any mismatch, feature not compared or row served under another spec.',
-  forms: [['config', 'events!', 'served', 'tolerance'], ['config', 'archive!', 'from', 'to', 'served', 'tolerance']],
+  forms: [['config', 'events!', 'flat', 'arrival-field', 'served', 'tolerance'], ['config', 'archive!', 'from', 'to', 'served', 'tolerance']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     events: { kind: 'string', value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format, in arrival order, each with its arrivalTime; or --archive.' },
+    ...FLAT_OPTIONS,
     ...ARCHIVE_OPTIONS,
     served: { kind: 'string', required: true, value: 'SERVED.jsonl', help: 'Served rows, one JSON object per line with "key", "at" and "features" (as the client\'s servedLog writes them).' },
     tolerance: { kind: 'number', value: 'REL', help: 'Relative tolerance: values within REL of the larger magnitude agree (sums may round differently). Default 1e-9.' },
@@ -146,10 +157,11 @@ export const CONSISTENCY_CLI: CliDefinition = {
 export const BACKFILL_CLI: CliDefinition = {
   command: 'npm run backfill --',
   summary: "Runs the stack's backfill state machine locally (an ASL interpreter, its Lambda tasks on worker threads, S3 in the emulator): the replay's outputs, computed by P partition workers.",
-  forms: [['config', 'input!', 'partitions', 'out', 'workers', 'segment-mb'], ['config', 'archive!', 'from', 'to', 'partitions', 'out', 'workers']],
+  forms: [['config', 'input!', 'flat', 'arrival-field', 'partitions', 'out', 'workers', 'segment-mb'], ['config', 'archive!', 'from', 'to', 'partitions', 'out', 'workers']],
   options: {
     config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file (docs/semantics.md §1).' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'Records in the replay\'s input format (docs/replay.md); or --archive.' },
+    ...FLAT_OPTIONS,
     ...ARCHIVE_OPTIONS,
     partitions: { kind: 'number', value: 'P', help: 'Partition workers (keys are split among them by hash), 1 to 10000; default 4.' },
     out: { kind: 'string', required: true, value: 'DIR', help: 'Output folder, created if missing: windows.jsonl, rejected.jsonl (corrections.jsonl, firings.jsonl), summary.json and backfill.json are replaced.' },
@@ -177,6 +189,20 @@ export const EVALUATION_REPORT_CLI: CliDefinition = {
   },
 };
 
+export const PUT_CLI: CliDefinition = {
+  command: 'npm run put --',
+  summary: 'Puts a file of events onto the stream of the running sandbox (npm start -- --follow), in file order, partition key the spec\'s keyField; prints a JSON summary.',
+  forms: [['config', 'input', 'flat', 'stream', 'endpoint', 'dry-run']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'Pipeline spec file: its keyField is each record\'s partition key.' },
+    input: { kind: 'string', required: true, value: 'EVENTS.jsonl', help: 'Events in the replay\'s input format (their arrivalTime and shard are not sent: the stream stamps arrival and picks the shard), or flat with --flat. Every line is checked before the first put.' },
+    flat: { kind: 'flag', help: 'Each line of --input is the event itself, put byte for byte.' },
+    stream: { kind: 'string', value: 'NAME', help: 'Stream to put to; default sandbox-events (the one npm start -- --follow creates).' },
+    endpoint: { kind: 'string', value: 'URL', help: 'Kinesis endpoint; default AWS_ENDPOINT_URL_KINESIS (or AWS_ENDPOINT_URL), which npm start -- --follow prints as an export line.' },
+    'dry-run': { kind: 'flag', help: 'Checks every line and prints the events, distinct partition keys and the first record as it would be put; puts nothing and needs no sandbox.' },
+  },
+};
+
 export const CLIS = {
   replay: REPLAY_CLI,
   sandbox: SANDBOX_CLI,
@@ -188,4 +214,5 @@ export const CLIS = {
   schema: SCHEMA_CLI,
   'evaluation-report': EVALUATION_REPORT_CLI,
   backfill: BACKFILL_CLI,
+  put: PUT_CLI,
 } as const;

@@ -4,7 +4,7 @@
  * cross threads far cheaper than objects).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { InputLineError, parseInputLine } from '../../lambda/core/input-line';
+import { InputLineError, inputLineParser } from '../../lambda/core/input-line';
 import { RecordDecoder } from '../../lambda/core/record';
 import { readLines } from '../cli/lines';
 import type { FromReader, ReaderInit, RecordColumns } from './record-reader';
@@ -13,6 +13,7 @@ const init = workerData as ReaderInit;
 const port = parentPort!;
 const decoder = new RecordDecoder(init.spec, init.maxPayloadBytes);
 const features = init.spec.features.length;
+const parseLine = inputLineParser(init.format, init.spec.source);
 const post = (m: FromReader, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
 /** Batches posted and not yet taken by the main thread. */
@@ -64,7 +65,7 @@ async function run(): Promise<void> {
     line += 1;
     // Blank lines (any white space, as trim() sees it) are skipped; a line starting with `{` needs no trimming.
     if (text.length === 0 || (text.charCodeAt(0) !== 123 && text.trim().length === 0)) continue;
-    const r = parseInputLine(text, line);
+    const r = parseLine(text, line);
     const i = c.n++;
     c.lines[i] = line;
     c.data.push(r.data as string);

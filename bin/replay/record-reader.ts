@@ -7,13 +7,14 @@
  */
 import { startWorker } from './start-worker';
 import type { InputRecord } from '../../lambda/core/engine';
-import { InputLineError } from '../../lambda/core/input-line';
+import { type InputFormat, InputLineError, WRAPPED } from '../../lambda/core/input-line';
 import type { DecodeResult } from '../../lambda/core/record';
 import type { PipelineSpec } from '../../lambda/core/spec';
 
 export interface ReaderInit {
   readonly path: string;
   readonly spec: PipelineSpec;
+  readonly format: InputFormat;
   readonly batchSize: number;
   readonly maxPayloadBytes: number | undefined;
   readonly maxInFlight: number;
@@ -59,6 +60,8 @@ export interface RecordBatch {
 
 export interface ReadOptions {
   readonly batchSize: number;
+  /** How the file's lines are read (docs/replay.md). @default the replay's envelope */
+  readonly format?: InputFormat;
   /** @default the decoder's default (256 KiB) */
   readonly maxPayloadBytes?: number;
   /** @default 4 */
@@ -90,7 +93,7 @@ function recordsOf(c: RecordColumns, features: number): InputRecord[] {
 export async function* readRecordBatches(path: string, spec: PipelineSpec, opts: ReadOptions): AsyncGenerator<RecordBatch> {
   const maxInFlight = opts.maxInFlight ?? 4;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError(`maxInFlight must be a positive integer, got ${maxInFlight}`);
-  const worker = startWorker('record-reader-worker', { path, spec, batchSize: opts.batchSize, maxPayloadBytes: opts.maxPayloadBytes, maxInFlight } satisfies ReaderInit);
+  const worker = startWorker('record-reader-worker', { path, spec, format: opts.format ?? WRAPPED, batchSize: opts.batchSize, maxPayloadBytes: opts.maxPayloadBytes, maxInFlight } satisfies ReaderInit);
   const queue: FromReader[] = [];
   let wake: (() => void) | undefined;
   const push = (m: FromReader): void => {

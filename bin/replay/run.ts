@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ReplaySummary, correctionLine, firingLine, rejectedLine } from '../../lambda/core/output';
+import type { InputFormat } from '../../lambda/core/input-line';
 import { ReplayLoop } from '../../lambda/core/replay-loop';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
@@ -24,6 +25,8 @@ export interface ReplayOptions {
   readonly inputPath?: string;
   /** Record batches from elsewhere (the stream archive: bin/history/archive-source.ts), instead of `inputPath`. */
   readonly records?: AsyncIterable<RecordBatch>;
+  /** How the input file's lines are read. @default the replay's envelope */
+  readonly format?: InputFormat;
   readonly outDir: string;
   /** Records handed to the engine at once. @default 2000 */
   readonly batchSize?: number;
@@ -99,8 +102,8 @@ async function run(opts: ReplayOptions, windowsOut: WindowWriter, rejectedOut: L
 }
 
 /** The batches of `records`, or of the input file. */
-export function recordBatches(o: { readonly spec: PipelineSpec; readonly inputPath?: string; readonly records?: AsyncIterable<RecordBatch> }, batchSize: number): AsyncIterable<RecordBatch> {
+export function recordBatches(o: { readonly spec: PipelineSpec; readonly inputPath?: string; readonly records?: AsyncIterable<RecordBatch>; readonly format?: InputFormat }, batchSize: number): AsyncIterable<RecordBatch> {
   if (o.records !== undefined) return o.records;
   if (o.inputPath === undefined) throw new RangeError('an input file or record batches are needed');
-  return readRecordBatches(o.inputPath, o.spec, { batchSize });
+  return readRecordBatches(o.inputPath, o.spec, { batchSize, ...(o.format === undefined ? {} : { format: o.format }) });
 }

@@ -4,7 +4,7 @@
  * judges against the story's clock), and after each wave the online features are read back the way a fraud model
  * would read them at that moment.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../local/kinesis-client';
@@ -27,6 +27,8 @@ import type { FinalEvaluationWindow } from '../../lambda/adapters/evaluation-sto
 import { ArrivalLedger } from './arrivals';
 import { type Column, clock, cut, ms, onFailureLine, percentile, renderTable, streamedTable } from './format';
 import { type Story, type StoryRecord, type StoryWave, buildStory } from './story';
+import { EXAMPLE_KEY, exampleEvent, exampleShellData } from './producer-example';
+import { SANDBOX_STREAM } from './put';
 
 export const DEMO_SPEC_PATH = join(__dirname, '..', 'specs', 'fraud.json');
 /** Features shown side by side for the fraudster and an ordinary customer. */
@@ -507,16 +509,20 @@ async function reportOnFailureQueue(pipeline: LocalPipeline, out: (text: string)
 
 export function printFollowHelp(o: Pick<DemoOptions, 'emulators' | 'out'>, pipeline: LocalPipeline, spec: PipelineSpec, featuresUrl: string, specPath?: string): void {
   const env = o.emulators.env();
-  const { keyField, timeField, idField } = spec.source;
-  o.out(`\nStill running. Send your own records to stream "${pipeline.names.stream}":\n`);
+  const { keyField } = spec.source;
+  const stream = pipeline.names.stream;
+  o.out(`\nStill running. Send your own records to stream "${stream}":\n`);
   for (const [k, v] of Object.entries(env)) o.out(`  export ${k}=${v}\n`);
   // --cli-binary-format is an AWS CLI v2 option; the exports above give the CLI its region and endpoints.
   o.out(`then, with the AWS CLI v2 (which reads the region and endpoints exported above):\n`);
-  o.out(`  aws kinesis put-record --stream-name ${pipeline.names.stream} --partition-key user_42 --cli-binary-format raw-in-base64-out \\\n`);
-  o.out(`    --data "{\\"${keyField}\\":\\"user_42\\",\\"${timeField}\\":$(date +%s%3N),\\"amount\\":25${idField ? `,\\"${idField}\\":\\"$RANDOM$RANDOM\\"` : ''}}"\n`);
+  o.out(`  aws kinesis put-record --stream-name ${stream} --partition-key ${EXAMPLE_KEY} --cli-binary-format raw-in-base64-out \\\n`);
+  o.out(`    --data ${exampleShellData(spec)}\n`);
+  o.out(`(AWS CLI v1: the same without --cli-binary-format raw-in-base64-out.) An event for this spec, one JSON object per line of a file:\n`);
+  o.out(`  ${JSON.stringify(exampleEvent(spec, Date.now()))}\n`);
+  o.out(`puts such a file in order: npm run put -- --config ${specPath ?? relative(process.cwd(), DEMO_SPEC_PATH)} --input EVENTS.jsonl --flat${stream === SANDBOX_STREAM ? '' : ` --stream ${stream}`}\n`);
   o.out(`State and features: table ${pipeline.names.stateTable} (one item per key, pk=entity#<${keyField}>, sk=state); final windows: s3://${pipeline.names.resultsBucket}/finals/; dead letters: ${pipeline.names.deadLetterQueueUrl}; abandoned batches: ${pipeline.names.onFailureQueueUrl}\n`);
   o.out(`Features as of now (or "at"), from the endpoint on ${featuresUrl} (the deployed handler; no IAM on loopback):\n`);
-  o.out(`  curl -s -X POST ${featuresUrl} -H 'content-type: application/json' -d '{"entities": {"${keyField}": ["user_42"]}}'\n`);
-  o.out(`or, with the exports above: npm run features -- --key user_42 --table ${pipeline.names.stateTable}${specPath === undefined ? '' : ` --config ${specPath}`}\n`);
+  o.out(`  curl -s -X POST ${featuresUrl} -H 'content-type: application/json' -d '{"entities": {"${keyField}": ["${EXAMPLE_KEY}"]}}'\n`);
+  o.out(`or, with the exports above: npm run features -- --key ${EXAMPLE_KEY} --table ${pipeline.names.stateTable}${specPath === undefined ? '' : ` --config ${specPath}`}\n`);
   o.out('One line per batch below; Ctrl-C stops everything.\n');
 }

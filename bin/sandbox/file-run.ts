@@ -20,9 +20,9 @@ import { REPORT_FILE, fileRunReport } from '../local/dashboard/report';
 import { join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
-import { InputLineError, parseInputLine } from '../../lambda/core/input-line';
+import { type InputFormat, InputLineError, WRAPPED, inputLineParser } from '../../lambda/core/input-line';
 import { type CorrectionLine, type RejectedLine, type ReplaySummary, type WindowLine, addCounters, emptySummary } from '../../lambda/core/output';
-import type { PipelineSpec } from '../../lambda/core/spec';
+import type { PipelineSpec, SourceSpec } from '../../lambda/core/spec';
 import { removeOutputs } from '../cli/files';
 import { readLines } from '../cli/lines';
 import { DrainTimeoutError, type EsmCounters } from '../local/esm-runner';
@@ -80,6 +80,8 @@ const NO_PROGRESS_TIMEOUT_MS = 300_000;
 export interface FileRunOptions {
   readonly spec: PipelineSpec;
   readonly inputPath: string;
+  /** How the input's lines are read. @default the replay's envelope */
+  readonly format?: InputFormat;
   readonly outDir: string;
   /** Collects the EMF documents the handlers publish (the local page reads it live); DIR/report.html draws them. */
   readonly feed?: EmfFeed;
@@ -285,14 +287,15 @@ export class InputFileError extends Error {
  * Checks every line of the input (docs/replay.md) before anything starts, so a bad line is reported with its number
  * without waiting for the emulators. Returns the number of records.
  */
-export async function checkInputFile(path: string, keyField?: string): Promise<number> {
+export async function checkInputFile(path: string, source: SourceSpec, format: InputFormat = WRAPPED): Promise<number> {
+  const parseLine = inputLineParser(format, source);
   let line = 0;
   let records = 0;
   try {
     for await (const text of readLines(path)) {
       line += 1;
       if (text.trim().length === 0) continue;
-      checkRecordSize(parseInputLine(text, line).data as string, keyField, line);
+      checkRecordSize(parseLine(text, line).data as string, source.keyField, line);
       records += 1;
     }
   } catch (e) {
@@ -368,10 +371,11 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     };
     let line = 0;
     const steps = [...(o.reshards ?? [])];
+    const parseLine = inputLineParser(o.format ?? WRAPPED, o.spec.source);
     for await (const text of readLines(o.inputPath)) {
       line += 1;
       if (text.trim().length === 0) continue;
-      const record = parseInputLine(text, line);
+      const record = parseLine(text, line);
       checkRecordSize(record.data as string, o.spec.source.keyField, line);
       chunk.push({ ...record, line });
       records += 1;

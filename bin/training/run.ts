@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputLineError } from '../../lambda/core/input-line';
+import { type InputFormat, InputLineError } from '../../lambda/core/input-line';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { prepareOutputDir, removeOutputs } from '../cli/files';
 import { LineWriter } from '../cli/writer';
@@ -22,6 +22,8 @@ export interface TrainingOptions {
   readonly eventsPath?: string;
   /** Event batches from elsewhere (the stream archive), instead of `eventsPath`. */
   readonly records?: AsyncIterable<RecordBatch>;
+  /** How the events file's lines are read. @default the replay's envelope */
+  readonly format?: InputFormat;
   readonly labelsPath: string;
   readonly outDir: string;
   readonly mode?: RowMode;
@@ -77,7 +79,7 @@ async function run(opts: TrainingOptions): Promise<TrainingSummary> {
   const started = Date.now();
   let lastProgress = started;
   try {
-    for await (const batch of recordBatches({ spec: opts.spec, inputPath: opts.eventsPath, records: opts.records }, batchSize)) {
+    for await (const batch of recordBatches({ spec: opts.spec, inputPath: opts.eventsPath, records: opts.records, format: opts.format }, batchSize)) {
       rows.feed(batch.records);
       const now = Date.now();
       if (opts.onProgress && now - lastProgress >= 1000) {

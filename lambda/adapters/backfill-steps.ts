@@ -22,7 +22,7 @@ import {
   planSegment,
   plannedInput,
 } from '../core/backfill';
-import { InputLineError, parseInputLine } from '../core/input-line';
+import { type InputFormat, InputLineError, WRAPPED, inputLineParser } from '../core/input-line';
 import { type ReplaySummary, emptySummary } from '../core/output';
 import { RecordDecoder } from '../core/record';
 import { ReplayLoop, lineSink } from '../core/replay-loop';
@@ -34,7 +34,7 @@ import { type ArchiveRange, type ArchiveStore, S3ArchiveStore, archiveHourFolder
 export type BackfillSource =
   | { readonly kind: 'archive'; readonly bucket: string; readonly prefix: string }
   | { readonly kind: 'folder'; readonly path: string }
-  | { readonly kind: 'file'; readonly path: string };
+  | { readonly kind: 'file'; readonly path: string; readonly format?: InputFormat };
 
 /** A segment: an archive hour (its objects are listed when it is read), or a byte range of a records file starting at a line. */
 export type Segment = { readonly hour: number } | { readonly start: number; readonly end: number };
@@ -276,7 +276,7 @@ export async function segmentStep(deps: BackfillDeps, run: RunRef, index: number
     lines = records.length;
   } else {
     if (plan.source.kind !== 'file') throw new BackfillError(`segment ${index}: a byte range needs a records file`);
-    ({ records, lines, lineError } = readFileSegment(plan.source.path, segment.start, segment.end));
+    ({ records, lines, lineError } = readFileSegment(plan.source.path, segment.start, segment.end, inputLineParser(plan.source.format ?? WRAPPED, spec.source)));
   }
   const { summary, parts } = planSegment(spec, records, lines, plan.partitions, decoder);
   const chunks = await Promise.all(parts.map((part, p) => (part.length === 0 ? 0 : putLines(deps.s3, run, segmentPartKey(run, index, p), part.map((r) => JSON.stringify(r))))));
@@ -416,7 +416,7 @@ export function fileSegments(path: string, size: number): Segment[] {
 }
 
 /** A file segment's records, numbered from 1 as the replay's reader numbers lines (blank lines skipped, counted). */
-function readFileSegment(path: string, start: number, end: number): { records: InputRecord[]; lines: number; lineError?: { line: number; detail: string } } {
+function readFileSegment(path: string, start: number, end: number, parseLine: (text: string, line: number) => InputRecord): { records: InputRecord[]; lines: number; lineError?: { line: number; detail: string } } {
   const fd = openSync(path, 'r');
   const buf = Buffer.allocUnsafe(end - start);
   try {
@@ -438,7 +438,7 @@ function readFileSegment(path: string, start: number, end: number): { records: I
     const line = parts[i]!.endsWith('\r') ? parts[i]!.slice(0, -1) : parts[i]!;
     if (line.length === 0 || (line.charCodeAt(0) !== 123 && line.trim().length === 0)) continue;
     try {
-      records.push(parseInputLine(line, i + 1));
+      records.push(parseLine(line, i + 1));
     } catch (e) {
       if (e instanceof InputLineError) return { records, lines: parts.length, lineError: { line: e.line, detail: e.detail } };
       throw e;

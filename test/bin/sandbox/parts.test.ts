@@ -129,8 +129,8 @@ describe('file export helpers', () => {
 
   it('refuses a bad input line by number before anything starts', async () => {
     const dir = outputDir({ 'in.jsonl': '{"data":"{}"}\n\n{"data": 5}\n' });
-    await expect(checkInputFile(path.join(dir, 'in.jsonl'))).rejects.toThrow('input line 3: "data" must be a string');
-    await expect(checkInputFile(path.join(dir, 'missing.jsonl'))).rejects.toMatchObject({ name: 'InputFileError' });
+    await expect(checkInputFile(path.join(dir, 'in.jsonl'), SPEC.source)).rejects.toThrow('input line 3: "data" must be a string');
+    await expect(checkInputFile(path.join(dir, 'missing.jsonl'), SPEC.source)).rejects.toMatchObject({ name: 'InputFileError' });
   });
 });
 
