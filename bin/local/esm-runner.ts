@@ -323,6 +323,8 @@ export class LocalEventSourceMapping {
   /** The latest function error (what the handler threw, or its timeout), with its shard, as Lambda logs it. */
   lastFunctionError: string | undefined;
   private running = false;
+  /** Closed shards whose children are being listed. */
+  private listingChildren = 0;
   /** Aborted by stop(): ends every wait on a handler that is still running. */
   private stopping = new AbortController();
 
@@ -404,7 +406,7 @@ export class LocalEventSourceMapping {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     for (;;) {
       const open = [...this.shards.values()].filter((s) => s.status !== 'done');
-      if (open.every((s) => s.status === 'reading' && s.idleAt > since)) return;
+      if (this.listingChildren === 0 && open.every((s) => s.status === 'reading' && s.idleAt > since)) return;
       if (Date.now() > since + timeoutMs) {
         const detail = open.map((s) => `${s.id} (${s.status}${s.lastError ? `, last error: ${String(s.lastError)}` : ''})`);
         throw new DrainTimeoutError(`${this.settings.streamName} not drained in ${timeoutMs} ms: ${detail.join(', ')}`);
@@ -485,7 +487,13 @@ export class LocalEventSourceMapping {
         shard.lastError = undefined;
         if (closed && buffer.length === 0) {
           shard.status = 'done';
-          await this.refreshShards(false); // starts the children
+          // Until the children are listed, drain() must not take the stream for read to its tip.
+          this.listingChildren++;
+          try {
+            await this.refreshShards(false); // starts the children
+          } finally {
+            this.listingChildren--;
+          }
           return;
         }
         if (atTip) {

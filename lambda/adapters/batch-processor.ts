@@ -25,7 +25,7 @@
  *    first delivery.
  */
 import { type BatchCounters, type InputRecord, WindowEngine, idRetentionMs } from '../core/engine';
-import { type IdPages, NO_ID_PAGES, type ShardProgress, decodeIdPage, decodeKeyItem, encodeIdPage, encodeKeyItem } from '../core/key-item';
+import { type IdPages, NO_ID_PAGES, type ShardProgress, decodeIdPage, decodeKeyItem, encodeIdPage, encodeKeyItem, featureFingerprint } from '../core/key-item';
 import type { Model } from '../core/model';
 import { ArrivalFeatures } from '../core/arrival-features';
 import type { AppliedRecord } from '../core/results';
@@ -33,6 +33,7 @@ import { type Prediction, predict } from '../core/scoring';
 import { type StoredPrediction, evaluationCloseLagMs, predictionRef } from '../core/label-join';
 import { type StoredKeyItem as ServableItem, serveItem } from '../core/serve-item';
 import type { PipelineSpec } from '../core/spec';
+import { type Definitions, registerDefinitions } from '../core/coverage';
 import { compareSeq } from '../core/state';
 import { watermarkOf } from '../core/watermark';
 import type { DeadLetterSender } from './dead-letters';
@@ -74,6 +75,8 @@ export interface BatchProcessorOptions {
    * their own, their due windows fire through the advanced watermark.
    */
   readonly quietShards?: readonly string[];
+  /** A child shard's definitions, taken over from its parents (shard-lineage.ts): used when it has none recorded. */
+  readonly inheritedDefinitions?: ReadonlyMap<string, Definitions>;
 }
 
 /** A prediction counted in its evaluation window: the stored one (a retry never recounts a different score). */
@@ -169,6 +172,17 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
       })
     : [...input];
   for (const cp of checkpoints.values()) engine.setShardWatermark(cp.shard, { maxEventTime: cp.maxEventTime });
+  // The definitions each shard's state holds (core/coverage.ts): one not yet recorded there holds the shard's
+  // records from after its highest event time so far (a child's raised to its parents' by its lineage).
+  const fingerprints = engine.runtimes.map((f) => featureFingerprint(f));
+  const definitions = new Map<string, Definitions>();
+  for (const s of new Set(input.map((r) => r.shard))) {
+    const cp = checkpoints.get(s)!;
+    const raised = input.find((r) => r.shard === s && r.preset?.shardMax !== undefined && r.preset.shardMax !== null)?.preset?.shardMax ?? null;
+    const maxBefore = raised === null ? cp.maxEventTime : cp.maxEventTime === null ? raised : Math.max(raised, cp.maxEventTime);
+    const next = registerDefinitions(cp.definitions, fingerprints, maxBefore, cp.version === 0 ? o.inheritedDefinitions?.get(s) : undefined);
+    if (next !== undefined) definitions.set(s, next);
+  }
   for (const s of o.quietShards ?? []) {
     const m = checkpoints.get(s)!.maxEventTime;
     if (m !== null) engine.advanceQuietShard(s, m);
@@ -304,6 +318,8 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
         )
       : Promise.resolve([]),
     o.state.writeAll([
+      // Recorded before any key item holding a newly registered definition is written.
+      ...[...definitions].map(([s, d]) => () => o.state.putDefinitions(s, d)),
       ...idPageWrites,
       ...o.state.batchWriteRequests(o.state.tableName, [...newTimers].flatMap(([shard, entries]) => o.state.timerPageRequests(shard, entries, writtenAt, engine.watermark(shard))), 'timer page'),
     ]),
@@ -327,7 +343,7 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   await Promise.all(
     shards.map((s) => {
       const last = input.filter((r) => r.shard === s).reduce((m, r) => (compareSeq(r.seq, m) > 0 ? r.seq : m), '');
-      return o.state.advanceShard(checkpoints.get(s)!, engine.getShardWatermark(s).maxEventTime, last, writtenAt, allFired(s) ? engine.watermark(s) : null);
+      return o.state.advanceShard(checkpoints.get(s)!, engine.getShardWatermark(s).maxEventTime, last, writtenAt, allFired(s) ? engine.watermark(s) : null, definitions.get(s));
     }),
   );
 

@@ -7,6 +7,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SERVING_ENV } from '../contract/resources';
 import { type KeyFeatures, entityKey, requestTime } from '../core/feature-request';
+import type { Definitions } from '../core/coverage';
 import { serveItem } from '../core/serve-item';
 import { selectFeatures } from '../core/serving';
 import { type PipelineSpec, parseSpecJson } from '../core/spec';
@@ -37,6 +38,14 @@ export interface FeatureClientOptions {
    * names the lateness, late policy and feature definitions served under: core/spec-digest.ts).
    */
   readonly servedLog?: ServedLogOptions;
+  /**
+   * How long the table's registry of definitions (core/coverage.ts) is kept before it is read again: a changed
+   * definition is served as "unavailable" until its windows are whole, from at most this long after it starts.
+   * @default 60000
+   */
+  readonly definitionsMaxAgeMs?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface ServedLogOptions {
@@ -55,6 +64,9 @@ export class FeatureClient {
   private readonly servedLog: ServedLogOptions | undefined;
   /** The spec's digest, in every served line: the consistency check recomputes only under the same definitions. */
   private readonly digest: string;
+  private readonly definitionsMaxAgeMs: number;
+  private readonly now: () => number;
+  private definitions: { readonly at: number; readonly value: Promise<Map<string, Definitions>> } | undefined;
 
   public constructor(o: FeatureClientOptions) {
     this.spec = o.spec;
@@ -63,6 +75,8 @@ export class FeatureClient {
     this.servedLog = o.servedLog;
     this.digest = specDigest(o.spec);
     this.runtimes = featureRuntimes(o.spec);
+    this.definitionsMaxAgeMs = o.definitionsMaxAgeMs ?? 60_000;
+    this.now = o.now ?? Date.now;
     // Not aws-clients.ts: it imports the SQS client too, which the features endpoint's bundle need not load.
     this.store = new StateStore({ client: o.dynamo ?? new DynamoDBClient(resolveClientLocation('DYNAMODB', {})), tableName: o.tableName });
   }
@@ -85,10 +99,10 @@ export class FeatureClient {
     const names = selectFeatures(this.runtimes, opts.features).map((f) => f.spec.name);
     const at = opts.at === undefined ? Date.now() : requestTime(opts.at instanceof Date ? opts.at.getTime() : opts.at);
     const wanted = keys.map((k, i) => entityKey(k, `keys[${i}]`));
-    const items = await this.store.getKeyItems([...new Set(wanted)], { consistentRead: opts.consistentRead ?? false });
+    const [items, definitions] = await Promise.all([this.store.getKeyItems([...new Set(wanted)], { consistentRead: opts.consistentRead ?? false }), this.registry()]);
     const byKey = new Map(items.map((it) => [it.key, it]));
     const lateness = this.spec.watermark.allowedLatenessMs;
-    const rows = wanted.map((key) => ({ key, ...serveItem(this.runtimes, lateness, key, byKey.get(key), at, names) }));
+    const rows = wanted.map((key) => ({ key, ...serveItem(this.runtimes, lateness, key, byKey.get(key), at, names, definitions) }));
     const log = this.servedLog;
     if (log !== undefined && log.sampleRate > 0) {
       const random = log.random ?? Math.random;
@@ -101,6 +115,17 @@ export class FeatureClient {
       }
     }
     return rows;
+  }
+
+  /** The table's registry of definitions, read at most every definitionsMaxAgeMs (a failed read is not kept). */
+  private registry(): Promise<Map<string, Definitions>> {
+    const now = this.now();
+    if (this.definitions === undefined || now - this.definitions.at >= this.definitionsMaxAgeMs) {
+      const value = this.store.getDefinitions();
+      this.definitions = { at: now, value };
+      value.catch(() => (this.definitions = undefined));
+    }
+    return this.definitions.value;
   }
 }
 

@@ -6,18 +6,32 @@
  */
 import { type KinesisClient, ListShardsCommand, type ListShardsCommandInput } from '@aws-sdk/client-kinesis';
 import type { ShardLineage } from '../core/archive';
+import { type Definitions, inheritDefinitions } from '../core/coverage';
+
+/** A parent's checkpoint as far as its children need it. */
+export interface ParentCheckpoint {
+  /** Its highest event time; null when it never had a valid record. */
+  readonly maxEventTime: number | null;
+  /** The definitions its state held (core/coverage.ts); undefined when none is recorded. */
+  readonly definitions?: Definitions;
+}
+
+/** A child shard's lineage, with the definitions it takes over from its parents. */
+export interface ResolvedLineage extends ShardLineage {
+  readonly definitions: Definitions;
+}
 
 export interface ShardLineageOptions {
   readonly kinesis: KinesisClient;
   readonly streamName: string;
-  /** A parent's stored highest event time (its checkpoint item); null when it never had a valid record. */
-  readonly parentMax: (shard: string) => Promise<number | null>;
+  /** A parent's stored checkpoint item. */
+  readonly parentCheckpoint: (shard: string) => Promise<ParentCheckpoint>;
 }
 
 export class ShardLineageResolver {
   /** Parents per shard id, as last listed. */
   private parents = new Map<string, readonly string[]>();
-  private readonly maxOf = new Map<string, Promise<number | null>>();
+  private readonly checkpoints = new Map<string, Promise<ParentCheckpoint>>();
   private listing: Promise<void> | undefined;
   /** ListShards calls made (each may be several pages). */
   public listings = 0;
@@ -25,31 +39,31 @@ export class ShardLineageResolver {
   public constructor(private readonly o: ShardLineageOptions) {}
 
   /** The lineage of each of the given shards that was made by a split or merge. */
-  public async of(shards: readonly string[]): Promise<Map<string, ShardLineage>> {
+  public async of(shards: readonly string[]): Promise<Map<string, ResolvedLineage>> {
     if (shards.some((s) => !this.parents.has(s))) await this.list();
-    const out = new Map<string, ShardLineage>();
+    const out = new Map<string, ResolvedLineage>();
     await Promise.all(
       shards.map(async (s) => {
         // A shard ListShards does not know (gone past retention) has no parents to take over from.
         const parents = this.parents.get(s) ?? [];
         if (parents.length === 0) return;
-        const maxima = await Promise.all(parents.map((p) => this.parentMax(p)));
-        const known = maxima.filter((m): m is number => m !== null);
-        out.set(s, { parents, maxEventTime: known.length === 0 ? null : Math.max(...known) });
+        const read = await Promise.all(parents.map((p) => this.parentCheckpoint(p)));
+        const known = read.map((c) => c.maxEventTime).filter((m): m is number => m !== null);
+        out.set(s, { parents, maxEventTime: known.length === 0 ? null : Math.max(...known), definitions: inheritDefinitions(read) });
       }),
     );
     return out;
   }
 
-  private parentMax(shard: string): Promise<number | null> {
-    let m = this.maxOf.get(shard);
-    if (m === undefined) {
+  private parentCheckpoint(shard: string): Promise<ParentCheckpoint> {
+    let c = this.checkpoints.get(shard);
+    if (c === undefined) {
       // Shared by concurrent callers; a failed read is not kept.
-      m = this.o.parentMax(shard);
-      this.maxOf.set(shard, m);
-      m.catch(() => this.maxOf.delete(shard));
+      c = this.o.parentCheckpoint(shard);
+      this.checkpoints.set(shard, c);
+      c.catch(() => this.checkpoints.delete(shard));
     }
-    return m;
+    return c;
   }
 
   private list(): Promise<void> {

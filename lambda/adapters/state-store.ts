@@ -20,8 +20,10 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { type Definitions, decodeDefinitions, encodeDefinitions } from '../core/coverage';
 import { compareSeq } from '../core/state';
 import { pool, retryUnprocessed } from './concurrency';
 import { type Item, batchGetAll, numberAttr, numberOf, queryAll, scanAll } from './dynamo-io';
@@ -48,6 +50,8 @@ export interface ShardCheckpoint {
    */
   readonly firedThrough: number | null;
   readonly version: number;
+  /** The definitions the shard's state holds and since when (core/coverage.ts); undefined when none is recorded. */
+  readonly definitions?: Definitions;
 }
 
 /** A key's stored item: its version (for the conditional write), when it was written and its encoded state. */
@@ -152,7 +156,38 @@ export class StateStore {
     );
     this.read('shard', res.ConsumedCapacity?.CapacityUnits ?? 0);
     const it = res.Item;
-    return { shard, maxEventTime: num(it?.maxEventTime), checkpoint: str(it?.checkpoint) ?? '', firedThrough: num(it?.firedThrough), version: num(it?.version) ?? 0 };
+    return shardCheckpointOf(shard, it);
+  }
+
+  /**
+   * Per shard, the definitions its state holds (the registry item the consumer writes before any key item that
+   * holds a newly registered definition): what serving judges partial windows by. Empty for a table without one.
+   */
+  public async getDefinitions(): Promise<Map<string, Definitions>> {
+    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: DEFINITIONS_KEY, ReturnConsumedCapacity: 'TOTAL' }));
+    this.read('definitions', res.ConsumedCapacity?.CapacityUnits ?? 0);
+    const out = new Map<string, Definitions>();
+    for (const [name, v] of Object.entries(res.Item ?? {})) {
+      if (name.startsWith('shard#') && v.S !== undefined) out.set(name.slice('shard#'.length), decodeDefinitions(v.S));
+    }
+    return out;
+  }
+
+  /** Records a shard's definitions in the registry item (one attribute per shard: shards never conflict). */
+  public async putDefinitions(shard: string, definitions: Definitions): Promise<void> {
+    await this.gate?.('UpdateItem definitions');
+    this.writes += 1;
+    const res = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: DEFINITIONS_KEY,
+        UpdateExpression: 'SET #s = :d',
+        ExpressionAttributeNames: { '#s': `shard#${shard}` },
+        ExpressionAttributeValues: { ':d': S(encodeDefinitions(definitions)) },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.wrote('definitions', res.ConsumedCapacity?.CapacityUnits ?? 0);
   }
 
   /**
@@ -212,13 +247,7 @@ export class StateStore {
       ExpressionAttributeValues: { ':p': S('shard#') },
       ConsistentRead: true,
     });
-    return items.map((it) => ({
-      shard: str(it.pk)!.slice('shard#'.length),
-      maxEventTime: num(it.maxEventTime),
-      checkpoint: str(it.checkpoint) ?? '',
-      firedThrough: num(it.firedThrough),
-      version: num(it.version) ?? 0,
-    }));
+    return items.map((it) => shardCheckpointOf(str(it.pk)!.slice('shard#'.length), it));
   }
 
   /** Every key item (end of a bounded input, and exports; a full scan, never on the hot path). */
@@ -320,13 +349,16 @@ export class StateStore {
    * Advances the shard watermark and checkpoint, forward only. The write is conditional on the version read; if
    * another writer moved it meanwhile (parallelization factor > 1), re-read and write the maximum of both.
    */
-  public async advanceShard(read: ShardCheckpoint, maxEventTime: number | null, checkpoint: string, updatedAt: number, firedThrough: number | null = null): Promise<void> {
+  public async advanceShard(read: ShardCheckpoint, maxEventTime: number | null, checkpoint: string, updatedAt: number, firedThrough: number | null = null, definitions?: Definitions): Promise<void> {
     let current = read;
     for (let attempt = 0; attempt < 20; attempt++) {
       const m = maxOf(current.maxEventTime, maxEventTime);
       const c = compareSeq(checkpoint, current.checkpoint) > 0 ? checkpoint : current.checkpoint;
       const f = maxOf(current.firedThrough, firedThrough);
-      if (m === current.maxEventTime && c === current.checkpoint && f === current.firedThrough && current.version > 0) return;
+      // Definitions only grow: a concurrent batch's registrations are kept, the later time of each wins (safe).
+      const d = mergeDefinitions(current.definitions, definitions);
+      const same = (d === undefined ? '' : encodeDefinitions(d)) === (current.definitions === undefined ? '' : encodeDefinitions(current.definitions));
+      if (m === current.maxEventTime && c === current.checkpoint && f === current.firedThrough && same && current.version > 0) return;
       try {
         await this.conditionalPut(
           {
@@ -335,6 +367,7 @@ export class StateStore {
             ...(m === null ? {} : { maxEventTime: N(m) }),
             ...(f === null ? {} : { firedThrough: N(f) }),
             checkpoint: S(c),
+            ...(d === undefined ? {} : { defs: S(encodeDefinitions(d)) }),
             version: N(current.version + 1),
             updatedAt: N(updatedAt),
           },
@@ -364,6 +397,7 @@ export class StateStore {
           maxEventTime: N(maxOf(read.maxEventTime, maxEventTime)!),
           ...(read.firedThrough === null ? {} : { firedThrough: N(read.firedThrough) }),
           checkpoint: S(read.checkpoint),
+          ...(read.definitions === undefined ? {} : { defs: S(encodeDefinitions(read.definitions)) }),
           version: N(read.version + 1),
           updatedAt: N(updatedAt),
           idleAdvancedAt: N(updatedAt),
@@ -463,4 +497,31 @@ function maxOf(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   if (b === null) return a;
   return Math.max(a, b);
+}
+
+/** The registry of the definitions each shard's state holds: one item, an attribute per shard. */
+const DEFINITIONS_KEY = { pk: S('registry#definitions'), sk: S('shards') };
+
+function shardCheckpointOf(shard: string, it: Item | undefined): ShardCheckpoint {
+  const defs = str(it?.defs);
+  return {
+    shard,
+    maxEventTime: num(it?.maxEventTime),
+    checkpoint: str(it?.checkpoint) ?? '',
+    firedThrough: num(it?.firedThrough),
+    version: num(it?.version) ?? 0,
+    ...(defs === undefined ? {} : { definitions: decodeDefinitions(defs) }),
+  };
+}
+
+/** Both sets of definitions, each at the later of its times (null, from the start, is earliest). */
+function mergeDefinitions(a: Definitions | undefined, b: Definitions | undefined): Definitions | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const out = new Map(a);
+  for (const [fp, s] of b) {
+    const t = out.get(fp);
+    if (!out.has(fp) || (s !== null && (t === null || t === undefined || s > t))) out.set(fp, s);
+  }
+  return out;
 }

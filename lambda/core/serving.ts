@@ -39,6 +39,12 @@ export interface ServingMeta {
   readonly watermark: number | null;
   /** When the key's state was written, epoch ms; null when unknown (nothing is then stale). */
   readonly writtenAt: number | null;
+  /**
+   * The event time from which the state holds every record of a feature's definition (core/coverage.ts): a window
+   * or session that may reach before it is "unavailable", and +∞ (a definition never applied) makes every read so.
+   * @default every record (−∞)
+   */
+  readonly coveredFrom?: (f: FeatureRuntime) => number;
 }
 
 export interface ServedFeature {
@@ -161,6 +167,13 @@ export function serveFeature(f: FeatureRuntime, e: Entity | undefined, at: numbe
   if (kind instanceof SlicedWindows) r = readSliced(kind, e as SliceEntity | undefined, at, beforeWrite);
   else if (kind instanceof SessionWindows) r = readSession(kind, e as SessionEntity | undefined, at, beforeWrite);
   else r = readGlobal(kind as GlobalWindows, e as GlobalEntity | undefined, meta.watermark ?? -Infinity);
+  const from = meta.coveredFrom?.(f) ?? -Infinity;
+  // A window that began before the definition's records were all applied holds only part of them. A session may
+  // have merged with a record up to a gap before its start; a global window holds everything since the first.
+  if (from > -Infinity) {
+    const reach = kind instanceof SlicedWindows ? r.start! : kind instanceof SessionWindows ? (r.start ?? at) - kind.gapMs : -Infinity;
+    if (reach < from) r.unavailable = true;
+  }
   const count = r.acc === undefined ? 0 : f.agg.count(r.acc);
   const stale = meta.writtenAt !== null && f.spec.maxStalenessMs !== undefined && at - meta.writtenAt > f.spec.maxStalenessMs;
   const watermark = meta.watermark !== null && Number.isFinite(meta.watermark) ? meta.watermark : null;

@@ -64,7 +64,7 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
     if (streamName === undefined) return undefined;
     kinesis ??= hooked(kinesisClient({ maxAttempts: 8 }), opts.clientHook);
     const client = kinesis;
-    return lineages.get(streamName) ?? lineages.set(streamName, new ShardLineageResolver({ kinesis: client, streamName, parentMax: async (s) => (await parentState.getShard(s)).maxEventTime })).get(streamName)!;
+    return lineages.get(streamName) ?? lineages.set(streamName, new ShardLineageResolver({ kinesis: client, streamName, parentCheckpoint: (s) => parentState.getShard(s) })).get(streamName)!;
   };
   return async (event) => {
     const started = Date.now();
@@ -80,6 +80,7 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
       spec: config.spec,
       pipelineName: config.pipelineName,
       state,
+      inheritedDefinitions: new Map([...lineage].map(([s, l]) => [s, l.definitions])),
       results: new ResultObjectWriter({ client: s3, bucket: config.resultsBucket, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) }),
       deadLetters: new DeadLetterSender({
         client: sqs,

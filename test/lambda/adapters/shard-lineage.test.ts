@@ -29,7 +29,7 @@ describe('shard lineage', () => {
     await createActiveStream(kinesis, streamName, 1);
     const maxima = new Map<string, number | null>();
     const reads: string[] = [];
-    const resolver = new ShardLineageResolver({ kinesis, streamName, parentMax: async (s) => (reads.push(s), maxima.get(s) ?? null) });
+    const resolver = new ShardLineageResolver({ kinesis, streamName, parentCheckpoint: async (s) => (reads.push(s), { maxEventTime: maxima.get(s) ?? null }) });
     const root = 'shardId-000000000000';
     expect(await resolver.of([root])).toEqual(new Map());
     expect(resolver.listings).toBe(1);
@@ -39,7 +39,7 @@ describe('shard lineage', () => {
     expect(split.children).toHaveLength(2);
     maxima.set(root, 1000);
     const [a, b] = split.children as [string, string];
-    expect(await resolver.of([a, b, root])).toEqual(new Map([[a, { parents: [root], maxEventTime: 1000 }], [b, { parents: [root], maxEventTime: 1000 }]]));
+    expect(await resolver.of([a, b, root])).toEqual(new Map([[a, { parents: [root], maxEventTime: 1000, definitions: new Map() }], [b, { parents: [root], maxEventTime: 1000, definitions: new Map() }]]));
     expect(resolver.listings).toBe(2);
     // A parent's maximum is final once its children run: read once.
     expect(reads).toEqual([root]);
@@ -49,7 +49,7 @@ describe('shard lineage', () => {
     const merge = await reshardStream(kinesis, streamName, 'merge');
     expect([...merge.parents].sort()).toEqual([a, b].sort());
     const [merged] = merge.children as [string];
-    expect(await resolver.of([merged])).toEqual(new Map([[merged, { parents: merge.parents, maxEventTime: 3000 }]]));
+    expect(await resolver.of([merged])).toEqual(new Map([[merged, { parents: merge.parents, maxEventTime: 3000, definitions: new Map() }]]));
     expect(await resolver.of([merged, a])).toHaveProperty('size', 2);
     expect(resolver.listings).toBe(3);
     // One open shard left: nothing to merge it with.
