@@ -13,12 +13,15 @@ const CDK = /^(aws-cdk-lib|aws-cdk$|constructs$|cdk-nag$)/;
  * lambda/contract holds the definitions both lib/ and lambda/ read (table keys, environment names, event source
  * limits, metric names), so it imports nothing at all and either side can depend on it. lib/ may read the engine's
  * spec parser and the contract, never the adapters or handlers (it deploys the handler by path, not by import).
+ * lambda/client is the installable features client (npm run build:client), compiled alone: it imports nothing
+ * outside itself.
  */
 const LAYERS = {
   'lambda/contract': { may: ['lambda/contract'], packages: () => false, why: 'the contract imports nothing' },
   'lambda/core': { may: ['lambda/core'], packages: (p) => !AWS.test(p) && !CDK.test(p), why: 'the engine is pure: no AWS packages, nothing outside lambda/core' },
   'lambda/adapters': { may: ['lambda/core', 'lambda/contract', 'lambda/adapters'], packages: (p) => !CDK.test(p), why: 'the consumer bundle never includes lib/, bin/ or CDK' },
   'lambda/handlers': { may: ['lambda/core', 'lambda/contract', 'lambda/adapters', 'lambda/handlers'], packages: (p) => !CDK.test(p), why: 'the consumer bundle never includes lib/, bin/ or CDK' },
+  'lambda/client': { may: ['lambda/client'], packages: (p) => p.startsWith('node:'), why: 'the client package compiles alone: nothing outside lambda/client, no package but Node\'s own (it loads the signer by name at run time)' },
   lib: { may: ['lib', 'lambda/core', 'lambda/contract'], packages: () => true, why: 'lib/ reads the spec parser and the contract, not the adapters or handlers' },
   bin: { may: ['bin', 'lib', 'lambda/core', 'lambda/contract', 'lambda/adapters', 'lambda/handlers'], packages: () => true, why: 'nothing imports tests' },
 };

@@ -42,4 +42,10 @@ describe('import directions', () => {
     expect(await violations('lib/x.ts', "import { FeatureStore } from '../lambda/adapters/feature-store';\nexport const f = FeatureStore;\n")).toHaveLength(1);
     expect(await violations('lib/x.ts', "import { parseSpecJson } from '../lambda/core/spec';\nimport { MetricName } from '../lambda/contract/metric-names';\nexport const p = [parseSpecJson, MetricName];\n")).toEqual([]);
   });
+
+  it('keep the client package self-contained: nothing outside lambda/client, no package but Node\'s own', async () => {
+    expect(await violations('lambda/client/x.ts', "import { MAX_KEYS_PER_REQUEST } from '../core/feature-request';\nexport const m = MAX_KEYS_PER_REQUEST;\n")).toHaveLength(1);
+    expect(await violations('lambda/client/x.ts', "import { SignatureV4 } from '@smithy/signature-v4';\nexport const s = SignatureV4;\n")).toHaveLength(1);
+    expect(await violations('lambda/client/x.ts', "import { createHash } from 'node:crypto';\nimport { Sha256 } from './sign';\nexport const h = [createHash, Sha256];\n")).toEqual([]);
+  });
 });

@@ -80,7 +80,7 @@ describe('the project layout in docs/internals.md', () => {
   const section = text.slice(text.indexOf('## Project layout'), text.indexOf('\n## ', text.indexOf('## Project layout') + 1));
   const rows = section.split('\n').filter((l) => l.startsWith('| `'));
   const listed = rows.map((l) => /^\| `([^`]+)`/.exec(l)![1]);
-  const IGNORED = new Set(['node_modules', '.git', 'cdk.out', 'out', 'coverage', '.sandbox', '.cache']);
+  const IGNORED = new Set(['node_modules', '.git', 'cdk.out', 'out', 'coverage', '.sandbox', '.cache', '__pycache__']);
   const dirs = (rel: string): string[] =>
     readdirSync(join(ROOT, rel)).filter((f) => !IGNORED.has(f) && statSync(join(ROOT, rel, f)).isDirectory()).map((f) => (rel === '' ? `${f}/` : `${rel}${f}/`));
 
