@@ -153,9 +153,12 @@ describe('npm run redrive', () => {
       expect(await depth(queue)).toBe(5);
       const base = { spec: fixedSpec, queueUrl: queue, stream: target.names.stream, ...clients, visibilityTimeoutSeconds: 30 };
 
+      // --limit 1: one record and both its dead letters; the rest stay, visible again.
+      expect(await redrive({ ...base, apply: true, reasons: ['late'], limit: 1 })).toMatchObject({ put: 1, deleted: 2, limited: true });
+      expect(await depth(queue)).toBe(3);
       const onlyLate = await redrive({ ...base, apply: true, reasons: ['late'] });
-      expect(onlyLate).toMatchObject({ put: 2, deleted: 4, requeued: 1, unrestorable: [] });
-      expect(onlyLate.selected).toEqual({ records: 2, deadLetters: 4, byReason: { late: 4 }, byFeature: { spend_1h: 2, orders_1h: 2 } });
+      expect(onlyLate).toMatchObject({ put: 1, deleted: 2, requeued: 1, unrestorable: [], limited: false });
+      expect(onlyLate.selected).toEqual({ records: 1, deadLetters: 2, byReason: { late: 2 }, byFeature: { spend_1h: 1, orders_1h: 1 } });
       // The invalid dead letter was sent to the back of its shard, not lost; a second run finds nothing late.
       expect(await depth(queue)).toBe(1);
       expect(await redrive({ ...base, apply: true, reasons: ['late'] })).toMatchObject({ read: 1, put: 0, requeued: 1 });
