@@ -5,12 +5,13 @@
  *   -c pipelineName=<name>  metric dimension and name part (default: the spec file's base name)
  *   -c stackName=<name>     stack name (default FeaturePipeline-<pipelineName>)
  *   -c alarmEmail=<email>   subscribe an email address to the alarms
- *   -c devStack=true        destroy the state table, the buckets (emptied first) and the logs with the stack (development only)
+ *   -c devStack=true        a development stack: the cheapest idle streams (provisioned, one shard, 24 h retention), and the
+ *                           state table, the buckets (emptied first) and the logs destroyed with the stack
  *   -c encryptionKey=new    encrypt tables, streams, queues and buckets with a new customer-managed KMS key;
  *   -c encryptionKey=<ARN>  or with an existing key, by its key ARN
  *   -c vpc=new              run the functions in a new VPC (two AZs, isolated subnets) with the endpoints they need
  */
-import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { PipelineEncryptionOptions } from '../lib/encryption';
 import { PipelinePropsError } from '../lib/errors';
@@ -64,7 +65,7 @@ try {
     specJson,
     modelJson,
     pipelineName,
-    removalPolicy: booleanContext('devStack') ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    development: booleanContext('devStack'),
     monitoring: { alarmEmail: stringContext('alarmEmail') },
     encryption: encryptionContext(stringContext('encryptionKey')),
     network: networkContext(stringContext('vpc')),

@@ -1,4 +1,5 @@
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { longestWindowMs, parseSpecJson } from '../lambda/core/spec';
@@ -14,7 +15,7 @@ import { type MonitoringOptions, PipelineMonitoring, SERVING_LATENCY_P99_DEFAULT
 import { PipelineNetwork, type PipelineNetworkOptions, validateNetworkOptions } from './network';
 import { PredictionStore, type PredictionStoreOptions } from './predictions';
 import { PipelineQueues } from './queues';
-import { SERVING_FUNCTION_DEFAULTS } from '../lambda/contract/resources';
+import { SERVING_FUNCTION_DEFAULTS, STREAM_RETENTION_HOURS } from '../lambda/contract/resources';
 import { type ServingApiOptions, ServingApi, validateServingApiOptions } from './serving-api';
 import { loadSpec } from './spec-loader';
 import { PipelineTables } from './tables';
@@ -37,14 +38,21 @@ export interface PipelineStackProps extends StackProps {
    */
   readonly modelJson?: string;
   /**
+   * A throw-away development stack at the cheapest idle settings (`-c devStack=true`): every stream (ingest,
+   * predictions, labels) provisioned with one shard and 24 hours retention, and the removal policy DESTROY. Each
+   * of these is only a default: `removalPolicy` and the streams' own options still win.
+   * @default false
+   */
+  readonly development?: boolean;
+  /**
    * Removal policy of the state table, the finals buckets (emptied first under DESTROY) and the functions' log
    * groups. DESTROY suits throw-away development stacks only.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN (RemovalPolicy.DESTROY with `development`)
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
    * Capacity mode, shards and retention of the ingest stream.
-   * @default - on-demand, 7 days retention
+   * @default - on-demand, 7 days retention (with `development`: provisioned, one shard, 24 hours)
    */
   readonly stream?: EventStreamOptions;
   /**
@@ -186,7 +194,9 @@ export class PipelineStack extends Stack {
     checkServingLatencyBelowTimeout(props);
     if (props.encryption !== undefined) validateEncryptionOptions(props.encryption, 'PipelineStack');
     if (props.network !== undefined) validateNetworkOptions(props.network, 'PipelineStack');
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const dev = props.development === true;
+    const removalPolicy = props.removalPolicy ?? (dev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+    const streamOptions = (given: EventStreamOptions | undefined): EventStreamOptions | undefined => (dev ? developmentStreamOptions(given) : given);
     const idleTick = props.idleShards !== false && pf === 1;
 
     const encryptionKey = props.encryption === undefined ? undefined : new PipelineKey(this, 'Encryption', { ...props.encryption, pipelineName: props.pipelineName, removalPolicy }).key;
@@ -197,13 +207,13 @@ export class PipelineStack extends Stack {
     }
     const placement = this.network?.placement;
 
-    this.eventStream = new EventStream(this, 'Ingest', { ...props.stream, encryptionKey });
+    this.eventStream = new EventStream(this, 'Ingest', { ...streamOptions(props.stream), encryptionKey });
     // The construct id stays 'Store' so deployed tables keep their logical ids.
     this.tables = new PipelineTables(this, 'Store', { removalPolicy, encryptionKey });
     this.finals = new FinalsBucket(this, 'Finals', { ...props.finals, removalPolicy, encryptionKey });
     this.archive = new ArchiveBucket(this, 'Archive', { ...props.archive, accessLogsBucket: this.finals.accessLogsBucket, removalPolicy, encryptionKey });
     this.queues = new PipelineQueues(this, 'Queues', { encryptionKey });
-    const predictions = modelJson === undefined ? undefined : new PredictionStore(this, 'Predictions', { ...props.predictions, removalPolicy, encryptionKey });
+    const predictions = modelJson === undefined ? undefined : new PredictionStore(this, 'Predictions', { ...props.predictions, stream: streamOptions(props.predictions?.stream), removalPolicy, encryptionKey });
     this.predictions = predictions;
     this.consumer = new PipelineConsumer(this, 'Consumer', {
       ...props.consumer,
@@ -236,7 +246,7 @@ export class PipelineStack extends Stack {
       });
     }
     if (spec.evaluation !== undefined && predictions !== undefined) {
-      this.labelsStream = new EventStream(this, 'Labels', { ...props.labels?.stream, encryptionKey });
+      this.labelsStream = new EventStream(this, 'Labels', { ...streamOptions(props.labels?.stream), encryptionKey });
       this.labelsConsumer = new LabelsConsumer(this, 'LabelsConsumer', {
         ...props.labels?.consumer,
         pipelineName: props.pipelineName,
@@ -309,6 +319,21 @@ export class PipelineStack extends Stack {
       out('LabelsFunctionName', this.labelsConsumer.function.functionName, 'Labels consumer Lambda function');
     }
   }
+}
+
+/**
+ * A development stack's stream: what costs least while idle. A provisioned shard bills $0.015 an hour against an
+ * on-demand stream's $0.04 (us-east-1 list prices), and retention beyond 24 hours bills extra per shard-hour.
+ * Options given explicitly win; a shard count only goes with the provisioned mode.
+ */
+export function developmentStreamOptions(given: EventStreamOptions = {}): EventStreamOptions {
+  const streamMode = given.streamMode ?? kinesis.StreamMode.PROVISIONED;
+  return {
+    ...given,
+    streamMode,
+    ...(streamMode === kinesis.StreamMode.PROVISIONED ? { shardCount: given.shardCount ?? 1 } : {}),
+    retentionPeriod: given.retentionPeriod ?? Duration.hours(STREAM_RETENTION_HOURS.min),
+  };
 }
 
 /**

@@ -203,6 +203,21 @@ export const PUT_CLI: CliDefinition = {
   },
 };
 
+export const REDRIVE_CLI: CliDefinition = {
+  command: 'npm run redrive --',
+  summary: 'Sends the records behind dead letters back onto the stream after a fix, each record once, byte for byte; a dry run unless --apply, and a dead letter is deleted only after its record is put.',
+  forms: [['config', 'queue', 'stream', 'reason', 'feature', 'limit', 'apply']],
+  options: {
+    config: { kind: 'string', required: true, value: 'SPEC.json', help: 'The fixed pipeline spec: its keyField is each record\'s partition key (as npm run put); without an idField a record put twice is counted twice (a warning says so).' },
+    queue: { kind: 'string', value: 'URL', help: 'Dead-letter queue URL: the stack\'s DeadLetterQueueUrl output on AWS; default the sandbox\'s sandbox-dead-letters.fifo at AWS_ENDPOINT_URL_SQS (npm start -- --follow prints the export lines).' },
+    stream: { kind: 'string', value: 'NAME', help: 'Stream to put to: the stack\'s StreamName output on AWS; default sandbox-events (the one npm start -- --follow creates).' },
+    reason: { kind: 'string', value: 'R[,R...]', help: 'Reasons selected, comma-separated: invalid, future, late; default all three (late records are judged late again unless latePolicy is update: a warning says what they will do).' },
+    feature: { kind: 'string', repeat: true, value: 'NAME', help: 'Only late dead letters of this feature, once per feature (invalid and future ones name no feature and stay selected by --reason).' },
+    limit: { kind: 'number', value: 'N', help: 'Puts at most N records, then stops; the rest stay in the queue.' },
+    apply: { kind: 'flag', help: 'Puts the selected records (PutRecords, 500 a call) and then deletes their dead letters; dead letters not selected go to the back of their shard. Without it, a dry run: counts by reason and feature and samples of the oldest dead letters of each shard, changing nothing.' },
+  },
+};
+
 export const CLIS = {
   replay: REPLAY_CLI,
   sandbox: SANDBOX_CLI,
@@ -215,4 +230,5 @@ export const CLIS = {
   'evaluation-report': EVALUATION_REPORT_CLI,
   backfill: BACKFILL_CLI,
   put: PUT_CLI,
+  redrive: REDRIVE_CLI,
 } as const;

@@ -13,7 +13,7 @@ import { loadSpecFile } from '../../../bin/cli/spec-file';
 import { type CliRun, runCli } from '../../support/run-cli';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts', 'training-set': 'bin/training-set.ts', consistency: 'bin/consistency.ts', schema: 'bin/schema.ts', 'evaluation-report': 'bin/evaluation-report.ts', backfill: 'bin/backfill.ts', put: 'bin/put.ts' };
+const ENTRY: Record<keyof typeof CLIS, string> = { replay: 'bin/replay.ts', sandbox: 'bin/sandbox.ts', bench: 'bin/bench.ts', cost: 'bin/cost.ts', features: 'bin/features.ts', 'training-set': 'bin/training-set.ts', consistency: 'bin/consistency.ts', schema: 'bin/schema.ts', 'evaluation-report': 'bin/evaluation-report.ts', backfill: 'bin/backfill.ts', put: 'bin/put.ts', redrive: 'bin/redrive.ts' };
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
