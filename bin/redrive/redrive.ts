@@ -123,7 +123,7 @@ function parseLetter(m: Message, runId: string, startedAt: number): Letter {
   let dl: DeadLetterMessage | undefined;
   try {
     const doc = JSON.parse(m.Body ?? '') as Partial<DeadLetterMessage>;
-    if (isReason(doc.reason) && typeof doc.shard === 'string' && typeof doc.sequenceNumber === 'string' && typeof doc.payload === 'string') dl = doc as DeadLetterMessage;
+    if (isReason(doc.reason) && doc.source === undefined && typeof doc.shard === 'string' && typeof doc.sequenceNumber === 'string' && typeof doc.payload === 'string') dl = doc as DeadLetterMessage;
   } catch {
     dl = undefined;
   }

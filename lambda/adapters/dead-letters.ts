@@ -42,6 +42,8 @@ export interface DeadLetterMessage {
   readonly truncated: boolean;
   /** Where the whole payload is kept when it was truncated here and the sender has a payload bucket. */
   readonly payloadObject?: { readonly bucket: string; readonly key: string };
+  /** "labels" for the labels consumer's dead letters (they share the queue); absent for the feature stream's. */
+  readonly source?: 'labels';
 }
 
 // ignoreBOM: a payload's leading byte-order mark is part of it (the decoder rejects it by name).
@@ -134,13 +136,18 @@ export function deadLetterPayloadKey(pipeline: string, m: Pick<DeadLetterMessage
 }
 
 export function deduplicationId(m: DeadLetterMessage): string {
-  return createHash('sha256').update(`${m.shard}\u0000${m.sequenceNumber}${m.subSequenceNumber === undefined ? '' : `.${m.subSequenceNumber}`}\u0000${m.reason}\u0000${m.feature ?? ''}`).digest('hex');
+  return createHash('sha256').update(`${m.source === undefined ? '' : `${m.source}\u0000`}${m.shard}\u0000${m.sequenceNumber}${m.subSequenceNumber === undefined ? '' : `.${m.subSequenceNumber}`}\u0000${m.reason}\u0000${m.feature ?? ''}`).digest('hex');
 }
 
 export interface DeadLetterSenderOptions {
   readonly client: SQSClient;
   readonly queueUrl: string;
   readonly writeGate?: WriteGate;
+  /**
+   * "labels" for the labels consumer: its dead letters say so, and their message groups, deduplication ids and
+   * payload objects stay apart from the feature stream's (the two streams' shard ids and sequence numbers can meet).
+   */
+  readonly source?: 'labels';
   /**
    * Where payloads too large for a message are kept whole (under FINALS_OBJECT_PREFIXES.deadLetterPayloads and
    * the pipeline's name). Without it such a payload is only cut, its size and SHA-256 kept.
@@ -190,9 +197,14 @@ export class DeadLetterSender {
 
   private async entry(id: string, r: Rejection, escapeAboveBmp: boolean, stored: Set<string>): Promise<SendMessageBatchRequestEntry> {
     let { message, body } = encodeDeadLetter(r, escapeAboveBmp);
+    const source = this.o.source;
+    if (source !== undefined) {
+      message = { ...message, source };
+      body = sqsSafeJson(JSON.stringify(message), escapeAboveBmp);
+    }
     if (message.truncated && this.o.payloads !== undefined) {
       const { put, bucket, pipeline } = this.o.payloads;
-      const key = deadLetterPayloadKey(pipeline, message);
+      const key = deadLetterPayloadKey(source === undefined ? pipeline : `${pipeline}/${source}`, message);
       // Put before the message that names it; the same key and bytes again on a retry.
       if (!stored.has(key)) {
         await this.o.writeGate?.(`PutObject ${key}`);
@@ -203,7 +215,7 @@ export class DeadLetterSender {
       message = { ...message, payloadObject: { bucket, key } };
       body = sqsSafeJson(JSON.stringify(message), escapeAboveBmp);
     }
-    return { Id: id, MessageBody: body, MessageGroupId: message.shard, MessageDeduplicationId: deduplicationId(message) };
+    return { Id: id, MessageBody: body, MessageGroupId: (source === undefined ? message.shard : `${source}-${message.shard}`).slice(0, 128), MessageDeduplicationId: deduplicationId(message) };
   }
 }
 

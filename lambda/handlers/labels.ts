@@ -42,7 +42,7 @@ export function createLabelsConsumer(opts: CreateLabelsConsumerOptions): (event:
     const outcome = await processLabels(records, {
       spec: config.spec,
       store: new EvaluationStore({ client: dynamo, tableName: config.predictionsTable, evaluation: config.evaluation, ...gate }),
-      deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, ...gate }),
+      deadLetters: new DeadLetterSender({ client: sqs, queueUrl: config.deadLetterQueueUrl, source: 'labels', ...gate }),
       onFinal: (final) => publishFinalWindowMetrics(metrics, final),
     });
     publishLabelMetrics(metrics, outcome);

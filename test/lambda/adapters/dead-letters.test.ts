@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_BYTES, encodeDeadLetter, sqsSafeJson } from '../../../lambda/adapters/dead-letters';
+import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { sqsClient } from '../../../lambda/adapters/aws-clients';
+import { DEAD_LETTER_QUEUE, createQueueInput } from '../../../lambda/contract/resources';
+import { workerEmulators } from '../../support/worker-emulators';
+import { type DeadLetterMessage, DeadLetterSender, MAX_MESSAGE_BYTES, encodeDeadLetter, sqsSafeJson } from '../../../lambda/adapters/dead-letters';
 import type { Rejection } from '../../../lambda/core/engine';
 
 const rejection = (data: string | Uint8Array): Rejection => ({ reason: 'invalid', message: 'x', shard: 's', seq: '1', watermark: null, data });
@@ -43,5 +47,34 @@ describe('dead-letter encoding', () => {
     expect(escaped).toMatch(/^[\t\n\r\x20-\ud7ff\ue000-\ufffd]*$/);
     expect(JSON.parse(plain)).toEqual(value);
     expect(JSON.parse(escaped)).toEqual(value);
+  });
+});
+
+describe("the labels consumer's dead letters", () => {
+  it("say so, and are neither deduplicated against the feature stream's nor stored over their payloads", async () => {
+    const emulators = await workerEmulators();
+    const saved = { ...process.env };
+    Object.assign(process.env, emulators.env());
+    try {
+      const sqs = sqsClient();
+      const queueUrl = (await sqs.send(new CreateQueueCommand(createQueueInput(DEAD_LETTER_QUEUE, `dl-source-${Date.now() % 100000}`)))).QueueUrl!;
+      const puts: string[] = [];
+      const payloads = { bucket: 'b', pipeline: 'p', put: async (key: string) => void puts.push(key) };
+      // The same shard id and sequence number on both streams.
+      const big = rejection('x'.repeat(1_100_000));
+      await new DeadLetterSender({ client: sqs, queueUrl, payloads }).send([big]);
+      await new DeadLetterSender({ client: sqs, queueUrl, payloads, source: 'labels' }).send([big]);
+      const got: DeadLetterMessage[] = [];
+      for (let i = 0; i < 5 && got.length < 2; i++) {
+        const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        got.push(...(res.Messages ?? []).map((m) => JSON.parse(m.Body!) as DeadLetterMessage));
+      }
+      // SQS dropped neither as a duplicate of the other.
+      expect(got.map((m) => m.source ?? 'events').sort()).toEqual(['events', 'labels']);
+      expect(new Set(puts).size).toBe(2);
+      expect(got.find((m) => m.source === 'labels')!.payloadObject!.key).toContain('/p/labels/');
+    } finally {
+      process.env = saved;
+    }
   });
 });
