@@ -33,7 +33,7 @@ import { type Prediction, predict } from '../core/scoring';
 import { type StoredPrediction, evaluationCloseLagMs, predictionRef } from '../core/label-join';
 import { type StoredKeyItem as ServableItem, serveItem } from '../core/serve-item';
 import type { PipelineSpec } from '../core/spec';
-import { type Definitions, registerDefinitions } from '../core/coverage';
+import { type Definitions, coveredFrom, registerDefinitions } from '../core/coverage';
 import { compareSeq } from '../core/state';
 import { watermarkOf } from '../core/watermark';
 import type { DeadLetterSender } from './dead-letters';
@@ -153,7 +153,22 @@ export async function processBatch(input: readonly InputRecord[], o: BatchProces
   let arrival: ArrivalFeatures | undefined;
   const engine: WindowEngine = new WindowEngine(o.spec, { judgeRedelivered: true, collectApplied: o.scoring !== undefined, onApplied: (r) => arrival?.applied(r) });
   if (o.scoring !== undefined) {
-    arrival = new ArrivalFeatures({ runtimes: engine.runtimes, entities: (k) => engine.keyState(k)?.ents ?? [], watermark: (sh) => engine.watermark(sh) }, o.scoring.model.features, now());
+    // A definition this consumer holds only from a time on scores its earlier-reaching windows as unavailable, as
+    // serving reads them (the shard's definitions as this batch records them).
+    const held = (sh: string): Definitions | undefined => definitions.get(sh) ?? checkpoints.get(sh)?.definitions;
+    arrival = new ArrivalFeatures(
+      {
+        runtimes: engine.runtimes,
+        entities: (k) => engine.keyState(k)?.ents ?? [],
+        watermark: (sh) => engine.watermark(sh),
+        coveredFrom: (sh, f) => {
+          const d = held(sh);
+          return d === undefined ? -Infinity : coveredFrom(featureFingerprint(f), [d]);
+        },
+      },
+      o.scoring.model.features,
+      now(),
+    );
   }
   const inlineLimit = o.inlineIdLimit ?? 64;
   const writesBefore = o.state.writes;

@@ -18,6 +18,8 @@ export interface ArrivalSource {
   entities(key: string): readonly (Entity | undefined)[];
   /** The shard's watermark now (−∞ before any record). */
   watermark(shard: string): number;
+  /** From when the shard's state holds every record of a feature's definition (core/coverage.ts); default: always. */
+  coveredFrom?(shard: string, f: FeatureRuntime): number;
 }
 
 export class ArrivalFeatures {
@@ -38,10 +40,13 @@ export class ArrivalFeatures {
     if (r.redelivered) return;
     const at = this.at(r);
     const ents = this.source.entities(r.key);
-    const w = this.source.watermark(keyShard(ents) ?? r.shard);
+    const shard = keyShard(ents) ?? r.shard;
+    const w = this.source.watermark(shard);
+    const covered = this.source.coveredFrom?.bind(this.source);
     // Served as from an item written at the arrival, holding the records applied so far.
+    const meta = { watermark: Number.isFinite(w) ? w : null, writtenAt: at, ...(covered === undefined ? {} : { coveredFrom: (f: FeatureRuntime) => covered(shard, f) }) };
     const features: Record<string, ServedFeature> = {};
-    for (const f of serveFeatures(this.source.runtimes, ents, at, { watermark: Number.isFinite(w) ? w : null, writtenAt: at }, this.names)) features[f.feature] = f;
+    for (const f of serveFeatures(this.source.runtimes, ents, at, meta, this.names)) features[f.feature] = f;
     this.taken.set(ArrivalFeatures.ref(r), features);
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ArrivalFeatures } from '../../../lambda/core/arrival-features';
 import { WindowEngine } from '../../../lambda/core/engine';
 import { serveFeatures } from '../../../lambda/core/serving';
 import { parseSpec } from '../../../lambda/core/spec';
@@ -68,5 +69,19 @@ describe('serving a definition held only from a time on', () => {
     expect(serve(25, 21)).toEqual(['unavailable', 'unavailable', 'unavailable']);
     // Held from the start: as before.
     expect(serve(15, -Infinity)).toEqual(['present', 'present', 'present']);
+  });
+});
+
+describe('scoring a definition held only from a time on', () => {
+  it('takes its earlier-reaching windows as unavailable, as serving reads them', () => {
+    const spec = parseSpec({ source: { keyField: 'user', timeField: 'ts' }, watermark: { allowedLatenessMs: 1000 }, features: [{ name: 'c10', window: { type: 'tumbling', sizeMs: 10 }, aggregate: 'count' }] });
+    const holder: { arrival?: ArrivalFeatures } = {};
+    const engine = new WindowEngine(spec, { collectApplied: true, onApplied: (r) => holder.arrival!.applied(r) });
+    const taken: string[] = [];
+    const arrival = (holder.arrival = new ArrivalFeatures({ runtimes: engine.runtimes, entities: (k) => engine.keyState(k)?.ents ?? [], watermark: (s) => engine.watermark(s), coveredFrom: () => 15 }, ['c10'], 0));
+    const result = engine.processBatch([12, 25].map((ts, i) => ({ data: JSON.stringify({ user: 'u', ts }), shard: 's', seq: String(i + 1), arrivalTime: ts })));
+    for (const r of result.applied) taken.push(arrival.features(r)!.c10!.status);
+    // [10, 20) began before 15; [20, 30) lies after it.
+    expect(taken).toEqual(['unavailable', 'present']);
   });
 });
