@@ -571,6 +571,19 @@ export function featurePsi(reference: WindowCounts | undefined, current: WindowC
   return out;
 }
 
+/**
+ * Per feature the model read, the share of the window's predictions that read it with no value (featureValueBin 0:
+ * unavailable, or empty where the aggregate has no value when empty, as max; an empty count reads 0 and is a value).
+ */
+export function featureEmptyShare(c: WindowCounts): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, bins] of Object.entries(c.featureBins)) {
+    const n = bins.reduce((a, b) => a + b, 0);
+    out[name] = n === 0 ? null : bins[0]! / n;
+  }
+  return out;
+}
+
 /** PSI of a window's scores against the reference window's, from their bin counts; null when either is empty. */
 export function windowPsi(reference: WindowCounts | undefined, current: WindowCounts): number | null {
   return reference === undefined ? null : populationStabilityIndexOfCounts(reference.scoreBins, current.scoreBins);
