@@ -127,6 +127,9 @@ export const MetricName = {
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
+/** Metrics under the Feature dimension (per feature): graphed or queried by feature, not on the dashboard's Pipeline graphs (their maxima are). */
+export const FEATURE_METRICS: readonly MetricName[] = [MetricName.EvaluationFeaturePsi, MetricName.EvaluationFeatureEmptyShare];
+
 /** The counts the labels consumer emits per batch (the dashboard graphs them together). */
 export const LABELS_BATCH_METRICS: readonly MetricName[] = [
   MetricName.LabelsIn,
