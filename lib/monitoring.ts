@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { CONSUMER_PANELS, EVALUATION_PANELS, type PanelDefinition, type PanelSeries, type PanelStat, type PanelThreshold, SCORING_PANELS, seriesLabel } from '../lambda/contract/dashboard-panels';
 import { LABELS_BATCH_METRICS, MetricName } from '../lambda/contract/metric-names';
-import type { EvaluationSpec } from '../lambda/core/spec';
+import { EVALUATION_DEFAULTS, type EvaluationSpec } from '../lambda/core/spec';
 import { PipelinePropsError, checkDuration, checkPositive } from './errors';
 import { PipelineMetricFactory, type PipelineMetricSources } from './metric-factory';
 
@@ -97,7 +97,8 @@ export interface PipelineMonitoringProps extends MonitoringOptions, PipelineMetr
    * `scoring` and `labelsConsumer`.
    * @default - no evaluation
    */
-  readonly evaluation?: Pick<EvaluationSpec, 'minPrecision' | 'minRecall' | 'maxPsi'>;
+  readonly evaluation?: Pick<EvaluationSpec, 'minPrecision' | 'minRecall' | 'maxPsi'> &
+    Partial<Pick<EvaluationSpec, 'maxFeaturePsi' | 'maxFeatureEmptyShare' | 'minEstimatedPrecision' | 'minEstimatedRocAuc'>>;
 }
 
 /** Identifies each alarm; also the suffix of its name. */
@@ -118,11 +119,18 @@ export type AlarmKey =
   | 'EvaluationPrecision'
   | 'EvaluationRecall'
   | 'EvaluationPsi'
+  | 'EvaluationFeaturePsi'
+  | 'EvaluationFeatureEmptyShare'
+  | 'EvaluationEstimatedPrecision'
+  | 'EvaluationEstimatedRocAuc'
   | 'LabelsConsumerLag'
   | 'LabelsConsumerErrors';
 
-/** The alarms that exist only with an evaluation section. */
-export const EVALUATION_ALARMS: readonly AlarmKey[] = ['EvaluationPrecision', 'EvaluationRecall', 'EvaluationPsi', 'LabelsConsumerLag', 'LabelsConsumerErrors'];
+/** The alarms that exist only with an evaluation section (the estimate's only when the spec sets their thresholds: ESTIMATE_ALARMS). */
+export const EVALUATION_ALARMS: readonly AlarmKey[] = ['EvaluationPrecision', 'EvaluationRecall', 'EvaluationPsi', 'EvaluationFeaturePsi', 'EvaluationFeatureEmptyShare', 'LabelsConsumerLag', 'LabelsConsumerErrors'];
+
+/** Alarms on the estimate before labels: only with evaluation.minEstimatedPrecision or minEstimatedRocAuc set. */
+export const ESTIMATE_ALARMS: readonly AlarmKey[] = ['EvaluationEstimatedPrecision', 'EvaluationEstimatedRocAuc'];
 
 export interface RunbookEntry {
   /** What the alarm going off means for the features served. */
@@ -211,6 +219,29 @@ export const ALARM_RUNBOOK: Readonly<Record<AlarmKey, RunbookEntry>> = {
       'The scores of a closed evaluation window drifted from the reference window by more than evaluation.maxPsi: the population being scored changed (new merchants, a new product) or a feature broke.',
     firstStep:
       'Compare the positive rate and the features of that window with the reference (npm run training-set); a feature stuck at 0 or missing points at the pipeline, a real shift at retraining. Precision and recall follow once the labels arrive.',
+  },
+  EvaluationFeaturePsi: {
+    meaning:
+      'The values of one of the model\'s features in a closed evaluation window drifted from the reference window by more than evaluation.maxFeaturePsi: that input changed (a new population, a broken producer field, a changed unit).',
+    firstStep:
+      'Find the feature: graph EvaluationFeaturePsi by its Feature dimension (or read featurePsi in the window\'s log document). A feature stuck at one value or missing points at the pipeline or the producer; a real shift at retraining.',
+  },
+  EvaluationFeatureEmptyShare: {
+    meaning:
+      'More than evaluation.maxFeatureEmptyShare of a window\'s predictions read one of the model\'s features with no value (unavailable, or empty where the aggregate has no value): the model scored on missing inputs.',
+    firstStep:
+      'Graph EvaluationFeatureEmptyShare by its Feature dimension. All features at once: look at ScoredFeaturesUnavailable and the state table (throttles, a key layout change). One feature: check its field in the producers\' events.',
+  },
+  EvaluationEstimatedPrecision: {
+    meaning:
+      'The precision of a closed window estimated from its scores before labels (calibrated on the windows whose labels are final) is below evaluation.minEstimatedPrecision: the model likely flags too many good customers, weeks before labels confirm it.',
+    firstStep:
+      'Look at the window\'s PSI and feature drift: a shifted population moves the estimate. Blind to concept drift (same scores, another meaning): compare EvaluationPrecisionEstimateError of past final windows to see how far the estimate can be trusted.',
+  },
+  EvaluationEstimatedRocAuc: {
+    meaning: 'The ROC AUC of a closed window estimated before labels is below evaluation.minEstimatedRocAuc: the scores of the window separate less than the calibration expects.',
+    firstStep:
+      'Check the window\'s score PSI and feature drift first; then EvaluationRocAucEstimateError of past final windows, which says how close the estimate has come to the realized AUC.',
   },
   LabelsConsumerLag: {
     meaning: 'The labels consumer is behind the labels stream (Lambda IteratorAge): labels join late, windows become final later.',
@@ -396,6 +427,21 @@ export class PipelineMonitoring extends Construct {
         threshold: ev.maxPsi,
         comparison: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
       }),
+      // On the largest over the features: one alarm covers every feature; the Feature dimension tells which.
+      EvaluationFeaturePsi: alarm('EvaluationFeaturePsi', m.evaluation(MetricName.EvaluationFeaturePsiMax, cw.Stats.MAXIMUM), {
+        threshold: ev.maxFeaturePsi ?? EVALUATION_DEFAULTS.maxFeaturePsi,
+        comparison: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      }),
+      EvaluationFeatureEmptyShare: alarm('EvaluationFeatureEmptyShare', m.evaluation(MetricName.EvaluationFeatureEmptyShareMax, cw.Stats.MAXIMUM), {
+        threshold: ev.maxFeatureEmptyShare ?? EVALUATION_DEFAULTS.maxFeatureEmptyShare,
+        comparison: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      }),
+      ...(ev.minEstimatedPrecision === undefined
+        ? {}
+        : { EvaluationEstimatedPrecision: alarm('EvaluationEstimatedPrecision', m.evaluation(MetricName.EvaluationEstimatedPrecision, cw.Stats.MINIMUM), { threshold: ev.minEstimatedPrecision, comparison: below }) }),
+      ...(ev.minEstimatedRocAuc === undefined
+        ? {}
+        : { EvaluationEstimatedRocAuc: alarm('EvaluationEstimatedRocAuc', m.evaluation(MetricName.EvaluationEstimatedRocAuc, cw.Stats.MINIMUM), { threshold: ev.minEstimatedRocAuc, comparison: below }) }),
       LabelsConsumerLag: alarm('LabelsConsumerLag', m.iteratorAge(labels), { threshold: t.iteratorAge.toMilliseconds(), ...sustained }),
       LabelsConsumerErrors: alarm('LabelsConsumerErrors', m.consumerErrors(undefined, labels), { threshold: t.consumerErrors }),
     };
@@ -501,6 +547,10 @@ const THRESHOLD_ALARM: Readonly<Record<PanelThreshold, { alarm: AlarmKey; label:
   minPrecision: { alarm: 'EvaluationPrecision', label: 'min precision' },
   minRecall: { alarm: 'EvaluationRecall', label: 'min recall' },
   maxPsi: { alarm: 'EvaluationPsi', label: 'max PSI' },
+  maxFeaturePsi: { alarm: 'EvaluationFeaturePsi', label: 'max feature PSI' },
+  maxFeatureEmptyShare: { alarm: 'EvaluationFeatureEmptyShare', label: 'max share without a value' },
+  minEstimatedPrecision: { alarm: 'EvaluationEstimatedPrecision', label: 'min estimated precision' },
+  minEstimatedRocAuc: { alarm: 'EvaluationEstimatedRocAuc', label: 'min estimated ROC AUC' },
 };
 
 /** The threshold an alarm was created with (its CloudFormation property). */
@@ -691,7 +741,7 @@ function evaluationRows(m: PipelineMetricFactory, panel: ReturnType<typeof panel
   const labels = m.labelsConsumer();
   return [
     [panel(EVALUATION_PANELS.precisionRecall, 8, [], true), panel(EVALUATION_PANELS.drift, 8, [], true), panel(EVALUATION_PANELS.labelDelay, 8, [], true)],
-    [panel(EVALUATION_PANELS.thresholdFree, 24, [], true)],
+    [panel(EVALUATION_PANELS.thresholdFree, 8, [], true), panel(EVALUATION_PANELS.estimateError, 8, [], true), panel(EVALUATION_PANELS.featureQuality, 8, [], true)],
     [
       new cw.GraphWidget({
         title: 'Labels',

@@ -7,7 +7,8 @@
  */
 import type { StoredWindow } from '../../lambda/adapters/evaluation-store';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
-import { estimatedPerformance, featurePsi, windowMetrics } from '../../lambda/core/label-join';
+import { type EstimatedPerformance, calibrationCounts, estimatedPerformance, featureEmptyShare, featurePsi, windowMetrics } from '../../lambda/core/label-join';
+import { LABELLED_BINS, fitCalibration } from '../../lambda/core/score-metrics';
 import { parseEventTime } from '../../lambda/core/record';
 import type { Prediction } from '../../lambda/core/scoring';
 import type { EvaluationSpec } from '../../lambda/core/spec';
@@ -39,9 +40,22 @@ export interface EvaluationLine {
   readonly reference: number | null;
   /** PSI of each feature's values against the reference window's. */
   readonly featurePsi: Readonly<Record<string, number | null>>;
-  /** Precision and recall estimated from the scores alone, before labels (estimatedPerformance). */
+  /** Each feature's share of the window's predictions that read it with no value. */
+  readonly featureEmptyShare: Readonly<Record<string, number | null>>;
+  /**
+   * Precision, recall and ROC AUC estimated before labels, as the window published them when it closed (with the
+   * calibration of the windows final by then; estimateCalibratedOn 0: none, the scores taken as probabilities).
+   */
   readonly estimatedPrecision: number | null;
   readonly estimatedRecall: number | null;
+  readonly estimatedRocAuc: number | null;
+  readonly estimateCalibratedOn: number;
+  /**
+   * The estimate with the calibration fitted on the run's final windows before this one (by start): what it would
+   * have published had their labels been final when it closed (in a file run labels come after every record, so
+   * the published estimate has no calibration). Null without an earlier final window.
+   */
+  readonly estimatedOnEarlierWindows: EstimatedPerformance | null;
   /** Final measures (docs/evaluation.md, Metrics); absent without labels. */
   readonly final?: ReturnType<typeof windowMetrics>;
 }
@@ -49,6 +63,17 @@ export interface EvaluationLine {
 /** The windows' lines from what the evaluation stored (counts, flags), the file run's read-back. */
 export function evaluationLines(windows: readonly StoredWindow[], reference: number | null, ev: EvaluationSpec, psiOf: (ref: StoredWindow | undefined, w: StoredWindow) => number | null): EvaluationLine[] {
   const ref = windows.find((w) => w.windowStart === reference);
+  const positives = new Array<number>(LABELLED_BINS).fill(0);
+  const negatives = new Array<number>(LABELLED_BINS).fill(0);
+  const earlier = new Map<number, EstimatedPerformance | null>();
+  for (const w of [...windows].sort((a, b) => a.windowStart - b.windowStart)) {
+    const calibration = fitCalibration(positives, negatives);
+    earlier.set(w.windowStart, calibration === null ? null : estimatedPerformance(w.counts, calibration));
+    if (!w.final) continue;
+    const add = calibrationCounts(w.counts, ev.unlabeled);
+    add.positives.forEach((n, i) => (positives[i]! += n));
+    add.negatives.forEach((n, i) => (negatives[i]! += n));
+  }
   return windows.map((w) => ({
     windowStart: w.windowStart,
     windowEnd: w.windowStart + ev.windowMs,
@@ -58,10 +83,15 @@ export function evaluationLines(windows: readonly StoredWindow[], reference: num
     psi: psiOf(ref, w),
     reference,
     featurePsi: featurePsi(ref?.counts, w.counts),
-    estimatedPrecision: estimatedPerformance(w.counts).precision,
-    estimatedRecall: estimatedPerformance(w.counts).recall,
+    featureEmptyShare: featureEmptyShare(w.counts),
+    ...published(w.estimated ?? estimatedPerformance(w.counts)),
+    estimatedOnEarlierWindows: earlier.get(w.windowStart) ?? null,
     ...(w.final ? { final: windowMetrics(w.counts, ev.unlabeled) } : {}),
   }));
+}
+
+function published(e: EstimatedPerformance): Pick<EvaluationLine, 'estimatedPrecision' | 'estimatedRecall' | 'estimatedRocAuc' | 'estimateCalibratedOn'> {
+  return { estimatedPrecision: e.precision, estimatedRecall: e.recall, estimatedRocAuc: e.rocAuc, estimateCalibratedOn: e.calibratedOn };
 }
 
 /** A labels file line that cannot be put: not JSON, or not an object. */

@@ -79,10 +79,32 @@ export const WindowAttr = {
   labelCheckpoint: (shard: string): string => `lck:${shard}`,
   /** Set (true) once the window's final score metrics (PSI, positive rate) were emitted. */
   closed: 'closed',
+  /** The estimate before labels published with the final score figures (the realized figures are published beside it): precision `ep`, recall `er`, ROC AUC `ea`, and the labelled predictions of the calibration it used `ec`. */
+  estimatedPrecision: 'ep',
+  estimatedRecall: 'er',
+  estimatedRocAuc: 'ea',
+  estimatedCalibratedOn: 'ec',
   /** Set (true) once its provisional score metrics were emitted. */
   provisional: 'prov',
   /** Set (true) once the label window passed and its precision and recall were emitted; later labels are late. */
   final: 'final',
+} as const;
+
+/**
+ * The calibration of the estimate before labels: the labelled predictions of every final window, per fine bin,
+ * added once per window as it becomes final (windows become final in the order of their start, so `through`, the
+ * last window added, says which are in).
+ */
+export const CALIBRATION_PK = 'evaluation#calibration';
+export const CALIBRATION_SK = 'c';
+export const CalibrationAttr = {
+  /** Labelled positives `cp<i>` and negatives `cn<i>` per fine bin (only non-zero ones). */
+  positiveBin: (i: number): string => `cp${i}`,
+  negativeBin: (i: number): string => `cn${i}`,
+  /** Start of the last final window added. */
+  through: 'through',
+  /** Final windows added. */
+  windows: 'windows',
 } as const;
 
 /** Registry attributes. */

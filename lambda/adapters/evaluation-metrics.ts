@@ -4,7 +4,7 @@
  * windows the feature consumer closes.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EVALUATION_WINDOW_DIMENSION, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION, evaluationWindowName } from '../contract/metric-names';
+import { EVALUATION_WINDOW_DIMENSION, FEATURE_DIMENSION, MAX_FEATURE_METRICS, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION, evaluationWindowName } from '../contract/metric-names';
 import type { ClosedWindow, FinalEvaluationWindow } from './evaluation-store';
 import type { LabelsOutcome } from './labels-processor';
 
@@ -80,6 +80,17 @@ export function publishFinalWindowMetrics(metrics: Metrics, final: readonly Fina
     if (m.precisionInterval !== null) metrics.addMetadata('precisionInterval95', JSON.stringify(m.precisionInterval));
     if (m.recallInterval !== null) metrics.addMetadata('recallInterval95', JSON.stringify(m.recallInterval));
     metrics.addMetadata('reliability', JSON.stringify(t.reliability.map((b) => ({ lower: b.lower, count: b.count, meanScore: b.meanScore, positiveRate: b.positiveRate }))));
+    // The estimate published before the labels, beside what they realized: its error, and the estimate itself.
+    const e = w.estimated;
+    if (e !== undefined) {
+      metrics.addMetadata('estimated', JSON.stringify(e));
+      const error = (name: string, estimate: number | null, realized: number | null): void => {
+        if (estimate !== null && realized !== null) metrics.addMetric(name, MetricUnit.NoUnit, estimate - realized);
+      };
+      error(MetricName.EvaluationPrecisionEstimateError, e.precision, m.precision);
+      error(MetricName.EvaluationRecallEstimateError, e.recall, m.recall);
+      error(MetricName.EvaluationRocAucEstimateError, e.rocAuc, t.rocAuc);
+    }
     metrics.publishStoredMetrics();
   }
 }
@@ -88,9 +99,9 @@ export function publishFinalWindowMetrics(metrics: Metrics, final: readonly Fina
  * Closing windows' positive rate and PSI (final or provisional by their stage), one document per window naming it
  * (nameWindow), published before the windows are marked closed. A window with neither figure publishes nothing.
  */
-export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[]): void {
+export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly ClosedWindow[], pipelineName: string): void {
   for (const w of closed) {
-    if (w.positiveRate === null && w.psi === null && w.estimatedPrecision === null && w.estimatedRecall === null) continue;
+    if (w.positiveRate === null && w.psi === null && w.estimatedPrecision === null && w.estimatedRecall === null && w.featurePsi === undefined) continue;
     const final = w.stage === 'final';
     nameWindow(metrics, w.windowStart, w.windowEnd, w.stage);
     if (w.positiveRate !== null) metrics.addMetric(final ? MetricName.EvaluationPositiveRate : MetricName.EvaluationPositiveRateProvisional, MetricUnit.NoUnit, w.positiveRate);
@@ -98,10 +109,38 @@ export function publishClosedWindowMetrics(metrics: Metrics, closed: readonly Cl
     // Estimated once the window's predictions are all in: the realized figures follow when its labels are.
     if (final && w.estimatedPrecision !== null) metrics.addMetric(MetricName.EvaluationEstimatedPrecision, MetricUnit.NoUnit, w.estimatedPrecision);
     if (final && w.estimatedRecall !== null) metrics.addMetric(MetricName.EvaluationEstimatedRecall, MetricUnit.NoUnit, w.estimatedRecall);
+    if (final && w.estimatedRocAuc !== null) metrics.addMetric(MetricName.EvaluationEstimatedRocAuc, MetricUnit.NoUnit, w.estimatedRocAuc);
+    if (final) metrics.addMetadata('estimateCalibratedOn', String(w.estimatedCalibratedOn));
     // Each feature's PSI in the document; the largest as a metric, so one alarm or graph covers every feature.
     const featurePsi = Object.values(w.featurePsi ?? {}).filter((v): v is number => v !== null);
     if (w.featurePsi !== undefined) metrics.addMetadata('featurePsi', JSON.stringify(w.featurePsi));
     if (featurePsi.length > 0) metrics.addMetric(MetricName.EvaluationFeaturePsiMax, MetricUnit.NoUnit, Math.max(...featurePsi));
+    const empty = Object.values(w.featureEmptyShare ?? {}).filter((v): v is number => v !== null);
+    if (w.featureEmptyShare !== undefined) metrics.addMetadata('featureEmptyShare', JSON.stringify(w.featureEmptyShare));
+    if (empty.length > 0) metrics.addMetric(MetricName.EvaluationFeatureEmptyShareMax, MetricUnit.NoUnit, Math.max(...empty));
     metrics.publishStoredMetrics();
+    if (final) publishFeatureMetrics(pipelineName, w);
+  }
+}
+
+/**
+ * Each feature's PSI and share without a value in a document of its own (one per feature, at most
+ * MAX_FEATURE_METRICS by name), under `Pipeline` + `Feature` and `Pipeline` + `Feature` + `EvaluationWindow`: three
+ * dimensions of the 30 CloudWatch allows. A window's metrics get data once, so each feature adds two metrics per
+ * window, each with one datum.
+ */
+function publishFeatureMetrics(pipelineName: string, w: ClosedWindow): void {
+  const names = [...new Set([...Object.keys(w.featurePsi ?? {}), ...Object.keys(w.featureEmptyShare ?? {})])].sort().slice(0, MAX_FEATURE_METRICS);
+  for (const name of names) {
+    const psi = w.featurePsi?.[name] ?? null;
+    const empty = w.featureEmptyShare?.[name] ?? null;
+    if (psi === null && empty === null) continue;
+    // The feature among the default dimensions, so both sets carry it (nameWindow adds the window).
+    const feature = evaluationMetrics(pipelineName);
+    feature.setDefaultDimensions({ [FEATURE_DIMENSION]: name });
+    nameWindow(feature, w.windowStart, w.windowEnd, w.stage);
+    if (psi !== null) feature.addMetric(MetricName.EvaluationFeaturePsi, MetricUnit.NoUnit, psi);
+    if (empty !== null) feature.addMetric(MetricName.EvaluationFeatureEmptyShare, MetricUnit.NoUnit, empty);
+    feature.publishStoredMetrics();
   }
 }

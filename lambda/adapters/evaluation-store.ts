@@ -18,9 +18,12 @@ import {
   type WindowMetrics,
   addLabel,
   addPrediction,
+  type EstimatedPerformance,
+  calibrationCounts,
   emptyCounts,
   estimatedPerformance,
   evaluationWindowStart,
+  featureEmptyShare,
   featurePsi,
   labelRef,
   windowDeltas,
@@ -29,10 +32,14 @@ import {
   windowPsi,
   predictionRef,
 } from '../core/label-join';
+import { type Calibration, LABELLED_BINS, fitCalibration } from '../core/score-metrics';
 import type { EvaluationSpec } from '../core/spec';
 import { pool } from './concurrency';
 import { type Item, batchGetAll, numberOf } from './dynamo-io';
 import {
+  CALIBRATION_PK,
+  CALIBRATION_SK,
+  CalibrationAttr,
   PREDICTION_SK,
   PredictionAttr,
   REGISTRY_PK,
@@ -77,6 +84,17 @@ export interface StoredWindow {
   /** Provisional score figures published. */
   readonly provisional: boolean;
   readonly final: boolean;
+  /** The estimate before labels published with its final score figures (absent before, or when none was defined). */
+  readonly estimated?: EstimatedPerformance;
+}
+
+/** The calibration's counts: every final window's labelled predictions per fine bin. */
+export interface StoredCalibration {
+  readonly positives: number[];
+  readonly negatives: number[];
+  /** Start of the last final window added (null before any). */
+  readonly through: number | null;
+  readonly windows: number;
 }
 
 export interface Registry {
@@ -117,11 +135,19 @@ export interface ClosedWindow {
   /** PSI against the reference window; null when either has no prediction. */
   readonly psi: number | null;
   readonly reference: number;
-  /** Precision and recall estimated from the scores before labels (estimatedPerformance). */
+  /**
+   * Precision, recall and ROC AUC estimated from the scores before labels (estimatedPerformance), with the
+   * calibration fitted on the windows final when it closed (estimatedCalibratedOn labelled predictions; 0: none,
+   * the scores taken as probabilities, and no ROC AUC).
+   */
   readonly estimatedPrecision: number | null;
   readonly estimatedRecall: number | null;
+  readonly estimatedRocAuc: number | null;
+  readonly estimatedCalibratedOn: number;
   /** Final stage: PSI of each feature's values against the reference window's (null where either has none). */
   readonly featurePsi?: Readonly<Record<string, number | null>>;
+  /** Final stage: each feature's share of predictions that read it with no value (featureEmptyShare). */
+  readonly featureEmptyShare?: Readonly<Record<string, number | null>>;
 }
 
 /** A window made final by the label clock: its measures. */
@@ -129,6 +155,8 @@ export interface FinalEvaluationWindow {
   readonly windowStart: number;
   readonly windowEnd: number;
   readonly metrics: WindowMetrics;
+  /** The estimate published before labels when the window closed, beside the realized figures (absent when it closed before estimates were kept). */
+  readonly estimated?: EstimatedPerformance;
 }
 
 export interface EvaluationStoreOptions {
@@ -185,6 +213,21 @@ export class EvaluationStore {
       provisionalThrough: numberOf(it?.[RegistryAttr.provisionalThrough]),
       shards: [...(it?.[RegistryAttr.shards]?.SS ?? [])].sort(),
     };
+  }
+
+  /** The calibration's counts (every final window's labelled predictions per fine bin). */
+  public async getCalibration(): Promise<StoredCalibration> {
+    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(CALIBRATION_PK), sk: S(CALIBRATION_SK) }, ConsistentRead: true }));
+    this.reads += 1;
+    const it = res.Item ?? {};
+    const bins = (attr: (i: number) => string): number[] => Array.from({ length: LABELLED_BINS }, (_, i) => numberOf(it[attr(i)]) ?? 0);
+    return { positives: bins(CalibrationAttr.positiveBin), negatives: bins(CalibrationAttr.negativeBin), through: numberOf(it[CalibrationAttr.through]), windows: numberOf(it[CalibrationAttr.windows]) ?? 0 };
+  }
+
+  /** The calibration map fitted on every final window so far; null before a labelled prediction. */
+  public async calibration(): Promise<Calibration | null> {
+    const c = await this.getCalibration();
+    return fitCalibration(c.positives, c.negatives);
   }
 
   /** The stored windows among `starts` (absent ones have no item yet). */
@@ -298,6 +341,8 @@ export class EvaluationStore {
       reference = numberOf(res?.[RegistryAttr.reference]) ?? (await this.getRegistry()).reference ?? first;
     }
     const refCounts = stored.get(reference)?.counts ?? (await this.getWindows([reference])).get(reference)?.counts;
+    // Fitted on the windows final by now: applied to windows whose labels are still to come.
+    const calibration = await this.calibration();
     const out: ClosedWindow[] = toClose.map(({ stage, w }) => {
       const c = stored.get(w)!.counts;
       return {
@@ -308,18 +353,30 @@ export class EvaluationStore {
         positiveRate: c.predictions === 0 ? null : c.positives / c.predictions,
         psi: windowPsi(refCounts, c),
         reference,
-        ...estimated(c),
+        ...estimated(c, calibration),
         // Each feature's drift with the final figures, once every prediction of the window is in.
-        ...(stage === 'final' ? { featurePsi: featurePsi(refCounts, c) } : {}),
+        ...(stage === 'final' ? { featurePsi: featurePsi(refCounts, c), featureEmptyShare: featureEmptyShare(c) } : {}),
       };
     });
     await beforeMark?.(out);
-    for (const { stage, w } of toClose) {
+    for (const cw of out) {
+      const { stage, windowStart: w } = cw;
+      // The final stage keeps the estimate it published, to go out again beside the realized figures.
+      const kept: Array<[string, number | null]> =
+        stage === 'final'
+          ? [
+              [WindowAttr.estimatedPrecision, cw.estimatedPrecision],
+              [WindowAttr.estimatedRecall, cw.estimatedRecall],
+              [WindowAttr.estimatedRocAuc, cw.estimatedRocAuc],
+              [WindowAttr.estimatedCalibratedOn, cw.estimatedCalibratedOn],
+            ]
+          : [];
+      const defined = kept.filter((k): k is [string, number] => k[1] !== null);
       await this.update(`${stage === 'final' ? 'closed' : 'provisional'} flag of window ${w}`, {
         Key: { pk: S(windowPk(w)), sk: S(WINDOW_SK) },
-        UpdateExpression: 'SET #flag = :t',
-        ExpressionAttributeNames: { '#flag': stage === 'final' ? WindowAttr.closed : WindowAttr.provisional },
-        ExpressionAttributeValues: { ':t': { BOOL: true } },
+        UpdateExpression: ['SET #flag = :t', ...defined.map((_, i) => `#e${i} = :e${i}`)].join(', '),
+        ExpressionAttributeNames: { '#flag': stage === 'final' ? WindowAttr.closed : WindowAttr.provisional, ...Object.fromEntries(defined.map(([a], i) => [`#e${i}`, a])) },
+        ExpressionAttributeValues: { ':t': { BOOL: true }, ...Object.fromEntries(defined.map(([, v], i) => [`:e${i}`, N(v)])) },
       });
     }
     await raiseThrough();
@@ -417,9 +474,14 @@ export class EvaluationStore {
           if (!(e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException')) throw e;
         }
       }
-      out.push({ windowStart: w, windowEnd: w + this.ev.windowMs, metrics: windowMetrics(s?.counts ?? emptyCounts(), this.ev.unlabeled) });
+      out.push({ windowStart: w, windowEnd: w + this.ev.windowMs, metrics: windowMetrics(s?.counts ?? emptyCounts(), this.ev.unlabeled), ...(s?.estimated === undefined ? {} : { estimated: s.estimated }) });
     }
     await beforeRemove?.(out);
+    // Each final window's labelled predictions into the calibration, once (the windows due are the oldest open ones).
+    for (const w of due) {
+      const s = stored.get(w);
+      if (s !== undefined) await this.addToCalibration(w, s.counts);
+    }
     await this.update('registry open windows', {
       Key: { pk: S(REGISTRY_PK), sk: S(REGISTRY_SK) },
       UpdateExpression: 'DELETE #open :w',
@@ -427,6 +489,39 @@ export class EvaluationStore {
       ExpressionAttributeValues: { ':w': { NS: due.map(String) } },
     });
     return out;
+  }
+
+  /**
+   * Adds a final window's labelled predictions (under the unlabeled policy) to the calibration, once: conditional
+   * on the calibration's `through` being below the window. Windows become final in the order of their start, so a
+   * lost condition means this window (or a later one) is in already. A window made final after a later one (its
+   * first prediction came after the later one was final) is left out.
+   */
+  private async addToCalibration(w: number, c: WindowCounts): Promise<void> {
+    const { positives, negatives } = calibrationCounts(c, this.ev.unlabeled);
+    const names: Record<string, string> = { '#through': CalibrationAttr.through, '#windows': CalibrationAttr.windows };
+    const values: Record<string, AttributeValue> = { ':w': N(w), ':one': N(1) };
+    const adds = ['#windows :one'];
+    const add = (attr: string, n: number): void => {
+      if (n === 0) return;
+      const i = adds.length;
+      names[`#a${i}`] = attr;
+      values[`:a${i}`] = N(n);
+      adds.push(`#a${i} :a${i}`);
+    };
+    positives.forEach((n, i) => add(CalibrationAttr.positiveBin(i), n));
+    negatives.forEach((n, i) => add(CalibrationAttr.negativeBin(i), n));
+    try {
+      await this.update(`calibration with window ${w}`, {
+        Key: { pk: S(CALIBRATION_PK), sk: S(CALIBRATION_SK) },
+        UpdateExpression: `SET #through = :w ADD ${adds.join(', ')}`,
+        ConditionExpression: 'attribute_not_exists(#through) OR #through < :w',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      });
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException')) throw e;
+    }
   }
 
   // ---- internals ----------------------------------------------------------------------------------------------
@@ -526,9 +621,9 @@ function countUpdate(window: number, cpName: string, checkpointRead: string, d: 
   };
 }
 
-function estimated(c: WindowCounts): { estimatedPrecision: number | null; estimatedRecall: number | null } {
-  const e = estimatedPerformance(c);
-  return { estimatedPrecision: e.precision, estimatedRecall: e.recall };
+function estimated(c: WindowCounts, calibration: Calibration | null): Pick<ClosedWindow, 'estimatedPrecision' | 'estimatedRecall' | 'estimatedRocAuc' | 'estimatedCalibratedOn'> {
+  const e = estimatedPerformance(c, calibration);
+  return { estimatedPrecision: e.precision, estimatedRecall: e.recall, estimatedRocAuc: e.rocAuc, estimatedCalibratedOn: e.calibratedOn };
 }
 
 function windowOf(it: Item): StoredWindow {
@@ -575,5 +670,15 @@ function windowOf(it: Item): StoredWindow {
     closed: it[WindowAttr.closed]?.BOOL === true,
     provisional: it[WindowAttr.provisional]?.BOOL === true,
     final: it[WindowAttr.final]?.BOOL === true,
+    ...(it[WindowAttr.estimatedCalibratedOn] === undefined
+      ? {}
+      : {
+          estimated: {
+            precision: numberOf(it[WindowAttr.estimatedPrecision]),
+            recall: numberOf(it[WindowAttr.estimatedRecall]),
+            rocAuc: numberOf(it[WindowAttr.estimatedRocAuc]),
+            calibratedOn: numberOf(it[WindowAttr.estimatedCalibratedOn]) ?? 0,
+          },
+        }),
   };
 }

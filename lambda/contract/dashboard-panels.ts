@@ -16,13 +16,22 @@ export interface PanelSeries {
 }
 
 /** A horizontal line at an alarm's threshold, read from that alarm's setting (never restated here). */
-export type PanelThreshold = 'freshnessSlo' | 'watermarkLag' | 'minPrecision' | 'minRecall' | 'maxPsi';
+export type PanelThreshold =
+  | 'freshnessSlo'
+  | 'watermarkLag'
+  | 'minPrecision'
+  | 'minRecall'
+  | 'maxPsi'
+  | 'maxFeaturePsi'
+  | 'maxFeatureEmptyShare'
+  | 'minEstimatedPrecision'
+  | 'minEstimatedRocAuc';
 
 export interface PanelDefinition {
   readonly id: string;
   readonly title: string;
-  /** The unit of the left axis. */
-  readonly unit: 'count' | 'ms' | 'ratio';
+  /** The unit of the left axis ('difference': of two ratios, from −1 to 1). */
+  readonly unit: 'count' | 'ms' | 'ratio' | 'difference';
   readonly left: readonly PanelSeries[];
   readonly right?: readonly PanelSeries[];
   readonly thresholds?: readonly PanelThreshold[];
@@ -101,7 +110,8 @@ export const EVALUATION_PANELS = {
       { metric: MetricName.EvaluationEstimatedPrecision, stat: 'Minimum' },
       { metric: MetricName.EvaluationEstimatedRecall, stat: 'Minimum' },
     ],
-    thresholds: ['minPrecision', 'minRecall'],
+    // The estimate's line only when its alarm exists (evaluation.minEstimatedPrecision set).
+    thresholds: ['minPrecision', 'minRecall', 'minEstimatedPrecision'],
   },
   drift: {
     id: 'drift',
@@ -117,7 +127,7 @@ export const EVALUATION_PANELS = {
       { metric: MetricName.EvaluationPositiveRate, stat: 'Average' },
       { metric: MetricName.EvaluationPositiveRateProvisional, stat: 'Average' },
     ],
-    thresholds: ['maxPsi'],
+    thresholds: ['maxPsi', 'maxFeaturePsi'],
   },
   labelDelay: {
     id: 'label-delay',
@@ -136,12 +146,33 @@ export const EVALUATION_PANELS = {
     left: [
       { metric: MetricName.EvaluationRocAuc, stat: 'Minimum' },
       { metric: MetricName.EvaluationPrAuc, stat: 'Minimum' },
+      // Estimated before labels (calibrated only), weeks before the realized one.
+      { metric: MetricName.EvaluationEstimatedRocAuc, stat: 'Minimum' },
     ],
     right: [
       { metric: MetricName.EvaluationLogLoss, stat: 'Maximum' },
       { metric: MetricName.EvaluationBrier, stat: 'Maximum' },
       { metric: MetricName.EvaluationCalibrationError, stat: 'Maximum' },
     ],
+    thresholds: ['minEstimatedRocAuc'],
+  },
+  estimateError: {
+    id: 'estimate-error',
+    title: 'Estimate before labels less realized, of final windows',
+    unit: 'difference',
+    left: [
+      { metric: MetricName.EvaluationPrecisionEstimateError, stat: 'Maximum' },
+      { metric: MetricName.EvaluationPrecisionEstimateError, stat: 'Minimum' },
+      { metric: MetricName.EvaluationRecallEstimateError, stat: 'Maximum' },
+      { metric: MetricName.EvaluationRocAucEstimateError, stat: 'Maximum' },
+    ],
+  },
+  featureQuality: {
+    id: 'feature-empty-share',
+    title: 'Share of predictions reading a feature with no value (largest over features)',
+    unit: 'ratio',
+    left: [{ metric: MetricName.EvaluationFeatureEmptyShareMax, stat: 'Maximum' }],
+    thresholds: ['maxFeatureEmptyShare'],
   },
 } as const satisfies Record<string, PanelDefinition>;
 

@@ -14,6 +14,15 @@ export const PIPELINE_DIMENSION = 'Pipeline';
  */
 export const EVALUATION_WINDOW_DIMENSION = 'EvaluationWindow';
 
+/**
+ * Dimension of a feature's own figures per evaluation window (its PSI, its share of predictions without a value):
+ * the feature's name. Only the model's features get one, at most MAX_FEATURE_METRICS of them.
+ */
+export const FEATURE_DIMENSION = 'Feature';
+
+/** Features with metrics of their own per window (by name order); the maxima cover every feature. */
+export const MAX_FEATURE_METRICS = 20;
+
 /** The EvaluationWindow value of a window: its start as ISO-8601 (UTC). */
 export const evaluationWindowName = (windowStart: number): string => new Date(windowStart).toISOString();
 
@@ -96,6 +105,17 @@ export const MetricName = {
   /** Precision and recall of a window estimated from its scores before labels (label-join.ts estimatedPerformance), with its final PSI. */
   EvaluationEstimatedPrecision: 'EvaluationEstimatedPrecision',
   EvaluationEstimatedRecall: 'EvaluationEstimatedRecall',
+  /** ROC AUC of a window estimated before labels; only with a calibration fitted on final windows. */
+  EvaluationEstimatedRocAuc: 'EvaluationEstimatedRocAuc',
+  /** With a final window's realized figures: the estimate published when it closed, less the realized figure. */
+  EvaluationPrecisionEstimateError: 'EvaluationPrecisionEstimateError',
+  EvaluationRecallEstimateError: 'EvaluationRecallEstimateError',
+  EvaluationRocAucEstimateError: 'EvaluationRocAucEstimateError',
+  /** A feature's PSI against the reference window (dimension Feature), with the window's final PSI. */
+  EvaluationFeaturePsi: 'EvaluationFeaturePsi',
+  /** A feature's share of the window's predictions that read it with no value (dimension Feature), and the largest over features. */
+  EvaluationFeatureEmptyShare: 'EvaluationFeatureEmptyShare',
+  EvaluationFeatureEmptyShareMax: 'EvaluationFeatureEmptyShareMax',
   /** Threshold-free measures of a final window (lambda/core/score-metrics.ts): ROC AUC and PR AUC (average precision). */
   EvaluationRocAuc: 'EvaluationRocAuc',
   EvaluationPrAuc: 'EvaluationPrAuc',
@@ -106,6 +126,9 @@ export const MetricName = {
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+/** Metrics under the Feature dimension (per feature): graphed or queried by feature, not on the dashboard's Pipeline graphs (their maxima are). */
+export const FEATURE_METRICS: readonly MetricName[] = [MetricName.EvaluationFeaturePsi, MetricName.EvaluationFeatureEmptyShare];
 
 /** The counts the labels consumer emits per batch (the dashboard graphs them together). */
 export const LABELS_BATCH_METRICS: readonly MetricName[] = [
@@ -130,4 +153,7 @@ export const LABELS_METRICS: readonly MetricName[] = [
   MetricName.EvaluationLogLoss,
   MetricName.EvaluationBrier,
   MetricName.EvaluationCalibrationError,
+  MetricName.EvaluationPrecisionEstimateError,
+  MetricName.EvaluationRecallEstimateError,
+  MetricName.EvaluationRocAucEstimateError,
 ];

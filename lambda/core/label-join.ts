@@ -7,7 +7,7 @@
  * label (the highest label time seen), so a batch cut anywhere judges every label the same way.
  */
 import { FEATURE_VALUE_BINS, SCORE_BINS, featureValueBin, populationStabilityIndexOfCounts } from './evaluation';
-import { type Interval, LABELLED_BINS, LOG_LOSS_EPS, type LabelledBins, RELIABILITY_BINS, type ThresholdFreeMetrics, emptyLabelledBins, labelledBin, thresholdFreeMetrics, wilsonInterval } from './score-metrics';
+import { type Calibration, type Interval, LABELLED_BINS, LOG_LOSS_EPS, type LabelledBins, RELIABILITY_BINS, type ThresholdFreeMetrics, calibratedEstimate, emptyLabelledBins, labelledBin, thresholdFreeMetrics, wilsonInterval } from './score-metrics';
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_ID_BYTES, MAX_KEY_BYTES, parseEventTime } from './record';
 import { type EvaluationSpec, type PipelineSpec, type UnlabeledPolicy, correctionHorizonMs, longestWindowMs } from './spec';
 import { compareSeq } from './state';
@@ -530,16 +530,35 @@ export function windowLabelledBins(c: WindowCounts, unlabeled: UnlabeledPolicy):
   return b;
 }
 
+/** A window's estimate before labels: precision, recall and (calibrated only) ROC AUC. */
+export interface EstimatedPerformance {
+  readonly precision: number | null;
+  readonly recall: number | null;
+  /** Null without a calibration: the bins' mean scores are not kept per fine bin. */
+  readonly rocAuc: number | null;
+  /** Labelled predictions of the calibration applied; 0 when none was (the scores taken as probabilities). */
+  readonly calibratedOn: number;
+}
+
 /**
- * Precision and recall expected before any label, from the scores alone (the idea of NannyML's CBPE): if a score is
- * the probability of a positive label, a window's expected true positives are Σ score over its positive
- * predictions, so precision ≈ that / positive predictions and recall ≈ that / Σ score over all predictions. No
- * calibration is fitted: the estimate is as good as the model's calibration (the final windows' reliability bins
- * show it), and blind to concept drift, when the same scores come to mean another share of positives.
+ * Precision and recall expected before any label, from the scores alone (the idea of NannyML's CBPE). With a
+ * calibration fitted on windows whose labels are final (score-metrics.ts fitCalibration), a prediction's
+ * probability of a positive label is its bin's on that map (calibratedEstimate, ROC AUC included). Without one,
+ * the score itself is taken as that probability: the expected true positives are Σ score over the positive
+ * predictions, so precision ≈ that / positive predictions and recall ≈ that / Σ score over all predictions. Either
+ * way it is blind to concept drift: when the same scores come to mean another share of positives, only the labels
+ * show it.
  */
-export function estimatedPerformance(c: WindowCounts): { precision: number | null; recall: number | null } {
+export function estimatedPerformance(c: WindowCounts, calibration?: Calibration | null): EstimatedPerformance {
+  if (calibration !== undefined && calibration !== null) return { ...calibratedEstimate(c.fineBins, c.positives, calibration), calibratedOn: calibration.labelled };
   const total = c.fineScoreSums.reduce((a, b) => a + b, 0);
-  return { precision: c.positives === 0 ? null : c.positiveScoreSum / c.positives, recall: total === 0 ? null : c.positiveScoreSum / total };
+  return { precision: c.positives === 0 ? null : c.positiveScoreSum / c.positives, recall: total === 0 ? null : c.positiveScoreSum / total, rocAuc: null, calibratedOn: 0 };
+}
+
+/** What a final window adds to the calibration: its labelled predictions per fine bin, under the unlabeled policy. */
+export function calibrationCounts(c: WindowCounts, unlabeled: UnlabeledPolicy): { positives: number[]; negatives: number[] } {
+  const b = windowLabelledBins(c, unlabeled);
+  return { positives: b.positives, negatives: b.negatives };
 }
 
 /** PSI of each feature's values against the reference window's, by feature; null for one either window lacks. */
@@ -548,6 +567,19 @@ export function featurePsi(reference: WindowCounts | undefined, current: WindowC
   for (const [name, bins] of Object.entries(current.featureBins)) {
     const ref = reference?.featureBins[name];
     out[name] = ref === undefined ? null : populationStabilityIndexOfCounts(ref, bins);
+  }
+  return out;
+}
+
+/**
+ * Per feature the model read, the share of the window's predictions that read it with no value (featureValueBin 0:
+ * unavailable, or empty where the aggregate has no value when empty, as max; an empty count reads 0 and is a value).
+ */
+export function featureEmptyShare(c: WindowCounts): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, bins] of Object.entries(c.featureBins)) {
+    const n = bins.reduce((a, b) => a + b, 0);
+    out[name] = n === 0 ? null : bins[0]! / n;
   }
   return out;
 }

@@ -155,3 +155,77 @@ export function wilsonInterval(successes: number, n: number, z = 1.96): Interval
   const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
   return { lower: Math.max(0, centre - half), upper: Math.min(1, centre + half) };
 }
+
+/**
+ * A calibration map fitted on labelled windows: per fine bin, the probability of a positive label given a score in
+ * that bin. Fitted by isotonic regression (pool adjacent violators) over the bins holding labelled predictions,
+ * each weighted by its count, so the map never decreases with the score and needs no parameter; a bin without a
+ * labelled prediction takes the value of the nearest labelled bin below it (above it, below the first). The inputs
+ * are counts per fine bin, which add across windows: the map of several windows is fitted on their summed counts.
+ */
+export interface Calibration {
+  /** P(label | score in bin i), i = 0 … LABELLED_BINS − 1. */
+  readonly probability: readonly number[];
+  /** Labelled predictions it was fitted on. */
+  readonly labelled: number;
+}
+
+export function fitCalibration(positives: readonly number[], negatives: readonly number[]): Calibration | null {
+  if (positives.length !== LABELLED_BINS || negatives.length !== LABELLED_BINS) throw new RangeError(`calibration needs ${LABELLED_BINS} bins of positives and negatives, got ${positives.length} and ${negatives.length}`);
+  // Blocks of adjacent labelled bins: [first bin, last bin, weight, mean label]; merged while one falls below the one before.
+  const blocks: Array<{ from: number; to: number; weight: number; mean: number }> = [];
+  for (let i = 0; i < LABELLED_BINS; i++) {
+    const w = positives[i]! + negatives[i]!;
+    if (w <= 0) continue;
+    blocks.push({ from: i, to: i, weight: w, mean: positives[i]! / w });
+    while (blocks.length > 1 && blocks[blocks.length - 2]!.mean >= blocks[blocks.length - 1]!.mean) {
+      const b = blocks.pop()!;
+      const a = blocks[blocks.length - 1]!;
+      const weight = a.weight + b.weight;
+      blocks[blocks.length - 1] = { from: a.from, to: b.to, weight, mean: (a.mean * a.weight + b.mean * b.weight) / weight };
+    }
+  }
+  if (blocks.length === 0) return null;
+  const probability = new Array<number>(LABELLED_BINS).fill(blocks[0]!.mean);
+  for (const b of blocks) for (let i = b.from; i < LABELLED_BINS; i++) probability[i] = b.mean;
+  return { probability, labelled: blocks.reduce((s, b) => s + b.weight, 0) };
+}
+
+/**
+ * The confidence-based estimate of a window's precision, recall and ROC AUC before its labels (NannyML's CBPE), from
+ * its predictions per fine bin and a calibration map: a prediction in bin i is positive with probability p_i, so the
+ * expected true positives are Σ p_i over the positive predictions, the expected positive labels Σ p_i over all, and
+ * the ROC AUC that of bins holding n_i·p_i positives and n_i·(1 − p_i) negatives (ties half, each prediction with
+ * itself included). `positivePredictions` are the window's predictions at or above the threshold: the top ones by
+ * score, so every bin but the one holding the threshold is wholly positive or wholly negative, and that one holds
+ * the rest (no threshold needed).
+ */
+export function calibratedEstimate(predictionsPerBin: readonly number[], positivePredictions: number, calibration: Calibration): { precision: number | null; recall: number | null; rocAuc: number | null } {
+  const p = calibration.probability;
+  let left = positivePredictions;
+  let expectedTruePositives = 0;
+  let expectedPositives = 0;
+  let expectedNegatives = 0;
+  let wins = 0;
+  let negativesBelow = 0;
+  // From the top bin down: the positive predictions are the highest scores.
+  const positives = new Array<number>(LABELLED_BINS).fill(0);
+  for (let i = LABELLED_BINS - 1; i >= 0; i--) {
+    const flagged = Math.min(left, predictionsPerBin[i]!);
+    left -= flagged;
+    expectedTruePositives += flagged * p[i]!;
+    positives[i] = predictionsPerBin[i]! * p[i]!;
+  }
+  for (let i = 0; i < LABELLED_BINS; i++) {
+    const neg = predictionsPerBin[i]! * (1 - p[i]!);
+    wins += positives[i]! * (negativesBelow + neg / 2);
+    negativesBelow += neg;
+    expectedPositives += positives[i]!;
+    expectedNegatives += neg;
+  }
+  return {
+    precision: positivePredictions === 0 ? null : expectedTruePositives / positivePredictions,
+    recall: expectedPositives === 0 ? null : expectedTruePositives / expectedPositives,
+    rocAuc: expectedPositives === 0 || expectedNegatives === 0 ? null : wins / (expectedPositives * expectedNegatives),
+  };
+}

@@ -109,11 +109,19 @@ export interface EvaluationSpec {
   readonly minRecall: number;
   /** Alarm when a window's score distribution drifts further than this from the reference (PSI). @default 0.2 */
   readonly maxPsi: number;
+  /** Alarm when a feature's values in a window drift further than this from the reference window's (PSI of any one feature). @default 0.25 */
+  readonly maxFeaturePsi: number;
+  /** Alarm when more than this share of a window's predictions read a feature with no value (any one feature). @default 0.5 */
+  readonly maxFeatureEmptyShare: number;
+  /** Alarm when a window's precision estimated before labels is below it; no alarm when unset. */
+  readonly minEstimatedPrecision?: number;
+  /** Alarm when a window's ROC AUC estimated before labels (calibrated only) is below it; no alarm when unset. */
+  readonly minEstimatedRocAuc?: number;
   /** Start of the reference window (epoch ms, a multiple of windowMs); by default the first window that closes. */
   readonly referenceWindowStart?: number;
 }
 
-export const EVALUATION_DEFAULTS = { windowMs: 3_600_000, unlabeled: 'negative', minPrecision: 0.5, minRecall: 0.5, maxPsi: 0.2 } as const;
+export const EVALUATION_DEFAULTS = { windowMs: 3_600_000, unlabeled: 'negative', minPrecision: 0.5, minRecall: 0.5, maxPsi: 0.2, maxFeaturePsi: 0.25, maxFeatureEmptyShare: 0.5 } as const;
 export const UNLABELED_POLICIES: readonly UnlabeledPolicy[] = ['negative', 'unknown'];
 
 /**
@@ -159,7 +167,7 @@ export const SPEC_FIELDS = {
   // `$schema` lets an editor find the schema; it is not read.
   spec: ['$schema', 'source', 'watermark', 'latePolicy', 'correctionHorizonMs', 'features', 'scoring', 'evaluation'],
   scoring: ['model'],
-  evaluation: ['windowMs', 'labelWindowMs', 'unlabeled', 'minPrecision', 'minRecall', 'maxPsi', 'referenceWindowStart'],
+  evaluation: ['windowMs', 'labelWindowMs', 'unlabeled', 'minPrecision', 'minRecall', 'maxPsi', 'maxFeaturePsi', 'maxFeatureEmptyShare', 'minEstimatedPrecision', 'minEstimatedRocAuc', 'referenceWindowStart'],
   source: ['keyField', 'timeField', 'timeUnit', 'idField'],
   watermark: ['allowedLatenessMs', 'maxFutureSkewMs'],
   feature: ['name', 'window', 'aggregate', 'field', 'percentile', 'relativeAccuracy', 'maxStalenessMs'],
@@ -356,6 +364,11 @@ function checkEvaluation(c: Checker, v: unknown): EvaluationSpec | undefined {
   const minPrecision = checkThreshold(c, o.minPrecision, 'evaluation.minPrecision', EVALUATION_DEFAULTS.minPrecision);
   const minRecall = checkThreshold(c, o.minRecall, 'evaluation.minRecall', EVALUATION_DEFAULTS.minRecall);
   const maxPsi = checkThreshold(c, o.maxPsi, 'evaluation.maxPsi', EVALUATION_DEFAULTS.maxPsi, 100);
+  const maxFeaturePsi = checkThreshold(c, o.maxFeaturePsi, 'evaluation.maxFeaturePsi', EVALUATION_DEFAULTS.maxFeaturePsi, 100);
+  const maxFeatureEmptyShare = checkThreshold(c, o.maxFeatureEmptyShare, 'evaluation.maxFeatureEmptyShare', EVALUATION_DEFAULTS.maxFeatureEmptyShare);
+  // Optional: an alarm on the estimate only when asked for (uncalibrated, it is only as good as the scores).
+  const minEstimatedPrecision = o.minEstimatedPrecision === undefined ? undefined : checkThreshold(c, o.minEstimatedPrecision, 'evaluation.minEstimatedPrecision', 0);
+  const minEstimatedRocAuc = o.minEstimatedRocAuc === undefined ? undefined : checkThreshold(c, o.minEstimatedRocAuc, 'evaluation.minEstimatedRocAuc', 0);
   let referenceWindowStart: number | undefined;
   if (o.referenceWindowStart !== undefined) {
     const r = o.referenceWindowStart;
@@ -363,9 +376,22 @@ function checkEvaluation(c: Checker, v: unknown): EvaluationSpec | undefined {
     else if (windowMs !== undefined && r % windowMs !== 0) c.problems.push(`evaluation.referenceWindowStart must be the start of an evaluation window (a multiple of windowMs ${windowMs})${got(r)}`);
     else referenceWindowStart = r;
   }
-  if (windowMs === undefined || labelWindowMs === undefined || unlabeled === undefined || minPrecision === undefined || minRecall === undefined || maxPsi === undefined) return undefined;
+  if (windowMs === undefined || labelWindowMs === undefined || unlabeled === undefined || minPrecision === undefined || minRecall === undefined || maxPsi === undefined || maxFeaturePsi === undefined || maxFeatureEmptyShare === undefined) return undefined;
+  if ((o.minEstimatedPrecision !== undefined && minEstimatedPrecision === undefined) || (o.minEstimatedRocAuc !== undefined && minEstimatedRocAuc === undefined)) return undefined;
   if (o.referenceWindowStart !== undefined && referenceWindowStart === undefined) return undefined;
-  return { windowMs, labelWindowMs, unlabeled, minPrecision, minRecall, maxPsi, ...(referenceWindowStart === undefined ? {} : { referenceWindowStart }) };
+  return {
+    windowMs,
+    labelWindowMs,
+    unlabeled,
+    minPrecision,
+    minRecall,
+    maxPsi,
+    maxFeaturePsi,
+    maxFeatureEmptyShare,
+    ...(minEstimatedPrecision === undefined ? {} : { minEstimatedPrecision }),
+    ...(minEstimatedRocAuc === undefined ? {} : { minEstimatedRocAuc }),
+    ...(referenceWindowStart === undefined ? {} : { referenceWindowStart }),
+  };
 }
 
 /**

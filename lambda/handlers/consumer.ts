@@ -124,7 +124,7 @@ function scoringOptions(opts: CreateConsumerOptions, dynamo: DynamoDBClient, met
       : {
           evaluation: new EvaluationStore({ client: dynamo, tableName: sc.predictionsTable, evaluation, ...gate }),
           // Published before the windows are marked closed: a crash in between repeats the figures, never loses them.
-          onWindowsClosing: (closed: readonly ClosedWindow[]) => publishClosedWindowMetrics(metrics, closed),
+          onWindowsClosing: (closed: readonly ClosedWindow[]) => publishClosedWindowMetrics(metrics, closed, opts.config.pipelineName),
         }),
   });
 }

@@ -46,6 +46,12 @@ describe('dashboard panels from one definition', () => {
       ['min precision', threshold('EvaluationPrecision')],
       ['min recall', threshold('EvaluationRecall')],
     ]);
-    expect(lines('Score drift (PSI) and positive rate of closed windows')).toEqual([['max PSI', threshold('EvaluationPsi')]]);
+    expect(lines('Score drift (PSI) and positive rate of closed windows')).toEqual([
+      ['max PSI', threshold('EvaluationPsi')],
+      ['max feature PSI', threshold('EvaluationFeaturePsi')],
+    ]);
+    expect(lines('Share of predictions reading a feature with no value (largest over features)')).toEqual([['max share without a value', threshold('EvaluationFeatureEmptyShare')]]);
+    // No estimate alarm without its threshold in the spec, so no line either.
+    expect(lines('Threshold-free measures of final windows')).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@ import { parseSpecJson } from '../../lambda/core/spec';
 import { CONSUMER_PREDICTIONS_TABLE_ACTIONS, PipelineConsumer } from '../../lib/consumer';
 import { PipelinePropsError } from '../../lib/errors';
 import { FinalsBucket } from '../../lib/finals-bucket';
-import { ALARM_RUNBOOK, type AlarmKey, EVALUATION_ALARMS, validateMonitoringOptions } from '../../lib/monitoring';
+import { ALARM_RUNBOOK, type AlarmKey, ESTIMATE_ALARMS, EVALUATION_ALARMS, validateMonitoringOptions } from '../../lib/monitoring';
 import { PipelineStack } from '../../lib/pipeline-stack';
 import { PredictionStore } from '../../lib/predictions';
 import { PipelineQueues } from '../../lib/queues';
@@ -33,7 +33,16 @@ import { type Built, FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING, allStatemen
 /** The example spec with its own evaluation thresholds, so the alarms can be seen to take them from the spec. */
 const TUNED_SPEC_JSON = JSON.stringify({
   ...(JSON.parse(FRAUD_SPEC_JSON) as { evaluation: object }),
-  evaluation: { ...(JSON.parse(FRAUD_SPEC_JSON) as { evaluation: object }).evaluation, minPrecision: 0.7, minRecall: 0.35, maxPsi: 0.25 },
+  evaluation: {
+    ...(JSON.parse(FRAUD_SPEC_JSON) as { evaluation: object }).evaluation,
+    minPrecision: 0.7,
+    minRecall: 0.35,
+    maxPsi: 0.25,
+    maxFeaturePsi: 0.3,
+    maxFeatureEmptyShare: 0.4,
+    minEstimatedPrecision: 0.6,
+    minEstimatedRocAuc: 0.75,
+  },
 });
 
 let built: Built;
@@ -283,6 +292,37 @@ describe('evaluation alarms', () => {
     expect(alarmOf(built, 'EvaluationPsi').Threshold).toBe(0.2);
   });
 
+  it('feature drift above evaluation.maxFeaturePsi and features without a value above maxFeatureEmptyShare, on the largest over features', () => {
+    const above = { ComparisonOperator: 'GreaterThanThreshold' };
+    expect(alarmOf(tuned, 'EvaluationFeaturePsi')).toMatchObject({ ...hourly(MetricName.EvaluationFeaturePsiMax, 'Maximum'), Threshold: 0.3, ...above });
+    expect(alarmOf(tuned, 'EvaluationFeatureEmptyShare')).toMatchObject({ ...hourly(MetricName.EvaluationFeatureEmptyShareMax, 'Maximum'), Threshold: 0.4, ...above });
+    // Defaults: PSI 0.25 (the usual convention), half the predictions.
+    expect(alarmOf(built, 'EvaluationFeaturePsi').Threshold).toBe(0.25);
+    expect(alarmOf(built, 'EvaluationFeatureEmptyShare').Threshold).toBe(0.5);
+  });
+
+  it('the estimate before labels below evaluation.minEstimatedPrecision and minEstimatedRocAuc, only when the spec sets them', () => {
+    const below = { ComparisonOperator: 'LessThanThreshold' };
+    expect(alarmOf(tuned, 'EvaluationEstimatedPrecision')).toMatchObject({ ...hourly(MetricName.EvaluationEstimatedPrecision, 'Minimum'), Threshold: 0.6, ...below });
+    expect(alarmOf(tuned, 'EvaluationEstimatedRocAuc')).toMatchObject({ ...hourly(MetricName.EvaluationEstimatedRocAuc, 'Minimum'), Threshold: 0.75, ...below });
+    const topic = tuned.stack.getLogicalId(tuned.stack.monitoring.alarmTopic.node.defaultChild as CfnElement);
+    for (const key of ESTIMATE_ALARMS) {
+      expect(alarmOf(tuned, key).AlarmDescription, key).toContain(ALARM_RUNBOOK[key].firstStep);
+      expect(alarmOf(tuned, key).AlarmActions, key).toEqual([{ Ref: topic }]);
+      expect(built.stack.monitoring.alarms[key], key).toBeUndefined();
+    }
+  });
+
+  it('the dashboard draws each new threshold at its alarm\'s own', () => {
+    const body = Object.values(tuned.template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties?.DashboardBody;
+    const widgets = (JSON.parse(flattenCfnString(body)) as { widgets: Array<{ properties: { title?: string; annotations?: { horizontal?: Array<{ value: number; label: string }> } } }> }).widgets;
+    const linesOf = (title: string) => (widgets.find((w) => w.properties.title === title)?.properties.annotations?.horizontal ?? []).map((h) => [h.label, h.value]);
+    expect(linesOf('Precision and recall of final windows')).toEqual([['min precision', 0.7], ['min recall', 0.35], ['min estimated precision', 0.6]]);
+    expect(linesOf('Score drift (PSI) and positive rate of closed windows')).toEqual([['max PSI', 0.25], ['max feature PSI', 0.3]]);
+    expect(linesOf('Threshold-free measures of final windows')).toEqual([['min estimated ROC AUC', 0.75]]);
+    expect(linesOf('Share of predictions reading a feature with no value (largest over features)')).toEqual([['max share without a value', 0.4]]);
+  });
+
   it('the labels consumer\'s lag and errors, by its function name, with the consumer\'s thresholds', () => {
     const dims = [{ Name: 'FunctionName', Value: { Ref: ids.labelsFunction } }];
     expect(alarmOf(built, 'LabelsConsumerLag')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'IteratorAge', Statistic: 'Maximum', Dimensions: dims, Threshold: 60_000, EvaluationPeriods: 3 });
@@ -300,8 +340,8 @@ describe('evaluation alarms', () => {
 
   it('a spec without an evaluation section has none of them', () => {
     const keys = Object.keys(buildPipeline({ specJson: JSON.stringify({ ...JSON.parse(FRAUD_SPEC_JSON), evaluation: undefined }) }).stack.monitoring.alarms);
-    expect(keys).toHaveLength(Object.keys(ALARM_RUNBOOK).length - EVALUATION_ALARMS.length);
-    for (const key of EVALUATION_ALARMS) expect(keys).not.toContain(key);
+    expect(keys).toHaveLength(Object.keys(ALARM_RUNBOOK).length - EVALUATION_ALARMS.length - ESTIMATE_ALARMS.length);
+    for (const key of [...EVALUATION_ALARMS, ...ESTIMATE_ALARMS]) expect(keys).not.toContain(key);
   });
 });
 
@@ -341,7 +381,7 @@ describe('dashboard', () => {
       [MetricName.EvaluationPositiveRate, 'Average'],
       [MetricName.EvaluationPositiveRateProvisional, 'Average'],
     ]);
-    expect(drift.annotations?.horizontal).toEqual([expect.objectContaining({ value: 0.2, label: 'max PSI' })]);
+    expect(drift.annotations?.horizontal).toEqual([expect.objectContaining({ value: 0.2, label: 'max PSI' }), expect.objectContaining({ value: 0.25, label: 'max feature PSI' })]);
     expect(lines('Label delay of final windows (ms)').slice(0, 2)).toEqual([[MetricName.LabelDelayP50Ms, 'Maximum'], [MetricName.LabelDelayP99Ms, 'Maximum']]);
     expect(lines('Labels').map(([n]) => n)).toEqual(expect.arrayContaining([MetricName.LabelsJoined, MetricName.LateLabels, MetricName.UnmatchedLabels]));
     const guide = widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown ?? '').join('\n');

@@ -29,10 +29,13 @@ function final(tp: number, fp: number, fn: number, bins: Array<[number, number, 
   return { ...m, thresholdFree: { ...m.thresholdFree, rocAuc: 0.8, prAuc: 0.6, reliability } };
 }
 
+/** Fields the report does not draw. */
+const estimate = { featureEmptyShare: {}, estimatedRocAuc: null, estimateCalibratedOn: 0, estimatedOnEarlierWindows: null };
+
 const lines: EvaluationLine[] = [
-  { windowStart: T0, windowEnd: T0 + HOUR, predictions: 40, positives: 6, positiveRate: 0.15, psi: 0, reference: T0, featurePsi: { 'spend<1h>': 0, count: 0 }, estimatedPrecision: 0.7, estimatedRecall: 0.8, final: final(4, 2, 1, [[0, 30, 0.1], [9, 10, 0.8]]) },
-  { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, predictions: 50, positives: 10, positiveRate: 0.2, psi: 0.3, reference: T0, featurePsi: { 'spend<1h>': 0.4, count: null }, estimatedPrecision: 0.6, estimatedRecall: 0.7, final: final(5, 5, 0, [[0, 10, 0.2]]) },
-  { windowStart: T0 + 2 * HOUR, windowEnd: T0 + 3 * HOUR, predictions: 45, positives: 9, positiveRate: 0.2, psi: 0.1, reference: T0, featurePsi: { 'spend<1h>': 0.05, count: 0.02 }, estimatedPrecision: 0.65, estimatedRecall: 0.75 },
+  { windowStart: T0, windowEnd: T0 + HOUR, predictions: 40, positives: 6, positiveRate: 0.15, psi: 0, reference: T0, featurePsi: { 'spend<1h>': 0, count: 0 }, estimatedPrecision: 0.7, estimatedRecall: 0.8, ...estimate, final: final(4, 2, 1, [[0, 30, 0.1], [9, 10, 0.8]]) },
+  { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, predictions: 50, positives: 10, positiveRate: 0.2, psi: 0.3, reference: T0, featurePsi: { 'spend<1h>': 0.4, count: null }, estimatedPrecision: 0.6, estimatedRecall: 0.7, ...estimate, final: final(5, 5, 0, [[0, 10, 0.2]]) },
+  { windowStart: T0 + 2 * HOUR, windowEnd: T0 + 3 * HOUR, predictions: 45, positives: 9, positiveRate: 0.2, psi: 0.1, reference: T0, featurePsi: { 'spend<1h>': 0.05, count: 0.02 }, estimatedPrecision: 0.65, estimatedRecall: 0.75, ...estimate },
 ];
 
 const svg = (html: string, id: string): string => {

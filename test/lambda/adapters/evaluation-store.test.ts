@@ -10,8 +10,10 @@ import { prng } from '../../../bin/bench/workload';
 import type { PredictionCount } from '../../../lambda/adapters/evaluation-store';
 import { binCounts, populationStabilityIndex } from '../../../lambda/core/evaluation';
 import { type PipelineSpec, parseSpec } from '../../../lambda/core/spec';
-import { type EvaluationEnv, InjectedFault, evaluationSnapshot, evaluationStore, failAt, freshEvaluationEnv } from '../../support/evaluation-env';
-import { HOUR, T0, seqOf } from '../../support/label-reference';
+import type { InputRecord } from '../../../lambda/core/results';
+import { type EvaluationEnv, InjectedFault, deliverLabels, evaluationSnapshot, evaluationStore, failAt, freshEvaluationEnv, putPrediction } from '../../support/evaluation-env';
+import { referenceEstimate } from '../../support/calibration-reference';
+import { DAY, HOUR, SHARD, T0, seqOf } from '../../support/label-reference';
 
 let emulators: Emulators;
 
@@ -159,7 +161,7 @@ describe('closeWindows', () => {
     const record = (final: readonly { windowStart: number }[]): void => void seen.push(final.map((w) => w.windowStart));
     // The label clock past the first window's end plus its label window: that window alone is due.
     await evaluationStore(env, spec).raiseClock(T0 + HOUR + spec.evaluation!.labelWindowMs);
-    // Its writes: the window's final flag, then the registry's open set.
+    // Its writes: the window's final flag, then (after the figures are handed out) the calibration and the registry's open set.
     await expect(evaluationStore(env, spec, failAt(1)).finalizeWindows(record)).rejects.toBeInstanceOf(InjectedFault);
     expect(seen).toEqual([[T0]]);
     expect((await evaluationStore(env, spec).finalizeWindows(record)).map((w) => w.windowStart)).toEqual([T0]);
@@ -179,5 +181,59 @@ describe('closeWindows', () => {
       [T0 + 2 * HOUR, true],
     ]);
     expect(closed[0]!.psi!).toBeGreaterThan(0.2);
+  });
+});
+
+describe('calibration of the estimate before labels', () => {
+  it('fits on the windows whose labels are final, once each under a crash, and estimates later windows with it; a final window publishes the estimate it closed with', async () => {
+    const env = await freshEvaluationEnv('cal');
+    const rnd = prng(11);
+    // The first hour: confident scores, a fifth of them right (the fraud example's shape), labelled.
+    const first = Array.from({ length: 40 }, (_, i) => {
+      const score = i < 20 ? 0.95 + rnd() * 0.049 : rnd() * 0.3;
+      return { seq: seqOf(i), eventId: `a${i}`, key: `k${i}`, eventTime: T0 + i * 60_000, score, positive: score >= 0.5, label: i < 20 ? i % 5 === 0 : rnd() < 0.05 };
+    });
+    for (const p of first) await putPrediction(env, spec, p);
+    await evaluationStore(env, spec).addPredictions('A', first);
+    const [closedFirst] = await evaluationStore(env, spec).closeWindows(T0 + HOUR);
+    // Nothing final yet: the scores are taken as probabilities.
+    expect(closedFirst).toMatchObject({ windowStart: T0, estimatedCalibratedOn: 0, estimatedRocAuc: null });
+    expect(closedFirst!.estimatedPrecision!).toBeGreaterThan(0.9);
+    const arrival = T0 + 10 * DAY;
+    const rec = (doc: object, seq: string): InputRecord => ({ data: Buffer.from(JSON.stringify(doc), 'utf8'), shard: SHARD, seq, arrivalTime: arrival });
+    const labels = first.map((p, i) => rec({ eventId: p.eventId, key: p.key, label: p.label, labelTime: p.eventTime + HOUR }, String(i + 1)));
+    // A label past the first window's end + label window makes it final (an unmatched one raises the clock too).
+    const clockLabel = rec({ eventId: 'none', key: 'none', label: false, labelTime: T0 + HOUR + spec.evaluation!.labelWindowMs }, '100');
+    // The first delivery crashes after the calibration write, before the window leaves the open set: the retry must not add it twice.
+    let crashed = false;
+    const gate = (what: string): void => {
+      if (!crashed && what === 'UpdateItem registry open windows') {
+        crashed = true;
+        throw new InjectedFault(what);
+      }
+    };
+    await expect(deliverLabels(env, spec, [...labels, clockLabel], gate)).rejects.toBeInstanceOf(InjectedFault);
+    const outcome = await deliverLabels(env, spec, [...labels, clockLabel]);
+    const finalFirst = outcome.final.find((w) => w.windowStart === T0)!;
+    // Side by side: the estimate it closed with, and the realized precision.
+    expect(finalFirst.estimated).toEqual({ precision: closedFirst!.estimatedPrecision, recall: closedFirst!.estimatedRecall, rocAuc: null, calibratedOn: 0 });
+    expect(finalFirst.metrics.precision).toBeCloseTo(4 / 20, 12);
+    const calibration = await evaluationStore(env, spec).getCalibration();
+    expect(calibration).toMatchObject({ through: T0, windows: 1 });
+    expect(calibration.positives.reduce((a, b) => a + b) + calibration.negatives.reduce((a, b) => a + b)).toBe(40);
+
+    // A later window: estimated with the map fitted on the first, as the reference computes it from the raw pairs.
+    const later = Array.from({ length: 30 }, (_, i) => {
+      const score = i < 12 ? 0.95 + rnd() * 0.049 : rnd() * 0.4;
+      return { seq: seqOf(100 + i), eventTime: T0 + 8 * HOUR + i * 60_000, score, positive: score >= 0.5 };
+    });
+    await evaluationStore(env, spec).addPredictions('A', later);
+    const [closedLater] = await evaluationStore(env, spec).closeWindows(T0 + 9 * HOUR);
+    const want = referenceEstimate(first, later.map((p) => p.score), 0.5)!;
+    expect(closedLater).toMatchObject({ windowStart: T0 + 8 * HOUR, estimatedCalibratedOn: 40 });
+    expect(closedLater!.estimatedPrecision!).toBeCloseTo(want.precision!, 12);
+    expect(closedLater!.estimatedRecall!).toBeCloseTo(want.recall!, 12);
+    expect(closedLater!.estimatedRocAuc!).toBeCloseTo(want.rocAuc!, 12);
+    expect(closedLater!.estimatedPrecision!).toBeLessThan(0.5);
   });
 });

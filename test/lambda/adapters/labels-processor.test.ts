@@ -239,8 +239,9 @@ describe('rejections', () => {
     const o = await deliverLabels(env, spec, records);
     expect(o.counters).toEqual({ labelsIn: 16, joined: 2, redelivered: 0, counted: 2, late: 2, unmatched: 3, invalid: 6, future: 1, duplicates: 2, conflicting: 1 });
     // Writes: one UpdateItem per label joined (2), per window counted into (2), the clock, and for the window made
-    // final its flag and its removal from the open set; the 13 dead letters go in two SendMessageBatch requests.
-    expect(o.writes).toBe(7);
+    // final its flag, its labelled predictions into the calibration and its removal from the open set; the 13 dead
+    // letters go in two SendMessageBatch requests.
+    expect(o.writes).toBe(8);
     expect(o.deadLetters).toBe(13);
     const snap = await evaluationSnapshot(env);
     const expected = payloads.map(([p, reason, message], i) => ({ p, reason, message, seq: String(100 + i) })).filter((x) => x.reason !== '');

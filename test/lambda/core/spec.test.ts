@@ -325,7 +325,7 @@ describe('scoring and evaluation sections', () => {
   it('applies the evaluation defaults and keeps the model path', () => {
     const s = parseSpec({ ...base, scoring: { model: 'm.json' }, evaluation: { labelWindowMs: 604_800_000 } });
     expect(s.scoring).toEqual({ model: 'm.json' });
-    expect(s.evaluation).toEqual({ windowMs: 3_600_000, labelWindowMs: 604_800_000, unlabeled: 'negative', minPrecision: 0.5, minRecall: 0.5, maxPsi: 0.2 });
+    expect(s.evaluation).toEqual({ windowMs: 3_600_000, labelWindowMs: 604_800_000, unlabeled: 'negative', minPrecision: 0.5, minRecall: 0.5, maxPsi: 0.2, maxFeaturePsi: 0.25, maxFeatureEmptyShare: 0.5 });
     expect(parseSpec(base).scoring).toBeUndefined();
   });
 
@@ -344,6 +344,20 @@ describe('scoring and evaluation sections', () => {
       'evaluation.minRecall must be a number from 0 to 1, got -1',
       'evaluation.maxPsi must be a number from 0 to 100, got "x"',
     ]);
+    expect(
+      problemsOf({ ...base, scoring: { model: 'm.json' }, evaluation: { labelWindowMs: 10, maxFeaturePsi: -0.1, maxFeatureEmptyShare: 1.5, minEstimatedPrecision: 'high', minEstimatedRocAuc: null } }),
+    ).toEqual([
+      'evaluation.maxFeaturePsi must be a number from 0 to 100, got -0.1',
+      'evaluation.maxFeatureEmptyShare must be a number from 0 to 1, got 1.5',
+      'evaluation.minEstimatedPrecision must be a number from 0 to 1, got "high"',
+      'evaluation.minEstimatedRocAuc must be a number from 0 to 1, got null',
+    ]);
+    expect(parseSpec({ ...base, scoring: { model: 'm.json' }, evaluation: { labelWindowMs: 10, maxFeaturePsi: 0.3, maxFeatureEmptyShare: 0.1, minEstimatedPrecision: 0.4, minEstimatedRocAuc: 0.7 } }).evaluation).toMatchObject({
+      maxFeaturePsi: 0.3,
+      maxFeatureEmptyShare: 0.1,
+      minEstimatedPrecision: 0.4,
+      minEstimatedRocAuc: 0.7,
+    });
     expect(problemsOf({ ...base, scoring: { model: 'm.json' }, evaluation: { labelWindowMs: 10, windowMs: 60_000, referenceWindowStart: 5 } })).toEqual([
       'evaluation.referenceWindowStart must be the start of an evaluation window (a multiple of windowMs 60000), got 5',
     ]);

@@ -16,7 +16,7 @@ import { s3Client } from '../../../lambda/adapters/s3-client';
 import { WindowEngine } from '../../../lambda/core/engine';
 import { decodeKeyItem } from '../../../lambda/core/key-item';
 import { parseSpecJson } from '../../../lambda/core/spec';
-import { LABELS_METRICS, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
+import { FEATURE_METRICS, LABELS_METRICS, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
 import { CONSUMER_ENV, DEAD_LETTER_QUEUE, PREDICTIONS_TABLE, STATE_TABLE, createQueueInput } from '../../../lambda/contract/resources';
 import { buildPipeline, FEATURES_ONLY_SPEC_JSON, FRAUD_SPEC_JSON, ROOT } from '../../lib/fixtures';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -164,7 +164,10 @@ it('the exported handler processes a Kinesis event and publishes the metrics the
     MetricName.EvaluationPsiProvisional,
     MetricName.EvaluationEstimatedPrecision,
     MetricName.EvaluationEstimatedRecall,
+    MetricName.EvaluationEstimatedRocAuc,
     MetricName.EvaluationFeaturePsiMax,
+    MetricName.EvaluationFeatureEmptyShareMax,
+    ...FEATURE_METRICS,
     MetricName.IdleAdvances,
   ]);
   expect([...emitted].sort()).toEqual(Object.values(MetricName).filter((m) => !elsewhere.has(m)).sort());

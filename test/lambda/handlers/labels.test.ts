@@ -11,9 +11,10 @@ import { workerEmulators } from '../../support/worker-emulators';
 import { ConfigError } from '../../../lambda/adapters/config';
 import { evaluationMetrics } from '../../../lambda/adapters/evaluation-metrics';
 import { labelsConfigFromEnv } from '../../../lambda/adapters/labels-config';
-import { EVALUATION_WINDOW_DIMENSION, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
+import { EVALUATION_WINDOW_DIMENSION, FEATURE_DIMENSION, METRICS_NAMESPACE, MetricName, PIPELINE_DIMENSION } from '../../../lambda/contract/metric-names';
 import { LABELS_ENV } from '../../../lambda/contract/resources';
-import { delayBinUpperMs, labelDelayBin } from '../../../lambda/core/label-join';
+import { scoreBin } from '../../../lambda/core/evaluation';
+import { addLabel, addPrediction, delayBinUpperMs, emptyCounts, labelDelayBin, windowMetrics } from '../../../lambda/core/label-join';
 import { parseSpec } from '../../../lambda/core/spec';
 import { type EvaluationEnv, evaluationStore, freshEvaluationEnv, putPrediction } from '../../support/evaluation-env';
 import { DAY, HOUR, T0 } from '../../support/label-reference';
@@ -172,11 +173,11 @@ describe('labels handler', () => {
     const before = Date.now();
     const docs = await emfOf(async () => {
       publishClosedWindowMetrics(evaluationMetrics('fraud'), [
-        { windowStart: T0, windowEnd: T0 + HOUR, stage: 'final', predictions: 40, positiveRate: 0.1, psi: 0, reference: T0, estimatedPrecision: 0.8, estimatedRecall: 0.6 },
-        { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, stage: 'final', predictions: 50, positiveRate: 0.3, psi: 0.42, reference: T0, estimatedPrecision: 0.7, estimatedRecall: null },
-        { windowStart: T0 + 2 * HOUR, windowEnd: T0 + 3 * HOUR, stage: 'provisional', predictions: 20, positiveRate: 0.5, psi: 0.7, reference: T0, estimatedPrecision: 0.9, estimatedRecall: 0.9 },
-        { windowStart: T0 + 3 * HOUR, windowEnd: T0 + 4 * HOUR, stage: 'final', predictions: 0, positiveRate: null, psi: null, reference: T0, estimatedPrecision: null, estimatedRecall: null },
-      ]);
+        { windowStart: T0, windowEnd: T0 + HOUR, stage: 'final', predictions: 40, positiveRate: 0.1, psi: 0, reference: T0, estimatedPrecision: 0.8, estimatedRecall: 0.6, estimatedRocAuc: 0.7, estimatedCalibratedOn: 120 },
+        { windowStart: T0 + HOUR, windowEnd: T0 + 2 * HOUR, stage: 'final', predictions: 50, positiveRate: 0.3, psi: 0.42, reference: T0, estimatedPrecision: 0.7, estimatedRecall: null, estimatedRocAuc: null, estimatedCalibratedOn: 0 },
+        { windowStart: T0 + 2 * HOUR, windowEnd: T0 + 3 * HOUR, stage: 'provisional', predictions: 20, positiveRate: 0.5, psi: 0.7, reference: T0, estimatedPrecision: 0.9, estimatedRecall: 0.9, estimatedRocAuc: null, estimatedCalibratedOn: 0 },
+        { windowStart: T0 + 3 * HOUR, windowEnd: T0 + 4 * HOUR, stage: 'final', predictions: 0, positiveRate: null, psi: null, reference: T0, estimatedPrecision: null, estimatedRecall: null, estimatedRocAuc: null, estimatedCalibratedOn: 0 },
+      ], 'fraud');
     });
     expect(docs).toHaveLength(3);
     // The alarms read Pipeline alone; Pipeline + EvaluationWindow tells each value's window.
@@ -184,14 +185,69 @@ describe('labels handler', () => {
     expect(docs.map((d) => d[EVALUATION_WINDOW_DIMENSION])).toEqual([T0, T0 + HOUR, T0 + 2 * HOUR].map((t) => new Date(t).toISOString()));
     // Stamped at the publish time, so the alarms' latest hour sees them.
     for (const d of docs) expect(d._aws.Timestamp).toBeGreaterThanOrEqual(before);
-    expect(docs[0]).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', EvaluationPositiveRate: 0.1, EvaluationPsi: 0, EvaluationEstimatedPrecision: 0.8, EvaluationEstimatedRecall: 0.6, evaluationStage: 'final', evaluationWindowEnd: new Date(T0 + HOUR).toISOString() });
+    expect(docs[0]).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', EvaluationPositiveRate: 0.1, EvaluationPsi: 0, EvaluationEstimatedPrecision: 0.8, EvaluationEstimatedRecall: 0.6, EvaluationEstimatedRocAuc: 0.7, estimateCalibratedOn: '120', evaluationStage: 'final', evaluationWindowEnd: new Date(T0 + HOUR).toISOString() });
     expect(docs[1]).toMatchObject({ EvaluationPositiveRate: 0.3, EvaluationPsi: 0.42, EvaluationEstimatedPrecision: 0.7 });
     expect(docs[1]!.EvaluationEstimatedRecall).toBeUndefined();
     expect(docs[2]).toMatchObject({ EvaluationPositiveRateProvisional: 0.5, EvaluationPsiProvisional: 0.7, evaluationStage: 'provisional' });
     // Estimates go out with the final figures only, once every prediction of the window is in.
     expect(docs[2]!.EvaluationPsi).toBeUndefined();
     expect(docs[2]!.EvaluationEstimatedPrecision).toBeUndefined();
-    expect(await emfOf(async () => publishClosedWindowMetrics(evaluationMetrics('fraud'), []))).toEqual([]);
+    expect(await emfOf(async () => publishClosedWindowMetrics(evaluationMetrics('fraud'), [], 'fraud'))).toEqual([]);
+  });
+
+  it('publishes each feature\'s PSI and share without a value per final window, in a document per feature naming the feature and the window', async () => {
+    const { publishClosedWindowMetrics } = await import('../../../lambda/handlers/labels');
+    const docs = await emfOf(async () => {
+      publishClosedWindowMetrics(evaluationMetrics('fraud'), [
+        {
+          windowStart: T0 + HOUR,
+          windowEnd: T0 + 2 * HOUR,
+          stage: 'final',
+          predictions: 50,
+          positiveRate: 0.3,
+          psi: 0.1,
+          reference: T0,
+          estimatedPrecision: 0.5,
+          estimatedRecall: 0.5,
+          estimatedRocAuc: null,
+          estimatedCalibratedOn: 0,
+          featurePsi: { spend: 0.31, count: 0.02, never: null },
+          featureEmptyShare: { spend: 0.4, count: 0, never: null },
+        },
+      ], 'fraud');
+    });
+    expect(docs).toHaveLength(3);
+    expect(docs[0]).toMatchObject({ EvaluationFeaturePsiMax: 0.31, EvaluationFeatureEmptyShareMax: 0.4 });
+    expect(JSON.parse(docs[0]!.featureEmptyShare as string)).toEqual({ spend: 0.4, count: 0, never: null });
+    // One document per feature, by name; none for a feature without either figure.
+    const perFeature = docs.slice(1);
+    expect(perFeature.map((d) => d[FEATURE_DIMENSION])).toEqual(['count', 'spend']);
+    for (const d of perFeature) {
+      expect(d._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([[PIPELINE_DIMENSION, FEATURE_DIMENSION], [PIPELINE_DIMENSION, FEATURE_DIMENSION, EVALUATION_WINDOW_DIMENSION]]);
+      expect(d).toMatchObject({ [PIPELINE_DIMENSION]: 'fraud', [EVALUATION_WINDOW_DIMENSION]: new Date(T0 + HOUR).toISOString(), evaluationStage: 'final' });
+    }
+    expect(perFeature[0]).toMatchObject({ EvaluationFeaturePsi: 0.02, EvaluationFeatureEmptyShare: 0 });
+    expect(perFeature[1]).toMatchObject({ EvaluationFeaturePsi: 0.31, EvaluationFeatureEmptyShare: 0.4 });
+    // The documents after them carry the pipeline alone again.
+    expect(docs[0]![FEATURE_DIMENSION]).toBeUndefined();
+  });
+
+  it('publishes a final window\'s estimate from before its labels beside the realized figures: the estimate and its error', async () => {
+    const { publishFinalWindowMetrics } = await import('../../../lambda/adapters/evaluation-metrics');
+    const counts = emptyCounts();
+    for (const [score, label] of [[0.9, true], [0.8, false], [0.2, false], [0.1, true]] as const) {
+      addPrediction(counts, { score, positive: score >= 0.5, scoreBin: scoreBin(score) });
+      addLabel(counts, { score, positive: score >= 0.5, label, delayMs: HOUR });
+    }
+    const estimated = { precision: 0.9, recall: 0.7, rocAuc: 0.8, calibratedOn: 400 };
+    const [doc] = await emfOf(async () => publishFinalWindowMetrics(evaluationMetrics('fraud'), [{ windowStart: T0, windowEnd: T0 + HOUR, metrics: windowMetrics(counts, 'negative'), estimated }]));
+    // Realized: precision 1/2, recall 1/2, ROC AUC 2 of 4 pairs.
+    expect(doc!.EvaluationPrecisionEstimateError).toBeCloseTo(0.4, 12);
+    expect(doc!.EvaluationRecallEstimateError).toBeCloseTo(0.2, 12);
+    expect(doc!.EvaluationRocAucEstimateError).toBeCloseTo(0.3, 12);
+    expect(JSON.parse(doc!.estimated as string)).toEqual(estimated);
+    const [without] = await emfOf(async () => publishFinalWindowMetrics(evaluationMetrics('fraud'), [{ windowStart: T0, windowEnd: T0 + HOUR, metrics: windowMetrics(counts, 'negative') }]));
+    expect(without!.EvaluationPrecisionEstimateError).toBeUndefined();
   });
 
   it('publishes one document per final window, each naming its window; LabelsJoined counts joins an earlier failed delivery wrote', async () => {
