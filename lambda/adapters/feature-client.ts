@@ -81,9 +81,14 @@ export class FeatureClient {
     this.store = new StateStore({ client: o.dynamo ?? new DynamoDBClient(resolveClientLocation('DYNAMODB', {})), tableName: o.tableName });
   }
 
-  /** Read units consumed so far, as DynamoDB reported them. */
+  /** Read units consumed so far, as DynamoDB reported them (key items and the registry of definitions). */
   public get readUnits(): number {
     return this.store.consumedReadUnits;
+  }
+
+  /** Of `readUnits`, those of the registry of definitions (read at most once every definitionsMaxAgeMs). */
+  public get definitionsReadUnits(): number {
+    return this.store.unitsBy.get('read definitions') ?? 0;
   }
 
   /** BatchGetItem requests sent so far (retries of unprocessed keys not counted). */
