@@ -28,10 +28,11 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-/** Serves `client`'s features on 127.0.0.1 (`port` 0: any free port). */
-export async function startFeaturesServer(client: FeatureClient, port = 0, now: () => number = Date.now): Promise<FeaturesServer> {
+/** Serves `client`'s features on 127.0.0.1 (`port` 0: any free port); `onRequest` counts each request. */
+export async function startFeaturesServer(client: FeatureClient, port = 0, now: () => number = Date.now, onRequest?: () => void): Promise<FeaturesServer> {
   const handle = featuresHandler(() => client, now);
   const server: Server = createServer((req, res) => {
+    onRequest?.();
     void (async () => {
       const body = await readBody(req);
       if (body === undefined) {
@@ -65,6 +66,10 @@ export async function startFeaturesServer(client: FeatureClient, port = 0, now: 
   const { port: bound } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${bound}/`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -615,7 +615,19 @@ function quietLogger(): Logger {
 
 /** Metrics as the handlers build them on Lambda; each EMF document goes to `onEmf` instead of stdout. */
 function quietMetrics(onEmf?: (doc: unknown) => void, pipelineName = 'local'): Metrics {
-  const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'local' });
+  // An evaluation window's documents name its EvaluationWindow in more than one dimension set, with one value:
+  // Powertools warns of the repeated key on every such document, which would bury the run's output. Other
+  // warnings pass.
+  const logger = {
+    debug: console.debug,
+    info: console.info,
+    error: console.error,
+    warn: (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].includes('is defined as both a dimension set and dimension set')) return;
+      console.warn(...args);
+    },
+  };
+  const m = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'local', logger });
   m.clearDefaultDimensions();
   m.setDefaultDimensions({ [PIPELINE_DIMENSION]: pipelineName });
   // Local runs report their figures through onOutcome and onEmf; EMF lines on stdout would only be noise.

@@ -4,7 +4,7 @@
  * judges against the story's clock), and after each wave the online features are read back the way a fraud model
  * would read them at that moment.
  */
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../local/kinesis-client';
@@ -18,7 +18,8 @@ import type { PipelineSpec } from '../../lambda/core/spec';
 import { evaluationCloseLagMs } from '../../lambda/core/label-join';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import type { Emulators } from '../local/emulators';
-import { startFeaturesServer } from '../local/features-server';
+import { type FeaturesServer, startFeaturesServer } from '../local/features-server';
+import { type LivePageOptions, LivePageSource } from './live-page';
 import { LocalPipeline } from '../local/pipeline';
 import { loadSpecAndModel } from '../cli/spec-file';
 import type { Model } from '../../lambda/core/model';
@@ -48,32 +49,47 @@ export interface DemoOptions {
   readonly width?: number;
   /** With follow: the localhost port of the features endpoint. @default any free port */
   readonly featuresPort?: number;
+  /** Serves the live page of the run on localhost. @default none */
+  readonly page?: LivePageOptions;
+  /** With follow: runs until this settles. @default until the process ends (Ctrl-C) */
+  readonly until?: Promise<unknown>;
 }
 
 /**
  * Follow mode with the user's own spec: the pipeline on the emulators, the features endpoint on localhost, no
  * story; runs until Ctrl-C, one line per batch.
  */
-export async function runFollow(o: Pick<DemoOptions, 'emulators' | 'out' | 'featuresPort'> & { readonly spec: PipelineSpec; readonly specPath: string; readonly name?: string }): Promise<number> {
+export async function runFollow(o: Pick<DemoOptions, 'emulators' | 'out' | 'featuresPort' | 'page' | 'until'> & { readonly spec: PipelineSpec; readonly specPath: string; readonly name?: string }): Promise<number> {
   let log: ((t: Timed) => void) | undefined;
+  const live = o.page === undefined ? undefined : new LivePageSource(o.page);
   const pipeline = await LocalPipeline.start({
     spec: o.spec,
     name: o.name ?? 'sandbox',
     shards: 2,
-    onOutcome: (outcome, recordsIn) => log?.({ at: Date.now(), outcome, recordsIn }),
+    ...(live === undefined ? {} : { onEmf: live.onEmf }),
+    onOutcome: (outcome, recordsIn) => {
+      live?.outcome(outcome);
+      log?.({ at: Date.now(), outcome, recordsIn });
+    },
   });
+  let server: FeaturesServer | undefined;
   try {
+    await live?.start(`Feature pipeline: ${basename(o.specPath)}`, o.spec, pipeline);
     const client = new FeatureClient({ spec: o.spec, tableName: pipeline.names.stateTable, dynamo: pipeline.dynamoClient });
-    const server = await startFeaturesServer(client, o.featuresPort ?? 0);
+    server = await startFeaturesServer(client, o.featuresPort ?? 0, Date.now, live?.servingRequest);
     o.out(`Pipeline running with your spec (features: ${o.spec.features.map((f) => f.name).join(', ')}).\n`);
     printFollowHelp(o, pipeline, o.spec, server.url, o.specPath);
     log = (t) => o.out(`${clock(t.at)}  ${batchLine(t)}\n`);
-    await new Promise<never>(() => undefined); // until Ctrl-C (the CLI's signal handler ends the process)
+    await untilStopped(o.until);
     return 0;
   } finally {
+    await Promise.all([live?.close(), server?.close()]);
     await pipeline.stop();
   }
 }
+
+/** Until `until` settles, or (without it) until Ctrl-C: the CLI's signal handler ends the process. */
+const untilStopped = (until: Promise<unknown> | undefined): Promise<unknown> => until ?? new Promise<never>(() => undefined);
 
 interface Timed {
   readonly at: number;
@@ -133,8 +149,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
   const finals: FinalEvaluationWindow[] = [];
   const labelLedger = new ArrivalLedger();
+  const live = o.page === undefined ? undefined : new LivePageSource(o.page);
   const pipeline = await LocalPipeline.start({
     spec,
+    ...(live === undefined ? {} : { onEmf: live.onEmf }),
     name: o.name ?? 'sandbox',
     shards: 2,
     batchSize: EVENT_SOURCE_DEFAULTS.batchSize,
@@ -144,6 +162,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     labelsArrivalClock: labelLedger.clock,
     onOutcome: (outcome, recordsIn) => {
       const t: Timed = { at: Date.now(), outcome, recordsIn };
+      live?.outcome(outcome);
       outcomes.push(t);
       addCounters(totals, outcome.counters);
       totals.redelivered += outcome.counters.redelivered;
@@ -152,7 +171,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       liveLog?.(t);
     },
   });
+  let server: FeaturesServer | undefined;
   try {
+    await live?.start('Feature pipeline: the story', spec, pipeline);
     const dynamo = pipeline.dynamoClient;
     const listed = await kinesisClient().send(new ListShardsCommand({ StreamName: pipeline.names.stream }));
     const shardIds = (listed.Shards ?? []).map((s) => s.ShardId!).sort();
@@ -337,12 +358,13 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     if (invisible.length > 0) out(`  WARNING: no feature write seen within ${VISIBLE_TIMEOUT_MS / 1000} s for ${invisible.join(', ')}\n`);
 
     if (!o.follow) return invisible.length > 0 ? 1 : 0;
-    const server = await startFeaturesServer(client, o.featuresPort ?? 0);
+    server = await startFeaturesServer(client, o.featuresPort ?? 0, Date.now, live?.servingRequest);
     printFollowHelp(o, pipeline, spec, server.url);
     liveLog = (t) => out(`${clock(t.at)}  ${batchLine(t)}\n`);
-    await new Promise<never>(() => undefined); // until Ctrl-C (the CLI's signal handler ends the process)
+    await untilStopped(o.until);
     return 0;
   } finally {
+    await Promise.all([live?.close(), server?.close()]);
     await pipeline.stop();
   }
 }

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { EmfFeed } from '../local/dashboard/emf-feed';
 import { REPORT_FILE, fileRunReport } from '../local/dashboard/report';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { DeadLetterMessage } from '../../lambda/adapters/dead-letters';
 import { type InputRecord } from '../../lambda/core/engine';
 import { type InputFormat, InputLineError, WRAPPED, inputLineParser } from '../../lambda/core/input-line';
@@ -32,6 +32,7 @@ import type { ReshardStep } from './reshard';
 import { type Usage, UsageRecorder } from '../local/usage';
 import { EVENT_SOURCE_DEFAULTS } from '../../lambda/contract/resources';
 import { ArrivalLedger } from './arrivals';
+import { type LivePageOptions, LivePageSource } from './live-page';
 import { FaultInjector } from './chaos';
 import { onFailureLine } from './format';
 import { decodeWtf8, encodeWtf8 } from '../../lambda/core/wtf8';
@@ -83,8 +84,10 @@ export interface FileRunOptions {
   /** How the input's lines are read. @default the replay's envelope */
   readonly format?: InputFormat;
   readonly outDir: string;
-  /** Collects the EMF documents the handlers publish (the local page reads it live); DIR/report.html draws them. */
+  /** Collects the EMF documents the handlers publish; DIR/report.html draws them. */
   readonly feed?: EmfFeed;
+  /** Serves the live page of the run on localhost while it runs (its feed then draws DIR/report.html). @default none */
+  readonly page?: LivePageOptions;
   /** @default 1 */
   readonly shards?: number;
   /** Fraction of invocations that fail part-way through their writes. @default 0 */
@@ -318,7 +321,8 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   let boundWriteUnits = 0;
   const usage = new UsageRecorder({ predictionsTable: `${o.name ?? 'sandbox'}-predictions` });
   const labelsUsage = new UsageRecorder({ predictionsTable: `${o.name ?? 'sandbox'}-predictions` });
-  const feed = o.feed ?? new EmfFeed();
+  const live = o.page === undefined ? undefined : new LivePageSource(o.page, o.feed);
+  const feed = live?.feed ?? o.feed ?? new EmfFeed();
   const labelLedger = new ArrivalLedger();
   let labelsJoined = 0;
   const pipeline = await LocalPipeline.start({
@@ -338,6 +342,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     startConsumer: false,
     ...((o.chaos ?? 0) > 0 ? { beforeInvoke: chaos.beforeInvoke, writeGate: chaos.writeGate } : {}),
     onOutcome: (outcome) => {
+      live?.outcome(outcome);
       addCounters(counted, outcome.counters);
       skipped += outcome.skipped;
       stateWrites += outcome.stateWrites;
@@ -347,6 +352,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
   });
   let ticker: NodeJS.Timeout | undefined;
   try {
+    await live?.start(`Feature pipeline run: ${basename(o.inputPath)}`, o.spec, pipeline);
     // 1. Put the file in order, remembering which input line each sequence number holds.
     const t0 = Date.now();
     let phase = 'put';
@@ -481,6 +487,7 @@ export async function runFile(o: FileRunOptions): Promise<FileRunResult> {
     };
   } finally {
     if (ticker) clearInterval(ticker);
+    await live?.close();
     await pipeline.stop();
   }
 }

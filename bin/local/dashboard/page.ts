@@ -19,6 +19,8 @@ export function panelsFor(spec: PipelineSpec): PanelDefinition[] {
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 const W = 360;
 const H = 140;
+/** Left margin: room for the axis' figures ("12,345"). */
+const L = 46;
 
 export const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -36,7 +38,7 @@ function chart(series: ReadonlyArray<{ label: string; points: readonly Point[] }
   const t1 = Math.max(...all.map((p) => p.t));
   const vMax = Math.max(0, ...all.map((p) => p.v));
   const vMin = Math.min(0, ...all.map((p) => p.v));
-  const x = (t: number): number => (t1 === t0 ? W / 2 : 30 + ((t - t0) / (t1 - t0)) * (W - 40));
+  const x = (t: number): number => (t1 === t0 ? W / 2 : L + ((t - t0) / (t1 - t0)) * (W - L - 10));
   const y = (v: number): number => (vMax === vMin ? H - 20 : H - 20 - ((v - vMin) / (vMax - vMin)) * (H - 35));
   const shapes = series.map((s, i) => {
     const color = COLORS[i % COLORS.length]!;
@@ -46,8 +48,8 @@ function chart(series: ReadonlyArray<{ label: string; points: readonly Point[] }
   });
   return (
     `<svg class="chart" width="${W}" height="${H}" role="img">` +
-    `<line x1="30" y1="${H - 20}" x2="${W - 10}" y2="${H - 20}" stroke="#999"/><line x1="30" y1="10" x2="30" y2="${H - 20}" stroke="#999"/>` +
-    `<text x="26" y="16" text-anchor="end" class="axis">${formatValue(vMax)}</text><text x="26" y="${H - 20}" text-anchor="end" class="axis">${formatValue(vMin)}</text>` +
+    `<line x1="${L}" y1="${H - 20}" x2="${W - 10}" y2="${H - 20}" stroke="#999"/><line x1="${L}" y1="10" x2="${L}" y2="${H - 20}" stroke="#999"/>` +
+    `<text x="${L - 4}" y="16" text-anchor="end" class="axis">${formatValue(vMax)}</text><text x="${L - 4}" y="${H - 20}" text-anchor="end" class="axis">${formatValue(vMin)}</text>` +
     shapes.join('') +
     `</svg>`
   );
@@ -77,7 +79,8 @@ const STYLE = `body{font:14px system-ui,sans-serif;margin:16px;color:#222}h1{fon
 .panels{display:flex;flex-wrap:wrap;gap:12px}.panel{border:1px solid #ddd;border-radius:6px;padding:8px;width:${W + 16}px}
 .panel h3{font-size:13px;margin:0 0 6px}.legend{list-style:none;padding:0;margin:6px 0 0;font-size:12px}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}
 .axis{font-size:10px;fill:#666}.figures th{text-align:left;padding-right:16px;font-weight:normal}.figures td{text-align:right;font-variant-numeric:tabular-nums}
-table.shards td,table.shards th{padding:2px 10px;text-align:right}#lookup-result{white-space:pre-wrap;background:#f6f6f6;padding:8px}`;
+table.shards td,table.shards th{padding:2px 10px;text-align:right}#lookup-result{white-space:pre-wrap;background:#f6f6f6;padding:8px;font-size:11px;max-height:240px;overflow:auto}
+table.lookup td,table.lookup th{padding:2px 10px;text-align:left}table.lookup td.value{text-align:right;font-variant-numeric:tabular-nums}`;
 
 export interface PageParts {
   readonly title: string;

@@ -1,13 +1,13 @@
 /**
  * The live page on 127.0.0.1: `/` the page, `/panels` the panels alone (the page's script replaces them every two
- * seconds), `/shards` each shard's watermark and lag, `/features?key=K` a feature lookup (values as of now, with
- * their status).
+ * seconds), `/shards` each shard's watermark and lag, `/figures` the run's own counts (when given),
+ * `/features?key=K` a feature lookup (values as of now, with their status).
  */
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PanelDefinition } from '../../../lambda/contract/dashboard-panels';
 import type { EmfFeed } from './emf-feed';
-import { escapeHtml, formatValue, renderPage, renderPanels } from './page';
+import { escapeHtml, formatValue, renderFigures, renderPage, renderPanels } from './page';
 
 export interface ShardRow {
   readonly shard: string;
@@ -22,6 +22,8 @@ export interface DashboardServerOptions {
   readonly shards: () => Promise<readonly ShardRow[]>;
   /** The features of a key as the features endpoint answers them. */
   readonly lookup: (key: string) => Promise<unknown>;
+  /** Counts of the run that no EMF metric carries (write units, serving requests), shown above the panels. */
+  readonly figures?: () => Readonly<Record<string, number>>;
   /** @default 0 (any free port) */
   readonly port?: number;
   /** @default 5000 */
@@ -39,6 +41,8 @@ async function refresh(){
   try{
     document.getElementById('panels').innerHTML=await (await fetch('/panels')).text();
     document.getElementById('shards').innerHTML=await (await fetch('/shards')).text();
+    const f=document.getElementById('figures');
+    if(f)f.innerHTML=await (await fetch('/figures')).text();
   }catch(e){}
 }
 setInterval(refresh,2000);
@@ -48,6 +52,20 @@ document.getElementById('lookup').addEventListener('submit',async(ev)=>{
   const out=document.getElementById('lookup-result');
   const res=await fetch('/features?key='+encodeURIComponent(key));
   const body=await res.json();
+  const table=document.getElementById('lookup-table');
+  table.replaceChildren();
+  if(body&&body.features){
+    const head=document.createElement('tr');
+    for(const h of ['feature','value','status','window start','written at']){const th=document.createElement('th');th.textContent=h;head.appendChild(th);}
+    table.appendChild(head);
+    for(const [name,f] of Object.entries(body.features)){
+      const tr=document.createElement('tr');
+      tr.dataset.feature=name;
+      const iso=(t)=>t===null||t===undefined?'–':new Date(t).toISOString();
+      for(const [cls,v] of [['name',name],['value',f.value===null?'–':String(f.value)],['status',f.status],['window',iso(f.windowStart)],['written',iso(f.writtenAt)]]){const td=document.createElement('td');td.className=cls;td.textContent=v;tr.appendChild(td);}
+      table.appendChild(tr);
+    }
+  }
   out.textContent=JSON.stringify(body,null,2);
   out.dataset.status=String(res.status);
 });`;
@@ -67,12 +85,15 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
       const url = new URL(req.url ?? '/', 'http://localhost');
       try {
         if (url.pathname === '/') {
-          const extra = `<h2>Shards</h2><div id="shards">${await shardsHtml()}</div>
-<h2>Feature lookup</h2><form id="lookup"><input id="key" name="key" placeholder="entity key"> <button type="submit">Look up</button></form><pre id="lookup-result"></pre>`;
+          const figures = o.figures === undefined ? '' : `<h2>Figures of the run</h2><div id="figures">${renderFigures(o.figures())}</div>`;
+          const extra = `${figures}<h2>Shards</h2><div id="shards">${await shardsHtml()}</div>
+<h2>Feature lookup</h2><p>Values as of now, with their status, as the features endpoint answers them.</p><form id="lookup"><input id="key" name="key" placeholder="entity key"> <button type="submit">Look up</button></form><table id="lookup-table" class="lookup"></table><pre id="lookup-result"></pre>`;
           const html = renderPage({ title: o.title, subtitle: `Live: panels from the metrics the handlers emit (EMF), per ${period / 1000} s; refreshed every 2 s.`, panels: renderPanels(o.feed, o.panels, period), extra, script: SCRIPT });
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
         } else if (url.pathname === '/panels') {
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(renderPanels(o.feed, o.panels, period));
+        } else if (url.pathname === '/figures' && o.figures !== undefined) {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(renderFigures(o.figures()));
         } else if (url.pathname === '/shards') {
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(await shardsHtml());
         } else if (url.pathname === '/features') {
@@ -95,5 +116,14 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     server.listen(o.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // A browser keeps its connections open: they would hold close() until they time out.
+      server.closeAllConnections();
+    });
+    return closing;
+  };
+  return { url: `http://127.0.0.1:${port}/`, close };
 }
