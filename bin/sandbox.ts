@@ -11,6 +11,8 @@
  *                                   stderr the run's figures, with the CPU time and peak memory of this process
  *                                   and of each emulator
  *   --kinesis-emulator kinesis-mock runs either mode on kinesis-mock instead of kinesalite (for comparison)
+ *   --page-port PORT / --no-page    every mode serves a live page of the run on localhost (URL on stderr) unless
+ *                                   --no-page
  */
 import { join } from 'node:path';
 import { type InputFormat, WRAPPED } from '../lambda/core/input-line';
@@ -25,6 +27,7 @@ import { inputFormatOf } from './cli/input-format';
 import { type Emulators, type KinesisEmulator, processUsage, startEmulators } from './local/emulators';
 import { loadSpecAndModel } from './cli/spec-file';
 import { runDemo, runFollow } from './sandbox/demo';
+import type { LivePage, LivePageOptions } from './sandbox/live-page';
 import { checkInputFile, clearRunOutputs, runFile } from './sandbox/file-run';
 import { type ReshardStep, parseReshards } from './sandbox/reshard';
 import { EVALUATION_FILE, PREDICTIONS_FILE, REJECTED_LABELS_FILE, readLabelsFile } from './sandbox/file-evaluation';
@@ -32,9 +35,13 @@ import { EVALUATION_FILE, PREDICTIONS_FILE, REJECTED_LABELS_FILE, readLabelsFile
 const KINESIS_EMULATORS: readonly KinesisEmulator[] = ['kinesalite', 'kinesis-mock'];
 
 let emulators: Emulators | undefined;
+let page: LivePage | undefined;
 let interrupted = false;
 
 async function stopEmulators(): Promise<void> {
+  const p = page;
+  page = undefined;
+  await p?.close();
   const e = emulators;
   emulators = undefined;
   await e?.stop();
@@ -75,6 +82,20 @@ async function main(): Promise<number> {
   const featuresPort = args['features-port'] as number | undefined;
   if (featuresPort !== undefined && (!Number.isInteger(featuresPort) || featuresPort < 1 || featuresPort > 65_535)) throw new UsageError(`--features-port must be an integer from 1 to 65535, got ${featuresPort}`);
   if (featuresPort !== undefined && args.follow !== true) throw new UsageError('--features-port needs --follow');
+  const pagePort = args['page-port'] as number | undefined;
+  if (pagePort !== undefined && (!Number.isInteger(pagePort) || pagePort < 1 || pagePort > 65_535)) throw new UsageError(`--page-port must be an integer from 1 to 65535, got ${pagePort}`);
+  if (pagePort !== undefined && args['no-page'] === true) throw new UsageError('--page-port and --no-page exclude each other');
+  // The live page: its URL on stderr (stdout carries the story, or the summary of a file run).
+  const pageOptions: LivePageOptions | undefined =
+    args['no-page'] === true
+      ? undefined
+      : {
+          port: pagePort ?? 0,
+          onStart: (p) => {
+            page = p;
+            process.stderr.write(`live page: ${p.url}\n`);
+          },
+        };
   if (fileMode) {
     for (const name of ['config', 'input', 'out'] as const) if (args[name] === undefined) throw new UsageError(`--${name} is required with --config/--input/--out`);
     if (args.follow) throw new UsageError('--follow takes --config alone (your spec, live); file mode (--input, --out) ends when the file is done');
@@ -149,6 +170,7 @@ async function main(): Promise<number> {
         ...(batchSize === undefined ? {} : { batchSize }),
         ...(loaded?.model === undefined ? {} : { model: loaded.model }),
         ...(labelsPath === undefined ? {} : { labelsPath }),
+        ...(pageOptions === undefined ? {} : { page: pageOptions }),
         // Long runs show they are moving, on a terminal only (logs and tests stay quiet).
         ...(process.stderr.isTTY ? { progress: (line: string) => process.stderr.write(`${line}\n`) } : {}),
       });
@@ -189,9 +211,10 @@ async function main(): Promise<number> {
       return args.strict === true && warnings.length > 0 ? STRICT_EXIT_CODE : 0;
     }
     const out = (s: string): void => void process.stdout.write(s);
-    if (followOwn) return await runFollow({ emulators, spec: spec!, specPath: args.config as string, out, ...(featuresPort === undefined ? {} : { featuresPort }) });
+    const pagePart = pageOptions === undefined ? {} : { page: pageOptions };
+    if (followOwn) return await runFollow({ emulators, spec: spec!, specPath: args.config as string, out, ...(featuresPort === undefined ? {} : { featuresPort }), ...pagePart });
     const width = process.stdout.isTTY ? process.stdout.columns : undefined;
-    return await runDemo({ emulators, follow: args.follow === true, out, ...(width ? { width } : {}), ...(featuresPort === undefined ? {} : { featuresPort }) });
+    return await runDemo({ emulators, follow: args.follow === true, out, ...(width ? { width } : {}), ...(featuresPort === undefined ? {} : { featuresPort }), ...pagePart });
   } finally {
     await stopEmulators();
   }

@@ -38,10 +38,20 @@ export const REPLAY_CLI: CliDefinition = {
 export const SANDBOX_CLI: CliDefinition = {
   command: 'npm start --',
   summary: 'The pipeline on local emulators: the fraud story, or a recorded file through Kinesis, the consumer, DynamoDB and SQS.',
-  forms: [['follow', 'features-port', 'kinesis-emulator'], ['follow!', 'config!', 'features-port', 'kinesis-emulator'], ['config!', 'input!', 'flat', 'arrival-field', 'out!', 'labels', 'shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'kinesis-emulator', 'strict']],
+  forms: [
+    ['follow', 'features-port', 'page-port', 'no-page', 'kinesis-emulator'],
+    ['follow!', 'config!', 'features-port', 'page-port', 'no-page', 'kinesis-emulator'],
+    ['config!', 'input!', 'flat', 'arrival-field', 'out!', 'labels', 'shards', 'parallelization-factor', 'reshard', 'chaos', 'seed', 'batch-size', 'page-port', 'no-page', 'kinesis-emulator', 'strict'],
+  ],
   options: {
     follow: { kind: 'flag', help: 'Keep the pipeline running for a producer of your own, with the features endpoint on localhost, until Ctrl-C: after the story, or with --config your spec instead of the story.' },
     'features-port': { kind: 'number', value: 'PORT', help: 'With --follow: localhost port of the features endpoint; default any free port.' },
+    'page-port': {
+      kind: 'number',
+      value: 'PORT',
+      help: 'Localhost port of the live page of the run (the dashboard\'s panels from the metrics the handlers emit, each shard\'s watermark and lag, a feature lookup box), served while the run lasts, its URL printed on stderr; 1 to 65535, default any free port.',
+    },
+    'no-page': { kind: 'flag', help: 'Serve no live page.' },
     config: { kind: 'string', value: 'SPEC.json', help: 'Pipeline spec file: with --follow, run your spec instead of the story; in file mode (--config, --input and --out go together), the spec of the run.' },
     input: { kind: 'string', value: 'RECORDS.jsonl', help: 'File mode: records in the replay\'s input format.' },
     flat: { ...FLAT_OPTIONS.flat!, help: `File mode: ${FLAT_OPTIONS.flat!.help}` },

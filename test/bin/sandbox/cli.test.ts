@@ -77,6 +77,14 @@ describe.concurrent('sandbox command line', () => {
     expect(badPort.stderr).toContain('--features-port must be an integer from 1 to 65535, got 70000');
   });
 
+  it('refuses a page port out of range, and one with --no-page', async () => {
+    const [badPort, both] = await Promise.all([sandbox(['--page-port', '0']), sandbox(['--follow', '--page-port', '8080', '--no-page'])]);
+    expect([badPort.code, both.code]).toEqual([64, 64]);
+    expect(badPort.stderr).toContain('--page-port must be an integer from 1 to 65535, got 0');
+    expect(both.stderr).toContain('--page-port and --no-page exclude each other');
+    expect(both.stderr).not.toContain('emulators up');
+  });
+
   it('gives the path of a bad spec field', async () => {
     const spec = path.join(dir, 'bad-spec.json');
     writeFileSync(spec, JSON.stringify({ source: { keyField: 'k', timeField: 't' }, watermark: { allowedLatenessMs: 0 }, features: [{ name: 'a', window: { type: 'sliding', sizeMs: 10, slideMs: 0 }, aggregate: 'count' }] }));
