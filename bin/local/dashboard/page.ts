@@ -31,6 +31,15 @@ export function formatValue(v: number | undefined): string {
   return Number(v.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 6 });
 }
 
+/** An axis figure, short enough for the chart's margin: 972k, 2.97M. */
+function axisValue(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e9) return `${Number((v / 1e9).toPrecision(3))}G`;
+  if (a >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (a >= 1e4) return `${Number((v / 1e3).toPrecision(3))}k`;
+  return formatValue(v);
+}
+
 function chart(series: ReadonlyArray<{ label: string; points: readonly Point[] }>): string {
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return `<svg class="chart empty" width="${W}" height="${H}" role="img" aria-label="no data yet"><text x="${W / 2}" y="${H / 2}" text-anchor="middle">no data yet</text></svg>`;
@@ -49,7 +58,7 @@ function chart(series: ReadonlyArray<{ label: string; points: readonly Point[] }
   return (
     `<svg class="chart" width="${W}" height="${H}" role="img">` +
     `<line x1="${L}" y1="${H - 20}" x2="${W - 10}" y2="${H - 20}" stroke="#999"/><line x1="${L}" y1="10" x2="${L}" y2="${H - 20}" stroke="#999"/>` +
-    `<text x="${L - 4}" y="16" text-anchor="end" class="axis">${formatValue(vMax)}</text><text x="${L - 4}" y="${H - 20}" text-anchor="end" class="axis">${formatValue(vMin)}</text>` +
+    `<text x="${L - 4}" y="16" text-anchor="end" class="axis">${axisValue(vMax)}</text><text x="${L - 4}" y="${H - 20}" text-anchor="end" class="axis">${axisValue(vMin)}</text>` +
     shapes.join('') +
     `</svg>`
   );
