@@ -311,7 +311,7 @@ export async function partitionStep(deps: BackfillDeps, run: RunRef, partition: 
   const spec: PipelineSpec = parseSpecJson(plan.spec);
   const { sink, lines: out } = lineSink();
   const loop = new ReplayLoop(spec, sink);
-  const spread = new ShardSpread();
+  const spread = new ShardSpread(bases[0]?.parents);
   const decoder = new RecordDecoder(spec);
   let batch: InputRecord[] = [];
   // Segments are read a few ahead of the loop.

@@ -43,10 +43,14 @@ export interface ShardLineage {
   readonly maxEventTime: number | null;
 }
 
-/** The engine's preset for an archived record: a child shard's first record raises its watermark to its parents'. */
-export function lineagePreset(r: Pick<ArchivedRecord, 'lineage'>): { preset: { shardMax: number; newestArrival: null } } | Record<string, never> {
-  const m = r.lineage?.maxEventTime;
-  return m === undefined || m === null ? {} : { preset: { shardMax: m, newestArrival: null } };
+/**
+ * What an archived record's lineage gives the engine's input: a child shard's first record raises its watermark to
+ * its parents' (`preset`), and names them (`parents`).
+ */
+export function lineagePreset(r: Pick<ArchivedRecord, 'lineage'>): { preset?: { shardMax: number; newestArrival: null }; parents?: readonly string[] } {
+  const l = r.lineage;
+  if (l === undefined) return {};
+  return { parents: l.parents, ...(l.maxEventTime === null ? {} : { preset: { shardMax: l.maxEventTime, newestArrival: null } }) };
 }
 
 /** An archive object or line that cannot be read, or a record that cannot be archived; names the object and line. */

@@ -53,6 +53,8 @@ export interface SegmentSummary {
   readonly newestArrival: number | null;
   /** The segment's first unreadable input line (file segments): the run fails naming its global line number. */
   readonly lineError?: { readonly line: number; readonly detail: string };
+  /** Shards made by a split or merge whose first records the segment holds, with their parents. */
+  readonly parents?: Record<string, readonly string[]>;
 }
 
 /** What a segment inherits from the segments before it. */
@@ -61,6 +63,8 @@ export interface SegmentBase {
   readonly lineBase: number;
   readonly shardMax: Record<string, number>;
   readonly newestArrival: number | null;
+  /** Every segment's shard lineage (child → parents): a key moving from a parent to its child stays exact. */
+  readonly parents?: Record<string, readonly string[]>;
 }
 
 export interface SegmentPlan {
@@ -91,8 +95,10 @@ export function planSegment(spec: PipelineSpec, records: readonly InputRecord[],
   const shardMax: Record<string, number> = Object.create(null) as Record<string, number>;
   const skew = spec.watermark.maxFutureSkewMs;
   let newest: number | null = null;
+  const parents: Record<string, readonly string[]> = {};
   for (const r of records) {
     if (r.arrivalTime !== undefined && (newest === null || r.arrivalTime > newest)) newest = r.arrivalTime;
+    if (r.parents !== undefined) parents[r.shard] = r.parents;
     // A child shard's first record raises its maximum to its parents' (an archived record's lineage).
     const raised = r.preset?.shardMax;
     if (raised !== undefined && raised !== null && !(shardMax[r.shard]! >= raised)) shardMax[r.shard] = raised;
@@ -107,7 +113,7 @@ export function planSegment(spec: PipelineSpec, records: readonly InputRecord[],
     const payload = typeof r.data === 'string' ? { d: r.data } : { b: Buffer.from(r.data).toString('base64') };
     parts[partitionOf(routeKey, partitions)]!.push({ l: Number(r.seq), s: r.shard, a: r.arrivalTime ?? null, ...payload, m: before ?? null, n: newest });
   }
-  return { summary: { lines, records: records.length, shardMax: { ...shardMax }, newestArrival: newest }, parts };
+  return { summary: { lines, records: records.length, shardMax: { ...shardMax }, newestArrival: newest, ...(Object.keys(parents).length === 0 ? {} : { parents }) }, parts };
 }
 
 /** Each segment's base, from the summaries in order. A segment's unreadable line fails the run, named globally. */
@@ -116,9 +122,12 @@ export function combineSegments(summaries: readonly SegmentSummary[]): SegmentBa
   let lineBase = 0;
   const shardMax: Record<string, number> = {};
   let newest: number | null = null;
+  const parents: Record<string, readonly string[]> = {};
+  for (const s of summaries) Object.assign(parents, s.parents ?? {});
+  const lineage = Object.keys(parents).length === 0 ? {} : { parents };
   for (const s of summaries) {
     if (s.lineError !== undefined) throw new BackfillInputError(lineBase + s.lineError.line, s.lineError.detail);
-    bases.push({ lineBase, shardMax: { ...shardMax }, newestArrival: newest });
+    bases.push({ lineBase, shardMax: { ...shardMax }, newestArrival: newest, ...lineage });
     lineBase += s.lines;
     for (const [shard, t] of Object.entries(s.shardMax)) if (shardMax[shard] === undefined || t > shardMax[shard]) shardMax[shard] = t;
     if (s.newestArrival !== null && (newest === null || s.newestArrival > newest)) newest = s.newestArrival;
@@ -154,15 +163,34 @@ export function plannedInput(base: SegmentBase, r: PlannedRecord, decoder?: Reco
   };
 }
 
-/** Counts keys whose records came from more than one shard (see the module comment). */
+/**
+ * Counts keys whose records came from more than one shard (see the module comment), but for a key that moved
+ * from a shard to one that continues it (a split's or merge's child, `parents`): that one stays exact.
+ */
 export class ShardSpread {
-  private readonly first = new Map<string, string>();
+  private readonly last = new Map<string, string>();
   private readonly spread = new Set<string>();
 
+  public constructor(private readonly parents: Readonly<Record<string, readonly string[]>> = {}) {}
+
   public note(key: string, shard: string): void {
-    const s = this.first.get(key);
-    if (s === undefined) this.first.set(key, shard);
-    else if (s !== shard) this.spread.add(key);
+    const s = this.last.get(key);
+    if (s === shard) return;
+    if (s !== undefined && !this.descends(shard, s)) this.spread.add(key);
+    this.last.set(key, shard);
+  }
+
+  /** True when `child` continues `ancestor` through one or more splits or merges. */
+  private descends(child: string, ancestor: string): boolean {
+    const seen = new Set<string>();
+    const todo = [...(this.parents[child] ?? [])];
+    for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+      if (p === ancestor) return true;
+      if (seen.has(p)) continue;
+      seen.add(p);
+      todo.push(...(this.parents[p] ?? []));
+    }
+    return false;
   }
 
   public get keysOnSeveralShards(): number {

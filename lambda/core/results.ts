@@ -21,6 +21,8 @@ export interface InputRecord {
    * The engine raises its own figures to them before judging the record.
    */
   readonly preset?: { readonly shardMax: number | null; readonly newestArrival: number | null };
+  /** A child shard's first record (an archived record's lineage): the shards it continues. The engine ignores it. */
+  readonly parents?: readonly string[];
 }
 
 export interface EntityRef {

@@ -84,9 +84,9 @@ describe('shard lineage', () => {
     const back = obj!.body.trimEnd().split('\n').map((l, i) => parseArchiveLine(l, `line ${i + 1}`));
     expect(back[0]!.lineage).toEqual(lineage);
     expect(back[1]!.lineage).toBeUndefined();
-    expect(lineagePreset(back[0]!)).toEqual({ preset: { shardMax: lineage.maxEventTime, newestArrival: null } });
+    expect(lineagePreset(back[0]!)).toEqual({ parents: lineage.parents, preset: { shardMax: lineage.maxEventTime, newestArrival: null } });
     // Parents that never had a valid record raise nothing.
-    expect(lineagePreset({ lineage: { parents: ['a', 'b'], maxEventTime: null } })).toEqual({});
+    expect(lineagePreset({ lineage: { parents: ['a', 'b'], maxEventTime: null } })).toEqual({ parents: ['a', 'b'] });
     expect(lineagePreset(back[1]!)).toEqual({});
   });
 

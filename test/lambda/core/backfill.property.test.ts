@@ -113,3 +113,12 @@ describe('backfill plan', () => {
     ).toThrow('input line 13: not valid JSON');
   });
 });
+
+describe('keys on several shards', () => {
+  it('counts a key seen on unrelated shards, not one that moved to a shard continuing its own', () => {
+    const spread = new ShardSpread({ c1: ['p'], c2: ['p'], m: ['c1', 'c2'] });
+    for (const [key, shard] of [['moved', 'p'], ['moved', 'c2'], ['moved', 'm'], ['split', 'c1'], ['split', 'c2'], ['back', 'm'], ['back', 'p']] as const) spread.note(key, shard);
+    // c1 and c2 are siblings; p does not continue m.
+    expect(spread.keysOnSeveralShards).toBe(2);
+  });
+});
