@@ -202,7 +202,7 @@ export function readmeSection(points: readonly CurvePoint[], recordsPerRun: numb
     '',
     ...markdownTable(CURVE_HEADER, curveRows(points), true),
     '',
-    `DynamoDB capacity beside Flink with its sink, at one-second batches (window 1 s, the rows above): ${provisionedText(provisioned)}. ${flinkSinkText()}: the write units per event of this consumer's state table at that batch ("consumer WRU/event"), since it too writes each changed key's item once per batch. The stream costs the same under either consumer and is left out; so are the consumer's S3 and SQS requests, which Flink would need for final windows and dead letters too.`,
+    `DynamoDB capacity beside Flink with its sink, at one-second batches (window 1 s, the rows above): ${provisionedText(provisioned)}. ${flinkSinkText()}: the write units per event of this consumer's state table at that batch ("consumer WRU/event"), since it too writes each changed key's item once per batch. The stream costs the same under either consumer and is left out; the consumer's figures keep its S3 and SQS requests (final windows, the archive, dead letters), which Flink would need too and which are charged to the consumer only.`,
     '',
     ...markdownTable(CAPACITY_HEADER, capacityRows(points), true),
     COST_END,
