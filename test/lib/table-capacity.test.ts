@@ -3,14 +3,18 @@
  * limits (per table: the state table, the predictions table), refused with named errors when the limits cannot
  * work, and clean under cdk-nag.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { App, type CfnElement, Validations } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelinePropsError } from '../../lib/errors';
 import { PipelineStack, type PipelineStackProps } from '../../lib/pipeline-stack';
 import { type TableCapacity, validateTableCapacity } from '../../lib/tables';
+import { runCli } from '../support/run-cli';
 import { FRAUD_MODEL_JSON, FRAUD_SPEC_JSON, NO_BUNDLING, buildPipeline, examplePipeline } from './fixtures';
 
 interface Resource {
@@ -79,7 +83,7 @@ describe('provisioned table capacity', () => {
       'dynamodb:table:ReadCapacityUnits': { min: 1, max: 1000, target: 70, metric: 'DynamoDBReadCapacityUtilization' },
       'dynamodb:table:WriteCapacityUnits': { min: 1, max: 1000, target: 70, metric: 'DynamoDBWriteCapacityUtilization' },
     });
-    expect(template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 4));
+    template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 4);
   });
 
   it('keeps point-in-time recovery, TTL and encryption as on demand', () => {
@@ -153,4 +157,30 @@ describe('refused table capacity', () => {
       'PipelineStack: predictions.tableCapacity.targetUtilization must be a percentage from 20 to 90 (got 91)',
     );
   });
+});
+
+describe('cdk synth -c tableCapacity (bin/app.ts)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'table-capacity-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const synth = (tableCapacity: unknown, out: string) =>
+    runCli('bin/app.ts', [], { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ tableCapacity, 'aws:cdk:bundling-stacks': [] }), CDK_OUTDIR: path.join(dir, out) });
+
+  it('puts both tables of the example on provisioned capacity with the limits given as JSON, and refuses bad values by name', async () => {
+    const [good, bad, word] = await Promise.all([
+      synth('{"mode":"provisioned","writeMin":5,"writeMax":500}', 'good'),
+      synth({ mode: 'provisioned', writeMax: 0 }, 'bad'),
+      synth('cheap', 'word'),
+    ]);
+    expect(good.code, good.stderr).toBe(0);
+    const resources = Object.values((JSON.parse(readFileSync(path.join(dir, 'good', 'FeaturePipeline-fraud.template.json'), 'utf8')) as { Resources: Record<string, Resource & { Type: string }> }).Resources);
+    const tables = resources.filter((r) => r.Type === 'AWS::DynamoDB::Table').map((r) => [r.Properties.BillingMode, r.Properties.ProvisionedThroughput]);
+    expect(tables).toEqual([
+      ['PROVISIONED', { ReadCapacityUnits: 1, WriteCapacityUnits: 5 }],
+      ['PROVISIONED', { ReadCapacityUnits: 1, WriteCapacityUnits: 5 }],
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('PipelineStack: stateTableCapacity.writeMax must be an integer from 1 to 40000 capacity units (got 0)\n');
+    expect(word.code).toBe(1);
+    expect(word.stderr).toMatch(/^context tableCapacity must be "on-demand", "provisioned" or a JSON object/);
+  }, 120_000);
 });
