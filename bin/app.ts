@@ -10,6 +10,10 @@
  *   -c encryptionKey=new    encrypt tables, streams, queues and buckets with a new customer-managed KMS key;
  *   -c encryptionKey=<ARN>  or with an existing key, by its key ARN
  *   -c vpc=new              run the functions in a new VPC (two AZs, isolated subnets) with the endpoints they need
+ *   -c tableCapacity=provisioned
+ *                           the state and predictions tables on provisioned capacity with auto scaling (1-1000 units
+ *                           of reads and of writes, 70 % target); limits as JSON, e.g.
+ *                           -c 'tableCapacity={"mode":"provisioned","writeMin":5,"writeMax":500,"targetUtilization":60}'
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
@@ -17,6 +21,7 @@ import type { PipelineEncryptionOptions } from '../lib/encryption';
 import { PipelinePropsError } from '../lib/errors';
 import type { PipelineNetworkOptions } from '../lib/network';
 import { PipelineStack } from '../lib/pipeline-stack';
+import type { TableCapacity } from '../lib/tables';
 import { DEFAULT_SPEC_PATH, pipelineNameFromSpecPath, readSpecFiles } from '../lib/spec-loader';
 
 const app = new App();
@@ -49,6 +54,28 @@ function networkContext(value: string | undefined): PipelineNetworkOptions | und
   return {};
 }
 
+/**
+ * `on-demand`, `provisioned` (default limits), or a JSON object of TableCapacity (cdk.json may hold the object
+ * itself); the stack checks the limits.
+ */
+function capacityContext(key: string): TableCapacity | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (value === 'on-demand' || value === 'provisioned') return { mode: value };
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new PipelinePropsError(`context ${key} must be "on-demand", "provisioned" or a JSON object such as {"mode":"provisioned","writeMax":500} (got ${JSON.stringify(value)})`);
+  }
+  return parsed as TableCapacity;
+}
+
 /** Configuration errors are the user's to fix: print the message alone, without a stack trace. */
 const CONFIG_ERRORS = new Set(['SpecError', 'SpecFileError', 'ModelError', 'PipelinePropsError']);
 
@@ -59,6 +86,7 @@ try {
   // Stack names allow letters, digits and hyphens only.
   const stackName = stringContext('stackName') ?? `FeaturePipeline-${pipelineName.replace(/[^A-Za-z0-9-]/g, '-')}`;
   const { specJson, modelJson } = readSpecFiles(specPath);
+  const tableCapacity = capacityContext('tableCapacity');
   new PipelineStack(app, stackName, {
     stackName,
     description: `Event-time feature pipeline ${pipelineName} (spec ${specPath})`,
@@ -69,6 +97,7 @@ try {
     monitoring: { alarmEmail: stringContext('alarmEmail') },
     encryption: encryptionContext(stringContext('encryptionKey')),
     network: networkContext(stringContext('vpc')),
+    ...(tableCapacity === undefined ? {} : { stateTableCapacity: tableCapacity, ...(modelJson === undefined ? {} : { predictions: { tableCapacity } }) }),
   });
   app.synth();
 } catch (e) {

@@ -1,11 +1,14 @@
 /**
  * `npm run cost` (options: bin/cli/commands.ts):
  *
- *   npm run cost -- --summary DIR/summary.json[,...] [--rates 10,100,1000] [--serving-reads R] [--serving-ms MS] [--json]
+ *   npm run cost -- --summary DIR/summary.json[,...] [--rates 10,100,1000] [--serving-reads R] [--serving-ms MS]
+ *                   [--target-utilization P] [--min-capacity N] [--flink-sink-units W] [--json]
  *       cost per million events of file runs' usage at list prices (bin/cost/prices.ts), at each rate: the
  *       consumer, scoring (predictions table, predictions stream), labels (a run with --labels) and features
- *       endpoint reads (R per event, priced by their requests)
- *   npm run cost -- --curve [--rates ...] [--records N] [--keys N] [--plot FILE.svg] [--doc docs/cost.md] [--json]
+ *       endpoint reads (R per event, priced by their requests); the tables on demand and provisioned; Flink with
+ *       its online-store writes
+ *   npm run cost -- --curve [--rates ...] [--records N] [--keys N] [--target-utilization P] [--min-capacity N]
+ *                   [--plot FILE.svg] [--doc docs/cost.md] [--json]
  *       the cost/freshness curve of the reference workload, measured on local emulators (bin/cost/curve.ts)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,10 +23,10 @@ import { silenceSdkNodeVersionWarning } from './cli/node-support';
 import { runMain } from './cli/run-main';
 import { BACKFILL_WORKER_RATES, backfillCost, backfillCostLines, defaultPartitions } from './cost/backfill';
 import { runCurve } from './cost/curve';
-import { costPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth, servingReadCost } from './cost/model';
+import { type ProvisionedModel, DEFAULT_PROVISIONED_MODEL, costPerMillion, flinkSmallestPerMillion, flinkSmallestPerMonth, flinkWithSinkPerMillion, servingReadCost } from './cost/model';
 import { curveSvg } from './cost/plot';
 import { PRICES, PRICE_LIST_DATE, PRICE_REGION } from './cost/prices';
-import { COST_BEGIN, COST_END, curveLines, priceHeading, readmeSection, replaceSection, runCostLines, unconfirmedLines } from './cost/report';
+import { COST_BEGIN, COST_END, capacityLines, curveLines, flinkSinkText, priceHeading, provisionedText, readmeSection, replaceSection, runCostLines, unconfirmedLines } from './cost/report';
 import { readRunSummary } from './cost/run-summary';
 import { startEmulators } from './local/emulators';
 
@@ -51,6 +54,15 @@ function rates(text: string | undefined): number[] {
   });
 }
 
+/** --target-utilization and --min-capacity, checked as the stack checks them. */
+function provisionedModel(args: ParsedArgs): ProvisionedModel {
+  const targetUtilization = (args['target-utilization'] as number | undefined) ?? DEFAULT_PROVISIONED_MODEL.targetUtilization;
+  if (!(Number.isFinite(targetUtilization) && targetUtilization >= 20 && targetUtilization <= 90)) throw new UsageError(`--target-utilization must be a percentage from 20 to 90, got ${targetUtilization}`);
+  const minUnits = (args['min-capacity'] as number | undefined) ?? DEFAULT_PROVISIONED_MODEL.minUnits;
+  if (!(Number.isInteger(minUnits) && minUnits >= 1)) throw new UsageError(`--min-capacity must be a whole number of capacity units, 1 or more, got ${minUnits}`);
+  return { targetUtilization, minUnits };
+}
+
 async function main(): Promise<number> {
   silenceSdkNodeVersionWarning();
   const args = parseArgs(process.argv.slice(2), COST_CLI);
@@ -63,6 +75,7 @@ async function main(): Promise<number> {
   if (curve === (args.summary !== undefined)) throw new UsageError('give either --summary FILE[,FILE...], --curve or --backfill N');
   if (!curve) for (const name of ['records', 'keys', 'plot', 'doc'] as const) if (args[name] !== undefined) throw new UsageError(`--${name} goes with --curve`);
   const rateList = rates(args.rates as string | undefined);
+  const provisioned = provisionedModel(args);
   const json = args.json === true;
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -73,6 +86,8 @@ async function main(): Promise<number> {
     const servingMs = (args['serving-ms'] as number | undefined) ?? DEFAULT_SERVING_MS;
     if (!(Number.isFinite(servingMs) && servingMs >= 1)) throw new UsageError(`--serving-ms must be a billed duration of at least 1 ms, got ${servingMs}`);
     const serving = { readsPerEvent, ms: servingMs, memoryMb: SERVING_FUNCTION_DEFAULTS.memorySizeMb, readUnitsPerRead: SERVING_READ_UNITS };
+    const sinkUnits = args['flink-sink-units'] as number | undefined;
+    if (sinkUnits !== undefined && !(Number.isFinite(sinkUnits) && sinkUnits >= 0)) throw new UsageError(`--flink-sink-units must be write units per event, 0 or more, got ${sinkUnits}`);
     const results = runs.map((run) => ({
       path: run.path,
       records: run.records,
@@ -85,15 +100,17 @@ async function main(): Promise<number> {
           rate,
           memoryMb: CONSUMER_FUNCTION_DEFAULTS.memorySizeMb,
           serving,
+          provisioned,
           ...(run.labels === undefined ? {} : { labels: { ...run.labels, memoryMb: LABELS_FUNCTION_DEFAULTS.memorySizeMb } }),
         }),
       ),
+      flink: rateList.map((rate) => flinkWithSinkPerMillion(rate, sinkUnits ?? (run.usage.dynamodbWriteUnits - run.usage.dynamodbPredictionsWriteUnits) / run.records, provisioned)),
     }));
     const perMillionReads = 1e6 * servingReadCost(serving);
     if (json) {
       out(
         JSON.stringify(
-          { region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, prices: PRICES, serving: { ...serving, perMillionReads }, flinkSmallestPerMonth: flinkSmallestPerMonth(), flinkSmallestPerMillion: Object.fromEntries(rateList.map((r) => [r, flinkSmallestPerMillion(r)])), runs: results },
+          { region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, prices: PRICES, serving: { ...serving, perMillionReads }, provisioned, flinkSmallestPerMonth: flinkSmallestPerMonth(), flinkSmallestPerMillion: Object.fromEntries(rateList.map((r) => [r, flinkSmallestPerMillion(r)])), runs: results },
           null,
           2,
         ),
@@ -101,11 +118,15 @@ async function main(): Promise<number> {
       return 0;
     }
     out(`USD per million events: ${priceHeading()}`);
-    for (const r of results) for (const line of runCostLines(r, r.costs)) out(line);
+    for (const r of results) for (const line of runCostLines(r, r.costs, r.flink)) out(line);
     out(
       `Features endpoint: ${readsPerEvent} read(s) per event priced above; a million reads cost ${perMillionReads.toFixed(2)} USD (each: 1 Lambda request, ${servingMs} ms billed at ${SERVING_FUNCTION_DEFAULTS.memorySizeMb} MB, ${SERVING_READ_UNITS} read unit for one key item up to 4 KB read eventually consistent; the function URL adds no charge).`,
     );
     out(`Flink smallest: 1 KPU + 1 orchestration KPU + 50 GB running storage = $${flinkSmallestPerMonth().toFixed(2)} a month; the stream costs the same under either consumer.`);
+    out(`${provisionedText(provisioned)}.`);
+    out(
+      `${flinkSinkText()}: ${sinkUnits === undefined ? "the run's own state-table write units per event (it writes each changed key's item once per batch: one write per changed key per second at batches of one second of events; --flink-sink-units replaces it)" : `${sinkUnits} write units per event (--flink-sink-units)`}.`,
+    );
     for (const line of unconfirmedLines()) out(line);
     return 0;
   }
@@ -130,12 +151,15 @@ async function main(): Promise<number> {
   const emulators = await startEmulators();
   Object.assign(process.env, emulators.env());
   try {
-    const points = await runCurve({ rates: rateList, windowsS: CURVE_WINDOWS_S, records, keys, dir, progress: (l) => process.stderr.write(`${l}\n`) });
+    const points = await runCurve({ rates: rateList, windowsS: CURVE_WINDOWS_S, records, keys, dir, provisioned, progress: (l) => process.stderr.write(`${l}\n`) });
     if (json) out(JSON.stringify({ region: PRICE_REGION, priceListDate: PRICE_LIST_DATE, recordsPerRun: records, keys, points }, null, 2));
     else {
       out(`cost/freshness of the reference workload: ${priceHeading()}; ${records} records per run (or one batch)`);
       for (const line of curveLines(points)) out(line);
       out(`Flink smallest: $${flinkSmallestPerMonth().toFixed(2)} a month. Processing time is measured on local emulators, not on Lambda.`);
+      out('');
+      out(`DynamoDB capacity beside Flink with its sink, at one-second batches: ${provisionedText(provisioned)}; ${flinkSinkText()} (this consumer's state-table write units per event at that batch).`);
+      for (const line of capacityLines(points)) out(line);
       for (const line of unconfirmedLines()) out(line);
     }
     if (plot !== undefined) {
@@ -143,7 +167,7 @@ async function main(): Promise<number> {
       process.stderr.write(`wrote ${plot}\n`);
     }
     if (readme !== undefined && readmeText !== undefined) {
-      writeFileSync(readme, replaceSection(readmeText, readmeSection(points, records, keys)));
+      writeFileSync(readme, replaceSection(readmeText, readmeSection(points, records, keys, provisioned)));
       process.stderr.write(`updated the cost section of ${readme}\n`);
     }
     return 0;

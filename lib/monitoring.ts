@@ -183,7 +183,7 @@ export const ALARM_RUNBOOK: Readonly<Record<AlarmKey, RunbookEntry>> = {
   StateTableThrottles: {
     meaning: 'DynamoDB throttled state reads or writes (consumer or serving): batches retry and slow down, feature requests may fail.',
     firstStep:
-      'Look for a hot key (one entity with most of the events; CloudWatch Contributor Insights for DynamoDB shows it) or traffic jumping beyond twice its previous peak.',
+      'Look for a hot key (one entity with most of the events; CloudWatch Contributor Insights for DynamoDB shows it) or traffic jumping beyond twice its previous peak; on provisioned capacity, for consumed capacity at the auto scaling maximum (raise stateTableCapacity.writeMax or readMax).',
   },
   ServingErrors: {
     meaning: 'The features endpoint answered with 5xx (handler error, timeout or Lambda failure): model servers got no features.',

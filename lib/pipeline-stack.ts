@@ -18,7 +18,7 @@ import { PipelineQueues } from './queues';
 import { SERVING_FUNCTION_DEFAULTS, STREAM_RETENTION_HOURS } from '../lambda/contract/resources';
 import { type ServingApiOptions, ServingApi, validateServingApiOptions } from './serving-api';
 import { loadSpec } from './spec-loader';
-import { PipelineTables } from './tables';
+import { PipelineTables, type TableCapacity, validateTableCapacity } from './tables';
 import { EventStream, type EventStreamOptions } from './stream';
 
 /** Pipeline names become a metric dimension and part of resource names. */
@@ -55,6 +55,13 @@ export interface PipelineStackProps extends StackProps {
    * @default - on-demand, 7 days retention (with `development`: provisioned, one shard, 24 hours)
    */
   readonly stream?: EventStreamOptions;
+  /**
+   * Capacity of the state table: on-demand, or provisioned with auto scaling between limits
+   * (`{ mode: 'provisioned', writeMin, writeMax, readMin, readMax, targetUtilization }`), cheaper per unit at
+   * steady load (docs/cost.md). The predictions table has its own: `predictions.tableCapacity`.
+   * @default - on-demand
+   */
+  readonly stateTableCapacity?: TableCapacity;
   /**
    * Function and event source mapping tuning.
    * @default - see PipelineConsumerOptions
@@ -186,6 +193,8 @@ export class PipelineStack extends Stack {
     }
     if (props.idleShards) validateIdleShardsOptions(props.idleShards, 'PipelineStack: idleShards');
     validateLabelsConsumerOptions(props.labels?.consumer ?? {});
+    if (props.stateTableCapacity !== undefined) validateTableCapacity(props.stateTableCapacity, 'PipelineStack', 'stateTableCapacity');
+    if (props.predictions?.tableCapacity !== undefined) validateTableCapacity(props.predictions.tableCapacity, 'PipelineStack', 'predictions.tableCapacity');
     validateMonitoringOptions(props.monitoring ?? {});
     validateFinalsBucketOptions(props.finals ?? {});
     validateArchiveBucketOptions(props.archive ?? {});
@@ -209,7 +218,7 @@ export class PipelineStack extends Stack {
 
     this.eventStream = new EventStream(this, 'Ingest', { ...streamOptions(props.stream), encryptionKey });
     // The construct id stays 'Store' so deployed tables keep their logical ids.
-    this.tables = new PipelineTables(this, 'Store', { removalPolicy, encryptionKey });
+    this.tables = new PipelineTables(this, 'Store', { removalPolicy, encryptionKey, capacity: props.stateTableCapacity });
     this.finals = new FinalsBucket(this, 'Finals', { ...props.finals, removalPolicy, encryptionKey });
     this.archive = new ArchiveBucket(this, 'Archive', { ...props.archive, accessLogsBucket: this.finals.accessLogsBucket, removalPolicy, encryptionKey });
     this.queues = new PipelineQueues(this, 'Queues', { encryptionKey });

@@ -5,7 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { PREDICTIONS_TABLE } from '../lambda/contract/resources';
 import { EventStream, type EventStreamOptions } from './stream';
-import { pipelineTable } from './tables';
+import { type TableCapacity, pipelineTable, validateTableCapacity } from './tables';
 
 /** Settings of where predictions go. */
 export interface PredictionStoreOptions {
@@ -14,6 +14,11 @@ export interface PredictionStoreOptions {
    * @default - on-demand, 7 days retention, destroyed with the stack
    */
   readonly stream?: EventStreamOptions;
+  /**
+   * Capacity of the predictions table: on-demand, or provisioned with auto scaling.
+   * @default - on-demand
+   */
+  readonly tableCapacity?: TableCapacity;
 }
 
 export interface PredictionStoreProps extends PredictionStoreOptions {
@@ -41,7 +46,8 @@ export class PredictionStore extends Construct {
 
   public constructor(scope: Construct, id: string, props: PredictionStoreProps = {}) {
     super(scope, id);
-    this.table = pipelineTable(this, 'Table', PREDICTIONS_TABLE, props.removalPolicy ?? RemovalPolicy.RETAIN, props.encryptionKey);
+    if (props.tableCapacity !== undefined) validateTableCapacity(props.tableCapacity, 'PredictionStore', 'tableCapacity');
+    this.table = pipelineTable(this, 'Table', PREDICTIONS_TABLE, props.removalPolicy ?? RemovalPolicy.RETAIN, props.encryptionKey, props.tableCapacity);
     this.stream = new EventStream(this, 'Stream', { ...props.stream, encryptionKey: props.encryptionKey }).stream;
   }
 }

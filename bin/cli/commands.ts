@@ -101,12 +101,19 @@ export const BENCH_CLI: CliDefinition = {
 export const COST_CLI: CliDefinition = {
   command: 'npm run cost --',
   summary: 'Cost per million events at published list prices: of file runs (their summary.json usage), or the cost/freshness curve of the reference workload run on local emulators.',
-  forms: [['summary!', 'rates', 'serving-reads', 'serving-ms', 'json'], ['curve!', 'rates', 'records', 'keys', 'plot', 'doc', 'json'], ['backfill!', 'rates', 'partitions', 'worker-rates', 'json']],
+  forms: [
+    ['summary!', 'rates', 'serving-reads', 'serving-ms', 'target-utilization', 'min-capacity', 'flink-sink-units', 'json'],
+    ['curve!', 'rates', 'records', 'keys', 'target-utilization', 'min-capacity', 'plot', 'doc', 'json'],
+    ['backfill!', 'rates', 'partitions', 'worker-rates', 'json'],
+  ],
   options: {
     summary: { kind: 'string', value: 'FILE[,FILE...]', help: 'File runs\' summary.json files (npm start -- --config ... --out DIR writes DIR/summary.json), comma-separated.' },
     rates: { kind: 'string', value: 'R[,R...]', help: 'Event rates per second, for the stream\'s hourly charges and the curve; default 10,100,1000.' },
     'serving-reads': { kind: 'number', value: 'R', help: 'With --summary: features endpoint reads per event (a model server reading one key per event: 1), priced by their requests; default 0.' },
     'serving-ms': { kind: 'number', value: 'MS', help: 'With --summary: billed Lambda duration of one features endpoint read, an assumption; default 20.' },
+    'target-utilization': { kind: 'number', value: 'P', help: 'Provisioned tables: the utilization auto scaling tracks, percent (20-90), so capacity held = consumed units per second / P, rounded up; default 70 (the stack\'s).' },
+    'min-capacity': { kind: 'number', value: 'N', help: 'Provisioned tables: the fewest capacity units auto scaling keeps per table, reads and writes; default 1 (the stack\'s).' },
+    'flink-sink-units': { kind: 'number', value: 'W', help: 'With --summary: DynamoDB write units per event of the online store Flink writes (one write per changed key per second); default the run\'s own state-table write units per event, right for a run of one-second batches.' },
     curve: { kind: 'flag', help: 'Runs the reference workload at each rate and Lambda batching window (0, 1, 5, 30 s) through the local file run and prints cost against freshness.' },
     records: { kind: 'number', value: 'N', help: 'With --curve: records per run (at least one batch); default 3000.' },
     keys: { kind: 'number', value: 'N', help: 'With --curve: distinct keys of the workload (Zipf); default 5000.' },

@@ -17,7 +17,7 @@ import { BENCH_SPEC, generateWorkload, writeWorkload } from '../bench/workload';
 import type { Usage } from '../local/usage';
 import { runFile } from '../sandbox/file-run';
 import { CONSUMER_FUNCTION_DEFAULTS, EVENT_SOURCE_LIMITS } from '../../lambda/contract/resources';
-import { type CostPerMillion, costPerMillion, flinkSmallestPerMillion } from './model';
+import { type CostPerMillion, DEFAULT_PROVISIONED_MODEL, type FlinkWithSink, type ProvisionedModel, costPerMillion, flinkSmallestPerMillion, flinkWithSinkPerMillion } from './model';
 
 /** Lambda's base polling interval of a shard (standard iterator). */
 export const POLL_INTERVAL_S = 1;
@@ -52,6 +52,11 @@ export interface CurvePoint {
   readonly cost: CostPerMillion;
   /** Managed Service for Apache Flink's smallest application at this rate, per million events. */
   readonly flinkPerMillion: number;
+  /**
+   * Flink with the online-store writes it needs for one-second freshness: one write per changed key per second, as
+   * many write units per event as this consumer's state table took in this rate's run at one-second batches.
+   */
+  readonly flink: FlinkWithSink;
   readonly usage: Usage;
 }
 
@@ -64,19 +69,21 @@ export interface CurveOptions {
   /** Work folder for the generated inputs and the runs' outputs. */
   readonly dir: string;
   readonly progress?: (line: string) => void;
+  /** @default DEFAULT_PROVISIONED_MODEL */
+  readonly provisioned?: ProvisionedModel;
 }
 
 /** Runs each distinct (rate, batch size) once through the local pipeline; emulator endpoints must be in process.env. */
 export async function runCurve(o: CurveOptions): Promise<CurvePoint[]> {
   const measured = new Map<string, { records: number; usage: Usage }>();
+  const provisioned = o.provisioned ?? DEFAULT_PROVISIONED_MODEL;
   const points: CurvePoint[] = [];
   for (const rate of o.rates) {
     const spacingMs = 1000 / rate;
     // Record sizes of this workload, for the 6 MB cap; the generator is deterministic, so a sample tells.
     const sample = generateWorkload({ records: 200, keys: o.keys, spacingMs, seed: 7 });
     const bytesPerEvent = sample.reduce((n, l) => n + Buffer.byteLength(l.data, 'utf8'), 0) / sample.length;
-    for (const windowS of o.windowsS) {
-      const { batchSize, waitS } = batchingFor(rate, windowS, bytesPerEvent);
+    const measure = async (batchSize: number): Promise<{ records: number; usage: Usage }> => {
       const key = `${rate}/${batchSize}`;
       let run = measured.get(key);
       if (!run) {
@@ -91,6 +98,14 @@ export async function runCurve(o: CurveOptions): Promise<CurvePoint[]> {
         measured.set(key, run);
         o.progress?.(`${rate} events/s, batch ${batchSize}: ${records} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       }
+      return run;
+    };
+    // Flink's online-store writes: the state table's write units per event at one-second batches (one write per changed key per second).
+    const second = await measure(batchingFor(rate, 1, bytesPerEvent).batchSize);
+    const flink = flinkWithSinkPerMillion(rate, (second.usage.dynamodbWriteUnits - second.usage.dynamodbPredictionsWriteUnits) / second.records, provisioned);
+    for (const windowS of o.windowsS) {
+      const { batchSize, waitS } = batchingFor(rate, windowS, bytesPerEvent);
+      const run = await measure(batchSize);
       const processingS = run.usage.invocations > 0 ? run.usage.consumerMs / run.usage.invocations / 1000 : 0;
       points.push({
         rate,
@@ -100,8 +115,9 @@ export async function runCurve(o: CurveOptions): Promise<CurvePoint[]> {
         records: run.records,
         processingS,
         freshnessS: waitS + processingS,
-        cost: costPerMillion({ records: run.records, usage: run.usage, rate, memoryMb: CONSUMER_FUNCTION_DEFAULTS.memorySizeMb }),
+        cost: costPerMillion({ records: run.records, usage: run.usage, rate, memoryMb: CONSUMER_FUNCTION_DEFAULTS.memorySizeMb, provisioned }),
         flinkPerMillion: flinkSmallestPerMillion(rate),
+        flink,
         usage: run.usage,
       });
     }

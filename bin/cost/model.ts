@@ -4,6 +4,7 @@
  * not scale with records but with time, so they depend on the event rate: a million events take 10⁶ / rate seconds.
  */
 import type { Usage } from '../local/usage';
+import { PROVISIONED_DEFAULTS } from '../../lib/tables';
 import { FLINK_SMALLEST, HOURS_PER_MONTH, PRICES } from './prices';
 
 /** Records one provisioned shard takes per second (and 1 MB/s; the bench's records are far below 1 KB). */
@@ -22,6 +23,71 @@ export interface CostInput {
   readonly labels?: { readonly records: number; readonly usage: Usage; readonly memoryMb: number };
   /** Reads of the features endpoint per event, each priced by its requests (servingReadCost). */
   readonly serving?: ServingReads;
+  /**
+   * How provisioned tables are priced beside on-demand ones.
+   * @default - the stack's defaults: 70 % target utilization, at least 1 unit
+   */
+  readonly provisioned?: ProvisionedModel;
+}
+
+/** Provisioned capacity under auto scaling at steady load. */
+export interface ProvisionedModel {
+  /** The utilization auto scaling tracks, percent (the stack's targetUtilization). */
+  readonly targetUtilization: number;
+  /** The fewest units it keeps (the stack's readMin and writeMin). */
+  readonly minUnits: number;
+}
+
+export const DEFAULT_PROVISIONED_MODEL: ProvisionedModel = { targetUtilization: PROVISIONED_DEFAULTS.targetUtilization, minUnits: PROVISIONED_DEFAULTS.writeMin };
+
+/**
+ * Capacity units auto scaling holds at steady load: what is consumed per second over the target utilization,
+ * rounded up, at least the minimum. Short peaks above it (a batch's writes land within its processing time) are
+ * taken by DynamoDB's burst capacity, up to 300 seconds of unused units.
+ */
+export function provisionedUnits(unitsPerSecond: number, p: ProvisionedModel = DEFAULT_PROVISIONED_MODEL): number {
+  // Rounded to 9 digits first, so that 70 units at 70 % are 100 units, not 101.
+  return Math.max(p.minUnits, Math.ceil(Number(((unitsPerSecond * 100) / p.targetUtilization).toFixed(9))));
+}
+
+/** One table's reads and writes per event priced both ways, per million events at a rate. */
+export interface TableCost {
+  readonly writeUnitsPerEvent: number;
+  readonly readUnitsPerEvent: number;
+  /** Request units at the on-demand prices. */
+  readonly onDemand: number;
+  /** The write and read capacity units auto scaling holds at this rate. */
+  readonly wcu: number;
+  readonly rcu: number;
+  /** Those units for the hours a million events take. */
+  readonly provisioned: number;
+}
+
+export function tableCost(writeUnitsPerEvent: number, readUnitsPerEvent: number, rate: number, p: ProvisionedModel = DEFAULT_PROVISIONED_MODEL): TableCost {
+  const hours = 1e6 / rate / 3600;
+  const wcu = provisionedUnits(writeUnitsPerEvent * rate, p);
+  const rcu = provisionedUnits(readUnitsPerEvent * rate, p);
+  return {
+    writeUnitsPerEvent,
+    readUnitsPerEvent,
+    onDemand: 1e6 * (writeUnitsPerEvent * PRICES.dynamodbWriteUnit.usd + readUnitsPerEvent * PRICES.dynamodbReadUnit.usd),
+    wcu,
+    rcu,
+    provisioned: hours * (wcu * PRICES.dynamodbWcuHour.usd + rcu * PRICES.dynamodbRcuHour.usd),
+  };
+}
+
+/** The state table and the predictions table (units 0 without scoring: that table then holds its minimum only when deployed). */
+export interface TablesCost {
+  readonly state: TableCost;
+  readonly predictions: TableCost;
+  readonly onDemand: number;
+  readonly provisioned: number;
+}
+
+function tablesCost(state: TableCost, predictions: TableCost, scoring: boolean): TablesCost {
+  const p = scoring ? predictions.provisioned : 0;
+  return { state, predictions, onDemand: state.onDemand + predictions.onDemand, provisioned: state.provisioned + p };
 }
 
 /**
@@ -79,6 +145,15 @@ export interface CostPerMillion {
   readonly consumer: number;
   readonly totalProvisioned: number;
   readonly totalOnDemand: number;
+  /** The consumer's own reads and writes, by table, on-demand and provisioned. */
+  readonly consumerTables: TablesCost;
+  /** `consumer` with both tables provisioned (auto scaling at steady load) instead of on demand. */
+  readonly consumerProvisionedTables: number;
+  /** Everything the tables take (the consumer, the labels consumer, features endpoint reads), by table. */
+  readonly allTables: TablesCost;
+  /** The totals with both tables provisioned. */
+  readonly totalProvisionedTables: number;
+  readonly totalOnDemandProvisionedTables: number;
 }
 
 /** Provisioned shards a stream needs at `rate` events/s of `bytesPerEvent`. */
@@ -135,6 +210,24 @@ export function costPerMillion(c: CostInput): CostPerMillion {
     lu === undefined || lu.kinesisRecordsPut === 0 ? none : streams(lu.kinesisRecordsPut / c.records, lu.kinesisBytesPut / lu.kinesisRecordsPut, lu.kinesisPutPayloadUnits, lu.kinesisBilledKbPut, lu.kinesisBytesRead);
   const serving = c.serving === undefined ? 0 : c.serving.readsPerEvent * 1e6 * servingReadCost(c.serving);
   const extras = labelsConsumer + serving;
+  // Units per event by table: the predictions table's are counted apart; the labels consumer writes only there,
+  // features endpoint reads read only the state table.
+  const p = c.provisioned ?? DEFAULT_PROVISIONED_MODEL;
+  const scoring = u.predictionRecordsPut > 0 || u.dynamodbPredictionsWriteUnits > 0;
+  const perEvent = (n: number) => n / c.records;
+  const stateWrites = perEvent(u.dynamodbWriteUnits - u.dynamodbPredictionsWriteUnits);
+  const stateReads = perEvent(u.dynamodbReadUnits - u.dynamodbPredictionsReadUnits);
+  const predictionsWrites = perEvent(u.dynamodbPredictionsWriteUnits);
+  const predictionsReads = perEvent(u.dynamodbPredictionsReadUnits);
+  const consumerTables = tablesCost(tableCost(stateWrites, stateReads, c.rate, p), tableCost(predictionsWrites, predictionsReads, c.rate, p), scoring);
+  const servingReadUnits = c.serving === undefined ? 0 : c.serving.readsPerEvent * c.serving.readUnitsPerRead;
+  const allTables = tablesCost(
+    tableCost(stateWrites, stateReads + servingReadUnits, c.rate, p),
+    tableCost(predictionsWrites + perEvent(lu?.dynamodbWriteUnits ?? 0), predictionsReads + perEvent(lu?.dynamodbReadUnits ?? 0), c.rate, p),
+    scoring,
+  );
+  const totalProvisioned = consumer + kinesisShardHours + kinesisPutPayloadUnits + predictionsStream.provisioned + labelsStream.provisioned + extras;
+  const totalOnDemand = consumer + kinesisOnDemand + predictionsStream.onDemand + labelsStream.onDemand + extras;
   return {
     rate: c.rate,
     lambdaRequests,
@@ -158,8 +251,13 @@ export function costPerMillion(c: CostInput): CostPerMillion {
     labelsStreamOnDemand: labelsStream.onDemand,
     serving,
     consumer,
-    totalProvisioned: consumer + kinesisShardHours + kinesisPutPayloadUnits + predictionsStream.provisioned + labelsStream.provisioned + extras,
-    totalOnDemand: consumer + kinesisOnDemand + predictionsStream.onDemand + labelsStream.onDemand + extras,
+    totalProvisioned,
+    totalOnDemand,
+    consumerTables,
+    consumerProvisionedTables: consumer - consumerTables.onDemand + consumerTables.provisioned,
+    allTables,
+    totalProvisionedTables: totalProvisioned - allTables.onDemand + allTables.provisioned,
+    totalOnDemandProvisionedTables: totalOnDemand - allTables.onDemand + allTables.provisioned,
   };
 }
 
@@ -172,4 +270,27 @@ export function flinkSmallestPerMonth(): number {
 /** That month's cost per million events at `rate` events/s (the stream costs the same with either consumer). */
 export function flinkSmallestPerMillion(rate: number): number {
   return flinkSmallestPerMonth() / ((rate * HOURS_PER_MONTH * 3600) / 1e6);
+}
+
+/**
+ * Flink serving the same features at the same freshness: its smallest application, plus the online-store writes it
+ * needs (a DynamoDB table the features endpoint reads). Assumption, stated with every figure: one write per changed
+ * key per second, each as large as the key item this consumer writes; given as write units per event
+ * (`writeUnitsPerEvent`), which is what this consumer's state table takes at batches of one second of events.
+ */
+export interface FlinkWithSink {
+  readonly rate: number;
+  readonly writeUnitsPerEvent: number;
+  readonly compute: number;
+  /** The sink table's writes on demand, and provisioned under auto scaling. */
+  readonly sink: TableCost;
+  readonly onDemand: number;
+  readonly provisioned: number;
+}
+
+export function flinkWithSinkPerMillion(rate: number, writeUnitsPerEvent: number, p: ProvisionedModel = DEFAULT_PROVISIONED_MODEL): FlinkWithSink {
+  if (!(writeUnitsPerEvent >= 0)) throw new RangeError(`writeUnitsPerEvent must be 0 or more, got ${writeUnitsPerEvent}`);
+  const compute = flinkSmallestPerMillion(rate);
+  const sink = tableCost(writeUnitsPerEvent, 0, rate, p);
+  return { rate, writeUnitsPerEvent, compute, sink, onDemand: compute + sink.onDemand, provisioned: compute + sink.provisioned };
 }

@@ -36,6 +36,9 @@ export const PRICES = {
   lambdaGbSecond: price(0.0000133334, 1, 'GB-second (Arm)', 'aws.amazon.com/lambda/pricing; Arm $0.0000133334 per GB-s, US East (cloudchipr.com/blog/aws-lambda-pricing)'),
   dynamodbWriteUnit: price(0.625, 1e6, 'write request unit (on-demand)', 'aws.amazon.com/dynamodb/pricing/on-demand; $0.625 per million WRU, US East (airbyte.com/data-engineering-resources/dynamodb-pricing)'),
   dynamodbReadUnit: price(0.125, 1e6, 'read request unit (on-demand)', 'aws.amazon.com/dynamodb/pricing/on-demand; $0.125 per million RRU, US East (airbyte.com/data-engineering-resources/dynamodb-pricing)'),
+  // Provisioned capacity (the stack's stateTableCapacity and predictions.tableCapacity): billed per unit held per hour, used or not.
+  dynamodbWcuHour: price(0.00065, 1, 'write capacity unit-hour (provisioned)', 'aws.amazon.com/dynamodb/pricing/provisioned; $0.00065 per WCU-hour, US East (N. Virginia) list price'),
+  dynamodbRcuHour: price(0.00013, 1, 'read capacity unit-hour (provisioned)', 'aws.amazon.com/dynamodb/pricing/provisioned; $0.00013 per RCU-hour, US East (N. Virginia) list price'),
   // The dead-letter queue is FIFO (lambda/contract/resources.ts); each 64 KB chunk of a request is one request.
   sqsFifoRequest: price(0.5, 1e6, 'FIFO request (64 KB chunk)', 'aws.amazon.com/sqs/pricing; $0.50 per million FIFO requests (cloudburn.io/blog/amazon-sqs-pricing, March 2026)'),
   s3PutRequest: price(0.005, 1000, 'PUT, COPY, POST or LIST request (S3 Standard)', 'aws.amazon.com/s3/pricing; $0.005 per 1,000 (c3x.dev/blog/s3-request-fees-explained)'),
