@@ -35,7 +35,7 @@ void _sameShape;
 
 const T0 = Date.UTC(2026, 10, 30, 10);
 const spec = parseSpec(specDoc({ source: { keyField: 'user_id', timeField: 'ts', idField: 'id' }, features: SERVED_FEATURES, watermark: { allowedLatenessMs: 30_000, maxFutureSkewMs: 300_000 } }));
-const TABLE = 'client-state';
+const TABLE = 'endpoint-clients-state';
 const CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session-token-example' };
 const REGION = 'eu-west-1';
 
