@@ -12,6 +12,8 @@ import { DEFAULT_SHARD, InputLineError, inputLineParser, parseFlatLine, parseInp
 import { readRecordBatches } from '../../../bin/replay/record-reader';
 import { parseSpecJson } from '../../../lambda/core/spec';
 import { type CliRun, runCli } from '../../support/run-cli';
+import { runFile } from '../../../bin/sandbox/file-run';
+import { workerEmulators } from '../../support/worker-emulators';
 
 const dir = mkdtempSync(join(tmpdir(), 'flat-input-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,5 +131,24 @@ describe('--flat in every CLI that reads a records file', () => {
     const r = await runCli('bin/backfill.ts', ['--config', specPath, '--input', flatPath, '--flat', '--partitions', '2', '--workers', '2', '--out', join(dir, 'backfill-flat')]);
     expect(r.code, r.stderr).toBe(0);
     expect(sorted(join(dir, 'backfill-flat', 'windows.jsonl'))).toEqual(sorted(join(dir, 'replay-wrapped', 'windows.jsonl')));
+  }, 120_000);
+});
+
+describe('npm start in file mode', () => {
+  it('runs a flat file through the local pipeline to the windows of the same events wrapped', async () => {
+    const emulators = await workerEmulators();
+    const saved = { ...process.env };
+    Object.assign(process.env, emulators.env());
+    try {
+      const flat = await runFile({ spec, inputPath: flatPath, format: { kind: 'flat', arrivalField: 'received_at' }, outDir: join(dir, 'start-flat'), name: 'flat-start-a' });
+      // The same arrivals, wrapped.
+      const wrappedAt = write('wrapped-at.jsonl', `${flatLines.map((l) => JSON.stringify({ arrivalTime: (JSON.parse(l) as { received_at: number }).received_at, data: l })).join('\n')}\n`);
+      const wrapped = await runFile({ spec, inputPath: wrappedAt, outDir: join(dir, 'start-wrapped'), name: 'flat-start-b' });
+      expect(flat.summary).toEqual(wrapped.summary);
+      expect(flat.summary.applied).toBe(30);
+      expect(sorted(join(dir, 'start-flat', 'windows.jsonl'))).toEqual(sorted(join(dir, 'start-wrapped', 'windows.jsonl')));
+    } finally {
+      process.env = saved;
+    }
   }, 120_000);
 });
