@@ -5,11 +5,11 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
   MergeShardsCommand,
   type Shard,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
+import { listShards } from '../../lambda/adapters/kinesis-client';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -30,7 +30,7 @@ async function waitActive(kinesis: KinesisClient, name: string, timeoutMs: numbe
 
 /** Every record in the stream so far, shard by shard, as UTF-8 text. */
 export async function readStream(kinesis: KinesisClient, name: string): Promise<string[]> {
-  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  const shards = await listShards(kinesis, name);
   const out: string[] = [];
   for (const s of shards) {
     let it = (await kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
@@ -55,18 +55,6 @@ export interface Reshard {
   readonly children: readonly string[];
 }
 
-/** The stream's shards, every page. */
-async function listAllShards(kinesis: KinesisClient, name: string): Promise<Shard[]> {
-  const out: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const page = await kinesis.send(new ListShardsCommand(token === undefined ? { StreamName: name } : { NextToken: token }));
-    out.push(...(page.Shards ?? []));
-    token = page.NextToken;
-  } while (token !== undefined);
-  return out;
-}
-
 const range = (s: Shard): { start: bigint; end: bigint } => ({ start: BigInt(s.HashKeyRange!.StartingHashKey!), end: BigInt(s.HashKeyRange!.EndingHashKey!) });
 
 /**
@@ -75,9 +63,10 @@ const range = (s: Shard): { start: bigint; end: bigint } => ({ start: BigInt(s.H
  * narrowest range together (ties: the lowest hash keys). Records put afterwards go to the new shards.
  */
 export async function reshardStream(kinesis: KinesisClient, name: string, kind: ReshardKind, timeoutMs = 10_000): Promise<Reshard> {
-  const open = (await listAllShards(kinesis, name)).filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
+  const listed = await listShards(kinesis, name);
+  const before = new Set(listed.map((s) => s.ShardId!));
+  const open = listed.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
   open.sort((a, b) => (range(a).start < range(b).start ? -1 : 1));
-  const before = new Set((await listAllShards(kinesis, name)).map((s) => s.ShardId!));
   let parents: string[];
   if (kind === 'split') {
     const widest = open.reduce((w, s) => (range(s).end - range(s).start > range(w).end - range(w).start ? s : w));
@@ -96,6 +85,6 @@ export async function reshardStream(kinesis: KinesisClient, name: string, kind: 
     await kinesis.send(new MergeShardsCommand({ StreamName: name, ShardToMerge: parents[0], AdjacentShardToMerge: parents[1] }));
   }
   await waitActive(kinesis, name, timeoutMs);
-  const children = (await listAllShards(kinesis, name)).map((s) => s.ShardId!).filter((id) => !before.has(id));
+  const children = (await listShards(kinesis, name)).map((s) => s.ShardId!).filter((id) => !before.has(id));
   return { kind, parents, children };
 }

@@ -10,7 +10,8 @@
  * the consumer's own batch step with no records (processBatch, `quietShards`). A record arriving afterwards is
  * judged against the advanced watermark by the usual rules (late when its windows are final).
  */
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { listShards } from './kinesis-client';
 import type { ShardCheckpoint, StateStore } from './state-store';
 
 /** Default margin behind the clock: event times up to a minute behind arrival are never made late by a tick. */
@@ -59,10 +60,10 @@ export async function tickIdleShards(o: IdleTickOptions): Promise<IdleShardResul
   const listed = await listShards(o.kinesis, o.streamName);
   const shards = listed.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
   const closed = listed.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber !== undefined);
-  const childrenOf = (id: string): string[] => listed.filter((c) => c.ParentShardId === id || c.AdjacentParentShardId === id).map((c) => c.ShardId!);
-  const parents = await Promise.all(
-    closed.filter((s) => childrenOf(s.ShardId!).length > 0).map(async (s): Promise<IdleShardResult> => followChildren(o, s.ShardId!, childrenOf(s.ShardId!), now() - margin)),
-  );
+  const withChildren = closed
+    .map((s) => ({ shard: s.ShardId!, children: listed.filter((c) => c.ParentShardId === s.ShardId || c.AdjacentParentShardId === s.ShardId).map((c) => c.ShardId!) }))
+    .filter((p) => p.children.length > 0);
+  const parents = await Promise.all(withChildren.map((p) => followChildren(o, p.shard, p.children, now() - margin)));
   const results = await Promise.all(
     shards.map(async (s): Promise<IdleShardResult> => {
       const shard = s.ShardId!;
@@ -120,15 +121,4 @@ async function quietVerdict(o: IdleTickOptions, cp: ShardCheckpoint): Promise<Id
   if ((page.Records ?? []).length > 0) return 'unread';
   if ((page.MillisBehindLatest ?? 0) > 0) return 'behind';
   return undefined;
-}
-
-async function listShards(kinesis: KinesisClient, streamName: string): Promise<Shard[]> {
-  const out: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const res = await kinesis.send(new ListShardsCommand(token === undefined ? { StreamName: streamName } : { NextToken: token }));
-    out.push(...(res.Shards ?? []));
-    token = res.NextToken;
-  } while (token !== undefined);
-  return out;
 }

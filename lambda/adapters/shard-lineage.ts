@@ -4,9 +4,10 @@
  * final: their highest event time is what the child's watermark starts from. Parents come from ListShards (once per
  * container, again for a shard it did not list); a parent's final maximum is read once and kept.
  */
-import { type KinesisClient, ListShardsCommand, type ListShardsCommandInput } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { ShardLineage } from '../core/archive';
 import { type Definitions, inheritDefinitions } from '../core/coverage';
+import { listShards } from './kinesis-client';
 
 /** A parent's checkpoint as far as its children need it. */
 export interface ParentCheckpoint {
@@ -75,14 +76,8 @@ export class ShardLineageResolver {
   private async listAll(): Promise<void> {
     this.listings++;
     const found = new Map<string, readonly string[]>();
-    let input: ListShardsCommandInput = { StreamName: this.o.streamName };
-    for (;;) {
-      const page = await this.o.kinesis.send(new ListShardsCommand(input));
-      for (const s of page.Shards ?? []) {
-        if (s.ShardId !== undefined) found.set(s.ShardId, [s.ParentShardId, s.AdjacentParentShardId].filter((p): p is string => p !== undefined && p !== ''));
-      }
-      if (page.NextToken === undefined) break;
-      input = { NextToken: page.NextToken };
+    for (const s of await listShards(this.o.kinesis, this.o.streamName)) {
+      if (s.ShardId !== undefined) found.set(s.ShardId, [s.ParentShardId, s.AdjacentParentShardId].filter((p): p is string => p !== undefined && p !== ''));
     }
     this.parents = found;
   }
