@@ -23,7 +23,7 @@ import {
   UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { type Definitions, decodeDefinitions, encodeDefinitions } from '../core/coverage';
+import { type Definitions, decodeDefinitions, encodeDefinitions, mergeDefinitions } from '../core/coverage';
 import { compareSeq } from '../core/state';
 import { pool, retryUnprocessed } from './concurrency';
 import { type Item, batchGetAll, numberAttr, numberOf, queryAll, scanAll } from './dynamo-io';
@@ -357,7 +357,8 @@ export class StateStore {
       const f = maxOf(current.firedThrough, firedThrough);
       // Definitions only grow: a concurrent batch's registrations are kept, the later time of each wins (safe).
       const d = mergeDefinitions(current.definitions, definitions);
-      const same = (d === undefined ? '' : encodeDefinitions(d)) === (current.definitions === undefined ? '' : encodeDefinitions(current.definitions));
+      const defs = d === undefined ? undefined : encodeDefinitions(d);
+      const same = defs === (current.definitions === undefined ? undefined : encodeDefinitions(current.definitions));
       if (m === current.maxEventTime && c === current.checkpoint && f === current.firedThrough && same && current.version > 0) return;
       try {
         await this.conditionalPut(
@@ -367,7 +368,7 @@ export class StateStore {
             ...(m === null ? {} : { maxEventTime: N(m) }),
             ...(f === null ? {} : { firedThrough: N(f) }),
             checkpoint: S(c),
-            ...(d === undefined ? {} : { defs: S(encodeDefinitions(d)) }),
+            ...(defs === undefined ? {} : { defs: S(defs) }),
             version: N(current.version + 1),
             updatedAt: N(updatedAt),
           },
@@ -512,16 +513,4 @@ function shardCheckpointOf(shard: string, it: Item | undefined): ShardCheckpoint
     version: num(it?.version) ?? 0,
     ...(defs === undefined ? {} : { definitions: decodeDefinitions(defs) }),
   };
-}
-
-/** Both sets of definitions, each at the later of its times (null, from the start, is earliest). */
-function mergeDefinitions(a: Definitions | undefined, b: Definitions | undefined): Definitions | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  const out = new Map(a);
-  for (const [fp, s] of b) {
-    const t = out.get(fp);
-    if (!out.has(fp) || (s !== null && (t === null || t === undefined || s > t))) out.set(fp, s);
-  }
-  return out;
 }

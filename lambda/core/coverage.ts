@@ -87,3 +87,18 @@ export function coveredFrom(fp: number, shards: readonly Definitions[]): number 
   }
   return from;
 }
+
+/**
+ * Both sets of definitions, each at the later of its times (null, from the start, is earliest): what a shard's
+ * checkpoint keeps when a concurrent batch registered some too.
+ */
+export function mergeDefinitions(a: Definitions | undefined, b: Definitions | undefined): Definitions | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const out = new Map(a);
+  for (const [fp, s] of b) {
+    const t = out.get(fp);
+    if (!out.has(fp) || (s !== null && (t === null || t === undefined || s > t))) out.set(fp, s);
+  }
+  return out;
+}

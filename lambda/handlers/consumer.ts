@@ -56,9 +56,9 @@ export function createConsumer(opts: CreateConsumerOptions): (event: KinesisStre
     config.archiveBucket === undefined ? undefined : new ArchiveWriter({ client: s3, bucket: config.archiveBucket, pipeline: config.pipelineName, ...(opts.writeGate ? { writeGate: opts.writeGate } : {}) });
   let kinesis: KinesisClient | undefined;
   const lineages = new Map<string, ShardLineageResolver>();
-  /** Per stream (the event's source): which shards were made by a split or merge, and their parents' maxima. */
-  // Parents' maxima are read once per container, outside any batch's counted reads.
+  // Parents' checkpoints are read once per container, outside any batch's counted reads.
   const parentState = new StateStore({ client: dynamo, tableName: config.stateTable });
+  /** Per stream (the event's source): which shards were made by a split or merge, and their parents' checkpoints. */
   const lineageOf = (arn: string | undefined): ShardLineageResolver | undefined => {
     const streamName = arn === undefined ? undefined : streamNameOfArn(arn);
     if (streamName === undefined) return undefined;

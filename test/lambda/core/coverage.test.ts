@@ -3,7 +3,7 @@ import { ArrivalFeatures } from '../../../lambda/core/arrival-features';
 import { WindowEngine } from '../../../lambda/core/engine';
 import { serveFeatures } from '../../../lambda/core/serving';
 import { parseSpec } from '../../../lambda/core/spec';
-import { coveredFrom, decodeDefinitions, encodeDefinitions, inheritDefinitions, registerDefinitions } from '../../../lambda/core/coverage';
+import { coveredFrom, decodeDefinitions, encodeDefinitions, inheritDefinitions, mergeDefinitions, registerDefinitions } from '../../../lambda/core/coverage';
 
 describe('definitions a shard holds', () => {
   it('round-trip through their attribute text, and refuse text they do not write', () => {
@@ -29,6 +29,14 @@ describe('definitions a shard holds', () => {
     const b = { definitions: new Map<number, number | null>([[1, 300]]), maxEventTime: 700 };
     expect(inheritDefinitions([a, b])).toEqual(new Map([[1, 300], [2, 701]]));
     expect(inheritDefinitions([a, { maxEventTime: 50 }])).toEqual(new Map([[1, null], [2, 100]]));
+  });
+
+  it('merge two sets of a shard at the later time of each', () => {
+    const a = new Map<number, number | null>([[1, null], [2, 50]]);
+    const b = new Map<number, number | null>([[1, 30], [2, 20], [3, null]]);
+    expect(mergeDefinitions(a, b)).toEqual(new Map([[1, 30], [2, 50], [3, null]]));
+    expect(mergeDefinitions(undefined, b)).toBe(b);
+    expect(mergeDefinitions(a, undefined)).toBe(a);
   });
 
   it('cover a definition from the latest time among the shards asked, never when one lacks it, always with none recorded', () => {
