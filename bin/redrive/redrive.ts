@@ -17,7 +17,8 @@
  * and checked against the size and SHA-256 the dead letter carries.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import type { KinesisClient, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { RecordsNotTakenError, putRecords as putOnStream } from '../cli/put-records';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -38,11 +39,6 @@ export type RedriveReason = (typeof REDRIVE_REASONS)[number];
 
 /** The message attribute naming the run that sent a dead letter to the back of its group. */
 export const REQUEUED_BY = 'redriveRun';
-/** Records a PutRecords request carries at most, and the bytes (data and partition keys) it may carry. */
-const PUT_RECORDS = 500;
-const PUT_BYTES = 5 * 1024 * 1024;
-/** Tries of the records a request did not take (throttled) before the redrive gives up. */
-const MAX_TRIES = 8;
 /** Messages a page holds at most (a PutRecords request's worth of records, about). */
 const PAGE_MESSAGES = 500;
 
@@ -259,8 +255,9 @@ export async function redrive(o: RedriveOptions): Promise<RedriveReport> {
       held.push(...page);
       break;
     }
-    const landed = await putAll(o.kinesis, o.stream, toPut.map((p) => p.entry));
-    for (const s of landed) shards[s] = (shards[s] ?? 0) + 1;
+    await putOnStream(o.kinesis, o.stream, toPut.map((p) => p.entry), { onTaken: (s) => void (shards[s] = (shards[s] ?? 0) + 1) }).catch((e: unknown) => {
+      throw e instanceof RecordsNotTakenError ? new Error(`${e.message} of this page; their dead letters are kept`) : e;
+    });
     for (const p of toPut) putRecords.add(p.id);
     // Only now: a record's dead letters go once it is on the stream.
     deleted += await deleteAll(o.sqs, o.queueUrl, [...toPut.flatMap((p) => p.letters), ...alreadyPut].map((l) => l.raw));
@@ -329,40 +326,6 @@ async function receivePage(sqs: SQSClient, queueUrl: string, visibility: number)
     if (out.length > 0 || ++emptyWaits >= 2) break;
   }
   return out;
-}
-
-/** Puts the records (500 and 5 MiB a request), trying again those a request did not take; returns each one's shard. */
-async function putAll(kinesis: KinesisClient, stream: string, entries: readonly PutRecordsRequestEntry[]): Promise<string[]> {
-  const shards: string[] = [];
-  let batch: PutRecordsRequestEntry[] = [];
-  let bytes = 0;
-  const send = async (): Promise<void> => {
-    let pending = batch;
-    batch = [];
-    bytes = 0;
-    for (let tries = 1; pending.length > 0; tries++) {
-      const res = await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: pending }));
-      const failed: PutRecordsRequestEntry[] = [];
-      (res.Records ?? []).forEach((r, i) => {
-        if (r.ErrorCode !== undefined) failed.push(pending[i]!);
-        else shards.push(r.ShardId!);
-      });
-      if (failed.length > 0 && tries >= MAX_TRIES) {
-        const first = (res.Records ?? []).find((r) => r.ErrorCode !== undefined);
-        throw new Error(`${failed.length} records not taken by stream ${stream} after ${MAX_TRIES} tries (${first?.ErrorCode ?? ''} ${first?.ErrorMessage ?? ''}); their dead letters are kept, ${shards.length} records of this page were put`);
-      }
-      if (failed.length > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** tries));
-      pending = failed;
-    }
-  };
-  for (const e of entries) {
-    const size = (e.Data?.byteLength ?? 0) + Buffer.byteLength(e.PartitionKey ?? '', 'utf8');
-    if (batch.length === PUT_RECORDS || (batch.length > 0 && bytes + size > PUT_BYTES)) await send();
-    batch.push(e);
-    bytes += size;
-  }
-  if (batch.length > 0) await send();
-  return shards;
 }
 
 async function deleteAll(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<number> {

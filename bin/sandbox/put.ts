@@ -3,20 +3,17 @@
  * file order, partition key the spec's keyField (as the file run puts them). Every line is checked before the
  * first put, so a bad line stops nothing half-way.
  */
-import { DescribeStreamSummaryCommand, type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../../lambda/adapters/kinesis-client';
 import { type InputFormat, inputLineParser } from '../../lambda/core/input-line';
 import type { PipelineSpec } from '../../lambda/core/spec';
 import { encodeWtf8 } from '../../lambda/core/wtf8';
 import { readLines } from '../cli/lines';
+import { putRecords } from '../cli/put-records';
 import { partitionKeyOf } from './file-run';
 
 /** The stream `npm start -- --follow` creates (LocalPipeline names it `<name>-events`, the name being "sandbox"). */
 export const SANDBOX_STREAM = 'sandbox-events';
-/** Records a PutRecords request carries at most. */
-const PUT_BATCH = 500;
-/** Tries of the records a request did not take (throttled) before the put gives up. */
-const MAX_TRIES = 8;
 
 /** No stream answers where the put was pointed: the message says how to start or find the sandbox. */
 export class SandboxNotFoundError extends Error {
@@ -55,7 +52,7 @@ export interface PutPlan {
 }
 
 /** The records of the file as they would be put, each with its partition key. */
-async function* putRecords(spec: PipelineSpec, path: string, format: InputFormat): AsyncGenerator<{ partitionKey: string; data: string }> {
+async function* fileRecords(spec: PipelineSpec, path: string, format: InputFormat): AsyncGenerator<{ partitionKey: string; data: string }> {
   const parseLine = inputLineParser(format, spec.source);
   let line = 0;
   for await (const text of readLines(path)) {
@@ -70,7 +67,7 @@ export async function planPut(spec: PipelineSpec, path: string, format: InputFor
   let records = 0;
   let first: PutPlan['first'];
   const keys = new Set<string>();
-  for await (const r of putRecords(spec, path, format)) {
+  for await (const r of fileRecords(spec, path, format)) {
     records += 1;
     first ??= r;
     keys.add(r.partitionKey);
@@ -108,37 +105,15 @@ export async function putFile(o: PutOptions): Promise<PutSummary> {
     }
     const keys = new Set<string>();
     const shards: Record<string, number> = {};
-    let put = 0;
-    let batch: Array<{ partitionKey: string; data: string }> = [];
-    const send = async (): Promise<void> => {
-      let pending = batch.map((r) => ({ PartitionKey: r.partitionKey, Data: encodeWtf8(r.data) }));
-      batch = [];
-      for (let tries = 1; pending.length > 0; tries++) {
-        const res = await kinesis.send(new PutRecordsCommand({ StreamName: o.stream, Records: pending })).catch((e: unknown) => {
-          throw unreachable(e, o);
-        });
-        const failed: typeof pending = [];
-        (res.Records ?? []).forEach((r, i) => {
-          if (r.ErrorCode !== undefined) failed.push(pending[i]!);
-          else shards[r.ShardId!] = (shards[r.ShardId!] ?? 0) + 1;
-        });
-        put += pending.length - failed.length;
-        if (failed.length > 0 && tries >= MAX_TRIES) {
-          const first = (res.Records ?? []).find((r) => r.ErrorCode !== undefined);
-          throw new Error(`${failed.length} records not taken after ${MAX_TRIES} tries (${first?.ErrorCode ?? ''} ${first?.ErrorMessage ?? ''}); ${put} were put`);
-        }
-        // A throttled record goes again after a pause; the records after it in the request may already be in.
-        if (failed.length > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** tries));
-        pending = failed;
+    async function* entries(): AsyncGenerator<PutRecordsRequestEntry> {
+      for await (const r of fileRecords(o.spec, o.inputPath, o.format)) {
+        keys.add(r.partitionKey);
+        yield { PartitionKey: r.partitionKey, Data: encodeWtf8(r.data) };
       }
-      o.onProgress?.(put);
-    };
-    for await (const r of putRecords(o.spec, o.inputPath, o.format)) {
-      keys.add(r.partitionKey);
-      batch.push(r);
-      if (batch.length === PUT_BATCH) await send();
     }
-    if (batch.length > 0) await send();
+    const put = await putRecords(kinesis, o.stream, entries(), { onTaken: (s) => void (shards[s] = (shards[s] ?? 0) + 1), ...(o.onProgress ? { onProgress: o.onProgress } : {}) }).catch((e: unknown) => {
+      throw unreachable(e, o);
+    });
     return { stream: o.stream, endpoint: o.endpoint, records: put, keys: keys.size, shards, ms: Date.now() - t0 };
   } finally {
     kinesis.destroy();

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulators } from '../../../bin/local/emulators';
 import { LocalPipeline } from '../../../bin/local/pipeline';
+import { kinesisClient } from '../../../bin/local/kinesis-client';
+import { readStream } from '../../../bin/local/streams';
 import { FeatureClient } from '../../../lambda/adapters/feature-client';
 import { parseSpecJson } from '../../../lambda/core/spec';
 import { runCli } from '../../support/run-cli';
@@ -98,14 +100,16 @@ describe('npm run put', () => {
 
   it('names the stream it cannot find, and checks every line before putting any', async () => {
     const env = { ...bareEnv(), ...emulators.env() };
-    const bad = write('bad.jsonl', `${event('a9', 1, 1)}\n{"account": "a9", "price": 2}\n`);
+    // A good line first: nothing of the file may reach the stream when a later line is refused.
+    const bad = write('bad.jsonl', `${JSON.stringify({ arrivalTime: T0, data: event('a9', 1, 1) })}\n{"account": "a9", "price": 2}\n`);
     const [noStream, badLine] = await Promise.all([
       runCli('bin/put.ts', ['--config', specPath, '--input', flatPath, '--flat', '--stream', 'no-such-stream'], env),
       runCli('bin/put.ts', ['--config', specPath, '--input', bad, '--stream', pipeline.names.stream], env),
     ]);
     expect(noStream.stderr).toMatch(/^error: stream "no-such-stream" does not exist at http:\/\/.*: npm start -- --follow prints the name of its stream/);
     expect(badLine.code).toBe(1);
-    expect(badLine.stderr).toMatch(/^error: input line 1: .*looks like a flat event.*give --flat/);
+    expect(badLine.stderr).toMatch(/^error: input line 2: .*looks like a flat event.*give --flat/);
+    expect((await readStream(kinesisClient(), pipeline.names.stream)).filter((d) => d.includes('"a9"'))).toEqual([]);
   });
 
   it('--dry-run checks the file and shows the first record as it would go, with no sandbox', async () => {
