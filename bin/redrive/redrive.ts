@@ -19,6 +19,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KinesisClient, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { RecordsNotTakenError, putRecords as putOnStream } from '../cli/put-records';
+import { decodeWtf8 } from '../../lambda/core/wtf8';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -226,7 +227,8 @@ export async function redrive(o: RedriveOptions): Promise<RedriveReport> {
       for (const l of chosen) count(l.dl!);
       const first = chosen[0]!.dl!;
       const restored = await restorePayload(first, o.s3);
-      const text = typeof restored === 'string' ? '' : Buffer.from(restored).toString('utf8');
+      // As the payload was put: lone surrogates come back from their WTF-8 bytes, so the partition key is the original's.
+      const text = typeof restored === 'string' ? '' : decodeWtf8(restored);
       const partitionKey = typeof restored === 'string' ? '' : partitionKeyOf(text, o.spec.source.keyField);
       if (samples.length < 5) {
         samples.push({
